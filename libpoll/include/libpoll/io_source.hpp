@@ -1,0 +1,85 @@
+#pragma once
+
+/// \file
+/// `IoSource`: the base of every libpoll type that owns a file descriptor.
+
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+
+#include "libpoll/detail/syscall.hpp"
+#include "libpoll/owned_fd.hpp"
+#include "libpoll/registry.hpp"
+#include "libpoll/result.hpp"
+#include "libpoll/source.hpp"
+#include "libpoll/source_fd.hpp"
+
+namespace libpoll {
+
+/// A `Source` that owns its descriptor (non-blocking and close-on-exec from birth) and
+/// registers it through `SourceFd`.
+///
+/// Destroying an `IoSource` closes the descriptor but does not deregister it: deregister first
+/// (see `Source`). A moved-from `IoSource` holds no descriptor; its operations fail with
+/// `std::errc::bad_file_descriptor`.
+class IoSource : public Source {
+ public:
+  IoSource(IoSource&&) noexcept = default;
+  IoSource& operator=(IoSource&&) noexcept = default;
+  ~IoSource() = default;
+
+  /// The descriptor, still owned by this object.
+  [[nodiscard]] int as_raw_fd() const noexcept { return fd_.get(); }
+  /// Gives the descriptor to the caller, who must deregister and close it.
+  [[nodiscard]] int into_raw_fd() noexcept { return fd_.release(); }
+
+ protected:
+  explicit IoSource(OwnedFd fd) noexcept : fd_(std::move(fd)) {}
+
+  // Byte-stream I/O, made public by the stream types with using-declarations. Each returns the
+  // number of bytes moved (0 from a read is end of stream) or the error; would-block means
+  // "wait for the next event".
+  Result<std::size_t> read(std::span<std::byte> buffer) noexcept {
+    return detail::syscall_result(::read(fd_.get(), buffer.data(), buffer.size()));
+  }
+  Result<std::size_t> read(std::span<char> buffer) noexcept {
+    return detail::syscall_result(::read(fd_.get(), buffer.data(), buffer.size()));
+  }
+  Result<std::size_t> write(std::span<const std::byte> data) noexcept {
+    return detail::syscall_result(::write(fd_.get(), data.data(), data.size()));
+  }
+  Result<std::size_t> write(std::string_view data) noexcept {
+    return detail::syscall_result(::write(fd_.get(), data.data(), data.size()));
+  }
+  /// Scatter read into several buffers with one system call.
+  Result<std::size_t> readv(std::span<const iovec> buffers) noexcept {
+    return detail::syscall_result(
+        ::readv(fd_.get(), buffers.data(), static_cast<int>(buffers.size())));
+  }
+  /// Gather write from several buffers with one system call.
+  Result<std::size_t> writev(std::span<const iovec> buffers) noexcept {
+    return detail::syscall_result(
+        ::writev(fd_.get(), buffers.data(), static_cast<int>(buffers.size())));
+  }
+
+ private:
+  Result<void> register_source(const Registry& registry, Token token,
+                               Interest interest) noexcept override {
+    return registry.register_source(SourceFd(fd_.get()), token, interest);
+  }
+  Result<void> reregister_source(const Registry& registry, Token token,
+                                 Interest interest) noexcept override {
+    return registry.reregister_source(SourceFd(fd_.get()), token, interest);
+  }
+  Result<void> deregister_source(const Registry& registry) noexcept override {
+    return registry.deregister_source(SourceFd(fd_.get()));
+  }
+
+  OwnedFd fd_;
+};
+
+}  // namespace libpoll

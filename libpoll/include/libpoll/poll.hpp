@@ -1,0 +1,89 @@
+#pragma once
+
+/// \file
+/// `Poll`: waits for readiness events on registered sources.
+
+#include <chrono>
+#include <optional>
+
+#include "libpoll/backend.hpp"
+#include "libpoll/events.hpp"
+#include "libpoll/registry.hpp"
+#include "libpoll/result.hpp"
+
+namespace libpoll {
+
+/// Owns a selector (epoll on Linux) and waits on it for readiness of registered sources.
+///
+/// ```cpp
+/// auto poll = libpoll::Poll::create().value();
+/// auto listener = libpoll::net::TcpListener::bind(addr).value();
+/// poll.registry().register_source(listener, kServer, libpoll::Interest::readable).value();
+/// libpoll::Events events(128);
+/// for (;;) {
+///   if (auto polled = poll.poll(events, std::nullopt); !polled) {
+///     if (polled.error() == std::errc::interrupted) continue;
+///     return polled.error();
+///   }
+///   for (const libpoll::Event& event : events) { /* accept until would-block */ }
+/// }
+/// ```
+///
+/// ## Edge-triggered
+/// Readiness is always edge-triggered: one event is delivered when a source becomes ready, and
+/// no other until it becomes ready again. After an event, keep reading (or writing, or
+/// accepting) until the call fails with would-block (`is_would_block`); stopping earlier can
+/// leave data that no event will ever announce.
+///
+/// ## Spurious events
+/// An event is a hint. A read after a readable event may still return would-block, and several
+/// readiness changes may be merged into one event. Always handle would-block.
+///
+/// ## Threads
+/// `poll` is called from one thread at a time. The `Registry` may be used concurrently from any
+/// thread (through `registry().clone()`), and `Waker` wakes a blocked `poll` from any thread.
+///
+/// ## Destroying a Poll
+/// Destroying the `Poll` closes its selector once the last `Registry` clone is gone. Sources
+/// registered with it are not closed and their registrations die with the selector.
+///
+/// A moved-from `Poll` may only be destroyed or assigned to; its `poll` fails with
+/// `std::errc::bad_file_descriptor`.
+class Poll {
+ public:
+  /// A selector of the requested backend.
+  ///
+  /// Errors: the selector's creation errors (`EMFILE` when the process is out of descriptors);
+  /// `std::errc::function_not_supported` for a backend this platform lacks.
+  [[nodiscard]] static Result<Poll> create(Backend backend = Backend::automatic) noexcept;
+
+  Poll(Poll&&) noexcept = default;
+  Poll& operator=(Poll&&) noexcept = default;
+  ~Poll() = default;
+
+  /// Clears `events`, then waits until at least one registered source is ready or `timeout`
+  /// passes, and stores up to `events.capacity()` events.
+  ///
+  /// - `std::nullopt`: wait with no time limit.
+  /// - zero: do not wait, but still collect every event that is ready now.
+  /// - any other duration: rounded *up* to whole milliseconds, so that a sub-millisecond
+  ///   timeout waits rather than spins.
+  ///
+  /// Returns with no events when the timeout passes. A signal delivered to this thread ends the
+  /// wait with `std::errc::interrupted`, which is returned and not retried, so that the caller
+  /// can look at whatever the signal handler recorded.
+  Result<void> poll(Events& events, std::optional<std::chrono::nanoseconds> timeout) noexcept;
+
+  /// The registry of this poll's selector.
+  [[nodiscard]] const Registry& registry() const noexcept { return registry_; }
+
+  /// The backend this poll runs (never `Backend::automatic`).
+  [[nodiscard]] Backend backend() const noexcept;
+
+ private:
+  explicit Poll(Registry registry) noexcept : registry_(std::move(registry)) {}
+
+  Registry registry_;
+};
+
+}  // namespace libpoll

@@ -1,0 +1,60 @@
+#include "libpoll/net/datagram_socket.hpp"
+
+#include <sys/socket.h>
+
+#include "libpoll/detail/syscall.hpp"
+#include "net/socket_ops.hpp"
+
+namespace libpoll::net {
+
+namespace {
+
+Result<std::pair<std::size_t, SocketAddr>> receive_from(int fd, std::span<std::byte> buffer,
+                                                        int flags) noexcept {
+  sockaddr_storage from{};
+  socklen_t length = sizeof from;
+  auto received = detail::syscall_result(::recvfrom(fd, buffer.data(), buffer.size(), flags,
+                                                    reinterpret_cast<sockaddr*>(&from), &length));
+  if (!received) return Unexpected(received.error());
+  return std::pair{*received, SocketAddr::from_native(reinterpret_cast<sockaddr*>(&from), length)};
+}
+
+}  // namespace
+
+Result<std::size_t> DatagramSocket::send_to(std::span<const std::byte> data,
+                                            const SocketAddr& target) noexcept {
+  return detail::syscall_result(::sendto(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL,
+                                         target.native(), target.native_length()));
+}
+
+Result<std::pair<std::size_t, SocketAddr>> DatagramSocket::recv_from(
+    std::span<std::byte> buffer) noexcept {
+  return receive_from(as_raw_fd(), buffer, 0);
+}
+
+Result<std::pair<std::size_t, SocketAddr>> DatagramSocket::peek_from(
+    std::span<std::byte> buffer) noexcept {
+  return receive_from(as_raw_fd(), buffer, MSG_PEEK);
+}
+
+Result<void> DatagramSocket::connect(const SocketAddr& peer) noexcept {
+  return ops::connect(as_raw_fd(), peer);
+}
+
+Result<std::size_t> DatagramSocket::send(std::span<const std::byte> data) noexcept {
+  return detail::syscall_result(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL));
+}
+
+Result<std::size_t> DatagramSocket::recv(std::span<std::byte> buffer) noexcept {
+  return detail::syscall_result(::recv(as_raw_fd(), buffer.data(), buffer.size(), 0));
+}
+
+Result<std::size_t> DatagramSocket::peek(std::span<std::byte> buffer) noexcept {
+  return detail::syscall_result(::recv(as_raw_fd(), buffer.data(), buffer.size(), MSG_PEEK));
+}
+
+Result<SocketAddr> DatagramSocket::peer_addr() const noexcept {
+  return ops::peer_addr(as_raw_fd());
+}
+
+}  // namespace libpoll::net

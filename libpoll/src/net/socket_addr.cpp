@@ -1,0 +1,140 @@
+#include "libpoll/net/socket_addr.hpp"
+
+#include <arpa/inet.h>
+#include <sys/un.h>
+
+#include <charconv>
+#include <cstddef>
+#include <cstring>
+#include <string>
+
+namespace libpoll::net {
+
+namespace {
+
+std::optional<std::uint16_t> parse_port(std::string_view text) noexcept {
+  unsigned value = 0;
+  const auto* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc{} || ptr != end || value > 0xffff) return std::nullopt;
+  return static_cast<std::uint16_t>(value);
+}
+
+}  // namespace
+
+SocketAddr::SocketAddr() noexcept {
+  std::memset(&storage_, 0, sizeof storage_);
+}
+
+Result<SocketAddr> SocketAddr::parse(std::string_view text) noexcept {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return Unexpected(std::errc::invalid_argument);
+  const auto port = parse_port(text.substr(colon + 1));
+  if (!port) return Unexpected(std::errc::invalid_argument);
+  auto host = text.substr(0, colon);
+
+  SocketAddr addr;
+  char buffer[INET6_ADDRSTRLEN] = {};
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    if (host.size() >= sizeof buffer) return Unexpected(std::errc::invalid_argument);
+    host.copy(buffer, host.size());
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr.storage_);
+    if (::inet_pton(AF_INET6, buffer, &v6->sin6_addr) != 1) {
+      return Unexpected(std::errc::invalid_argument);
+    }
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(*port);
+    addr.length_ = sizeof(sockaddr_in6);
+    return addr;
+  }
+  if (host.size() >= sizeof buffer) return Unexpected(std::errc::invalid_argument);
+  host.copy(buffer, host.size());
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr.storage_);
+  if (::inet_pton(AF_INET, buffer, &v4->sin_addr) != 1) {
+    return Unexpected(std::errc::invalid_argument);
+  }
+  v4->sin_family = AF_INET;
+  v4->sin_port = htons(*port);
+  addr.length_ = sizeof(sockaddr_in);
+  return addr;
+}
+
+SocketAddr SocketAddr::loopback_v4(std::uint16_t port) noexcept {
+  SocketAddr addr;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr.storage_);
+  v4->sin_family = AF_INET;
+  v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  v4->sin_port = htons(port);
+  addr.length_ = sizeof(sockaddr_in);
+  return addr;
+}
+
+SocketAddr SocketAddr::loopback_v6(std::uint16_t port) noexcept {
+  SocketAddr addr;
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr.storage_);
+  v6->sin6_family = AF_INET6;
+  v6->sin6_addr = in6addr_loopback;
+  v6->sin6_port = htons(port);
+  addr.length_ = sizeof(sockaddr_in6);
+  return addr;
+}
+
+Result<SocketAddr> SocketAddr::unix_path(std::string_view path) noexcept {
+  SocketAddr addr;
+  auto* un = reinterpret_cast<sockaddr_un*>(&addr.storage_);
+  if (path.empty()) return Unexpected(std::errc::invalid_argument);
+  // Keep room for the terminating NUL so that the path reads back as a C string.
+  if (path.size() >= sizeof un->sun_path) return Unexpected(std::errc::filename_too_long);
+  un->sun_family = AF_UNIX;
+  path.copy(un->sun_path, path.size());
+  addr.length_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  return addr;
+}
+
+SocketAddr SocketAddr::from_native(const sockaddr* native, socklen_t length) noexcept {
+  SocketAddr addr;
+  if (length > sizeof addr.storage_) length = sizeof addr.storage_;
+  std::memcpy(&addr.storage_, native, length);
+  addr.length_ = length;
+  return addr;
+}
+
+std::uint16_t SocketAddr::port() const noexcept {
+  if (is_ipv4()) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);
+  if (is_ipv6()) return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_port);
+  return 0;
+}
+
+std::string SocketAddr::path() const {
+  if (!is_unix()) return {};
+  const auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
+  const auto header = offsetof(sockaddr_un, sun_path);
+  if (length_ <= header || un->sun_path[0] == '\0') return {};
+  return std::string(un->sun_path, ::strnlen(un->sun_path, length_ - header));
+}
+
+std::string SocketAddr::to_string() const {
+  char host[INET6_ADDRSTRLEN] = {};
+  if (is_ipv4()) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, host,
+                sizeof host);
+    return std::string(host) + ":" + std::to_string(port());
+  }
+  if (is_ipv6()) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, host,
+                sizeof host);
+    return "[" + std::string(host) + "]:" + std::to_string(port());
+  }
+  if (is_unix()) {
+    auto name = path();
+    return name.empty() ? "unix:(unnamed)" : "unix:" + name;
+  }
+  return "(unspecified)";
+}
+
+bool operator==(const SocketAddr& a, const SocketAddr& b) noexcept {
+  return a.length_ == b.length_ && std::memcmp(&a.storage_, &b.storage_, a.length_) == 0;
+}
+
+}  // namespace libpoll::net

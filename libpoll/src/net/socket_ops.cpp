@@ -1,0 +1,85 @@
+#include "net/socket_ops.hpp"
+
+#include <sys/socket.h>
+
+#include "libpoll/detail/syscall.hpp"
+
+namespace libpoll::net::ops {
+
+namespace {
+constexpr int kNewFdFlags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+}
+
+Result<OwnedFd> new_socket(int domain, int type) noexcept {
+  auto fd = detail::syscall_int(::socket(domain, type | kNewFdFlags, 0));
+  if (!fd) return Unexpected(fd.error());
+  return OwnedFd(*fd);
+}
+
+Result<std::pair<OwnedFd, OwnedFd>> new_socket_pair(int type) noexcept {
+  int fds[2];
+  if (auto made = detail::syscall_void(::socketpair(AF_UNIX, type | kNewFdFlags, 0, fds)); !made) {
+    return Unexpected(made.error());
+  }
+  return std::pair{OwnedFd(fds[0]), OwnedFd(fds[1])};
+}
+
+Result<void> bind(int fd, const SocketAddr& addr) noexcept {
+  return detail::syscall_void(::bind(fd, addr.native(), addr.native_length()));
+}
+
+Result<void> listen(int fd) noexcept {
+  return detail::syscall_void(::listen(fd, kListenBacklog));
+}
+
+Result<void> connect(int fd, const SocketAddr& addr) noexcept {
+  auto connected = detail::syscall_void(::connect(fd, addr.native(), addr.native_length()));
+  if (!connected && connected.error() == std::errc::operation_in_progress) return {};
+  return connected;
+}
+
+Result<std::pair<OwnedFd, SocketAddr>> accept(int fd) noexcept {
+  sockaddr_storage peer{};
+  socklen_t length = sizeof peer;
+  auto accepted =
+      detail::syscall_int(::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &length, kNewFdFlags));
+  if (!accepted) return Unexpected(accepted.error());
+  return std::pair{OwnedFd(*accepted),
+                   SocketAddr::from_native(reinterpret_cast<sockaddr*>(&peer), length)};
+}
+
+namespace {
+template <class GetName>
+Result<SocketAddr> socket_name(int fd, GetName get_name) noexcept {
+  sockaddr_storage addr{};
+  socklen_t length = sizeof addr;
+  if (auto got = detail::syscall_void(get_name(fd, reinterpret_cast<sockaddr*>(&addr), &length));
+      !got) {
+    return Unexpected(got.error());
+  }
+  return SocketAddr::from_native(reinterpret_cast<sockaddr*>(&addr), length);
+}
+}  // namespace
+
+Result<SocketAddr> local_addr(int fd) noexcept {
+  return socket_name(fd, ::getsockname);
+}
+
+Result<SocketAddr> peer_addr(int fd) noexcept {
+  return socket_name(fd, ::getpeername);
+}
+
+Result<void> set_int_option(int fd, int level, int name, int value) noexcept {
+  return detail::syscall_void(::setsockopt(fd, level, name, &value, sizeof value));
+}
+
+Result<int> int_option(int fd, int level, int name) noexcept {
+  int value = 0;
+  socklen_t length = sizeof value;
+  if (auto got = detail::syscall_void(::getsockopt(fd, level, name, &value, &length)); !got) {
+    return Unexpected(got.error());
+  }
+  return value;
+}
+
+}  // namespace libpoll::net::ops

@@ -1,0 +1,29 @@
+#pragma once
+
+// Socket plumbing shared by the net types. Every socket is created non-blocking and
+// close-on-exec in the same system call, so no other thread's fork/exec can inherit it.
+
+#include <string_view>
+#include <utility>
+
+#include "libpoll/net/socket_addr.hpp"
+#include "libpoll/owned_fd.hpp"
+#include "libpoll/result.hpp"
+
+namespace libpoll::net::ops {
+
+inline constexpr int kListenBacklog = 1024;
+
+[[nodiscard]] Result<OwnedFd> new_socket(int domain, int type) noexcept;
+[[nodiscard]] Result<std::pair<OwnedFd, OwnedFd>> new_socket_pair(int type) noexcept;
+[[nodiscard]] Result<void> bind(int fd, const SocketAddr& addr) noexcept;
+[[nodiscard]] Result<void> listen(int fd) noexcept;
+// A non-blocking connect: EINPROGRESS counts as success, the first writable event completes it.
+[[nodiscard]] Result<void> connect(int fd, const SocketAddr& addr) noexcept;
+[[nodiscard]] Result<std::pair<OwnedFd, SocketAddr>> accept(int fd) noexcept;
+[[nodiscard]] Result<SocketAddr> local_addr(int fd) noexcept;
+[[nodiscard]] Result<SocketAddr> peer_addr(int fd) noexcept;
+[[nodiscard]] Result<void> set_int_option(int fd, int level, int name, int value) noexcept;
+[[nodiscard]] Result<int> int_option(int fd, int level, int name) noexcept;
+
+}  // namespace libpoll::net::ops

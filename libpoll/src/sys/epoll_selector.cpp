@@ -1,0 +1,77 @@
+#include "sys/epoll_selector.hpp"
+
+#include <sys/epoll.h>
+
+#include <cstddef>
+
+#include "libpoll/detail/syscall.hpp"
+#include "sys/eventfd_waker.hpp"
+
+namespace libpoll::sys {
+
+namespace readiness = detail::readiness;
+
+// Event is filled by epoll_wait in place, so its layout and bits must be the kernel's.
+static_assert(sizeof(Event) == sizeof(epoll_event));
+static_assert(alignof(Event) == alignof(epoll_event));
+static_assert(readiness::in == EPOLLIN && readiness::pri == EPOLLPRI &&
+              readiness::out == EPOLLOUT && readiness::err == EPOLLERR &&
+              readiness::hup == EPOLLHUP && readiness::rdhup == EPOLLRDHUP);
+
+namespace {
+
+epoll_event to_epoll_event(Token token, Interest interest) noexcept {
+  // EPOLLRDHUP with readable, so that a peer's half-close is reported as read-closed.
+  std::uint32_t kind = EPOLLET;
+  if (interest.is_readable()) kind |= EPOLLIN | EPOLLRDHUP;
+  if (interest.is_writable()) kind |= EPOLLOUT;
+  if (interest.is_priority()) kind |= EPOLLPRI;
+  epoll_event event{};
+  event.events = kind;
+  event.data.u64 = static_cast<std::uint64_t>(token.value);
+  return event;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<EpollSelector>> EpollSelector::create() noexcept {
+  auto fd = detail::syscall_int(::epoll_create1(EPOLL_CLOEXEC));
+  if (!fd) return Unexpected(fd.error());
+  return std::unique_ptr<EpollSelector>(new EpollSelector(OwnedFd(*fd)));
+}
+
+Result<void> EpollSelector::select(Events& events,
+                                   std::optional<std::chrono::nanoseconds> timeout) noexcept {
+  events.clear();
+  auto* buffer = reinterpret_cast<epoll_event*>(detail::EventsAccess::data(events));
+  const int capacity = events.capacity() > INT_MAX ? INT_MAX : static_cast<int>(events.capacity());
+  const int ready =
+      ::epoll_wait(epoll_fd_.get(), buffer, capacity, timeout_to_milliseconds(timeout));
+  if (ready < 0) return detail::last_error();
+  detail::EventsAccess::set_size(events, static_cast<std::size_t>(ready));
+  return {};
+}
+
+Result<void> EpollSelector::register_fd(int fd, Token token, Interest interest) noexcept {
+  auto event = to_epoll_event(token, interest);
+  return detail::syscall_void(::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event));
+}
+
+Result<void> EpollSelector::reregister_fd(int fd, Token token, Interest interest) noexcept {
+  auto event = to_epoll_event(token, interest);
+  return detail::syscall_void(::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, fd, &event));
+}
+
+Result<void> EpollSelector::deregister_fd(int fd) noexcept {
+  // A non-null event pointer keeps kernels before 2.6.9 happy; later ones ignore it.
+  epoll_event unused{};
+  return detail::syscall_void(::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, &unused));
+}
+
+Result<std::unique_ptr<WakerHandle>> EpollSelector::make_waker() noexcept {
+  auto waker = EventfdWaker::create();
+  if (!waker) return Unexpected(waker.error());
+  return std::unique_ptr<WakerHandle>(std::move(*waker));
+}
+
+}  // namespace libpoll::sys

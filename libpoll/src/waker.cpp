@@ -1,0 +1,50 @@
+#include "libpoll/waker.hpp"
+
+#include "libpoll/interest.hpp"
+#include "sys/selector.hpp"
+
+namespace libpoll {
+
+Result<Waker> Waker::create(const Registry& registry, Token token) noexcept {
+  if (!registry.selector_) return Unexpected(std::errc::bad_file_descriptor);
+  auto handle = registry.selector_->make_waker();
+  if (!handle) return Unexpected(handle.error());
+  if (auto registered = registry.register_fd((*handle)->fd(), token, Interest::readable);
+      !registered) {
+    return Unexpected(registered.error());
+  }
+  return Waker(registry.clone(), std::move(*handle));
+}
+
+Waker::Waker(Registry registry, std::unique_ptr<sys::WakerHandle> handle) noexcept
+    : registry_(std::move(registry)), handle_(std::move(handle)) {}
+
+Waker::Waker(Waker&&) noexcept = default;
+
+Waker& Waker::operator=(Waker&& other) noexcept {
+  if (this != &other) {
+    close();
+    registry_ = std::move(other.registry_);
+    handle_ = std::move(other.handle_);
+  }
+  return *this;
+}
+
+Waker::~Waker() {
+  close();
+}
+
+Result<void> Waker::wake() const noexcept {
+  if (!handle_) return Unexpected(std::errc::bad_file_descriptor);
+  return handle_->wake();
+}
+
+void Waker::close() noexcept {
+  if (!handle_) return;
+  // Deregistering can only fail if the selector is already gone, and then there is nothing
+  // left to clean up.
+  (void)registry_.deregister_fd(handle_->fd());
+  handle_.reset();
+}
+
+}  // namespace libpoll

@@ -1,0 +1,44 @@
+#include "support/poll_fixture.hpp"
+
+#include <cstdlib>
+#include <filesystem>
+
+namespace libpoll::testing {
+
+std::vector<Backend> test_backends() {
+  const std::vector<Backend> all = {Backend::epoll};
+  const char* forced = std::getenv("LIBPOLL_TEST_BACKEND");
+  if (forced == nullptr || *forced == '\0') return all;
+  for (Backend backend : all) {
+    if (to_string(backend) == forced) return {backend};
+  }
+  ADD_FAILURE() << "LIBPOLL_TEST_BACKEND names an unknown backend: " << forced;
+  return all;
+}
+
+std::string backend_test_name(const ::testing::TestParamInfo<Backend>& info) {
+  return std::string(to_string(info.param));
+}
+
+std::size_t count_open_fds() {
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++count;
+  }
+  return count;
+}
+
+void PollTest::SetUp() {
+  fds_at_start_ = count_open_fds();
+  auto created = Poll::create(GetParam());
+  ASSERT_TRUE(created) << created.error().message();
+  ASSERT_EQ(created->backend(), GetParam());
+  poll_.emplace(std::move(*created));
+}
+
+void PollTest::TearDown() {
+  poll_.reset();
+  EXPECT_EQ(count_open_fds(), fds_at_start_) << "the test left descriptors open";
+}
+
+}  // namespace libpoll::testing

@@ -1,0 +1,47 @@
+#pragma once
+
+// The fixture every libpoll suite uses: one Poll per test, created on the backend the test is
+// instantiated for, with teardown checks that the test left no descriptor open.
+
+#include <gtest/gtest.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "libpoll/libpoll.hpp"
+
+namespace libpoll::testing {
+
+/// The backends every parameterised suite runs on: all that this platform supports, or the one
+/// named by LIBPOLL_TEST_BACKEND.
+std::vector<Backend> test_backends();
+
+/// For INSTANTIATE_TEST_SUITE_P: "epoll", "poll".
+std::string backend_test_name(const ::testing::TestParamInfo<Backend>& info);
+
+/// The number of open descriptors of this process.
+std::size_t count_open_fds();
+
+class PollTest : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  Poll& poll() { return *poll_; }
+  const Registry& registry() { return poll_->registry(); }
+
+  Events events_{64};
+
+ private:
+  std::size_t fds_at_start_ = 0;
+  std::optional<Poll> poll_;
+};
+
+}  // namespace libpoll::testing
+
+/// Instantiates a PollTest-derived suite once per backend.
+#define LIBPOLL_INSTANTIATE_FOR_BACKENDS(Suite)                                      \
+  INSTANTIATE_TEST_SUITE_P(Backends, Suite,                                          \
+                           ::testing::ValuesIn(::libpoll::testing::test_backends()), \
+                           ::libpoll::testing::backend_test_name)

@@ -1,0 +1,79 @@
+#include "libpoll/events.hpp"
+
+#include <gtest/gtest.h>
+
+#include <set>
+#include <vector>
+
+#include "support/expect_events.hpp"
+#include "support/poll_fixture.hpp"
+
+namespace libpoll {
+namespace {
+
+using testing::PollTest;
+
+TEST(EventsTest, StartsEmptyWithItsCapacity) {
+  Events events(16);
+  EXPECT_EQ(events.capacity(), 16u);
+  EXPECT_EQ(events.size(), 0u);
+  EXPECT_TRUE(events.empty());
+  EXPECT_EQ(events.begin(), events.end());
+}
+
+TEST(EventsTest, MovedFromHasNoCapacity) {
+  Events events(16);
+  Events moved = std::move(events);
+  EXPECT_EQ(moved.capacity(), 16u);
+  EXPECT_EQ(events.capacity(), 0u);  // NOLINT(bugprone-use-after-move): documented state
+}
+
+class EventsPollTest : public PollTest {};
+
+// More ready sources than the buffer holds: every poll stays within capacity, and across polls
+// every source is delivered exactly once.
+TEST_P(EventsPollTest, ThousandSourcesAreEachDeliveredOnceAcrossSmallPolls) {
+  constexpr std::size_t kSources = 1000;
+  constexpr std::size_t kCapacity = 64;
+  std::vector<std::pair<net::PipeSender, net::PipeReceiver>> pipes;
+  pipes.reserve(kSources);
+  for (std::size_t i = 0; i < kSources; ++i) {
+    auto ends = net::pipe();
+    ASSERT_TRUE(ends) << ends.error().message();
+    pipes.push_back(std::move(*ends));
+    ASSERT_TRUE(registry().register_source(pipes.back().second, Token{i}, Interest::readable));
+    ASSERT_TRUE(pipes.back().first.write("x"));
+  }
+
+  Events events(kCapacity);
+  std::vector<int> seen(kSources, 0);
+  std::size_t delivered = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (delivered < kSources && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(poll().poll(events, std::chrono::seconds(1)));
+    ASSERT_LE(events.size(), kCapacity);
+    for (const Event& event : events) {
+      ASSERT_LT(event.token().value, kSources);
+      EXPECT_TRUE(event.is_readable());
+      ++seen[event.token().value];
+      ++delivered;
+    }
+  }
+  EXPECT_EQ(delivered, kSources);
+  for (std::size_t i = 0; i < kSources; ++i) EXPECT_EQ(seen[i], 1) << "token " << i;
+  testing::expect_no_events(poll(), events);
+
+  for (auto& [sender, receiver] : pipes) ASSERT_TRUE(registry().deregister_source(receiver));
+}
+
+TEST_P(EventsPollTest, ZeroCapacityIsAnInvalidArgument) {
+  Events none(0);
+  auto polled = poll().poll(none, std::chrono::milliseconds(0));
+  ASSERT_FALSE(polled);
+  EXPECT_EQ(polled.error(), std::errc::invalid_argument);
+}
+
+LIBPOLL_INSTANTIATE_FOR_BACKENDS(EventsPollTest);
+
+}  // namespace
+}  // namespace libpoll

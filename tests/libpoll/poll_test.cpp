@@ -1,0 +1,158 @@
+#include "libpoll/poll.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "support/expect_events.hpp"
+#include "support/poll_fixture.hpp"
+#include "sys/selector.hpp"
+
+namespace libpoll {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::kReadable;
+using testing::PollTest;
+
+constexpr Token kReceiver{1};
+
+class PollWaitTest : public PollTest {};
+
+TEST_P(PollWaitTest, EmptyPollWaitsForTheTimeoutAndReturnsNothing) {
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(poll().poll(events_, 20ms));
+  EXPECT_TRUE(events_.empty());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 20ms);
+}
+
+TEST_P(PollWaitTest, SubMillisecondTimeoutIsRoundedUpNotDown) {
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(poll().poll(events_, 1ns));
+  EXPECT_TRUE(events_.empty());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 1ms);
+}
+
+TEST_P(PollWaitTest, ZeroTimeoutStillCollectsReadyEvents) {
+  auto [sender, receiver] = net::pipe().value();
+  ASSERT_TRUE(registry().register_source(receiver, kReceiver, Interest::readable));
+  ASSERT_TRUE(sender.write("ready"));
+
+  ASSERT_TRUE(poll().poll(events_, 0ms));
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_[0].token(), kReceiver);
+  EXPECT_TRUE(events_[0].is_readable());
+
+  ASSERT_TRUE(registry().deregister_source(receiver));
+}
+
+TEST_P(PollWaitTest, PollClearsEventsFromThePreviousCall) {
+  auto [sender, receiver] = net::pipe().value();
+  ASSERT_TRUE(registry().register_source(receiver, kReceiver, Interest::readable));
+  ASSERT_TRUE(sender.write("x"));
+  ASSERT_TRUE(poll().poll(events_, 1s));
+  ASSERT_EQ(events_.size(), 1u);
+  ASSERT_TRUE(poll().poll(events_, 0ms));
+  EXPECT_TRUE(events_.empty());
+  ASSERT_TRUE(registry().deregister_source(receiver));
+}
+
+// Edge-triggered: one event per change of state, none while the data just sits there.
+TEST_P(PollWaitTest, OneEdgeGivesOneEventUntilNewDataArrives) {
+  auto [sender, receiver] = net::pipe().value();
+  ASSERT_TRUE(registry().register_source(receiver, kReceiver, Interest::readable));
+
+  ASSERT_TRUE(sender.write("first"));
+  EXPECT_EQ(testing::count_events_for(poll(), events_, kReceiver), 1u);
+  // The data is still unread, and still no second event.
+  testing::expect_no_events(poll(), events_);
+
+  ASSERT_TRUE(sender.write("second"));
+  EXPECT_EQ(testing::count_events_for(poll(), events_, kReceiver), 1u);
+
+  char buffer[32];
+  auto read = receiver.read(std::span(buffer));
+  ASSERT_TRUE(read);
+  EXPECT_EQ(std::string_view(buffer, *read), "firstsecond");
+  ASSERT_TRUE(registry().deregister_source(receiver));
+}
+
+// After draining to would-block, the next write is a new edge.
+TEST_P(PollWaitTest, ReadinessReturnsAfterDrainingToWouldBlock) {
+  auto [sender, receiver] = net::pipe().value();
+  ASSERT_TRUE(registry().register_source(receiver, kReceiver, Interest::readable));
+  char buffer[16];
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(sender.write("data"));
+    testing::expect_events(poll(), events_, {{kReceiver, kReadable}});
+    ASSERT_TRUE(receiver.read(std::span(buffer)));
+    auto drained = receiver.read(std::span(buffer));
+    ASSERT_FALSE(drained);
+    EXPECT_TRUE(is_would_block(drained.error()));
+  }
+  ASSERT_TRUE(registry().deregister_source(receiver));
+}
+
+// Closing the only descriptor of a registered source removes it from the kernel's interest
+// list: later polls neither fail nor report it. (The contract still asks for deregister first.)
+TEST_P(PollWaitTest, SourceClosedWithoutDeregisterNeverErrorsPoll) {
+  {
+    auto [sender, receiver] = net::pipe().value();
+    ASSERT_TRUE(registry().register_source(receiver, kReceiver, Interest::readable));
+  }
+  ASSERT_TRUE(poll().poll(events_, 0ms));
+  EXPECT_TRUE(events_.empty());
+  testing::expect_no_events(poll(), events_);
+}
+
+// Why sources must be deregistered before they are closed: the kernel watches the open file,
+// and a duplicated descriptor keeps the registration alive after the original is closed.
+TEST_P(PollWaitTest, DuplicatedDescriptorKeepsAClosedSourceDelivering) {
+  auto [sender, receiver] = net::pipe().value();
+  ASSERT_TRUE(registry().register_source(receiver, kReceiver, Interest::readable));
+  const int duplicate = ::fcntl(receiver.as_raw_fd(), F_DUPFD_CLOEXEC, 0);
+  ASSERT_GE(duplicate, 0);
+  { net::PipeReceiver closed = std::move(receiver); }  // closed without deregistering
+
+  ASSERT_TRUE(sender.write("ghost"));
+  testing::expect_events(poll(), events_, {{kReceiver, kReadable}});
+  ASSERT_EQ(::close(duplicate), 0);
+}
+
+TEST_P(PollWaitTest, ReportsTheBackendItRuns) {
+  EXPECT_EQ(poll().backend(), GetParam());
+}
+
+LIBPOLL_INSTANTIATE_FOR_BACKENDS(PollWaitTest);
+
+TEST(PollTest, MovedFromPollFailsToPoll) {
+  auto first = Poll::create().value();
+  Poll second = std::move(first);
+  Events events(4);
+  auto polled = first.poll(events, 0ms);  // NOLINT(bugprone-use-after-move): documented state
+  ASSERT_FALSE(polled);
+  EXPECT_EQ(polled.error(), std::errc::bad_file_descriptor);
+  EXPECT_TRUE(second.poll(events, 0ms));
+}
+
+TEST(PollTest, AutomaticPicksEpollOnLinux) {
+  EXPECT_EQ(Poll::create(Backend::automatic).value().backend(), Backend::epoll);
+}
+
+TEST(PollTimeoutTest, RoundsUpToWholeMilliseconds) {
+  using sys::timeout_to_milliseconds;
+  EXPECT_EQ(timeout_to_milliseconds(std::nullopt), -1);
+  EXPECT_EQ(timeout_to_milliseconds(0ns), 0);
+  EXPECT_EQ(timeout_to_milliseconds(-5ms), 0);
+  EXPECT_EQ(timeout_to_milliseconds(1ns), 1);
+  EXPECT_EQ(timeout_to_milliseconds(999us), 1);
+  EXPECT_EQ(timeout_to_milliseconds(1ms), 1);
+  EXPECT_EQ(timeout_to_milliseconds(1000001ns), 2);
+  EXPECT_EQ(timeout_to_milliseconds(std::chrono::nanoseconds::max()), INT_MAX);
+}
+
+}  // namespace
+}  // namespace libpoll

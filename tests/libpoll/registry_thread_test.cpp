@@ -1,0 +1,114 @@
+// Registration from other threads while the polling thread is blocked in the selector.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <thread>
+#include <vector>
+
+#include "support/expect_events.hpp"
+#include "support/poll_fixture.hpp"
+#include "support/threads.hpp"
+
+namespace libpoll {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::PollTest;
+
+class RegistryThreadTest : public PollTest {};
+
+// A source registered (with readiness already pending) by thread B while thread A is blocked
+// in poll makes that very poll return it.
+TEST_P(RegistryThreadTest, RegisterDuringABlockingPollWakesThatPoll) {
+  auto [sender, receiver] = net::pipe().value();
+  ASSERT_TRUE(sender.write("x"));
+  const Token token{5};
+
+  std::promise<pid_t> poller_tid;
+  auto polled = std::async(std::launch::async, [&] {
+    poller_tid.set_value(testing::current_thread_id());
+    Events events(8);
+    auto result = poll().poll(events, 10s);
+    std::vector<Token> tokens;
+    for (const Event& event : events) tokens.push_back(event.token());
+    return std::pair{result.error(), tokens};
+  });
+
+  ASSERT_TRUE(testing::wait_until_blocked_in_poll(poller_tid.get_future().get(), 5s))
+      << "the poller never blocked";
+  Registry other = registry().clone();
+  ASSERT_TRUE(other.register_source(receiver, token, Interest::readable));
+
+  ASSERT_EQ(polled.wait_for(5s), std::future_status::ready) << "poll was not woken";
+  auto [error, tokens] = polled.get();
+  EXPECT_FALSE(error) << error.message();
+  EXPECT_EQ(tokens, std::vector<Token>{token});
+  ASSERT_TRUE(registry().deregister_source(receiver));
+}
+
+// Three threads register, reregister and deregister through their own clones at once, while
+// the main thread polls: every registration is reported exactly once, under its final token.
+TEST_P(RegistryThreadTest, ClonesWorkFromThreeThreadsAtOnce) {
+  constexpr std::size_t kThreads = 3;
+  constexpr std::size_t kPerThread = 100;
+  using Pipe = std::pair<net::PipeSender, net::PipeReceiver>;
+  std::vector<std::vector<Pipe>> pipes(kThreads);
+  for (auto& group : pipes) {
+    for (std::size_t i = 0; i < kPerThread; ++i) group.push_back(net::pipe().value());
+  }
+
+  std::atomic<std::size_t> failures{0};
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t, clone = registry().clone()] {
+      for (std::size_t i = 0; i < kPerThread; ++i) {
+        auto& [sender, receiver] = pipes[t][i];
+        const std::size_t base = (t * kPerThread + i) * 2;
+        // Register under a provisional token, then move it to its final one.
+        bool ok = clone.register_source(receiver, Token{base}, Interest::readable).has_value() &&
+                  clone.reregister_source(receiver, Token{base + 1}, Interest::readable) &&
+                  sender.write("x").has_value();
+        if (!ok) failures.fetch_add(1);
+      }
+    });
+  }
+
+  std::vector<int> seen(kThreads * kPerThread * 2, 0);
+  std::size_t delivered = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (delivered < kThreads * kPerThread && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(poll().poll(events_, 100ms));
+    for (const Event& event : events_) {
+      ASSERT_LT(event.token().value, seen.size());
+      ++seen[event.token().value];
+      ++delivered;
+    }
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0u);
+  testing::expect_no_events(poll(), events_);
+
+  EXPECT_EQ(delivered, kThreads * kPerThread);
+  for (std::size_t token = 0; token < seen.size(); ++token) {
+    EXPECT_EQ(seen[token], token % 2 == 1 ? 1 : 0) << "token " << token;
+  }
+
+  // Deregister from the threads again, concurrently.
+  threads.clear();
+  for (std::size_t t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t, clone = registry().clone()] {
+      for (auto& [sender, receiver] : pipes[t]) {
+        if (!clone.deregister_source(receiver)) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(failures.load(), 0u);
+}
+
+LIBPOLL_INSTANTIATE_FOR_BACKENDS(RegistryThreadTest);
+
+}  // namespace
+}  // namespace libpoll

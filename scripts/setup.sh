@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs, from Debian 12's packages, whatever building and testing libpoll needs and the
+# machine lacks. Extra package names may be given as arguments (bench.sh adds valgrind).
+# Safe to run again: it installs nothing when everything is present.
+set -euo pipefail
+
+packages=(g++ cmake ninja-build pkgconf libgtest-dev "$@")
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "setup.sh: missing packages: ${missing[*]} (run as root, or install them)" >&2
+  exit 1
+fi
+echo "setup.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

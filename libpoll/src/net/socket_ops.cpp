@@ -82,4 +82,34 @@ Result<int> int_option(int fd, int level, int name) noexcept {
   return value;
 }
 
+Result<OwnedFd> bound_socket(int type, const SocketAddr& addr) noexcept {
+  auto fd = new_socket(addr.family(), type);
+  if (!fd) return fd;
+  if (type == SOCK_STREAM && (addr.is_ipv4() || addr.is_ipv6())) {
+    // SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT. Not for
+    // UDP, where it would let two sockets share a port.
+    if (auto set = set_int_option(fd->get(), SOL_SOCKET, SO_REUSEADDR, 1); !set) {
+      return Unexpected(set.error());
+    }
+  }
+  if (auto bound = bind(fd->get(), addr); !bound) return Unexpected(bound.error());
+  return fd;
+}
+
+Result<OwnedFd> listening_socket(const SocketAddr& addr) noexcept {
+  auto fd = bound_socket(SOCK_STREAM, addr);
+  if (!fd) return fd;
+  if (auto listening = listen(fd->get()); !listening) return Unexpected(listening.error());
+  return fd;
+}
+
+Result<OwnedFd> connecting_socket(int type, const SocketAddr& addr) noexcept {
+  auto fd = new_socket(addr.family(), type);
+  if (!fd) return fd;
+  // For a Unix stream a full backlog is EAGAIN, not EINPROGRESS: no connection is in progress
+  // to wait for, so it is reported.
+  if (auto started = connect(fd->get(), addr); !started) return Unexpected(started.error());
+  return fd;
+}
+
 }  // namespace libpoll::net::ops

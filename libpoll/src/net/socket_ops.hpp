@@ -22,6 +22,12 @@ inline constexpr int kListenBacklog = 1024;
 [[nodiscard]] Result<void> connect(int fd, const SocketAddr& addr) noexcept;
 [[nodiscard]] Result<std::pair<OwnedFd, SocketAddr>> accept(int fd) noexcept;
 [[nodiscard]] Result<SocketAddr> local_addr(int fd) noexcept;
+
+// The factories the net types are built from: a socket of `type` in the address's family,
+// already bound (and listening), or already connecting.
+[[nodiscard]] Result<OwnedFd> bound_socket(int type, const SocketAddr& addr) noexcept;
+[[nodiscard]] Result<OwnedFd> listening_socket(const SocketAddr& addr) noexcept;
+[[nodiscard]] Result<OwnedFd> connecting_socket(int type, const SocketAddr& addr) noexcept;
 [[nodiscard]] Result<SocketAddr> peer_addr(int fd) noexcept;
 [[nodiscard]] Result<void> set_int_option(int fd, int level, int name, int value) noexcept;
 [[nodiscard]] Result<int> int_option(int fd, int level, int name) noexcept;

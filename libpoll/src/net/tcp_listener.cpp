@@ -1,20 +1,12 @@
 #include "libpoll/net/tcp_listener.hpp"
 
-#include <sys/socket.h>
-
 #include "net/socket_ops.hpp"
 
 namespace libpoll::net {
 
 Result<TcpListener> TcpListener::bind(const SocketAddr& addr) noexcept {
-  auto fd = ops::new_socket(addr.family(), SOCK_STREAM);
+  auto fd = ops::listening_socket(addr);
   if (!fd) return Unexpected(fd.error());
-  // SO_REUSEADDR lets a restarted server bind while old connections sit in TIME_WAIT.
-  if (auto set = ops::set_int_option(fd->get(), SOL_SOCKET, SO_REUSEADDR, 1); !set) {
-    return Unexpected(set.error());
-  }
-  if (auto bound = ops::bind(fd->get(), addr); !bound) return Unexpected(bound.error());
-  if (auto listening = ops::listen(fd->get()); !listening) return Unexpected(listening.error());
   return TcpListener(std::move(*fd));
 }
 

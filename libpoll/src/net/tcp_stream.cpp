@@ -10,9 +10,8 @@
 namespace libpoll::net {
 
 Result<TcpStream> TcpStream::connect(const SocketAddr& addr) noexcept {
-  auto fd = ops::new_socket(addr.family(), SOCK_STREAM);
+  auto fd = ops::connecting_socket(SOCK_STREAM, addr);
   if (!fd) return Unexpected(fd.error());
-  if (auto started = ops::connect(fd->get(), addr); !started) return Unexpected(started.error());
   return TcpStream(std::move(*fd));
 }
 

@@ -7,9 +7,8 @@
 namespace libpoll::net {
 
 Result<UdpSocket> UdpSocket::bind(const SocketAddr& addr) noexcept {
-  auto fd = ops::new_socket(addr.family(), SOCK_DGRAM);
+  auto fd = ops::bound_socket(SOCK_DGRAM, addr);
   if (!fd) return Unexpected(fd.error());
-  if (auto bound = ops::bind(fd->get(), addr); !bound) return Unexpected(bound.error());
   return UdpSocket(std::move(*fd));
 }
 

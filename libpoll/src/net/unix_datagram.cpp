@@ -9,9 +9,8 @@ namespace libpoll::net {
 Result<UnixDatagram> UnixDatagram::bind(std::string_view path) noexcept {
   auto addr = SocketAddr::unix_path(path);
   if (!addr) return Unexpected(addr.error());
-  auto fd = ops::new_socket(AF_UNIX, SOCK_DGRAM);
+  auto fd = ops::bound_socket(SOCK_DGRAM, *addr);
   if (!fd) return Unexpected(fd.error());
-  if (auto bound = ops::bind(fd->get(), *addr); !bound) return Unexpected(bound.error());
   return UnixDatagram(std::move(*fd));
 }
 

@@ -1,7 +1,5 @@
 #include "libpoll/net/unix_listener.hpp"
 
-#include <sys/socket.h>
-
 #include "net/socket_ops.hpp"
 
 namespace libpoll::net {
@@ -9,10 +7,8 @@ namespace libpoll::net {
 Result<UnixListener> UnixListener::bind(std::string_view path) noexcept {
   auto addr = SocketAddr::unix_path(path);
   if (!addr) return Unexpected(addr.error());
-  auto fd = ops::new_socket(AF_UNIX, SOCK_STREAM);
+  auto fd = ops::listening_socket(*addr);
   if (!fd) return Unexpected(fd.error());
-  if (auto bound = ops::bind(fd->get(), *addr); !bound) return Unexpected(bound.error());
-  if (auto listening = ops::listen(fd->get()); !listening) return Unexpected(listening.error());
   return UnixListener(std::move(*fd));
 }
 

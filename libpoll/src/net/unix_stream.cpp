@@ -9,13 +9,8 @@ namespace libpoll::net {
 Result<UnixStream> UnixStream::connect(std::string_view path) noexcept {
   auto addr = SocketAddr::unix_path(path);
   if (!addr) return Unexpected(addr.error());
-  auto fd = ops::new_socket(AF_UNIX, SOCK_STREAM);
+  auto fd = ops::connecting_socket(SOCK_STREAM, *addr);
   if (!fd) return Unexpected(fd.error());
-  if (auto started = ops::connect(fd->get(), *addr); !started) {
-    // A full backlog on a Unix listener is EAGAIN, not EINPROGRESS: there is no connection in
-    // progress to wait for, so report it.
-    return Unexpected(started.error());
-  }
   return UnixStream(std::move(*fd));
 }
 

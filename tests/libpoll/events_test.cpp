@@ -35,6 +35,7 @@ class EventsPollTest : public PollTest {};
 TEST_P(EventsPollTest, ThousandSourcesAreEachDeliveredOnceAcrossSmallPolls) {
   constexpr std::size_t kSources = 1000;
   constexpr std::size_t kCapacity = 64;
+  ASSERT_TRUE(testing::ensure_fd_limit(2 * kSources + 64));
   std::vector<std::pair<net::PipeSender, net::PipeReceiver>> pipes;
   pipes.reserve(kSources);
   for (std::size_t i = 0; i < kSources; ++i) {

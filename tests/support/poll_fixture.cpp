@@ -1,5 +1,7 @@
 #include "support/poll_fixture.hpp"
 
+#include <sys/resource.h>
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -26,6 +28,19 @@ std::size_t count_open_fds() {
     ++count;
   }
   return count;
+}
+
+bool ensure_fd_limit(std::size_t needed) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return false;
+  if (limit.rlim_cur >= needed) return true;
+  if (limit.rlim_max < needed) {
+    ADD_FAILURE() << "needs " << needed << " descriptors but the hard RLIMIT_NOFILE is "
+                  << limit.rlim_max;
+    return false;
+  }
+  limit.rlim_cur = limit.rlim_max;
+  return ::setrlimit(RLIMIT_NOFILE, &limit) == 0;
 }
 
 void PollTest::SetUp() {

@@ -23,6 +23,11 @@ std::string backend_test_name(const ::testing::TestParamInfo<Backend>& info);
 /// The number of open descriptors of this process.
 std::size_t count_open_fds();
 
+/// Raises this process's soft descriptor limit (to at most the hard limit) so that `needed`
+/// descriptors can be open at once; false, with the reason in the test log, when the hard limit
+/// is too low. Many shells start with a soft limit of 1024.
+bool ensure_fd_limit(std::size_t needed);
+
 class PollTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override;

@@ -10,9 +10,9 @@ Result<Poll> Poll::create(Backend backend) noexcept {
   return Poll(Registry(std::move(*selector)));
 }
 
-Result<void> Poll::poll(Events& events, std::optional<std::chrono::nanoseconds> timeout) noexcept {
+Result<void> Poll::poll_for_milliseconds(Events& events, int timeout_ms) noexcept {
   if (!registry_.selector_) return Unexpected(std::errc::bad_file_descriptor);
-  return registry_.selector_->select(events, timeout);
+  return registry_.selector_->select(events, timeout_ms);
 }
 
 Backend Poll::backend() const noexcept {

@@ -9,7 +9,6 @@
 
 #include "support/expect_events.hpp"
 #include "support/poll_fixture.hpp"
-#include "sys/selector.hpp"
 
 namespace libpoll {
 namespace {
@@ -143,7 +142,8 @@ TEST(PollTest, AutomaticPicksEpollOnLinux) {
 }
 
 TEST(PollTimeoutTest, RoundsUpToWholeMilliseconds) {
-  using sys::timeout_to_milliseconds;
+  using detail::timeout_to_milliseconds;
+  static_assert(timeout_to_milliseconds(1500us) == 2, "usable in constant expressions");
   EXPECT_EQ(timeout_to_milliseconds(std::nullopt), -1);
   EXPECT_EQ(timeout_to_milliseconds(0ns), 0);
   EXPECT_EQ(timeout_to_milliseconds(-5ms), 0);

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "libpoll/backend.hpp"
+#include "libpoll/detail/timeout.hpp"
 #include "libpoll/events.hpp"
 #include "libpoll/registry.hpp"
 #include "libpoll/result.hpp"
@@ -72,7 +73,9 @@ class Poll {
   /// Returns with no events when the timeout passes. A signal delivered to this thread ends the
   /// wait with `std::errc::interrupted`, which is returned and not retried, so that the caller
   /// can look at whatever the signal handler recorded.
-  Result<void> poll(Events& events, std::optional<std::chrono::nanoseconds> timeout) noexcept;
+  Result<void> poll(Events& events, std::optional<std::chrono::nanoseconds> timeout) noexcept {
+    return poll_for_milliseconds(events, detail::timeout_to_milliseconds(timeout));
+  }
 
   /// The registry of this poll's selector.
   [[nodiscard]] const Registry& registry() const noexcept { return registry_; }
@@ -81,6 +84,8 @@ class Poll {
   [[nodiscard]] Backend backend() const noexcept;
 
  private:
+  Result<void> poll_for_milliseconds(Events& events, int timeout_ms) noexcept;
+
   explicit Poll(Registry registry) noexcept : registry_(std::move(registry)) {}
 
   Registry registry_;

@@ -106,17 +106,23 @@ class [[nodiscard]] Result<void> {
   using error_type = std::error_code;
 
   Result() noexcept = default;
-  Result(Unexpected error) noexcept : error_(error.error()) {}  // NOLINT: implicit
+  Result(Unexpected error) noexcept  // NOLINT: implicit, like std::expected
+      : code_(error.error().value()), category_(code_ != 0 ? &error.error().category() : nullptr) {}
 
-  [[nodiscard]] bool has_value() const noexcept { return !error_; }
+  [[nodiscard]] bool has_value() const noexcept { return category_ == nullptr; }
   explicit operator bool() const noexcept { return has_value(); }
   void value() const noexcept {
-    if (error_) detail::bad_result_access(error_);
+    if (!has_value()) detail::bad_result_access(error());
   }
-  [[nodiscard]] std::error_code error() const noexcept { return error_; }
+  [[nodiscard]] std::error_code error() const noexcept {
+    return has_value() ? std::error_code{} : std::error_code(code_, *category_);
+  }
 
  private:
-  std::error_code error_;
+  // Success is a null category rather than an empty std::error_code, whose constructor calls
+  // std::system_category(): a successful call then costs no function call on the hot path.
+  int code_ = 0;
+  const std::error_category* category_ = nullptr;
 };
 
 }  // namespace libpoll

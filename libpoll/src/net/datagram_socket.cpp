@@ -16,6 +16,14 @@ Result<std::pair<std::size_t, SocketAddr>> receive_from(int fd, std::span<std::b
   auto received = detail::syscall_result(::recvfrom(fd, buffer.data(), buffer.size(), flags,
                                                     reinterpret_cast<sockaddr*>(&from), &length));
   if (!received) return Unexpected(received.error());
+  if (length < sizeof from.ss_family) {
+    // An unbound Unix sender has no address, and the kernel then writes none, not even the
+    // family: ask the socket for it so that the address still reads as an unnamed Unix one.
+    auto domain = ops::int_option(fd, SOL_SOCKET, SO_DOMAIN);
+    if (!domain) return Unexpected(domain.error());
+    from.ss_family = static_cast<sa_family_t>(*domain);
+    length = sizeof from.ss_family;
+  }
   return std::pair{*received, SocketAddr::from_native(reinterpret_cast<sockaddr*>(&from), length)};
 }
 

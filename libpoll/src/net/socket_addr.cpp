@@ -32,6 +32,8 @@ Result<SocketAddr> SocketAddr::parse(std::string_view text) noexcept {
   const auto port = parse_port(text.substr(colon + 1));
   if (!port) return Unexpected(std::errc::invalid_argument);
   auto host = text.substr(0, colon);
+  // inet_pton reads a C string: a NUL inside the text would cut the host short.
+  if (host.find('\0') != std::string_view::npos) return Unexpected(std::errc::invalid_argument);
 
   SocketAddr addr;
   char buffer[INET6_ADDRSTRLEN] = {};
@@ -124,7 +126,9 @@ std::string SocketAddr::to_string() const {
   if (is_ipv6()) {
     ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, host,
                 sizeof host);
-    return "[" + std::string(host) + "]:" + std::to_string(port());
+    std::string text = "[";
+    text.append(host).append("]:").append(std::to_string(port()));
+    return text;
   }
   if (is_unix()) {
     auto name = path();

@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 
+#include <climits>
 #include <cstddef>
 
 #include "libpoll/detail/syscall.hpp"
@@ -40,14 +41,14 @@ Result<std::unique_ptr<EpollSelector>> EpollSelector::create() noexcept {
   return std::unique_ptr<EpollSelector>(new EpollSelector(OwnedFd(*fd)));
 }
 
-Result<void> EpollSelector::select(Events& events,
-                                   std::optional<std::chrono::nanoseconds> timeout) noexcept {
-  events.clear();
+Result<void> EpollSelector::select(Events& events, int timeout_ms) noexcept {
   auto* buffer = reinterpret_cast<epoll_event*>(detail::EventsAccess::data(events));
   const int capacity = events.capacity() > INT_MAX ? INT_MAX : static_cast<int>(events.capacity());
-  const int ready =
-      ::epoll_wait(epoll_fd_.get(), buffer, capacity, timeout_to_milliseconds(timeout));
-  if (ready < 0) return detail::last_error();
+  const int ready = ::epoll_wait(epoll_fd_.get(), buffer, capacity, timeout_ms);
+  if (ready < 0) {
+    events.clear();
+    return detail::last_error();
+  }
   detail::EventsAccess::set_size(events, static_cast<std::size_t>(ready));
   return {};
 }

@@ -14,8 +14,7 @@ class EpollSelector final : public Selector {
   static Result<std::unique_ptr<EpollSelector>> create() noexcept;
 
   [[nodiscard]] Backend backend() const noexcept override { return Backend::epoll; }
-  Result<void> select(Events& events,
-                      std::optional<std::chrono::nanoseconds> timeout) noexcept override;
+  Result<void> select(Events& events, int timeout_ms) noexcept override;
   Result<void> register_fd(int fd, Token token, Interest interest) noexcept override;
   Result<void> reregister_fd(int fd, Token token, Interest interest) noexcept override;
   Result<void> deregister_fd(int fd) noexcept override;

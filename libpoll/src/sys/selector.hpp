@@ -3,9 +3,7 @@
 // The internal contract every backend implements. Poll and Registry talk only to this; each
 // backend lives in its own file (epoll_selector.cpp, ...) and make_selector picks one.
 
-#include <chrono>
 #include <memory>
-#include <optional>
 
 #include "libpoll/backend.hpp"
 #include "libpoll/events.hpp"
@@ -25,10 +23,10 @@ class Selector {
 
   [[nodiscard]] virtual Backend backend() const noexcept = 0;
 
-  // Clears `events` and fills it with at most events.capacity() edge-triggered events.
-  // select() is called by one thread at a time; everything else is thread-safe.
-  virtual Result<void> select(Events& events,
-                              std::optional<std::chrono::nanoseconds> timeout) noexcept = 0;
+  // Clears `events` and fills it with at most events.capacity() edge-triggered events, waiting
+  // at most `timeout_ms` (-1: no limit). select() is called by one thread at a time; everything
+  // else is thread-safe.
+  virtual Result<void> select(Events& events, int timeout_ms) noexcept = 0;
 
   virtual Result<void> register_fd(int fd, Token token, Interest interest) noexcept = 0;
   virtual Result<void> reregister_fd(int fd, Token token, Interest interest) noexcept = 0;
@@ -39,9 +37,5 @@ class Selector {
 };
 
 [[nodiscard]] Result<std::shared_ptr<Selector>> make_selector(Backend backend) noexcept;
-
-// Poll timeouts in whole milliseconds for epoll_wait/poll: nullopt is -1 (block), and any
-// positive duration is rounded up so that a sub-millisecond wait does not become a busy spin.
-[[nodiscard]] int timeout_to_milliseconds(std::optional<std::chrono::nanoseconds> timeout) noexcept;
 
 }  // namespace libpoll::sys

@@ -3,8 +3,11 @@
 /// \file
 /// `StreamSocket`: a connected byte-stream socket (TCP or Unix).
 
+#include <sys/socket.h>
+
 #include <cstddef>
 #include <span>
+#include <string_view>
 
 #include "libpoll/net/shutdown.hpp"
 #include "libpoll/net/socket.hpp"
@@ -13,12 +16,27 @@ namespace libpoll::net {
 
 /// A connected stream socket. Reads and writes never block: when nothing can be moved they fail
 /// with would-block (`libpoll::is_would_block`), and the next event says when to try again.
+///
+/// Writing to a connection the peer has closed fails with `std::errc::broken_pipe` and never
+/// raises `SIGPIPE` (writes are sent with `MSG_NOSIGNAL`).
 class StreamSocket : public Socket {
  public:
   using IoSource::read;
   using IoSource::readv;
-  using IoSource::write;
-  using IoSource::writev;
+
+  Result<std::size_t> write(std::span<const std::byte> data) noexcept {
+    return detail::syscall_result(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL));
+  }
+  Result<std::size_t> write(std::string_view data) noexcept {
+    return detail::syscall_result(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL));
+  }
+  /// Gather write from several buffers with one system call.
+  Result<std::size_t> writev(std::span<const iovec> buffers) noexcept {
+    msghdr message{};
+    message.msg_iov = const_cast<iovec*>(buffers.data());
+    message.msg_iovlen = buffers.size();
+    return detail::syscall_result(::sendmsg(as_raw_fd(), &message, MSG_NOSIGNAL));
+  }
 
   /// Reads without consuming: the next `read` returns the same bytes.
   Result<std::size_t> peek(std::span<std::byte> buffer) noexcept;

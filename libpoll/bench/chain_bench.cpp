@@ -17,7 +17,10 @@
 // first end of each pair and writes into the second, libpoll watches the second end and writes
 // into the first. Each end is in exactly one epoll set, so neither implementation's writes wake
 // the other's selector. Rounds alternate (raw, libpoll, libpoll, raw, ...) so that machine noise
-// hits both alike, and every pair of rounds must handle the same number of events.
+// hits both alike, and every pair of rounds must handle the same number of events. Both make
+// the same system calls (read, and send with MSG_NOSIGNAL, which is how libpoll's stream
+// sockets write so that a closed peer cannot raise SIGPIPE), so that the difference is libpoll's
+// own code and not glibc's send-versus-write.
 //
 // run_raw_round and run_libpoll_round are never inlined and never cloned, so that
 //   valgrind --tool=callgrind --toggle-collect='chain_bench::run_libpoll_round(*'
@@ -27,6 +30,7 @@
 
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -194,7 +198,8 @@ struct RawSide {
   std::size_t writes_left = plan.writes;
 
   for (std::size_t i = 0; i < plan.active; ++i) {
-    if (const ssize_t wrote = ::write(write_fd[i * plan.spacing], &kByte, 1); wrote != 1) {
+    if (const ssize_t wrote = ::send(write_fd[i * plan.spacing], &kByte, 1, MSG_NOSIGNAL);
+        wrote != 1) {
       return fail(counts, Failure::write_failed, wrote < 0 ? errno : 0);
     }
     ++fired;
@@ -227,7 +232,7 @@ struct RawSide {
         const auto size = static_cast<std::size_t>(got);
         counts.bytes += size;
         for (std::size_t b = 0; b < size && writes_left > 0; ++b, --writes_left) {
-          if (const ssize_t wrote = ::write(write_fd[next], &kByte, 1); wrote != 1) {
+          if (const ssize_t wrote = ::send(write_fd[next], &kByte, 1, MSG_NOSIGNAL); wrote != 1) {
             return fail(counts, Failure::write_failed, wrote < 0 ? errno : 0);
           }
           ++fired;

@@ -1,0 +1,197 @@
+#include "libpoll/net/socket_addr.hpp"
+
+#include <arpa/inet.h>
+#include <sys/un.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace libpoll::net {
+namespace {
+
+using namespace std::string_view_literals;
+
+TEST(SocketAddrTest, ParsesAnIpv4AddressAndPort) {
+  auto addr = SocketAddr::parse("192.168.1.20:8080");
+  ASSERT_TRUE(addr) << addr.error().message();
+  EXPECT_TRUE(addr->is_ipv4());
+  EXPECT_FALSE(addr->is_ipv6());
+  EXPECT_FALSE(addr->is_unix());
+  EXPECT_EQ(addr->family(), AF_INET);
+  EXPECT_EQ(addr->port(), 8080);
+  EXPECT_EQ(addr->native_length(), sizeof(sockaddr_in));
+  const auto* native = reinterpret_cast<const sockaddr_in*>(addr->native());
+  EXPECT_EQ(ntohl(native->sin_addr.s_addr), 0xc0a80114u);
+  EXPECT_EQ(ntohs(native->sin_port), 8080);
+}
+
+TEST(SocketAddrTest, ParsesAnIpv6AddressInBrackets) {
+  auto addr = SocketAddr::parse("[2001:db8::1]:443");
+  ASSERT_TRUE(addr) << addr.error().message();
+  EXPECT_TRUE(addr->is_ipv6());
+  EXPECT_EQ(addr->family(), AF_INET6);
+  EXPECT_EQ(addr->port(), 443);
+  EXPECT_EQ(addr->native_length(), sizeof(sockaddr_in6));
+  const auto* native = reinterpret_cast<const sockaddr_in6*>(addr->native());
+  in6_addr expected{};
+  ASSERT_EQ(::inet_pton(AF_INET6, "2001:db8::1", &expected), 1);
+  EXPECT_EQ(std::memcmp(&native->sin6_addr, &expected, sizeof expected), 0);
+}
+
+TEST(SocketAddrTest, AcceptsTheWholePortRange) {
+  EXPECT_EQ(SocketAddr::parse("0.0.0.0:0").value().port(), 0);
+  EXPECT_EQ(SocketAddr::parse("127.0.0.1:65535").value().port(), 65535);
+  EXPECT_EQ(SocketAddr::parse("[::]:65535").value().port(), 65535);
+}
+
+TEST(SocketAddrTest, RejectsAnAddressWithoutAPort) {
+  for (std::string_view text : {"127.0.0.1", "[::1]", "127.0.0.1:", "[::1]:", "localhost"}) {
+    auto addr = SocketAddr::parse(text);
+    ASSERT_FALSE(addr) << text << " parsed as " << addr->to_string();
+    EXPECT_EQ(addr.error(), std::errc::invalid_argument) << text;
+  }
+}
+
+TEST(SocketAddrTest, RejectsAPortAbove65535) {
+  for (std::string_view text : {"127.0.0.1:65536", "[::1]:65536", "127.0.0.1:99999999999"}) {
+    auto addr = SocketAddr::parse(text);
+    ASSERT_FALSE(addr) << text << " parsed as " << addr->to_string();
+    EXPECT_EQ(addr.error(), std::errc::invalid_argument) << text;
+  }
+}
+
+TEST(SocketAddrTest, RejectsGarbage) {
+  for (std::string_view text : {
+           "garbage",
+           "hello:80",
+           "1.2.3:80",
+           "256.0.0.1:80",
+           "1.2.3.4.5:80",
+           "127.0.0.1:http",
+           "127.0.0.1:-1",
+           "127.0.0.1:+80",
+           "127.0.0.1:8o",
+           " 127.0.0.1:80",
+           "127.0.0.1:80 ",
+           "::1:80",          // IPv6 needs brackets
+           "[127.0.0.1]:80",  // brackets are for IPv6 only
+           "[::1:80",
+           "::1]:80",
+           "[]:80",
+           ":80",
+           ":",
+       }) {
+    auto addr = SocketAddr::parse(text);
+    ASSERT_FALSE(addr) << "'" << text << "' parsed as " << addr->to_string();
+    EXPECT_EQ(addr.error(), std::errc::invalid_argument) << text;
+  }
+}
+
+TEST(SocketAddrTest, RejectsEmptyInput) {
+  auto addr = SocketAddr::parse("");
+  ASSERT_FALSE(addr);
+  EXPECT_EQ(addr.error(), std::errc::invalid_argument);
+}
+
+// Regression: parse hands the host to inet_pton as a C string, which stops at the first NUL, so
+// "127.0.0.1\0junk:80" used to parse as 127.0.0.1:80. Every byte of the string_view counts.
+TEST(SocketAddrTest, RejectsAHostWithAnEmbeddedNul) {
+  for (std::string_view text : {"127.0.0.1\0junk:80"sv, "[::1\0junk]:80"sv}) {
+    auto addr = SocketAddr::parse(text);
+    EXPECT_FALSE(addr) << "a host with an embedded NUL parsed as " << addr->to_string();
+  }
+}
+
+TEST(SocketAddrTest, ToStringRoundTripsThroughParse) {
+  for (std::string_view text : {"127.0.0.1:80", "0.0.0.0:0", "10.1.2.3:65535", "[::1]:8080",
+                                "[2001:db8::42]:1", "[::]:0", "[::ffff:192.0.2.1]:53"}) {
+    auto addr = SocketAddr::parse(text);
+    ASSERT_TRUE(addr) << text;
+    EXPECT_EQ(addr->to_string(), text);
+    auto again = SocketAddr::parse(addr->to_string());
+    ASSERT_TRUE(again) << addr->to_string();
+    EXPECT_EQ(*again, *addr);
+  }
+}
+
+TEST(SocketAddrTest, ToStringWritesIpv6InItsCanonicalForm) {
+  EXPECT_EQ(SocketAddr::parse("[0:0:0:0:0:0:0:1]:9").value().to_string(), "[::1]:9");
+  EXPECT_EQ(SocketAddr::parse("[2001:DB8::A]:9").value().to_string(), "[2001:db8::a]:9");
+}
+
+TEST(SocketAddrTest, LoopbackHelpersGiveTheLoopbackAddresses) {
+  EXPECT_EQ(SocketAddr::loopback_v4(), SocketAddr::parse("127.0.0.1:0").value());
+  EXPECT_EQ(SocketAddr::loopback_v4(8080), SocketAddr::parse("127.0.0.1:8080").value());
+  EXPECT_EQ(SocketAddr::loopback_v6(), SocketAddr::parse("[::1]:0").value());
+  EXPECT_EQ(SocketAddr::loopback_v6(9000), SocketAddr::parse("[::1]:9000").value());
+  EXPECT_EQ(SocketAddr::loopback_v4(1234).to_string(), "127.0.0.1:1234");
+  EXPECT_EQ(SocketAddr::loopback_v6(1234).to_string(), "[::1]:1234");
+  EXPECT_TRUE(SocketAddr::loopback_v4().is_ipv4());
+  EXPECT_TRUE(SocketAddr::loopback_v6().is_ipv6());
+  EXPECT_EQ(SocketAddr::loopback_v4().port(), 0);
+}
+
+TEST(SocketAddrTest, EqualityComparesFamilyAddressAndPort) {
+  const auto addr = SocketAddr::parse("127.0.0.1:80").value();
+  EXPECT_EQ(addr, SocketAddr::parse("127.0.0.1:80").value());
+  EXPECT_NE(addr, SocketAddr::parse("127.0.0.1:81").value());
+  EXPECT_NE(addr, SocketAddr::parse("127.0.0.2:80").value());
+  EXPECT_NE(addr, SocketAddr::parse("[::ffff:127.0.0.1]:80").value());
+  EXPECT_NE(SocketAddr::loopback_v4(80), SocketAddr::loopback_v6(80));
+  EXPECT_NE(SocketAddr::unix_path("/tmp/a").value(), SocketAddr::unix_path("/tmp/b").value());
+  EXPECT_NE(SocketAddr::unix_path("/tmp/a").value(), SocketAddr::unix_path("/tmp/ab").value());
+  EXPECT_EQ(SocketAddr::unix_path("/tmp/a").value(), SocketAddr::unix_path("/tmp/a").value());
+}
+
+TEST(SocketAddrTest, FromNativeKeepsWhatTheKernelGave) {
+  sockaddr_in native{};
+  native.sin_family = AF_INET;
+  native.sin_port = htons(4242);
+  native.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const auto addr =
+      SocketAddr::from_native(reinterpret_cast<const sockaddr*>(&native), sizeof native);
+  EXPECT_EQ(addr, SocketAddr::loopback_v4(4242));
+  EXPECT_EQ(addr.native_length(), sizeof native);
+}
+
+TEST(SocketAddrTest, UnixPathRoundTripsThroughPath) {
+  auto addr = SocketAddr::unix_path("/tmp/libpoll/app.sock");
+  ASSERT_TRUE(addr) << addr.error().message();
+  EXPECT_TRUE(addr->is_unix());
+  EXPECT_EQ(addr->family(), AF_UNIX);
+  EXPECT_EQ(addr->path(), "/tmp/libpoll/app.sock");
+  EXPECT_EQ(addr->to_string(), "unix:/tmp/libpoll/app.sock");
+  EXPECT_EQ(addr->port(), 0);
+}
+
+TEST(SocketAddrTest, UnixPathOfTheLongestLengthThatFitsRoundTrips) {
+  constexpr std::size_t kLongest = sizeof(sockaddr_un::sun_path) - 1;  // room for the NUL
+  const std::string longest = "/" + std::string(kLongest - 1, 'p');
+  auto addr = SocketAddr::unix_path(longest);
+  ASSERT_TRUE(addr) << addr.error().message();
+  EXPECT_EQ(addr->path(), longest);
+}
+
+TEST(SocketAddrTest, UnixPathTooLongIsFilenameTooLong) {
+  const std::string too_long = "/" + std::string(sizeof(sockaddr_un::sun_path) - 1, 'p');
+  auto addr = SocketAddr::unix_path(too_long);
+  ASSERT_FALSE(addr);
+  EXPECT_EQ(addr.error(), std::errc::filename_too_long);
+}
+
+TEST(SocketAddrTest, EmptyUnixPathIsInvalid) {
+  auto addr = SocketAddr::unix_path("");
+  ASSERT_FALSE(addr);
+  EXPECT_EQ(addr.error(), std::errc::invalid_argument);
+}
+
+TEST(SocketAddrTest, IpAddressesHaveNoPath) {
+  EXPECT_EQ(SocketAddr::loopback_v4(80).path(), "");
+  EXPECT_EQ(SocketAddr::loopback_v6(80).path(), "");
+}
+
+}  // namespace
+}  // namespace libpoll::net

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "support/expect_events.hpp"
+#include "support/io_helpers.hpp"
 #include "support/poll_fixture.hpp"
 
 namespace libpoll {
@@ -27,13 +28,10 @@ using testing::kReadable;
 using testing::kWritable;
 using testing::PollTest;
 using testing::Readiness;
+using testing::text;
 
 constexpr Token kSender{1};
 constexpr Token kReceiver{2};
-
-std::string_view text(std::span<const char> buffer, std::size_t size) {
-  return {buffer.data(), size};
-}
 
 class PipeTest : public PollTest {
  protected:

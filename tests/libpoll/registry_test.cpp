@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "support/expect_events.hpp"
+#include "support/io_helpers.hpp"
 #include "support/poll_fixture.hpp"
 
 namespace libpoll {

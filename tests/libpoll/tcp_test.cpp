@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "support/expect_events.hpp"
+#include "support/io_helpers.hpp"
 #include "support/poll_fixture.hpp"
 
 namespace libpoll {
@@ -37,37 +38,21 @@ using net::TcpStream;
 using testing::count_events_for;
 using testing::expect_events;
 using testing::expect_no_events;
+using testing::ipv6_unavailable;
+using testing::is_close_on_exec;
+using testing::is_nonblocking;
 using testing::kReadable;
 using testing::kReadClosed;
 using testing::kWritable;
 using testing::kWriteClosed;
 using testing::PollTest;
 using testing::Readiness;
+using testing::text;
 
 constexpr Token kListener{1};
 constexpr Token kClient{2};
 constexpr Token kServer{3};
 constexpr Token kAgain{4};
-
-bool is_nonblocking(int fd) {
-  const int flags = ::fcntl(fd, F_GETFL);
-  return flags >= 0 && (flags & O_NONBLOCK) != 0;
-}
-
-bool is_close_on_exec(int fd) {
-  const int flags = ::fcntl(fd, F_GETFD);
-  return flags >= 0 && (flags & FD_CLOEXEC) != 0;
-}
-
-std::string_view text(std::span<const char> buffer, std::size_t size) {
-  return {buffer.data(), size};
-}
-
-// IPv6 may be disabled in a container; the IPv6 tests skip rather than fail there.
-bool ipv6_unavailable(const std::error_code& error) {
-  return error == std::errc::address_not_available ||
-         error == std::errc::address_family_not_supported;
-}
 
 // Blocks SIGPIPE in this thread for its lifetime, so that a SIGPIPE raised by a write becomes
 // pending (even when the process ignores it) instead of killing the test binary; `raised()`

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "support/expect_events.hpp"
+#include "support/io_helpers.hpp"
 #include "support/poll_fixture.hpp"
 
 namespace libpoll {
@@ -23,22 +24,15 @@ using testing::bytes;
 using testing::count_events_for;
 using testing::expect_events;
 using testing::expect_no_events;
+using testing::ipv6_unavailable;
 using testing::kReadable;
 using testing::kWritable;
 using testing::PollTest;
+using testing::text;
 
 constexpr Token kFirst{1};
 constexpr Token kSecond{2};
 constexpr Token kStranger{3};
-
-std::string_view text(std::span<const std::byte> buffer, std::size_t size) {
-  return {reinterpret_cast<const char*>(buffer.data()), size};
-}
-
-bool ipv6_unavailable(const std::error_code& error) {
-  return error == std::errc::address_not_available ||
-         error == std::errc::address_family_not_supported;
-}
 
 class UdpSocketTest : public PollTest {
  protected:

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "support/expect_events.hpp"
+#include "support/io_helpers.hpp"
 #include "support/poll_fixture.hpp"
 
 namespace libpoll {
@@ -32,32 +33,17 @@ using net::UnixListener;
 using net::UnixStream;
 using testing::bytes;
 using testing::expect_events;
+using testing::is_close_on_exec;
+using testing::is_nonblocking;
 using testing::kReadable;
 using testing::kWritable;
 using testing::PollTest;
 using testing::Readiness;
+using testing::text;
 
 constexpr Token kListener{1};
 constexpr Token kFirst{2};
 constexpr Token kSecond{3};
-
-std::string_view text(std::span<const std::byte> buffer, std::size_t size) {
-  return {reinterpret_cast<const char*>(buffer.data()), size};
-}
-
-std::string_view text(std::span<const char> buffer, std::size_t size) {
-  return {buffer.data(), size};
-}
-
-bool is_nonblocking(int fd) {
-  const int flags = ::fcntl(fd, F_GETFL);
-  return flags >= 0 && (flags & O_NONBLOCK) != 0;
-}
-
-bool is_close_on_exec(int fd) {
-  const int flags = ::fcntl(fd, F_GETFD);
-  return flags >= 0 && (flags & FD_CLOEXEC) != 0;
-}
 
 // Each test gets its own directory under /tmp for its socket files, removed afterwards.
 class UnixTest : public PollTest {

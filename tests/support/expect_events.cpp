@@ -94,8 +94,4 @@ std::size_t count_events_for(Poll& poll, Events& events, Token token,
   return count;
 }
 
-std::span<const std::byte> bytes(std::string_view text) {
-  return std::as_bytes(std::span(text.data(), text.size()));
-}
-
 }  // namespace libpoll::testing

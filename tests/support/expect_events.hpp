@@ -54,7 +54,4 @@ std::size_t count_events_for(Poll& poll, Events& events, Token token,
                              std::chrono::milliseconds settle = 50ms,
                              std::chrono::milliseconds deadline = 5s);
 
-/// Bytes of a string, for writes.
-std::span<const std::byte> bytes(std::string_view text);
-
 }  // namespace libpoll::testing

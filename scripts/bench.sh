@@ -6,7 +6,7 @@
 #
 # Usage: scripts/bench.sh [extra chain_bench flags for the timed run, e.g. --active 1]
 # Environment: ROUNDS (timed rounds, default 200), CG_PAIRS (default 1000), CG_ROUNDS (default 20).
-# Needs cmake, ninja, g++ and valgrind (installed with apt-get when missing and run as root).
+# Installs what it needs (the build tools and valgrind) through scripts/setup.sh.
 # Takes under two minutes on a 2-core machine (about 30 s once built).
 set -euo pipefail
 
@@ -22,17 +22,7 @@ die() {
   exit 1
 }
 
-for tool in cmake ninja g++; do
-  command -v "$tool" >/dev/null || die "$tool not found"
-done
-if ! command -v valgrind >/dev/null; then
-  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
-    echo "== installing valgrind"
-    apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
-  else
-    die "valgrind not found (apt-get install -y valgrind)"
-  fi
-fi
+"$root/scripts/setup.sh" valgrind
 
 echo "== configuring and building chain_bench (Release) in $build"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIBPOLL_BUILD_TESTS=OFF \

@@ -1,8 +1,24 @@
 #include "libpoll/registry.hpp"
 
+#include "libpoll/source_fd.hpp"
+
 #include "sys/selector.hpp"
 
 namespace libpoll {
+
+Result<void> Registry::register_source(SourceFd source, Token token,
+                                       Interest interest) const noexcept {
+  return register_fd(source.fd(), token, interest);
+}
+
+Result<void> Registry::reregister_source(SourceFd source, Token token,
+                                         Interest interest) const noexcept {
+  return reregister_fd(source.fd(), token, interest);
+}
+
+Result<void> Registry::deregister_source(SourceFd source) const noexcept {
+  return deregister_fd(source.fd());
+}
 
 Result<void> Registry::register_fd(int fd, Token token, Interest interest) const noexcept {
   if (!selector_) return Unexpected(std::errc::bad_file_descriptor);

@@ -25,6 +25,16 @@ using testing::PollTest;
 constexpr Token kFirst{1};
 constexpr Token kSecond{2};
 
+// An owning source cannot be registered as a temporary (it would be closed, still registered,
+// at the end of the expression); a borrowed SourceFd can.
+template <class S>
+concept RegistrableAsTemporary = requires(const Registry& registry, S&& source) {
+  registry.register_source(std::move(source), Token{0}, Interest::readable);
+};
+static_assert(RegistrableAsTemporary<SourceFd>);
+static_assert(!RegistrableAsTemporary<net::TcpStream>);
+static_assert(!RegistrableAsTemporary<net::PipeReceiver>);
+
 class RegistryTest : public PollTest {};
 
 TEST_P(RegistryTest, RegisteringTwiceFails) {

@@ -54,25 +54,22 @@ class Registry {
   Result<void> register_source(Source& source, Token token, Interest interest) const noexcept {
     return source.register_source(*this, token, interest);
   }
-  Result<void> register_source(Source&& source, Token token, Interest interest) const noexcept {
-    return source.register_source(*this, token, interest);
-  }
+  /// For a borrowed descriptor: `register_source(SourceFd(fd), token, interest)`. (Owning
+  /// sources are taken by reference only, so that a temporary cannot be registered and closed
+  /// in one expression.)
+  Result<void> register_source(SourceFd source, Token token, Interest interest) const noexcept;
 
   /// Replaces the token and interest of a registered source.
   Result<void> reregister_source(Source& source, Token token, Interest interest) const noexcept {
     return source.reregister_source(*this, token, interest);
   }
-  Result<void> reregister_source(Source&& source, Token token, Interest interest) const noexcept {
-    return source.reregister_source(*this, token, interest);
-  }
+  Result<void> reregister_source(SourceFd source, Token token, Interest interest) const noexcept;
 
   /// Stops watching `source`.
   Result<void> deregister_source(Source& source) const noexcept {
     return source.deregister_source(*this);
   }
-  Result<void> deregister_source(Source&& source) const noexcept {
-    return source.deregister_source(*this);
-  }
+  Result<void> deregister_source(SourceFd source) const noexcept;
 
   /// Another handle to the same selector, usable from any thread. It keeps the selector alive
   /// (not the `Poll`): registering through a clone after the `Poll` is gone succeeds but no

@@ -83,7 +83,6 @@ class Registry {
 
   explicit Registry(std::shared_ptr<sys::Selector> selector) noexcept
       : selector_(std::move(selector)) {}
-  Registry(const Registry&) = default;
 
   Result<void> register_fd(int fd, Token token, Interest interest) const noexcept;
   Result<void> reregister_fd(int fd, Token token, Interest interest) const noexcept;

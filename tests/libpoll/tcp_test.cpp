@@ -38,6 +38,7 @@ using net::TcpStream;
 using testing::count_events_for;
 using testing::expect_events;
 using testing::expect_no_events;
+using testing::has_birth_flags;
 using testing::ipv6_unavailable;
 using testing::is_close_on_exec;
 using testing::is_nonblocking;
@@ -48,6 +49,7 @@ using testing::kWriteClosed;
 using testing::PollTest;
 using testing::Readiness;
 using testing::text;
+using testing::would_block;
 
 constexpr Token kListener{1};
 constexpr Token kClient{2};
@@ -174,8 +176,7 @@ TEST_P(TcpListenerTest, BindsToIpv6LoopbackOnAPortTheKernelPicks) {
 TEST_P(TcpListenerTest, AcceptWithNoPendingConnectionWouldBlock) {
   auto listener = TcpListener::bind(SocketAddr::loopback_v4()).value();
   auto accepted = listener.accept();
-  ASSERT_FALSE(accepted);
-  EXPECT_TRUE(is_would_block(accepted.error())) << accepted.error().message();
+  EXPECT_TRUE(would_block(accepted));
 }
 
 TEST_P(TcpListenerTest, AcceptsEveryPendingConnectionUntilWouldBlock) {
@@ -218,8 +219,7 @@ TEST_P(TcpListenerTest, AcceptsEveryPendingConnectionUntilWouldBlock) {
     EXPECT_EQ(stream.local_addr().value(), address);
   }
   auto drained = listener.accept();
-  ASSERT_FALSE(drained);
-  EXPECT_TRUE(is_would_block(drained.error()));
+  EXPECT_TRUE(would_block(drained));
 
   ASSERT_TRUE(registry().deregister_source(listener));
 }
@@ -271,8 +271,7 @@ TEST_P(TcpStreamTest, PeerWriteMakesItReadableAndReadReturnsExactlyTheBytes) {
   ASSERT_TRUE(read) << read.error().message();
   EXPECT_EQ(text(buffer, *read), "hello, libpoll");
   auto drained = client.read(std::span(buffer));
-  ASSERT_FALSE(drained) << "read " << *drained << " more bytes";
-  EXPECT_TRUE(is_would_block(drained.error())) << drained.error().message();
+  EXPECT_TRUE(would_block(drained));
 
   ASSERT_TRUE(registry().deregister_source(client));
 }
@@ -353,8 +352,7 @@ TEST_P(TcpStreamTest, PeerResetGivesReadClosedAndReadsNeverReturnBytes) {
   // Nothing to read before the reset.
   std::array<char, 16> buffer{};
   auto before = client.read(std::span(buffer));
-  ASSERT_FALSE(before);
-  ASSERT_TRUE(is_would_block(before.error()));
+  ASSERT_TRUE(would_block(before));
 
   const linger abort_on_close{.l_onoff = 1, .l_linger = 0};
   ASSERT_EQ(::setsockopt(server.as_raw_fd(), SOL_SOCKET, SO_LINGER, &abort_on_close,
@@ -403,8 +401,7 @@ TEST_P(TcpStreamTest, VectoredWriteAndReadMoveTheExactBytesAcrossSeveralBuffers)
   EXPECT_EQ(text(middle, 4), "efgh");
   EXPECT_EQ(text(tail, 2), "ij");
   auto drained = server.readv(in);
-  ASSERT_FALSE(drained);
-  EXPECT_TRUE(is_would_block(drained.error()));
+  EXPECT_TRUE(would_block(drained));
 
   ASSERT_TRUE(registry().deregister_source(server));
 }
@@ -429,8 +426,7 @@ TEST_P(TcpStreamTest, PeekReturnsTheBytesAndTheNextReadReturnsThemAgain) {
   ASSERT_TRUE(read);
   EXPECT_EQ(text(buffer, *read), "peekaboo");
   auto drained = client.peek(peeked);
-  ASSERT_FALSE(drained);
-  EXPECT_TRUE(is_would_block(drained.error()));
+  EXPECT_TRUE(would_block(drained));
 
   ASSERT_TRUE(registry().deregister_source(client));
 }
@@ -529,19 +525,16 @@ TEST_P(TcpStreamTest, ConnectToAClosedPortFailsWithConnectionRefused) {
 
 TEST_P(TcpStreamTest, SocketsAreNonBlockingAndCloseOnExecFromBirth) {
   auto listener = TcpListener::bind(SocketAddr::loopback_v4()).value();
-  EXPECT_TRUE(is_nonblocking(listener.as_raw_fd()));
-  EXPECT_TRUE(is_close_on_exec(listener.as_raw_fd()));
+  EXPECT_TRUE(has_birth_flags(listener.as_raw_fd()));
 
   auto client = TcpStream::connect(listener.local_addr().value()).value();
-  EXPECT_TRUE(is_nonblocking(client.as_raw_fd()));
-  EXPECT_TRUE(is_close_on_exec(client.as_raw_fd()));
+  EXPECT_TRUE(has_birth_flags(client.as_raw_fd()));
 
   ASSERT_TRUE(registry().register_source(listener, kListener, Interest::readable));
   expect_events(poll(), events_, {{kListener, kReadable}});
   auto accepted = listener.accept();
   ASSERT_TRUE(accepted) << accepted.error().message();
-  EXPECT_TRUE(is_nonblocking(accepted->first.as_raw_fd()));
-  EXPECT_TRUE(is_close_on_exec(accepted->first.as_raw_fd()));
+  EXPECT_TRUE(has_birth_flags(accepted->first.as_raw_fd()));
 
   ASSERT_TRUE(registry().deregister_source(listener));
 }
@@ -556,8 +549,7 @@ TEST_P(TcpStreamTest, FromRawFdMakesABlockingSocketNonBlockingAndCloseOnExec) {
   auto stream = TcpStream::from_raw_fd(blocking.release());
   ASSERT_TRUE(stream) << stream.error().message();
   EXPECT_EQ(stream->as_raw_fd(), fd);
-  EXPECT_TRUE(is_nonblocking(fd));
-  EXPECT_TRUE(is_close_on_exec(fd));
+  EXPECT_TRUE(has_birth_flags(fd));
 }
 
 // Regression: stream writes once went through ::write and ::writev, which raise SIGPIPE on a

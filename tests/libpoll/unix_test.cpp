@@ -33,13 +33,13 @@ using net::UnixListener;
 using net::UnixStream;
 using testing::bytes;
 using testing::expect_events;
-using testing::is_close_on_exec;
-using testing::is_nonblocking;
+using testing::has_birth_flags;
 using testing::kReadable;
 using testing::kWritable;
 using testing::PollTest;
 using testing::Readiness;
 using testing::text;
+using testing::would_block;
 
 constexpr Token kListener{1};
 constexpr Token kFirst{2};
@@ -93,8 +93,7 @@ TEST_P(UnixListenerTest, AcceptsAConnectionAndCarriesDataBothWays) {
   EXPECT_TRUE(accepted->second.is_unix());
   EXPECT_EQ(accepted->second.path(), "") << "the connecting side is unnamed";
   auto drained = listener->accept();
-  ASSERT_FALSE(drained);
-  EXPECT_TRUE(is_would_block(drained.error()));
+  EXPECT_TRUE(would_block(drained));
   EXPECT_EQ(client->peer_addr().value().path(), where);
 
   ASSERT_TRUE(registry().register_source(*client, kFirst, Interest::readable | Interest::writable));
@@ -114,8 +113,7 @@ TEST_P(UnixListenerTest, AcceptsAConnectionAndCarriesDataBothWays) {
   ASSERT_TRUE(reply) << reply.error().message();
   EXPECT_EQ(text(buffer, *reply), "pong");
   auto nothing = client->read(std::span(buffer));
-  ASSERT_FALSE(nothing);
-  EXPECT_TRUE(is_would_block(nothing.error()));
+  EXPECT_TRUE(would_block(nothing));
 
   ASSERT_TRUE(registry().deregister_source(*client));
   ASSERT_TRUE(registry().deregister_source(server));
@@ -125,18 +123,15 @@ TEST_P(UnixListenerTest, AcceptsAConnectionAndCarriesDataBothWays) {
 TEST_P(UnixListenerTest, ListenerAndStreamsAreNonBlockingAndCloseOnExec) {
   const auto where = path("flags.sock");
   auto listener = UnixListener::bind(where).value();
-  EXPECT_TRUE(is_nonblocking(listener.as_raw_fd()));
-  EXPECT_TRUE(is_close_on_exec(listener.as_raw_fd()));
+  EXPECT_TRUE(has_birth_flags(listener.as_raw_fd()));
   auto client = UnixStream::connect(where).value();
-  EXPECT_TRUE(is_nonblocking(client.as_raw_fd()));
-  EXPECT_TRUE(is_close_on_exec(client.as_raw_fd()));
+  EXPECT_TRUE(has_birth_flags(client.as_raw_fd()));
 
   ASSERT_TRUE(registry().register_source(listener, kListener, Interest::readable));
   expect_events(poll(), events_, {{kListener, kReadable}});
   auto accepted = listener.accept();
   ASSERT_TRUE(accepted) << accepted.error().message();
-  EXPECT_TRUE(is_nonblocking(accepted->first.as_raw_fd()));
-  EXPECT_TRUE(is_close_on_exec(accepted->first.as_raw_fd()));
+  EXPECT_TRUE(has_birth_flags(accepted->first.as_raw_fd()));
   ASSERT_TRUE(registry().deregister_source(listener));
 }
 
@@ -241,8 +236,7 @@ TEST_P(UnixDatagramTest, BoundSocketsExchangeDatagramsWithSendToAndRecvFrom) {
   EXPECT_EQ(text(buffer, answer->first), "hi back");
   EXPECT_EQ(answer->second.path(), second_path);
   auto drained = first->recv_from(buffer);
-  ASSERT_FALSE(drained);
-  EXPECT_TRUE(is_would_block(drained.error()));
+  EXPECT_TRUE(would_block(drained));
 
   ASSERT_TRUE(registry().deregister_source(*first));
   ASSERT_TRUE(registry().deregister_source(second));
@@ -264,8 +258,7 @@ TEST_P(UnixDatagramTest, UnboundSocketSendsToABoundOne) {
   EXPECT_EQ(text(buffer, received->first), "anonymous");
   EXPECT_EQ(received->second.path(), "");
   auto drained = receiver.recv_from(buffer);
-  ASSERT_FALSE(drained);
-  EXPECT_TRUE(is_would_block(drained.error()));
+  EXPECT_TRUE(would_block(drained));
 
   ASSERT_TRUE(registry().deregister_source(receiver));
 }
@@ -319,8 +312,7 @@ TEST_P(UnixDatagramTest, PairExchangesDatagramsBothWays) {
   ASSERT_TRUE(back);
   EXPECT_EQ(text(buffer, *back), "back");
   auto drained = first.recv(buffer);
-  ASSERT_FALSE(drained);
-  EXPECT_TRUE(is_would_block(drained.error()));
+  EXPECT_TRUE(would_block(drained));
 
   ASSERT_TRUE(registry().deregister_source(first));
   ASSERT_TRUE(registry().deregister_source(second));
@@ -368,8 +360,7 @@ TEST_P(UnixDatagramTest, SocketsAreNonBlockingAndCloseOnExec) {
   auto unbound = UnixDatagram::unbound().value();
   auto [first, second] = UnixDatagram::pair().value();
   for (int fd : {bound.as_raw_fd(), unbound.as_raw_fd(), first.as_raw_fd(), second.as_raw_fd()}) {
-    EXPECT_TRUE(is_nonblocking(fd)) << fd;
-    EXPECT_TRUE(is_close_on_exec(fd)) << fd;
+    EXPECT_TRUE(has_birth_flags(fd));
   }
 }
 

@@ -26,6 +26,14 @@ bool is_close_on_exec(int fd) {
   return flags >= 0 && (flags & FD_CLOEXEC) != 0;
 }
 
+::testing::AssertionResult has_birth_flags(int fd) {
+  if (!is_nonblocking(fd)) return ::testing::AssertionFailure() << "fd " << fd << " blocks";
+  if (!is_close_on_exec(fd)) {
+    return ::testing::AssertionFailure() << "fd " << fd << " is not close-on-exec";
+  }
+  return ::testing::AssertionSuccess();
+}
+
 bool ipv6_unavailable(const std::error_code& error) {
   return error == std::errc::address_not_available ||
          error == std::errc::address_family_not_supported;

@@ -1,6 +1,12 @@
 #include "libpoll/backend.hpp"
 
+#include <array>
+
 namespace libpoll {
+
+namespace {
+constexpr std::array kBackends = {Backend::automatic, Backend::epoll, Backend::poll};
+}
 
 std::string_view to_string(Backend backend) noexcept {
   switch (backend) {
@@ -8,8 +14,17 @@ std::string_view to_string(Backend backend) noexcept {
       return "automatic";
     case Backend::epoll:
       return "epoll";
+    case Backend::poll:
+      return "poll";
   }
   return "unknown";
+}
+
+std::optional<Backend> parse_backend(std::string_view name) noexcept {
+  for (Backend backend : kBackends) {
+    if (to_string(backend) == name) return backend;
+  }
+  return std::nullopt;
 }
 
 }  // namespace libpoll

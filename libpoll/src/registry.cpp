@@ -1,13 +1,13 @@
 #include "libpoll/registry.hpp"
 
 #include "libpoll/source_fd.hpp"
-
-#include "sys/selector.hpp"
+#include "poll_state.hpp"
 
 namespace libpoll {
 
-Result<void> Registry::register_source(SourceFd source, Token token,
-                                       Interest interest) const noexcept {
+Result<void> Registry::register_source(SourceFd source, Token token, Interest interest,
+                                       const std::source_location& site) const noexcept {
+  detail::RegistrationSiteScope scope(site);
   return register_fd(source.fd(), token, interest);
 }
 
@@ -21,18 +21,23 @@ Result<void> Registry::deregister_source(SourceFd source) const noexcept {
 }
 
 Result<void> Registry::register_fd(int fd, Token token, Interest interest) const noexcept {
-  if (!selector_) return Unexpected(std::errc::bad_file_descriptor);
-  return selector_->register_fd(fd, token, interest);
+  if (!state_) return Unexpected(std::errc::bad_file_descriptor);
+  return state_->register_fd(fd, token, interest, sys::IoPath::foreign);
+}
+
+Result<void> Registry::register_io_fd(int fd, Token token, Interest interest) const noexcept {
+  if (!state_) return Unexpected(std::errc::bad_file_descriptor);
+  return state_->register_fd(fd, token, interest, sys::IoPath::libpoll);
 }
 
 Result<void> Registry::reregister_fd(int fd, Token token, Interest interest) const noexcept {
-  if (!selector_) return Unexpected(std::errc::bad_file_descriptor);
-  return selector_->reregister_fd(fd, token, interest);
+  if (!state_) return Unexpected(std::errc::bad_file_descriptor);
+  return state_->reregister_fd(fd, token, interest);
 }
 
 Result<void> Registry::deregister_fd(int fd) const noexcept {
-  if (!selector_) return Unexpected(std::errc::bad_file_descriptor);
-  return selector_->deregister_fd(fd);
+  if (!state_) return Unexpected(std::errc::bad_file_descriptor);
+  return state_->deregister_fd(fd);
 }
 
 }  // namespace libpoll

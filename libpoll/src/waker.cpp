@@ -1,13 +1,15 @@
 #include "libpoll/waker.hpp"
 
 #include "libpoll/interest.hpp"
-#include "sys/selector.hpp"
+#include "poll_state.hpp"
 
 namespace libpoll {
 
-Result<Waker> Waker::create(const Registry& registry, Token token) noexcept {
-  if (!registry.selector_) return Unexpected(std::errc::bad_file_descriptor);
-  auto handle = registry.selector_->make_waker();
+Result<Waker> Waker::create(const Registry& registry, Token token,
+                            const std::source_location& site) noexcept {
+  if (!registry.state_) return Unexpected(std::errc::bad_file_descriptor);
+  detail::RegistrationSiteScope scope(site);
+  auto handle = registry.state_->selector().make_waker();
   if (!handle) return Unexpected(handle.error());
   if (auto registered = registry.register_fd((*handle)->fd(), token, Interest::readable);
       !registered) {

@@ -213,16 +213,20 @@ TEST_P(UdpSocketTest, TwoDatagramsGiveOneEventAndTwoRecvsThenWouldBlock) {
   const auto address = receiver.local_addr().value();
   ASSERT_TRUE(registry().register_source(receiver, kSecond, Interest::readable));
 
-  // A second Poll sees each datagram land, so that both are queued before the first poll looks:
+  // A second Poll, watching a duplicate of the socket (one source may not be registered with
+  // two Polls), sees each datagram land, so that both are queued before the first poll looks:
   // the edge-triggered contract then promises one event for both.
   auto observer = Poll::create(GetParam()).value();
   Events observed(8);
-  ASSERT_TRUE(observer.registry().register_source(receiver, kSecond, Interest::readable));
+  OwnedFd duplicate(::fcntl(receiver.as_raw_fd(), F_DUPFD_CLOEXEC, 0));
+  ASSERT_TRUE(duplicate.is_valid());
+  ASSERT_TRUE(
+      observer.registry().register_source(SourceFd(duplicate.get()), kSecond, Interest::readable));
   ASSERT_TRUE(sender.send_to(bytes("one"), address));
   expect_events(observer, observed, {{kSecond, kReadable}});
   ASSERT_TRUE(sender.send_to(bytes("two"), address));
   expect_events(observer, observed, {{kSecond, kReadable}});
-  ASSERT_TRUE(observer.registry().deregister_source(receiver));
+  ASSERT_TRUE(observer.registry().deregister_source(SourceFd(duplicate.get())));
 
   EXPECT_EQ(count_events_for(poll(), events_, kSecond), 1u);
   std::array<std::byte, 64> buffer{};

@@ -11,7 +11,7 @@
 #include <span>
 #include <string_view>
 
-#include "libpoll/detail/syscall.hpp"
+#include "libpoll/detail/io_result.hpp"
 #include "libpoll/owned_fd.hpp"
 #include "libpoll/registry.hpp"
 #include "libpoll/result.hpp"
@@ -44,32 +44,32 @@ class IoSource : public Source {
   // number of bytes moved (0 from a read is end of stream) or the error; would-block means
   // "wait for the next event".
   Result<std::size_t> read(std::span<std::byte> buffer) noexcept {
-    return detail::syscall_result(::read(fd_.get(), buffer.data(), buffer.size()));
+    return detail::read_result(::read(fd_.get(), buffer.data(), buffer.size()), fd_.get());
   }
   Result<std::size_t> read(std::span<char> buffer) noexcept {
-    return detail::syscall_result(::read(fd_.get(), buffer.data(), buffer.size()));
+    return detail::read_result(::read(fd_.get(), buffer.data(), buffer.size()), fd_.get());
   }
   Result<std::size_t> write(std::span<const std::byte> data) noexcept {
-    return detail::syscall_result(::write(fd_.get(), data.data(), data.size()));
+    return detail::write_result(::write(fd_.get(), data.data(), data.size()), fd_.get());
   }
   Result<std::size_t> write(std::string_view data) noexcept {
-    return detail::syscall_result(::write(fd_.get(), data.data(), data.size()));
+    return detail::write_result(::write(fd_.get(), data.data(), data.size()), fd_.get());
   }
   /// Scatter read into several buffers with one system call.
   Result<std::size_t> readv(std::span<const iovec> buffers) noexcept {
-    return detail::syscall_result(
-        ::readv(fd_.get(), buffers.data(), static_cast<int>(buffers.size())));
+    return detail::read_result(
+        ::readv(fd_.get(), buffers.data(), static_cast<int>(buffers.size())), fd_.get());
   }
   /// Gather write from several buffers with one system call.
   Result<std::size_t> writev(std::span<const iovec> buffers) noexcept {
-    return detail::syscall_result(
-        ::writev(fd_.get(), buffers.data(), static_cast<int>(buffers.size())));
+    return detail::write_result(
+        ::writev(fd_.get(), buffers.data(), static_cast<int>(buffers.size())), fd_.get());
   }
 
  private:
   Result<void> register_source(const Registry& registry, Token token,
                                Interest interest) noexcept override {
-    return registry.register_source(SourceFd(fd_.get()), token, interest);
+    return registry.register_io_fd(fd_.get(), token, interest);
   }
   Result<void> reregister_source(const Registry& registry, Token token,
                                  Interest interest) noexcept override {

@@ -4,11 +4,15 @@
 /// libpoll: edge-triggered readiness for sockets, pipes and raw descriptors, on the design of
 /// Rust's mio. Include this header for everything, or the one header per concept.
 
+#include "libpoll/audit.hpp"
 #include "libpoll/backend.hpp"
+#include "libpoll/error.hpp"
 #include "libpoll/event.hpp"
 #include "libpoll/events.hpp"
+#include "libpoll/fdinfo.hpp"
 #include "libpoll/interest.hpp"
 #include "libpoll/io_source.hpp"
+#include "libpoll/metrics.hpp"
 #include "libpoll/net/datagram_socket.hpp"
 #include "libpoll/net/pipe.hpp"
 #include "libpoll/net/shutdown.hpp"
@@ -23,6 +27,8 @@
 #include "libpoll/net/unix_stream.hpp"
 #include "libpoll/owned_fd.hpp"
 #include "libpoll/poll.hpp"
+#include "libpoll/registration.hpp"
+#include "libpoll/registration_info.hpp"
 #include "libpoll/registry.hpp"
 #include "libpoll/result.hpp"
 #include "libpoll/source.hpp"

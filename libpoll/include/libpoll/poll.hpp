@@ -4,15 +4,32 @@
 /// `Poll`: waits for readiness events on registered sources.
 
 #include <chrono>
+#include <functional>
 #include <optional>
+#include <span>
+#include <vector>
 
+#include "libpoll/audit.hpp"
 #include "libpoll/backend.hpp"
 #include "libpoll/detail/timeout.hpp"
 #include "libpoll/events.hpp"
+#include "libpoll/metrics.hpp"
+#include "libpoll/registration_info.hpp"
 #include "libpoll/registry.hpp"
 #include "libpoll/result.hpp"
 
 namespace libpoll {
+
+/// How `Poll::create` sets a poll up.
+struct PollOptions {
+  Backend backend = Backend::automatic;
+  /// Measure the time spent blocked in the selector (two clock reads per poll), so that
+  /// `PollMetrics::busy_ratio` can be derived.
+  bool measure_blocked_time = false;
+};
+
+/// Receives the live registrations of a `Poll` that is being destroyed.
+using LeakHandler = std::function<void(std::span<const RegistrationInfo> leaked)>;
 
 /// Owns a selector (epoll on Linux) and waits on it for readiness of registered sources.
 ///
@@ -44,9 +61,17 @@ namespace libpoll {
 /// `poll` is called from one thread at a time. The `Registry` may be used concurrently from any
 /// thread (through `registry().clone()`), and `Waker` wakes a blocked `poll` from any thread.
 ///
+/// ## Registrations, audit and metrics
+/// The `Poll` keeps a book of its live registrations (see `Registry`): `registrations()` lists
+/// them, `audit()` holds them against the kernel's own list, and `metrics()` counts what the
+/// loop did.
+///
 /// ## Destroying a Poll
 /// Destroying the `Poll` closes its selector once the last `Registry` clone is gone. Sources
-/// registered with it are not closed and their registrations die with the selector.
+/// registered with it are not closed and their registrations die with the selector. Sources
+/// still registered at that moment are leaks by the contract (deregister first): they are
+/// passed to the leak handler, which by default prints each with its registration site to
+/// stderr.
 ///
 /// A moved-from `Poll` may only be destroyed or assigned to; its `poll` fails with
 /// `std::errc::bad_file_descriptor`.
@@ -57,10 +82,13 @@ class Poll {
   /// Errors: the selector's creation errors (`EMFILE` when the process is out of descriptors);
   /// `std::errc::function_not_supported` for a backend this platform lacks.
   [[nodiscard]] static Result<Poll> create(Backend backend = Backend::automatic) noexcept;
+  [[nodiscard]] static Result<Poll> create(const PollOptions& options) noexcept;
 
   Poll(Poll&&) noexcept = default;
-  Poll& operator=(Poll&&) noexcept = default;
-  ~Poll() = default;
+  /// Reports this poll's leaks (as the destructor does), then takes over `other`.
+  Poll& operator=(Poll&& other) noexcept;
+  /// Reports live registrations to the leak handler.
+  ~Poll();
 
   /// Clears `events`, then waits until at least one registered source is ready or `timeout`
   /// passes, and stores up to `events.capacity()` events.
@@ -83,12 +111,33 @@ class Poll {
   /// The backend this poll runs (never `Backend::automatic`).
   [[nodiscard]] Backend backend() const noexcept;
 
+  /// The live registrations, with their files' identities as the selector recorded them.
+  [[nodiscard]] std::vector<RegistrationInfo> registrations() const;
+
+  /// Holds the book against the selector's own list: on epoll the kernel's, read from
+  /// `/proc/self/fdinfo/<epoll fd>`; on poll(2) its table and the process's open descriptors.
+  /// Errors: reading fdinfo failed.
+  [[nodiscard]] Result<AuditReport> audit() const;
+
+  /// A snapshot of the counters; callable from any thread.
+  [[nodiscard]] PollMetrics metrics() const noexcept;
+
+  /// Replaces the handler the destructor passes live registrations to (an empty handler
+  /// silences it).
+  void set_leak_handler(LeakHandler handler);
+
+  /// The selector's descriptor (the epoll fd), or -1 on backends without one.
+  [[nodiscard]] int as_raw_fd() const noexcept;
+
  private:
+  void report_leaks() noexcept;
+
   Result<void> poll_for_milliseconds(Events& events, int timeout_ms) noexcept;
 
-  explicit Poll(Registry registry) noexcept : registry_(std::move(registry)) {}
+  explicit Poll(Registry registry) noexcept;
 
   Registry registry_;
+  LeakHandler leak_handler_;
 };
 
 }  // namespace libpoll

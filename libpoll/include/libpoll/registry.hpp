@@ -4,7 +4,9 @@
 /// `Registry`: registers sources with a `Poll`.
 
 #include <memory>
+#include <source_location>
 
+#include "libpoll/detail/registration_site.hpp"
 #include "libpoll/interest.hpp"
 #include "libpoll/result.hpp"
 #include "libpoll/source.hpp"
@@ -12,11 +14,13 @@
 
 namespace libpoll {
 
-namespace sys {
-class Selector;
+namespace detail {
+class PollState;
 }
 
+class IoSource;
 class Poll;
+class Registration;
 class SourceFd;
 class Waker;
 
@@ -26,10 +30,20 @@ class Waker;
 /// other threads, and a source registered from one thread while another is blocked in
 /// `Poll::poll` is reported by that very call.
 ///
+/// ## The registration book
+/// Every registry of a `Poll` shares one book of its live registrations: descriptor, token,
+/// interest and the call site of `register_source` (a defaulted `std::source_location`). The book
+/// catches misuse before the kernel is asked, in every build type, and lets the `Poll` list,
+/// audit and report its registrations (`Poll::registrations`, `Poll::audit`, the leak handler).
+///
 /// ## Errors
-/// - registering a source that is already registered: `std::errc::file_exists`;
-/// - reregistering or deregistering a source that is not registered:
-///   `std::errc::no_such_file_or_directory`;
+/// Misuse errors are `libpoll::Errc` values, equal to the `std::errc` in brackets:
+/// - registering a source that is already registered: `Errc::already_registered`
+///   (`std::errc::file_exists`);
+/// - registering a source that another `Poll` has registered:
+///   `Errc::registered_with_another_poll` (`std::errc::file_exists`);
+/// - reregistering or deregistering a source that is not registered: `Errc::not_registered`
+///   (`std::errc::no_such_file_or_directory`);
 /// - a source whose descriptor is closed or invalid: `std::errc::bad_file_descriptor`;
 /// - a file the kernel cannot watch for readiness (a regular file under epoll):
 ///   `std::errc::operation_not_permitted`;
@@ -50,14 +64,20 @@ class Registry {
   Registry& operator=(Registry&&) noexcept = default;
   ~Registry() = default;
 
-  /// Starts watching `source` for `interest`; its events carry `token`.
-  Result<void> register_source(Source& source, Token token, Interest interest) const noexcept {
+  /// Starts watching `source` for `interest`; its events carry `token`. `site` is recorded in
+  /// the book; leave it defaulted.
+  Result<void> register_source(
+      Source& source, Token token, Interest interest,
+      const std::source_location& site = std::source_location::current()) const noexcept {
+    detail::RegistrationSiteScope scope(site);
     return source.register_source(*this, token, interest);
   }
   /// For a borrowed descriptor: `register_source(SourceFd(fd), token, interest)`. (Owning
   /// sources are taken by reference only, so that a temporary cannot be registered and closed
   /// in one expression.)
-  Result<void> register_source(SourceFd source, Token token, Interest interest) const noexcept;
+  Result<void> register_source(
+      SourceFd source, Token token, Interest interest,
+      const std::source_location& site = std::source_location::current()) const noexcept;
 
   /// Replaces the token and interest of a registered source.
   Result<void> reregister_source(Source& source, Token token, Interest interest) const noexcept {
@@ -74,21 +94,27 @@ class Registry {
   /// Another handle to the same selector, usable from any thread. It keeps the selector alive
   /// (not the `Poll`): registering through a clone after the `Poll` is gone succeeds but no
   /// one polls the events.
-  [[nodiscard]] Registry clone() const noexcept { return Registry(selector_); }
+  [[nodiscard]] Registry clone() const noexcept { return Registry(state_); }
 
  private:
+  friend class IoSource;
   friend class Poll;
+  friend class Registration;
   friend class SourceFd;
   friend class Waker;
 
-  explicit Registry(std::shared_ptr<sys::Selector> selector) noexcept
-      : selector_(std::move(selector)) {}
+  explicit Registry(std::shared_ptr<detail::PollState> state) noexcept
+      : state_(std::move(state)) {}
 
+  // A descriptor whose reads and writes the user makes (SourceFd).
   Result<void> register_fd(int fd, Token token, Interest interest) const noexcept;
+  // A descriptor whose reads and writes go through libpoll (IoSource), so that each would-block
+  // reaches the selector.
+  Result<void> register_io_fd(int fd, Token token, Interest interest) const noexcept;
   Result<void> reregister_fd(int fd, Token token, Interest interest) const noexcept;
   Result<void> deregister_fd(int fd) const noexcept;
 
-  std::shared_ptr<sys::Selector> selector_;
+  std::shared_ptr<detail::PollState> state_;
 };
 
 }  // namespace libpoll

@@ -4,6 +4,7 @@
 /// `Waker`: wakes a blocked `Poll::poll` from another thread.
 
 #include <memory>
+#include <source_location>
 
 #include "libpoll/registry.hpp"
 #include "libpoll/result.hpp"
@@ -17,8 +18,9 @@ class WakerHandle;
 
 /// Makes `Poll::poll` return a readable event under the waker's token, from any thread.
 ///
-/// On Linux it is an `eventfd`, registered with the poll when the waker is created and
-/// deregistered when it is destroyed. Only one waker per `Poll` should be alive at a time.
+/// It is an `eventfd` on the epoll backend and a pipe on the poll(2) backend, registered with
+/// the poll when the waker is created and deregistered when it is destroyed. Only one waker per
+/// `Poll` should be alive at a time.
 ///
 /// - Wakes coalesce: any number of `wake()` calls before the next poll give one event.
 /// - Wakes are not sticky: once a poll has returned the event, the next poll does not return it
@@ -33,7 +35,9 @@ class WakerHandle;
 class Waker {
  public:
   /// Creates the wake-up handle and registers it under `token`.
-  [[nodiscard]] static Result<Waker> create(const Registry& registry, Token token) noexcept;
+  [[nodiscard]] static Result<Waker> create(
+      const Registry& registry, Token token,
+      const std::source_location& site = std::source_location::current()) noexcept;
 
   Waker(Waker&&) noexcept;
   Waker& operator=(Waker&&) noexcept;

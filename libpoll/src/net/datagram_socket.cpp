@@ -2,7 +2,7 @@
 
 #include <sys/socket.h>
 
-#include "libpoll/detail/syscall.hpp"
+#include "libpoll/detail/io_result.hpp"
 #include "net/socket_ops.hpp"
 
 namespace libpoll::net {
@@ -13,8 +13,9 @@ Result<std::pair<std::size_t, SocketAddr>> receive_from(int fd, std::span<std::b
                                                         int flags) noexcept {
   sockaddr_storage from{};
   socklen_t length = sizeof from;
-  auto received = detail::syscall_result(::recvfrom(fd, buffer.data(), buffer.size(), flags,
-                                                    reinterpret_cast<sockaddr*>(&from), &length));
+  auto received = detail::read_result(::recvfrom(fd, buffer.data(), buffer.size(), flags,
+                                                 reinterpret_cast<sockaddr*>(&from), &length),
+                                      fd);
   if (!received) return Unexpected(received.error());
   if (length < sizeof from.ss_family) {
     // An unbound Unix sender has no address, and the kernel then writes none, not even the
@@ -31,8 +32,9 @@ Result<std::pair<std::size_t, SocketAddr>> receive_from(int fd, std::span<std::b
 
 Result<std::size_t> DatagramSocket::send_to(std::span<const std::byte> data,
                                             const SocketAddr& target) noexcept {
-  return detail::syscall_result(::sendto(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL,
-                                         target.native(), target.native_length()));
+  return detail::write_result(::sendto(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL,
+                                       target.native(), target.native_length()),
+                              as_raw_fd());
 }
 
 Result<std::pair<std::size_t, SocketAddr>> DatagramSocket::recv_from(
@@ -50,15 +52,17 @@ Result<void> DatagramSocket::connect(const SocketAddr& peer) noexcept {
 }
 
 Result<std::size_t> DatagramSocket::send(std::span<const std::byte> data) noexcept {
-  return detail::syscall_result(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL));
+  return detail::write_result(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL),
+                              as_raw_fd());
 }
 
 Result<std::size_t> DatagramSocket::recv(std::span<std::byte> buffer) noexcept {
-  return detail::syscall_result(::recv(as_raw_fd(), buffer.data(), buffer.size(), 0));
+  return detail::read_result(::recv(as_raw_fd(), buffer.data(), buffer.size(), 0), as_raw_fd());
 }
 
 Result<std::size_t> DatagramSocket::peek(std::span<std::byte> buffer) noexcept {
-  return detail::syscall_result(::recv(as_raw_fd(), buffer.data(), buffer.size(), MSG_PEEK));
+  return detail::read_result(::recv(as_raw_fd(), buffer.data(), buffer.size(), MSG_PEEK),
+                             as_raw_fd());
 }
 
 Result<SocketAddr> DatagramSocket::peer_addr() const noexcept {

@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include "libpoll/detail/io_result.hpp"
 #include "libpoll/detail/syscall.hpp"
 
 namespace libpoll::net::ops {
@@ -41,10 +42,9 @@ Result<void> connect(int fd, const SocketAddr& addr) noexcept {
 Result<std::pair<OwnedFd, SocketAddr>> accept(int fd) noexcept {
   sockaddr_storage peer{};
   socklen_t length = sizeof peer;
-  auto accepted =
-      detail::syscall_int(::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &length, kNewFdFlags));
-  if (!accepted) return Unexpected(accepted.error());
-  return std::pair{OwnedFd(*accepted),
+  const int accepted = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &length, kNewFdFlags);
+  if (accepted < 0) return detail::io_error(fd, Interest::readable);
+  return std::pair{OwnedFd(accepted),
                    SocketAddr::from_native(reinterpret_cast<sockaddr*>(&peer), length)};
 }
 

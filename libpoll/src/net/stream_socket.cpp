@@ -2,13 +2,15 @@
 
 #include <sys/socket.h>
 
+#include "libpoll/detail/io_result.hpp"
 #include "libpoll/detail/syscall.hpp"
 #include "net/socket_ops.hpp"
 
 namespace libpoll::net {
 
 Result<std::size_t> StreamSocket::peek(std::span<std::byte> buffer) noexcept {
-  return detail::syscall_result(::recv(as_raw_fd(), buffer.data(), buffer.size(), MSG_PEEK));
+  return detail::read_result(::recv(as_raw_fd(), buffer.data(), buffer.size(), MSG_PEEK),
+                             as_raw_fd());
 }
 
 Result<void> StreamSocket::shutdown(Shutdown how) noexcept {

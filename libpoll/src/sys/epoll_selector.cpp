@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 
+#include <cerrno>
 #include <climits>
 #include <cstddef>
 
@@ -53,7 +54,8 @@ Result<void> EpollSelector::select(Events& events, int timeout_ms) noexcept {
   return {};
 }
 
-Result<void> EpollSelector::register_fd(int fd, Token token, Interest interest) noexcept {
+Result<void> EpollSelector::register_fd(int fd, Token token, Interest interest,
+                                        IoPath /*path*/) noexcept {
   auto event = to_epoll_event(token, interest);
   return detail::syscall_void(::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event));
 }
@@ -67,6 +69,21 @@ Result<void> EpollSelector::deregister_fd(int fd) noexcept {
   // A non-null event pointer keeps kernels before 2.6.9 happy; later ones ignore it.
   epoll_event unused{};
   return detail::syscall_void(::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, &unused));
+}
+
+bool EpollSelector::holds(int fd) noexcept {
+  // The kernel keys a registration by (open file, fd number): adding refuses with EEXIST exactly
+  // when the file now at `fd` is registered under it. A successful probe is undone at once.
+  epoll_event probe{};
+  if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &probe) == 0) {
+    (void)::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, &probe);
+    return false;
+  }
+  return errno == EEXIST;
+}
+
+Result<std::vector<KernelRegistration>> EpollSelector::registrations() const {
+  return read_epoll_fdinfo(0, epoll_fd_.get());
 }
 
 Result<std::unique_ptr<WakerHandle>> EpollSelector::make_waker() noexcept {

@@ -15,9 +15,12 @@ class EpollSelector final : public Selector {
 
   [[nodiscard]] Backend backend() const noexcept override { return Backend::epoll; }
   Result<void> select(Events& events, int timeout_ms) noexcept override;
-  Result<void> register_fd(int fd, Token token, Interest interest) noexcept override;
+  Result<void> register_fd(int fd, Token token, Interest interest, IoPath path) noexcept override;
   Result<void> reregister_fd(int fd, Token token, Interest interest) noexcept override;
   Result<void> deregister_fd(int fd) noexcept override;
+  [[nodiscard]] bool holds(int fd) noexcept override;
+  [[nodiscard]] Result<std::vector<KernelRegistration>> registrations() const override;
+  [[nodiscard]] int native_handle() const noexcept override { return epoll_fd_.get(); }
   Result<std::unique_ptr<WakerHandle>> make_waker() noexcept override;
 
  private:

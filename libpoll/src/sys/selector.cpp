@@ -1,17 +1,43 @@
 #include "sys/selector.hpp"
 
+#include <cstdlib>
+
 #include "sys/epoll_selector.hpp"
+#include "sys/poll_selector.hpp"
 
 namespace libpoll::sys {
 
+namespace {
+
+template <typename Concrete>
+Result<std::shared_ptr<Selector>> make() noexcept {
+  auto selector = Concrete::create();
+  if (!selector) return Unexpected(selector.error());
+  return std::shared_ptr<Selector>(std::move(*selector));
+}
+
+// LIBPOLL_BACKEND moves every `automatic` Poll of the process onto the named backend; an unknown
+// name is an error rather than a silent fallback, so that a typo cannot fake a test run.
+Result<Backend> resolve(Backend backend) noexcept {
+  if (backend != Backend::automatic) return backend;
+  const char* forced = std::getenv("LIBPOLL_BACKEND");
+  if (forced == nullptr || *forced == '\0') return Backend::epoll;
+  auto named = parse_backend(forced);
+  if (!named) return Unexpected(std::errc::invalid_argument);
+  return *named == Backend::automatic ? Backend::epoll : *named;
+}
+
+}  // namespace
+
 Result<std::shared_ptr<Selector>> make_selector(Backend backend) noexcept {
-  switch (backend) {
+  auto resolved = resolve(backend);
+  if (!resolved) return Unexpected(resolved.error());
+  switch (*resolved) {
     case Backend::automatic:
-    case Backend::epoll: {
-      auto selector = EpollSelector::create();
-      if (!selector) return Unexpected(selector.error());
-      return std::shared_ptr<Selector>(std::move(*selector));
-    }
+    case Backend::epoll:
+      return make<EpollSelector>();
+    case Backend::poll:
+      return make<PollSelector>();
   }
   return Unexpected(std::errc::function_not_supported);
 }

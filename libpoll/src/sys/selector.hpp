@@ -1,18 +1,28 @@
 #pragma once
 
 // The internal contract every backend implements. Poll and Registry talk only to this; each
-// backend lives in its own file (epoll_selector.cpp, ...) and make_selector picks one.
+// backend lives in its own file (epoll_selector.cpp, poll_selector.cpp) and make_selector picks
+// one. The registration book (misuse checks, sites, ghost events) sits above this contract, in
+// PollState, so that every backend gets it the same way.
 
 #include <memory>
+#include <vector>
 
 #include "libpoll/backend.hpp"
 #include "libpoll/events.hpp"
+#include "libpoll/fdinfo.hpp"
 #include "libpoll/interest.hpp"
 #include "libpoll/result.hpp"
 #include "libpoll/token.hpp"
 #include "sys/waker_handle.hpp"
 
 namespace libpoll::sys {
+
+// Who performs a registered source's reads and writes. When libpoll does (IoSource and every
+// net type), each would-block that ends a drain reaches Selector::rearm; for a foreign fd
+// (SourceFd over a descriptor the user reads with their own calls) it cannot. Backends that
+// emulate edges over a level-triggered kernel interface need the difference; epoll ignores it.
+enum class IoPath { libpoll, foreign };
 
 class Selector {
  public:
@@ -25,17 +35,40 @@ class Selector {
 
   // Clears `events` and fills it with at most events.capacity() edge-triggered events, waiting
   // at most `timeout_ms` (-1: no limit). select() is called by one thread at a time; everything
-  // else is thread-safe.
+  // else is thread-safe and may run while select() is blocked.
   virtual Result<void> select(Events& events, int timeout_ms) noexcept = 0;
 
-  virtual Result<void> register_fd(int fd, Token token, Interest interest) noexcept = 0;
+  // EEXIST when `fd` (the same open file) is registered already, ENOENT from reregister and
+  // deregister when it is not, EBADF for a closed fd, EPERM for a file that cannot be watched
+  // (a regular file or a directory).
+  virtual Result<void> register_fd(int fd, Token token, Interest interest, IoPath path) noexcept = 0;
   virtual Result<void> reregister_fd(int fd, Token token, Interest interest) noexcept = 0;
   virtual Result<void> deregister_fd(int fd) noexcept = 0;
+
+  // Whether the file that `fd` refers to now is registered here under that fd number. Used on
+  // the rare path where the book already has `fd`: false means the book's entry is stale (its
+  // file was closed, and the number reused, without a deregister).
+  [[nodiscard]] virtual bool holds(int fd) noexcept = 0;
+
+  // The selector's own list of its registrations: for epoll the kernel's (read from
+  // /proc/self/fdinfo), for poll(2) its table, with each file's identity when it was registered.
+  [[nodiscard]] virtual Result<std::vector<KernelRegistration>> registrations() const = 0;
+
+  // libpoll's own I/O on `fd` just returned would-block for `kind` (readable or writable): the
+  // source is drained. Backends that emulate edges (poll) re-arm it; epoll needs nothing.
+  virtual void rearm(int fd, Interest kind) noexcept {
+    (void)fd;
+    (void)kind;
+  }
+
+  // The selector's own descriptor (the epoll fd), or -1 when it has none.
+  [[nodiscard]] virtual int native_handle() const noexcept = 0;
 
   // A wake-up handle of the kind this selector can watch; the caller registers its fd.
   virtual Result<std::unique_ptr<WakerHandle>> make_waker() noexcept = 0;
 };
 
+// `Backend::automatic` is epoll unless the LIBPOLL_BACKEND environment variable names another.
 [[nodiscard]] Result<std::shared_ptr<Selector>> make_selector(Backend backend) noexcept;
 
 }  // namespace libpoll::sys

@@ -25,17 +25,19 @@ class StreamSocket : public Socket {
   using IoSource::readv;
 
   Result<std::size_t> write(std::span<const std::byte> data) noexcept {
-    return detail::syscall_result(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL));
+    return detail::write_result(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL),
+                                as_raw_fd());
   }
   Result<std::size_t> write(std::string_view data) noexcept {
-    return detail::syscall_result(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL));
+    return detail::write_result(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL),
+                                as_raw_fd());
   }
   /// Gather write from several buffers with one system call.
   Result<std::size_t> writev(std::span<const iovec> buffers) noexcept {
     msghdr message{};
     message.msg_iov = const_cast<iovec*>(buffers.data());
     message.msg_iovlen = buffers.size();
-    return detail::syscall_result(::sendmsg(as_raw_fd(), &message, MSG_NOSIGNAL));
+    return detail::write_result(::sendmsg(as_raw_fd(), &message, MSG_NOSIGNAL), as_raw_fd());
   }
 
   /// Reads without consuming: the next `read` returns the same bytes.

@@ -1,0 +1,44 @@
+#include "libpoll/error.hpp"
+
+#include <string>
+
+namespace libpoll {
+
+namespace {
+
+class Category final : public std::error_category {
+ public:
+  [[nodiscard]] const char* name() const noexcept override { return "libpoll"; }
+
+  [[nodiscard]] std::string message(int code) const override {
+    switch (static_cast<Errc>(code)) {
+      case Errc::already_registered:
+        return "source is already registered with this Poll";
+      case Errc::registered_with_another_poll:
+        return "source is registered with another Poll; deregister it there first";
+      case Errc::not_registered:
+        return "source is not registered with this Poll";
+    }
+    return "unknown libpoll error";
+  }
+
+  [[nodiscard]] std::error_condition default_error_condition(int code) const noexcept override {
+    switch (static_cast<Errc>(code)) {
+      case Errc::already_registered:
+      case Errc::registered_with_another_poll:
+        return std::errc::file_exists;
+      case Errc::not_registered:
+        return std::errc::no_such_file_or_directory;
+    }
+    return {code, *this};
+  }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+  static const Category category;
+  return category;
+}
+
+}  // namespace libpoll

@@ -1,0 +1,110 @@
+#pragma once
+
+// What a Poll and all its Registry clones share: the selector, the registration book and the
+// loop's counters. The book lives here, above the selector contract, so that every backend gets
+// the same misuse checks, sites, listing, audit and ghost-event count.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <source_location>
+#include <vector>
+
+#include "libpoll/audit.hpp"
+#include "libpoll/metrics.hpp"
+#include "libpoll/poll.hpp"
+#include "libpoll/registration_info.hpp"
+#include "sys/selector.hpp"
+#include "token_counts.hpp"
+
+namespace libpoll::detail {
+
+class PollState {
+ public:
+  [[nodiscard]] static Result<std::shared_ptr<PollState>> create(
+      const PollOptions& options) noexcept;
+  ~PollState();
+  PollState(const PollState&) = delete;
+  PollState& operator=(const PollState&) = delete;
+
+  [[nodiscard]] sys::Selector& selector() const noexcept { return *selector_; }
+
+  Result<void> register_fd(int fd, Token token, Interest interest, sys::IoPath path) noexcept;
+  Result<void> reregister_fd(int fd, Token token, Interest interest) noexcept;
+  Result<void> deregister_fd(int fd) noexcept;
+
+  Result<void> select(Events& events, int timeout_ms) noexcept;
+
+  [[nodiscard]] std::vector<RegistrationInfo> registrations() const;
+  [[nodiscard]] Result<AuditReport> audit() const;
+  [[nodiscard]] PollMetrics metrics() const noexcept;
+
+  // Any thread, no lock held: the one counter that needs a read-modify-write.
+  void count_guard_failure() noexcept {
+    guard_failures_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // For another Poll that finds `fd` claimed by this one: true when this Poll really holds the
+  // file now at `fd`; otherwise the claim was stale (closed without deregister) and is retired.
+  bool confirm_or_retire(int fd) noexcept;
+
+ private:
+  // One registration in the book. Entries are indexed by fd: descriptor numbers are small and
+  // dense, so this is a vector index, not a hash lookup.
+  struct Entry {
+    bool live = false;
+    Token token{0};
+    Interest interest = Interest::readable;
+    std::source_location site;
+  };
+  // A registration the book lost track of without a deregister: its fd was closed (and perhaps
+  // reused) first. Kept, bounded, for the audit to classify.
+  struct Retired {
+    int fd;
+    Entry entry;
+  };
+  static constexpr std::size_t kMaxRetired = 1024;
+
+  PollState(std::shared_ptr<sys::Selector> selector, const PollOptions& options) noexcept;
+
+  // Only the thread holding mutex_ (registry counters) or the polling thread (poll counters)
+  // writes a counter, so a relaxed load and store is enough; readers on other threads see a
+  // recent value.
+  static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
+    counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+  }
+
+  [[nodiscard]] Entry* live_entry(int fd) noexcept;
+  void add_entry(int fd, Token token, Interest interest, const std::source_location& site);
+  void retire(int fd) noexcept;
+  void forget(int fd) noexcept;
+  Result<void> claim(int fd) noexcept;
+
+  std::shared_ptr<sys::Selector> selector_;
+  const std::uint64_t id_;
+
+  mutable std::mutex mutex_;  // guards the book: entries_, tokens_, retired_, live_count_
+  std::vector<Entry> entries_;
+  TokenCounts tokens_;
+  std::vector<Retired> retired_;
+  std::size_t live_count_ = 0;
+
+  std::atomic<std::uint64_t> polls_{0};
+  std::atomic<std::uint64_t> events_{0};
+  std::atomic<std::uint64_t> ghost_events_{0};
+  std::atomic<std::uint64_t> registers_{0};
+  std::atomic<std::uint64_t> reregisters_{0};
+  std::atomic<std::uint64_t> deregisters_{0};
+  std::atomic<std::uint64_t> failed_operations_{0};
+  std::atomic<std::uint64_t> guard_failures_{0};
+  std::array<std::atomic<std::uint64_t>, 16> events_per_poll_{};
+
+  const bool measure_blocked_time_;
+  const std::chrono::steady_clock::time_point created_;
+  std::atomic<std::int64_t> blocked_ns_{0};
+};
+
+}  // namespace libpoll::detail

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds and runs every test: a normal build (all suites on every backend, then each backend
-# forced through LIBPOLL_TEST_BACKEND, as mio's CI does), an AddressSanitizer +
-# UndefinedBehaviorSanitizer build of all suites, and a ThreadSanitizer build of the threaded
-# suites.
+# Builds and runs every test:
+#   - a normal build: every suite, parameterised suites once per backend;
+#   - the whole binary again with each backend forced: LIBPOLL_BACKEND moves every `automatic`
+#     Poll onto it, LIBPOLL_TEST_BACKEND keeps only its instances of the parameterised suites;
+#   - an AddressSanitizer + UndefinedBehaviorSanitizer build of every suite;
+#   - a ThreadSanitizer build of the threaded suites.
 #   scripts/test.sh            everything
 #   scripts/test.sh --quick    the normal build only
 set -euo pipefail
@@ -17,15 +19,16 @@ for arg in "$@"; do
 done
 
 scripts/setup.sh
-backends=(epoll)
+backends=(epoll poll)
 ctest_args=(--output-on-failure --timeout 60 -j "$(nproc)")
 
 echo "== normal build"
 scripts/build.sh build -DLIBPOLL_BUILD_TESTS=ON
 ctest --test-dir build "${ctest_args[@]}"
 for backend in "${backends[@]}"; do
-  echo "== all suites forced onto $backend"
-  LIBPOLL_TEST_BACKEND=$backend ctest --test-dir build "${ctest_args[@]}" -L 'single|threaded'
+  echo "== everything forced onto $backend"
+  LIBPOLL_BACKEND=$backend LIBPOLL_TEST_BACKEND=$backend \
+    ctest --test-dir build "${ctest_args[@]}" -L 'single|threaded|programs'
 done
 [ $quick -eq 1 ] && exit 0
 

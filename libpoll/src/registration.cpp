@@ -22,7 +22,7 @@ Registration::Registration(Registration&& other) noexcept
 
 Registration& Registration::operator=(Registration&& other) noexcept {
   if (this != &other) {
-    (void)deregister();
+    deregister_counting_failure();
     registry_ = std::move(other.registry_);
     source_ = std::exchange(other.source_, nullptr);
   }
@@ -30,8 +30,12 @@ Registration& Registration::operator=(Registration&& other) noexcept {
 }
 
 Registration::~Registration() {
+  deregister_counting_failure();
+}
+
+void Registration::deregister_counting_failure() noexcept {
   if (!active()) return;
-  if (auto deregistered = deregister(); !deregistered && registry_ && registry_->state_) {
+  if (auto deregistered = deregister(); !deregistered && registry_->state_) {
     registry_->state_->count_guard_failure();
   }
 }

@@ -35,7 +35,8 @@ class Registration {
       const std::source_location& site = std::source_location::current()) noexcept;
 
   Registration(Registration&& other) noexcept;
-  /// Deregisters what this guard held, then takes over `other`'s registration.
+  /// Deregisters what this guard held (a failure is counted, as in the destructor), then takes
+  /// over `other`'s registration.
   Registration& operator=(Registration&& other) noexcept;
   /// Deregisters; a failure is counted, not thrown.
   ~Registration();
@@ -52,6 +53,8 @@ class Registration {
 
  private:
   Registration(Registry registry, Source& source) noexcept;
+  // The destructor's deregister: a failure is counted in the Poll's metrics.
+  void deregister_counting_failure() noexcept;
 
   std::optional<Registry> registry_;
   Source* source_ = nullptr;

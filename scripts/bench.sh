@@ -1,79 +1,184 @@
 #!/usr/bin/env bash
-# Builds chain_bench (Release, in build-bench/) and compares libpoll with raw epoll:
-#   1. wall time: median ns per event at 100, 1000 and 9984 socket pairs, rounds interleaved;
-#   2. callgrind: user-space instructions per event inside run_raw_round and run_libpoll_round,
-#      batched (the default, about 100 events per poll) and with one event per poll (--active 1).
+# Builds the benchmarks (Release, in build-bench/) and runs three comparisons, each side by side
+# in one process with interleaved rounds (the machine is noisy: read the ratios):
+#   chain     chain_bench, libpoll against raw epoll:
+#             1. wall time: median ns per event at 100, 1000 and 9984 socket pairs;
+#             2. callgrind: user-space instructions per event inside run_raw_round and
+#                run_libpoll_round, batched (the default, about 100 events per poll) and with one
+#                event per poll (--active 1).
+#   registry  registry_bench, Registry calls against bare epoll_ctl at 1000 descriptors:
+#             1. wall time: median ns per register, reregister, deregister, register+deregister;
+#             2. callgrind: user-space instructions per operation of each kind.
+#   backends  chain_bench --compare libpoll,libpoll-poll: libpoll's poll(2) backend against its
+#             epoll backend, ns per event at 100, 1000 and 9984 pairs. Skipped, with a note, when
+#             this build of libpoll has no poll(2) backend.
 #
-# Usage: scripts/bench.sh [extra chain_bench flags for the timed run, e.g. --active 1]
-# Environment: ROUNDS (timed rounds, default 200), CG_PAIRS (default 1000), CG_ROUNDS (default 20).
+# Usage: scripts/bench.sh [--only chain|registry|backends] [extra chain_bench flags for the
+#        chain part's timed run, e.g. --active 1]
+# Environment: BUILD_DIR (default build-bench); chain: ROUNDS (timed rounds, default 200),
+#   CG_PAIRS (default 1000), CG_ROUNDS (default 20); registry: REG_FDS (default 1000), REG_ROUNDS
+#   (default 200), REG_CG_ROUNDS (default 20); backends: POLL_ROUNDS (timed rounds at
+#   100,1000,9984 pairs, default "200 100 30"), POLL_TIME_LIMIT (seconds per size, default 60).
 # Installs what it needs (the build tools and valgrind) through scripts/setup.sh.
-# Takes under two minutes on a 2-core machine (about 30 s once built).
+# Takes about a minute and a half on a 2-core machine once built (chain 45 s, registry 10 s,
+# backends 30 s when the poll(2) backend is present); the build adds about two minutes.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="$root/build-bench"
+build="${BUILD_DIR:-$root/build-bench}"
 out="$build/bench-results"
 rounds="${ROUNDS:-200}"
 cg_pairs="${CG_PAIRS:-1000}"
 cg_rounds="${CG_ROUNDS:-20}"
+reg_fds="${REG_FDS:-1000}"
+reg_rounds="${REG_ROUNDS:-200}"
+reg_cg_rounds="${REG_CG_ROUNDS:-20}"
+read -r -a poll_rounds <<<"${POLL_ROUNDS:-200 100 30}"
+poll_time_limit="${POLL_TIME_LIMIT:-60}"
+poll_pairs=(100 1000 9984)
 
 die() {
   echo "bench.sh: $*" >&2
   exit 1
 }
 
+only=""
+if [[ "${1:-}" == "--only" ]]; then
+  [[ $# -ge 2 ]] || die "--only needs chain, registry or backends"
+  only="$2"
+  shift 2
+elif [[ "${1:-}" == --only=* ]]; then
+  only="${1#--only=}"
+  shift
+fi
+case "$only" in
+  "" | chain | registry | backends) ;;
+  *) die "--only must be chain, registry or backends, not '$only'" ;;
+esac
+[[ "${#poll_rounds[@]}" -eq "${#poll_pairs[@]}" ]] ||
+  die "POLL_ROUNDS needs ${#poll_pairs[@]} counts, one per pair count (${poll_pairs[*]})"
+wanted() { [[ -z "$only" || "$only" == "$1" ]]; }
+
 "$root/scripts/setup.sh" valgrind
 
-echo "== configuring and building chain_bench (Release) in $build"
+echo "== configuring and building chain_bench and registry_bench (Release) in $build"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIBPOLL_BUILD_TESTS=OFF \
   >/dev/null
-cmake --build "$build" --target chain_bench
-bench="$build/libpoll/bench/chain_bench"
+cmake --build "$build" --target chain_bench registry_bench
+chain="$build/libpoll/bench/chain_bench"
+registry="$build/libpoll/bench/registry_bench"
 mkdir -p "$out"
 
-echo
-echo "== wall time: $rounds rounds per implementation, interleaved"
-"$bench" --pairs 100,1000,9984 --rounds "$rounds" "$@" | tee "$out/timed.txt"
-
-# Runs one implementation under callgrind, collecting only inside its round function, and prints
-# "<Ir> <events>". Lazy binding is resolved at start-up (LD_BIND_NOW) so that the dynamic
-# linker's first-call work is not counted in the first round.
-callgrind_run() {
-  local name="$1" impl="$2"
-  shift 2
-  local file="$out/callgrind.$name.$impl.out" log="$out/callgrind.$name.$impl.log"
+# Runs a program under callgrind, collecting only inside the function $function (and what it
+# calls), and prints "<Ir> <count>", count being the field $field of the program's
+# "totals: $function ..." line. Lazy binding is resolved at start-up (LD_BIND_NOW) so that the
+# dynamic linker's first-call work is not counted in the first round.
+callgrind_count() {
+  local name="$1" function="$2" field="$3"
+  shift 3
+  local file="$out/callgrind.$name.out" log="$out/callgrind.$name.log"
   LD_BIND_NOW=1 valgrind --tool=callgrind --callgrind-out-file="$file" \
-    --toggle-collect="chain_bench::run_${impl}_round(*" \
-    "$bench" --impl "$impl" --pairs "$cg_pairs" --rounds "$cg_rounds" "$@" >"$log" 2>"$log.valgrind" ||
+    --toggle-collect="$function(*" "$@" >"$log" 2>"$log.valgrind" ||
     die "callgrind run failed, see $log.valgrind"
-  local ir events
+  local ir count
   ir="$(awk '/^totals:/ { print $2; found = 1 } END { if (!found) exit 1 }' "$file" ||
     awk '/^summary:/ { print $2 }' "$file")"
-  events="$(awk -v fn="run_${impl}_round" '$1 == "totals:" && $2 == fn {
-      for (i = 3; i <= NF; i++) if ($i ~ /^events=/) { sub(/^events=/, "", $i); print $i } }' "$log")"
-  [[ -n "$ir" && -n "$events" && "$events" -gt 0 ]] || die "no totals in $file or $log"
-  echo "$ir $events"
+  count="$(awk -v fn="${function##*::}" -v field="$field" '$1 == "totals:" && $2 == fn {
+      for (i = 3; i <= NF; i++) if (index($i, field "=") == 1) { print substr($i, length(field) + 2) } }' "$log")"
+  [[ -n "$ir" && -n "$count" && "$count" -gt 0 ]] || die "no totals in $file or $log"
+  echo "$ir $count"
 }
 
-echo
-echo "== callgrind: user-space instructions per event inside the round functions"
-echo "   ($cg_pairs pairs, $cg_rounds rounds + warm-up; callgrind output in $out)"
-: >"$out/callgrind.txt"
-printf '%-28s %12s %12s %14s %14s %12s\n' "workload" "events" "raw Ir" "raw Ir/event" \
-  "libpoll Ir/ev" "difference"
-for workload in "batched:" "one-event-per-poll:--active 1"; do
-  name="${workload%%:*}"
-  flags="${workload#*:}"
-  # shellcheck disable=SC2086 # flags is a list of words
-  raw="$(callgrind_run "$name" raw $flags)"
-  # shellcheck disable=SC2086
-  lp="$(callgrind_run "$name" libpoll $flags)"
-  read -r raw_ir raw_events <<<"$raw"
-  read -r lp_ir lp_events <<<"$lp"
-  [[ "$raw_events" == "$lp_events" ]] ||
-    die "$name: raw epoll handled $raw_events events, libpoll $lp_events"
-  awk -v name="$name" -v events="$raw_events" -v raw="$raw_ir" -v lp="$lp_ir" 'BEGIN {
-    printf "%-28s %12d %12d %14.2f %14.2f %+12.2f\n", name, events, raw, raw / events,
-           lp / events, (lp - raw) / events }' | tee -a "$out/callgrind.txt"
-done
-echo "(difference: instructions per event that libpoll adds over raw epoll)"
+if wanted chain; then
+  echo
+  echo "== chain: wall time, $rounds rounds per implementation, interleaved"
+  "$chain" --pairs 100,1000,9984 --rounds "$rounds" "$@" | tee "$out/timed.txt"
+
+  echo
+  echo "== chain: callgrind, user-space instructions per event inside the round functions"
+  echo "   ($cg_pairs pairs, $cg_rounds rounds + warm-up; callgrind output in $out)"
+  : >"$out/callgrind.txt"
+  printf '%-28s %12s %12s %14s %14s %12s\n' "workload" "events" "raw Ir" "raw Ir/event" \
+    "libpoll Ir/ev" "difference"
+  for workload in "batched:" "one-event-per-poll:--active 1"; do
+    name="${workload%%:*}"
+    flags="${workload#*:}"
+    # shellcheck disable=SC2086 # flags is a list of words
+    raw="$(callgrind_count "$name.raw" "chain_bench::run_raw_round" events \
+      "$chain" --impl raw --pairs "$cg_pairs" --rounds "$cg_rounds" $flags)"
+    # shellcheck disable=SC2086
+    lp="$(callgrind_count "$name.libpoll" "chain_bench::run_libpoll_round" events \
+      "$chain" --impl libpoll --pairs "$cg_pairs" --rounds "$cg_rounds" $flags)"
+    read -r raw_ir raw_events <<<"$raw"
+    read -r lp_ir lp_events <<<"$lp"
+    [[ "$raw_events" == "$lp_events" ]] ||
+      die "$name: raw epoll handled $raw_events events, libpoll $lp_events"
+    awk -v name="$name" -v events="$raw_events" -v raw="$raw_ir" -v lp="$lp_ir" 'BEGIN {
+      printf "%-28s %12d %12d %14.2f %14.2f %+12.2f\n", name, events, raw, raw / events,
+             lp / events, (lp - raw) / events }' | tee -a "$out/callgrind.txt"
+  done
+  echo "(difference: instructions per event that libpoll adds over raw epoll)"
+fi
+
+if wanted registry; then
+  echo
+  echo "== registry: wall time, $reg_fds descriptors per implementation, $reg_rounds rounds each," \
+    "interleaved"
+  "$registry" --fds "$reg_fds" --rounds "$reg_rounds" | tee "$out/registry-timed.txt"
+
+  echo
+  echo "== registry: callgrind, user-space instructions per operation inside the phase functions"
+  echo "   ($reg_fds descriptors, $reg_cg_rounds rounds + warm-up; callgrind output in $out)"
+  : >"$out/registry-callgrind.txt"
+  printf '%-22s %12s %14s %14s %12s\n' "operation" "operations" "raw Ir/op" "libpoll Ir/op" \
+    "difference" | tee -a "$out/registry-callgrind.txt"
+  declare -A per_op=()
+  for phase in register reregister deregister; do
+    for impl in raw libpoll; do
+      result="$(callgrind_count "registry.$phase.$impl" "registry_bench::run_${impl}_${phase}" \
+        operations "$registry" --impl "$impl" --fds "$reg_fds" --rounds "$reg_cg_rounds")"
+      read -r ir ops <<<"$result"
+      per_op[$phase.$impl]="$(awk -v ir="$ir" -v ops="$ops" 'BEGIN { printf "%.2f", ir / ops }')"
+      per_op[$phase.ops]="$ops"
+    done
+  done
+  per_op[register+deregister.ops]="${per_op[register.ops]}"
+  for impl in raw libpoll; do
+    per_op[register+deregister.$impl]="$(awk -v a="${per_op[register.$impl]}" \
+      -v b="${per_op[deregister.$impl]}" 'BEGIN { printf "%.2f", a + b }')"
+  done
+  for row in register reregister deregister register+deregister; do
+    awk -v name="$row" -v ops="${per_op[$row.ops]}" -v raw="${per_op[$row.raw]}" \
+      -v lp="${per_op[$row.libpoll]}" 'BEGIN {
+      printf "%-22s %12d %14.2f %14.2f %+12.2f\n", name, ops, raw, lp, lp - raw }' |
+      tee -a "$out/registry-callgrind.txt"
+  done
+  echo "(difference: instructions per operation that the registration book adds over epoll_ctl)"
+fi
+
+if wanted backends; then
+  echo
+  echo "== backends: libpoll on poll(2) against libpoll on epoll, wall time, interleaved"
+  probe_status=0
+  "$chain" --impl libpoll-poll --pairs 1 --rounds 1 --warmup 0 >/dev/null \
+    2>"$out/backends-probe.err" || probe_status=$?
+  if [[ "$probe_status" -eq 3 ]]; then
+    echo "skipped: $(sed 's/^chain_bench: //' "$out/backends-probe.err")"
+  elif [[ "$probe_status" -ne 0 ]]; then
+    die "the poll(2) backend probe failed: $(cat "$out/backends-probe.err")"
+  else
+    # One run per size, so that each gets its own round count: a poll(2) wait costs
+    # O(registered descriptors), and at 9984 pairs a round takes far longer than on epoll.
+    echo "   (both read until would-block; rounds per size: ${poll_rounds[*]} for" \
+      "${poll_pairs[*]} pairs, at most $poll_time_limit s each; ratio = poll(2)/epoll)"
+    : >"$out/backends.txt"
+    for i in "${!poll_pairs[@]}"; do
+      "$chain" --compare libpoll,libpoll-poll --pairs "${poll_pairs[$i]}" \
+        --poll-rounds "${poll_rounds[$i]}" --warmup 2 --time-limit "$poll_time_limit" \
+        >"$out/backends.${poll_pairs[$i]}.txt"
+      # The column header once, then each size's row and notes.
+      if [[ "$i" -eq 0 ]]; then sed -n '2p' "$out/backends.${poll_pairs[$i]}.txt"; fi
+      grep -E '^ *[0-9]|^note:' "$out/backends.${poll_pairs[$i]}.txt" || true
+    done | tee "$out/backends.txt"
+  fi
+fi

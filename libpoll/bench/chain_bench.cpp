@@ -12,15 +12,33 @@
 // event is already in the batch, the bytes merge and the chains never run.) --active 1 is
 // bench.c's default, one event per poll, where libpoll's per-poll cost weighs most.
 //
-// Both implementations use the same socket pairs (9984 pairs are 19,968 descriptors: two sets
-// would not fit under a 20,000 RLIMIT_NOFILE), in opposite directions: raw epoll watches the
-// first end of each pair and writes into the second, libpoll watches the second end and writes
-// into the first. Each end is in exactly one epoll set, so neither implementation's writes wake
-// the other's selector. Rounds alternate (raw, libpoll, libpoll, raw, ...) so that machine noise
-// hits both alike, and every pair of rounds must handle the same number of events. Both make
-// the same system calls (read, and send with MSG_NOSIGNAL, which is how libpoll's stream
-// sockets write so that a closed peer cannot raise SIGPIPE), so that the difference is libpoll's
-// own code and not glibc's send-versus-write.
+// Two implementations run side by side (--compare, default raw,libpoll): raw epoll, libpoll on
+// its epoll backend ("libpoll"), or libpoll on its poll(2) backend ("libpoll-poll"), so that
+// libpoll,libpoll-poll measures what the portable backend costs against epoll in one process.
+// Both use the same socket pairs (9984 pairs are 19,968 descriptors: two sets would not fit
+// under a 20,000 RLIMIT_NOFILE), in opposite directions: the first implementation watches the
+// first end of each pair and writes into the second, the other watches the second end and writes
+// into the first. Each end is in exactly one selector, so neither implementation's writes wake
+// the other's, and no Poll registers a descriptor another Poll holds (which libpoll refuses).
+// Rounds alternate (A, B, B, A, ...) so that machine noise hits both alike, and every pair of
+// rounds on the same kernel interface must handle the same number of events. Both make the same
+// system calls (read, and send with MSG_NOSIGNAL, which is how libpoll's stream sockets write so
+// that a closed peer cannot raise SIGPIPE), so that the difference is libpoll's own code and not
+// glibc's send-versus-write.
+//
+// A readable event reads until a short read: on a stream socket that drains the pair, and epoll
+// reports the next arrival whatever was read, so this saves raw epoll and libpoll one failing
+// read per event. libpoll's contract is stricter (read until would-block), and the poll(2)
+// backend, which emulates edges in user space, is only held to the contract: an early version
+// re-armed a source only on would-block and stalled this loop. --drain reads until would-block
+// on every side; it is the default whenever libpoll-poll runs, so that a backend comparison stays
+// within the contract with both sides running the same loop (--no-drain overrides it).
+//
+// One cost crosses sides in a libpoll,libpoll-poll run: while a poll(2) selector is alive in the
+// process, every would-block of libpoll's own I/O is offered to it (PollSelector::
+// rearm_everywhere: a process-wide lock and a lookup in its table), the epoll side's included,
+// which it would not pay in a process without one. The ratio poll(2)/epoll is understated by
+// that much; callgrind runs of each backend alone (--impl) do not have it.
 //
 // run_raw_round and run_libpoll_round are never inlined and never cloned, so that
 //   valgrind --tool=callgrind --toggle-collect='chain_bench::run_libpoll_round(*'
@@ -34,6 +52,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -45,6 +64,7 @@
 #include <cstring>
 #include <exception>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -54,6 +74,7 @@
 #include <utility>
 #include <vector>
 
+#include "libpoll/backend.hpp"
 #include "libpoll/events.hpp"
 #include "libpoll/interest.hpp"
 #include "libpoll/net/unix_stream.hpp"
@@ -73,16 +94,32 @@ constexpr std::size_t kReadSize = 64;
 constexpr std::size_t kMaxReadsPerEvent = 1 << 20;
 constexpr int kStallMs = 5000;
 
-enum class Impl { both, raw, libpoll };
+// libpoll_poll is libpoll on its poll(2) backend; libpoll is libpoll on epoll, named explicitly
+// (not Backend::automatic) so that LIBPOLL_BACKEND in the environment cannot change what runs.
+enum class Impl { raw, libpoll, libpoll_poll };
+
+// The exit status when a requested backend is missing from this build of libpoll, so that
+// scripts can tell "not available" from a failed run.
+constexpr int kExitBackendUnavailable = 3;
 
 struct Options {
   std::vector<std::size_t> pairs{100, 1000, 9984};
   std::optional<std::size_t> active;  // default: pairs / 10, at least 1, at most 100
   std::optional<std::size_t> writes;  // default: pairs
   std::size_t rounds = 200;
+  // Timed rounds when either side runs on poll(2), whose every wait costs O(registered fds):
+  // at 9,984 pairs a round is far longer than on epoll. Default: rounds.
+  std::optional<std::size_t> poll_rounds;
   std::size_t warmup = 5;
   std::size_t capacity = 1024;
-  Impl impl = Impl::both;
+  // Read until would-block, not until a short read. Default: only when libpoll-poll runs.
+  std::optional<bool> drain;
+  // Wall-time bound per configuration (warm-up included), in seconds; 0: none. Past it the
+  // warm-up is cut and the timed rounds stop (after at least one), so that a slow backend
+  // cannot make a run unbounded; a round itself always runs to its end.
+  std::size_t time_limit = 600;
+  // One implementation, or two run interleaved; the first watches the first ends of the pairs.
+  std::vector<Impl> impls{Impl::raw, Impl::libpoll};
   bool json = false;
 };
 
@@ -94,6 +131,9 @@ struct Plan {
   std::size_t capacity = 0;
   std::size_t spacing = 0;
   std::uint64_t max_polls = 0;
+  // A read shorter than this ends an event's reads: kReadSize (a short read drained the pair),
+  // or 0 with --drain, so that only would-block ends them.
+  std::size_t short_read = kReadSize;
 };
 
 enum class Failure : std::uint8_t {
@@ -194,6 +234,7 @@ struct RawSide {
   const int* write_fd = side.write_fd.data();
   epoll_event* events = side.events.data();
   const int capacity = static_cast<int>(side.events.size());
+  const std::size_t short_read = plan.short_read;
   std::uint64_t fired = 0;
   std::size_t writes_left = plan.writes;
 
@@ -237,7 +278,7 @@ struct RawSide {
           }
           ++fired;
         }
-        if (size < kReadSize) break;
+        if (size < short_read) break;
       }
     }
   }
@@ -247,17 +288,22 @@ struct RawSide {
 // ---- libpoll ----------------------------------------------------------------------------------
 
 struct LibpollSide {
-  LibpollSide(libpoll::Poll created, std::size_t capacity, std::span<StreamPair> all)
-      : poll(std::move(created)), events(capacity), pairs(all) {}
+  LibpollSide(libpoll::Poll created, std::size_t capacity, std::span<StreamPair> all,
+              bool first)
+      : poll(std::move(created)), events(capacity), pairs(all), watches_first(first) {}
   LibpollSide(const LibpollSide&) = delete;
   LibpollSide& operator=(const LibpollSide&) = delete;
   ~LibpollSide() { (void)close(); }
+
+  UnixStream& watched(std::size_t i) noexcept {
+    return watches_first ? pairs[i].first : pairs[i].second;
+  }
 
   // Deregisters every stream (libpoll requires it before the streams are closed).
   std::error_code close() noexcept {
     std::error_code first;
     for (std::size_t i = 0; i < registered; ++i) {
-      if (auto done = poll.registry().deregister_source(pairs[i].second); !done && !first) {
+      if (auto done = poll.registry().deregister_source(watched(i)); !done && !first) {
         first = done.error();
       }
     }
@@ -267,22 +313,38 @@ struct LibpollSide {
 
   libpoll::Poll poll;
   libpoll::Events events;
-  std::span<StreamPair> pairs;  // watches .second; a byte written into .first wakes it
+  // Watches .first and writes into .second when watches_first, the other way round otherwise:
+  // a byte written into one end wakes the other.
+  std::span<StreamPair> pairs;
+  bool watches_first;
   std::size_t registered = 0;
 };
 
-[[gnu::noinline, gnu::noclone]] RoundCounts run_libpoll_round(LibpollSide& side,
-                                                              const Plan& plan) noexcept {
+// The round, for either direction. The direction is a template parameter, not a run-time choice
+// per access, so that each copy indexes the pairs exactly as a one-direction loop would, and each
+// copy is a function of its own: inlined into the dispatcher below, the two copies compiled to
+// 3 more instructions per event than a one-direction loop.
+template <bool kWatchFirst>
+[[gnu::noinline]] RoundCounts libpoll_round(LibpollSide& side, const Plan& plan) noexcept {
   RoundCounts counts;
   const std::size_t n = plan.pairs;
   StreamPair* pairs = side.pairs.data();
+  const auto watched = [pairs](std::size_t i) -> UnixStream& {
+    if constexpr (kWatchFirst) return pairs[i].first;
+    return pairs[i].second;
+  };
+  const auto written = [pairs](std::size_t i) -> UnixStream& {
+    if constexpr (kWatchFirst) return pairs[i].second;
+    return pairs[i].first;
+  };
   const std::optional<std::chrono::nanoseconds> timeout = std::chrono::milliseconds(kStallMs);
   const std::string_view byte(&kByte, 1);
+  const std::size_t short_read = plan.short_read;
   std::uint64_t fired = 0;
   std::size_t writes_left = plan.writes;
 
   for (std::size_t i = 0; i < plan.active; ++i) {
-    auto wrote = pairs[i * plan.spacing].first.write(byte);
+    auto wrote = written(i * plan.spacing).write(byte);
     if (!wrote || *wrote != 1) return fail(counts, Failure::write_failed, wrote.error().value());
     ++fired;
   }
@@ -303,7 +365,7 @@ struct LibpollSide {
       for (std::size_t reads = 0;; ++reads) {
         if (reads == kMaxReadsPerEvent) return fail(counts, Failure::read_loop);
         char buffer[kReadSize];
-        auto got = pairs[index].second.read(std::span<char>(buffer));
+        auto got = watched(index).read(std::span<char>(buffer));
         if (!got) {
           if (libpoll::is_would_block(got.error())) break;
           return fail(counts, Failure::read_failed, got.error().value());
@@ -312,17 +374,24 @@ struct LibpollSide {
         if (size == 0) return fail(counts, Failure::end_of_stream);
         counts.bytes += size;
         for (std::size_t b = 0; b < size && writes_left > 0; ++b, --writes_left) {
-          auto wrote = pairs[next].first.write(byte);
+          auto wrote = written(next).write(byte);
           if (!wrote || *wrote != 1) {
             return fail(counts, Failure::write_failed, wrote.error().value());
           }
           ++fired;
         }
-        if (size < kReadSize) break;
+        if (size < short_read) break;
       }
     }
   }
   return counts;
+}
+
+// The same function whatever the backend: a Poll on poll(2) differs only inside Poll::poll and
+// the registry, which is what the comparison measures.
+[[gnu::noinline, gnu::noclone]] RoundCounts run_libpoll_round(LibpollSide& side,
+                                                              const Plan& plan) noexcept {
+  return side.watches_first ? libpoll_round<true>(side, plan) : libpoll_round<false>(side, plan);
 }
 
 // ---- set-up -----------------------------------------------------------------------------------
@@ -361,20 +430,93 @@ std::size_t open_fd_count() {
   return error || count == 0 ? 3 : count;  // the count includes the iterator's own descriptor
 }
 
-void check_fd_budget(std::size_t pairs, Impl impl, const rlimit& limit) {
-  const std::size_t selectors = impl == Impl::both ? 2 : 1;
-  const std::size_t needed = open_fd_count() + 2 * pairs + selectors;
+void check_fd_budget(std::size_t pairs, std::size_t sides, const rlimit& limit) {
+  const std::size_t needed = open_fd_count() + 2 * pairs + sides;
   if (limit.rlim_cur != RLIM_INFINITY && needed > limit.rlim_cur) {
     throw std::runtime_error(std::to_string(pairs) + " pairs need " + std::to_string(needed) +
                              " file descriptors but " + limit_text(limit));
   }
 }
 
-// Owns the pairs and both implementations; every registration is undone before the pairs are
-// closed (members are destroyed in reverse order: libpoll, raw, then the pairs).
+const char* impl_name(Impl impl) {
+  switch (impl) {
+    case Impl::raw:
+      return "raw";
+    case Impl::libpoll:
+      return "libpoll";
+    case Impl::libpoll_poll:
+      return "libpoll-poll";
+  }
+  return "?";
+}
+
+std::optional<Impl> parse_impl(std::string_view name) {
+  for (const Impl impl : {Impl::raw, Impl::libpoll, Impl::libpoll_poll}) {
+    if (name == impl_name(impl)) return impl;
+  }
+  return std::nullopt;
+}
+
+bool runs_on_poll(Impl impl) { return impl == Impl::libpoll_poll; }
+
+bool uses_poll(const std::vector<Impl>& impls) {
+  return std::any_of(impls.begin(), impls.end(), runs_on_poll);
+}
+
+libpoll::Backend backend_of(Impl impl) {
+  return runs_on_poll(impl) ? libpoll::Backend::poll : libpoll::Backend::epoll;
+}
+
+// A requested backend that this build of libpoll does not have (the poll(2) backend, until it
+// is merged): reported on its own, with its own exit status.
+class BackendUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+libpoll::Poll create_poll(Impl impl) {
+  auto poll = libpoll::Poll::create(backend_of(impl));
+  if (!poll && poll.error() == std::errc::function_not_supported) {
+    throw BackendUnavailable(std::string(impl_name(impl)) + " needs libpoll's " +
+                             (runs_on_poll(impl) ? "poll(2)" : "epoll") +
+                             " backend, which this build of libpoll does not have "
+                             "(Poll::create(Backend::" +
+                             std::string(libpoll::to_string(backend_of(impl))) +
+                             "): " + poll.error().message() + ")");
+  }
+  if (!poll) throw_error("Poll::create", poll.error());
+  return std::move(*poll);
+}
+
+// Totals of one side over the whole run, for callgrind's instruction counts.
+struct Totals {
+  std::uint64_t calls = 0;
+  std::uint64_t events = 0;
+};
+
+// One implementation of the comparison, on one end of every pair.
+struct Side {
+  Impl impl = Impl::raw;
+  std::string label;  // the implementation's name, numbered when both sides run the same one
+  RawSide raw;        // when impl is raw
+  std::optional<LibpollSide> libpoll;
+};
+
+std::vector<std::string> side_labels(const std::vector<Impl>& impls) {
+  std::vector<std::string> labels;
+  for (const Impl impl : impls) labels.emplace_back(impl_name(impl));
+  if (labels.size() == 2 && labels[0] == labels[1]) {
+    labels[0] += ".1";
+    labels[1] += ".2";
+  }
+  return labels;
+}
+
+// Owns the pairs and the sides; every registration is undone before the pairs are closed
+// (members are destroyed in reverse order: the sides, then the pairs).
 class Fixture {
  public:
-  Fixture(const Plan& plan, Impl impl, const rlimit& limit) {
+  Fixture(const Plan& plan, const std::vector<Impl>& impls, const rlimit& limit) {
     pairs_.reserve(plan.pairs);
     for (std::size_t i = 0; i < plan.pairs; ++i) {
       auto made = UnixStream::pair();
@@ -387,63 +529,76 @@ class Fixture {
       }
       pairs_.push_back(std::move(*made));
     }
-    if (impl != Impl::libpoll) open_raw(plan);
-    if (impl != Impl::raw) open_libpoll(plan);
+    const std::vector<std::string> labels = side_labels(impls);
+    for (std::size_t s = 0; s < impls.size(); ++s) {
+      auto& side = *sides_.emplace_back(std::make_unique<Side>());
+      side.impl = impls[s];
+      side.label = labels[s];
+      const bool first = s == 0;
+      if (impls[s] == Impl::raw) {
+        open_raw(side.raw, plan, first);
+      } else {
+        open_libpoll(side, plan, first);
+      }
+    }
   }
   Fixture(const Fixture&) = delete;
   Fixture& operator=(const Fixture&) = delete;
   ~Fixture() = default;
 
-  RawSide& raw() noexcept { return raw_; }
-  LibpollSide& libpoll() noexcept { return *libpoll_; }
+  [[nodiscard]] std::size_t sides() const noexcept { return sides_.size(); }
+  Side& side(std::size_t s) noexcept { return *sides_[s]; }
 
   // Deregisters everything and closes every descriptor, reporting failures.
   void close() {
-    if (libpoll_) {
-      if (auto error = libpoll_->close()) throw_error("deregister_source", error);
-      libpoll_.reset();
+    for (auto& side : sides_) {
+      if (side->libpoll) {
+        if (auto error = side->libpoll->close()) throw_error("deregister_source", error);
+        side->libpoll.reset();
+      }
+      if (auto error = side->raw.close()) throw_error("epoll_ctl(EPOLL_CTL_DEL)", error);
     }
-    if (auto error = raw_.close()) throw_error("epoll_ctl(EPOLL_CTL_DEL)", error);
+    sides_.clear();
     pairs_.clear();
   }
 
  private:
-  void open_raw(const Plan& plan) {
-    raw_.epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
-    if (raw_.epoll_fd < 0) throw_error("epoll_create1", {errno, std::system_category()});
-    raw_.events.resize(plan.capacity);
-    raw_.read_fd.reserve(plan.pairs);
-    raw_.write_fd.reserve(plan.pairs);
+  void open_raw(RawSide& raw, const Plan& plan, bool first) {
+    raw.epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (raw.epoll_fd < 0) throw_error("epoll_create1", {errno, std::system_category()});
+    raw.events.resize(plan.capacity);
+    raw.read_fd.reserve(plan.pairs);
+    raw.write_fd.reserve(plan.pairs);
     for (std::size_t i = 0; i < plan.pairs; ++i) {
-      raw_.read_fd.push_back(pairs_[i].first.as_raw_fd());
-      raw_.write_fd.push_back(pairs_[i].second.as_raw_fd());
+      const int a = pairs_[i].first.as_raw_fd();
+      const int b = pairs_[i].second.as_raw_fd();
+      raw.read_fd.push_back(first ? a : b);
+      raw.write_fd.push_back(first ? b : a);
     }
     for (std::size_t i = 0; i < plan.pairs; ++i) {
       epoll_event event{};
       event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
       event.data.u64 = i;
-      if (::epoll_ctl(raw_.epoll_fd, EPOLL_CTL_ADD, raw_.read_fd[i], &event) < 0) {
+      if (::epoll_ctl(raw.epoll_fd, EPOLL_CTL_ADD, raw.read_fd[i], &event) < 0) {
         throw_error("epoll_ctl(EPOLL_CTL_ADD)", {errno, std::system_category()});
       }
-      raw_.registered = i + 1;
+      raw.registered = i + 1;
     }
   }
 
-  void open_libpoll(const Plan& plan) {
-    auto poll = libpoll::Poll::create();
-    if (!poll) throw_error("Poll::create", poll.error());
-    libpoll_.emplace(std::move(*poll), plan.capacity, std::span<StreamPair>(pairs_));
+  void open_libpoll(Side& side, const Plan& plan, bool first) {
+    auto& lp = side.libpoll.emplace(create_poll(side.impl), plan.capacity,
+                                    std::span<StreamPair>(pairs_), first);
     for (std::size_t i = 0; i < plan.pairs; ++i) {
-      auto done = libpoll_->poll.registry().register_source(pairs_[i].second, libpoll::Token{i},
-                                                            libpoll::Interest::readable);
+      auto done = lp.poll.registry().register_source(lp.watched(i), libpoll::Token{i},
+                                                     libpoll::Interest::readable);
       if (!done) throw_error("register_source", done.error());
-      libpoll_->registered = i + 1;
+      lp.registered = i + 1;
     }
   }
 
   std::vector<StreamPair> pairs_;
-  RawSide raw_;
-  std::optional<LibpollSide> libpoll_;
+  std::vector<std::unique_ptr<Side>> sides_;
 };
 
 // ---- measurement ------------------------------------------------------------------------------
@@ -473,22 +628,25 @@ Summary summarize(std::vector<double> values) {
   return summary;
 }
 
-struct Totals {
-  std::uint64_t calls = 0;
-  std::uint64_t events = 0;
+// What one side did in one configuration.
+struct SideResult {
+  std::string label;
+  Summary ns_per_event;
+  std::uint64_t events_per_round = 0;
+  double events_per_poll = 0;
 };
 
 struct Measurement {
   Plan plan;
-  std::size_t rounds = 0;
-  std::uint64_t events_per_round = 0;
-  double events_per_poll = 0;
-  Summary raw;
-  Summary libpoll;
-  // Median over rounds of libpoll/raw for the two rounds run back to back: less sensitive than
+  std::size_t rounds = 0;  // timed rounds actually run (fewer than asked if the time limit hit)
+  bool time_limited = false;
+  std::vector<SideResult> sides;
+  // Median over rounds of second/first for the two rounds run back to back: less sensitive than
   // the ratio of medians to load that drifts during the run.
   double paired_ratio = 0;
 };
+
+bool drains(const Options& options) { return options.drain.value_or(uses_poll(options.impls)); }
 
 Plan make_plan(std::size_t pairs, const Options& options) {
   Plan plan;
@@ -496,6 +654,7 @@ Plan make_plan(std::size_t pairs, const Options& options) {
   plan.active = options.active.value_or(std::clamp<std::size_t>(pairs / 10, 1, 100));
   plan.writes = options.writes.value_or(pairs);
   plan.capacity = options.capacity;
+  if (drains(options)) plan.short_read = 0;
   if (pairs == 0) throw std::runtime_error("--pairs must be at least 1");
   if (plan.active == 0 || plan.active > pairs) {
     throw std::runtime_error("--active must be between 1 and the number of pairs (" +
@@ -508,19 +667,23 @@ Plan make_plan(std::size_t pairs, const Options& options) {
   return plan;
 }
 
-template <class Side, class Round>
-RoundCounts timed_round(Side& side, const Plan& plan, Round round, std::uint64_t& ns,
-                        Totals& totals, const char* name, std::size_t index) {
+RoundCounts run_round(Side& side, const Plan& plan) noexcept {
+  return side.libpoll ? run_libpoll_round(*side.libpoll, plan) : run_raw_round(side.raw, plan);
+}
+
+RoundCounts timed_round(Side& side, const Plan& plan, std::uint64_t& ns, Totals& totals,
+                        std::size_t index) {
   const auto start = std::chrono::steady_clock::now();
-  const RoundCounts counts = round(side, plan);
+  const RoundCounts counts = run_round(side, plan);
   const auto stop = std::chrono::steady_clock::now();
   ns = static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(stop - start).count());
   ++totals.calls;
   totals.events += counts.events;
+  const std::string& name = side.label;
   const std::uint64_t expected = plan.active + plan.writes;
   if (counts.failure == Failure::none && counts.bytes != expected) {
-    throw std::runtime_error(std::string(name) + " round " + std::to_string(index) + " read " +
+    throw std::runtime_error(name + " round " + std::to_string(index) + " read " +
                              std::to_string(counts.bytes) + " bytes, expected " +
                              std::to_string(expected));
   }
@@ -528,163 +691,237 @@ RoundCounts timed_round(Side& side, const Plan& plan, Round round, std::uint64_t
     throw std::runtime_error(std::to_string(plan.pairs) + " pairs, " + name + " round " +
                              std::to_string(index) + ": " + describe(counts.failure, counts.error));
   }
-  if (counts.events == 0) throw std::runtime_error(std::string(name) + " round had no events");
+  if (counts.events == 0) throw std::runtime_error(name + " round had no events");
   return counts;
 }
 
 Measurement measure(std::size_t pairs, const Options& options, const rlimit& limit,
-                    Totals& raw_totals, Totals& libpoll_totals) {
+                    std::vector<Totals>& totals) {
   const Plan plan = make_plan(pairs, options);
-  check_fd_budget(pairs, options.impl, limit);
-  Fixture fixture(plan, options.impl, limit);
-  const bool run_raw = options.impl != Impl::libpoll;
-  const bool run_libpoll = options.impl != Impl::raw;
+  check_fd_budget(pairs, options.impls.size(), limit);
+  Fixture fixture(plan, options.impls, limit);
+  const std::size_t sides = fixture.sides();
+  const std::size_t rounds =
+      uses_poll(options.impls) ? options.poll_rounds.value_or(options.rounds) : options.rounds;
+  // Two sides on the same kernel interface see the same readiness in the same order, so they
+  // must handle the same number of events; poll(2) against epoll may batch (and so merge)
+  // differently, and then each side's time is divided by its own events.
+  const bool same_events =
+      sides == 2 && runs_on_poll(options.impls[0]) == runs_on_poll(options.impls[1]);
 
-  std::vector<double> raw_ns;
-  std::vector<double> libpoll_ns;
+  std::vector<std::vector<double>> ns_per_event(sides);
+  std::vector<std::uint64_t> events_per_round(sides, 0);
+  std::vector<std::uint64_t> events(sides, 0);
+  std::vector<std::uint64_t> polls(sides, 0);
   std::vector<double> ratios;
-  raw_ns.reserve(options.rounds);
-  libpoll_ns.reserve(options.rounds);
-  std::uint64_t events_per_round = 0;
-  std::uint64_t events = 0;
-  std::uint64_t polls = 0;
+  for (auto& values : ns_per_event) values.reserve(rounds);
+  ratios.reserve(rounds);
+  std::size_t timed = 0;
+  bool time_limited = false;
+  const auto began = std::chrono::steady_clock::now();
 
-  for (std::size_t round = 0; round < options.warmup + options.rounds; ++round) {
-    RoundCounts raw{};
-    RoundCounts lp{};
-    std::uint64_t raw_time = 0;
-    std::uint64_t lp_time = 0;
-    const auto do_raw = [&] {
-      raw = timed_round(fixture.raw(), plan, run_raw_round, raw_time, raw_totals, "raw", round);
-    };
-    const auto do_libpoll = [&] {
-      lp = timed_round(fixture.libpoll(), plan, run_libpoll_round, lp_time, libpoll_totals,
-                       "libpoll", round);
+  for (std::size_t round = 0; round < options.warmup + rounds; ++round) {
+    // Checked between rounds (a round is never cut short): past the limit, the rest of the
+    // warm-up is skipped, and the timed rounds stop once there is one.
+    if (options.time_limit > 0 &&
+        std::chrono::steady_clock::now() - began > std::chrono::seconds(options.time_limit)) {
+      time_limited = true;
+      if (timed > 0) break;
+      round = std::max(round, options.warmup);
+    }
+    std::array<RoundCounts, 2> counts{};
+    std::array<std::uint64_t, 2> ns{};
+    const auto run = [&](std::size_t s) {
+      counts[s] = timed_round(fixture.side(s), plan, ns[s], totals[s], round);
     };
     // Alternate which goes first, so that neither always runs on the other's warm caches.
-    if (round % 2 == 0) {
-      if (run_raw) do_raw();
-      if (run_libpoll) do_libpoll();
+    if (sides == 1) {
+      run(0);
+    } else if (round % 2 == 0) {
+      run(0);
+      run(1);
     } else {
-      if (run_libpoll) do_libpoll();
-      if (run_raw) do_raw();
+      run(1);
+      run(0);
     }
-    if (run_raw && run_libpoll && raw.events != lp.events) {
+    if (same_events && counts[0].events != counts[1].events) {
       throw std::runtime_error(std::to_string(pairs) + " pairs, round " + std::to_string(round) +
-                               ": raw epoll handled " + std::to_string(raw.events) +
-                               " events, libpoll " + std::to_string(lp.events));
+                               ": " + fixture.side(0).label + " handled " +
+                               std::to_string(counts[0].events) + " events, " +
+                               fixture.side(1).label + " " + std::to_string(counts[1].events));
     }
-    const RoundCounts& any = run_raw ? raw : lp;
-    events_per_round = std::max(events_per_round, any.events);
+    for (std::size_t s = 0; s < sides; ++s) {
+      events_per_round[s] = std::max(events_per_round[s], counts[s].events);
+    }
     if (round < options.warmup) continue;
-    events += any.events;
-    polls += any.polls;
-    if (run_raw) raw_ns.push_back(static_cast<double>(raw_time) / static_cast<double>(raw.events));
-    if (run_libpoll) {
-      libpoll_ns.push_back(static_cast<double>(lp_time) / static_cast<double>(lp.events));
+    ++timed;
+    for (std::size_t s = 0; s < sides; ++s) {
+      events[s] += counts[s].events;
+      polls[s] += counts[s].polls;
+      ns_per_event[s].push_back(static_cast<double>(ns[s]) /
+                                static_cast<double>(counts[s].events));
     }
-    if (run_raw && run_libpoll && raw_time > 0) {
-      ratios.push_back(static_cast<double>(lp_time) / static_cast<double>(raw_time));
+    if (sides == 2 && ns[0] > 0) {
+      ratios.push_back(static_cast<double>(ns[1]) / static_cast<double>(ns[0]));
     }
   }
-  fixture.close();
 
   Measurement result;
   result.plan = plan;
-  result.rounds = options.rounds;
-  result.events_per_round = events_per_round;
-  result.events_per_poll =
-      polls == 0 ? 0 : static_cast<double>(events) / static_cast<double>(polls);
-  result.raw = summarize(std::move(raw_ns));
-  result.libpoll = summarize(std::move(libpoll_ns));
+  result.rounds = timed;
+  result.time_limited = time_limited;
+  for (std::size_t s = 0; s < sides; ++s) {
+    SideResult side;
+    side.label = fixture.side(s).label;
+    side.ns_per_event = summarize(std::move(ns_per_event[s]));
+    side.events_per_round = events_per_round[s];
+    side.events_per_poll =
+        polls[s] == 0 ? 0 : static_cast<double>(events[s]) / static_cast<double>(polls[s]);
+    result.sides.push_back(std::move(side));
+  }
   result.paired_ratio = summarize(std::move(ratios)).median;
+  fixture.close();
   return result;
 }
 
 // ---- report -----------------------------------------------------------------------------------
 
-const char* impl_name(Impl impl) {
-  switch (impl) {
-    case Impl::both:
-      return "both";
-    case Impl::raw:
-      return "raw";
-    case Impl::libpoll:
-      return "libpoll";
+std::string describe_impls(const std::vector<Impl>& impls) {
+  std::string text;
+  for (const Impl impl : impls) {
+    if (!text.empty()) text += " vs ";
+    text += impl_name(impl);
+    if (impl != Impl::raw) text += runs_on_poll(impl) ? " (poll(2))" : " (epoll)";
   }
-  return "?";
+  return text;
+}
+
+const char* round_function(Impl impl) {
+  return impl == Impl::raw ? "run_raw_round" : "run_libpoll_round";
 }
 
 void print_table(const Options& options, const std::vector<Measurement>& results,
-                 const Totals& raw_totals, const Totals& libpoll_totals) {
+                 const std::vector<Totals>& totals) {
+  const std::vector<std::string> labels = side_labels(options.impls);
+  const bool two = labels.size() == 2;
   std::printf(
-      "chain_bench: impl %s, capacity %zu, %zu timed rounds (+%zu warm-up) per implementation, "
-      "rounds interleaved; median ns per event; paired = median of per-round libpoll/raw\n",
-      impl_name(options.impl), options.capacity, options.rounds, options.warmup);
-  std::printf("%7s %7s %7s %12s %8s %11s %14s %12s %8s\n", "pairs", "active", "writes",
-              "events/round", "ev/poll", "raw ns/ev", "libpoll ns/ev", "libpoll/raw", "paired");
-  const auto cell = [](bool present, double value, int width, const char* format) {
-    if (present) {
-      std::printf(format, width, value);
-    } else {
-      std::printf("%*s", width, "-");
-    }
-  };
-  const bool raw = options.impl != Impl::libpoll;
-  const bool lp = options.impl != Impl::raw;
-  for (const Measurement& m : results) {
-    std::printf("%7zu %7zu %7zu %12llu %8.1f", m.plan.pairs, m.plan.active, m.plan.writes,
-                static_cast<unsigned long long>(m.events_per_round), m.events_per_poll);
-    cell(raw, m.raw.median, 12, "%*.1f");
-    cell(lp, m.libpoll.median, 15, "%*.1f");
-    cell(raw && lp, m.libpoll.median / m.raw.median, 13, "%*.3f");
-    cell(raw && lp, m.paired_ratio, 9, "%*.3f");
-    std::printf("\n");
+      "chain_bench: %s, capacity %zu,%s %zu timed rounds (+%zu warm-up) per implementation, "
+      "rounds interleaved; median ns per event",
+      describe_impls(options.impls).c_str(), options.capacity,
+      drains(options) ? " reads until would-block," : "",
+      uses_poll(options.impls) ? options.poll_rounds.value_or(options.rounds) : options.rounds,
+      options.warmup);
+  if (two) {
+    std::printf("; paired = median of per-round %s/%s", labels[1].c_str(), labels[0].c_str());
   }
-  std::printf("totals: run_raw_round calls=%llu events=%llu\n",
-              static_cast<unsigned long long>(raw_totals.calls),
-              static_cast<unsigned long long>(raw_totals.events));
-  std::printf("totals: run_libpoll_round calls=%llu events=%llu\n",
-              static_cast<unsigned long long>(libpoll_totals.calls),
-              static_cast<unsigned long long>(libpoll_totals.events));
+  std::printf("\n");
+  std::printf("%7s %7s %7s %12s %8s", "pairs", "active", "writes", "events/round", "ev/poll");
+  std::vector<int> widths;
+  for (const std::string& label : labels) {
+    const std::string head = label + " ns/ev";
+    widths.push_back(std::max<int>(12, static_cast<int>(head.size()) + 1));
+    std::printf("%*s", widths.back(), head.c_str());
+  }
+  const std::string ratio_head = two ? labels[1] + "/" + labels[0] : "ratio";
+  const int ratio_width = std::max<int>(13, static_cast<int>(ratio_head.size()) + 1);
+  const auto dash = [](int width) { std::printf("%*s", width, "-"); };
+  if (two) {
+    std::printf("%*s %8s", ratio_width, ratio_head.c_str(), "paired");
+  } else {
+    std::printf("%*s %8s", ratio_width, "-", "-");
+  }
+  std::printf(" %7s\n", "rounds");
+  for (const Measurement& m : results) {
+    const SideResult& first = m.sides.front();
+    std::printf("%7zu %7zu %7zu %12llu %8.1f", m.plan.pairs, m.plan.active, m.plan.writes,
+                static_cast<unsigned long long>(first.events_per_round), first.events_per_poll);
+    for (std::size_t s = 0; s < m.sides.size(); ++s) {
+      std::printf("%*.1f", widths[s], m.sides[s].ns_per_event.median);
+    }
+    if (two) {
+      std::printf("%*.3f %8.3f", ratio_width,
+                  m.sides[1].ns_per_event.median / m.sides[0].ns_per_event.median,
+                  m.paired_ratio);
+    } else {
+      dash(ratio_width);
+      std::printf(" ");
+      dash(8);
+    }
+    std::printf(" %7zu%s\n", m.rounds, m.time_limited ? " (time limit)" : "");
+  }
+  for (const Measurement& m : results) {
+    if (!two) break;
+    const SideResult& a = m.sides[0];
+    const SideResult& b = m.sides[1];
+    if (a.events_per_round == b.events_per_round && a.events_per_poll == b.events_per_poll) {
+      continue;
+    }
+    std::printf("note: %zu pairs: %s handled up to %llu events per round, %.1f per poll; %s %llu, "
+                "%.1f per poll\n",
+                m.plan.pairs, a.label.c_str(), static_cast<unsigned long long>(a.events_per_round),
+                a.events_per_poll, b.label.c_str(),
+                static_cast<unsigned long long>(b.events_per_round), b.events_per_poll);
+  }
+  for (std::size_t s = 0; s < labels.size(); ++s) {
+    std::printf("totals: %s calls=%llu events=%llu impl=%s\n", round_function(options.impls[s]),
+                static_cast<unsigned long long>(totals[s].calls),
+                static_cast<unsigned long long>(totals[s].events), labels[s].c_str());
+  }
 }
 
-void print_summary_json(const char* name, const Summary& s, bool last) {
+void print_summary_json(const SideResult& side, bool last) {
+  const Summary& s = side.ns_per_event;
   std::printf(
       "      \"%s\": {\"median_ns_per_event\": %.2f, \"p25\": %.2f, \"p75\": %.2f, "
-      "\"min\": %.2f}%s\n",
-      name, s.median, s.p25, s.p75, s.min, last ? "" : ",");
+      "\"min\": %.2f, \"events_per_round\": %llu, \"events_per_poll\": %.2f}%s\n",
+      side.label.c_str(), s.median, s.p25, s.p75, s.min,
+      static_cast<unsigned long long>(side.events_per_round), side.events_per_poll,
+      last ? "" : ",");
 }
 
 void print_json(const Options& options, const std::vector<Measurement>& results,
-                const Totals& raw_totals, const Totals& libpoll_totals) {
-  std::printf("{\n  \"impl\": \"%s\",\n  \"capacity\": %zu,\n  \"rounds\": %zu,\n",
-              impl_name(options.impl), options.capacity, options.rounds);
-  std::printf("  \"warmup\": %zu,\n  \"results\": [\n", options.warmup);
+                const std::vector<Totals>& totals) {
+  const std::vector<std::string> labels = side_labels(options.impls);
+  const bool two = labels.size() == 2;
+  std::printf("{\n  \"impl\": \"%s\",\n  \"compare\": [", two ? "both" : labels[0].c_str());
+  for (std::size_t s = 0; s < labels.size(); ++s) {
+    std::printf("%s\"%s\"", s == 0 ? "" : ", ", labels[s].c_str());
+  }
+  std::printf("],\n  \"capacity\": %zu,\n  \"drain\": %s,\n  \"rounds\": %zu,\n",
+              options.capacity, drains(options) ? "true" : "false", options.rounds);
+  if (uses_poll(options.impls)) {
+    std::printf("  \"poll_rounds\": %zu,\n", options.poll_rounds.value_or(options.rounds));
+  }
+  std::printf("  \"warmup\": %zu,\n  \"time_limit_s\": %zu,\n  \"results\": [\n", options.warmup,
+              options.time_limit);
   for (std::size_t i = 0; i < results.size(); ++i) {
     const Measurement& m = results[i];
+    const SideResult& first = m.sides.front();
     std::printf(
         "    {\n      \"pairs\": %zu,\n      \"active\": %zu,\n      \"writes\": %zu,\n"
+        "      \"rounds\": %zu,\n      \"time_limited\": %s,\n"
         "      \"events_per_round\": %llu,\n      \"events_per_poll\": %.2f,\n",
-        m.plan.pairs, m.plan.active, m.plan.writes,
-        static_cast<unsigned long long>(m.events_per_round), m.events_per_poll);
-    if (options.impl == Impl::both) {
-      std::printf("      \"ratio_libpoll_over_raw\": %.4f,\n", m.libpoll.median / m.raw.median);
+        m.plan.pairs, m.plan.active, m.plan.writes, m.rounds, m.time_limited ? "true" : "false",
+        static_cast<unsigned long long>(first.events_per_round), first.events_per_poll);
+    if (two) {
+      std::printf("      \"ratio_%s_over_%s\": %.4f,\n", labels[1].c_str(), labels[0].c_str(),
+                  m.sides[1].ns_per_event.median / m.sides[0].ns_per_event.median);
       std::printf("      \"paired_ratio_median\": %.4f,\n", m.paired_ratio);
     }
-    const bool raw = options.impl != Impl::libpoll;
-    const bool lp = options.impl != Impl::raw;
-    if (raw) print_summary_json("raw", m.raw, !lp);
-    if (lp) print_summary_json("libpoll", m.libpoll, true);
+    for (std::size_t s = 0; s < m.sides.size(); ++s) {
+      print_summary_json(m.sides[s], s + 1 == m.sides.size());
+    }
     std::printf("    }%s\n", i + 1 == results.size() ? "" : ",");
   }
-  std::printf(
-      "  ],\n  \"totals\": {\n    \"run_raw_round\": {\"calls\": %llu, \"events\": %llu},\n"
-      "    \"run_libpoll_round\": {\"calls\": %llu, \"events\": %llu}\n  }\n}\n",
-      static_cast<unsigned long long>(raw_totals.calls),
-      static_cast<unsigned long long>(raw_totals.events),
-      static_cast<unsigned long long>(libpoll_totals.calls),
-      static_cast<unsigned long long>(libpoll_totals.events));
+  std::printf("  ],\n  \"totals\": {\n");
+  for (std::size_t s = 0; s < labels.size(); ++s) {
+    std::printf("    \"%s\": {\"function\": \"%s\", \"calls\": %llu, \"events\": %llu}%s\n",
+                labels[s].c_str(), round_function(options.impls[s]),
+                static_cast<unsigned long long>(totals[s].calls),
+                static_cast<unsigned long long>(totals[s].events),
+                s + 1 == labels.size() ? "" : ",");
+  }
+  std::printf("  }\n}\n");
 }
 
 // ---- command line -----------------------------------------------------------------------------
@@ -695,10 +932,22 @@ constexpr std::string_view kUsage =
     "  --active A         pairs written at the start of a round (default N/10, 1 to 100)\n"
     "  --writes W         chained writes per round (default N, as bench.c's num_writes)\n"
     "  --rounds R         timed rounds per implementation (default 200)\n"
+    "  --poll-rounds R    timed rounds instead when an implementation runs on poll(2)\n"
+    "                     (default: --rounds)\n"
     "  --warmup K         untimed rounds first (default 5)\n"
+    "  --time-limit S     stop a configuration's rounds after S seconds, warm-up included,\n"
+    "                     with at least one timed round done (default 600; 0: no limit);\n"
+    "                     checked between rounds, which are never cut short\n"
     "  --capacity C       events per poll (default 1024)\n"
-    "  --impl both|raw|libpoll   (default both)\n"
-    "  --json             print JSON instead of the table\n";
+    "  --drain            read until would-block, not until a short read (the default when\n"
+    "                     libpoll-poll runs, as libpoll's contract asks; --no-drain: never)\n"
+    "  --compare A,B      the two implementations run interleaved (default raw,libpoll); A\n"
+    "                     watches the first end of each pair, B the second\n"
+    "  --impl both|I      both of --compare (default), or implementation I alone\n"
+    "                     implementations: raw (epoll_wait by hand), libpoll (libpoll on\n"
+    "                     epoll), libpoll-poll (libpoll on poll(2))\n"
+    "  --json             print JSON instead of the table\n"
+    "exit status: 0, 1 on failure, 3 when a requested libpoll backend is not in this build\n";
 
 std::size_t parse_count(std::string_view flag, std::string_view text) {
   std::size_t value = 0;
@@ -710,9 +959,27 @@ std::size_t parse_count(std::string_view flag, std::string_view text) {
   return value;
 }
 
+std::vector<std::string_view> split(std::string_view list) {
+  std::vector<std::string_view> items;
+  for (std::size_t start = 0; start <= list.size();) {
+    const std::size_t comma = std::min(list.find(',', start), list.size());
+    items.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return items;
+}
+
+Impl impl_argument(std::string_view flag, std::string_view name) {
+  if (auto impl = parse_impl(name)) return *impl;
+  throw std::runtime_error(std::string(flag) + ": unknown implementation '" + std::string(name) +
+                           "' (raw, libpoll or libpoll-poll)");
+}
+
 Options parse_options(int argc, char** argv) {
   Options options;
   bool pairs_given = false;
+  std::optional<Impl> alone;
+  std::array<Impl, 2> compare{Impl::raw, Impl::libpoll};
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     std::string_view value;
@@ -733,11 +1000,8 @@ Options parse_options(int argc, char** argv) {
     } else if (arg == "--pairs") {
       if (!pairs_given) options.pairs.clear();
       pairs_given = true;
-      std::string_view list = next();
-      for (std::size_t start = 0; start <= list.size();) {
-        const std::size_t comma = std::min(list.find(',', start), list.size());
-        options.pairs.push_back(parse_count(arg, list.substr(start, comma - start)));
-        start = comma + 1;
+      for (const std::string_view item : split(next())) {
+        options.pairs.push_back(parse_count(arg, item));
       }
     } else if (arg == "--active") {
       options.active = parse_count(arg, next());
@@ -745,21 +1009,25 @@ Options parse_options(int argc, char** argv) {
       options.writes = parse_count(arg, next());
     } else if (arg == "--rounds") {
       options.rounds = parse_count(arg, next());
+    } else if (arg == "--poll-rounds") {
+      options.poll_rounds = parse_count(arg, next());
     } else if (arg == "--warmup") {
       options.warmup = parse_count(arg, next());
+    } else if (arg == "--time-limit") {
+      options.time_limit = parse_count(arg, next());
     } else if (arg == "--capacity") {
       options.capacity = parse_count(arg, next());
+    } else if (arg == "--compare") {
+      const std::vector<std::string_view> names = split(next());
+      if (names.size() != 2) throw std::runtime_error("--compare takes two implementations, A,B");
+      compare = {impl_argument(arg, names[0]), impl_argument(arg, names[1])};
     } else if (arg == "--impl") {
       const std::string_view impl = next();
-      if (impl == "both") {
-        options.impl = Impl::both;
-      } else if (impl == "raw") {
-        options.impl = Impl::raw;
-      } else if (impl == "libpoll") {
-        options.impl = Impl::libpoll;
-      } else {
-        throw std::runtime_error("--impl must be both, raw or libpoll");
-      }
+      alone = impl == "both" ? std::nullopt : std::optional<Impl>(impl_argument(arg, impl));
+    } else if (arg == "--drain" && !has_value) {
+      options.drain = true;
+    } else if (arg == "--no-drain" && !has_value) {
+      options.drain = false;
     } else if (arg == "--json" && !has_value) {
       options.json = true;
     } else {
@@ -767,25 +1035,32 @@ Options parse_options(int argc, char** argv) {
     }
   }
   if (options.rounds == 0) throw std::runtime_error("--rounds must be at least 1");
+  if (options.poll_rounds == std::size_t{0}) {
+    throw std::runtime_error("--poll-rounds must be at least 1");
+  }
   if (options.capacity == 0 || options.capacity > INT_MAX) {
     throw std::runtime_error("--capacity must be between 1 and " + std::to_string(INT_MAX));
   }
+  options.impls = alone ? std::vector<Impl>{*alone} : std::vector<Impl>(compare.begin(), compare.end());
   return options;
 }
 
 int run(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
+  // A missing backend is reported before thousands of descriptors are opened for it.
+  for (const Impl impl : options.impls) {
+    if (impl != Impl::raw) (void)create_poll(impl);
+  }
   const rlimit limit = raise_fd_limit();
-  Totals raw_totals;
-  Totals libpoll_totals;
+  std::vector<Totals> totals(options.impls.size());
   std::vector<Measurement> results;
   for (const std::size_t pairs : options.pairs) {
-    results.push_back(measure(pairs, options, limit, raw_totals, libpoll_totals));
+    results.push_back(measure(pairs, options, limit, totals));
   }
   if (options.json) {
-    print_json(options, results, raw_totals, libpoll_totals);
+    print_json(options, results, totals);
   } else {
-    print_table(options, results, raw_totals, libpoll_totals);
+    print_table(options, results, totals);
   }
   return 0;
 }
@@ -795,6 +1070,9 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
   try {
     return chain_bench::run(argc, argv);
+  } catch (const chain_bench::BackendUnavailable& error) {
+    std::fprintf(stderr, "chain_bench: %s\n", error.what());
+    return chain_bench::kExitBackendUnavailable;
   } catch (const std::exception& error) {
     std::fprintf(stderr, "chain_bench: %s\n", error.what());
     return 1;

@@ -108,7 +108,7 @@ TEST_P(PollWaitTest, SourceClosedWithoutDeregisterNeverErrorsPoll) {
   testing::expect_no_events(poll(), events_);
 }
 
-// Why sources must be deregistered before they are closed: the kernel watches the open file,
+// Why sources must be deregistered before they are closed: epoll watches the open file,
 // and a duplicated descriptor keeps the registration alive after the original is closed.
 TEST_P(PollWaitTest, DuplicatedDescriptorKeepsAClosedSourceDelivering) {
   auto [sender, receiver] = net::pipe().value();
@@ -118,7 +118,12 @@ TEST_P(PollWaitTest, DuplicatedDescriptorKeepsAClosedSourceDelivering) {
   { net::PipeReceiver closed = std::move(receiver); }  // closed without deregistering
 
   ASSERT_TRUE(sender.write("ghost"));
-  testing::expect_events(poll(), events_, {{kReceiver, kReadable}});
+  if (GetParam() == Backend::poll) {
+    // poll(2) watches descriptor numbers, not open files: the closed number is simply dropped.
+    testing::expect_no_events(poll(), events_);
+  } else {
+    testing::expect_events(poll(), events_, {{kReceiver, kReadable}});
+  }
   ASSERT_EQ(::close(duplicate), 0);
 }
 
@@ -136,10 +141,6 @@ TEST(PollTest, MovedFromPollFailsToPoll) {
   ASSERT_FALSE(polled);
   EXPECT_EQ(polled.error(), std::errc::bad_file_descriptor);
   EXPECT_TRUE(second.poll(events, 0ms));
-}
-
-TEST(PollTest, AutomaticPicksEpollOnLinux) {
-  EXPECT_EQ(Poll::create(Backend::automatic).value().backend(), Backend::epoll);
 }
 
 TEST(PollTimeoutTest, RoundsUpToWholeMilliseconds) {

@@ -8,7 +8,7 @@
 namespace libpoll::testing {
 
 std::vector<Backend> test_backends() {
-  const std::vector<Backend> all = {Backend::epoll};
+  const std::vector<Backend> all = {Backend::epoll, Backend::poll};
   const char* forced = std::getenv("LIBPOLL_TEST_BACKEND");
   if (forced == nullptr || *forced == '\0') return all;
   for (Backend backend : all) {

@@ -44,6 +44,9 @@ Result<std::pair<OwnedFd, SocketAddr>> accept(int fd) noexcept {
   socklen_t length = sizeof peer;
   const int accepted = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &length, kNewFdFlags);
   if (accepted < 0) return detail::io_error(fd, Interest::readable);
+  if (detail::edge_emulation_users.load(std::memory_order_relaxed) != 0) {
+    detail::io_progress(fd, Interest::readable);
+  }
   return std::pair{OwnedFd(accepted),
                    SocketAddr::from_native(reinterpret_cast<sockaddr*>(&peer), length)};
 }

@@ -44,12 +44,6 @@ PollState::~PollState() {
   remove_live_poll(id_);
 }
 
-PollState::Entry* PollState::live_entry(int fd) noexcept {
-  if (fd < 0 || static_cast<std::size_t>(fd) >= entries_.size()) return nullptr;
-  Entry& entry = entries_[static_cast<std::size_t>(fd)];
-  return entry.live ? &entry : nullptr;
-}
-
 void PollState::add_entry(int fd, Token token, Interest interest,
                           const std::source_location& site) {
   const auto index = static_cast<std::size_t>(fd);
@@ -151,14 +145,16 @@ Result<void> PollState::reregister_fd(int fd, Token token, Interest interest) no
     if (registration_is_gone(reregistered.error())) retire(fd);
     return reregistered;
   }
-  try {
-    tokens_.add(token.value);
-  } catch (const std::bad_alloc&) {
-    bump(failed_operations_);
-    return Unexpected(std::errc::not_enough_memory);
+  if (token != entry->token) {
+    try {
+      tokens_.add(token.value);
+    } catch (const std::bad_alloc&) {
+      bump(failed_operations_);
+      return Unexpected(std::errc::not_enough_memory);
+    }
+    tokens_.remove(entry->token.value);
+    entry->token = token;
   }
-  tokens_.remove(entry->token.value);
-  entry->token = token;
   entry->interest = interest;
   bump(reregisters_);
   return {};
@@ -198,12 +194,13 @@ Result<void> PollState::select(Events& events, int timeout_ms) noexcept {
   bump(events_, count);
   bump(events_per_poll_[std::min<std::size_t>(std::bit_width(count), events_per_poll_.size() - 1)]);
   if (count == 0) return {};
-  std::uint64_t ghosts = 0;
-  {
+  const std::span<const Event> returned(events.begin(), events.end());
+  auto ghosts = tokens_.count_unknown(returned);
+  if (!ghosts) {  // a registry operation raced the lookup: ask again under its lock
     std::lock_guard lock(mutex_);
-    for (const Event& event : events) ghosts += tokens_.count(event.token().value) == 0;
+    ghosts = tokens_.count_unknown_locked(returned);
   }
-  if (ghosts != 0) bump(ghost_events_, ghosts);
+  if (*ghosts != 0) bump(ghost_events_, *ghosts);
   return {};
 }
 

@@ -18,6 +18,7 @@
 #include "libpoll/poll.hpp"
 #include "libpoll/registration_info.hpp"
 #include "sys/selector.hpp"
+#include "futex_mutex.hpp"
 #include "token_counts.hpp"
 
 namespace libpoll::detail {
@@ -77,7 +78,11 @@ class PollState {
     counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
   }
 
-  [[nodiscard]] Entry* live_entry(int fd) noexcept;
+  [[nodiscard]] Entry* live_entry(int fd) noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= entries_.size()) return nullptr;
+    Entry& entry = entries_[static_cast<std::size_t>(fd)];
+    return entry.live ? &entry : nullptr;
+  }
   void add_entry(int fd, Token token, Interest interest, const std::source_location& site);
   void retire(int fd) noexcept;
   void forget(int fd) noexcept;
@@ -86,7 +91,7 @@ class PollState {
   std::shared_ptr<sys::Selector> selector_;
   const std::uint64_t id_;
 
-  mutable std::mutex mutex_;  // guards the book: entries_, tokens_, retired_, live_count_
+  mutable FutexMutex mutex_;  // guards the book: entries_, tokens_, retired_, live_count_
   std::vector<Entry> entries_;
   TokenCounts tokens_;
   std::vector<Retired> retired_;

@@ -1,88 +1,189 @@
 #pragma once
 
-// How many live registrations carry each token: the lookup behind the ghost-event counter,
-// done for every event a poll returns. An open-addressing table (linear probing, power-of-two
-// size, multiplicative hash, backward-shift deletion) so that a lookup is a multiply, a shift
-// and usually one cache line; std::unordered_map would add a division and a pointer chase.
+// How many live registrations carry each token: the lookup behind the ghost-event counter, done
+// for every event a poll returns, so it must cost next to nothing and never take the registry's
+// lock.
+//
+// An open-addressing table (linear probing, power-of-two size, Fibonacci hashing, backward-shift
+// deletion): a lookup is a multiply, a shift and usually one cache line. Writers hold the
+// registry's mutex; the polling thread reads without it, seqlock style: `version_` is odd while a
+// write is under way, and a read that saw it change is retried under the mutex. Every slot is an
+// atomic read and written with relaxed order (plain moves on x86), and a table replaced by growth
+// is kept until destruction, so a racing reader never touches freed memory.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
 #include <vector>
+
+#include "libpoll/event.hpp"
 
 namespace libpoll::detail {
 
 class TokenCounts {
  public:
-  TokenCounts() : slots_(16) {}
+  TokenCounts() {
+    tables_.push_back(std::make_unique<Table>(4));
+    current_ = tables_.back().get();
+    published_.store(current_, std::memory_order_relaxed);
+  }
+  TokenCounts(const TokenCounts&) = delete;
+  TokenCounts& operator=(const TokenCounts&) = delete;
 
+  // Writers: the caller holds the lock that serialises them.
   void add(std::uint64_t token) {
-    if ((size_ + 1) * 2 > slots_.size()) grow();
-    Slot& slot = slots_[find(token)];
-    if (slot.count == 0) {
-      slot.token = token;
+    if ((size_ + 1) * 2 > current_->size()) grow();  // may throw before anything changed
+    begin_write();
+    Table& table = *current_;
+    Slot& slot = table.slots[table.find(token)];
+    const auto count = slot.count.load(std::memory_order_relaxed);
+    if (count == 0) {
+      slot.token.store(token, std::memory_order_relaxed);
       ++size_;
     }
-    ++slot.count;
+    slot.count.store(count + 1, std::memory_order_relaxed);
+    end_write();
   }
 
   void remove(std::uint64_t token) noexcept {
-    std::size_t index = find(token);
-    if (slots_[index].count == 0) return;
-    if (--slots_[index].count > 0) return;
-    --size_;
-    // Backward-shift deletion: pull later members of the probe run into the hole, so that
-    // lookups never need tombstones.
-    const std::size_t mask = slots_.size() - 1;
-    for (std::size_t next = (index + 1) & mask; slots_[next].count != 0; next = (next + 1) & mask) {
-      const std::size_t home = home_of(slots_[next].token);
-      // Move `next` into the hole unless its home lies cyclically in (index, next].
-      const bool home_after_hole = ((next - home) & mask) < ((next - index) & mask);
-      if (home_after_hole) continue;
-      slots_[index] = slots_[next];
-      slots_[next] = Slot{};
-      index = next;
+    Table& table = *current_;
+    std::size_t index = table.find(token);
+    const auto count = table.slots[index].count.load(std::memory_order_relaxed);
+    if (count == 0) return;
+    begin_write();
+    table.slots[index].count.store(count - 1, std::memory_order_relaxed);
+    if (count == 1) {
+      --size_;
+      // Backward-shift deletion: pull later members of the probe run into the hole, so that
+      // lookups never need tombstones.
+      for (std::size_t next = (index + 1) & table.mask; table.occupied(next);
+           next = (next + 1) & table.mask) {
+        const std::size_t home =
+            table.home_of(table.slots[next].token.load(std::memory_order_relaxed));
+        // `next` may move into the hole unless its home lies cyclically in (index, next].
+        if (((next - home) & table.mask) < ((next - index) & table.mask)) continue;
+        table.move(next, index);
+        index = next;
+      }
     }
-    slots_[index] = Slot{};
+    end_write();
   }
 
+  // Writers (or anyone holding their lock).
   [[nodiscard]] std::uint32_t count(std::uint64_t token) const noexcept {
-    return slots_[find(token)].count;
+    return current_->slots[current_->find(token)].count.load(std::memory_order_relaxed);
+  }
+
+  // The polling thread, without the lock: how many of `events` carry a token with no live
+  // registration, or nothing when a writer got in the way (then ask again under the lock).
+  [[nodiscard]] std::optional<std::uint64_t> count_unknown(
+      std::span<const Event> events) const noexcept {
+    const auto before = version_.load(std::memory_order_acquire);
+    if ((before & 1) != 0) return std::nullopt;
+    const Table& table = *published_.load(std::memory_order_acquire);
+    std::uint64_t unknown = 0;
+    for (const Event& event : events) {
+      unknown += table.bounded_count(event.token().value) == 0;
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (version_.load(std::memory_order_relaxed) != before) return std::nullopt;
+    return unknown;
+  }
+
+  // Under the lock, for when count_unknown gave up.
+  [[nodiscard]] std::uint64_t count_unknown_locked(std::span<const Event> events) const noexcept {
+    std::uint64_t unknown = 0;
+    for (const Event& event : events) unknown += count(event.token().value) == 0;
+    return unknown;
   }
 
  private:
   struct Slot {
-    std::uint64_t token = 0;
-    std::uint32_t count = 0;  // 0: empty
+    std::atomic<std::uint64_t> token{0};
+    std::atomic<std::uint32_t> count{0};  // 0: empty
   };
 
-  [[nodiscard]] std::size_t home_of(std::uint64_t token) const noexcept {
-    // Fibonacci hashing: the high bits of the product are well mixed even for small tokens.
-    return static_cast<std::size_t>((token * 0x9E3779B97F4A7C15ull) >> shift_);
-  }
+  struct Table {
+    explicit Table(unsigned bits)
+        : slots(std::make_unique<Slot[]>(std::size_t{1} << bits)),
+          mask((std::size_t{1} << bits) - 1),
+          shift(64 - bits) {}
 
-  // The slot holding `token`, or the empty slot where it would go.
-  [[nodiscard]] std::size_t find(std::uint64_t token) const noexcept {
-    const std::size_t mask = slots_.size() - 1;
-    std::size_t index = home_of(token);
-    while (slots_[index].count != 0 && slots_[index].token != token) index = (index + 1) & mask;
-    return index;
+    [[nodiscard]] std::size_t size() const noexcept { return mask + 1; }
+    [[nodiscard]] std::size_t home_of(std::uint64_t token) const noexcept {
+      // Fibonacci hashing: the high bits of the product are well mixed even for small tokens.
+      return static_cast<std::size_t>((token * 0x9E3779B97F4A7C15ull) >> shift);
+    }
+    [[nodiscard]] bool occupied(std::size_t index) const noexcept {
+      return slots[index].count.load(std::memory_order_relaxed) != 0;
+    }
+    // The slot holding `token`, or the empty slot where it would go.
+    [[nodiscard]] std::size_t find(std::uint64_t token) const noexcept {
+      std::size_t index = home_of(token);
+      while (occupied(index) && slots[index].token.load(std::memory_order_relaxed) != token) {
+        index = (index + 1) & mask;
+      }
+      return index;
+    }
+    // find() for a reader racing a writer: never more than one lap, whatever it reads.
+    [[nodiscard]] std::uint32_t bounded_count(std::uint64_t token) const noexcept {
+      std::size_t index = home_of(token);
+      for (std::size_t probes = 0; probes <= mask; ++probes, index = (index + 1) & mask) {
+        const auto count = slots[index].count.load(std::memory_order_relaxed);
+        if (count == 0) return 0;
+        if (slots[index].token.load(std::memory_order_relaxed) == token) return count;
+      }
+      return 0;
+    }
+    void move(std::size_t from, std::size_t to) noexcept {
+      slots[to].token.store(slots[from].token.load(std::memory_order_relaxed),
+                            std::memory_order_relaxed);
+      slots[to].count.store(slots[from].count.load(std::memory_order_relaxed),
+                            std::memory_order_relaxed);
+      slots[from].count.store(0, std::memory_order_relaxed);
+    }
+
+    std::unique_ptr<Slot[]> slots;
+    std::size_t mask;
+    unsigned shift;
+  };
+
+  void begin_write() noexcept {
+    version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+  }
+  void end_write() noexcept {
+    version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   }
 
   void grow() {
-    std::vector<Slot> old(slots_.size() * 2);
-    old.swap(slots_);
-    --shift_;
-    size_ = 0;
-    for (const Slot& slot : old) {
-      if (slot.count == 0) continue;
-      Slot& target = slots_[find(slot.token)];
-      target = slot;
-      ++size_;
+    const auto bits = static_cast<unsigned>(64 - current_->shift + 1);
+    tables_.reserve(tables_.size() + 1);
+    auto bigger = std::make_unique<Table>(bits);
+    for (std::size_t i = 0; i <= current_->mask; ++i) {
+      const Slot& slot = current_->slots[i];
+      const auto count = slot.count.load(std::memory_order_relaxed);
+      if (count == 0) continue;
+      const auto token = slot.token.load(std::memory_order_relaxed);
+      Slot& target = bigger->slots[bigger->find(token)];
+      target.token.store(token, std::memory_order_relaxed);
+      target.count.store(count, std::memory_order_relaxed);
     }
+    // The old table stays readable: a reader may still be probing it.
+    current_ = bigger.get();
+    tables_.push_back(std::move(bigger));
+    begin_write();
+    published_.store(current_, std::memory_order_release);
+    end_write();
   }
 
-  std::vector<Slot> slots_;
-  unsigned shift_ = 64 - 4;  // log2(slots_.size()) bits of hash
+  std::vector<std::unique_ptr<Table>> tables_;  // every table ever used; the last is current
+  Table* current_ = nullptr;                    // writers' view
+  std::atomic<const Table*> published_{nullptr};  // readers' view
+  std::atomic<std::uint64_t> version_{0};
   std::size_t size_ = 0;
 };
 

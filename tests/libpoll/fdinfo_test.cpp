@@ -184,7 +184,7 @@ TEST(ReadEpollFdinfoTest, FindsTheRegistrationsOfARawEpollWithTheirFiles) {
     // The kernel adds EPOLLERR | EPOLLHUP to every registration; compare the bits set here.
     EXPECT_EQ(found->events & (EPOLLIN | EPOLLET), want.events);
     EXPECT_EQ(found->data, want.data);
-    struct stat status{};
+    struct stat status {};
     ASSERT_EQ(::fstat(want.fd.get(), &status), 0);
     ASSERT_TRUE(found->inode.has_value()) << "kernel before 4.13?";
     ASSERT_TRUE(found->device.has_value());
@@ -215,7 +215,7 @@ TEST(ReadEpollFdinfoTest, DeviceOfAFifoOnDiskEqualsStat) {
   auto read = read_epoll_fdinfo(0, epoll.get());
   ASSERT_TRUE(read) << read.error().message();
   ASSERT_EQ(read->size(), 1u);
-  struct stat status{};
+  struct stat status {};
   ASSERT_EQ(::fstat(fifo.get(), &status), 0);
   EXPECT_EQ((*read)[0].data, 77u);
   EXPECT_EQ((*read)[0].inode, std::uint64_t{status.st_ino});

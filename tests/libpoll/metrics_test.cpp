@@ -46,10 +46,10 @@ struct Counters {
 
   friend bool operator==(const Counters&, const Counters&) = default;
   friend void PrintTo(const Counters& c, std::ostream* out) {
-    *out << "{polls " << c.polls << ", events " << c.events << ", ghost_events "
-         << c.ghost_events << ", registers " << c.registers << ", reregisters " << c.reregisters
-         << ", deregisters " << c.deregisters << ", failed_operations " << c.failed_operations
-         << ", guard_failures " << c.guard_failures << "}";
+    *out << "{polls " << c.polls << ", events " << c.events << ", ghost_events " << c.ghost_events
+         << ", registers " << c.registers << ", reregisters " << c.reregisters << ", deregisters "
+         << c.deregisters << ", failed_operations " << c.failed_operations << ", guard_failures "
+         << c.guard_failures << "}";
   }
 };
 
@@ -88,13 +88,13 @@ TEST_P(MetricsTest, CountsEachSuccessfulRegistryOperationByKind) {
   ASSERT_TRUE(registry().reregister_source(receiver1, kSecond, Interest::readable));
   ASSERT_TRUE(registry().reregister_source(receiver1, kFirst, Interest::readable));
   ASSERT_TRUE(registry().deregister_source(receiver2));
-  EXPECT_EQ(counters(poll().metrics()), (Counters{.registers = 3, .reregisters = 2,
-                                                  .deregisters = 1}));
+  EXPECT_EQ(counters(poll().metrics()),
+            (Counters{.registers = 3, .reregisters = 2, .deregisters = 1}));
 
   ASSERT_TRUE(registry().deregister_source(receiver1));
   ASSERT_TRUE(registry().deregister_source(receiver3));
-  EXPECT_EQ(counters(poll().metrics()), (Counters{.registers = 3, .reregisters = 2,
-                                                  .deregisters = 3}));
+  EXPECT_EQ(counters(poll().metrics()),
+            (Counters{.registers = 3, .reregisters = 2, .deregisters = 3}));
 }
 
 TEST_P(MetricsTest, MisuseCountsAsAFailedOperationAndNothingElse) {
@@ -204,8 +204,7 @@ TEST_P(MetricsTest, EventUnderARetiredTokenIsAGhost) {
 }
 
 TEST_P(MetricsTest, BlockedTimeIsMeasuredWhenAskedFor) {
-  auto created =
-      Poll::create(PollOptions{.backend = GetParam(), .measure_blocked_time = true});
+  auto created = Poll::create(PollOptions{.backend = GetParam(), .measure_blocked_time = true});
   ASSERT_TRUE(created) << created.error().message();
   Poll& measured = *created;
   ASSERT_TRUE(measured.poll(events_, 20ms));
@@ -251,7 +250,9 @@ TEST_P(MetricsTest, MetricsAreReadableFromAnotherThreadWhileThePollThreadPolls) 
   });
   // No ASSERT before the join: leaving with a joinable thread would terminate the binary.
   std::error_code failure;
-  for (std::uint64_t i = 0; i < kPolls && !failure; ++i) failure = poll().poll(events_, 0ms).error();
+  for (std::uint64_t i = 0; i < kPolls && !failure; ++i) {
+    failure = poll().poll(events_, 0ms).error();
+  }
   done.store(true, std::memory_order_release);
   reader.join();
 

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <atomic>
 #include <future>
 #include <thread>
@@ -106,6 +107,46 @@ TEST_P(RegistryThreadTest, ClonesWorkFromThreeThreadsAtOnce) {
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0u);
+}
+
+// The polling thread checks each event's token against the book without taking the registry's
+// lock; registrations churning on another thread meanwhile must neither race it (TSan) nor make
+// a live token look like a ghost.
+TEST_P(RegistryThreadTest, GhostCountStaysZeroWhileRegistrationsChurn) {
+  auto [sender, receiver] = net::pipe().value();
+  constexpr Token kLive{1};
+  ASSERT_TRUE(registry().register_source(receiver, kLive, Interest::readable));
+  std::vector<std::pair<net::PipeSender, net::PipeReceiver>> churned;
+  for (int i = 0; i < 8; ++i) churned.push_back(net::pipe().value());
+
+  std::atomic<bool> stop{false};
+  std::atomic<std::size_t> failures{0};
+  std::thread churn([&, clone = registry().clone()] {
+    for (std::size_t round = 0; round < 20000 && !stop.load(); ++round) {
+      auto& receiver_i = churned[round % churned.size()].second;
+      if (!clone.register_source(receiver_i, Token{1000 + round}, Interest::readable) ||
+          !clone.deregister_source(receiver_i)) {
+        failures.fetch_add(1);
+      }
+    }
+  });
+
+  constexpr std::size_t kRounds = 300;
+  std::size_t delivered = 0;
+  std::array<char, 8> buffer{};
+  for (std::size_t round = 0; round < kRounds; ++round) {
+    ASSERT_TRUE(sender.write("x"));
+    const auto seen = testing::expect_events(poll(), events_, {{kLive, testing::kReadable}});
+    delivered += seen.size();
+    ASSERT_TRUE(receiver.read(std::span(buffer)));
+  }
+  stop = true;
+  churn.join();
+
+  EXPECT_EQ(failures.load(), 0u);
+  EXPECT_GE(delivered, kRounds);
+  EXPECT_EQ(poll().metrics().ghost_events, 0u);
+  ASSERT_TRUE(registry().deregister_source(receiver));
 }
 
 LIBPOLL_INSTANTIATE_FOR_BACKENDS(RegistryThreadTest);

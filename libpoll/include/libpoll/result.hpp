@@ -21,6 +21,7 @@
 /// Calling `value()` or `operator*` on an error is a programming error: it prints the error and
 /// aborts, as no exception may leave the library.
 
+#include <cerrno>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -42,6 +43,11 @@ class Unexpected {
 /// True for the error a non-blocking call returns when it would have to wait
 /// (`EAGAIN`/`EWOULDBLOCK`): the source is drained and the next event says when to try again.
 [[nodiscard]] inline bool is_would_block(const std::error_code& error) noexcept {
+  // libpoll's own errors are errno values in the system category: compare those directly, since
+  // comparing with std::errc costs two virtual calls on every drain.
+  if (error.category() == std::system_category()) {
+    return error.value() == EAGAIN || error.value() == EWOULDBLOCK;
+  }
   return error == std::errc::resource_unavailable_try_again ||
          error == std::errc::operation_would_block;
 }

@@ -288,8 +288,7 @@ struct RawSide {
 // ---- libpoll ----------------------------------------------------------------------------------
 
 struct LibpollSide {
-  LibpollSide(libpoll::Poll created, std::size_t capacity, std::span<StreamPair> all,
-              bool first)
+  LibpollSide(libpoll::Poll created, std::size_t capacity, std::span<StreamPair> all, bool first)
       : poll(std::move(created)), events(capacity), pairs(all), watches_first(first) {}
   LibpollSide(const LibpollSide&) = delete;
   LibpollSide& operator=(const LibpollSide&) = delete;
@@ -457,7 +456,9 @@ std::optional<Impl> parse_impl(std::string_view name) {
   return std::nullopt;
 }
 
-bool runs_on_poll(Impl impl) { return impl == Impl::libpoll_poll; }
+bool runs_on_poll(Impl impl) {
+  return impl == Impl::libpoll_poll;
+}
 
 bool uses_poll(const std::vector<Impl>& impls) {
   return std::any_of(impls.begin(), impls.end(), runs_on_poll);
@@ -646,7 +647,9 @@ struct Measurement {
   double paired_ratio = 0;
 };
 
-bool drains(const Options& options) { return options.drain.value_or(uses_poll(options.impls)); }
+bool drains(const Options& options) {
+  return options.drain.value_or(uses_poll(options.impls));
+}
 
 Plan make_plan(std::size_t pairs, const Options& options) {
   Plan plan;
@@ -758,8 +761,7 @@ Measurement measure(std::size_t pairs, const Options& options, const rlimit& lim
     for (std::size_t s = 0; s < sides; ++s) {
       events[s] += counts[s].events;
       polls[s] += counts[s].polls;
-      ns_per_event[s].push_back(static_cast<double>(ns[s]) /
-                                static_cast<double>(counts[s].events));
+      ns_per_event[s].push_back(static_cast<double>(ns[s]) / static_cast<double>(counts[s].events));
     }
     if (sides == 2 && ns[0] > 0) {
       ratios.push_back(static_cast<double>(ns[1]) / static_cast<double>(ns[0]));
@@ -840,8 +842,7 @@ void print_table(const Options& options, const std::vector<Measurement>& results
     }
     if (two) {
       std::printf("%*.3f %8.3f", ratio_width,
-                  m.sides[1].ns_per_event.median / m.sides[0].ns_per_event.median,
-                  m.paired_ratio);
+                  m.sides[1].ns_per_event.median / m.sides[0].ns_per_event.median, m.paired_ratio);
     } else {
       dash(ratio_width);
       std::printf(" ");
@@ -856,11 +857,12 @@ void print_table(const Options& options, const std::vector<Measurement>& results
     if (a.events_per_round == b.events_per_round && a.events_per_poll == b.events_per_poll) {
       continue;
     }
-    std::printf("note: %zu pairs: %s handled up to %llu events per round, %.1f per poll; %s %llu, "
-                "%.1f per poll\n",
-                m.plan.pairs, a.label.c_str(), static_cast<unsigned long long>(a.events_per_round),
-                a.events_per_poll, b.label.c_str(),
-                static_cast<unsigned long long>(b.events_per_round), b.events_per_poll);
+    std::printf(
+        "note: %zu pairs: %s handled up to %llu events per round, %.1f per poll; %s %llu, "
+        "%.1f per poll\n",
+        m.plan.pairs, a.label.c_str(), static_cast<unsigned long long>(a.events_per_round),
+        a.events_per_poll, b.label.c_str(), static_cast<unsigned long long>(b.events_per_round),
+        b.events_per_poll);
   }
   for (std::size_t s = 0; s < labels.size(); ++s) {
     std::printf("totals: %s calls=%llu events=%llu impl=%s\n", round_function(options.impls[s]),
@@ -887,8 +889,8 @@ void print_json(const Options& options, const std::vector<Measurement>& results,
   for (std::size_t s = 0; s < labels.size(); ++s) {
     std::printf("%s\"%s\"", s == 0 ? "" : ", ", labels[s].c_str());
   }
-  std::printf("],\n  \"capacity\": %zu,\n  \"drain\": %s,\n  \"rounds\": %zu,\n",
-              options.capacity, drains(options) ? "true" : "false", options.rounds);
+  std::printf("],\n  \"capacity\": %zu,\n  \"drain\": %s,\n  \"rounds\": %zu,\n", options.capacity,
+              drains(options) ? "true" : "false", options.rounds);
   if (uses_poll(options.impls)) {
     std::printf("  \"poll_rounds\": %zu,\n", options.poll_rounds.value_or(options.rounds));
   }
@@ -1041,7 +1043,8 @@ Options parse_options(int argc, char** argv) {
   if (options.capacity == 0 || options.capacity > INT_MAX) {
     throw std::runtime_error("--capacity must be between 1 and " + std::to_string(INT_MAX));
   }
-  options.impls = alone ? std::vector<Impl>{*alone} : std::vector<Impl>(compare.begin(), compare.end());
+  options.impls =
+      alone ? std::vector<Impl>{*alone} : std::vector<Impl>(compare.begin(), compare.end());
   return options;
 }
 

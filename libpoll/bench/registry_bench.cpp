@@ -101,7 +101,9 @@ struct RawSide {
   std::vector<int> fds;  // the first end of each pair; token = index
 };
 
-std::error_code last_errno() noexcept { return {errno, std::system_category()}; }
+std::error_code last_errno() noexcept {
+  return {errno, std::system_category()};
+}
 
 [[gnu::noinline, gnu::noclone]] PhaseResult run_raw_register(RawSide& side) noexcept {
   const int epoll_fd = side.epoll_fd;
@@ -190,9 +192,9 @@ struct LibpollSide {
   StreamPair* pairs = side.pairs->data();
   const std::size_t n = side.pairs->size();
   for (std::size_t i = 0; i < n; ++i) {
-    if (auto done = registry.reregister_source(
-            pairs[i].second, libpoll::Token{i},
-            libpoll::Interest::readable | libpoll::Interest::writable);
+    if (auto done =
+            registry.reregister_source(pairs[i].second, libpoll::Token{i},
+                                       libpoll::Interest::readable | libpoll::Interest::writable);
         !done) {
       return {i, done.error()};
     }
@@ -249,8 +251,7 @@ void check_fd_budget(std::size_t fds, const rlimit& limit) {
   const std::size_t needed = open_fd_count() + 2 * fds + 2;
   if (limit.rlim_cur != RLIM_INFINITY && needed > limit.rlim_cur) {
     throw std::runtime_error(std::to_string(fds) + " descriptors per implementation need " +
-                             std::to_string(needed) + " file descriptors but " +
-                             limit_text(limit));
+                             std::to_string(needed) + " file descriptors but " + limit_text(limit));
   }
 }
 
@@ -398,8 +399,8 @@ std::array<double, kRows> per_operation(const RoundNs& ns, std::size_t n) {
           per(ns[kRegister] + ns[kDeregister])};
 }
 
-Measurement measure(std::size_t n, const Options& options, const rlimit& limit,
-                    Totals& raw_totals, Totals& libpoll_totals) {
+Measurement measure(std::size_t n, const Options& options, const rlimit& limit, Totals& raw_totals,
+                    Totals& libpoll_totals) {
   if (n == 0) throw std::runtime_error("--fds must be at least 1");
   check_fd_budget(n, limit);
   Fixture fixture(n, limit);
@@ -447,15 +448,16 @@ Measurement measure(std::size_t n, const Options& options, const rlimit& limit,
   // The book must agree with what the phases reported: every operation counted, none failed.
   if (run_libpoll) {
     const libpoll::PollMetrics metrics = fixture.libpoll().poll.metrics();
-    const std::uint64_t expected = static_cast<std::uint64_t>(n) * (options.warmup + options.rounds);
+    const std::uint64_t expected =
+        static_cast<std::uint64_t>(n) * (options.warmup + options.rounds);
     if (metrics.registers != expected || metrics.reregisters != expected ||
         metrics.deregisters != expected || metrics.failed_operations != 0) {
-      throw std::runtime_error(
-          "libpoll's metrics disagree: " + std::to_string(metrics.registers) + " registers, " +
-          std::to_string(metrics.reregisters) + " reregisters, " +
-          std::to_string(metrics.deregisters) + " deregisters, " +
-          std::to_string(metrics.failed_operations) + " failed; expected " +
-          std::to_string(expected) + " of each and none failed");
+      throw std::runtime_error("libpoll's metrics disagree: " + std::to_string(metrics.registers) +
+                               " registers, " + std::to_string(metrics.reregisters) +
+                               " reregisters, " + std::to_string(metrics.deregisters) +
+                               " deregisters, " + std::to_string(metrics.failed_operations) +
+                               " failed; expected " + std::to_string(expected) +
+                               " of each and none failed");
     }
   }
   fixture.close();

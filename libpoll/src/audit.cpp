@@ -133,10 +133,10 @@ AuditReport audit_registrations(Backend backend, std::span<const BookRecord> liv
                                             record, std::nullopt,
                                             "the descriptor was closed without deregister"));
       } else {
-        report.discrepancies.push_back(make(
-            DiscrepancyKind::zombie, kernel.target_fd, token, record, kernel_interest,
-            now ? "the descriptor number now refers to another file"
-                : "the descriptor was closed while another descriptor keeps the file open"));
+        report.discrepancies.push_back(
+            make(DiscrepancyKind::zombie, kernel.target_fd, token, record, kernel_interest,
+                 now ? "the descriptor number now refers to another file"
+                     : "the descriptor was closed while another descriptor keeps the file open"));
       }
       continue;
     }
@@ -149,16 +149,15 @@ AuditReport audit_registrations(Backend backend, std::span<const BookRecord> liv
       if (other != live.end()) {
         live_matched[static_cast<std::size_t>(other - live.begin())] = true;
         report.discrepancies.push_back(
-            make(DiscrepancyKind::interest_drift, kernel.target_fd, token, &*other,
-                 kernel_interest,
+            make(DiscrepancyKind::interest_drift, kernel.target_fd, token, &*other, kernel_interest,
                  "the kernel holds token " + std::to_string(token.value) + ", the book token " +
                      std::to_string(other->token.value)));
         continue;
       }
-      report.discrepancies.push_back(make(
-          DiscrepancyKind::leaked, kernel.target_fd, token, record, kernel_interest,
-          retired_record != nullptr ? "the book lost it, yet the kernel still delivers it"
-                                    : "registered behind the book's back"));
+      report.discrepancies.push_back(
+          make(DiscrepancyKind::leaked, kernel.target_fd, token, record, kernel_interest,
+               retired_record != nullptr ? "the book lost it, yet the kernel still delivers it"
+                                         : "registered behind the book's back"));
       continue;
     }
     if (kernel_interest != std::optional<Interest>(live_record->interest)) {
@@ -177,16 +176,15 @@ AuditReport audit_registrations(Backend backend, std::span<const BookRecord> liv
   }
   for (std::size_t i = 0; i < retired.size(); ++i) {
     if (retired_matched[i]) continue;
-    report.discrepancies.push_back(
-        make(DiscrepancyKind::vanished, retired[i].fd, retired[i].token, &retired[i],
-             std::nullopt, "closed without deregister; the number was then reused"));
+    report.discrepancies.push_back(make(DiscrepancyKind::vanished, retired[i].fd, retired[i].token,
+                                        &retired[i], std::nullopt,
+                                        "closed without deregister; the number was then reused"));
   }
 
   // Collisions among what the kernel holds: one discrepancy per registration involved.
   std::map<std::uint64_t, std::vector<const KernelRegistration*>> by_token;
   std::map<int, std::vector<const KernelRegistration*>> by_fd;
-  std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<const KernelRegistration*>>
-      by_file;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<const KernelRegistration*>> by_file;
   for (const KernelRegistration& kernel : held) {
     by_token[kernel.data].push_back(&kernel);
     by_fd[kernel.target_fd].push_back(&kernel);

@@ -55,7 +55,7 @@ std::optional<KernelRegistration> parse_tfd_line(std::string_view line) {
     auto word = next_word(line);
     if (word.empty()) break;
     const auto colon = word.find(':');
-    if (colon == std::string_view::npos) return std::nullopt;
+    if (colon == std::string_view::npos) continue;  // not a field: a newer kernel's addition
     const auto name = word.substr(0, colon);
     auto value = word.substr(colon + 1);
     if (value.empty()) value = next_word(line);
@@ -108,6 +108,16 @@ std::vector<KernelRegistration> parse_epoll_fdinfo(std::string_view text) {
 
 Result<std::vector<KernelRegistration>> read_epoll_fdinfo(pid_t pid, int epoll_fd) {
   const std::string process = pid == 0 ? std::string("/proc/self") : "/proc/" + std::to_string(pid);
+  // Any other kind of fd would parse as an epoll with no registrations: say what it is instead.
+  // (Both files need the same rights, so a failure here is the one reading would give.)
+  const std::string link_path = process + "/fd/" + std::to_string(epoll_fd);
+  char target[64] = {};
+  const auto length = ::readlink(link_path.c_str(), target, sizeof target - 1);
+  if (length < 0) return detail::last_error();
+  if (std::string_view(target, static_cast<std::size_t>(length)) != "anon_inode:[eventpoll]") {
+    return Unexpected(std::errc::invalid_argument);
+  }
+
   const std::string path = process + "/fdinfo/" + std::to_string(epoll_fd);
   OwnedFd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!file.is_valid()) return detail::last_error();
@@ -121,14 +131,6 @@ Result<std::vector<KernelRegistration>> read_epoll_fdinfo(pid_t pid, int epoll_f
     }
     if (*got == 0) break;
     text.append(buffer, *got);
-  }
-  // Any other kind of fd would parse as an epoll with no registrations: say what it is instead.
-  const std::string link_path = process + "/fd/" + std::to_string(epoll_fd);
-  char target[64] = {};
-  const auto length = ::readlink(link_path.c_str(), target, sizeof target - 1);
-  if (length > 0 &&
-      std::string_view(target, static_cast<std::size_t>(length)) != "anon_inode:[eventpoll]") {
-    return Unexpected(std::errc::invalid_argument);
   }
   return parse_epoll_fdinfo(text);
 }

@@ -13,12 +13,12 @@
 #include <source_location>
 #include <vector>
 
+#include "futex_mutex.hpp"
 #include "libpoll/audit.hpp"
 #include "libpoll/metrics.hpp"
 #include "libpoll/poll.hpp"
 #include "libpoll/registration_info.hpp"
 #include "sys/selector.hpp"
-#include "futex_mutex.hpp"
 #include "token_counts.hpp"
 
 namespace libpoll::detail {
@@ -44,9 +44,7 @@ class PollState {
   [[nodiscard]] PollMetrics metrics() const noexcept;
 
   // Any thread, no lock held: the one counter that needs a read-modify-write.
-  void count_guard_failure() noexcept {
-    guard_failures_.fetch_add(1, std::memory_order_relaxed);
-  }
+  void count_guard_failure() noexcept { guard_failures_.fetch_add(1, std::memory_order_relaxed); }
 
   // For another Poll that finds `fd` claimed by this one: true when this Poll really holds the
   // file now at `fd`; otherwise the claim was stale (closed without deregister) and is retired.

@@ -180,8 +180,8 @@ class TokenCounts {
     end_write();
   }
 
-  std::vector<std::unique_ptr<Table>> tables_;  // every table ever used; the last is current
-  Table* current_ = nullptr;                    // writers' view
+  std::vector<std::unique_ptr<Table>> tables_;    // every table ever used; the last is current
+  Table* current_ = nullptr;                      // writers' view
   std::atomic<const Table*> published_{nullptr};  // readers' view
   std::atomic<std::uint64_t> version_{0};
   std::size_t size_ = 0;

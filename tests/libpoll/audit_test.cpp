@@ -146,8 +146,9 @@ TEST_P(AuditTest, ReRegisteredReusedNumberShowsTheZombieBesideTheNewRegistration
               (std::vector{DiscrepancyKind::zombie, DiscrepancyKind::duplicate_target,
                            DiscrepancyKind::duplicate_target}))
         << describe(report);
-    const auto zombie = std::find_if(report.discrepancies.begin(), report.discrepancies.end(),
-                                     [](const auto& d) { return d.kind == DiscrepancyKind::zombie; });
+    const auto zombie =
+        std::find_if(report.discrepancies.begin(), report.discrepancies.end(),
+                     [](const auto& d) { return d.kind == DiscrepancyKind::zombie; });
     EXPECT_EQ(zombie->token, kFirst);
     EXPECT_TRUE(zombie->site) << "the retired book entry still names the registration site";
   } else {
@@ -257,14 +258,13 @@ LIBPOLL_INSTANTIATE_FOR_BACKENDS(AuditTest);
 TEST(DiscrepancyTest, PrintsKindFdTokenInterestSiteAndDetail) {
   const auto site = std::source_location::current();
   const Discrepancy found{.kind = DiscrepancyKind::zombie,
-                         .fd = 7,
-                         .token = Token{3},
-                         .interest = Interest::readable,
-                         .kernel_interest = Interest::readable,
-                         .site = site,
-                         .detail = "the descriptor number now refers to another file"};
-  EXPECT_EQ(to_string(found), "zombie: fd 7, token 3, READABLE (registered at " +
-                                  to_string(site) +
+                          .fd = 7,
+                          .token = Token{3},
+                          .interest = Interest::readable,
+                          .kernel_interest = Interest::readable,
+                          .site = site,
+                          .detail = "the descriptor number now refers to another file"};
+  EXPECT_EQ(to_string(found), "zombie: fd 7, token 3, READABLE (registered at " + to_string(site) +
                                   "): the descriptor number now refers to another file");
 }
 

@@ -47,7 +47,7 @@ INSTANTIATE_TEST_SUITE_P(
         Mapping{"InErr", bits::in | bits::err, true, false, true, false, false, false},
         Mapping{"InOutHup", bits::in | bits::out | bits::hup, true, true, false, true, true,
                 false}),
-    [](const auto& info) { return std::string(info.param.name); });
+    [](const auto& instance) { return std::string(instance.param.name); });
 
 TEST(EventTest, PrintsTokenAndFlags) {
   EXPECT_EQ(to_string(event_with(bits::in | bits::rdhup)),

@@ -145,6 +145,17 @@ TEST(ParseEpollFdinfoTest, SkipsMalformedLinesAndKeepsTheGoodOnesAroundThem) {
   EXPECT_EQ(parsed[1].data, 0xdu);
 }
 
+// A word that is not a "name:value" field (something a later kernel might print) is skipped
+// like an unknown field, not taken as a reason to drop the registration.
+TEST(ParseEpollFdinfoTest, SkipsBareWordsAndKeepsTheLine) {
+  const auto parsed =
+      parse_epoll_fdinfo("tfd:        7 events:       19 oneshot data:                e\n");
+  ASSERT_EQ(parsed.size(), 1u);
+  EXPECT_EQ(parsed[0].target_fd, 7);
+  EXPECT_EQ(parsed[0].events, 0x19u);
+  EXPECT_EQ(parsed[0].data, 0xeu);
+}
+
 TEST(ParseEpollFdinfoTest, EmptyTextGivesNothing) {
   EXPECT_TRUE(parse_epoll_fdinfo("").empty());
   EXPECT_TRUE(parse_epoll_fdinfo("\n\n").empty());

@@ -180,6 +180,21 @@ TEST_P(RegistrationGuardTest, FailedDeregisterInTheDestructorIsCountedNotThrown)
   EXPECT_EQ(metrics.failed_operations, 1u);
 }
 
+TEST_P(RegistrationGuardTest, FailedDeregisterInAMoveAssignmentIsCounted) {
+  auto [sender, receiver] = net::pipe().value();
+  auto [other_sender, other_receiver] = net::pipe().value();
+  auto target =
+      Registration::create(registry(), other_receiver, kSecond, Interest::readable).value();
+  ASSERT_TRUE(registry().deregister_source(other_receiver));  // behind the guard's back
+  auto guard = Registration::create(registry(), receiver, kFirst, Interest::readable).value();
+
+  target = std::move(guard);
+  EXPECT_TRUE(target.active());
+  EXPECT_EQ(poll().metrics().guard_failures, 1u);
+  ASSERT_TRUE(target.deregister());
+  EXPECT_TRUE(poll().registrations().empty());
+}
+
 TEST_P(RegistrationGuardTest, CreateOnARegisteredSourceFailsAndRegistersNothing) {
   auto [sender, receiver] = net::pipe().value();
   auto first = Registration::create(registry(), receiver, kFirst, Interest::readable).value();

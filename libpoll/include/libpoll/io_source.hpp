@@ -57,8 +57,8 @@ class IoSource : public Source {
   }
   /// Scatter read into several buffers with one system call.
   Result<std::size_t> readv(std::span<const iovec> buffers) noexcept {
-    return detail::read_result(
-        ::readv(fd_.get(), buffers.data(), static_cast<int>(buffers.size())), fd_.get());
+    return detail::read_result(::readv(fd_.get(), buffers.data(), static_cast<int>(buffers.size())),
+                               fd_.get());
   }
   /// Gather write from several buffers with one system call.
   Result<std::size_t> writev(std::span<const iovec> buffers) noexcept {

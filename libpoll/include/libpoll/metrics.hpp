@@ -34,8 +34,9 @@ struct PollMetrics {
   /// bucket b > 0 counts polls that returned [2^(b-1), 2^b) events; the last bucket is open.
   std::array<std::uint64_t, 16> events_per_poll{};
 
-  /// Time spent blocked in the selector, and the wall time over which it was measured; both
-  /// empty unless the Poll was created with `PollOptions::measure_blocked_time`.
+  /// Time spent blocked in the selector, and the wall time over which it was measured (since
+  /// the Poll was created); both empty unless the Poll was created with
+  /// `PollOptions::measure_blocked_time`.
   std::optional<std::chrono::nanoseconds> blocked_time;
   std::optional<std::chrono::nanoseconds> measured_time;
 

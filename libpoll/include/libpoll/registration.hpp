@@ -18,7 +18,8 @@ namespace libpoll {
 /// do. Destroying it deregisters the source; a failure there is counted in the `Poll`'s
 /// `PollMetrics::guard_failures`, never thrown.
 ///
-/// The guard refers to the source, which must outlive it (declare the guard after the source):
+/// The guard refers to the source, which must outlive it (declare the guard after the source),
+/// and should not outlive its `Poll`, whose leak report would list its registration:
 ///
 /// ```cpp
 /// auto stream = libpoll::net::TcpStream::connect(addr).value();

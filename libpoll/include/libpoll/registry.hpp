@@ -103,8 +103,7 @@ class Registry {
   friend class SourceFd;
   friend class Waker;
 
-  explicit Registry(std::shared_ptr<detail::PollState> state) noexcept
-      : state_(std::move(state)) {}
+  explicit Registry(std::shared_ptr<detail::PollState> state) noexcept : state_(std::move(state)) {}
 
   // A descriptor whose reads and writes the user makes (SourceFd).
   Result<void> register_fd(int fd, Token token, Interest interest) const noexcept;

@@ -1,10 +1,12 @@
 #include "sys/epoll_selector.hpp"
 
 #include <sys/epoll.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <climits>
 #include <cstddef>
+#include <new>
 
 #include "libpoll/detail/syscall.hpp"
 #include "sys/eventfd_waker.hpp"
@@ -72,14 +74,26 @@ Result<void> EpollSelector::deregister_fd(int fd) noexcept {
 }
 
 bool EpollSelector::holds(int fd) noexcept {
-  // The kernel keys a registration by (open file, fd number): adding refuses with EEXIST exactly
-  // when the file now at `fd` is registered under it. A successful probe is undone at once.
-  epoll_event probe{};
-  if (::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &probe) == 0) {
-    (void)::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, &probe);
-    return false;
+  // The kernel keys a registration by (open file, fd number); its fdinfo names the file of each
+  // one. Reading it changes nothing, unlike probing with EPOLL_CTL_ADD, which could hand a
+  // concurrent epoll_wait an event for the probe. This runs only when the book already has `fd`
+  // (misuse, or a stale entry), so its cost does not matter.
+  struct stat status {};
+  if (::fstat(fd, &status) != 0) return false;
+  try {
+    auto held = registrations();
+    if (!held) return false;
+    for (const KernelRegistration& registration : *held) {
+      if (registration.target_fd != fd) continue;
+      if (!registration.inode || !registration.device) return true;  // kernels before 4.13
+      if (*registration.inode == static_cast<std::uint64_t>(status.st_ino) &&
+          *registration.device == static_cast<std::uint64_t>(status.st_dev)) {
+        return true;
+      }
+    }
+  } catch (const std::bad_alloc&) {
   }
-  return errno == EEXIST;
+  return false;
 }
 
 Result<std::vector<KernelRegistration>> EpollSelector::registrations() const {

@@ -91,8 +91,8 @@ class PollSelector final : public Selector {
     Identity identity;
     bool socket = false;   // has SO_MEMINFO
     bool foreign = false;  // IoPath::foreign: re-armed at every select()
-    bool waker = false;   // a pipe from make_waker: drained on report, never disarmed
-    bool closed = false;  // POLLNVAL seen: closed without deregister, not polled
+    bool waker = false;    // a pipe from make_waker: drained on report, never disarmed
+    bool closed = false;   // POLLNVAL seen: closed without deregister, not polled
   };
 
   // Which entry a pollfd of the blocking poll was copied from.

@@ -41,7 +41,8 @@ class Selector {
   // EEXIST when `fd` (the same open file) is registered already, ENOENT from reregister and
   // deregister when it is not, EBADF for a closed fd, EPERM for a file that cannot be watched
   // (a regular file or a directory).
-  virtual Result<void> register_fd(int fd, Token token, Interest interest, IoPath path) noexcept = 0;
+  virtual Result<void> register_fd(int fd, Token token, Interest interest,
+                                   IoPath path) noexcept = 0;
   virtual Result<void> reregister_fd(int fd, Token token, Interest interest) noexcept = 0;
   virtual Result<void> deregister_fd(int fd) noexcept = 0;
 

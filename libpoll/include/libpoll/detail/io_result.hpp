@@ -28,7 +28,8 @@ void io_progress(int fd, Interest kind) noexcept;
 /// For reads, receives and accepts on `fd`. A read of 0 (end of stream) is not progress: no new
 /// data will come, and re-arming would report the end again and again.
 [[nodiscard]] inline Result<std::size_t> read_result(ssize_t rc, int fd) noexcept {
-  if (rc < 0) [[unlikely]] return io_error(fd, Interest::readable);
+  if (rc < 0) [[unlikely]]
+    return io_error(fd, Interest::readable);
   if (rc > 0 && edge_emulation_users.load(std::memory_order_relaxed) != 0) [[unlikely]] {
     io_progress(fd, Interest::readable);
   }
@@ -37,7 +38,8 @@ void io_progress(int fd, Interest kind) noexcept;
 
 /// For writes and sends on `fd`.
 [[nodiscard]] inline Result<std::size_t> write_result(ssize_t rc, int fd) noexcept {
-  if (rc < 0) [[unlikely]] return io_error(fd, Interest::writable);
+  if (rc < 0) [[unlikely]]
+    return io_error(fd, Interest::writable);
   if (rc > 0 && edge_emulation_users.load(std::memory_order_relaxed) != 0) [[unlikely]] {
     io_progress(fd, Interest::writable);
   }

@@ -31,7 +31,8 @@ struct PollOptions {
 /// Receives the live registrations of a `Poll` that is being destroyed.
 using LeakHandler = std::function<void(std::span<const RegistrationInfo> leaked)>;
 
-/// Owns a selector (epoll on Linux) and waits on it for readiness of registered sources.
+/// Owns a selector (epoll, or portable poll(2): see `Backend`) and waits on it for readiness of
+/// registered sources.
 ///
 /// ```cpp
 /// auto poll = libpoll::Poll::create().value();
@@ -80,7 +81,8 @@ class Poll {
   /// A selector of the requested backend.
   ///
   /// Errors: the selector's creation errors (`EMFILE` when the process is out of descriptors);
-  /// `std::errc::function_not_supported` for a backend this platform lacks.
+  /// `std::errc::function_not_supported` for a backend this platform lacks;
+  /// `std::errc::invalid_argument` for `automatic` when `LIBPOLL_BACKEND` names no backend.
   [[nodiscard]] static Result<Poll> create(Backend backend = Backend::automatic) noexcept;
   [[nodiscard]] static Result<Poll> create(const PollOptions& options) noexcept;
 

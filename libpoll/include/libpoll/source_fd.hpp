@@ -14,6 +14,11 @@ namespace libpoll {
 /// before closing. Use it for descriptors from other libraries (a pcap handle's selectable fd,
 /// a timerfd, a signalfd), and to implement `Source` for types that own an fd.
 ///
+/// On the poll(2) backend, libpoll cannot see the reads and writes made on such a descriptor, so
+/// it cannot tell a drained one from one left ready: a `SourceFd` that stays ready is reported
+/// again at every poll (level-triggered), so that no edge is ever lost. Register it for writable
+/// only while there is something to write. (On epoll it is edge-triggered like every source.)
+///
 /// ```cpp
 /// int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 /// registry.register_source(libpoll::SourceFd(fd), kTimer, libpoll::Interest::readable);

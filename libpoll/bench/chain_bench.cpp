@@ -54,7 +54,6 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <climits>
 #include <cstddef>
@@ -63,7 +62,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <span>
@@ -82,10 +80,12 @@
 #include "libpoll/result.hpp"
 #include "libpoll/token.hpp"
 
+#include "bench_support.hpp"
+
 namespace chain_bench {
 
+using bench::StreamPair;
 using libpoll::net::UnixStream;
-using StreamPair = std::pair<UnixStream, UnixStream>;
 
 constexpr char kByte = 'e';
 // Bytes read per read call: more than can ever be queued on one pair in practice (one per
@@ -210,7 +210,7 @@ struct RawSide {
     for (std::size_t i = 0; i < registered; ++i) {
       epoll_event unused{};
       if (::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, read_fd[i], &unused) < 0 && !first) {
-        first = std::error_code(errno, std::system_category());
+        first = bench::last_errno();
       }
     }
     registered = 0;
@@ -395,48 +395,6 @@ template <bool kWatchFirst>
 
 // ---- set-up -----------------------------------------------------------------------------------
 
-[[noreturn]] void throw_error(const std::string& what, std::error_code error) {
-  throw std::runtime_error(what + ": " + error.message());
-}
-
-std::string limit_text(const rlimit& limit) {
-  const auto text = [](rlim_t value) {
-    return value == RLIM_INFINITY ? std::string("unlimited") : std::to_string(value);
-  };
-  return "RLIMIT_NOFILE is " + text(limit.rlim_cur) + " (hard limit " + text(limit.rlim_max) + ")";
-}
-
-rlimit raise_fd_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) {
-    throw_error("getrlimit(RLIMIT_NOFILE)", {errno, std::system_category()});
-  }
-  if (limit.rlim_cur != limit.rlim_max) {
-    rlimit raised = limit;
-    raised.rlim_cur = limit.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
-  }
-  return limit;
-}
-
-std::size_t open_fd_count() {
-  std::error_code error;
-  std::size_t count = 0;
-  for (std::filesystem::directory_iterator it("/proc/self/fd", error), end; !error && it != end;
-       it.increment(error)) {
-    ++count;
-  }
-  return error || count == 0 ? 3 : count;  // the count includes the iterator's own descriptor
-}
-
-void check_fd_budget(std::size_t pairs, std::size_t sides, const rlimit& limit) {
-  const std::size_t needed = open_fd_count() + 2 * pairs + sides;
-  if (limit.rlim_cur != RLIM_INFINITY && needed > limit.rlim_cur) {
-    throw std::runtime_error(std::to_string(pairs) + " pairs need " + std::to_string(needed) +
-                             " file descriptors but " + limit_text(limit));
-  }
-}
-
 const char* impl_name(Impl impl) {
   switch (impl) {
     case Impl::raw:
@@ -485,7 +443,7 @@ libpoll::Poll create_poll(Impl impl) {
                              std::string(libpoll::to_string(backend_of(impl))) +
                              "): " + poll.error().message() + ")");
   }
-  if (!poll) throw_error("Poll::create", poll.error());
+  if (!poll) bench::throw_error("Poll::create", poll.error());
   return std::move(*poll);
 }
 
@@ -517,19 +475,8 @@ std::vector<std::string> side_labels(const std::vector<Impl>& impls) {
 // (members are destroyed in reverse order: the sides, then the pairs).
 class Fixture {
  public:
-  Fixture(const Plan& plan, const std::vector<Impl>& impls, const rlimit& limit) {
-    pairs_.reserve(plan.pairs);
-    for (std::size_t i = 0; i < plan.pairs; ++i) {
-      auto made = UnixStream::pair();
-      if (!made) {
-        if (made.error() == std::errc::too_many_files_open) {
-          throw std::runtime_error("out of file descriptors after " + std::to_string(i) +
-                                   " pairs (" + limit_text(limit) + ")");
-        }
-        throw_error("UnixStream::pair", made.error());
-      }
-      pairs_.push_back(std::move(*made));
-    }
+  Fixture(const Plan& plan, const std::vector<Impl>& impls, const rlimit& limit)
+      : pairs_(bench::make_pairs(plan.pairs, limit)) {
     const std::vector<std::string> labels = side_labels(impls);
     for (std::size_t s = 0; s < impls.size(); ++s) {
       auto& side = *sides_.emplace_back(std::make_unique<Side>());
@@ -554,10 +501,10 @@ class Fixture {
   void close() {
     for (auto& side : sides_) {
       if (side->libpoll) {
-        if (auto error = side->libpoll->close()) throw_error("deregister_source", error);
+        if (auto error = side->libpoll->close()) bench::throw_error("deregister_source", error);
         side->libpoll.reset();
       }
-      if (auto error = side->raw.close()) throw_error("epoll_ctl(EPOLL_CTL_DEL)", error);
+      if (auto error = side->raw.close()) bench::throw_error("epoll_ctl(EPOLL_CTL_DEL)", error);
     }
     sides_.clear();
     pairs_.clear();
@@ -566,7 +513,7 @@ class Fixture {
  private:
   void open_raw(RawSide& raw, const Plan& plan, bool first) {
     raw.epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
-    if (raw.epoll_fd < 0) throw_error("epoll_create1", {errno, std::system_category()});
+    if (raw.epoll_fd < 0) bench::throw_error("epoll_create1", bench::last_errno());
     raw.events.resize(plan.capacity);
     raw.read_fd.reserve(plan.pairs);
     raw.write_fd.reserve(plan.pairs);
@@ -581,7 +528,7 @@ class Fixture {
       event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
       event.data.u64 = i;
       if (::epoll_ctl(raw.epoll_fd, EPOLL_CTL_ADD, raw.read_fd[i], &event) < 0) {
-        throw_error("epoll_ctl(EPOLL_CTL_ADD)", {errno, std::system_category()});
+        bench::throw_error("epoll_ctl(EPOLL_CTL_ADD)", bench::last_errno());
       }
       raw.registered = i + 1;
     }
@@ -593,7 +540,7 @@ class Fixture {
     for (std::size_t i = 0; i < plan.pairs; ++i) {
       auto done = lp.poll.registry().register_source(lp.watched(i), libpoll::Token{i},
                                                      libpoll::Interest::readable);
-      if (!done) throw_error("register_source", done.error());
+      if (!done) bench::throw_error("register_source", done.error());
       lp.registered = i + 1;
     }
   }
@@ -604,35 +551,10 @@ class Fixture {
 
 // ---- measurement ------------------------------------------------------------------------------
 
-struct Summary {
-  double median = 0;
-  double p25 = 0;
-  double p75 = 0;
-  double min = 0;
-};
-
-Summary summarize(std::vector<double> values) {
-  Summary summary;
-  if (values.empty()) return summary;
-  std::sort(values.begin(), values.end());
-  const auto at = [&](double q) {
-    const double position = q * static_cast<double>(values.size() - 1);
-    const auto low = static_cast<std::size_t>(position);
-    const std::size_t high = std::min(low + 1, values.size() - 1);
-    const double weight = position - static_cast<double>(low);
-    return values[low] * (1 - weight) + values[high] * weight;
-  };
-  summary.median = at(0.5);
-  summary.p25 = at(0.25);
-  summary.p75 = at(0.75);
-  summary.min = values.front();
-  return summary;
-}
-
 // What one side did in one configuration.
 struct SideResult {
   std::string label;
-  Summary ns_per_event;
+  bench::Summary ns_per_event;
   std::uint64_t events_per_round = 0;
   double events_per_poll = 0;
 };
@@ -701,7 +623,8 @@ RoundCounts timed_round(Side& side, const Plan& plan, std::uint64_t& ns, Totals&
 Measurement measure(std::size_t pairs, const Options& options, const rlimit& limit,
                     std::vector<Totals>& totals) {
   const Plan plan = make_plan(pairs, options);
-  check_fd_budget(pairs, options.impls.size(), limit);
+  // Both ends of every pair, and one per side for its epoll descriptor or Poll.
+  bench::check_fd_budget(std::to_string(pairs) + " pairs", 2 * pairs + options.impls.size(), limit);
   Fixture fixture(plan, options.impls, limit);
   const std::size_t sides = fixture.sides();
   const std::size_t rounds =
@@ -775,13 +698,13 @@ Measurement measure(std::size_t pairs, const Options& options, const rlimit& lim
   for (std::size_t s = 0; s < sides; ++s) {
     SideResult side;
     side.label = fixture.side(s).label;
-    side.ns_per_event = summarize(std::move(ns_per_event[s]));
+    side.ns_per_event = bench::summarize(std::move(ns_per_event[s]));
     side.events_per_round = events_per_round[s];
     side.events_per_poll =
         polls[s] == 0 ? 0 : static_cast<double>(events[s]) / static_cast<double>(polls[s]);
     result.sides.push_back(std::move(side));
   }
-  result.paired_ratio = summarize(std::move(ratios)).median;
+  result.paired_ratio = bench::summarize(std::move(ratios)).median;
   fixture.close();
   return result;
 }
@@ -872,7 +795,7 @@ void print_table(const Options& options, const std::vector<Measurement>& results
 }
 
 void print_summary_json(const SideResult& side, bool last) {
-  const Summary& s = side.ns_per_event;
+  const bench::Summary& s = side.ns_per_event;
   std::printf(
       "      \"%s\": {\"median_ns_per_event\": %.2f, \"p25\": %.2f, \"p75\": %.2f, "
       "\"min\": %.2f, \"events_per_round\": %llu, \"events_per_poll\": %.2f}%s\n",
@@ -951,26 +874,6 @@ constexpr std::string_view kUsage =
     "  --json             print JSON instead of the table\n"
     "exit status: 0, 1 on failure, 3 when a requested libpoll backend is not in this build\n";
 
-std::size_t parse_count(std::string_view flag, std::string_view text) {
-  std::size_t value = 0;
-  const auto* end = text.data() + text.size();
-  const auto [ptr, error] = std::from_chars(text.data(), end, value);
-  if (text.empty() || error != std::errc{} || ptr != end) {
-    throw std::runtime_error(std::string(flag) + ": not a count: '" + std::string(text) + "'");
-  }
-  return value;
-}
-
-std::vector<std::string_view> split(std::string_view list) {
-  std::vector<std::string_view> items;
-  for (std::size_t start = 0; start <= list.size();) {
-    const std::size_t comma = std::min(list.find(',', start), list.size());
-    items.push_back(list.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return items;
-}
-
 Impl impl_argument(std::string_view flag, std::string_view name) {
   if (auto impl = parse_impl(name)) return *impl;
   throw std::runtime_error(std::string(flag) + ": unknown implementation '" + std::string(name) +
@@ -982,58 +885,42 @@ Options parse_options(int argc, char** argv) {
   bool pairs_given = false;
   std::optional<Impl> alone;
   std::array<Impl, 2> compare{Impl::raw, Impl::libpoll};
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    std::string_view value;
-    bool has_value = false;
-    if (const auto equals = arg.find('='); arg.starts_with("--") && equals != arg.npos) {
-      value = arg.substr(equals + 1);
-      arg = arg.substr(0, equals);
-      has_value = true;
-    }
-    const auto next = [&]() -> std::string_view {
-      if (has_value) return value;
-      if (i + 1 >= argc) throw std::runtime_error(std::string(arg) + " needs a value");
-      return argv[++i];
-    };
+  for (bench::Args args(argc, argv); args.next();) {
+    const std::string_view arg = args.flag();
     if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage.data(), stdout);
       std::exit(0);
     } else if (arg == "--pairs") {
-      if (!pairs_given) options.pairs.clear();
-      pairs_given = true;
-      for (const std::string_view item : split(next())) {
-        options.pairs.push_back(parse_count(arg, item));
-      }
+      bench::add_counts(arg, args.value(), pairs_given, options.pairs);
     } else if (arg == "--active") {
-      options.active = parse_count(arg, next());
+      options.active = bench::parse_count(arg, args.value());
     } else if (arg == "--writes") {
-      options.writes = parse_count(arg, next());
+      options.writes = bench::parse_count(arg, args.value());
     } else if (arg == "--rounds") {
-      options.rounds = parse_count(arg, next());
+      options.rounds = bench::parse_count(arg, args.value());
     } else if (arg == "--poll-rounds") {
-      options.poll_rounds = parse_count(arg, next());
+      options.poll_rounds = bench::parse_count(arg, args.value());
     } else if (arg == "--warmup") {
-      options.warmup = parse_count(arg, next());
+      options.warmup = bench::parse_count(arg, args.value());
     } else if (arg == "--time-limit") {
-      options.time_limit = parse_count(arg, next());
+      options.time_limit = bench::parse_count(arg, args.value());
     } else if (arg == "--capacity") {
-      options.capacity = parse_count(arg, next());
+      options.capacity = bench::parse_count(arg, args.value());
     } else if (arg == "--compare") {
-      const std::vector<std::string_view> names = split(next());
+      const std::vector<std::string_view> names = bench::split(args.value());
       if (names.size() != 2) throw std::runtime_error("--compare takes two implementations, A,B");
       compare = {impl_argument(arg, names[0]), impl_argument(arg, names[1])};
     } else if (arg == "--impl") {
-      const std::string_view impl = next();
+      const std::string_view impl = args.value();
       alone = impl == "both" ? std::nullopt : std::optional<Impl>(impl_argument(arg, impl));
-    } else if (arg == "--drain" && !has_value) {
+    } else if (args.is_switch("--drain")) {
       options.drain = true;
-    } else if (arg == "--no-drain" && !has_value) {
+    } else if (args.is_switch("--no-drain")) {
       options.drain = false;
-    } else if (arg == "--json" && !has_value) {
+    } else if (args.is_switch("--json")) {
       options.json = true;
     } else {
-      throw std::runtime_error("unknown option '" + std::string(argv[i]) + "' (see --help)");
+      args.reject();
     }
   }
   if (options.rounds == 0) throw std::runtime_error("--rounds must be at least 1");
@@ -1054,7 +941,7 @@ int run(int argc, char** argv) {
   for (const Impl impl : options.impls) {
     if (impl != Impl::raw) (void)create_poll(impl);
   }
-  const rlimit limit = raise_fd_limit();
+  const rlimit limit = bench::raise_fd_limit();
   std::vector<Totals> totals(options.impls.size());
   std::vector<Measurement> results;
   for (const std::size_t pairs : options.pairs) {

@@ -30,17 +30,13 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <array>
-#include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
-#include <filesystem>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -57,10 +53,11 @@
 #include "libpoll/source_fd.hpp"
 #include "libpoll/token.hpp"
 
+#include "bench_support.hpp"
+
 namespace registry_bench {
 
-using libpoll::net::UnixStream;
-using StreamPair = std::pair<UnixStream, UnixStream>;
+using bench::StreamPair;
 
 enum class Impl { both, raw, libpoll };
 
@@ -101,10 +98,6 @@ struct RawSide {
   std::vector<int> fds;  // the first end of each pair; token = index
 };
 
-std::error_code last_errno() noexcept {
-  return {errno, std::system_category()};
-}
-
 [[gnu::noinline, gnu::noclone]] PhaseResult run_raw_register(RawSide& side) noexcept {
   const int epoll_fd = side.epoll_fd;
   const int* fds = side.fds.data();
@@ -113,7 +106,7 @@ std::error_code last_errno() noexcept {
     epoll_event event{};
     event.events = kRawReadable;
     event.data.u64 = i;
-    if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fds[i], &event) < 0) return {i, last_errno()};
+    if (::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fds[i], &event) < 0) return {i, bench::last_errno()};
   }
   return {n, {}};
 }
@@ -126,7 +119,7 @@ std::error_code last_errno() noexcept {
     epoll_event event{};
     event.events = kRawReadableWritable;
     event.data.u64 = i;
-    if (::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, fds[i], &event) < 0) return {i, last_errno()};
+    if (::epoll_ctl(epoll_fd, EPOLL_CTL_MOD, fds[i], &event) < 0) return {i, bench::last_errno()};
   }
   return {n, {}};
 }
@@ -138,7 +131,7 @@ std::error_code last_errno() noexcept {
   for (std::size_t i = 0; i < n; ++i) {
     // Non-null, as libpoll's backend passes it (kernels before 2.6.9 required one).
     epoll_event unused{};
-    if (::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fds[i], &unused) < 0) return {i, last_errno()};
+    if (::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fds[i], &unused) < 0) return {i, bench::last_errno()};
   }
   return {n, {}};
 }
@@ -214,72 +207,19 @@ struct LibpollSide {
 
 // ---- set-up -----------------------------------------------------------------------------------
 
-[[noreturn]] void throw_error(const std::string& what, std::error_code error) {
-  throw std::runtime_error(what + ": " + error.message());
-}
-
-std::string limit_text(const rlimit& limit) {
-  const auto text = [](rlim_t value) {
-    return value == RLIM_INFINITY ? std::string("unlimited") : std::to_string(value);
-  };
-  return "RLIMIT_NOFILE is " + text(limit.rlim_cur) + " (hard limit " + text(limit.rlim_max) + ")";
-}
-
-rlimit raise_fd_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) throw_error("getrlimit(RLIMIT_NOFILE)", last_errno());
-  if (limit.rlim_cur != limit.rlim_max) {
-    rlimit raised = limit;
-    raised.rlim_cur = limit.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
-  }
-  return limit;
-}
-
-std::size_t open_fd_count() {
-  std::error_code error;
-  std::size_t count = 0;
-  for (std::filesystem::directory_iterator it("/proc/self/fd", error), end; !error && it != end;
-       it.increment(error)) {
-    ++count;
-  }
-  return error || count == 0 ? 3 : count;  // the count includes the iterator's own descriptor
-}
-
-void check_fd_budget(std::size_t fds, const rlimit& limit) {
-  // N pairs (N descriptors per implementation) and one epoll descriptor each.
-  const std::size_t needed = open_fd_count() + 2 * fds + 2;
-  if (limit.rlim_cur != RLIM_INFINITY && needed > limit.rlim_cur) {
-    throw std::runtime_error(std::to_string(fds) + " descriptors per implementation need " +
-                             std::to_string(needed) + " file descriptors but " + limit_text(limit));
-  }
-}
-
 // Owns the pairs and both implementations; the implementations go first (members are destroyed
 // in reverse order), so that nothing is registered when the pairs are closed.
 class Fixture {
  public:
-  Fixture(std::size_t n, const rlimit& limit) {
-    pairs_.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      auto made = UnixStream::pair();
-      if (!made) {
-        if (made.error() == std::errc::too_many_files_open) {
-          throw std::runtime_error("out of file descriptors after " + std::to_string(i) +
-                                   " pairs (" + limit_text(limit) + ")");
-        }
-        throw_error("UnixStream::pair", made.error());
-      }
-      pairs_.push_back(std::move(*made));
-    }
+  Fixture(std::size_t n, const rlimit& limit) : pairs_(bench::make_pairs(n, limit)) {
     raw_.epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
-    if (raw_.epoll_fd < 0) throw_error("epoll_create1", last_errno());
+    if (raw_.epoll_fd < 0) bench::throw_error("epoll_create1", bench::last_errno());
     raw_.fds.reserve(n);
     for (const StreamPair& pair : pairs_) raw_.fds.push_back(pair.first.as_raw_fd());
     // Backend::epoll, not automatic: LIBPOLL_BACKEND in the environment must not change what
     // is measured.
     auto poll = libpoll::Poll::create(libpoll::Backend::epoll);
-    if (!poll) throw_error("Poll::create(Backend::epoll)", poll.error());
+    if (!poll) bench::throw_error("Poll::create(Backend::epoll)", poll.error());
     libpoll_.emplace(std::move(*poll), pairs_);
   }
   Fixture(const Fixture&) = delete;
@@ -292,7 +232,7 @@ class Fixture {
   // Undoes what a failed round left registered and closes everything, reporting failures.
   void close() {
     if (libpoll_) {
-      if (auto error = libpoll_->close()) throw_error("deregister_source", error);
+      if (auto error = libpoll_->close()) bench::throw_error("deregister_source", error);
       libpoll_.reset();
     }
     if (raw_.epoll_fd >= 0) {
@@ -309,31 +249,6 @@ class Fixture {
 };
 
 // ---- measurement ------------------------------------------------------------------------------
-
-struct Summary {
-  double median = 0;
-  double p25 = 0;
-  double p75 = 0;
-  double min = 0;
-};
-
-Summary summarize(std::vector<double> values) {
-  Summary summary;
-  if (values.empty()) return summary;
-  std::sort(values.begin(), values.end());
-  const auto at = [&](double q) {
-    const double position = q * static_cast<double>(values.size() - 1);
-    const auto low = static_cast<std::size_t>(position);
-    const std::size_t high = std::min(low + 1, values.size() - 1);
-    const double weight = position - static_cast<double>(low);
-    return values[low] * (1 - weight) + values[high] * weight;
-  };
-  summary.median = at(0.5);
-  summary.p25 = at(0.25);
-  summary.p75 = at(0.75);
-  summary.min = values.front();
-  return summary;
-}
 
 // The rows of the report: the three phases, and a register followed by a deregister (the
 // lifetime of a short-lived connection's registration).
@@ -378,8 +293,8 @@ RoundNs timed_round(Side& side, const std::array<PhaseFunction<Side>, kPhases>& 
 struct Measurement {
   std::size_t fds = 0;
   std::size_t rounds = 0;
-  std::array<Summary, kRows> raw;      // ns per operation
-  std::array<Summary, kRows> libpoll;  // ns per operation
+  std::array<bench::Summary, kRows> raw;      // ns per operation
+  std::array<bench::Summary, kRows> libpoll;  // ns per operation
   // Median over rounds of libpoll/raw for the two rounds run back to back: less sensitive than
   // the ratio of medians to load that drifts during the run.
   std::array<double, kRows> paired_ratio{};
@@ -402,7 +317,8 @@ std::array<double, kRows> per_operation(const RoundNs& ns, std::size_t n) {
 Measurement measure(std::size_t n, const Options& options, const rlimit& limit, Totals& raw_totals,
                     Totals& libpoll_totals) {
   if (n == 0) throw std::runtime_error("--fds must be at least 1");
-  check_fd_budget(n, limit);
+  // N pairs (N descriptors per implementation) and one epoll descriptor each.
+  bench::check_fd_budget(std::to_string(n) + " descriptors per implementation", 2 * n + 2, limit);
   Fixture fixture(n, limit);
   const bool run_raw = options.impl != Impl::libpoll;
   const bool run_libpoll = options.impl != Impl::raw;
@@ -466,9 +382,9 @@ Measurement measure(std::size_t n, const Options& options, const rlimit& limit, 
   result.fds = n;
   result.rounds = options.rounds;
   for (std::size_t row = 0; row < kRows; ++row) {
-    result.raw[row] = summarize(std::move(raw_ns[row]));
-    result.libpoll[row] = summarize(std::move(libpoll_ns[row]));
-    result.paired_ratio[row] = summarize(std::move(ratios[row])).median;
+    result.raw[row] = bench::summarize(std::move(raw_ns[row]));
+    result.libpoll[row] = bench::summarize(std::move(libpoll_ns[row]));
+    result.paired_ratio[row] = bench::summarize(std::move(ratios[row])).median;
   }
   return result;
 }
@@ -531,7 +447,7 @@ void print_table(const Options& options, const std::vector<Measurement>& results
   if (lp) totals(kLibpollFunctions, libpoll_totals);
 }
 
-void print_summary_json(const char* name, const Summary& s, bool last) {
+void print_summary_json(const char* name, const bench::Summary& s, bool last) {
   std::printf(
       "        \"%s\": {\"median_ns_per_op\": %.2f, \"p25\": %.2f, \"p75\": %.2f, "
       "\"min\": %.2f}%s\n",
@@ -590,51 +506,22 @@ constexpr std::string_view kUsage =
     "A round registers all N descriptors, reregisters them (readable -> readable|writable),\n"
     "then deregisters them; each phase is timed on its own.\n";
 
-std::size_t parse_count(std::string_view flag, std::string_view text) {
-  std::size_t value = 0;
-  const auto* end = text.data() + text.size();
-  const auto [ptr, error] = std::from_chars(text.data(), end, value);
-  if (text.empty() || error != std::errc{} || ptr != end) {
-    throw std::runtime_error(std::string(flag) + ": not a count: '" + std::string(text) + "'");
-  }
-  return value;
-}
-
 Options parse_options(int argc, char** argv) {
   Options options;
   bool fds_given = false;
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    std::string_view value;
-    bool has_value = false;
-    if (const auto equals = arg.find('='); arg.starts_with("--") && equals != arg.npos) {
-      value = arg.substr(equals + 1);
-      arg = arg.substr(0, equals);
-      has_value = true;
-    }
-    const auto next = [&]() -> std::string_view {
-      if (has_value) return value;
-      if (i + 1 >= argc) throw std::runtime_error(std::string(arg) + " needs a value");
-      return argv[++i];
-    };
+  for (bench::Args args(argc, argv); args.next();) {
+    const std::string_view arg = args.flag();
     if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage.data(), stdout);
       std::exit(0);
     } else if (arg == "--fds") {
-      if (!fds_given) options.fds.clear();
-      fds_given = true;
-      std::string_view list = next();
-      for (std::size_t start = 0; start <= list.size();) {
-        const std::size_t comma = std::min(list.find(',', start), list.size());
-        options.fds.push_back(parse_count(arg, list.substr(start, comma - start)));
-        start = comma + 1;
-      }
+      bench::add_counts(arg, args.value(), fds_given, options.fds);
     } else if (arg == "--rounds") {
-      options.rounds = parse_count(arg, next());
+      options.rounds = bench::parse_count(arg, args.value());
     } else if (arg == "--warmup") {
-      options.warmup = parse_count(arg, next());
+      options.warmup = bench::parse_count(arg, args.value());
     } else if (arg == "--impl") {
-      const std::string_view impl = next();
+      const std::string_view impl = args.value();
       if (impl == "both") {
         options.impl = Impl::both;
       } else if (impl == "raw") {
@@ -644,10 +531,10 @@ Options parse_options(int argc, char** argv) {
       } else {
         throw std::runtime_error("--impl must be both, raw or libpoll");
       }
-    } else if (arg == "--json" && !has_value) {
+    } else if (args.is_switch("--json")) {
       options.json = true;
     } else {
-      throw std::runtime_error("unknown option '" + std::string(argv[i]) + "' (see --help)");
+      args.reject();
     }
   }
   if (options.rounds == 0) throw std::runtime_error("--rounds must be at least 1");
@@ -656,7 +543,7 @@ Options parse_options(int argc, char** argv) {
 
 int run(int argc, char** argv) {
   const Options options = parse_options(argc, argv);
-  const rlimit limit = raise_fd_limit();
+  const rlimit limit = bench::raise_fd_limit();
   Totals raw_totals;
   Totals libpoll_totals;
   std::vector<Measurement> results;

@@ -1,8 +1,11 @@
 #include "libpoll/audit.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <charconv>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -68,6 +71,22 @@ std::optional<Interest> interest_of(std::uint32_t mask) {
   return interest;
 }
 
+// Whether any open descriptor of this process refers to `file` (opened with `access_mode`, when
+// known): what keeps an epoll registration alive after its own descriptor is closed. The access
+// mode keeps a pipe's write end from standing in for its read end: they share an inode.
+bool file_is_open_elsewhere(const FileIdentity& file, std::optional<int> access_mode) {
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", error)) {
+    int fd = -1;
+    const auto name = entry.path().filename().string();
+    if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc()) continue;
+    const auto now = identity_now(fd);
+    if (!now || *now != file) continue;
+    if (!access_mode || (::fcntl(fd, F_GETFL) & O_ACCMODE) == *access_mode) return true;
+  }
+  return false;
+}
+
 const BookRecord* find_record(std::span<const BookRecord> records, int fd, Token token) {
   // The latest record wins: retired records are kept oldest first.
   for (auto it = records.rbegin(); it != records.rend(); ++it) {
@@ -127,8 +146,13 @@ AuditReport audit_registrations(Backend backend, std::span<const BookRecord> liv
     }
 
     if (!same_file) {
-      if (backend == Backend::poll && !now) {
-        // poll(2) watches numbers, not files: a closed number is simply no longer watched.
+      if (backend == Backend::poll && !now &&
+          !(kernel.inode && kernel.device &&
+            file_is_open_elsewhere(FileIdentity{*kernel.device, *kernel.inode},
+                                   kernel.access_mode))) {
+        // poll(2) watches numbers: a closed number whose file is gone is what epoll would have
+        // dropped with the file. (One whose file lives on through a dup is a zombie below, as
+        // epoll would still hold it.)
         report.discrepancies.push_back(make(DiscrepancyKind::vanished, kernel.target_fd, token,
                                             record, std::nullopt,
                                             "the descriptor was closed without deregister"));

@@ -30,6 +30,10 @@ struct KernelRegistration {
   /// is converted to the encoding `stat` uses, so it compares with `st_dev`.
   std::optional<std::uint64_t> inode;
   std::optional<std::uint64_t> device;
+  /// The open file's access mode (`O_RDONLY`, `O_WRONLY`, `O_RDWR`), when the selector knows it
+  /// (the poll(2) backend does; epoll's fdinfo does not show it). It tells the two ends of a
+  /// pipe apart, which share one inode.
+  std::optional<int> access_mode;
 
   friend bool operator==(const KernelRegistration&, const KernelRegistration&) = default;
 };

@@ -1,5 +1,6 @@
 #include "sys/poll_selector.hpp"
 
+#include <fcntl.h>
 #include <linux/sock_diag.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -254,6 +255,7 @@ Result<void> PollSelector::register_fd(int fd, Token token, Interest interest,
     return Unexpected(std::errc::operation_not_permitted);
   }
   const Identity identity{status.st_dev, status.st_ino};
+  const int access_mode = ::fcntl(fd, F_GETFL) & O_ACCMODE;
 
   const std::scoped_lock lock(mutex_);
   auto [at, added] = table_.try_emplace(fd);
@@ -266,6 +268,7 @@ Result<void> PollSelector::register_fd(int fd, Token token, Interest interest,
                 .armed = to_mask(interest),
                 .generation = ++next_generation_,
                 .identity = identity,
+                .access_mode = access_mode,
                 .socket = S_ISSOCK(status.st_mode),
                 .foreign = path == IoPath::foreign};
   if (auto waker = unregistered_wakers_.find(fd); waker != unregistered_wakers_.end()) {
@@ -280,6 +283,10 @@ Result<void> PollSelector::reregister_fd(int fd, Token token, Interest interest)
   const std::scoped_lock lock(mutex_);
   auto found = table_.find(fd);
   if (found == table_.end()) return Unexpected(std::errc::no_such_file_or_directory);
+  if (auto gone = check_still_there(fd, found->second); !gone) {
+    table_.erase(found);
+    return gone;
+  }
   Entry& entry = found->second;
   entry.token = token;
   entry.interest = entry.armed = to_mask(interest);
@@ -291,8 +298,22 @@ Result<void> PollSelector::reregister_fd(int fd, Token token, Interest interest)
 
 Result<void> PollSelector::deregister_fd(int fd) noexcept {
   const std::scoped_lock lock(mutex_);
-  if (table_.erase(fd) == 0) return Unexpected(std::errc::no_such_file_or_directory);
+  auto found = table_.find(fd);
+  if (found == table_.end()) return Unexpected(std::errc::no_such_file_or_directory);
+  auto there = check_still_there(fd, found->second);
+  table_.erase(found);
   wake_if_blocked();
+  return there;
+}
+
+Result<void> PollSelector::check_still_there(int fd, const Entry& entry) noexcept {
+  // As epoll answers: a closed number is EBADF, a number now naming another file ENOENT (that
+  // file was never registered). Either way the registration is gone.
+  struct stat status {};
+  if (::fstat(fd, &status) != 0) return Unexpected(std::errc::bad_file_descriptor);
+  if (entry.identity != Identity{status.st_dev, status.st_ino}) {
+    return Unexpected(std::errc::no_such_file_or_directory);
+  }
   return {};
 }
 
@@ -314,7 +335,8 @@ Result<std::vector<KernelRegistration>> PollSelector::registrations() const {
                                       .data = static_cast<std::uint64_t>(entry.token.value),
                                       .position = std::nullopt,
                                       .inode = entry.identity.inode,
-                                      .device = entry.identity.device});
+                                      .device = entry.identity.device,
+                                      .access_mode = entry.access_mode});
   }
   return list;
 }

@@ -89,6 +89,7 @@ class PollSelector final : public Selector {
     std::uint64_t readable_state = 0;  // bytes and memory when readable was last reported
     std::uint64_t generation = 0;      // tells a result from a replaced registration
     Identity identity;
+    int access_mode = 0;   // O_ACCMODE bits: the two ends of a pipe share an inode
     bool socket = false;   // has SO_MEMINFO
     bool foreign = false;  // IoPath::foreign: re-armed at every select()
     bool waker = false;    // a pipe from make_waker: drained on report, never disarmed
@@ -107,6 +108,9 @@ class PollSelector final : public Selector {
   Result<void> probe_disarmed() noexcept;
   void prepare_poll() noexcept;
   std::size_t collect(Events& events) noexcept;
+  // Success when `fd` still names the file `entry` was registered for; the error epoll would
+  // give otherwise.
+  static Result<void> check_still_there(int fd, const Entry& entry) noexcept;
   // Interrupts a select() blocked in poll(2), so that it sees a change of the table.
   void wake_if_blocked() noexcept;
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Installs, from Debian 12's packages, whatever building and testing libpoll needs and the
-# machine lacks. Extra package names may be given as arguments (bench.sh adds valgrind).
+# Installs, from Debian 12's packages, whatever building and testing libpoll and pollscope need
+# and the machine lacks. Extra package names may be given as arguments (bench.sh adds valgrind).
 # Safe to run again: it installs nothing when everything is present.
 set -euo pipefail
 
-packages=(g++ cmake ninja-build pkgconf libgtest-dev "$@")
+packages=(g++ cmake ninja-build pkgconf libgtest-dev libcli11-dev nlohmann-json3-dev libfmt-dev
+  libpcap-dev "$@")
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -1,0 +1,14 @@
+#pragma once
+
+// One function per subcommand: each declares its options on `app` and, when chosen, calls the
+// plain function in src/run.hpp that does the work, leaving its exit code in `exit_code`.
+
+#include <CLI/CLI.hpp>
+
+namespace pollscope::commands {
+
+void add_run(CLI::App& app, int& exit_code);
+void add_validate(CLI::App& app, int& exit_code);
+void add_scenarios(CLI::App& app, int& exit_code);
+
+}  // namespace pollscope::commands

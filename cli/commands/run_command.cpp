@@ -1,0 +1,30 @@
+#include <iostream>
+#include <memory>
+
+#include "commands.hpp"
+#include "run.hpp"
+
+namespace pollscope::commands {
+
+void add_run(CLI::App& app, int& exit_code) {
+  auto* command = app.add_subcommand(
+      "run", "Run a scenario (the built-in default one without a file) and report as JSON");
+  auto request = std::make_shared<RunRequest>();
+  auto scenario = std::make_shared<std::string>();
+  auto out = std::make_shared<std::string>();
+  auto backend = std::make_shared<std::string>();
+  command->add_option("scenario", *scenario, "Scenario file (JSON); see `pollscope scenarios`");
+  command->add_option("--out,-o", *out,
+                      "Write the report to this file (atomically) instead of stdout");
+  command->add_option("--backend", *backend, "Override the scenario's backend")
+      ->check(CLI::IsMember({"epoll", "poll"}));
+  command->add_flag("--quiet,-q", request->quiet, "No progress line and no summary on stderr");
+  command->callback([=, &exit_code] {
+    if (!scenario->empty()) request->scenario_path = *scenario;
+    if (!out->empty()) request->out_path = *out;
+    if (!backend->empty()) request->backend = libpoll::parse_backend(*backend);
+    exit_code = run_command(*request, std::cout, std::cerr);
+  });
+}
+
+}  // namespace pollscope::commands

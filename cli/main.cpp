@@ -1,0 +1,35 @@
+// pollscope: load scenarios and leak checks for the libpoll readiness layer.
+
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "commands/commands.hpp"
+#include "libpoll/version.hpp"
+#include "run.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app("pollscope: runs load scenarios over libpoll and reports event latency, "
+               "throughput and leaked registrations as JSON");
+  app.set_version_flag("--version", std::string("pollscope ") + libpoll::version);
+  app.require_subcommand(1);
+  app.footer(
+      "Exit codes:\n"
+      "  0    ran, and every threshold passed\n"
+      "  1    ran, and a threshold failed\n"
+      "  2    invalid input or usage (a bad flag, a missing or invalid scenario)\n"
+      "  3    runtime or environment failure (descriptor limit, sockets, writing the report)\n"
+      "  130  interrupted (Ctrl-C or SIGTERM): a partial report was written");
+  int exit_code = pollscope::kExitPassed;
+  pollscope::commands::add_run(app, exit_code);
+  pollscope::commands::add_validate(app, exit_code);
+  pollscope::commands::add_scenarios(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    if (error.get_exit_code() == 0) return app.exit(error);  // --help, --version
+    std::cerr << "pollscope: " << error.what() << " (see pollscope --help)\n";
+    return pollscope::kExitInvalidInput;
+  }
+  return exit_code;
+}

@@ -1,0 +1,602 @@
+#include "engine.hpp"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "libpoll/libpoll.hpp"
+#include "links.hpp"
+
+namespace pollscope {
+
+namespace {
+
+using libpoll::Interest;
+using libpoll::Token;
+
+std::uint64_t now_ns() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(now.tv_nsec);
+}
+
+// Every message starts with two stamps: when it was meant to be sent (open loop: its slot in the
+// schedule; closed loop: when it was sent) and when it really was.
+struct Stamps {
+  std::uint64_t intended;
+  std::uint64_t actual;
+};
+static_assert(sizeof(Stamps) == 16);
+
+constexpr std::uint64_t kLateNs = 1'000'000;      // an open-loop send later than this is late
+constexpr std::uint64_t kDrainNs = 1'000'000'000;  // in-flight messages get this long to arrive
+constexpr Token kWakeToken{~std::size_t{0}};
+
+// One registered end and what the engine knows of it.
+struct End {
+  Link* link = nullptr;
+  std::size_t pair = 0;
+  bool registered = false;
+  Interest interest = Interest::readable;
+  std::vector<std::byte> inbox;   // bytes of a message not complete yet (streams)
+  std::vector<std::byte> outbox;  // bytes a write could not take yet
+  std::uint64_t events = 0;
+  bool waiting_writable = false;  // readable_writable toggle: registered writable only
+};
+
+class Worker {
+ public:
+  Worker(const Scenario& scenario, const RunOptions& options, std::size_t pairs,
+         std::size_t active, bool inject_faults)
+      : scenario_(scenario), options_(options), active_(active), inject_faults_(inject_faults) {
+    libpoll::PollOptions poll_options;
+    poll_options.backend = options.backend.value_or(scenario.backend);
+    poll_options.measure_blocked_time = true;
+    auto poll = libpoll::Poll::create(poll_options);
+    if (!poll) throw EnvironmentError("creating the Poll: " + poll.error().message());
+    poll_.emplace(std::move(*poll));
+    // pollscope reports leaks itself, in the report; the injected ones are expected.
+    poll_->set_leak_handler(nullptr);
+    pairs_ = make_pairs(scenario.sockets.kind, pairs);
+    ends_.reserve(pairs_.size() * 2);
+    for (std::size_t i = 0; i < pairs_.size(); ++i) {
+      if (pairs_[i].two_way) add_end(*pairs_[i].a, i);
+      add_end(*pairs_[i].b, i);
+    }
+    for (std::size_t e = 0; e < ends_.size(); ++e) register_end(e);
+    calibrate();
+  }
+
+  RunOutcome run() {
+    RunOutcome outcome;
+    outcome.backend = std::string(libpoll::to_string(poll_->backend()));
+    libpoll::Events events(scenario_.events_capacity);
+    for (const Phase& phase : scenario_.phases) {
+      if (stopped()) break;
+      PhaseOutcome phase_outcome{phase.name, run_phase(phase, events)};
+      outcome.overall.merge(phase_outcome.figures);
+      outcome.phases.push_back(std::move(phase_outcome));
+      if (phase.leak_check) {
+        for (auto& finding : audit()) outcome.leaks.push_back(std::move(finding));
+      }
+    }
+    outcome.interrupted = stopped();
+    teardown(outcome);
+    const auto metrics = poll_->metrics();
+    outcome.polls = metrics.polls;
+    outcome.ghost_events = metrics.ghost_events;
+    outcome.registers = metrics.registers;
+    outcome.reregisters = metrics.reregisters;
+    outcome.deregisters = metrics.deregisters;
+    outcome.blocked_seconds =
+        metrics.blocked_time ? static_cast<double>(metrics.blocked_time->count()) / 1e9 : 0;
+    outcome.measured_seconds =
+        metrics.measured_time ? static_cast<double>(metrics.measured_time->count()) / 1e9 : 0;
+    outcome.register_ns = register_ns_;
+    outcome.reregister_ns = reregister_ns_;
+    outcome.deregister_ns = deregister_ns_;
+    const auto events_seen = outcome.overall.events;
+    outcome.overhead_ns_per_event =
+        events_seen == 0 ? 0
+                         : measure_cost_ns_ * static_cast<double>(measurements_) /
+                               static_cast<double>(events_seen);
+    return outcome;
+  }
+
+ private:
+  void add_end(Link& link, std::size_t pair) {
+    End end;
+    end.link = &link;
+    end.pair = pair;
+    ends_.push_back(std::move(end));
+  }
+
+  [[nodiscard]] bool stopped() const {
+    return options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed);
+  }
+
+  // The cost of one measurement (a clock read and a histogram record), so that the report can
+  // say what measuring added per event.
+  void calibrate() {
+    Histogram scratch;
+    constexpr int kSamples = 20000;
+    const auto start = now_ns();
+    for (int i = 0; i < kSamples; ++i) scratch.record(now_ns() - start);
+    measure_cost_ns_ = static_cast<double>(now_ns() - start) / kSamples;
+  }
+
+  void timed(Histogram& histogram, const auto& operation) {
+    const auto start = now_ns();
+    operation();
+    histogram.record(now_ns() - start);
+  }
+
+  void register_end(std::size_t e) {
+    End& end = ends_[e];
+    libpoll::Result<void> result;
+    timed(register_ns_, [&] {
+      result = poll_->registry().register_source(end.link->source(), Token{e}, end.interest);
+    });
+    if (!result) throw EnvironmentError("register: " + result.error().message());
+    end.registered = true;
+  }
+
+  void reregister_end(std::size_t e, Interest interest) {
+    End& end = ends_[e];
+    libpoll::Result<void> result;
+    timed(reregister_ns_, [&] {
+      result = poll_->registry().reregister_source(end.link->source(), Token{e}, interest);
+    });
+    if (!result) throw EnvironmentError("reregister: " + result.error().message());
+    end.interest = interest;
+  }
+
+  void deregister_end(std::size_t e) {
+    End& end = ends_[e];
+    libpoll::Result<void> result;
+    timed(deregister_ns_,
+          [&] { result = poll_->registry().deregister_source(end.link->source()); });
+    if (!result) throw EnvironmentError("deregister: " + result.error().message());
+    end.registered = false;
+  }
+
+  // Sends one message from end `e` (for a pipe: into the pipe that `e` reads).
+  void send(std::size_t e, std::uint64_t intended, Figures& figures) {
+    End& end = ends_[e];
+    LinkPair& pair = pairs_[end.pair];
+    Link& writer = pair.two_way ? *end.link : *pair.a;
+    const auto actual = now_ns();
+    ++measurements_;
+    std::vector<std::byte>& message = scratch_;
+    message.assign(payload_, std::byte{0});
+    const Stamps stamps{intended == 0 ? actual : intended, actual};
+    std::memcpy(message.data(), &stamps, sizeof stamps);
+    if (intended != 0 && actual > intended + kLateNs) ++figures.late_sends;
+    ++figures.sent;
+    ++in_flight_;
+    if (scenario_toggle_.pattern == TogglePattern::write_interest && end.registered &&
+        ++end.events % scenario_toggle_.every_events == 0) {
+      reregister_end(e, Interest::readable | Interest::writable);
+      write_all(e, writer, message);
+      reregister_end(e, Interest::readable);
+      return;
+    }
+    write_all(e, writer, message);
+  }
+
+  void write_all(std::size_t e, Link& writer, std::span<const std::byte> data) {
+    End& end = ends_[e];
+    if (!end.outbox.empty()) {  // keep order: queue behind what is waiting
+      end.outbox.insert(end.outbox.end(), data.begin(), data.end());
+      return;
+    }
+    auto written = writer.write(data);
+    std::size_t done = written ? *written : 0;
+    if (!written && !libpoll::is_would_block(written.error())) return;  // peer gone: dropped
+    if (done < data.size() && !writer.datagram()) {
+      end.outbox.assign(data.begin() + static_cast<std::ptrdiff_t>(done), data.end());
+      if (end.registered && pairs_[end.pair].two_way) {
+        reregister_end(e, end.interest | Interest::writable);
+      }
+    }
+  }
+
+  void flush(std::size_t e) {
+    End& end = ends_[e];
+    if (end.outbox.empty()) return;
+    LinkPair& pair = pairs_[end.pair];
+    Link& writer = pair.two_way ? *end.link : *pair.a;
+    auto written = writer.write(end.outbox);
+    if (written) end.outbox.erase(end.outbox.begin(), end.outbox.begin() +
+                                                           static_cast<std::ptrdiff_t>(*written));
+    if (end.outbox.empty() && end.interest.is_writable() && !end.waiting_writable) {
+      reregister_end(e, Interest::readable);
+    }
+  }
+
+  // Reads everything `e` has (to would-block, as the edge-triggered contract asks) and hands
+  // each complete message to `on_message`.
+  template <typename OnMessage>
+  void drain(std::size_t e, std::uint64_t event_time, OnMessage&& on_message) {
+    End& end = ends_[e];
+    std::array<std::byte, 65536> buffer;
+    for (;;) {
+      auto got = end.link->read(buffer);
+      if (!got) return;  // would-block, or an error the hang-up event reports
+      if (*got == 0) return;
+      if (end.link->datagram()) {
+        if (*got >= sizeof(Stamps)) on_message(buffer.data(), event_time);
+        continue;
+      }
+      end.inbox.insert(end.inbox.end(), buffer.begin(),
+                       buffer.begin() + static_cast<std::ptrdiff_t>(*got));
+      std::size_t used = 0;
+      while (end.inbox.size() - used >= payload_) {
+        on_message(end.inbox.data() + used, event_time);
+        used += payload_;
+      }
+      end.inbox.erase(end.inbox.begin(), end.inbox.begin() + static_cast<std::ptrdiff_t>(used));
+    }
+  }
+
+  Figures run_phase(const Phase& phase, libpoll::Events& events) {
+    Figures figures;
+    payload_ = phase.payload_bytes;
+    scenario_toggle_ = phase.toggle;
+    in_flight_ = 0;
+    const bool open_loop = std::holds_alternative<OpenLoop>(phase.load);
+    const double rate = open_loop ? std::get<OpenLoop>(phase.load).rate_per_second : 0;
+    figures.target_rate = rate;
+    const std::uint64_t start = now_ns();
+    const std::uint64_t deadline =
+        phase.duration_ms ? start + std::uint64_t{*phase.duration_ms} * 1'000'000 : UINT64_MAX;
+    const std::uint64_t budget = phase.messages.value_or(UINT64_MAX);
+    bool sending = active_ > 0;
+    std::uint64_t next_progress = start + 1'000'000'000;
+
+    // The active ends: end 2i of each active pair (or the pipe's reader) starts the traffic.
+    std::vector<std::size_t> starters;
+    for (std::size_t e = 0; e < ends_.size(); ++e) {
+      if (ends_[e].pair < active_ && (e == 0 || ends_[e - 1].pair != ends_[e].pair)) {
+        starters.push_back(e);
+      }
+    }
+    const double interval_ns = rate > 0 ? 1e9 / rate : 0;
+    double next_due = static_cast<double>(start);
+    std::size_t round_robin = 0;
+    if (!open_loop && sending) {
+      const auto in_flight = std::get<ClosedLoop>(phase.load).in_flight;
+      for (std::size_t e : starters) {
+        for (std::uint32_t i = 0; i < in_flight && figures.sent < budget; ++i) {
+          send(e, 0, figures);
+        }
+      }
+    }
+
+    const auto on_message = [&](std::size_t e, const std::byte* message, std::uint64_t at) {
+      Stamps stamps;
+      std::memcpy(&stamps, message, sizeof stamps);
+      figures.latency.record(at > stamps.intended ? at - stamps.intended : 0);
+      figures.uncorrected.record(at > stamps.actual ? at - stamps.actual : 0);
+      measurements_ += 2;
+      ++figures.messages;
+      --in_flight_;
+      // Replies go out once the read is done: a pipe's reply lands in the pipe being drained.
+      if (!open_loop && sending) ++replies_owed_;
+      (void)e;
+    };
+
+    std::uint64_t drain_until = 0;
+    for (;;) {
+      const auto now = now_ns();
+      if (sending && (now >= deadline || figures.sent >= budget || stopped())) {
+        sending = false;
+        drain_until = now + kDrainNs;
+      }
+      if (!sending && (in_flight_ == 0 || now >= drain_until || stopped())) break;
+      int timeout_ms = 100;
+      if (open_loop && sending) {
+        while (static_cast<double>(now) >= next_due && figures.sent < budget) {
+          send(starters[round_robin++ % starters.size()], static_cast<std::uint64_t>(next_due),
+               figures);
+          next_due += interval_ns;
+        }
+        const double wait = (next_due - static_cast<double>(now_ns())) / 1e6;
+        timeout_ms = wait <= 0 ? 0 : static_cast<int>(wait) + 1;
+      }
+      if (options_.progress && now >= next_progress) {
+        options_.progress(phase.name, static_cast<double>(now - start) / 1e9, figures.events);
+        next_progress = now + 1'000'000'000;
+      }
+      auto polled = poll_->poll(events, std::chrono::milliseconds(std::min(timeout_ms, 100)));
+      if (!polled) {
+        if (polled.error() == std::errc::interrupted) continue;
+        throw EnvironmentError("poll: " + polled.error().message());
+      }
+      const auto event_time = now_ns();
+      ++measurements_;
+      for (const libpoll::Event& event : events) {
+        const std::size_t e = event.token().value;
+        if (e >= ends_.size()) continue;  // a ghost: counted by libpoll's metrics
+        End& end = ends_[e];
+        ++figures.events;
+        const bool closed = event.is_error() || event.is_read_closed() || event.is_write_closed();
+        if ((event.is_readable() && !end.interest.is_readable() && !closed) ||
+            (event.is_writable() && !end.interest.is_writable() && !closed)) {
+          ++figures.spurious_events;
+        }
+        bool restored = false;
+        if (event.is_writable()) {
+          if (end.waiting_writable) {
+            end.waiting_writable = false;
+            reregister_end(e, Interest::readable);
+            restored = true;
+          }
+          flush(e);
+        }
+        if (event.is_readable() || closed) {
+          replies_owed_ = 0;
+          drain(e, event_time,
+                [&](const std::byte* message, std::uint64_t at) { on_message(e, message, at); });
+          for (; replies_owed_ > 0 && figures.sent < budget; --replies_owed_) send(e, 0, figures);
+        }
+        // Toggles follow the handling of data, and never undo in the same event what the
+        // writable event just restored (that would spin without moving a message).
+        if (event.is_readable() && !restored) apply_toggle(e);
+      }
+    }
+    figures.missed_events = in_flight_;
+    figures.seconds = static_cast<double>(now_ns() - start) / 1e9;
+    // Bytes of messages that never completed are dropped with the phase.
+    for (End& end : ends_) end.inbox.clear();
+    return figures;
+  }
+
+  void apply_toggle(std::size_t e) {
+    End& end = ends_[e];
+    const Toggle& toggle = scenario_toggle_;
+    if (toggle.pattern == TogglePattern::none || toggle.pattern == TogglePattern::write_interest ||
+        !end.registered) {
+      return;
+    }
+    if (++end.events % toggle.every_events != 0) return;
+    switch (toggle.pattern) {
+      case TogglePattern::readable_writable:
+        // Writable fires at once on an idle socket; its event turns readable back on, and the
+        // reregister reports any data that came meanwhile.
+        if (pairs_[end.pair].two_way && !end.waiting_writable) {
+          end.waiting_writable = true;
+          reregister_end(e, Interest::writable);
+        }
+        break;
+      case TogglePattern::reregister_cycle:
+        reregister_end(e, end.interest);
+        break;
+      case TogglePattern::deregister_cycle:
+        deregister_end(e);
+        register_end(e);
+        break;
+      case TogglePattern::none:
+      case TogglePattern::write_interest:
+        break;
+    }
+  }
+
+  std::vector<LeakFinding> audit() {
+    std::vector<LeakFinding> findings;
+    auto report = poll_->audit();
+    if (!report) throw EnvironmentError("audit: " + report.error().message());
+    for (const auto& found : report->discrepancies) {
+      findings.push_back(LeakFinding{
+          std::string(libpoll::to_string(found.kind)), found.fd, found.token.value,
+          found.interest ? libpoll::to_string(*found.interest) : std::string(),
+          found.site ? libpoll::to_string(*found.site) : std::string(), found.detail});
+    }
+    return findings;
+  }
+
+  // Injects the scenario's faults, deregisters everything else, and checks what is left against
+  // the kernel: the check must find exactly the injected faults.
+  void teardown(RunOutcome& outcome) {
+    std::vector<std::size_t> leaked;
+    std::vector<int> duplicates;
+    std::size_t next = pairs_.size();
+    const auto take_pair = [&]() -> std::size_t {
+      return next == 0 ? SIZE_MAX : --next;
+    };
+    const auto registered_end_of = [&](std::size_t pair) {
+      for (std::size_t e = 0; e < ends_.size(); ++e) {
+        if (ends_[e].pair == pair && ends_[e].link == pairs_[pair].b.get()) return e;
+      }
+      return SIZE_MAX;
+    };
+    std::vector<bool> handled(ends_.size(), false);
+    if (inject_faults_) {
+      const Faults& faults = scenario_.faults;
+      for (std::uint32_t i = 0; i < faults.leak; ++i) {
+        const auto e = registered_end_of(take_pair());
+        leaked.push_back(e);  // dropped without deregister: still open, still registered
+        handled[e] = true;
+      }
+      for (std::uint32_t i = 0; i < faults.close_before_deregister; ++i) {
+        const auto e = registered_end_of(take_pair());
+        const int fd = ends_[e].link->release_fd();
+        ::close(fd);
+        (void)poll_->registry().deregister_source(libpoll::SourceFd(fd));  // fails: EBADF
+        handled[e] = true;
+      }
+      for (std::uint32_t i = 0; i < faults.dup_then_close; ++i) {
+        const auto e = registered_end_of(take_pair());
+        const int fd = ends_[e].link->release_fd();
+        duplicates.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+        ::close(fd);  // the kernel keeps watching the file through the duplicate
+        handled[e] = true;
+      }
+      for (std::uint32_t i = 0; i < faults.peer_reset; ++i) {
+        const auto pair = take_pair();
+        arm_reset(*pairs_[pair].a);  // deregistered and closed normally below: a reset, no leak
+      }
+    }
+    for (std::size_t e = 0; e < ends_.size(); ++e) {
+      if (!handled[e] && ends_[e].registered) deregister_end(e);
+    }
+    // Registrations still live in the book and unexplained by the audit were never deregistered.
+    auto findings = audit();
+    for (const auto& info : poll_->registrations()) {
+      const bool explained = std::any_of(findings.begin(), findings.end(), [&](const auto& f) {
+        return f.fd == info.fd && f.token == info.token.value;
+      });
+      if (explained) continue;
+      findings.push_back(LeakFinding{"leaked", info.fd, info.token.value,
+                                     libpoll::to_string(info.interest),
+                                     libpoll::to_string(info.site),
+                                     "still registered at teardown: never deregistered"});
+    }
+    for (auto& finding : findings) outcome.leaks.push_back(std::move(finding));
+
+    // Clean up after the check, so that the process leaves nothing behind.
+    for (std::size_t e : leaked) (void)poll_->registry().deregister_source(ends_[e].link->source());
+    for (int duplicate : duplicates) ::close(duplicate);
+    pairs_.clear();
+  }
+
+  const Scenario& scenario_;
+  const RunOptions& options_;
+  std::size_t active_;
+  bool inject_faults_;
+  std::optional<libpoll::Poll> poll_;
+  std::vector<LinkPair> pairs_;
+  std::vector<End> ends_;
+  std::vector<std::byte> scratch_;
+  std::size_t payload_ = 64;
+  Toggle scenario_toggle_;
+  std::uint64_t in_flight_ = 0;
+  std::uint64_t replies_owed_ = 0;  // messages drained from an end and not yet answered
+  Histogram register_ns_;
+  Histogram reregister_ns_;
+  Histogram deregister_ns_;
+  double measure_cost_ns_ = 0;
+  std::uint64_t measurements_ = 0;
+};
+
+void raise_fd_limit(const Scenario& scenario) {
+  rlimit limit{};
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  const auto needed = descriptors_needed(scenario);
+  if (limit.rlim_cur < needed && limit.rlim_max >= needed) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+  ::getrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur < needed) {
+    const auto per_process = limit.rlim_max > 64 ? limit.rlim_max - 64 : 1;
+    const auto fds = std::uint64_t{scenario.sockets.count} * 2;
+    throw EnvironmentError(
+        "scenario \"" + scenario.name + "\" needs " + std::to_string(needed) +
+        " descriptors per process (sockets.count " + std::to_string(scenario.sockets.count) +
+        " pairs over " + std::to_string(scenario.workers) +
+        " worker(s)), but RLIMIT_NOFILE allows " + std::to_string(limit.rlim_max) +
+        "; set \"workers\" to at least " + std::to_string((fds + per_process - 1) / per_process));
+  }
+}
+
+}  // namespace
+
+std::uint64_t descriptors_needed(const Scenario& scenario) {
+  const std::uint64_t pairs = (scenario.sockets.count + scenario.workers - 1) / scenario.workers;
+  // Two per pair, plus the selector, its wake pipe, listeners, stdio and a margin.
+  return pairs * 2 + 64;
+}
+
+RunOutcome run_scenario(const Scenario& scenario, const RunOptions& options) {
+  raise_fd_limit(scenario);
+  const std::size_t workers = scenario.workers;
+  const auto share = [&](std::size_t total, std::size_t worker) {
+    return total / workers + (worker < total % workers ? 1 : 0);
+  };
+  if (workers == 1) {
+    Worker worker(scenario, options, scenario.sockets.count, scenario.sockets.active, true);
+    return worker.run();
+  }
+  // Worker processes: each runs its share and sends its outcome back as JSON through a pipe.
+  struct Child {
+    pid_t pid;
+    int pipe;
+  };
+  std::vector<Child> children;
+  for (std::size_t w = 0; w < workers; ++w) {
+    int ends[2];
+    if (::pipe2(ends, O_CLOEXEC) != 0) throw EnvironmentError(std::strerror(errno));
+    const pid_t pid = ::fork();
+    if (pid < 0) throw EnvironmentError(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+      ::close(ends[0]);
+      std::string text;
+      int status = 0;
+      try {
+        RunOptions child_options = options;
+        if (w != 0) child_options.progress = nullptr;
+        Worker worker(scenario, child_options, share(scenario.sockets.count, w),
+                      share(scenario.sockets.active, w), w == 0);
+        text = worker.run().serialize().dump();
+      } catch (const std::exception& error) {
+        text = nlohmann::json{{"error", error.what()}}.dump();
+        status = 3;
+      }
+      for (std::size_t sent = 0; sent < text.size();) {
+        const auto n = ::write(ends[1], text.data() + sent, text.size() - sent);
+        if (n <= 0) break;
+        sent += static_cast<std::size_t>(n);
+      }
+      ::_exit(status);
+    }
+    ::close(ends[1]);
+    children.push_back({pid, ends[0]});
+  }
+  RunOutcome merged;
+  std::string failure;
+  bool first = true;
+  for (const Child& child : children) {
+    std::string text;
+    char buffer[65536];
+    for (;;) {
+      const auto n = ::read(child.pipe, buffer, sizeof buffer);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      text.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(child.pipe);
+    int status = 0;
+    while (::waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    const auto data = nlohmann::json::parse(text, nullptr, false);
+    if (data.is_discarded() || !data.is_object()) {
+      failure = "a worker process ended without a result";
+      continue;
+    }
+    if (data.contains("error")) {
+      failure = data["error"].get<std::string>();
+      continue;
+    }
+    auto outcome = RunOutcome::deserialize(data);
+    if (first) {
+      merged = std::move(outcome);
+      first = false;
+    } else {
+      merged.merge(outcome);
+    }
+  }
+  if (!failure.empty()) throw EnvironmentError(failure);
+  return merged;
+}
+
+}  // namespace pollscope

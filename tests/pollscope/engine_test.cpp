@@ -1,0 +1,139 @@
+// The engine, called directly with scenario literals, on loopback.
+
+#include "engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "report.hpp"
+#include "scenario.hpp"
+
+namespace pollscope {
+namespace {
+
+Scenario scenario_from(const std::string& text) {
+  auto parsed = parse_scenario(nlohmann::json::parse(text), "literal");
+  if (auto* error = std::get_if<ScenarioError>(&parsed)) {
+    ADD_FAILURE() << error->to_string();
+    return {};
+  }
+  return std::get<Scenario>(std::move(parsed));
+}
+
+std::string tiny(const std::string& kind, const std::string& backend,
+                 const std::string& phase_extra = "", const std::string& extra = "") {
+  return R"({"format": 1, "name": "tiny", "description": "engine test", "backend": ")" + backend +
+         R"(", "sockets": {"kind": ")" + kind +
+         R"(", "count": 8, "active": 4}, "phases": [{"name": "p", "messages": 400)" +
+         phase_extra + "}]" + extra + "}";
+}
+
+std::uint64_t count_of(const RunOutcome& outcome, const std::string& kind) {
+  std::uint64_t count = 0;
+  for (const auto& leak : outcome.leaks) count += leak.kind == kind;
+  return count;
+}
+
+class EngineTest : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(EngineTest, ClosedLoopDeliversEveryMessageOnEveryKindAndLeaksNothing) {
+  for (const char* kind : {"tcp", "unix", "udp", "pipe"}) {
+    SCOPED_TRACE(kind);
+    const auto outcome = run_scenario(scenario_from(tiny(kind, GetParam())), {});
+    ASSERT_EQ(outcome.phases.size(), 1u);
+    const auto& figures = outcome.phases[0].figures;
+    EXPECT_GE(figures.messages, 400u);
+    EXPECT_EQ(figures.messages, figures.sent);
+    EXPECT_EQ(figures.missed_events, 0u);
+    EXPECT_EQ(figures.spurious_events, 0u);
+    EXPECT_EQ(figures.latency.count(), figures.messages);
+    EXPECT_GT(figures.latency.min(), 0u);
+    EXPECT_EQ(outcome.ghost_events, 0u);
+    EXPECT_TRUE(outcome.leaks.empty()) << outcome.leaks.front().kind;
+    EXPECT_EQ(outcome.backend, GetParam());
+    EXPECT_EQ(outcome.registers, outcome.deregisters);
+  }
+}
+
+TEST_P(EngineTest, InterestTogglingKeepsEveryMessageAndReportsNoSpuriousEvents) {
+  for (const char* pattern :
+       {"readable_writable", "write_interest", "reregister_cycle", "deregister_cycle"}) {
+    SCOPED_TRACE(pattern);
+    const auto outcome = run_scenario(
+        scenario_from(tiny("tcp", GetParam(),
+                           std::string(R"(, "toggle": {"pattern": ")") + pattern + R"("})")),
+        {});
+    const auto& figures = outcome.phases[0].figures;
+    EXPECT_GE(figures.messages, 400u);
+    EXPECT_EQ(figures.missed_events, 0u);
+    EXPECT_EQ(figures.spurious_events, 0u);
+    EXPECT_TRUE(outcome.leaks.empty());
+    EXPECT_GT(outcome.reregisters + outcome.registers, 16u) << "the pattern changed nothing";
+  }
+}
+
+TEST_P(EngineTest, OpenLoopSendsOnScheduleAndMeasuresFromTheIntendedTime) {
+  const auto outcome = run_scenario(
+      scenario_from(tiny("udp", GetParam(), R"(, "load": {"mode": "open", "rate_per_second": 4000})")),
+      {});
+  const auto& figures = outcome.phases[0].figures;
+  EXPECT_EQ(figures.sent, 400u);
+  EXPECT_EQ(figures.messages, 400u);
+  EXPECT_DOUBLE_EQ(figures.target_rate, 4000);
+  // 400 messages at 4000/s take about 0.1 s: the schedule, not the loop, set the pace.
+  EXPECT_GE(figures.seconds, 0.09);
+  EXPECT_GE(figures.latency.max(), figures.uncorrected.min());
+}
+
+TEST_P(EngineTest, InjectedFaultsAreFoundExactly) {
+  const auto outcome = run_scenario(
+      scenario_from(tiny("tcp", GetParam(), "",
+                         R"(, "faults": {"leak": 2, "close_before_deregister": 1,
+                             "dup_then_close": 1, "peer_reset": 1})")),
+      {});
+  EXPECT_EQ(count_of(outcome, "leaked"), 2u);
+  EXPECT_EQ(count_of(outcome, "vanished"), 1u);
+  EXPECT_EQ(count_of(outcome, "zombie"), 1u);
+  EXPECT_EQ(outcome.leaks.size(), 4u);
+  for (const auto& leak : outcome.leaks) {
+    EXPECT_NE(leak.site.find("engine.cpp"), std::string::npos) << "a site names the call";
+  }
+}
+
+TEST_P(EngineTest, WorkerProcessesMergeTheirResultsExactly) {
+  const auto outcome = run_scenario(
+      scenario_from(R"({"format": 1, "name": "workers", "description": "two processes",
+                        "backend": ")" + std::string(GetParam()) + R"(", "workers": 2,
+                        "sockets": {"kind": "unix", "count": 10, "active": 4},
+                        "phases": [{"name": "p", "duration_ms": 200}],
+                        "faults": {"leak": 1}})"),
+      {});
+  const auto& figures = outcome.phases[0].figures;
+  EXPECT_GT(figures.messages, 0u);
+  EXPECT_EQ(figures.latency.count(), figures.messages);
+  EXPECT_EQ(outcome.overall.messages, figures.messages);
+  EXPECT_EQ(count_of(outcome, "leaked"), 1u) << "faults go to one worker, found once";
+  EXPECT_EQ(outcome.registers, 20u) << "both ends of all 10 pairs, across the two workers";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, EngineTest, ::testing::Values("epoll", "poll"));
+
+TEST(EngineLimitTest, MoreDescriptorsThanOneProcessMayHoldIsAClearErrorBeforeAnythingRuns) {
+  const auto scenario = scenario_from(
+      R"({"format": 1, "name": "huge", "description": "too big for one process",
+          "sockets": {"kind": "unix", "count": 100000, "active": 1},
+          "phases": [{"name": "p", "duration_ms": 10}]})");
+  try {
+    (void)run_scenario(scenario, {});
+    FAIL() << "expected an EnvironmentError";
+  } catch (const EnvironmentError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("RLIMIT_NOFILE"), std::string::npos) << message;
+    EXPECT_NE(message.find("200064"), std::string::npos) << message;
+    EXPECT_NE(message.find("\"workers\""), std::string::npos) << message;
+  }
+}
+
+}  // namespace
+}  // namespace pollscope

@@ -8,7 +8,7 @@ WORKDIR /src/libpoll
 COPY . .
 RUN scripts/setup.sh && rm -rf /var/lib/apt/lists/* \
  && scripts/build.sh build -DLIBPOLL_BUILD_TESTS=ON -DLIBPOLL_BUILD_BENCH=OFF \
- && ctest --test-dir build --output-on-failure -L single \
+ && ctest --test-dir build --output-on-failure -L "single|pollscope" \
  && cmake --install build
 
-CMD ["/src/libpoll/build/libpoll/examples/tcp_echo"]
+CMD ["pollscope", "run"]

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The main job: builds what is missing and runs the example program, which polls real loopback
-# sockets with libpoll and prints every event it saw. Arguments go to the program.
+# The main job: builds what is missing, then runs pollscope on its built-in default scenario
+# (TCP loopback pairs under a closed-loop load, with a leak check), printing the JSON report on
+# stdout and a summary on stderr. Arguments go to `pollscope run`, e.g.
+#   scripts/run.sh scenarios/c10k.json --out report.json
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/setup.sh"
 "$root/scripts/build.sh" build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-exec "$root/build/libpoll/examples/tcp_echo" "$@"
+exec "$root/build/cli/pollscope" run "$@"

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "libpoll/libpoll.hpp"
 #include "links.hpp"
@@ -516,6 +517,40 @@ void raise_fd_limit(const Scenario& scenario) {
   }
 }
 
+// One process's share: `threads` poller threads, each a Worker with its own Poll over its part
+// of the pairs, merged like worker processes. Faults go to the first thread (when `faults`).
+RunOutcome run_threads(const Scenario& scenario, const RunOptions& options, std::size_t pairs,
+                       std::size_t active, bool faults) {
+  const std::size_t threads =
+      std::max<std::size_t>(1, std::min<std::size_t>(scenario.threads, pairs));
+  if (threads == 1) return Worker(scenario, options, pairs, active, faults).run();
+  const auto share = [threads](std::size_t total, std::size_t thread) {
+    return total / threads + (thread < total % threads ? 1 : 0);
+  };
+  std::vector<RunOutcome> outcomes(threads);
+  std::vector<std::string> failures(threads);
+  std::vector<std::thread> running;
+  for (std::size_t t = 0; t < threads; ++t) {
+    running.emplace_back([&, t] {
+      try {
+        RunOptions thread_options = options;
+        if (t != 0) thread_options.progress = nullptr;
+        outcomes[t] =
+            Worker(scenario, thread_options, share(pairs, t), share(active, t), faults && t == 0)
+                .run();
+      } catch (const std::exception& error) {
+        failures[t] = error.what();
+      }
+    });
+  }
+  for (auto& thread : running) thread.join();
+  for (const auto& failure : failures) {
+    if (!failure.empty()) throw EnvironmentError(failure);
+  }
+  for (std::size_t t = 1; t < threads; ++t) outcomes[0].merge(outcomes[t]);
+  return std::move(outcomes[0]);
+}
+
 }  // namespace
 
 std::uint64_t descriptors_needed(const Scenario& scenario) {
@@ -530,10 +565,8 @@ RunOutcome run_scenario(const Scenario& scenario, const RunOptions& options) {
   const auto share = [&](std::size_t total, std::size_t worker) {
     return total / workers + (worker < total % workers ? 1 : 0);
   };
-  if (workers == 1) {
-    Worker worker(scenario, options, scenario.sockets.count, scenario.sockets.active, true);
-    return worker.run();
-  }
+  if (workers == 1)
+    return run_threads(scenario, options, scenario.sockets.count, scenario.sockets.active, true);
   // Worker processes: each runs its share and sends its outcome back as JSON through a pipe.
   struct Child {
     pid_t pid;
@@ -552,9 +585,10 @@ RunOutcome run_scenario(const Scenario& scenario, const RunOptions& options) {
       try {
         RunOptions child_options = options;
         if (w != 0) child_options.progress = nullptr;
-        Worker worker(scenario, child_options, share(scenario.sockets.count, w),
-                      share(scenario.sockets.active, w), w == 0);
-        text = worker.run().serialize().dump();
+        text = run_threads(scenario, child_options, share(scenario.sockets.count, w),
+                           share(scenario.sockets.active, w), w == 0)
+                   .serialize()
+                   .dump();
       } catch (const std::exception& error) {
         text = nlohmann::json{{"error", error.what()}}.dump();
         status = 3;

@@ -30,9 +30,9 @@ constexpr std::uint32_t kMaxUdpPayload = 65507;  // 65535 - 8 (UDP header) - 20 
 constexpr std::size_t kMaxPhases = 16;
 constexpr std::size_t kMaxIdentifier = 64;
 
-constexpr std::array<std::string_view, 10> kTopKeys = {
-    "format",  "name",    "description", "backend", "events_capacity",
-    "workers", "sockets", "phases",      "faults",  "thresholds"};
+constexpr std::array<std::string_view, 11> kTopKeys = {
+    "format",  "name",    "description", "backend", "events_capacity", "workers",
+    "threads", "sockets", "phases",      "faults",  "thresholds"};
 constexpr std::array<std::string_view, 3> kSocketsKeys = {"kind", "count", "active"};
 constexpr std::array<std::string_view, 7> kPhaseKeys = {
     "name", "duration_ms", "messages", "load", "payload_bytes", "toggle", "leak_check"};
@@ -402,7 +402,8 @@ bool Checker::check(const json& document, Scenario* scenario) {
   }
   if (!read_integer_member(document, "", "events_capacity", 1, 1000000,
                            &scenario->events_capacity) ||
-      !read_integer_member(document, "", "workers", 1, 64, &scenario->workers)) {
+      !read_integer_member(document, "", "workers", 1, 64, &scenario->workers) ||
+      !read_integer_member(document, "", "threads", 1, 64, &scenario->threads)) {
     return false;
   }
   if (!check_sockets(document.at("sockets"), "/sockets", &scenario->sockets)) return false;

@@ -86,7 +86,8 @@ struct Scenario {
   std::string description;
   libpoll::Backend backend = libpoll::Backend::automatic;
   std::uint32_t events_capacity = 1024;  // 1..1000000
-  std::uint32_t workers = 1;             // processes, each with its own Poll, 1..64
+  std::uint32_t workers = 1;             // processes, 1..64
+  std::uint32_t threads = 1;             // poller threads per process, each with its own Poll
   Sockets sockets;
   std::vector<Phase> phases;  // at least one
   Faults faults;

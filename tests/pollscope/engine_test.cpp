@@ -25,8 +25,8 @@ std::string tiny(const std::string& kind, const std::string& backend,
                  const std::string& phase_extra = "", const std::string& extra = "") {
   return R"({"format": 1, "name": "tiny", "description": "engine test", "backend": ")" + backend +
          R"(", "sockets": {"kind": ")" + kind +
-         R"(", "count": 8, "active": 4}, "phases": [{"name": "p", "messages": 400)" +
-         phase_extra + "}]" + extra + "}";
+         R"(", "count": 8, "active": 4}, "phases": [{"name": "p", "messages": 400)" + phase_extra +
+         "}]" + extra + "}";
 }
 
 std::uint64_t count_of(const RunOutcome& outcome, const std::string& kind) {
@@ -74,9 +74,10 @@ TEST_P(EngineTest, InterestTogglingKeepsEveryMessageAndReportsNoSpuriousEvents) 
 }
 
 TEST_P(EngineTest, OpenLoopSendsOnScheduleAndMeasuresFromTheIntendedTime) {
-  const auto outcome = run_scenario(
-      scenario_from(tiny("udp", GetParam(), R"(, "load": {"mode": "open", "rate_per_second": 4000})")),
-      {});
+  const auto outcome =
+      run_scenario(scenario_from(tiny("udp", GetParam(),
+                                      R"(, "load": {"mode": "open", "rate_per_second": 4000})")),
+                   {});
   const auto& figures = outcome.phases[0].figures;
   EXPECT_EQ(figures.sent, 400u);
   EXPECT_EQ(figures.messages, 400u);
@@ -87,11 +88,11 @@ TEST_P(EngineTest, OpenLoopSendsOnScheduleAndMeasuresFromTheIntendedTime) {
 }
 
 TEST_P(EngineTest, InjectedFaultsAreFoundExactly) {
-  const auto outcome = run_scenario(
-      scenario_from(tiny("tcp", GetParam(), "",
-                         R"(, "faults": {"leak": 2, "close_before_deregister": 1,
+  const auto outcome =
+      run_scenario(scenario_from(tiny("tcp", GetParam(), "",
+                                      R"(, "faults": {"leak": 2, "close_before_deregister": 1,
                              "dup_then_close": 1, "peer_reset": 1})")),
-      {});
+                   {});
   EXPECT_EQ(count_of(outcome, "leaked"), 2u);
   EXPECT_EQ(count_of(outcome, "vanished"), 1u);
   EXPECT_EQ(count_of(outcome, "zombie"), 1u);
@@ -102,19 +103,38 @@ TEST_P(EngineTest, InjectedFaultsAreFoundExactly) {
 }
 
 TEST_P(EngineTest, WorkerProcessesMergeTheirResultsExactly) {
-  const auto outcome = run_scenario(
-      scenario_from(R"({"format": 1, "name": "workers", "description": "two processes",
-                        "backend": ")" + std::string(GetParam()) + R"(", "workers": 2,
+  const auto outcome =
+      run_scenario(scenario_from(R"({"format": 1, "name": "workers", "description": "two processes",
+                        "backend": ")" +
+                                 std::string(GetParam()) + R"(", "workers": 2,
                         "sockets": {"kind": "unix", "count": 10, "active": 4},
                         "phases": [{"name": "p", "duration_ms": 200}],
                         "faults": {"leak": 1}})"),
-      {});
+                   {});
   const auto& figures = outcome.phases[0].figures;
   EXPECT_GT(figures.messages, 0u);
   EXPECT_EQ(figures.latency.count(), figures.messages);
   EXPECT_EQ(outcome.overall.messages, figures.messages);
   EXPECT_EQ(count_of(outcome, "leaked"), 1u) << "faults go to one worker, found once";
   EXPECT_EQ(outcome.registers, 20u) << "both ends of all 10 pairs, across the two workers";
+}
+
+TEST_P(EngineTest, PollerThreadsEachRunTheirOwnPollAndMergeExactly) {
+  const auto outcome =
+      run_scenario(scenario_from(R"({"format": 1, "name": "threads", "description": "three pollers",
+                        "backend": ")" +
+                                 std::string(GetParam()) + R"(", "threads": 3,
+                        "sockets": {"kind": "tcp", "count": 9, "active": 6},
+                        "phases": [{"name": "p", "duration_ms": 200}],
+                        "faults": {"dup_then_close": 1}})"),
+                   {});
+  const auto& figures = outcome.phases[0].figures;
+  EXPECT_GT(figures.messages, 0u);
+  EXPECT_EQ(figures.latency.count(), figures.messages);
+  EXPECT_EQ(figures.missed_events, 0u);
+  EXPECT_EQ(count_of(outcome, "zombie"), 1u);
+  EXPECT_EQ(outcome.leaks.size(), 1u);
+  EXPECT_EQ(outcome.registers, 18u) << "both ends of all 9 pairs, across the three threads";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, EngineTest, ::testing::Values("epoll", "poll"));

@@ -338,7 +338,7 @@ const ErrorCase kErrorCases[] = {
     // unknown keys
     {"UnknownTopLevelKey", R"([{"op": "add", "path": "/colour", "value": "red"}])", "/colour",
      R"(unknown key "colour" (known: format, name, description, backend, events_capacity, )"
-     R"(workers, sockets, phases, faults, thresholds))"},
+     R"(workers, threads, sockets, phases, faults, thresholds))"},
     {"UnknownKeyIsEscapedInThePath", R"([{"op": "add", "path": "/a~1b~0c", "value": 1}])",
      "/a~1b~0c", R"(unknown key "a/b~c")"},
     {"UnknownKeyBeforeMissingOne", R"([{"op": "move", "from": "/name", "path": "/nmae"}])",

@@ -9,8 +9,9 @@
 #include "run.hpp"
 
 int main(int argc, char** argv) {
-  CLI::App app("pollscope: runs load scenarios over libpoll and reports event latency, "
-               "throughput and leaked registrations as JSON");
+  CLI::App app(
+      "pollscope: runs load scenarios over libpoll and reports event latency, "
+      "throughput and leaked registrations as JSON");
   app.set_version_flag("--version", std::string("pollscope ") + libpoll::version);
   app.require_subcommand(1);
   app.footer(

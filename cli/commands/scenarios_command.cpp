@@ -7,8 +7,7 @@
 namespace pollscope::commands {
 
 void add_scenarios(CLI::App& app, int& exit_code) {
-  auto* command =
-      app.add_subcommand("scenarios", "List the shipped scenarios, one line each");
+  auto* command = app.add_subcommand("scenarios", "List the shipped scenarios, one line each");
   auto directory = std::make_shared<std::string>();
   command->add_option("--dir", *directory,
                       "Directory to list (default: $POLLSCOPE_SCENARIOS or the shipped one)");

@@ -27,10 +27,10 @@ class EnvironmentError : public std::runtime_error {
 };
 
 struct Figures {
-  std::uint64_t events = 0;    // readiness events dispatched
-  std::uint64_t messages = 0;  // messages received
-  std::uint64_t sent = 0;      // messages sent
-  std::uint64_t late_sends = 0;  // open loop: sent more than 1 ms after their intended time
+  std::uint64_t events = 0;           // readiness events dispatched
+  std::uint64_t messages = 0;         // messages received
+  std::uint64_t sent = 0;             // messages sent
+  std::uint64_t late_sends = 0;       // open loop: sent more than 1 ms after their intended time
   std::uint64_t spurious_events = 0;  // readiness for an interest not registered then
   std::uint64_t missed_events = 0;    // messages never announced by an event (lost)
   double seconds = 0;                 // wall time of the measured phase(s)
@@ -72,7 +72,7 @@ struct RunOutcome {
   double blocked_seconds = 0;
   double measured_seconds = 0;
   double overhead_ns_per_event = 0;  // what measuring costs pollscope per event
-  std::vector<LeakFinding> leaks;     // from the teardown check (and phases that ask)
+  std::vector<LeakFinding> leaks;    // from the teardown check (and phases that ask)
   bool interrupted = false;
   std::string backend;  // the backend that ran
 

@@ -146,10 +146,10 @@ RunOutcome RunOutcome::deserialize(const nlohmann::json& data) {
   outcome.interrupted = data.at("interrupted").get<bool>();
   outcome.backend = data.at("backend").get<std::string>();
   for (const auto& leak : data.at("leaks")) {
-    outcome.leaks.push_back(LeakFinding{
-        leak.at("kind").get<std::string>(), leak.at("fd").get<int>(),
-        leak.at("token").get<std::uint64_t>(), leak.at("interest").get<std::string>(),
-        leak.at("site").get<std::string>(), leak.at("detail").get<std::string>()});
+    outcome.leaks.push_back(
+        LeakFinding{leak.at("kind").get<std::string>(), leak.at("fd").get<int>(),
+                    leak.at("token").get<std::uint64_t>(), leak.at("interest").get<std::string>(),
+                    leak.at("site").get<std::string>(), leak.at("detail").get<std::string>()});
   }
   return outcome;
 }

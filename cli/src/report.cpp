@@ -4,11 +4,11 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <algorithm>
 #include <fstream>
 #include <stdexcept>
 
@@ -21,7 +21,9 @@ namespace pollscope {
 namespace {
 
 // Finite or zero: JSON has no NaN or infinity, and a report must always parse.
-double finite(double value) { return std::isfinite(value) ? value : 0.0; }
+double finite(double value) {
+  return std::isfinite(value) ? value : 0.0;
+}
 
 std::string first_line_of(const char* path, const char* prefix) {
   std::ifstream file(path);
@@ -60,11 +62,10 @@ nlohmann::json context_block(const Scenario& scenario, const RunOutcome& outcome
   context["cpu"] = first_line_of("/proc/cpuinfo", "model name");
   context["cpus"] = ::sysconf(_SC_NPROCESSORS_ONLN);
 #if defined(__clang__)
-  context["compiler"] = fmt::format("clang {}.{}.{}", __clang_major__, __clang_minor__,
-                                    __clang_patchlevel__);
+  context["compiler"] =
+      fmt::format("clang {}.{}.{}", __clang_major__, __clang_minor__, __clang_patchlevel__);
 #elif defined(__GNUC__)
-  context["compiler"] = fmt::format("gcc {}.{}.{}", __GNUC__, __GNUC_MINOR__,
-                                    __GNUC_PATCHLEVEL__);
+  context["compiler"] = fmt::format("gcc {}.{}.{}", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
 #else
   context["compiler"] = "unknown";
 #endif
@@ -90,10 +91,10 @@ nlohmann::json figures_block(const Figures& figures) {
       finite(figures.seconds > 0 ? static_cast<double>(figures.messages) / figures.seconds : 0);
   if (figures.target_rate > 0) {
     block["target_rate_per_second"] = finite(figures.target_rate);
-    block["achieved_rate_ratio"] = finite(
-        figures.seconds > 0 ? static_cast<double>(figures.sent) / figures.seconds /
-                                  figures.target_rate
-                            : 0);
+    block["achieved_rate_ratio"] =
+        finite(figures.seconds > 0
+                   ? static_cast<double>(figures.sent) / figures.seconds / figures.target_rate
+                   : 0);
   } else {
     block["achieved_rate_ratio"] = 1.0;  // closed loop: whatever rate it reached is the target
   }
@@ -167,19 +168,17 @@ nlohmann::json make_report(const Scenario& scenario, const RunOutcome& outcome,
                             {"deregister", outcome.deregister_ns.summary()}};
   overall["loop"] = {
       {"polls", outcome.polls},
-      {"events_per_poll",
-       finite(outcome.polls > 0
-                  ? static_cast<double>(outcome.overall.events) / static_cast<double>(outcome.polls)
-                  : 0)},
+      {"events_per_poll", finite(outcome.polls > 0 ? static_cast<double>(outcome.overall.events) /
+                                                         static_cast<double>(outcome.polls)
+                                                   : 0)},
       {"ghost_events", outcome.ghost_events},
       {"registers", outcome.registers},
       {"reregisters", outcome.reregisters},
       {"deregisters", outcome.deregisters},
-      {"busy_ratio", finite(outcome.measured_seconds > 0
-                                ? std::clamp(1.0 - outcome.blocked_seconds /
-                                                       outcome.measured_seconds,
-                                             0.0, 1.0)
-                                : 0)}};
+      {"busy_ratio",
+       finite(outcome.measured_seconds > 0
+                  ? std::clamp(1.0 - outcome.blocked_seconds / outcome.measured_seconds, 0.0, 1.0)
+                  : 0)}};
   overall["overhead_ns_per_event"] = finite(outcome.overhead_ns_per_event);
   report["overall"] = std::move(overall);
   report["leaks"] = leaks_block(outcome);
@@ -264,17 +263,15 @@ std::string human_summary(const nlohmann::json& report) {
                       overall.at("missed_events").get<std::uint64_t>(),
                       overall.at("loop").at("ghost_events").get<std::uint64_t>());
   const auto& leaks = report.at("leaks");
-  text += fmt::format("  leak check: {} leaked, {} vanished, {} zombie, {} drifted ({} total)\n",
-                      leaks.at("leaked").get<std::uint64_t>(),
-                      leaks.at("vanished").get<std::uint64_t>(),
-                      leaks.at("zombie").get<std::uint64_t>(),
-                      leaks.at("interest_drift").get<std::uint64_t>(),
-                      leaks.at("total").get<std::uint64_t>());
+  text += fmt::format(
+      "  leak check: {} leaked, {} vanished, {} zombie, {} drifted ({} total)\n",
+      leaks.at("leaked").get<std::uint64_t>(), leaks.at("vanished").get<std::uint64_t>(),
+      leaks.at("zombie").get<std::uint64_t>(), leaks.at("interest_drift").get<std::uint64_t>(),
+      leaks.at("total").get<std::uint64_t>());
   for (const auto& threshold : report.at("thresholds")) {
-    text += fmt::format("  threshold {}: {} (actual {})\n",
-                        threshold.at("threshold").get<std::string>(),
-                        threshold.at("pass").get<bool>() ? "pass" : "FAIL",
-                        threshold.at("actual").get<double>());
+    text += fmt::format(
+        "  threshold {}: {} (actual {})\n", threshold.at("threshold").get<std::string>(),
+        threshold.at("pass").get<bool>() ? "pass" : "FAIL", threshold.at("actual").get<double>());
   }
   text += fmt::format("  verdict: {}\n", report.at("verdict").get<std::string>());
   return text;

@@ -22,7 +22,9 @@ namespace {
 
 std::atomic<bool> stop_requested{false};
 
-extern "C" void request_stop(int) { stop_requested.store(true, std::memory_order_relaxed); }
+extern "C" void request_stop(int) {
+  stop_requested.store(true, std::memory_order_relaxed);
+}
 
 // SIGINT and SIGTERM end the run cleanly while it is installed, and restore what was there.
 class StopSignals {
@@ -121,9 +123,8 @@ int validate_command(const std::string& path, std::ostream& out, std::ostream& e
   }
   const auto& scenario = std::get<Scenario>(loaded);
   out << fmt::format("{}: valid: scenario \"{}\", {} {} pairs, {} phase(s), {} threshold(s)\n",
-                     path, scenario.name, scenario.sockets.count,
-                     to_string(scenario.sockets.kind), scenario.phases.size(),
-                     scenario.thresholds.size());
+                     path, scenario.name, scenario.sockets.count, to_string(scenario.sockets.kind),
+                     scenario.phases.size(), scenario.thresholds.size());
   return kExitPassed;
 }
 
@@ -132,8 +133,8 @@ int scenarios_command(const std::string& directory, std::ostream& out, std::ostr
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
     const auto& path = entry.path();
-    if (path.extension() == ".json" && path.filename().string().find(".schema.") ==
-                                           std::string::npos) {
+    if (path.extension() == ".json" &&
+        path.filename().string().find(".schema.") == std::string::npos) {
       files.push_back(path);
     }
   }

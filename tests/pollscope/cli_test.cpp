@@ -32,6 +32,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "bad_scenarios_table.hpp"
+
 extern char** environ;
 
 namespace pollscope {
@@ -466,40 +468,10 @@ TEST(PollscopeUsage, MissingScenarioFileIsOneLineNamingIt) {
   EXPECT_EQ(outcome.out, "");
 }
 
-struct BadScenario {
-  std::string file;
-  std::string path;
-  std::vector<std::string> fragments;
-};
+using test_support::BadScenario;
 
-// The README's table: | `FILE` | `PATH` or nothing | `FRAGMENT`, `FRAGMENT`... |, read as
-// scenario_test.cpp reads it.
 std::vector<BadScenario> read_bad_scenarios_readme() {
-  std::ifstream readme(kBadScenariosDir / "README.md");
-  std::vector<BadScenario> rows;
-  std::string line;
-  while (std::getline(readme, line)) {
-    if (!line.starts_with("| `")) continue;
-    std::vector<std::string> cells;
-    std::stringstream stream(line.substr(1));
-    for (std::string cell; std::getline(stream, cell, '|');) cells.push_back(cell);
-    if (cells.size() < 3) continue;
-    const auto quoted = [](const std::string& cell) {
-      std::vector<std::string> parts;
-      for (std::size_t start = cell.find('`'); start != std::string::npos;) {
-        const std::size_t end = cell.find('`', start + 1);
-        if (end == std::string::npos) break;
-        parts.push_back(cell.substr(start + 1, end - start - 1));
-        start = cell.find('`', end + 1);
-      }
-      return parts;
-    };
-    const auto file = quoted(cells[0]);
-    const auto path = quoted(cells[1]);
-    if (file.size() != 1 || path.size() > 1) continue;
-    rows.push_back({file[0], path.empty() ? "" : path[0], quoted(cells[2])});
-  }
-  return rows;
+  return test_support::read_bad_scenarios_table(kBadScenariosDir / "README.md");
 }
 
 std::vector<std::string> bad_scenario_files() {

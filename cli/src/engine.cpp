@@ -1,6 +1,7 @@
 #include "engine.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -606,12 +607,23 @@ RunOutcome run_scenario(const Scenario& scenario, const RunOptions& options) {
   RunOutcome merged;
   std::string failure;
   bool first = true;
+  // A stop request that reached only this process (kill -INT to the parent; a terminal's
+  // Ctrl-C reaches the whole process group) is passed on to the workers, once.
+  bool forwarded = false;
+  const auto forward_stop = [&] {
+    if (forwarded || options.stop == nullptr || !options.stop->load()) return;
+    for (const Child& child : children) ::kill(child.pid, SIGINT);
+    forwarded = true;
+  };
   for (const Child& child : children) {
     std::string text;
     char buffer[65536];
     for (;;) {
       const auto n = ::read(child.pipe, buffer, sizeof buffer);
-      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EINTR) {
+        forward_stop();
+        continue;
+      }
       if (n <= 0) break;
       text.append(buffer, static_cast<std::size_t>(n));
     }

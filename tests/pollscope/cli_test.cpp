@@ -734,5 +734,47 @@ TEST(PollscopeRun, SigintEndsTheRunWithAPartialReport) {
   EXPECT_LT(report.at("overall").value("duration_s", 20.0), 15.0);
 }
 
+// With worker processes, a SIGINT sent to the parent alone (not to the whole process group, as a
+// terminal's Ctrl-C would) still ends every worker: the parent passes it on.
+TEST(PollscopeRun, SigintToTheParentAloneStopsEveryWorker) {
+  const TempDir scenarios;
+  const TempDir reports;
+  const std::string scenario = scenarios.write("workers.json", R"({
+    "format": 1,
+    "name": "workers",
+    "description": "two worker processes for twenty seconds unless interrupted",
+    "workers": 2,
+    "sockets": {"kind": "unix", "count": 40, "active": 4},
+    "phases": [{"name": "steady", "duration_ms": 20000}]
+  })");
+  const std::string report_path = reports / "report.json";
+
+  Child child({POLLSCOPE_BINARY, "run", scenario, "--out", report_path, "-q"});
+  ASSERT_TRUE(child.started()) << child.spawn_error();
+  // Under way once both workers hold their 40 descriptors: read the parent's children from
+  // /proc, a bounded wait on what the kernel shows.
+  const auto children_descriptors = [&] {
+    std::ifstream list("/proc/" + std::to_string(child.pid()) + "/task/" +
+                       std::to_string(child.pid()) + "/children");
+    std::size_t total = 0;
+    for (pid_t worker = 0; list >> worker;) total += open_descriptors(worker);
+    return total;
+  };
+  const auto deadline = steady_clock::now() + milliseconds(10'000);
+  while (children_descriptors() <= 80 && steady_clock::now() < deadline) {
+    sleep_briefly(milliseconds(2));
+  }
+  ASSERT_GT(children_descriptors(), 80u) << "the workers did not open their sockets within 10 s";
+
+  ASSERT_EQ(::kill(child.pid(), SIGINT), 0) << std::strerror(errno);
+  const Outcome outcome = child.wait(kInterruptLimit);
+  ASSERT_TRUE(exited_with(outcome, 130));
+  const json report = parse_report(read_file(report_path));
+  ASSERT_TRUE(report.is_object());
+  EXPECT_EQ(report.value("verdict", ""), "interrupted");
+  EXPECT_EQ(report.at("leaks").value("total", 1u), 0u);
+  EXPECT_LT(report.at("overall").value("duration_s", 20.0), 15.0);
+}
+
 }  // namespace
 }  // namespace pollscope

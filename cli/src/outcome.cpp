@@ -1,6 +1,7 @@
 // Merging and serialising run outcomes: how worker processes hand their results to the parent,
 // exactly (histograms travel bucket by bucket).
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "engine.hpp"
@@ -24,10 +25,11 @@ void Figures::merge(const Figures& other) {
   late_sends += other.late_sends;
   spurious_events += other.spurious_events;
   missed_events += other.missed_events;
-  // Phases run side by side in workers and one after another in a run: the caller decides;
-  // here the longest wall time stands for parallel parts (see RunOutcome::merge).
-  seconds += other.seconds;
-  target_rate += other.target_rate;
+  // One phase after another: the wall times add, and the target rate is their time-weighted
+  // mean (workers running side by side merge differently: see RunOutcome::merge).
+  const double total = seconds + other.seconds;
+  target_rate = total > 0 ? (target_rate * seconds + other.target_rate * other.seconds) / total : 0;
+  seconds = total;
   latency.merge(other.latency);
   uncorrected.merge(other.uncorrected);
 }
@@ -65,8 +67,10 @@ Figures Figures::deserialize(const nlohmann::json& data) {
 void RunOutcome::merge(const RunOutcome& other) {
   const auto merge_parallel = [](Figures& into, const Figures& from) {
     const double seconds = std::max(into.seconds, from.seconds);
+    const double target_rate = into.target_rate + from.target_rate;
     into.merge(from);
     into.seconds = seconds;
+    into.target_rate = target_rate;
   };
   for (std::size_t i = 0; i < phases.size() && i < other.phases.size(); ++i) {
     merge_parallel(phases[i].figures, other.phases[i].figures);

@@ -139,6 +139,30 @@ TEST_P(EngineTest, PollerThreadsEachRunTheirOwnPollAndMergeExactly) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, EngineTest, ::testing::Values("epoll", "poll"));
 
+// Phases run one after another: the overall target rate is their time-weighted mean, so that an
+// open-loop run that kept pace in every phase keeps pace overall. Workers run side by side: their
+// target rates add.
+TEST(FiguresTest, SequentialPhasesAverageTheTargetRateAndWorkersAddIt) {
+  Figures first;
+  first.seconds = 1;
+  first.target_rate = 1000;
+  Figures second;
+  second.seconds = 3;
+  second.target_rate = 2000;
+  Figures overall = first;
+  overall.merge(second);
+  EXPECT_DOUBLE_EQ(overall.seconds, 4);
+  EXPECT_DOUBLE_EQ(overall.target_rate, 1750);
+
+  RunOutcome worker;
+  worker.overall = first;
+  RunOutcome other;
+  other.overall = second;
+  worker.merge(other);
+  EXPECT_DOUBLE_EQ(worker.overall.seconds, 3);
+  EXPECT_DOUBLE_EQ(worker.overall.target_rate, 3000);
+}
+
 TEST(EngineLimitTest, MoreDescriptorsThanOneProcessMayHoldIsAClearErrorBeforeAnythingRuns) {
   const auto scenario = scenario_from(
       R"({"format": 1, "name": "huge", "description": "too big for one process",

@@ -42,8 +42,12 @@ scripts/build.sh build-asan -DLIBPOLL_BUILD_TESTS=ON -DLIBPOLL_BUILD_BENCH=OFF \
   -DCMAKE_BUILD_TYPE=Debug -DLIBPOLL_SANITIZE='address;undefined'
 ctest --test-dir build-asan "${ctest_args[@]}"
 
-echo "== ThreadSanitizer (threaded suites)"
+echo "== ThreadSanitizer (threaded suites, and pollscope's poller threads)"
 cmake -S . -B build-tsan -G Ninja -DLIBPOLL_BUILD_TESTS=ON -DLIBPOLL_BUILD_BENCH=OFF \
   -DLIBPOLL_BUILD_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=Debug -DLIBPOLL_SANITIZE=thread >/dev/null
-cmake --build build-tsan --target libpoll_thread_tests
+cmake --build build-tsan --target libpoll_thread_tests pollscope_tests
 ctest --test-dir build-tsan "${ctest_args[@]}" -L threaded
+# The engine's threads share only the process (the fd claim table, the clock, the stop flag):
+# its tests with several poller threads, on both backends.
+timeout 300 build-tsan/tests/pollscope/pollscope_tests --gtest_brief=1 \
+  --gtest_filter='*EngineTest.*Thread*'

@@ -1,7 +1,8 @@
 #pragma once
 
 // One function per subcommand: each declares its options on `app` and, when chosen, calls the
-// plain function in src/run.hpp that does the work, leaving its exit code in `exit_code`.
+// plain function in src/run.hpp (src/compare.hpp for compare) that does the work, leaving its
+// exit code in `exit_code`.
 
 #include <CLI/CLI.hpp>
 
@@ -10,5 +11,6 @@ namespace pollscope::commands {
 void add_run(CLI::App& app, int& exit_code);
 void add_validate(CLI::App& app, int& exit_code);
 void add_scenarios(CLI::App& app, int& exit_code);
+void add_compare(CLI::App& app, int& exit_code);
 
 }  // namespace pollscope::commands

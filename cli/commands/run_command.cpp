@@ -19,8 +19,27 @@ void add_run(CLI::App& app, int& exit_code) {
   command->add_option("--backend", *backend, "Override the scenario's backend")
       ->check(CLI::IsMember({"epoll", "poll"}));
   command->add_flag("--quiet,-q", request->quiet, "No progress line and no summary on stderr");
+  auto baseline = std::make_shared<std::string>();
+  auto* baseline_option = command->add_option(
+      "--baseline", *baseline,
+      "Compare the report with this one (an earlier run's); a regression fails the run");
+  command
+      ->add_option("--tolerance", request->compare.tolerances,
+                   "With --baseline: METRIC=PERCENT, how much worse METRIC may get (repeatable)")
+      ->allow_extra_args(false)
+      ->needs(baseline_option);
+  command
+      ->add_option("--metric", request->compare.metrics,
+                   "With --baseline: compare only these figures (repeatable)")
+      ->allow_extra_args(false)
+      ->needs(baseline_option);
+  command
+      ->add_flag("--allow-different-scenario", request->compare.allow_different_scenario,
+                 "With --baseline: accept a baseline of another scenario")
+      ->needs(baseline_option);
   command->callback([=, &exit_code] {
     if (!scenario->empty()) request->scenario_path = *scenario;
+    if (!baseline->empty()) request->baseline_path = *baseline;
     if (!out->empty()) request->out_path = *out;
     if (!backend->empty()) request->backend = libpoll::parse_backend(*backend);
     exit_code = run_command(*request, std::cout, std::cerr);

@@ -33,19 +33,20 @@ struct Figures {
   std::uint64_t late_sends = 0;       // open loop: sent more than 1 ms after their intended time
   std::uint64_t spurious_events = 0;  // readiness for an interest not registered then
   std::uint64_t missed_events = 0;    // messages never announced by an event (lost)
-  double seconds = 0;                 // wall time of the measured phase(s)
-  double target_rate = 0;             // open loop: messages per second asked for (0: closed)
-  Histogram latency;                  // from the (intended) send time to dispatch
-  Histogram uncorrected;              // from the actual send time to dispatch
+  // Events whose token names no source the engine holds any more (closed, dropped or reset
+  // by an injected fault): what an application would see. libpoll's own count, of tokens its
+  // book has no registration for, is RunOutcome::ghost_events.
+  std::uint64_t ghost_events = 0;
+  std::uint64_t peer_resets_observed = 0;  // injected resets that reached the registered end
+  std::uint64_t toggles = 0;               // interest toggles applied
+  double seconds = 0;                      // wall time of the measured phase(s)
+  double target_rate = 0;                  // open loop: messages per second asked for (0: closed)
+  Histogram latency;                       // from the (intended) send time to dispatch
+  Histogram uncorrected;                   // from the actual send time to dispatch
 
   void merge(const Figures& other);
   [[nodiscard]] nlohmann::json serialize() const;
   static Figures deserialize(const nlohmann::json& data);
-};
-
-struct PhaseOutcome {
-  std::string name;
-  Figures figures;
 };
 
 struct LeakFinding {
@@ -55,6 +56,13 @@ struct LeakFinding {
   std::string interest;
   std::string site;
   std::string detail;
+};
+
+struct PhaseOutcome {
+  std::string name;
+  Figures figures;
+  bool leak_checked = false;       // the phase asked for a leak check at its end
+  std::vector<LeakFinding> leaks;  // what that check found
 };
 
 struct RunOutcome {
@@ -72,9 +80,10 @@ struct RunOutcome {
   double blocked_seconds = 0;
   double measured_seconds = 0;
   double overhead_ns_per_event = 0;  // what measuring costs pollscope per event
-  std::vector<LeakFinding> leaks;    // from the teardown check (and phases that ask)
+  std::vector<LeakFinding> leaks;    // from the teardown check
   bool interrupted = false;
   std::string backend;  // the backend that ran
+  std::string clock;    // the clock that stamped messages: "tsc" or "clock_monotonic"
 
   void merge(const RunOutcome& other);
   [[nodiscard]] nlohmann::json serialize() const;

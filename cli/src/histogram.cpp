@@ -36,11 +36,6 @@ std::size_t bucket_count(unsigned sub_bucket_bits, unsigned max_exponent) noexce
   return std::size_t{max_exponent - sub_bucket_bits + 1} << sub_bucket_bits;
 }
 
-// Whether `value` is beyond the layout's range (2^M and above).
-bool beyond(std::uint64_t value, unsigned max_exponent) noexcept {
-  return max_exponent < 64 && (value >> max_exponent) != 0;
-}
-
 // A non-negative integer in any of nlohmann's integer representations; floats, strings, booleans
 // and negative numbers are malformed.
 std::optional<std::uint64_t> as_u64(const nlohmann::json& value) noexcept {
@@ -84,12 +79,8 @@ Histogram::Histogram(unsigned sub_bucket_bits, unsigned max_exponent)
   counts_.assign(bucket_count(sub_bucket_bits, max_exponent), 0);
 }
 
-std::size_t Histogram::index_of(std::uint64_t value) const noexcept {
-  // The exact range first: it needs no bit counting, and it is where short latencies fall.
-  if ((value >> (sub_bucket_bits_ + 1)) == 0) return static_cast<std::size_t>(value);
-  if (beyond(value, max_exponent_)) return counts_.size() - 1;
-  const auto shift = static_cast<unsigned>(std::bit_width(value)) - sub_bucket_bits_ - 1;
-  return (std::size_t{shift} << sub_bucket_bits_) + static_cast<std::size_t>(value >> shift);
+void Histogram::carry() noexcept {
+  sum_ += 0x1p64L;
 }
 
 std::uint64_t Histogram::lowest_in(std::size_t index) const noexcept {
@@ -108,14 +99,37 @@ std::uint64_t Histogram::highest_in(std::size_t index) const noexcept {
   return lowest_in(index) + ((std::uint64_t{1} << shift) - 1);
 }
 
-void Histogram::record(std::uint64_t value) noexcept {
-  record_n(value, 1);
+void Histogram::record_all(std::span<const std::uint64_t> values) noexcept {
+  std::uint64_t* const counts = counts_.data();
+  std::uint64_t count = count_;
+  std::uint64_t low = min_;
+  std::uint64_t high = max_;
+  std::uint64_t sum = low_sum_;
+  for (const std::uint64_t value : values) {
+    ++count;
+    low = value < low ? value : low;
+    high = value > high ? value : high;
+    // The rare paths touch sum_ in the same order as record() would, so that both give the same
+    // sum to the last bit.
+    if (beyond(value)) [[unlikely]] {
+      ++clamped_;
+      ++counts[counts_.size() - 1];
+      sum_ += static_cast<long double>(value);
+      continue;
+    }
+    ++counts[index_in_range(value)];
+    if (__builtin_add_overflow(sum, value, &sum)) sum_ += 0x1p64L;
+  }
+  count_ = count;
+  min_ = low;
+  max_ = high;
+  low_sum_ = sum;
 }
 
 void Histogram::record_n(std::uint64_t value, std::uint64_t count) noexcept {
   // A zero count must not move min and max, which would then describe a value never seen.
   if (count == 0) return;
-  if (beyond(value, max_exponent_)) clamped_ += count;
+  if (beyond(value)) clamped_ += count;
   counts_[index_of(value)] += count;
   count_ += count;
   // Plain comparisons rather than std::min/max: this is the hot path, and Debug builds (where
@@ -135,7 +149,7 @@ bool Histogram::merge(const Histogram& other) noexcept {
   count_ += other.count_;
   min_ = std::min(min_, other.min_);  // an empty histogram's min_ is UINT64_MAX: neutral
   max_ = std::max(max_, other.max_);
-  sum_ += other.sum_;
+  sum_ += other.sum();
   clamped_ += other.clamped_;
   return true;
 }
@@ -150,7 +164,7 @@ std::uint64_t Histogram::max() const noexcept {
 
 double Histogram::mean() const noexcept {
   if (count_ == 0) return 0;
-  return static_cast<double>(sum_ / static_cast<long double>(count_));
+  return static_cast<double>(sum() / static_cast<long double>(count_));
 }
 
 std::uint64_t Histogram::value_at_quantile(double quantile) const noexcept {
@@ -199,10 +213,10 @@ nlohmann::json Histogram::serialize() const {
   // Below 2^64 the sum is an integer held exactly, so it is written exactly; beyond, a double is
   // as close as JSON numbers go (the mean loses nothing that matters).
   nlohmann::json sum;
-  if (sum_ < 0x1p64L) {
-    sum = static_cast<std::uint64_t>(sum_);
+  if (const long double total = this->sum(); total < 0x1p64L) {
+    sum = static_cast<std::uint64_t>(total);
   } else {
-    sum = static_cast<double>(sum_);
+    sum = static_cast<double>(total);
   }
   return {
       {"sub_bucket_bits", sub_bucket_bits_},
@@ -272,9 +286,8 @@ std::optional<Histogram> Histogram::deserialize(const nlohmann::json& data) {
     if (*min > *max || histogram.index_of(*min) != *first || histogram.index_of(*max) != last) {
       return std::nullopt;
     }
-    const unsigned exponent = histogram.max_exponent_;
-    if ((*clamped > 0) != beyond(*max, exponent) ||
-        (beyond(*min, exponent) && *clamped != *count) || *clamped > histogram.counts_.back()) {
+    if ((*clamped > 0) != histogram.beyond(*max) ||
+        (histogram.beyond(*min) && *clamped != *count) || *clamped > histogram.counts_.back()) {
       return std::nullopt;
     }
     const long double n = static_cast<long double>(*count);

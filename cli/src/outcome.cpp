@@ -16,6 +16,30 @@ Histogram histogram_from(const nlohmann::json& data) {
   return std::move(*histogram);
 }
 
+nlohmann::json serialize_leaks(const std::vector<LeakFinding>& leaks) {
+  auto data = nlohmann::json::array();
+  for (const auto& leak : leaks) {
+    data.push_back({{"kind", leak.kind},
+                    {"fd", leak.fd},
+                    {"token", leak.token},
+                    {"interest", leak.interest},
+                    {"site", leak.site},
+                    {"detail", leak.detail}});
+  }
+  return data;
+}
+
+std::vector<LeakFinding> deserialize_leaks(const nlohmann::json& data) {
+  std::vector<LeakFinding> leaks;
+  for (const auto& leak : data) {
+    leaks.push_back(
+        LeakFinding{leak.at("kind").get<std::string>(), leak.at("fd").get<int>(),
+                    leak.at("token").get<std::uint64_t>(), leak.at("interest").get<std::string>(),
+                    leak.at("site").get<std::string>(), leak.at("detail").get<std::string>()});
+  }
+  return leaks;
+}
+
 }  // namespace
 
 void Figures::merge(const Figures& other) {
@@ -25,6 +49,9 @@ void Figures::merge(const Figures& other) {
   late_sends += other.late_sends;
   spurious_events += other.spurious_events;
   missed_events += other.missed_events;
+  ghost_events += other.ghost_events;
+  peer_resets_observed += other.peer_resets_observed;
+  toggles += other.toggles;
   // One phase after another: the wall times add, and the target rate is their time-weighted
   // mean (workers running side by side merge differently: see RunOutcome::merge).
   const double total = seconds + other.seconds;
@@ -41,6 +68,9 @@ nlohmann::json Figures::serialize() const {
           {"late_sends", late_sends},
           {"spurious_events", spurious_events},
           {"missed_events", missed_events},
+          {"ghost_events", ghost_events},
+          {"peer_resets_observed", peer_resets_observed},
+          {"toggles", toggles},
           {"seconds", seconds},
           {"target_rate", target_rate},
           {"latency", latency.serialize()},
@@ -55,6 +85,9 @@ Figures Figures::deserialize(const nlohmann::json& data) {
   figures.late_sends = data.at("late_sends").get<std::uint64_t>();
   figures.spurious_events = data.at("spurious_events").get<std::uint64_t>();
   figures.missed_events = data.at("missed_events").get<std::uint64_t>();
+  figures.ghost_events = data.at("ghost_events").get<std::uint64_t>();
+  figures.peer_resets_observed = data.at("peer_resets_observed").get<std::uint64_t>();
+  figures.toggles = data.at("toggles").get<std::uint64_t>();
   figures.seconds = data.at("seconds").get<double>();
   figures.target_rate = data.at("target_rate").get<double>();
   figures.latency = histogram_from(data.at("latency"));
@@ -74,6 +107,9 @@ void RunOutcome::merge(const RunOutcome& other) {
   };
   for (std::size_t i = 0; i < phases.size() && i < other.phases.size(); ++i) {
     merge_parallel(phases[i].figures, other.phases[i].figures);
+    phases[i].leak_checked = phases[i].leak_checked || other.phases[i].leak_checked;
+    phases[i].leaks.insert(phases[i].leaks.end(), other.phases[i].leaks.begin(),
+                           other.phases[i].leaks.end());
   }
   merge_parallel(overall, other.overall);
   register_ns.merge(other.register_ns);
@@ -101,7 +137,10 @@ nlohmann::json RunOutcome::serialize() const {
   nlohmann::json data;
   data["phases"] = nlohmann::json::array();
   for (const auto& phase : phases) {
-    data["phases"].push_back({{"name", phase.name}, {"figures", phase.figures.serialize()}});
+    data["phases"].push_back({{"name", phase.name},
+                              {"figures", phase.figures.serialize()},
+                              {"leak_checked", phase.leak_checked},
+                              {"leaks", serialize_leaks(phase.leaks)}});
   }
   data["overall"] = overall.serialize();
   data["register_ns"] = register_ns.serialize();
@@ -117,15 +156,8 @@ nlohmann::json RunOutcome::serialize() const {
   data["overhead_ns_per_event"] = overhead_ns_per_event;
   data["interrupted"] = interrupted;
   data["backend"] = backend;
-  data["leaks"] = nlohmann::json::array();
-  for (const auto& leak : leaks) {
-    data["leaks"].push_back({{"kind", leak.kind},
-                             {"fd", leak.fd},
-                             {"token", leak.token},
-                             {"interest", leak.interest},
-                             {"site", leak.site},
-                             {"detail", leak.detail}});
-  }
+  data["clock"] = clock;
+  data["leaks"] = serialize_leaks(leaks);
   return data;
 }
 
@@ -133,7 +165,8 @@ RunOutcome RunOutcome::deserialize(const nlohmann::json& data) {
   RunOutcome outcome;
   for (const auto& phase : data.at("phases")) {
     outcome.phases.push_back(
-        {phase.at("name").get<std::string>(), Figures::deserialize(phase.at("figures"))});
+        {phase.at("name").get<std::string>(), Figures::deserialize(phase.at("figures")),
+         phase.at("leak_checked").get<bool>(), deserialize_leaks(phase.at("leaks"))});
   }
   outcome.overall = Figures::deserialize(data.at("overall"));
   outcome.register_ns = histogram_from(data.at("register_ns"));
@@ -149,12 +182,8 @@ RunOutcome RunOutcome::deserialize(const nlohmann::json& data) {
   outcome.overhead_ns_per_event = data.at("overhead_ns_per_event").get<double>();
   outcome.interrupted = data.at("interrupted").get<bool>();
   outcome.backend = data.at("backend").get<std::string>();
-  for (const auto& leak : data.at("leaks")) {
-    outcome.leaks.push_back(
-        LeakFinding{leak.at("kind").get<std::string>(), leak.at("fd").get<int>(),
-                    leak.at("token").get<std::uint64_t>(), leak.at("interest").get<std::string>(),
-                    leak.at("site").get<std::string>(), leak.at("detail").get<std::string>()});
-  }
+  outcome.clock = data.at("clock").get<std::string>();
+  outcome.leaks = deserialize_leaks(data.at("leaks"));
   return outcome;
 }
 

@@ -10,10 +10,12 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <ostream>
 #include <stdexcept>
 
 #include <fmt/format.h>
 
+#include "compare.hpp"
 #include "libpoll/version.hpp"
 
 namespace pollscope {
@@ -39,17 +41,6 @@ std::string first_line_of(const char* path, const char* prefix) {
   return "";
 }
 
-// FNV-1a, 64 bits, of the scenario as run (its canonical JSON): enough to tell two runs of
-// different scenarios apart in a baseline comparison.
-std::string scenario_hash(const nlohmann::json& source) {
-  std::uint64_t hash = 14695981039346656037ull;
-  for (unsigned char c : source.dump()) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  return fmt::format("fnv1a64:{:016x}", hash);
-}
-
 nlohmann::json context_block(const Scenario& scenario, const RunOutcome& outcome,
                              const std::string& start_time) {
   utsname names{};
@@ -73,6 +64,7 @@ nlohmann::json context_block(const Scenario& scenario, const RunOutcome& outcome
   context["git_revision"] = POLLSCOPE_GIT_REVISION;
   context["libpoll_version"] = libpoll::version;
   context["backend"] = outcome.backend;
+  context["clock"] = outcome.clock;
   context["workers"] = scenario.workers;
   context["scenario"] = scenario.name;
   context["scenario_hash"] = scenario_hash(scenario.source);
@@ -104,24 +96,27 @@ nlohmann::json figures_block(const Figures& figures) {
   block["spurious_events"] = figures.spurious_events;
   block["missed_events"] = figures.missed_events;
   block["correct"] = figures.spurious_events == 0 && figures.missed_events == 0;
+  block["ghost_events"] = figures.ghost_events;
+  block["peer_resets_observed"] = figures.peer_resets_observed;
+  block["toggles"] = figures.toggles;
   return block;
 }
 
 const char* kLeakKinds[] = {"leaked",         "vanished",        "zombie",
                             "interest_drift", "token_collision", "duplicate_target"};
 
-nlohmann::json leaks_block(const RunOutcome& outcome) {
+nlohmann::json leaks_block(const std::vector<LeakFinding>& leaks) {
   nlohmann::json block;
   std::uint64_t total = 0;
   for (const char* kind : kLeakKinds) {
     std::uint64_t count = 0;
-    for (const auto& leak : outcome.leaks) count += leak.kind == kind;
+    for (const auto& leak : leaks) count += leak.kind == kind;
     block[kind] = count;
     total += count;
   }
   block["total"] = total;
   block["details"] = nlohmann::json::array();
-  for (const auto& leak : outcome.leaks) {
+  for (const auto& leak : leaks) {
     block["details"].push_back({{"kind", leak.kind},
                                 {"fd", leak.fd},
                                 {"token", leak.token},
@@ -150,6 +145,17 @@ bool compare(double actual, Comparison comparison, double limit) {
 
 }  // namespace
 
+// FNV-1a, 64 bits, of the scenario as run (its canonical JSON): enough to tell two runs of
+// different scenarios apart in a baseline comparison.
+std::string scenario_hash(const nlohmann::json& source) {
+  std::uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : source.dump()) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return fmt::format("fnv1a64:{:016x}", hash);
+}
+
 nlohmann::json make_report(const Scenario& scenario, const RunOutcome& outcome,
                            const std::string& start_time) {
   nlohmann::json report;
@@ -160,6 +166,7 @@ nlohmann::json make_report(const Scenario& scenario, const RunOutcome& outcome,
   for (const auto& phase : outcome.phases) {
     auto block = figures_block(phase.figures);
     block["name"] = phase.name;
+    if (phase.leak_checked) block["leaks"] = leaks_block(phase.leaks);
     report["phases"].push_back(std::move(block));
   }
   auto overall = figures_block(outcome.overall);
@@ -181,7 +188,7 @@ nlohmann::json make_report(const Scenario& scenario, const RunOutcome& outcome,
                   : 0)}};
   overall["overhead_ns_per_event"] = finite(outcome.overhead_ns_per_event);
   report["overall"] = std::move(overall);
-  report["leaks"] = leaks_block(outcome);
+  report["leaks"] = leaks_block(outcome.leaks);
 
   bool passed = true;
   report["thresholds"] = nlohmann::json::array();
@@ -258,10 +265,13 @@ std::string human_summary(const nlohmann::json& report) {
       latency.at("p50").get<double>() / 1e3, latency.at("p99").get<double>() / 1e3,
       latency.at("p99_9").get<double>() / 1e3, latency.at("max").get<double>() / 1e3,
       overall.at("overhead_ns_per_event").get<double>());
-  text += fmt::format("  correctness: {} spurious, {} missed, {} ghost events\n",
-                      overall.at("spurious_events").get<std::uint64_t>(),
-                      overall.at("missed_events").get<std::uint64_t>(),
-                      overall.at("loop").at("ghost_events").get<std::uint64_t>());
+  text += fmt::format(
+      "  correctness: {} spurious, {} missed, {} ghost events ({} for tokens libpoll's book "
+      "no longer holds)\n",
+      overall.at("spurious_events").get<std::uint64_t>(),
+      overall.at("missed_events").get<std::uint64_t>(),
+      overall.at("ghost_events").get<std::uint64_t>(),
+      overall.at("loop").at("ghost_events").get<std::uint64_t>());
   const auto& leaks = report.at("leaks");
   text += fmt::format(
       "  leak check: {} leaked, {} vanished, {} zombie, {} drifted ({} total)\n",
@@ -272,6 +282,9 @@ std::string human_summary(const nlohmann::json& report) {
     text += fmt::format(
         "  threshold {}: {} (actual {})\n", threshold.at("threshold").get<std::string>(),
         threshold.at("pass").get<bool>() ? "pass" : "FAIL", threshold.at("actual").get<double>());
+  }
+  if (report.contains("baseline")) {
+    text += comparison_summary(report.at("baseline"), "  baseline: ");
   }
   text += fmt::format("  verdict: {}\n", report.at("verdict").get<std::string>());
   return text;
@@ -302,6 +315,21 @@ void write_atomically(const std::string& path, const std::string& text) {
     const int error = errno;
     ::unlink(temporary.c_str());
     throw std::runtime_error(path + ": cannot write: " + std::strerror(error));
+  }
+}
+
+bool write_document(const std::string& text, const std::optional<std::string>& out_path,
+                    std::ostream& out, std::ostream& err) {
+  if (!out_path) {
+    out << text << std::flush;
+    return true;
+  }
+  try {
+    write_atomically(*out_path, text);
+    return true;
+  } catch (const std::exception& error) {
+    err << "pollscope: " << error.what() << "\n";
+    return false;
   }
 }
 

@@ -74,6 +74,19 @@ int run_command(const RunRequest& request, std::ostream& out, std::ostream& err)
   }
   Scenario scenario = std::get<Scenario>(std::move(loaded));
 
+  // A baseline that cannot be compared with this run is refused before the run, not after it.
+  nlohmann::json baseline;
+  if (request.baseline_path) {
+    auto loaded_baseline = load_baseline(
+        *request.baseline_path, scenario_hash(scenario.source),
+        request.scenario_path.value_or("the built-in default scenario"), request.compare);
+    if (auto* error = std::get_if<CompareError>(&loaded_baseline)) {
+      err << "pollscope: " << error->to_string() << "\n";
+      return kExitInvalidInput;
+    }
+    baseline = std::get<nlohmann::json>(std::move(loaded_baseline));
+  }
+
   StopSignals signals;
   RunOptions options;
   options.backend = request.backend;
@@ -96,18 +109,24 @@ int run_command(const RunRequest& request, std::ostream& out, std::ostream& err)
   }
   if (progress) err << "\n";
 
-  const auto report = make_report(scenario, outcome, start_time);
-  const std::string text = report.dump(2) + "\n";
-  if (request.out_path) {
-    try {
-      write_atomically(*request.out_path, text);
-    } catch (const std::exception& error) {
-      err << "pollscope: " << error.what() << "\n";
-      return kExitEnvironment;
+  auto report = make_report(scenario, outcome, start_time);
+  if (request.baseline_path && !outcome.interrupted) {
+    auto compared = compare_reports(baseline, *request.baseline_path, report,
+                                    request.out_path.value_or("(stdout)"), request.compare);
+    // check_baseline checked all of it on the baseline's side, and this report is well formed.
+    if (auto* error = std::get_if<CompareError>(&compared)) {
+      err << "pollscope: " << error->to_string() << "\n";
+      return kExitInvalidInput;
     }
-  } else {
-    out << text << std::flush;
+    const auto& comparison = std::get<ReportComparison>(compared);
+    for (const std::string& warning : comparison.warnings) {
+      err << "pollscope: warning: " << warning << "\n";
+    }
+    report["baseline"] = to_json(comparison);
+    if (comparison.regressed()) report["verdict"] = "fail";
   }
+  const std::string text = report.dump(2) + "\n";
+  if (!write_document(text, request.out_path, out, err)) return kExitEnvironment;
   if (!request.quiet) err << human_summary(report);
 
   const auto verdict = verdict_of(report);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "compare.hpp"
 #include "libpoll/backend.hpp"
 
 namespace pollscope {
@@ -15,6 +16,7 @@ namespace pollscope {
 enum ExitCode : int {
   kExitPassed = 0,           // ran, and every threshold passed
   kExitThresholdFailed = 1,  // ran, and a threshold failed
+  kExitRegressed = 1,        // compare, run --baseline: a figure regressed against the baseline
   kExitInvalidInput = 2,     // bad usage, or a scenario that is missing or invalid
   kExitEnvironment = 3,      // the machine could not run it (fd limit, sockets, writing)
   kExitInterrupted = 130,    // Ctrl-C (SIGINT) or SIGTERM: a partial report was written
@@ -25,6 +27,8 @@ struct RunRequest {
   std::optional<std::string> out_path;       // none: the report goes to stdout
   std::optional<libpoll::Backend> backend;
   bool quiet = false;
+  std::optional<std::string> baseline_path;  // compare the report with this one (--baseline)
+  CompareOptions compare;                    // how, when there is a baseline
 };
 
 // `pollscope run`: runs the scenario, writes the report, prints a summary to `err`.

@@ -17,6 +17,8 @@
 
 #include <fmt/format.h>
 
+#include "json_text.hpp"
+
 namespace pollscope {
 
 namespace {
@@ -39,9 +41,11 @@ constexpr std::array<std::string_view, 7> kPhaseKeys = {
 constexpr std::array<std::string_view, 3> kLoadKeys = {"mode", "in_flight", "rate_per_second"};
 constexpr std::array<std::string_view, 2> kClosedKeys = {"mode", "in_flight"};
 constexpr std::array<std::string_view, 2> kOpenKeys = {"mode", "rate_per_second"};
-constexpr std::array<std::string_view, 2> kToggleKeys = {"pattern", "every_events"};
-constexpr std::array<std::string_view, 4> kFaultsKeys = {"leak", "close_before_deregister",
-                                                         "dup_then_close", "peer_reset"};
+constexpr std::array<std::string_view, 3> kToggleKeys = {"pattern", "every_events",
+                                                         "rate_per_second"};
+constexpr std::array<std::string_view, 5> kFaultsKeys = {"leak", "close_before_deregister",
+                                                         "dup_then_close", "peer_reset", "phase"};
+constexpr double kMaxToggleRate = 1e6;
 
 constexpr std::array kSocketKinds = {SocketKind::tcp, SocketKind::unix_stream, SocketKind::udp,
                                      SocketKind::pipe};
@@ -52,26 +56,6 @@ constexpr std::array kBackends = {libpoll::Backend::automatic, libpoll::Backend:
                                   libpoll::Backend::poll};
 constexpr std::array kComparisons = {Comparison::less, Comparison::less_equal, Comparison::greater,
                                      Comparison::greater_equal, Comparison::equal};
-
-// A JSON pointer (RFC 6901) one step down: "~" and "/" in a key are escaped as "~0" and "~1".
-std::string child(const std::string& path, std::string_view key) {
-  std::string result = path;
-  result += '/';
-  for (char c : key) {
-    if (c == '~') {
-      result += "~0";
-    } else if (c == '/') {
-      result += "~1";
-    } else {
-      result += c;
-    }
-  }
-  return result;
-}
-
-std::string child(const std::string& path, std::size_t index) {
-  return path + '/' + std::to_string(index);
-}
 
 // Serializes as JSON so that a reason stays on one line whatever the value holds (control
 // characters escaped, invalid UTF-8 replaced); long values are cut, a reason is not a dump.
@@ -97,32 +81,6 @@ std::string shown(const json& value) {
 
 std::string quote(std::string_view text) {
   return shown(json(std::string(text)));
-}
-
-// "a string", "an integer"... for "expected X, got Y".
-std::string describe(const json& value) {
-  switch (value.type()) {
-    case json::value_t::null:
-      return "null";
-    case json::value_t::boolean:
-      return "a boolean";
-    case json::value_t::number_integer:
-    case json::value_t::number_unsigned:
-      return "an integer";
-    case json::value_t::number_float:
-      return "a number";
-    case json::value_t::string:
-      return "a string";
-    case json::value_t::array:
-      return "an array";
-    case json::value_t::object:
-      return "an object";
-    case json::value_t::binary:
-      return "binary data";
-    case json::value_t::discarded:
-      break;
-  }
-  return "a discarded value";
 }
 
 template <typename Range>
@@ -244,7 +202,7 @@ class Checker {
     const auto found = object.find(std::string(key));
     if (found == object.end()) return true;
     std::uint64_t value = 0;
-    if (!read_integer(*found, child(path, key), low, high, &value)) return false;
+    if (!read_integer(*found, json_child(path, key), low, high, &value)) return false;
     *out = static_cast<T>(value);  // `high` fits T at every call
     return true;
   }
@@ -260,8 +218,10 @@ class Checker {
                    Phase* phase);
   bool check_load(const json& value, const std::string& path, Phase* phase);
   bool check_toggle(const json& value, const std::string& path, Toggle* toggle);
-  bool check_faults(const json& value, const std::string& path, const Sockets& sockets,
+  bool check_faults(const json& value, const std::string& path, const Scenario& scenario,
                     Faults* faults);
+  bool read_rate(const json& object, const std::string& path, std::string_view key, double high,
+                 double* out);
   bool check_threshold(const json& value, const std::string& path, const std::vector<Phase>& phases,
                        Threshold* threshold);
   // Empty when `metric` names a report figure; otherwise why not.
@@ -280,7 +240,7 @@ bool Checker::check_keys(const json& object, const std::string& path,
                          std::span<const std::string_view> known) {
   for (const auto& [key, unused] : object.items()) {
     if (std::find(known.begin(), known.end(), key) == known.end()) {
-      return fail(child(path, key),
+      return fail(json_child(path, key),
                   fmt::format("unknown key {} (known: {})", quote(key), join(known, ", ")));
     }
   }
@@ -418,13 +378,13 @@ bool Checker::check(const json& document, Scenario* scenario) {
   }
   scenario->phases.clear();
   for (std::size_t i = 0; i < phases.size(); ++i) {
-    const std::string path = child("/phases", i);
+    const std::string path = json_child("/phases", i);
     Phase phase;
     if (!check_phase(phases.at(i), path, scenario->sockets, &phase)) return false;
     for (std::size_t j = 0; j < scenario->phases.size(); ++j) {
       if (scenario->phases[j].name == phase.name) {
         return fail(
-            child(path, "name"),
+            json_child(path, "name"),
             fmt::format("duplicate phase name {} (also /phases/{}/name)", quote(phase.name), j));
       }
     }
@@ -432,7 +392,7 @@ bool Checker::check(const json& document, Scenario* scenario) {
   }
 
   if (const auto found = document.find("faults"); found != document.end()) {
-    if (!check_faults(*found, "/faults", scenario->sockets, &scenario->faults)) return false;
+    if (!check_faults(*found, "/faults", *scenario, &scenario->faults)) return false;
   }
 
   scenario->thresholds.clear();
@@ -442,7 +402,8 @@ bool Checker::check(const json& document, Scenario* scenario) {
     }
     for (std::size_t i = 0; i < found->size(); ++i) {
       Threshold threshold;
-      if (!check_threshold(found->at(i), child("/thresholds", i), scenario->phases, &threshold)) {
+      if (!check_threshold(found->at(i), json_child("/thresholds", i), scenario->phases,
+                           &threshold)) {
         return false;
       }
       scenario->thresholds.push_back(std::move(threshold));
@@ -458,7 +419,7 @@ bool Checker::check_sockets(const json& value, const std::string& path, Sockets*
       !require(value, path, "kind") || !require(value, path, "count")) {
     return false;
   }
-  if (!read_enum(value.at("kind"), child(path, "kind"), kSocketKinds, &sockets->kind) ||
+  if (!read_enum(value.at("kind"), json_child(path, "kind"), kSocketKinds, &sockets->kind) ||
       !read_integer_member(value, path, "count", 1, kMaxPairs, &sockets->count)) {
     return false;
   }
@@ -467,9 +428,9 @@ bool Checker::check_sockets(const json& value, const std::string& path, Sockets*
     std::uint64_t active = 0;
     // Range-checked against the widest bound first, so that a wrong type or a negative number
     // reads as such rather than as "more than count".
-    if (!read_integer(*found, child(path, "active"), 0, kMaxPairs, &active)) return false;
+    if (!read_integer(*found, json_child(path, "active"), 0, kMaxPairs, &active)) return false;
     if (active > sockets->count) {
-      return fail(child(path, "active"),
+      return fail(json_child(path, "active"),
                   fmt::format("must be at most count ({}), got {}", sockets->count, active));
     }
     sockets->active = static_cast<std::uint32_t>(active);
@@ -481,7 +442,7 @@ bool Checker::check_phase(const json& value, const std::string& path, const Sock
                           Phase* phase) {
   if (!expect_object(value, path) || !check_keys(value, path, kPhaseKeys) ||
       !require(value, path, "name") ||
-      !read_identifier(value.at("name"), child(path, "name"), &phase->name)) {
+      !read_identifier(value.at("name"), json_child(path, "name"), &phase->name)) {
     return false;
   }
   const bool has_duration = value.contains("duration_ms");
@@ -501,28 +462,28 @@ bool Checker::check_phase(const json& value, const std::string& path, const Sock
     if (!read_integer_member(value, path, "messages", 1, kMaxMessages, &messages)) return false;
     // Messages are counted on the active pairs: with none the phase would never end.
     if (sockets.active == 0) {
-      return fail(child(path, "messages"),
+      return fail(json_child(path, "messages"),
                   "a phase that ends after a number of messages needs sockets.active > 0");
     }
     phase->messages = messages;
   }
   if (const auto found = value.find("load"); found != value.end()) {
-    if (!check_load(*found, child(path, "load"), phase)) return false;
+    if (!check_load(*found, json_child(path, "load"), phase)) return false;
   }
   if (!read_integer_member(value, path, "payload_bytes", 16, 65536, &phase->payload_bytes)) {
     return false;
   }
   if (sockets.kind == SocketKind::udp && phase->payload_bytes > kMaxUdpPayload) {
-    return fail(child(path, "payload_bytes"),
+    return fail(json_child(path, "payload_bytes"),
                 fmt::format("a udp datagram carries at most {} bytes, got {}", kMaxUdpPayload,
                             phase->payload_bytes));
   }
   if (const auto found = value.find("toggle"); found != value.end()) {
-    if (!check_toggle(*found, child(path, "toggle"), &phase->toggle)) return false;
+    if (!check_toggle(*found, json_child(path, "toggle"), &phase->toggle)) return false;
   }
   if (const auto found = value.find("leak_check"); found != value.end()) {
     if (!found->is_boolean()) {
-      return fail(child(path, "leak_check"),
+      return fail(json_child(path, "leak_check"),
                   fmt::format("expected a boolean, got {}", describe(*found)));
     }
     phase->leak_check = found->get<bool>();
@@ -548,34 +509,57 @@ bool Checker::check_load(const json& value, const std::string& path, Phase* phas
     return true;
   }
   if (open) {
-    if (!require(value, path, "rate_per_second")) return false;
-    const json& rate = value.at("rate_per_second");
-    const std::string rate_path = child(path, "rate_per_second");
-    if (!rate.is_number()) {
-      return fail(rate_path, fmt::format("expected a number, got {}", describe(rate)));
+    double rate = 0;
+    if (!require(value, path, "rate_per_second") ||
+        !read_rate(value, path, "rate_per_second", kMaxRate, &rate)) {
+      return false;
     }
-    const double number = rate.get<double>();
-    if (!(number > 0 && number <= kMaxRate)) {  // NaN fails too
-      return fail(rate_path,
-                  fmt::format("must be greater than 0 and at most 10000000, got {}", shown(rate)));
-    }
-    phase->load = OpenLoop{number};
+    phase->load = OpenLoop{rate};
     return true;
   }
-  return fail(child(path, "mode"), fmt::format("expected one of \"closed\", \"open\", got {}",
-                                               mode->is_string() ? shown(*mode) : describe(*mode)));
+  return fail(json_child(path, "mode"),
+              fmt::format("expected one of \"closed\", \"open\", got {}",
+                          mode->is_string() ? shown(*mode) : describe(*mode)));
+}
+
+bool Checker::read_rate(const json& object, const std::string& path, std::string_view key,
+                        double high, double* out) {
+  const json& rate = object.at(std::string(key));
+  const std::string rate_path = json_child(path, key);
+  if (!rate.is_number()) {
+    return fail(rate_path, fmt::format("expected a number, got {}", describe(rate)));
+  }
+  const double number = rate.get<double>();
+  if (!(number > 0 && number <= high)) {  // NaN fails too
+    return fail(rate_path, fmt::format("must be greater than 0 and at most {}, got {}",
+                                       static_cast<std::uint64_t>(high), shown(rate)));
+  }
+  *out = number;
+  return true;
 }
 
 bool Checker::check_toggle(const json& value, const std::string& path, Toggle* toggle) {
-  return expect_object(value, path) && check_keys(value, path, kToggleKeys) &&
-         require(value, path, "pattern") &&
-         read_enum(value.at("pattern"), child(path, "pattern"), kTogglePatterns,
-                   &toggle->pattern) &&
-         read_integer_member(value, path, "every_events", 1, 1000000, &toggle->every_events);
+  if (!expect_object(value, path) || !check_keys(value, path, kToggleKeys) ||
+      !require(value, path, "pattern") ||
+      !read_enum(value.at("pattern"), json_child(path, "pattern"), kTogglePatterns,
+                 &toggle->pattern)) {
+    return false;
+  }
+  if (value.contains("every_events") && value.contains("rate_per_second")) {
+    return fail(path, "has both \"every_events\" and \"rate_per_second\": give at most one");
+  }
+  if (value.contains("rate_per_second")) {
+    double rate = 0;
+    if (!read_rate(value, path, "rate_per_second", kMaxToggleRate, &rate)) return false;
+    toggle->rate_per_second = rate;
+    return true;
+  }
+  return read_integer_member(value, path, "every_events", 1, 1000000, &toggle->every_events);
 }
 
-bool Checker::check_faults(const json& value, const std::string& path, const Sockets& sockets,
+bool Checker::check_faults(const json& value, const std::string& path, const Scenario& scenario,
                            Faults* faults) {
+  const Sockets& sockets = scenario.sockets;
   if (!expect_object(value, path) || !check_keys(value, path, kFaultsKeys) ||
       !read_integer_member(value, path, "leak", 0, kMaxPairs, &faults->leak) ||
       !read_integer_member(value, path, "close_before_deregister", 0, kMaxPairs,
@@ -585,16 +569,35 @@ bool Checker::check_faults(const json& value, const std::string& path, const Soc
     return false;
   }
   if (faults->peer_reset > 0 && sockets.kind != SocketKind::tcp) {
-    return fail(child(path, "peer_reset"),
+    return fail(json_child(path, "peer_reset"),
                 fmt::format("needs sockets.kind \"tcp\" (only TCP resets), got {}",
                             quote(to_string(sockets.kind))));
   }
-  // Each fault spoils a pair of its own.
+  if (const auto found = value.find("phase"); found != value.end()) {
+    std::string name;
+    if (!read_string(*found, json_child(path, "phase"), &name)) return false;
+    std::vector<std::string> names;
+    for (const Phase& phase : scenario.phases) names.push_back(phase.name);
+    if (!contains(names, name)) {
+      return fail(json_child(path, "phase"),
+                  fmt::format("unknown phase {} (phases: {})", quote(name), join(names, ", ")));
+    }
+    faults->phase = std::move(name);
+  }
+  // Each fault spoils a pair of its own, all in the first poller of the first worker (the
+  // first ones get the odd pairs out): its share of the pairs must hold them.
   const std::uint64_t total = std::uint64_t{faults->leak} + faults->close_before_deregister +
                               faults->dup_then_close + faults->peer_reset;
-  if (total > sockets.count) {
-    return fail(path, fmt::format("the faults add up to {} pairs, more than sockets.count ({})",
-                                  total, sockets.count));
+  const std::uint64_t worker_share = (sockets.count + scenario.workers - 1) / scenario.workers;
+  const std::uint64_t share = (worker_share + scenario.threads - 1) / scenario.threads;
+  if (total > share) {
+    const bool split = scenario.workers > 1 || scenario.threads > 1;
+    return fail(path, split ? fmt::format("the faults add up to {} pairs, more than the first "
+                                          "poller's share of sockets.count ({} of {})",
+                                          total, share, sockets.count)
+                            : fmt::format("the faults add up to {} pairs, more than "
+                                          "sockets.count ({})",
+                                          total, sockets.count));
   }
   return true;
 }
@@ -617,6 +620,16 @@ std::string Checker::metric_problem(std::string_view metric, const std::vector<P
     }
     const std::string_view figure = rest.substr(dot + 1);
     if (contains(known_phase_metrics(), figure)) return {};
+    if (contains(leak_metrics(), figure)) {
+      const auto checked = std::find_if(phases.begin(), phases.end(), [&](const Phase& p) {
+        return p.name == phase && p.leak_check;
+      });
+      if (checked != phases.end()) return {};
+      return fmt::format(
+          "unknown metric {}: phase {} has no leak check (set \"leak_check\": "
+          "true)",
+          quote(metric), phase);
+    }
     if (contains(known_metrics(), figure)) {
       return fmt::format("unknown metric {}: {} is only measured for the whole run", quote(metric),
                          figure);
@@ -692,7 +705,7 @@ class DuplicateKeyFinder final : public nlohmann::json_sax<json> {
     Frame& frame = frames_.back();
     if (!frame.keys.insert(val).second) {
       duplicate =
-          Failure{child(container_path(), val), fmt::format("duplicate key {}", quote(val))};
+          Failure{json_child(container_path(), val), fmt::format("duplicate key {}", quote(val))};
       return false;
     }
     frame.key = val;
@@ -734,8 +747,8 @@ class DuplicateKeyFinder final : public nlohmann::json_sax<json> {
   [[nodiscard]] std::string container_path() const {
     std::string path;
     for (std::size_t i = 0; i + 1 < frames_.size(); ++i) {
-      path =
-          frames_[i].object ? child(path, frames_[i].key) : child(path, frames_[i].next_index - 1);
+      path = frames_[i].object ? json_child(path, frames_[i].key)
+                               : json_child(path, frames_[i].next_index - 1);
     }
     return path;
   }
@@ -821,12 +834,17 @@ const std::vector<std::string>& known_metrics() {
   // Built once and never destroyed (no static destruction order to worry about).
   static const auto* const metrics = [] {
     auto* list = new std::vector<std::string>(known_phase_metrics());
-    for (const char* name : {"leaks.leaked", "leaks.vanished", "leaks.zombie",
-                             "leaks.interest_drift", "leaks.total", "overhead_ns_per_event"}) {
-      list->emplace_back(name);
-    }
+    list->insert(list->end(), leak_metrics().begin(), leak_metrics().end());
+    list->emplace_back("overhead_ns_per_event");
     return list;
   }();
+  return *metrics;
+}
+
+const std::vector<std::string>& leak_metrics() {
+  static const auto* const metrics = new std::vector<std::string>{
+      "leaks.leaked",          "leaks.vanished",         "leaks.zombie", "leaks.interest_drift",
+      "leaks.token_collision", "leaks.duplicate_target", "leaks.total"};
   return *metrics;
 }
 
@@ -844,8 +862,9 @@ const std::vector<std::string>& known_phase_metrics() {
     for (const char* operation : {"register", "reregister", "deregister"}) {
       list->push_back(fmt::format("registry_ns.{}.p99", operation));
     }
-    for (const char* name : {"loop.polls", "loop.events_per_poll", "loop.ghost_events",
-                             "loop.busy_ratio", "spurious_events", "missed_events"}) {
+    for (const char* name :
+         {"loop.polls", "loop.events_per_poll", "loop.ghost_events", "loop.busy_ratio",
+          "spurious_events", "missed_events", "ghost_events", "peer_resets_observed", "toggles"}) {
       list->emplace_back(name);
     }
     return list;

@@ -47,9 +47,13 @@ enum class TogglePattern {
   deregister_cycle,   // deregister and register again
 };
 
+// A pattern is applied either every k readable events of an end, or at a rate: that many times
+// a second across the run, one end after another among those of the active pairs (all pairs
+// when none is active), whether or not traffic reached them.
 struct Toggle {
   TogglePattern pattern = TogglePattern::none;
-  std::uint32_t every_events = 1;  // apply it every k events of a pair, 1..1000000
+  std::uint32_t every_events = 1;         // 1..1000000
+  std::optional<double> rate_per_second;  // (0, 1000000]; replaces every_events
 };
 
 struct Phase {
@@ -63,12 +67,14 @@ struct Phase {
   bool leak_check = false;  // audit the registrations at the end of the phase
 };
 
-// Injected at teardown, before the final leak check, which must find exactly these.
+// Injected at teardown, before the final leak check, or at the start of the phase named by
+// `phase`, under that phase's load; either way the final check must find exactly these.
 struct Faults {
   std::uint32_t leak = 0;                     // sources dropped without deregister
   std::uint32_t close_before_deregister = 0;  // fd closed, then deregister attempted
   std::uint32_t dup_then_close = 0;           // fd dup'd, original closed: zombie
-  std::uint32_t peer_reset = 0;               // TCP peers closed with RST mid-run
+  std::uint32_t peer_reset = 0;               // TCP peers closed with RST
+  std::optional<std::string> phase;           // none: at teardown
 };
 
 enum class Comparison { less, less_equal, greater, greater_equal, equal };
@@ -112,8 +118,11 @@ struct ScenarioError {
 // The report figures a threshold may name (overall ones; "phases.<name>.<figure>" for a phase).
 [[nodiscard]] const std::vector<std::string>& known_metrics();
 // The figures measured for each phase too: known_metrics() without leaks.* and
-// overhead_ns_per_event, which only the whole run has.
+// overhead_ns_per_event, which only the whole run has. A phase with a leak check also has
+// phases.<name>.leaks.*: see leak_metrics().
 [[nodiscard]] const std::vector<std::string>& known_phase_metrics();
+// "leaks.leaked", ... "leaks.total": the counts of a leak check.
+[[nodiscard]] const std::vector<std::string>& leak_metrics();
 
 [[nodiscard]] std::string_view to_string(SocketKind kind);
 [[nodiscard]] std::string_view to_string(TogglePattern pattern);

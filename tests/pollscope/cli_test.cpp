@@ -1,18 +1,11 @@
-// The pollscope binary end to end: each test runs it as a child process (posix_spawn, stdout and
-// stderr captured through pipes, a bounded wait) and checks its exit code, its output and the
-// report it writes: usage errors, the malformed scenarios under bad_scenarios/, the shipped
-// scenarios, a small run whose report is checked against cli/report.schema.json, failing
-// thresholds, unwritable reports, the leak check and an interrupted run.
+// The pollscope binary end to end: each test runs it as a child process (child_process.hpp:
+// posix_spawn, stdout and stderr captured through pipes, a bounded wait) and checks its exit
+// code, its output and the report it writes: usage errors, the malformed scenarios under
+// bad_scenarios/, the shipped scenarios, a small run whose report is checked against
+// cli/report.schema.json, failing thresholds, unwritable reports, the leak check and an
+// interrupted run.
 
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <stdlib.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -21,339 +14,29 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
-#include <iterator>
 #include <set>
-#include <sstream>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "bad_scenarios_table.hpp"
-
-extern char** environ;
+#include "child_process.hpp"
 
 namespace pollscope {
 namespace {
 
+using namespace test_support;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-constexpr milliseconds kRunLimit{60'000};
 constexpr milliseconds kInterruptLimit{10'000};
 
-const fs::path kSourceDir = POLLSCOPE_SOURCE_DIR;
 const fs::path kShippedDir = kSourceDir / "scenarios";
 const fs::path kBadScenariosDir = kSourceDir / "tests" / "pollscope" / "bad_scenarios";
-const fs::path kReportSchema = kSourceDir / "cli" / "report.schema.json";
-const fs::path kValidateReport = kSourceDir / "tests" / "pollscope" / "validate_report.py";
-
-// How a child process ended, and what it wrote.
-struct Outcome {
-  bool started = false;    // posix_spawn succeeded
-  bool timed_out = false;  // killed, or its output still open, after the time limit
-  bool exited = false;     // ended by exit(), not by a signal
-  int exit_code = -1;
-  int signal = 0;  // the signal that ended it, when it did not exit
-  std::string out;
-  std::string err;
-};
-
-void sleep_briefly(milliseconds interval) {
-  timespec pause{};
-  pause.tv_nsec = static_cast<long>(interval.count()) * 1'000'000L;
-  while (::nanosleep(&pause, &pause) != 0 && errno == EINTR) {
-  }
-}
-
-// A child process with its stdout and stderr on pipes. The destructor kills and reaps a child that
-// is still running, so that no test leaves one behind.
-class Child {
- public:
-  // argv[0] is looked up in PATH when it has no slash.
-  explicit Child(const std::vector<std::string>& argv) {
-    int out[2] = {-1, -1};
-    int err[2] = {-1, -1};
-    if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
-      spawn_error_ = std::string("pipe2: ") + std::strerror(errno);
-      for (int fd : {out[0], out[1], err[0], err[1]}) {
-        if (fd >= 0) ::close(fd);
-      }
-      return;
-    }
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    // Nothing else the test process has open (the runner's descriptors) reaches the child.
-    posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
-#endif
-    // The child starts with the default dispositions and no blocked signal, whatever the test
-    // runner was started with (a shell running it in the background ignores SIGINT).
-    posix_spawnattr_t attributes;
-    posix_spawnattr_init(&attributes);
-    sigset_t defaults;
-    sigemptyset(&defaults);
-    for (int signal : {SIGINT, SIGTERM, SIGPIPE, SIGHUP}) sigaddset(&defaults, signal);
-    posix_spawnattr_setsigdefault(&attributes, &defaults);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attributes, &none);
-    // In a process group of its own, so that a timeout kills whatever it started too.
-    posix_spawnattr_setpgroup(&attributes, 0);
-    posix_spawnattr_setflags(
-        &attributes, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
-
-    std::vector<char*> args;
-    for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-    args.push_back(nullptr);
-    const int error = ::posix_spawnp(&pid_, args[0], &actions, &attributes, args.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attributes);
-    ::close(out[1]);
-    ::close(err[1]);
-    if (error != 0) {
-      spawn_error_ = argv[0] + ": cannot start: " + std::strerror(error);
-      pid_ = -1;
-      ::close(out[0]);
-      ::close(err[0]);
-      return;
-    }
-    out_ = out[0];
-    err_ = err[0];
-    for (int fd : {out_, err_}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-#ifdef SYS_pidfd_open
-    pidfd_ = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-#endif
-  }
-
-  ~Child() {
-    if (pid_ > 0 && !reaped_) {
-      ::kill(-pid_, SIGKILL);
-      int status = 0;
-      while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-      }
-    }
-    for (int fd : {out_, err_, pidfd_}) {
-      if (fd >= 0) ::close(fd);
-    }
-  }
-
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  [[nodiscard]] pid_t pid() const {
-    return pid_;
-  }
-  [[nodiscard]] bool started() const {
-    return pid_ > 0;
-  }
-  [[nodiscard]] const std::string& spawn_error() const {
-    return spawn_error_;
-  }
-
-  // Reads both outputs until they close and the child has ended, for at most `limit`; after that
-  // the child is killed and the outcome says it timed out.
-  Outcome wait(milliseconds limit) {
-    Outcome outcome;
-    outcome.started = started();
-    if (!started()) {
-      outcome.err = spawn_error_;
-      return outcome;
-    }
-    const auto deadline = steady_clock::now() + limit;
-    int status = 0;
-    while (out_ >= 0 || err_ >= 0 || !reaped_) {
-      const auto left =
-          std::chrono::duration_cast<milliseconds>(deadline - steady_clock::now()).count();
-      if (left <= 0) {
-        outcome.timed_out = true;
-        break;
-      }
-      std::vector<pollfd> watched;
-      for (int fd : {out_, err_}) {
-        if (fd >= 0) watched.push_back({fd, POLLIN, 0});
-      }
-      if (!reaped_ && pidfd_ >= 0) watched.push_back({pidfd_, POLLIN, 0});
-      // Without a pidfd the child's end is only seen by asking, every few milliseconds.
-      const int timeout =
-          pidfd_ >= 0 ? static_cast<int>(left) : static_cast<int>(std::min<long long>(left, 5));
-      if (::poll(watched.data(), watched.size(), timeout) < 0 && errno != EINTR) {
-        ADD_FAILURE() << "poll: " << std::strerror(errno);
-        outcome.timed_out = true;
-        break;
-      }
-      drain(out_, outcome.out);
-      drain(err_, outcome.err);
-      if (!reaped_) {
-        const pid_t ended = ::waitpid(pid_, &status, WNOHANG);
-        if (ended == pid_) reaped_ = true;
-      }
-    }
-    if (outcome.timed_out) {
-      // The child, or what it started and that still holds its output.
-      ::kill(-pid_, SIGKILL);
-      if (!reaped_) {
-        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-        }
-        reaped_ = true;
-        return outcome;
-      }
-    }
-    outcome.exited = WIFEXITED(status);
-    if (outcome.exited) outcome.exit_code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) outcome.signal = WTERMSIG(status);
-    return outcome;
-  }
-
- private:
-  // Appends what `fd` holds now; closes it (and sets it to -1) at end of file.
-  static void drain(int& fd, std::string& text) {
-    if (fd < 0) return;
-    char buffer[65536];
-    while (true) {
-      const ssize_t n = ::read(fd, buffer, sizeof buffer);
-      if (n > 0) {
-        text.append(buffer, static_cast<std::size_t>(n));
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
-        ::close(fd);
-        fd = -1;
-      }
-      return;
-    }
-  }
-
-  pid_t pid_ = -1;
-  int out_ = -1;
-  int err_ = -1;
-  int pidfd_ = -1;
-  bool reaped_ = false;
-  std::string spawn_error_;
-};
-
-Outcome run_program(const std::vector<std::string>& argv, milliseconds limit = kRunLimit) {
-  Child child(argv);
-  return child.wait(limit);
-}
-
-// Runs pollscope with `args`.
-Outcome pollscope(const std::vector<std::string>& args, milliseconds limit = kRunLimit) {
-  std::vector<std::string> argv{POLLSCOPE_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_program(argv, limit);
-}
-
-std::string describe(const Outcome& outcome) {
-  std::string text;
-  if (!outcome.started) return "did not start: " + outcome.err;
-  if (outcome.timed_out && outcome.exited) {
-    text = "exited with " + std::to_string(outcome.exit_code) +
-           ", but its output stayed open past the time limit (something it started holds it)";
-  } else if (outcome.timed_out) {
-    text = "timed out and was killed";
-  } else if (!outcome.exited) {
-    text = "was killed by signal " + std::to_string(outcome.signal) + " (" +
-           strsignal(outcome.signal) + ")";
-  } else {
-    text = "exited with " + std::to_string(outcome.exit_code);
-  }
-  return text + "\n--- stderr:\n" + outcome.err + "--- stdout (" +
-         std::to_string(outcome.out.size()) + " bytes):\n" + outcome.out.substr(0, 2000);
-}
-
-// The process exited (not by a signal, not killed for its time) with `code`.
-::testing::AssertionResult exited_with(const Outcome& outcome, int code) {
-  if (outcome.started && !outcome.timed_out && outcome.exited && outcome.exit_code == code) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure()
-         << "wanted exit code " << code << ", but it " << describe(outcome);
-}
-
-// Exactly one line, ending with a newline.
-::testing::AssertionResult one_line(const std::string& text) {
-  if (!text.empty() && text.back() == '\n' && std::count(text.begin(), text.end(), '\n') == 1) {
-    return ::testing::AssertionSuccess();
-  }
-  return ::testing::AssertionFailure() << "not exactly one line: \"" << text << "\"";
-}
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::stringstream stream(text);
-  for (std::string line; std::getline(stream, line);) lines.push_back(line);
-  return lines;
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-}
-
-// The report, or a test failure (and a null document) when it is not JSON.
-json parse_report(const std::string& text) {
-  json report = json::parse(text, nullptr, false);
-  if (report.is_discarded()) {
-    ADD_FAILURE() << "the report is not JSON: " << text.substr(0, 2000);
-    return json();
-  }
-  return report;
-}
-
-// A fresh directory, removed with everything in it at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "pollscope_cli_XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      ADD_FAILURE() << "mkdtemp: " << std::strerror(errno);
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] const fs::path& path() const { return path_; }
-  [[nodiscard]] std::string operator/(const std::string& name) const {
-    return (path_ / name).string();
-  }
-
-  std::string write(const std::string& name, const std::string& text) const {
-    const fs::path file = path_ / name;
-    std::ofstream(file, std::ios::binary) << text;
-    return file.string();
-  }
-
-  // The names of what the directory holds.
-  [[nodiscard]] std::set<std::string> entries() const {
-    std::set<std::string> names;
-    for (const auto& entry : fs::directory_iterator(path_)) {
-      names.insert(entry.path().filename().string());
-    }
-    return names;
-  }
-
- private:
-  fs::path path_;
-};
 
 // 4 TCP pairs, 2 of them active, one phase of 300 messages: well under a second.
 std::string tiny_scenario(const std::string& thresholds = R"(["leaks.total == 0"])") {
@@ -365,27 +48,6 @@ std::string tiny_scenario(const std::string& thresholds = R"(["leaks.total == 0"
     "phases": [{"name": "steady", "messages": 300}],
     "thresholds": )" +
          thresholds + "\n}\n";
-}
-
-// Whether python3 and its jsonschema module are here (scripts/setup.sh installs them).
-bool have_jsonschema() {
-  static const bool have = [] {
-    const Outcome outcome = run_program({"python3", "-c", "import jsonschema"});
-    return outcome.started && outcome.exited && outcome.exit_code == 0;
-  }();
-  return have;
-}
-
-// Checks the report against cli/report.schema.json with validate_report.py.
-void expect_valid_report(const std::string& report_path) {
-  if (!have_jsonschema()) {
-    std::cerr << "note: python3 -c 'import jsonschema' fails: report not checked against the "
-                 "schema (scripts/setup.sh installs python3-jsonschema)\n";
-    return;
-  }
-  const Outcome outcome =
-      run_program({"python3", kValidateReport.string(), kReportSchema.string(), report_path});
-  EXPECT_TRUE(exited_with(outcome, 0));
 }
 
 // The shipped scenario files (not the schema), by name.
@@ -403,7 +65,7 @@ std::set<std::string> shipped_scenario_names() {
 TEST(PollscopeUsage, HelpListsTheSubcommandsAndTheExitCodes) {
   const Outcome outcome = pollscope({"--help"});
   ASSERT_TRUE(exited_with(outcome, 0));
-  for (const char* subcommand : {"run", "validate", "scenarios"}) {
+  for (const char* subcommand : {"run", "validate", "scenarios", "compare"}) {
     bool listed = false;
     for (const std::string& line : lines_of(outcome.out)) {
       listed = listed || line.starts_with(std::string("  ") + subcommand + " ");
@@ -676,6 +338,17 @@ TEST_P(PollscopeLeakInjection, FindsExactlyTheInjectedMistakes) {
   for (const json& detail : leaks.at("details")) {
     EXPECT_NE(detail.value("site", ""), "") << detail.dump();
   }
+  // The faults went in under the second phase's load: its own check saw the closed and the
+  // dup'd descriptors, the reset reached its end, and the dropped sources' tokens came back.
+  const json& faulted = report.at("phases").at(1);
+  EXPECT_EQ(faulted.value("name", ""), "faulted");
+  EXPECT_EQ(faulted.at("leaks").value("vanished", 0u), 2u);
+  EXPECT_EQ(faulted.at("leaks").value("zombie", 0u), 1u);
+  EXPECT_EQ(faulted.at("leaks").value("total", 0u), 3u);
+  EXPECT_EQ(faulted.value("peer_resets_observed", 0u), 1u);
+  EXPECT_GT(faulted.value("ghost_events", 0u), 0u);
+  EXPECT_EQ(report.at("phases").at(0).value("ghost_events", 1u), 0u);
+  EXPECT_EQ(report.at("overall").value("missed_events", 1u), 0u);
   EXPECT_EQ(report.value("verdict", ""), "pass");
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 
 #include "report.hpp"
@@ -135,6 +136,130 @@ TEST_P(EngineTest, PollerThreadsEachRunTheirOwnPollAndMergeExactly) {
   EXPECT_EQ(count_of(outcome, "zombie"), 1u);
   EXPECT_EQ(outcome.leaks.size(), 1u);
   EXPECT_EQ(outcome.registers, 18u) << "both ends of all 9 pairs, across the three threads";
+}
+
+// Every poller thread toggling at a rate under open-loop load, with faults injected mid-run in
+// the first: the threads share only the process (and run under ThreadSanitizer in CI).
+TEST_P(EngineTest, PollerThreadsToggleAndTakeFaultsUnderLoad) {
+  const auto outcome =
+      run_scenario(scenario_from(R"({"format": 1, "name": "threads", "description": "busy pollers",
+                        "backend": ")" +
+                                 std::string(GetParam()) + R"(", "threads": 2,
+                        "sockets": {"kind": "tcp", "count": 10, "active": 8},
+                        "phases": [{"name": "p", "duration_ms": 200,
+                                    "load": {"mode": "open", "rate_per_second": 4000},
+                                    "toggle": {"pattern": "readable_writable",
+                                               "rate_per_second": 1000}}],
+                        "faults": {"dup_then_close": 1, "peer_reset": 1, "phase": "p"}})"),
+                   {});
+  const auto& figures = outcome.phases[0].figures;
+  EXPECT_GT(figures.messages, 0u);
+  EXPECT_GT(figures.toggles, 0u);
+  EXPECT_EQ(figures.missed_events, 0u);
+  EXPECT_EQ(figures.spurious_events, 0u);
+  EXPECT_EQ(figures.peer_resets_observed, 1u);
+  EXPECT_EQ(count_of(outcome, "zombie"), 1u);
+  EXPECT_EQ(outcome.leaks.size(), 1u);
+}
+
+// Faults injected at the start of a phase meet its traffic: the peers of the dropped and the
+// dup'd sources go on sending, so their tokens come back as ghost events; the reset reaches its
+// registered end, which deregisters and closes it; the healthy pairs lose nothing. The phase's
+// leak check sees what the kernel and the book disagree on; the dropped source only counts as
+// leaked at teardown, once everything else has been deregistered.
+TEST_P(EngineTest, FaultsInjectedUnderLoadShowAsGhostsResetsAndExactLeaks) {
+  const auto outcome = run_scenario(
+      scenario_from(R"({"format": 1, "name": "midrun", "description": "faults under load",
+                        "backend": ")" +
+                    std::string(GetParam()) + R"(",
+                        "sockets": {"kind": "tcp", "count": 12, "active": 8},
+                        "phases": [{"name": "warm", "messages": 200},
+                                   {"name": "hit", "duration_ms": 300, "leak_check": true,
+                                    "load": {"mode": "open", "rate_per_second": 4000}}],
+                        "faults": {"leak": 1, "close_before_deregister": 1,
+                                   "dup_then_close": 1, "peer_reset": 1, "phase": "hit"}})"),
+      {});
+  ASSERT_EQ(outcome.phases.size(), 2u);
+  const auto& warm = outcome.phases[0];
+  const auto& hit = outcome.phases[1];
+  EXPECT_EQ(warm.figures.ghost_events, 0u) << "nothing is injected before its phase";
+  EXPECT_FALSE(warm.leak_checked);
+  EXPECT_GT(hit.figures.ghost_events, 0u) << "the dropped source's peer goes on sending";
+  EXPECT_EQ(hit.figures.peer_resets_observed, 1u);
+  EXPECT_EQ(hit.figures.missed_events, 0u);
+  EXPECT_EQ(hit.figures.spurious_events, 0u);
+  EXPECT_GT(hit.figures.messages, 0u);
+  // The zombie kept its token in libpoll's book (it was never deregistered): not a book ghost.
+  EXPECT_EQ(outcome.ghost_events, 0u);
+
+  ASSERT_TRUE(hit.leak_checked);
+  std::multiset<std::string> during;
+  for (const auto& leak : hit.leaks) during.insert(leak.kind);
+  EXPECT_EQ(during, (std::multiset<std::string>{"vanished", "zombie"}));
+
+  EXPECT_EQ(count_of(outcome, "leaked"), 1u);
+  EXPECT_EQ(count_of(outcome, "vanished"), 1u);
+  EXPECT_EQ(count_of(outcome, "zombie"), 1u);
+  EXPECT_EQ(outcome.leaks.size(), 3u);
+}
+
+// Toggles at a rate follow their schedule whatever the traffic: a tick missed while the loop
+// was busy is applied on the next turn, so the count is the rate times the sending time.
+TEST_P(EngineTest, TogglesAtARateFollowTheScheduleAndLoseNothing) {
+  for (const char* pattern :
+       {"readable_writable", "write_interest", "reregister_cycle", "deregister_cycle"}) {
+    SCOPED_TRACE(pattern);
+    const auto outcome =
+        run_scenario(scenario_from(tiny("tcp", GetParam(),
+                                        std::string(R"(, "toggle": {"pattern": ")") + pattern +
+                                            R"(", "rate_per_second": 2000})")),
+                     {});
+    const auto& figures = outcome.phases[0].figures;
+    EXPECT_GE(figures.messages, 400u);
+    EXPECT_EQ(figures.missed_events, 0u);
+    EXPECT_EQ(figures.spurious_events, 0u);
+    EXPECT_TRUE(outcome.leaks.empty());
+    EXPECT_GT(figures.toggles, 0u);
+    // Never more than the schedule allows over the whole phase (one tick of slack).
+    EXPECT_LE(static_cast<double>(figures.toggles), 2000 * figures.seconds + 1);
+  }
+
+  // An idle run still churns: the ticks go round every pair when none is active.
+  const auto idle = run_scenario(
+      scenario_from(R"({"format": 1, "name": "idle", "description": "churn without traffic",
+                        "backend": ")" +
+                    std::string(GetParam()) + R"(",
+                        "sockets": {"kind": "unix", "count": 20, "active": 0},
+                        "phases": [{"name": "churn", "duration_ms": 200,
+                                    "toggle": {"pattern": "deregister_cycle",
+                                               "rate_per_second": 1000}}]})"),
+      {});
+  const auto& churn = idle.phases[0].figures;
+  // 200 ticks are due in 200 ms; the loop catches up on any it was late for.
+  EXPECT_GE(churn.toggles, 190u);
+  EXPECT_LE(churn.toggles, 201u);
+  EXPECT_EQ(idle.registers, 40u + churn.toggles);
+  EXPECT_EQ(churn.events, 0u);
+  EXPECT_TRUE(idle.leaks.empty());
+}
+
+// An open-loop rate is the whole run's: worker processes split it (and the message count) by
+// their share of the active pairs, and the merged target is the rate asked for.
+TEST_P(EngineTest, WorkersSplitTheOpenLoopRateAndTheMessageCount) {
+  const auto outcome = run_scenario(
+      scenario_from(R"({"format": 1, "name": "split", "description": "two processes, one rate",
+                        "backend": ")" +
+                    std::string(GetParam()) + R"(", "workers": 2,
+                        "sockets": {"kind": "udp", "count": 8, "active": 4},
+                        "phases": [{"name": "p", "messages": 400,
+                                    "load": {"mode": "open", "rate_per_second": 4000}}]})"),
+      {});
+  const auto& figures = outcome.phases[0].figures;
+  EXPECT_DOUBLE_EQ(figures.target_rate, 4000);
+  EXPECT_EQ(figures.sent, 400u);
+  EXPECT_EQ(figures.messages, 400u);
+  // 400 messages at 4000/s in total take about 0.1 s, not 0.05 s.
+  EXPECT_GE(figures.seconds, 0.09);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, EngineTest, ::testing::Values("epoll", "poll"));

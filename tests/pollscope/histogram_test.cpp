@@ -279,6 +279,33 @@ TEST(HistogramTest, RecordNEqualsRecordingTheValueNTimes) {
   expect_same_statistics(batched, repeated);
 }
 
+// The batch and the one-by-one paths agree on everything, including values beyond the range
+// and sums that pass 2^64 (where each keeps its carry differently).
+TEST(HistogramTest, RecordAllEqualsRecordingEachValue) {
+  std::vector<std::uint64_t> values = {0,
+                                       1,
+                                       255,
+                                       256,
+                                       257,
+                                       4096,
+                                       123456789,
+                                       kU64Max,
+                                       std::uint64_t{1} << 42,
+                                       (std::uint64_t{1} << 42) - 1};
+  for (std::uint64_t v = 1; v < (std::uint64_t{1} << 40); v = v * 3 + 1) values.push_back(v);
+  for (int i = 0; i < 5; ++i) values.push_back(kU64Max - static_cast<std::uint64_t>(i));
+  Histogram one_by_one;
+  for (std::uint64_t v : values) one_by_one.record(v);
+  Histogram batched;
+  batched.record_all(std::span(values).first(7));
+  batched.record_all(std::span(values).subspan(7));
+  batched.record_all({});
+  expect_same_statistics(batched, one_by_one);
+  EXPECT_EQ(batched.clamped(), one_by_one.clamped());
+  EXPECT_EQ(batched.clamped(), 7u);  // 2^42, and six values near kU64Max
+  EXPECT_EQ(batched.serialize(), one_by_one.serialize());
+}
+
 TEST(HistogramTest, RecordNWithZeroCountChangesNothing) {
   Histogram histogram;
   histogram.record_n(5000, 0);

@@ -27,6 +27,7 @@
 #include <variant>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "bad_scenarios_table.hpp"
@@ -73,9 +74,11 @@ json full() {
       {"name": "warmup", "duration_ms": 250, "load": {"mode": "closed", "in_flight": 4},
        "payload_bytes": 128, "toggle": {"pattern": "deregister_cycle", "every_events": 7},
        "leak_check": true},
-      {"name": "steady", "messages": 5000, "load": {"mode": "open", "rate_per_second": 1234.5}}
+      {"name": "steady", "messages": 5000, "load": {"mode": "open", "rate_per_second": 1234.5},
+       "toggle": {"pattern": "write_interest", "rate_per_second": 250.5}}
     ],
-    "faults": {"leak": 1, "close_before_deregister": 2, "dup_then_close": 3, "peer_reset": 4},
+    "faults": {"leak": 1, "close_before_deregister": 2, "dup_then_close": 3, "peer_reset": 4,
+               "phase": "steady"},
     "thresholds": ["latency_ns.p99 < 2000000", "phases.steady.events >= 10"]
   })");
 }
@@ -123,7 +126,9 @@ TEST(ScenarioParse, MinimalDocumentGetsTheDefaults) {
   EXPECT_EQ(phase.payload_bytes, 64u);
   EXPECT_EQ(phase.toggle.pattern, TogglePattern::none);
   EXPECT_EQ(phase.toggle.every_events, 1u);
+  EXPECT_FALSE(phase.toggle.rate_per_second.has_value());
   EXPECT_FALSE(phase.leak_check);
+  EXPECT_FALSE(scenario.faults.phase.has_value());
   EXPECT_EQ(scenario.faults.leak, 0u);
   EXPECT_EQ(scenario.faults.close_before_deregister, 0u);
   EXPECT_EQ(scenario.faults.dup_then_close, 0u);
@@ -168,7 +173,11 @@ TEST(ScenarioParse, ReadsEveryKey) {
   EXPECT_EQ(steady.messages, 5000u);
   ASSERT_TRUE(std::holds_alternative<OpenLoop>(steady.load));
   EXPECT_DOUBLE_EQ(std::get<OpenLoop>(steady.load).rate_per_second, 1234.5);
+  EXPECT_EQ(steady.toggle.pattern, TogglePattern::write_interest);
+  EXPECT_EQ(steady.toggle.rate_per_second, 250.5);
+  EXPECT_FALSE(warmup.toggle.rate_per_second.has_value());
 
+  EXPECT_EQ(scenario.faults.phase, "steady");
   EXPECT_EQ(scenario.faults.leak, 1u);
   EXPECT_EQ(scenario.faults.close_before_deregister, 2u);
   EXPECT_EQ(scenario.faults.dup_then_close, 3u);
@@ -243,8 +252,8 @@ TEST(ScenarioParse, BoundsAreInclusive) {
                 "toggle": {"pattern": "none", "every_events": 1000000}},
                {"name": "b", "messages": 1000000000000,
                 "load": {"mode": "open", "rate_per_second": 10000000}}],
-    "faults": {"leak": 25000, "close_before_deregister": 25000, "dup_then_close": 25000,
-               "peer_reset": 25000}
+    "faults": {"leak": 400, "close_before_deregister": 400, "dup_then_close": 400,
+               "peer_reset": 363, "phase": "b"}
   })");
   high["name"] = name;
   const Scenario highest = parsed(high);
@@ -254,7 +263,19 @@ TEST(ScenarioParse, BoundsAreInclusive) {
   EXPECT_EQ(highest.sockets.active, 100000u);
   EXPECT_EQ(highest.phases[0].payload_bytes, 65536u);
   EXPECT_EQ(highest.phases[1].messages, 1000000000000u);
-  EXPECT_EQ(highest.faults.peer_reset, 25000u);
+  // The first of 64 workers holds ceil(100000 / 64) = 1563 pairs, the most faults can take.
+  EXPECT_EQ(highest.faults.peer_reset, 363u);
+  // One process holds every pair: each fault kind may take them all.
+  json one_process = high;
+  one_process["workers"] = 1;
+  one_process["faults"] = {{"leak", 100000}};
+  EXPECT_EQ(parsed(one_process).faults.leak, 100000u);
+  one_process["faults"] = {{"peer_reset", 100000}};
+  EXPECT_EQ(parsed(one_process).faults.peer_reset, 100000u);
+  json toggle_rate = minimal();
+  toggle_rate["phases"][0]["toggle"] = {{"pattern", "reregister_cycle"},
+                                        {"rate_per_second", 1000000}};
+  EXPECT_EQ(parsed(toggle_rate).phases[0].toggle.rate_per_second, 1000000.0);
 
   json udp = minimal();
   udp["sockets"]["kind"] = "udp";
@@ -266,7 +287,7 @@ TEST(ScenarioParse, SixteenPhasesButNotSeventeen) {
   json document = minimal();
   document["phases"] = json::array();
   for (int i = 0; i < 16; ++i) {
-    document["phases"].push_back({{"name", "p" + std::to_string(i)}, {"duration_ms", 1}});
+    document["phases"].push_back({{"name", fmt::format("p{}", i)}, {"duration_ms", 1}});
   }
   EXPECT_EQ(parsed(document).phases.size(), 16u);
   document["phases"].push_back({{"name", "p16"}, {"duration_ms", 1}});
@@ -535,9 +556,21 @@ const ErrorCase kErrorCases[] = {
     {"ToggleEveryTooMany", R"([{"op": "add", "path": "/phases/0/toggle",
                                 "value": {"pattern": "none", "every_events": 1000001}}])",
      "/phases/0/toggle/every_events", "got 1000001"},
+    {"ToggleEveryAndRate", R"([{"op": "add", "path": "/phases/0/toggle",
+                               "value": {"pattern": "reregister_cycle", "every_events": 2,
+                                         "rate_per_second": 100}}])",
+     "/phases/0/toggle",
+     R"(has both "every_events" and "rate_per_second": give at most one)"},
+    {"ToggleRateZero", R"([{"op": "add", "path": "/phases/0/toggle",
+                           "value": {"pattern": "reregister_cycle", "rate_per_second": 0}}])",
+     "/phases/0/toggle/rate_per_second", "must be greater than 0 and at most 1000000, got 0"},
+    {"ToggleRateString", R"([{"op": "add", "path": "/phases/0/toggle",
+                             "value": {"pattern": "write_interest", "rate_per_second": "1k"}}])",
+     "/phases/0/toggle/rate_per_second", "expected a number, got a string"},
     {"ToggleUnknownKey", R"([{"op": "add", "path": "/phases/0/toggle",
                               "value": {"pattern": "none", "every": 2}}])",
-     "/phases/0/toggle/every", R"(unknown key "every" (known: pattern, every_events))"},
+     "/phases/0/toggle/every",
+     R"(unknown key "every" (known: pattern, every_events, rate_per_second))"},
     {"LeakCheckString", R"([{"op": "add", "path": "/phases/0/leak_check", "value": "yes"}])",
      "/phases/0/leak_check", "expected a boolean, got a string"},
     {"LeakCheckInteger", R"([{"op": "add", "path": "/phases/0/leak_check", "value": 1}])",
@@ -551,7 +584,8 @@ const ErrorCase kErrorCases[] = {
      "expected an object, got an integer"},
     {"FaultsUnknownKey", R"([{"op": "add", "path": "/faults", "value": {"leaks": 1}}])",
      "/faults/leaks",
-     R"(unknown key "leaks" (known: leak, close_before_deregister, dup_then_close, peer_reset))"},
+     R"(unknown key "leaks" (known: leak, close_before_deregister, dup_then_close, peer_reset, )"
+     R"(phase))"},
     {"FaultNegative", R"([{"op": "add", "path": "/faults", "value": {"leak": -1}}])",
      "/faults/leak", "must be between 0 and 100000, got -1"},
     {"FaultFraction", R"([{"op": "add", "path": "/faults", "value": {"dup_then_close": 0.5}}])",
@@ -560,6 +594,18 @@ const ErrorCase kErrorCases[] = {
                                "value": {"leak": 100, "close_before_deregister": 100,
                                          "dup_then_close": 1}}])",
      "/faults", "the faults add up to 201 pairs, more than sockets.count (200)"},
+    {"FaultsExceedFirstWorkersShare", R"([{"op": "add", "path": "/workers", "value": 3},
+                                          {"op": "add", "path": "/faults",
+                                           "value": {"leak": 60, "dup_then_close": 8}}])",
+     "/faults",
+     "the faults add up to 68 pairs, more than the first poller's share of sockets.count "
+     "(67 of 200)"},
+    {"FaultsPhaseUnknown", R"([{"op": "add", "path": "/faults",
+                               "value": {"leak": 1, "phase": "stedy"}}])",
+     "/faults/phase", R"(unknown phase "stedy" (phases: steady))"},
+    {"FaultsPhaseNotString", R"([{"op": "add", "path": "/faults",
+                                 "value": {"leak": 1, "phase": 0}}])",
+     "/faults/phase", "expected a string, got an integer"},
     {"PeerResetOnUnix", R"([{"op": "replace", "path": "/sockets/kind", "value": "unix"},
                             {"op": "add", "path": "/faults", "value": {"peer_reset": 1}}])",
      "/faults/peer_reset", R"(needs sockets.kind "tcp" (only TCP resets), got "unix")"},
@@ -626,9 +672,11 @@ const ErrorCase kErrorCases[] = {
     {"ThresholdPhaseWithoutFigure", R"([{"op": "add", "path": "/thresholds",
                                          "value": ["phases.steady > 1"]}])",
      "/thresholds/0", "a phase's metric reads phases.<phase>.<metric>"},
-    {"ThresholdPhaseLeaks", R"([{"op": "add", "path": "/thresholds",
+    {"ThresholdPhaseLeaksWithoutCheck", R"([{"op": "add", "path": "/thresholds",
                                  "value": ["phases.steady.leaks.total == 0"]}])",
-     "/thresholds/0", "leaks.total is only measured for the whole run"},
+     "/thresholds/0",
+     R"(unknown metric "phases.steady.leaks.total": phase steady has no leak check (set )"
+     R"("leak_check": true))"},
     {"ThresholdPhaseOverhead", R"([{"op": "add", "path": "/thresholds",
                                     "value": ["phases.steady.overhead_ns_per_event < 9"]}])",
      "/thresholds/0", "only measured for the whole run"},
@@ -724,10 +772,15 @@ TEST(ScenarioMetrics, OverallListIsTheDocumentedOne) {
                                              "loop.busy_ratio",
                                              "spurious_events",
                                              "missed_events",
+                                             "ghost_events",
+                                             "peer_resets_observed",
+                                             "toggles",
                                              "leaks.leaked",
                                              "leaks.vanished",
                                              "leaks.zombie",
                                              "leaks.interest_drift",
+                                             "leaks.token_collision",
+                                             "leaks.duplicate_target",
                                              "leaks.total",
                                              "overhead_ns_per_event"};
   EXPECT_EQ(known_metrics(), expected);
@@ -1044,12 +1097,14 @@ TEST(ScenarioShipped, ShapesAreTheDocumentedOnes) {
   EXPECT_EQ(toggle.sockets.kind, SocketKind::tcp);
   EXPECT_EQ(toggle.sockets.count, 200u);
   EXPECT_EQ(toggle.sockets.active, 50u);
-  ASSERT_EQ(toggle.phases.size(), 2u);
+  ASSERT_EQ(toggle.phases.size(), 3u);
   EXPECT_EQ(toggle.phases[0].toggle.pattern, TogglePattern::readable_writable);
   EXPECT_EQ(toggle.phases[0].toggle.every_events, 1u);
   EXPECT_EQ(toggle.phases[1].toggle.pattern, TogglePattern::write_interest);
-  EXPECT_EQ(toggle.phases[0].duration_ms, 1000u);
-  EXPECT_EQ(toggle.phases[1].duration_ms, 1000u);
+  EXPECT_EQ(toggle.phases[2].toggle.pattern, TogglePattern::deregister_cycle);
+  EXPECT_EQ(toggle.phases[2].toggle.rate_per_second, 20000.0);
+  EXPECT_TRUE(toggle.phases[2].leak_check);
+  for (const Phase& phase : toggle.phases) EXPECT_EQ(phase.duration_ms, 1000u);
 
   const Scenario& ping_pong = scenarios.at("ping_pong");
   EXPECT_EQ(ping_pong.sockets.kind, SocketKind::tcp);
@@ -1080,14 +1135,20 @@ TEST(ScenarioShipped, ShapesAreTheDocumentedOnes) {
   const Scenario& leaks = scenarios.at("leak_injection");
   EXPECT_EQ(leaks.sockets.kind, SocketKind::tcp);
   EXPECT_EQ(leaks.sockets.count, 50u);
-  EXPECT_EQ(leaks.sockets.active, 10u);
-  EXPECT_EQ(leaks.phases.at(0).duration_ms, 500u);
+  EXPECT_EQ(leaks.sockets.active, 20u);
+  ASSERT_EQ(leaks.phases.size(), 2u);
+  EXPECT_TRUE(leaks.phases[1].leak_check);
+  ASSERT_TRUE(std::holds_alternative<OpenLoop>(leaks.phases[1].load));
+  EXPECT_EQ(leaks.faults.phase, "faulted");
   EXPECT_EQ(leaks.faults.leak, 3u);
   EXPECT_EQ(leaks.faults.close_before_deregister, 2u);
   EXPECT_EQ(leaks.faults.dup_then_close, 1u);
-  EXPECT_EQ(leaks.faults.peer_reset, 0u);
-  EXPECT_EQ(texts(leaks), (std::vector<std::string>{"leaks.leaked == 3", "leaks.vanished == 2",
-                                                    "leaks.zombie == 1"}));
+  EXPECT_EQ(leaks.faults.peer_reset, 1u);
+  const auto expected = texts(leaks);
+  for (const char* exact : {"leaks.leaked == 3", "leaks.vanished == 2", "leaks.zombie == 1",
+                            "leaks.total == 6", "phases.faulted.peer_resets_observed == 1"}) {
+    EXPECT_NE(std::find(expected.begin(), expected.end(), exact), expected.end()) << exact;
+  }
 }
 
 json read_schema() {
@@ -1111,8 +1172,12 @@ TEST(ScenarioSchema, ThresholdPatternAgreesWithTheParser) {
   for (const std::string& metric : known_phase_metrics()) {
     EXPECT_TRUE(std::regex_search("phases.a-b_1." + metric + " < 1", pattern)) << metric;
   }
+  // Whether the phase has a leak check is the parser's to say: the pattern lets them through.
+  for (const std::string& metric : leak_metrics()) {
+    EXPECT_TRUE(std::regex_search("phases.a-b_1." + metric + " == 0", pattern)) << metric;
+  }
   for (const char* wrong :
-       {"leaks.total = 0", "latency.p99 < 1", "phases.a.leaks.total == 0", "events < .5",
+       {"leaks.total = 0", "latency.p99 < 1", "phases.a.leaks.sum == 0", "events < .5",
         "events < 1e", "events<1", "events < 1 2", "phases.A.events < 1", "events < inf",
         "phases.a.overhead_ns_per_event < 1", "latency_nsXp99 < 1"}) {
     EXPECT_FALSE(std::regex_search(std::string(wrong), pattern)) << wrong;

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Checks a pollscope report against cli/report.schema.json.
+"""Checks a pollscope document against its JSON Schema: a run's report against
+cli/report.schema.json, a comparison (pollscope compare) against cli/comparison.schema.json.
 
 Usage: validate_report.py SCHEMA REPORT
 

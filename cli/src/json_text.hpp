@@ -1,0 +1,21 @@
+#pragma once
+
+// Naming places and values of a JSON document in one-line error messages: shared by the scenario
+// checker and the report comparison.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace pollscope {
+
+// A JSON pointer (RFC 6901) one step down: "~" and "/" in a key are escaped as "~0" and "~1".
+[[nodiscard]] std::string json_child(const std::string& path, std::string_view key);
+[[nodiscard]] std::string json_child(const std::string& path, std::size_t index);
+
+// "a string", "an integer"... for "expected X, got Y".
+[[nodiscard]] std::string_view describe(const nlohmann::json& value);
+
+}  // namespace pollscope

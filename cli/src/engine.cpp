@@ -368,7 +368,11 @@ class Worker {
     double next_due = static_cast<double>(start);
     std::size_t round_robin = 0;
 
-    // Toggles at a rate go round the ends of the active pairs, one per tick.
+    // Toggles every k events count readable events, except write_interest, which counts writes
+    // (in send()); toggles at a rate go round the ends of the active pairs, one per tick.
+    const bool toggles_on_events = !phase.toggle.rate_per_second &&
+                                   phase.toggle.pattern != TogglePattern::none &&
+                                   phase.toggle.pattern != TogglePattern::write_interest;
     const double toggle_rate =
         phase.toggle.rate_per_second ? *phase.toggle.rate_per_second * share_ : 0;
     const double toggle_interval_ns = toggle_rate > 0 ? 1e9 / toggle_rate : 0;
@@ -481,7 +485,7 @@ class Worker {
         }
         // Toggles follow the handling of data, and never undo in the same event what the
         // writable event just restored (that would spin without moving a message).
-        if (event.is_readable() && !restored && !phase.toggle.rate_per_second &&
+        if (event.is_readable() && !restored && toggles_on_events &&
             ++end.events % phase.toggle.every_events == 0) {
           toggle(e, figures);
         }

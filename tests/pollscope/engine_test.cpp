@@ -203,6 +203,29 @@ TEST_P(EngineTest, FaultsInjectedUnderLoadShowAsGhostsResetsAndExactLeaks) {
   EXPECT_EQ(outcome.leaks.size(), 3u);
 }
 
+// Every k events means every k writes for write_interest (it wraps writes), and every k readable
+// events of an end for the others: each end counts its own.
+TEST_P(EngineTest, TogglesEveryKEventsCountWhatTheyWrap) {
+  const auto wrap_writes = run_scenario(
+      scenario_from(tiny("tcp", GetParam(),
+                         R"(, "toggle": {"pattern": "write_interest", "every_events": 4})")),
+      {});
+  const auto& writes = wrap_writes.phases[0].figures;
+  // The 8 ends of the 4 active pairs each wrap every 4th of their own writes.
+  EXPECT_LE(writes.toggles * 4, writes.sent);
+  EXPECT_GE(writes.toggles * 4 + 8 * 3, writes.sent);
+  EXPECT_EQ(writes.missed_events, 0u);
+
+  const auto flip_reads = run_scenario(
+      scenario_from(tiny("tcp", GetParam(),
+                         R"(, "toggle": {"pattern": "reregister_cycle", "every_events": 3})")),
+      {});
+  const auto& reads = flip_reads.phases[0].figures;
+  EXPECT_GT(reads.toggles, 0u);
+  EXPECT_LE(reads.toggles * 3, reads.events);
+  EXPECT_EQ(flip_reads.reregisters, reads.toggles);
+}
+
 // Toggles at a rate follow their schedule whatever the traffic: a tick missed while the loop
 // was busy is applied on the next turn, so the count is the rate times the sending time.
 TEST_P(EngineTest, TogglesAtARateFollowTheScheduleAndLoseNothing) {

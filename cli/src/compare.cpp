@@ -109,11 +109,6 @@ Rule rule_for(std::string_view metric) {
   return {kLower, kLatencyTolerance, false};
 }
 
-// Finite or zero: JSON has no NaN or infinity.
-double finite(double value) {
-  return std::isfinite(value) ? value : 0.0;
-}
-
 // Text from the command line or a report, safe in a one-line message: as it is when it is
 // printable ASCII, else as a JSON string (control characters escaped, invalid UTF-8 replaced).
 std::string printable(std::string_view text) {
@@ -122,17 +117,6 @@ std::string printable(std::string_view text) {
   });
   if (plain) return std::string(text);
   return json(std::string(text)).dump(-1, ' ', true, json::error_handler_t::replace);
-}
-
-// A value in a one-line message: as JSON, ASCII only, cut after 64 characters.
-std::string shown(const json& value) {
-  constexpr std::size_t kLimit = 64;
-  std::string text = value.dump(-1, ' ', true, json::error_handler_t::replace);
-  if (text.size() > kLimit) {
-    text.resize(kLimit);
-    text += "...";
-  }
-  return text;
 }
 
 std::string plural(std::size_t count, std::string_view one, std::string_view many) {
@@ -304,8 +288,8 @@ void judge(ComparisonRow& row) {
   const double baseline = *row.baseline;
   const double current = *row.current;
   if (baseline != 0) {
-    row.ratio = finite(current / baseline);
-    row.change_percent = finite((current - baseline) / baseline * 100);
+    row.ratio = finite_or_zero(current / baseline);
+    row.change_percent = finite_or_zero((current - baseline) / baseline * 100);
   }
   // How far the figure moved the bad way, against how far its tolerance lets it.
   const double worse = row.direction == kHigher ? baseline - current : current - baseline;
@@ -442,7 +426,7 @@ std::variant<ReportComparison, CompareError> compare_checked(const json& baselin
 // A number as JSON: an integer when it is one (counts and nanoseconds read better without
 // ".0"), never NaN or infinity.
 json number_json(double value) {
-  value = finite(value);
+  value = finite_or_zero(value);
   if (std::trunc(value) == value && std::abs(value) < 9007199254740992.0) {  // 2^53
     return static_cast<std::int64_t>(value);
   }
@@ -672,10 +656,10 @@ nlohmann::json to_json(const ReportComparison& comparison) {
         {{"metric", row.metric},
          {"baseline", row.baseline ? number_json(*row.baseline) : json(nullptr)},
          {"current", row.current ? number_json(*row.current) : json(nullptr)},
-         {"ratio", finite(row.ratio)},
+         {"ratio", finite_or_zero(row.ratio)},
          {"direction", to_string(row.direction)},
          {"tolerance_percent", number_json(row.tolerance_percent)},
-         {"change_percent", finite(row.change_percent)},
+         {"change_percent", finite_or_zero(row.change_percent)},
          {"regressed", row.regressed},
          {"improved", row.improved},
          {"missing", row.missing()}});

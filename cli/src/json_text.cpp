@@ -1,5 +1,7 @@
 #include "json_text.hpp"
 
+#include <cmath>
+
 namespace pollscope {
 
 std::string json_child(const std::string& path, std::string_view key) {
@@ -45,6 +47,30 @@ std::string_view describe(const nlohmann::json& value) {
       break;
   }
   return "a discarded value";
+}
+
+std::string shown(const nlohmann::json& value) {
+  constexpr std::size_t kLimit = 64;
+  constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
+  // dump() writes NaN and infinities as null; only a document built in C++ can hold them.
+  if (value.is_number_float() && !std::isfinite(value.get<double>())) return "a non-finite number";
+  if (value.is_string()) {
+    const auto& text = value.get_ref<const std::string&>();
+    if (text.size() <= kLimit) return value.dump(-1, ' ', false, kReplace);
+    // A character cut in two is replaced, like any invalid UTF-8.
+    return nlohmann::json(text.substr(0, kLimit) + "...").dump(-1, ' ', false, kReplace);
+  }
+  // ASCII only, so that the cut cannot split a character.
+  std::string text = value.dump(-1, ' ', true, kReplace);
+  if (text.size() > kLimit) {
+    text.resize(kLimit);
+    text += "...";
+  }
+  return text;
+}
+
+double finite_or_zero(double value) {
+  return std::isfinite(value) ? value : 0.0;
 }
 
 }  // namespace pollscope

@@ -18,4 +18,11 @@ namespace pollscope {
 // "a string", "an integer"... for "expected X, got Y".
 [[nodiscard]] std::string_view describe(const nlohmann::json& value);
 
+// A value as JSON on one line, whatever it holds (control characters escaped, invalid UTF-8
+// replaced), cut after 64 characters: a message names a value, it does not dump it.
+[[nodiscard]] std::string shown(const nlohmann::json& value);
+
+// Finite or zero: JSON has no NaN or infinity, and a report must always parse.
+[[nodiscard]] double finite_or_zero(double value);
+
 }  // namespace pollscope

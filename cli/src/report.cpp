@@ -16,16 +16,12 @@
 #include <fmt/format.h>
 
 #include "compare.hpp"
+#include "json_text.hpp"
 #include "libpoll/version.hpp"
 
 namespace pollscope {
 
 namespace {
-
-// Finite or zero: JSON has no NaN or infinity, and a report must always parse.
-double finite(double value) {
-  return std::isfinite(value) ? value : 0.0;
-}
 
 std::string first_line_of(const char* path, const char* prefix) {
   std::ifstream file(path);
@@ -74,19 +70,19 @@ nlohmann::json context_block(const Scenario& scenario, const RunOutcome& outcome
 
 nlohmann::json figures_block(const Figures& figures) {
   nlohmann::json block;
-  block["duration_s"] = finite(figures.seconds);
+  block["duration_s"] = finite_or_zero(figures.seconds);
   block["events"] = figures.events;
   block["messages"] = figures.messages;
-  block["events_per_second"] =
-      finite(figures.seconds > 0 ? static_cast<double>(figures.events) / figures.seconds : 0);
-  block["messages_per_second"] =
-      finite(figures.seconds > 0 ? static_cast<double>(figures.messages) / figures.seconds : 0);
+  block["events_per_second"] = finite_or_zero(
+      figures.seconds > 0 ? static_cast<double>(figures.events) / figures.seconds : 0);
+  block["messages_per_second"] = finite_or_zero(
+      figures.seconds > 0 ? static_cast<double>(figures.messages) / figures.seconds : 0);
   if (figures.target_rate > 0) {
-    block["target_rate_per_second"] = finite(figures.target_rate);
+    block["target_rate_per_second"] = finite_or_zero(figures.target_rate);
     block["achieved_rate_ratio"] =
-        finite(figures.seconds > 0
-                   ? static_cast<double>(figures.sent) / figures.seconds / figures.target_rate
-                   : 0);
+        finite_or_zero(figures.seconds > 0 ? static_cast<double>(figures.sent) / figures.seconds /
+                                                 figures.target_rate
+                                           : 0);
   } else {
     block["achieved_rate_ratio"] = 1.0;  // closed loop: whatever rate it reached is the target
   }
@@ -175,18 +171,20 @@ nlohmann::json make_report(const Scenario& scenario, const RunOutcome& outcome,
                             {"deregister", outcome.deregister_ns.summary()}};
   overall["loop"] = {
       {"polls", outcome.polls},
-      {"events_per_poll", finite(outcome.polls > 0 ? static_cast<double>(outcome.overall.events) /
-                                                         static_cast<double>(outcome.polls)
-                                                   : 0)},
+      {"events_per_poll",
+       finite_or_zero(outcome.polls > 0 ? static_cast<double>(outcome.overall.events) /
+                                              static_cast<double>(outcome.polls)
+                                        : 0)},
       {"ghost_events", outcome.ghost_events},
       {"registers", outcome.registers},
       {"reregisters", outcome.reregisters},
       {"deregisters", outcome.deregisters},
       {"busy_ratio",
-       finite(outcome.measured_seconds > 0
-                  ? std::clamp(1.0 - outcome.blocked_seconds / outcome.measured_seconds, 0.0, 1.0)
-                  : 0)}};
-  overall["overhead_ns_per_event"] = finite(outcome.overhead_ns_per_event);
+       finite_or_zero(
+           outcome.measured_seconds > 0
+               ? std::clamp(1.0 - outcome.blocked_seconds / outcome.measured_seconds, 0.0, 1.0)
+               : 0)}};
+  overall["overhead_ns_per_event"] = finite_or_zero(outcome.overhead_ns_per_event);
   report["overall"] = std::move(overall);
   report["leaks"] = leaks_block(outcome.leaks);
 
@@ -198,7 +196,7 @@ nlohmann::json make_report(const Scenario& scenario, const RunOutcome& outcome,
     passed = passed && pass;
     report["thresholds"].push_back({{"threshold", threshold.text},
                                     {"metric", threshold.metric},
-                                    {"actual", actual ? finite(*actual) : 0.0},
+                                    {"actual", actual ? finite_or_zero(*actual) : 0.0},
                                     {"pass", pass}});
   }
   report["interrupted"] = outcome.interrupted;

@@ -57,28 +57,6 @@ constexpr std::array kBackends = {libpoll::Backend::automatic, libpoll::Backend:
 constexpr std::array kComparisons = {Comparison::less, Comparison::less_equal, Comparison::greater,
                                      Comparison::greater_equal, Comparison::equal};
 
-// Serializes as JSON so that a reason stays on one line whatever the value holds (control
-// characters escaped, invalid UTF-8 replaced); long values are cut, a reason is not a dump.
-std::string shown(const json& value) {
-  constexpr std::size_t kLimit = 64;
-  constexpr auto kReplace = json::error_handler_t::replace;
-  // dump() writes NaN and infinities as null; only a document built in C++ can hold them.
-  if (value.is_number_float() && !std::isfinite(value.get<double>())) return "a non-finite number";
-  if (value.is_string()) {
-    const auto& text = value.get_ref<const std::string&>();
-    if (text.size() <= kLimit) return value.dump(-1, ' ', false, kReplace);
-    // A character cut in two is replaced, like any invalid UTF-8.
-    return json(text.substr(0, kLimit) + "...").dump(-1, ' ', false, kReplace);
-  }
-  // ASCII only, so that the cut cannot split a character.
-  std::string text = value.dump(-1, ' ', true, kReplace);
-  if (text.size() > kLimit) {
-    text.resize(kLimit);
-    text += "...";
-  }
-  return text;
-}
-
 std::string quote(std::string_view text) {
   return shown(json(std::string(text)));
 }

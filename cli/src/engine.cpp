@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -563,19 +564,14 @@ class Worker {
     return findings;
   }
 
+  // Ends are laid out pair by pair: a two-way pair's peer (a) then its registered end (b); a
+  // pipe's reading end (b) alone.
   [[nodiscard]] std::size_t registered_end_of(std::size_t pair) const {
-    for (std::size_t e = 0; e < ends_.size(); ++e) {
-      if (ends_[e].pair == pair && ends_[e].link == pairs_[pair].b.get()) return e;
-    }
-    return SIZE_MAX;
+    return pairs_[pair].two_way ? 2 * pair + 1 : pair;
   }
 
-  [[nodiscard]] std::size_t peer_end_of(std::size_t pair) const {
-    for (std::size_t e = 0; e < ends_.size(); ++e) {
-      if (ends_[e].pair == pair && ends_[e].link == pairs_[pair].a.get()) return e;
-    }
-    return SIZE_MAX;
-  }
+  // Only for a two-way pair (a peer reset needs TCP).
+  [[nodiscard]] std::size_t peer_end_of(std::size_t pair) const { return 2 * pair; }
 
   // Injects the scenario's faults, each into a pair of its own: active pairs first, so that
   // faults injected during a phase meet traffic. The zombies' duplicates come first, while no
@@ -633,11 +629,10 @@ class Worker {
     }
     // Registrations still live in the book and unexplained by the audit were never deregistered.
     auto findings = audit();
+    std::set<std::pair<int, std::uint64_t>> explained;
+    for (const auto& finding : findings) explained.emplace(finding.fd, finding.token);
     for (const auto& info : poll_->registrations()) {
-      const bool explained = std::any_of(findings.begin(), findings.end(), [&](const auto& f) {
-        return f.fd == info.fd && f.token == info.token.value;
-      });
-      if (explained) continue;
+      if (explained.contains({info.fd, info.token.value})) continue;
       findings.push_back(LeakFinding{
           "leaked", info.fd, info.token.value, libpoll::to_string(info.interest),
           libpoll::to_string(info.site), "still registered at teardown: never deregistered"});

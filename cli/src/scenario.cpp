@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "json_text.hpp"
+#include "libpoll/audit.hpp"
 
 namespace pollscope {
 
@@ -545,6 +546,13 @@ bool Checker::check_faults(const json& value, const std::string& path, const Sce
       !read_integer_member(value, path, "dup_then_close", 0, kMaxPairs, &faults->dup_then_close) ||
       !read_integer_member(value, path, "peer_reset", 0, kMaxPairs, &faults->peer_reset)) {
     return false;
+  }
+  // The audit names at most that many of them; more could not be found exactly.
+  if (faults->close_before_deregister > libpoll::audit_history) {
+    return fail(json_child(path, "close_before_deregister"),
+                fmt::format("must be at most {} (the registrations libpoll's audit remembers "
+                            "after a close), got {}",
+                            libpoll::audit_history, faults->close_before_deregister));
   }
   if (faults->peer_reset > 0 && sockets.kind != SocketKind::tcp) {
     return fail(json_child(path, "peer_reset"),

@@ -65,7 +65,7 @@ class PollState {
     int fd;
     Entry entry;
   };
-  static constexpr std::size_t kMaxRetired = 1024;
+  static constexpr std::size_t kMaxRetired = audit_history;
 
   PollState(std::shared_ptr<sys::Selector> selector, const PollOptions& options) noexcept;
 

@@ -272,6 +272,8 @@ TEST(ScenarioParse, BoundsAreInclusive) {
   EXPECT_EQ(parsed(one_process).faults.leak, 100000u);
   one_process["faults"] = {{"peer_reset", 100000}};
   EXPECT_EQ(parsed(one_process).faults.peer_reset, 100000u);
+  one_process["faults"] = {{"close_before_deregister", 1024}};
+  EXPECT_EQ(parsed(one_process).faults.close_before_deregister, 1024u);
   json toggle_rate = minimal();
   toggle_rate["phases"][0]["toggle"] = {{"pattern", "reregister_cycle"},
                                         {"rate_per_second", 1000000}};
@@ -600,6 +602,11 @@ const ErrorCase kErrorCases[] = {
      "/faults",
      "the faults add up to 68 pairs, more than the first poller's share of sockets.count "
      "(67 of 200)"},
+    {"FaultsClosedBeyondTheAuditsHistory",
+     R"([{"op": "replace", "path": "/sockets/count", "value": 5000},
+         {"op": "add", "path": "/faults", "value": {"close_before_deregister": 1025}}])",
+     "/faults/close_before_deregister",
+     "must be at most 1024 (the registrations libpoll's audit remembers after a close), got 1025"},
     {"FaultsPhaseUnknown", R"([{"op": "add", "path": "/faults",
                                "value": {"leak": 1, "phase": "stedy"}}])",
      "/faults/phase", R"(unknown phase "stedy" (phases: steady))"},

@@ -35,6 +35,12 @@ enum class DiscrepancyKind {
   duplicate_target,
 };
 
+/// How many registrations the book remembers after losing track of them (their descriptor was
+/// closed, and perhaps reused, before a deregister): the most `vanished` findings one audit can
+/// name. The oldest are forgotten first, so that a loop that keeps making the mistake does not
+/// grow without bound.
+inline constexpr std::size_t audit_history = 1024;
+
 /// "leaked", "vanished", "zombie", "interest_drift", "token_collision", "duplicate_target".
 [[nodiscard]] std::string_view to_string(DiscrepancyKind kind) noexcept;
 

@@ -103,6 +103,24 @@ TEST_P(EngineTest, InjectedFaultsAreFoundExactly) {
   }
 }
 
+// As many closed-before-deregister faults as the audit remembers, among thousands of others:
+// every one is found, and nothing else.
+TEST_P(EngineTest, ThousandsOfFaultsAreFoundExactly) {
+  const auto outcome =
+      run_scenario(scenario_from(R"({"format": 1, "name": "many", "description": "many faults",
+                        "backend": ")" +
+                                 std::string(GetParam()) + R"(",
+                        "sockets": {"kind": "unix", "count": 2000, "active": 4},
+                        "phases": [{"name": "p", "duration_ms": 50}],
+                        "faults": {"leak": 500, "close_before_deregister": 1024,
+                                   "dup_then_close": 400}})"),
+                   {});
+  EXPECT_EQ(count_of(outcome, "leaked"), 500u);
+  EXPECT_EQ(count_of(outcome, "vanished"), 1024u);
+  EXPECT_EQ(count_of(outcome, "zombie"), 400u);
+  EXPECT_EQ(outcome.leaks.size(), 1924u);
+}
+
 TEST_P(EngineTest, WorkerProcessesMergeTheirResultsExactly) {
   const auto outcome =
       run_scenario(scenario_from(R"({"format": 1, "name": "workers", "description": "two processes",

@@ -1,17 +1,12 @@
 #include "libpoll/audit.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <charconv>
-#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
 
+#include "audit_files.hpp"
 #include "audit_join.hpp"
-#include "libpoll/detail/readiness.hpp"
 #include "libpoll/registration_info.hpp"
 
 namespace libpoll {
@@ -54,46 +49,55 @@ namespace detail {
 
 namespace {
 
-std::optional<FileIdentity> identity_now(int fd) {
-  struct stat status {};
-  if (::fstat(fd, &status) != 0) return std::nullopt;
-  return FileIdentity{static_cast<std::uint64_t>(status.st_dev),
-                      static_cast<std::uint64_t>(status.st_ino)};
-}
-
-// The readiness kinds of a kernel mask; epoll's and poll(2)'s bits agree for these three.
-std::optional<Interest> interest_of(std::uint32_t mask) {
-  std::optional<Interest> interest;
-  const auto add = [&interest](Interest kind) { interest = interest ? *interest | kind : kind; };
-  if ((mask & readiness::in) != 0) add(Interest::readable);
-  if ((mask & readiness::out) != 0) add(Interest::writable);
-  if ((mask & readiness::pri) != 0) add(Interest::priority);
-  return interest;
-}
-
-// Whether any open descriptor of this process refers to `file` (opened with `access_mode`, when
-// known): what keeps an epoll registration alive after its own descriptor is closed. The access
-// mode keeps a pipe's write end from standing in for its read end: they share an inode.
-bool file_is_open_elsewhere(const FileIdentity& file, std::optional<int> access_mode) {
-  std::error_code error;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", error)) {
-    int fd = -1;
-    const auto name = entry.path().filename().string();
-    if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc()) continue;
-    const auto now = identity_now(fd);
-    if (!now || *now != file) continue;
-    if (!access_mode || (::fcntl(fd, F_GETFL) & O_ACCMODE) == *access_mode) return true;
+// The book's records, sorted once so that each lookup is a binary search: an audit of n
+// registrations costs n log n, not n squared.
+class RecordIndex {
+ public:
+  RecordIndex(std::span<const BookRecord> records, std::size_t& comparisons)
+      : records_(records), comparisons_(&comparisons), order_(records.size()) {
+    for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = i;
+    std::sort(order_.begin(), order_.end(),
+              [this](std::size_t a, std::size_t b) { return key(a) < key(b); });
   }
-  return false;
-}
 
-const BookRecord* find_record(std::span<const BookRecord> records, int fd, Token token) {
-  // The latest record wins: retired records are kept oldest first.
-  for (auto it = records.rbegin(); it != records.rend(); ++it) {
-    if (it->fd == fd && it->token == token) return &*it;
+  // The latest record of `fd` under `token` (retired records are kept oldest first).
+  [[nodiscard]] const BookRecord* find(int fd, Token token) const {
+    const Key wanted{fd, token.value, SIZE_MAX};
+    auto after = std::upper_bound(order_.begin(), order_.end(), wanted,
+                                  [this](const Key& k, std::size_t i) { return k < key(i); });
+    if (after == order_.begin()) return nullptr;
+    const BookRecord& found = records_[*std::prev(after)];
+    return found.fd == fd && found.token == token ? &found : nullptr;
   }
-  return nullptr;
-}
+
+  // Any record of `fd` (the live book has at most one).
+  [[nodiscard]] const BookRecord* find(int fd) const {
+    const Key wanted{fd, 0, 0};
+    auto at = std::lower_bound(order_.begin(), order_.end(), wanted,
+                               [this](std::size_t i, const Key& k) { return key(i) < k; });
+    return at != order_.end() && records_[*at].fd == fd ? &records_[*at] : nullptr;
+  }
+
+  [[nodiscard]] std::size_t index_of(const BookRecord* record) const {
+    return static_cast<std::size_t>(record - records_.data());
+  }
+
+ private:
+  struct Key {
+    int fd;
+    std::size_t token;
+    std::size_t position;
+    auto operator<=>(const Key&) const = default;
+  };
+  [[nodiscard]] Key key(std::size_t i) const {
+    ++*comparisons_;
+    return Key{records_[i].fd, records_[i].token.value, i};
+  }
+
+  std::span<const BookRecord> records_;
+  std::size_t* comparisons_;
+  std::vector<std::size_t> order_;
+};
 
 Discrepancy make(DiscrepancyKind kind, int fd, Token token, const BookRecord* record,
                  std::optional<Interest> kernel_interest, std::string detail) {
@@ -111,128 +115,172 @@ Discrepancy make(DiscrepancyKind kind, int fd, Token token, const BookRecord* re
   return found;
 }
 
-}  // namespace
+// One audit: the book's indexes, what the process has open, and the findings so far.
+class Audit {
+ public:
+  Audit(const sys::Selector& selector, std::span<const BookRecord> live,
+        std::span<const BookRecord> retired, AuditCost& cost)
+      : selector_(selector),
+        live_(live),
+        live_index_(live, cost.record_comparisons),
+        retired_index_(retired, cost.record_comparisons),
+        live_matched_(live.size(), false) {}
 
-AuditReport audit_registrations(Backend backend, std::span<const BookRecord> live,
-                                std::span<const BookRecord> retired,
-                                std::span<const KernelRegistration> held) {
-  AuditReport report;
-  report.backend = backend;
-  report.kernel_registrations = held.size();
-  report.book_registrations = live.size();
-
-  std::vector<bool> live_matched(live.size(), false);
-  std::vector<bool> retired_matched(retired.size(), false);
-  const auto index_in = [](std::span<const BookRecord> records, const BookRecord* record) {
-    return static_cast<std::size_t>(record - records.data());
-  };
-
-  for (const KernelRegistration& kernel : held) {
+  void check(const KernelRegistration& kernel);
+  void report_unmatched();
+  [[nodiscard]] const BookRecord* record_for(const KernelRegistration& kernel) const {
     const Token token{static_cast<std::size_t>(kernel.data)};
-    const auto kernel_interest = interest_of(kernel.events);
-    const auto now = identity_now(kernel.target_fd);
-    // Without an identity in the selector's record (kernels before 4.13) the best available
-    // answer is whether the number is open at all.
-    const bool same_file = kernel.inode && kernel.device
-                               ? now && now->inode == *kernel.inode && now->device == *kernel.device
-                               : now.has_value();
-
-    const BookRecord* live_record = find_record(live, kernel.target_fd, token);
-    const BookRecord* retired_record = find_record(retired, kernel.target_fd, token);
-    const BookRecord* record = live_record != nullptr ? live_record : retired_record;
-    if (live_record != nullptr) live_matched[index_in(live, live_record)] = true;
-    if (live_record == nullptr && retired_record != nullptr) {
-      retired_matched[index_in(retired, retired_record)] = true;
-    }
-
-    if (!same_file) {
-      if (backend == Backend::poll && !now &&
-          !(kernel.inode && kernel.device &&
-            file_is_open_elsewhere(FileIdentity{*kernel.device, *kernel.inode},
-                                   kernel.access_mode))) {
-        // poll(2) watches numbers: a closed number whose file is gone is what epoll would have
-        // dropped with the file. (One whose file lives on through a dup is a zombie below, as
-        // epoll would still hold it.)
-        report.discrepancies.push_back(make(DiscrepancyKind::vanished, kernel.target_fd, token,
-                                            record, std::nullopt,
-                                            "the descriptor was closed without deregister"));
-      } else {
-        report.discrepancies.push_back(
-            make(DiscrepancyKind::zombie, kernel.target_fd, token, record, kernel_interest,
-                 now ? "the descriptor number now refers to another file"
-                     : "the descriptor was closed while another descriptor keeps the file open"));
-      }
-      continue;
-    }
-    if (live_record == nullptr) {
-      // Same number and file, yet no live book entry under this token: either the book holds the
-      // fd under another token (drift), or it does not hold it at all (leaked).
-      const auto other = std::find_if(live.begin(), live.end(), [&](const BookRecord& entry) {
-        return entry.fd == kernel.target_fd;
-      });
-      if (other != live.end()) {
-        live_matched[static_cast<std::size_t>(other - live.begin())] = true;
-        report.discrepancies.push_back(
-            make(DiscrepancyKind::interest_drift, kernel.target_fd, token, &*other, kernel_interest,
-                 "the kernel holds token " + std::to_string(token.value) + ", the book token " +
-                     std::to_string(other->token.value)));
-        continue;
-      }
-      report.discrepancies.push_back(
-          make(DiscrepancyKind::leaked, kernel.target_fd, token, record, kernel_interest,
-               retired_record != nullptr ? "the book lost it, yet the kernel still delivers it"
-                                         : "registered behind the book's back"));
-      continue;
-    }
-    if (kernel_interest != std::optional<Interest>(live_record->interest)) {
-      report.discrepancies.push_back(make(
-          DiscrepancyKind::interest_drift, kernel.target_fd, token, live_record, kernel_interest,
-          "the kernel watches " + (kernel_interest ? to_string(*kernel_interest) : "nothing") +
-              ", the book " + to_string(live_record->interest)));
-    }
+    const BookRecord* record = live_index_.find(kernel.target_fd, token);
+    return record != nullptr ? record : retired_index_.find(kernel.target_fd, token);
   }
 
-  for (std::size_t i = 0; i < live.size(); ++i) {
-    if (live_matched[i]) continue;
-    report.discrepancies.push_back(make(DiscrepancyKind::vanished, live[i].fd, live[i].token,
-                                        &live[i], std::nullopt,
+  AuditReport report;
+  std::size_t own_matched = 0;
+
+ private:
+  void check_closed_or_reused(const KernelRegistration& kernel, const BookRecord* record,
+                              bool open_now);
+  void check_unknown(const KernelRegistration& kernel, const BookRecord* retired_record);
+  void check_drift(const KernelRegistration& kernel, const BookRecord& record);
+
+  const sys::Selector& selector_;
+  std::span<const BookRecord> live_;
+  RecordIndex live_index_;
+  RecordIndex retired_index_;
+  std::vector<bool> live_matched_;
+  OpenFiles open_files_;
+};
+
+void Audit::check(const KernelRegistration& kernel) {
+  const Token token{static_cast<std::size_t>(kernel.data)};
+  const auto now = identity_now(kernel.target_fd);
+  // Without an identity in the selector's record (kernels before 4.13) the best available
+  // answer is whether the number is open at all. An inode can be shared (anonymous inodes), so
+  // kcmp, where it answers, has the last word.
+  const bool same_file =
+      (kernel.inode && kernel.device
+           ? now && now->inode == *kernel.inode && now->device == *kernel.device
+           : now.has_value()) &&
+      selector_.watches_file_at(kernel.target_fd, kernel.target_fd).value_or(true);
+
+  const BookRecord* live_record = live_index_.find(kernel.target_fd, token);
+  const BookRecord* retired_record =
+      live_record != nullptr ? nullptr : retired_index_.find(kernel.target_fd, token);
+  if (live_record != nullptr) {
+    live_matched_[live_index_.index_of(live_record)] = true;
+    if (live_record->own) ++own_matched;
+  }
+  if (!same_file) {
+    check_closed_or_reused(kernel, live_record != nullptr ? live_record : retired_record,
+                           now.has_value());
+  } else if (live_record == nullptr) {
+    check_unknown(kernel, retired_record);
+  } else {
+    check_drift(kernel, *live_record);
+  }
+}
+
+void Audit::check_closed_or_reused(const KernelRegistration& kernel, const BookRecord* record,
+                                   bool open_now) {
+  const Token token{static_cast<std::size_t>(kernel.data)};
+  if (selector_.backend() == Backend::poll && !open_now &&
+      !(kernel.inode && kernel.device &&
+        open_files_.holds(FileIdentity{*kernel.device, *kernel.inode}, kernel.access_mode))) {
+    // poll(2) watches numbers: a closed number whose file is gone is what epoll would have
+    // dropped with the file. (One whose file lives on through a dup is a zombie below, as
+    // epoll would still hold it.)
+    report.discrepancies.push_back(make(DiscrepancyKind::vanished, kernel.target_fd, token, record,
+                                        std::nullopt,
+                                        "the descriptor was closed without deregister"));
+    return;
+  }
+  report.discrepancies.push_back(
+      make(DiscrepancyKind::zombie, kernel.target_fd, token, record, interest_of(kernel.events),
+           open_now ? "the descriptor number now refers to another file"
+                    : "the descriptor was closed while another descriptor keeps the file open"));
+}
+
+void Audit::check_unknown(const KernelRegistration& kernel, const BookRecord* retired_record) {
+  // Same number and file, yet no live book entry under this token: either the book holds the
+  // fd under another token (drift), or it does not hold it at all (leaked).
+  const Token token{static_cast<std::size_t>(kernel.data)};
+  const auto kernel_interest = interest_of(kernel.events);
+  if (const BookRecord* other = live_index_.find(kernel.target_fd); other != nullptr) {
+    live_matched_[live_index_.index_of(other)] = true;
+    if (other->own) ++own_matched;
+    report.discrepancies.push_back(
+        make(DiscrepancyKind::interest_drift, kernel.target_fd, token, other, kernel_interest,
+             "the kernel holds token " + std::to_string(token.value) + ", the book token " +
+                 std::to_string(other->token.value)));
+    return;
+  }
+  report.discrepancies.push_back(
+      make(DiscrepancyKind::leaked, kernel.target_fd, token, retired_record, kernel_interest,
+           retired_record != nullptr ? "the book lost it, yet the kernel still delivers it"
+                                     : "registered behind the book's back"));
+}
+
+void Audit::check_drift(const KernelRegistration& kernel, const BookRecord& record) {
+  // The whole mask, not only the readiness kinds: a raw EPOLL_CTL_MOD that drops EPOLLET makes
+  // the registration level-triggered, one that drops EPOLLRDHUP hides half-closes.
+  const std::uint32_t expected = selector_.mask_for(record.interest);
+  const std::uint32_t found = kernel.events & ~kAlwaysReported;
+  if (found == expected) return;
+  const auto kernel_interest = interest_of(kernel.events);
+  report.discrepancies.push_back(
+      make(DiscrepancyKind::interest_drift, kernel.target_fd, Token{kernel.data}, &record,
+           kernel_interest,
+           "the kernel watches " + (kernel_interest ? to_string(*kernel_interest) : "nothing") +
+               " (" + mask_to_string(found) + "), the book " + to_string(record.interest) + " (" +
+               mask_to_string(expected) + ")"));
+}
+
+void Audit::report_unmatched() {
+  // Retired records are not reported: the book reported each once, when it dropped it.
+  for (std::size_t i = 0; i < live_.size(); ++i) {
+    if (live_matched_[i]) continue;
+    report.discrepancies.push_back(make(DiscrepancyKind::vanished, live_[i].fd, live_[i].token,
+                                        &live_[i], std::nullopt,
                                         "the kernel dropped it: its file was closed"));
   }
-  for (std::size_t i = 0; i < retired.size(); ++i) {
-    if (retired_matched[i]) continue;
-    report.discrepancies.push_back(make(DiscrepancyKind::vanished, retired[i].fd, retired[i].token,
-                                        &retired[i], std::nullopt,
-                                        "closed without deregister; the number was then reused"));
-  }
+}
+
+}  // namespace
+
+AuditReport audit_registrations(const sys::Selector& selector, std::span<const BookRecord> live,
+                                std::span<const BookRecord> retired,
+                                std::span<const KernelRegistration> held, AuditCost* cost) {
+  AuditCost local_cost;
+  AuditCost& spent = cost != nullptr ? *cost : local_cost;
+  Audit audit(selector, live, retired, spent);
+  audit.report.backend = selector.backend();
+  for (const KernelRegistration& kernel : held) audit.check(kernel);
+  audit.report_unmatched();
+  AuditReport& report = audit.report;
+  // The Poll's own Waker is checked like any registration but counted as none of the user's.
+  report.kernel_registrations = held.size() - audit.own_matched;
+  report.book_registrations = static_cast<std::size_t>(
+      std::count_if(live.begin(), live.end(), [](const BookRecord& r) { return !r.own; }));
 
   // Collisions among what the kernel holds: one discrepancy per registration involved.
   std::map<std::uint64_t, std::vector<const KernelRegistration*>> by_token;
   std::map<int, std::vector<const KernelRegistration*>> by_fd;
-  std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<const KernelRegistration*>> by_file;
   for (const KernelRegistration& kernel : held) {
     by_token[kernel.data].push_back(&kernel);
     by_fd[kernel.target_fd].push_back(&kernel);
-    if (kernel.inode && kernel.device) by_file[{*kernel.device, *kernel.inode}].push_back(&kernel);
   }
-  const auto record_for = [&](const KernelRegistration& kernel) {
-    const Token token{static_cast<std::size_t>(kernel.data)};
-    const BookRecord* record = find_record(live, kernel.target_fd, token);
-    return record != nullptr ? record : find_record(retired, kernel.target_fd, token);
-  };
   for (const auto& [token, group] : by_token) {
     if (group.size() < 2) continue;
     for (const KernelRegistration* kernel : group) {
       report.discrepancies.push_back(make(
           DiscrepancyKind::token_collision, kernel->target_fd, Token{kernel->data},
-          record_for(*kernel), interest_of(kernel->events),
+          audit.record_for(*kernel), interest_of(kernel->events),
           std::to_string(group.size()) + " registrations carry token " + std::to_string(token)));
     }
   }
-  std::vector<const KernelRegistration*> duplicated;
+  std::vector<const KernelRegistration*> duplicated =
+      registrations_of_one_open_file(selector, held, spent.file_comparisons);
   for (const auto& [fd, group] : by_fd) {
-    if (group.size() > 1) duplicated.insert(duplicated.end(), group.begin(), group.end());
-  }
-  for (const auto& [file, group] : by_file) {
     if (group.size() > 1) duplicated.insert(duplicated.end(), group.begin(), group.end());
   }
   std::sort(duplicated.begin(), duplicated.end());
@@ -241,7 +289,7 @@ AuditReport audit_registrations(Backend backend, std::span<const BookRecord> liv
     const bool same_number = by_fd[kernel->target_fd].size() > 1;
     report.discrepancies.push_back(
         make(DiscrepancyKind::duplicate_target, kernel->target_fd, Token{kernel->data},
-             record_for(*kernel), interest_of(kernel->events),
+             audit.record_for(*kernel), interest_of(kernel->events),
              same_number ? "another registration targets the same descriptor number"
                          : "another registration targets the same open file"));
   }

@@ -18,6 +18,8 @@ class Category final : public std::error_category {
         return "source is registered with another Poll; deregister it there first";
       case Errc::not_registered:
         return "source is not registered with this Poll";
+      case Errc::waker_exists:
+        return "the Poll has a live Waker already; share that one";
     }
     return "unknown libpoll error";
   }
@@ -26,6 +28,7 @@ class Category final : public std::error_category {
     switch (static_cast<Errc>(code)) {
       case Errc::already_registered:
       case Errc::registered_with_another_poll:
+      case Errc::waker_exists:
         return std::errc::file_exists;
       case Errc::not_registered:
         return std::errc::no_such_file_or_directory;

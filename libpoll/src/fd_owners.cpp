@@ -68,6 +68,11 @@ bool transfer_fd(int fd, std::uint64_t from, std::uint64_t to) noexcept {
   return slot->compare_exchange_strong(from, to, std::memory_order_acq_rel);
 }
 
+std::uint64_t owner_of(int fd) noexcept {
+  auto* slot = slot_for(fd, false);
+  return slot == nullptr ? kNoOwner : slot->load(std::memory_order_acquire);
+}
+
 void release_fd(int fd, std::uint64_t owner) noexcept {
   auto* slot = slot_for(fd, false);
   if (slot == nullptr) return;

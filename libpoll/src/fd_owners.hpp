@@ -22,6 +22,8 @@ inline constexpr std::uint64_t kNoOwner = 0;
 [[nodiscard]] std::uint64_t claim_fd(int fd, std::uint64_t owner) noexcept;
 // Moves `fd` from `from` to `to`; false when its owner is no longer `from`.
 bool transfer_fd(int fd, std::uint64_t from, std::uint64_t to) noexcept;
+// The Poll that claims `fd`, or kNoOwner. A snapshot: the claim may change right after.
+[[nodiscard]] std::uint64_t owner_of(int fd) noexcept;
 // Frees `fd` if `owner` holds it.
 void release_fd(int fd, std::uint64_t owner) noexcept;
 

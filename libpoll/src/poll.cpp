@@ -1,25 +1,8 @@
 #include "libpoll/poll.hpp"
 
-#include <cstdio>
-
 #include "poll_state.hpp"
 
 namespace libpoll {
-
-namespace {
-
-// The default leak handler: one line per registration, with its site, on stderr.
-void print_leaks(std::span<const RegistrationInfo> leaked) {
-  std::fprintf(stderr,
-               "libpoll: Poll destroyed with %zu live registration(s); deregister sources before "
-               "dropping them:\n",
-               leaked.size());
-  for (const RegistrationInfo& registration : leaked) {
-    std::fprintf(stderr, "  %s\n", to_string(registration).c_str());
-  }
-}
-
-}  // namespace
 
 Result<Poll> Poll::create(Backend backend) noexcept {
   return create(PollOptions{.backend = backend});
@@ -31,14 +14,12 @@ Result<Poll> Poll::create(const PollOptions& options) noexcept {
   return Poll(Registry(std::move(*state)));
 }
 
-Poll::Poll(Registry registry) noexcept
-    : registry_(std::move(registry)), leak_handler_(print_leaks) {}
+Poll::Poll(Registry registry) noexcept : registry_(std::move(registry)) {}
 
 Poll& Poll::operator=(Poll&& other) noexcept {
   if (this != &other) {
     report_leaks();
     registry_ = std::move(other.registry_);
-    leak_handler_ = std::move(other.leak_handler_);
   }
   return *this;
 }
@@ -48,13 +29,7 @@ Poll::~Poll() {
 }
 
 void Poll::report_leaks() noexcept {
-  if (!registry_.state_ || !leak_handler_) return;
-  try {
-    const auto leaked = registry_.state_->registrations();
-    if (!leaked.empty()) leak_handler_(leaked);
-  } catch (...) {
-    // A destructor must not throw; a handler that does loses its report.
-  }
+  if (registry_.state_) registry_.state_->report_leaks();
 }
 
 Result<void> Poll::poll_for_milliseconds(Events& events, int timeout_ms) noexcept {
@@ -81,7 +56,11 @@ PollMetrics Poll::metrics() const noexcept {
 }
 
 void Poll::set_leak_handler(LeakHandler handler) {
-  leak_handler_ = std::move(handler);
+  if (registry_.state_) registry_.state_->set_leak_handler(std::move(handler));
+}
+
+void Poll::reset_leak_handler() {
+  if (registry_.state_) registry_.state_->set_leak_handler(std::nullopt);
 }
 
 int Poll::as_raw_fd() const noexcept {

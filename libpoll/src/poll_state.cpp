@@ -1,9 +1,10 @@
 #include "poll_state.hpp"
 
+#include <sys/stat.h>
+
 #include <bit>
 #include <new>
 
-#include "audit_join.hpp"
 #include "fd_owners.hpp"
 #include "libpoll/detail/registration_site.hpp"
 #include "libpoll/error.hpp"
@@ -44,12 +45,13 @@ PollState::~PollState() {
   remove_live_poll(id_);
 }
 
-void PollState::add_entry(int fd, Token token, Interest interest,
-                          const std::source_location& site) {
+void PollState::add_entry(int fd, const Entry& entry) {
   const auto index = static_cast<std::size_t>(fd);
   if (index >= entries_.size()) entries_.resize(std::max(index + 1, entries_.size() * 2));
-  tokens_.add(token.value);
-  entries_[index] = Entry{.live = true, .token = token, .interest = interest, .site = site};
+  tokens_.add(entry.token.value);
+  entries_[index] = entry;
+  entries_[index].live = true;
+  if (entry.own) waker_fd_ = fd;
   ++live_count_;
 }
 
@@ -57,19 +59,28 @@ void PollState::forget(int fd) noexcept {
   Entry& entry = entries_[static_cast<std::size_t>(fd)];
   tokens_.remove(entry.token.value);
   entry.live = false;
+  if (entry.own) waker_fd_ = -1;
   --live_count_;
   release_fd(fd, id_);
 }
 
-void PollState::retire(int fd) noexcept {
+RegistrationInfo PollState::retire(int fd) noexcept {
   const Entry entry = entries_[static_cast<std::size_t>(fd)];
   forget(fd);
+  bump(stale_registrations_);
+  // Kept, bounded, only so that the audit can name a registration the kernel still holds
+  // through a duplicate of the closed descriptor (a zombie). The book's own finding is reported
+  // once, now, and not again by every later audit.
   try {
     if (retired_.size() == kMaxRetired) retired_.erase(retired_.begin());
     retired_.push_back(Retired{fd, entry});
   } catch (const std::bad_alloc&) {
-    // The history is best effort; the live book is already consistent.
   }
+  return RegistrationInfo{.fd = fd,
+                          .token = entry.token,
+                          .interest = entry.interest,
+                          .file = entry.file,
+                          .site = entry.site};
 }
 
 Result<void> PollState::claim(int fd) noexcept {
@@ -85,23 +96,80 @@ Result<void> PollState::claim(int fd) noexcept {
 }
 
 bool PollState::confirm_or_retire(int fd) noexcept {
-  std::lock_guard lock(mutex_);
-  if (live_entry(fd) == nullptr) return false;
-  if (selector_->holds(fd)) return true;
-  retire(fd);
-  (void)selector_->deregister_fd(fd);
+  std::optional<RegistrationInfo> lost;
+  {
+    std::lock_guard lock(mutex_);
+    if (live_entry(fd) == nullptr) return false;
+    if (selector_->holds(fd)) return true;
+    lost = retire(fd);
+    (void)selector_->deregister_fd(fd);
+  }
+  report_lost(*lost);
   return false;
+}
+
+bool PollState::holds_live(int fd) noexcept {
+  std::lock_guard lock(mutex_);
+  return live_entry(fd) != nullptr && selector_->holds(fd);
+}
+
+bool PollState::held_by_another_poll(int fd) const noexcept {
+  const std::uint64_t other = owner_of(fd);
+  if (other == kNoOwner || other == id_) return false;
+  auto state = find_live_poll(other);
+  return state && state->holds_live(fd);
 }
 
 Result<void> PollState::register_fd(int fd, Token token, Interest interest,
                                     sys::IoPath path) noexcept {
   const std::source_location site =
       current_registration_site != nullptr ? *current_registration_site : std::source_location();
-  auto claimed = claim(fd);
+  return register_entry(
+      fd, Entry{.token = token, .interest = interest, .site = site, .file = std::nullopt}, path);
+}
+
+Result<void> PollState::register_waker_fd(int fd, Token token) noexcept {
+  const std::source_location site =
+      current_registration_site != nullptr ? *current_registration_site : std::source_location();
+  return register_entry(fd,
+                        Entry{.own = true,
+                              .token = token,
+                              .interest = Interest::readable,
+                              .site = site,
+                              .file = std::nullopt},
+                        sys::IoPath::libpoll);
+}
+
+bool PollState::has_waker() const noexcept {
   std::lock_guard lock(mutex_);
+  return waker_fd_ >= 0;
+}
+
+Result<void> PollState::register_entry(int fd, const Entry& wanted, sys::IoPath path) noexcept {
+  Entry entry = wanted;
+  struct stat status {};
+  if (::fstat(fd, &status) == 0) {
+    entry.file = FileIdentity{static_cast<std::uint64_t>(status.st_dev),
+                              static_cast<std::uint64_t>(status.st_ino)};
+  }
+  std::optional<RegistrationInfo> replaced;
+  auto claimed = claim(fd);
   if (!claimed) {
     bump(failed_operations_);
     return claimed;
+  }
+  auto registered = register_locked(fd, entry, path, replaced);
+  if (replaced) report_lost(*replaced);
+  return registered;
+}
+
+Result<void> PollState::register_locked(int fd, const Entry& entry, sys::IoPath path,
+                                        std::optional<RegistrationInfo>& replaced) noexcept {
+  std::lock_guard lock(mutex_);
+  if (entry.own && waker_fd_ >= 0) {
+    bump(failed_operations_);
+    release_fd(fd, id_);
+    return Unexpected(Errc::waker_exists);
   }
   if (live_entry(fd) != nullptr) {
     if (selector_->holds(fd)) {
@@ -109,19 +177,19 @@ Result<void> PollState::register_fd(int fd, Token token, Interest interest,
       return Unexpected(Errc::already_registered);
     }
     // The book's entry is stale: its file was closed, and the number reused, without a
-    // deregister. Keep it for the audit and make room for the new registration.
-    retire(fd);
+    // deregister. Report it once and make room for the new registration.
+    replaced = retire(fd);
     (void)selector_->deregister_fd(fd);
     (void)claim_fd(fd, id_);
   }
-  auto registered = selector_->register_fd(fd, token, interest, path);
+  auto registered = selector_->register_fd(fd, entry.token, entry.interest, path);
   if (!registered) {
     bump(failed_operations_);
     release_fd(fd, id_);
     return registered;
   }
   try {
-    add_entry(fd, token, interest, site);
+    add_entry(fd, entry);
   } catch (const std::bad_alloc&) {
     (void)selector_->deregister_fd(fd);
     release_fd(fd, id_);
@@ -133,16 +201,19 @@ Result<void> PollState::register_fd(int fd, Token token, Interest interest,
 }
 
 Result<void> PollState::reregister_fd(int fd, Token token, Interest interest) noexcept {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   Entry* entry = live_entry(fd);
   if (entry == nullptr) {
     bump(failed_operations_);
+    lock.unlock();  // never hold two books' locks at once
+    if (held_by_another_poll(fd)) return Unexpected(Errc::registered_with_another_poll);
     return Unexpected(Errc::not_registered);
   }
   auto reregistered = selector_->reregister_fd(fd, token, interest);
   if (!reregistered) {
     bump(failed_operations_);
-    if (registration_is_gone(reregistered.error())) retire(fd);
+    // The caller learns of the loss from the error; the book forgets it.
+    if (registration_is_gone(reregistered.error())) (void)retire(fd);
     return reregistered;
   }
   if (token != entry->token) {
@@ -161,19 +232,28 @@ Result<void> PollState::reregister_fd(int fd, Token token, Interest interest) no
 }
 
 Result<void> PollState::deregister_fd(int fd) noexcept {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (live_entry(fd) == nullptr) {
     bump(failed_operations_);
+    lock.unlock();  // never hold two books' locks at once
+    if (held_by_another_poll(fd)) return Unexpected(Errc::registered_with_another_poll);
     return Unexpected(Errc::not_registered);
   }
   auto deregistered = selector_->deregister_fd(fd);
   if (!deregistered) {
     bump(failed_operations_);
-    if (registration_is_gone(deregistered.error())) retire(fd);
+    if (registration_is_gone(deregistered.error())) (void)retire(fd);
     return deregistered;
   }
   forget(fd);
   bump(deregisters_);
+  return {};
+}
+
+Result<void> PollState::drained(int fd, Interest kinds) noexcept {
+  std::lock_guard lock(mutex_);
+  if (live_entry(fd) == nullptr) return Unexpected(Errc::not_registered);
+  selector_->rearm_foreign(fd, kinds);
   return {};
 }
 
@@ -202,77 +282,6 @@ Result<void> PollState::select(Events& events, int timeout_ms) noexcept {
   }
   if (*ghosts != 0) bump(ghost_events_, *ghosts);
   return {};
-}
-
-std::vector<RegistrationInfo> PollState::registrations() const {
-  std::vector<RegistrationInfo> list;
-  {
-    std::lock_guard lock(mutex_);
-    list.reserve(live_count_);
-    for (std::size_t fd = 0; fd < entries_.size(); ++fd) {
-      const Entry& entry = entries_[fd];
-      if (!entry.live) continue;
-      list.push_back(RegistrationInfo{.fd = static_cast<int>(fd),
-                                      .token = entry.token,
-                                      .interest = entry.interest,
-                                      .file = std::nullopt,
-                                      .site = entry.site});
-    }
-  }
-  // The selector's record carries each file's identity at registration time.
-  if (auto held = selector_->registrations()) {
-    for (RegistrationInfo& info : list) {
-      for (const KernelRegistration& kernel : *held) {
-        if (kernel.target_fd != info.fd || kernel.data != info.token.value) continue;
-        if (kernel.inode && kernel.device) info.file = FileIdentity{*kernel.device, *kernel.inode};
-      }
-    }
-  }
-  return list;
-}
-
-Result<AuditReport> PollState::audit() const {
-  std::vector<BookRecord> live;
-  std::vector<BookRecord> retired;
-  {
-    std::lock_guard lock(mutex_);
-    for (std::size_t fd = 0; fd < entries_.size(); ++fd) {
-      const Entry& entry = entries_[fd];
-      if (entry.live) {
-        live.push_back({static_cast<int>(fd), entry.token, entry.interest, entry.site});
-      }
-    }
-    for (const Retired& gone : retired_) {
-      retired.push_back({gone.fd, gone.entry.token, gone.entry.interest, gone.entry.site});
-    }
-  }
-  auto kernel = selector_->registrations();
-  if (!kernel) return Unexpected(kernel.error());
-  return audit_registrations(selector_->backend(), live, retired, *kernel);
-}
-
-PollMetrics PollState::metrics() const noexcept {
-  const auto load = [](const std::atomic<std::uint64_t>& counter) {
-    return counter.load(std::memory_order_relaxed);
-  };
-  PollMetrics metrics;
-  metrics.polls = load(polls_);
-  metrics.events = load(events_);
-  metrics.ghost_events = load(ghost_events_);
-  metrics.registers = load(registers_);
-  metrics.reregisters = load(reregisters_);
-  metrics.deregisters = load(deregisters_);
-  metrics.failed_operations = load(failed_operations_);
-  metrics.guard_failures = load(guard_failures_);
-  for (std::size_t bucket = 0; bucket < events_per_poll_.size(); ++bucket) {
-    metrics.events_per_poll[bucket] = load(events_per_poll_[bucket]);
-  }
-  if (measure_blocked_time_) {
-    metrics.blocked_time = std::chrono::nanoseconds(blocked_ns_.load(std::memory_order_relaxed));
-    metrics.measured_time = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::steady_clock::now() - created_);
-  }
-  return metrics;
 }
 
 }  // namespace libpoll::detail

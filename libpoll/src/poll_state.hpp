@@ -34,8 +34,13 @@ class PollState {
   [[nodiscard]] sys::Selector& selector() const noexcept { return *selector_; }
 
   Result<void> register_fd(int fd, Token token, Interest interest, sys::IoPath path) noexcept;
+  // The Poll's own Waker: one per Poll, kept out of registrations() and the leak reports.
+  Result<void> register_waker_fd(int fd, Token token) noexcept;
+  [[nodiscard]] bool has_waker() const noexcept;
   Result<void> reregister_fd(int fd, Token token, Interest interest) noexcept;
   Result<void> deregister_fd(int fd) noexcept;
+  // The user's own I/O on a registered foreign fd returned would-block for `kinds`.
+  Result<void> drained(int fd, Interest kinds) noexcept;
 
   Result<void> select(Events& events, int timeout_ms) noexcept;
 
@@ -49,15 +54,24 @@ class PollState {
   // For another Poll that finds `fd` claimed by this one: true when this Poll really holds the
   // file now at `fd`; otherwise the claim was stale (closed without deregister) and is retired.
   bool confirm_or_retire(int fd) noexcept;
+  // The same question without retiring anything.
+  [[nodiscard]] bool holds_live(int fd) noexcept;
+
+  // Empty: the default handler, which prints; a handler holding no target: silence.
+  void set_leak_handler(std::optional<LeakHandler> handler);
+  // The Poll is being destroyed: its live registrations go to the leak handler.
+  void report_leaks() noexcept;
 
  private:
   // One registration in the book. Entries are indexed by fd: descriptor numbers are small and
   // dense, so this is a vector index, not a hash lookup.
   struct Entry {
     bool live = false;
+    bool own = false;  // the Poll's Waker, not a user registration
     Token token{0};
     Interest interest = Interest::readable;
     std::source_location site;
+    std::optional<FileIdentity> file;  // fstat at registration: it outlives a close
   };
   // A registration the book lost track of without a deregister: its fd was closed (and perhaps
   // reused) first. Kept, bounded, for the audit to classify.
@@ -81,10 +95,17 @@ class PollState {
     Entry& entry = entries_[static_cast<std::size_t>(fd)];
     return entry.live ? &entry : nullptr;
   }
-  void add_entry(int fd, Token token, Interest interest, const std::source_location& site);
-  void retire(int fd) noexcept;
+  Result<void> register_entry(int fd, const Entry& wanted, sys::IoPath path) noexcept;
+  Result<void> register_locked(int fd, const Entry& wanted, sys::IoPath path,
+                               std::optional<RegistrationInfo>& replaced) noexcept;
+  void add_entry(int fd, const Entry& entry);
+  // Drops a registration whose fd was closed before deregister; returns it for the leak report.
+  RegistrationInfo retire(int fd) noexcept;
   void forget(int fd) noexcept;
   Result<void> claim(int fd) noexcept;
+  [[nodiscard]] bool held_by_another_poll(int fd) const noexcept;
+  [[nodiscard]] RegistrationInfo info_of(int fd, const Entry& entry) const;
+  void report_lost(const RegistrationInfo& lost) noexcept;
 
   std::shared_ptr<sys::Selector> selector_;
   const std::uint64_t id_;
@@ -94,6 +115,10 @@ class PollState {
   TokenCounts tokens_;
   std::vector<Retired> retired_;
   std::size_t live_count_ = 0;
+  int waker_fd_ = -1;
+
+  mutable std::mutex handler_mutex_;  // guards leak_handler_ alone: handlers run unlocked
+  std::optional<LeakHandler> leak_handler_;
 
   std::atomic<std::uint64_t> polls_{0};
   std::atomic<std::uint64_t> events_{0};
@@ -103,6 +128,7 @@ class PollState {
   std::atomic<std::uint64_t> deregisters_{0};
   std::atomic<std::uint64_t> failed_operations_{0};
   std::atomic<std::uint64_t> guard_failures_{0};
+  std::atomic<std::uint64_t> stale_registrations_{0};
   std::array<std::atomic<std::uint64_t>, 16> events_per_poll_{};
 
   const bool measure_blocked_time_;

@@ -30,6 +30,16 @@ Result<void> Registry::register_io_fd(int fd, Token token, Interest interest) co
   return state_->register_fd(fd, token, interest, sys::IoPath::libpoll);
 }
 
+Result<void> Registry::register_waker_fd(int fd, Token token) const noexcept {
+  if (!state_) return Unexpected(std::errc::bad_file_descriptor);
+  return state_->register_waker_fd(fd, token);
+}
+
+Result<void> Registry::drained(SourceFd source, Interest kinds) const noexcept {
+  if (!state_) return Unexpected(std::errc::bad_file_descriptor);
+  return state_->drained(source.fd(), kinds);
+}
+
 Result<void> Registry::reregister_fd(int fd, Token token, Interest interest) const noexcept {
   if (!state_) return Unexpected(std::errc::bad_file_descriptor);
   return state_->reregister_fd(fd, token, interest);

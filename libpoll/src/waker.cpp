@@ -1,5 +1,6 @@
 #include "libpoll/waker.hpp"
 
+#include "libpoll/error.hpp"
 #include "libpoll/interest.hpp"
 #include "poll_state.hpp"
 
@@ -9,10 +10,11 @@ Result<Waker> Waker::create(const Registry& registry, Token token,
                             const std::source_location& site) noexcept {
   if (!registry.state_) return Unexpected(std::errc::bad_file_descriptor);
   detail::RegistrationSiteScope scope(site);
+  // Checked again, atomically, when the handle is registered; this spares making one in vain.
+  if (registry.state_->has_waker()) return Unexpected(Errc::waker_exists);
   auto handle = registry.state_->selector().make_waker();
   if (!handle) return Unexpected(handle.error());
-  if (auto registered = registry.register_fd((*handle)->fd(), token, Interest::readable);
-      !registered) {
+  if (auto registered = registry.register_waker_fd((*handle)->fd(), token); !registered) {
     return Unexpected(registered.error());
   }
   return Waker(registry.clone(), std::move(*handle));

@@ -33,6 +33,7 @@ using net::UnixListener;
 using net::UnixStream;
 using testing::bytes;
 using testing::expect_events;
+using testing::expect_no_events;
 using testing::has_birth_flags;
 using testing::kReadable;
 using testing::kWritable;
@@ -203,6 +204,24 @@ TEST_P(UnixStreamTest, ShutdownOfWritingGivesReadClosedOnThePeer) {
   ASSERT_TRUE(registry().deregister_source(second));
 }
 
+// The peer's half-close after a readable event that was not acted on: epoll reports it as a new
+// edge (readable + read-closed); poll(2) used to disarm read-closed with readable and lose it.
+TEST_P(UnixStreamTest, HalfCloseAfterAnUnreadReadableEventIsStillReported) {
+  auto [first, second] = UnixStream::pair().value();
+  ASSERT_TRUE(registry().register_source(second, kSecond, Interest::readable));
+
+  ASSERT_TRUE(first.write("unread"));
+  const auto readable = expect_events(poll(), events_, {{kSecond, kReadable}});
+  ASSERT_FALSE(readable.empty());
+  EXPECT_FALSE(readable.back().is_read_closed());
+  ASSERT_TRUE(first.shutdown(Shutdown::write));
+  expect_events(poll(), events_, {{kSecond, Readiness{.readable = true, .read_closed = true}}},
+                500ms);
+  expect_no_events(poll(), events_);
+
+  ASSERT_TRUE(registry().deregister_source(second));
+}
+
 TEST_P(UnixStreamTest, PairStreamsAreUnnamed) {
   auto [first, second] = UnixStream::pair().value();
   EXPECT_TRUE(first.local_addr().value().is_unix());
@@ -338,6 +357,21 @@ TEST_P(UnixDatagramTest, ConnectSetsTheDefaultPeer) {
   EXPECT_EQ(text(buffer, *received), "via connect");
 
   ASSERT_TRUE(registry().deregister_source(target));
+}
+
+TEST_P(UnixDatagramTest, ShutdownOfBothHalvesEndsSendingAndReceiving) {
+  auto [first, second] = UnixDatagram::pair().value();
+  ASSERT_TRUE(registry().register_source(second, kSecond, Interest::readable));
+
+  ASSERT_TRUE(first.shutdown(Shutdown::write));
+  auto refused = first.send(bytes("late"));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), std::errc::broken_pipe);
+  ASSERT_TRUE(second.shutdown(Shutdown::read));
+  expect_events(poll(), events_, {{kSecond, Readiness{.readable = true, .read_closed = true}}});
+  EXPECT_EQ(first.shutdown(static_cast<Shutdown>(7)).error(), std::errc::invalid_argument);
+
+  ASSERT_TRUE(registry().deregister_source(second));
 }
 
 TEST_P(UnixDatagramTest, BindingAnExistingPathFailsWithAddressInUse) {

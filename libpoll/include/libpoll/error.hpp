@@ -19,6 +19,8 @@ enum class Errc {
   registered_with_another_poll,
   /// The source is not registered with this `Poll`.
   not_registered,
+  /// The `Poll` has a live `Waker` already; share that one.
+  waker_exists,
 };
 
 [[nodiscard]] const std::error_category& error_category() noexcept;

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "libpoll/detail/readiness.hpp"
+
 namespace libpoll {
 
 /// A non-empty set of readiness kinds: `readable`, `writable`, `priority`.
@@ -27,6 +29,19 @@ class Interest {
   static const Interest readable;
   static const Interest writable;
   static const Interest priority;
+
+  /// The interest that asks for the readiness in `bits`, epoll's and poll(2)'s bit values (the
+  /// inverse of the mapping below): `EPOLLIN` or `EPOLLRDHUP` gives readable, `EPOLLOUT`
+  /// writable, `EPOLLPRI` priority; other bits are ignored. `std::nullopt` when none is set.
+  [[nodiscard]] static constexpr std::optional<Interest> from_readiness(
+      std::uint32_t bits) noexcept {
+    std::uint8_t kinds = 0;
+    if ((bits & (detail::readiness::in | detail::readiness::rdhup)) != 0) kinds |= kReadable;
+    if ((bits & detail::readiness::out) != 0) kinds |= kWritable;
+    if ((bits & detail::readiness::pri) != 0) kinds |= kPriority;
+    if (kinds == 0) return std::nullopt;
+    return Interest(kinds);
+  }
 
   /// The union of both sets.
   [[nodiscard]] constexpr Interest add(Interest other) const noexcept {

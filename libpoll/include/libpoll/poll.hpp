@@ -28,7 +28,9 @@ struct PollOptions {
   bool measure_blocked_time = false;
 };
 
-/// Receives the live registrations of a `Poll` that is being destroyed.
+/// Receives registrations that were never deregistered: the live registrations of a `Poll`
+/// that is being destroyed, or one registration the book dropped because its descriptor had
+/// been closed before deregister and the number was registered again (see `Poll`).
 using LeakHandler = std::function<void(std::span<const RegistrationInfo> leaked)>;
 
 /// Owns a selector (epoll, or portable poll(2): see `Backend`) and waits on it for readiness of
@@ -72,7 +74,14 @@ using LeakHandler = std::function<void(std::span<const RegistrationInfo> leaked)
 /// registered with it are not closed and their registrations die with the selector. Sources
 /// still registered at that moment are leaks by the contract (deregister first): they are
 /// passed to the leak handler, which by default prints each with its registration site to
-/// stderr.
+/// stderr. The `Poll`'s own `Waker` is not a user registration and is never reported.
+///
+/// ## Closed before deregister
+/// A registration whose descriptor was closed first stays in the book (the audit calls it
+/// `vanished`) until a deregister or reregister fails with `EBADF`/`ENOENT`, or until its number
+/// is registered again, which replaces it. The book then forgets it: the replaced registration
+/// goes once to the leak handler (on the thread that registered), both are counted in
+/// `PollMetrics::stale_registrations`, and later audits do not report it again.
 ///
 /// A moved-from `Poll` may only be destroyed or assigned to; its `poll` fails with
 /// `std::errc::bad_file_descriptor`.
@@ -124,9 +133,12 @@ class Poll {
   /// A snapshot of the counters; callable from any thread.
   [[nodiscard]] PollMetrics metrics() const noexcept;
 
-  /// Replaces the handler the destructor passes live registrations to (an empty handler
-  /// silences it).
+  /// Replaces the handler that hears of registrations never deregistered (an empty handler
+  /// silences it). Shared with every `Registry` clone; it may be called on any thread that
+  /// registers. Do not call the `Registry` from it.
   void set_leak_handler(LeakHandler handler);
+  /// Restores the default handler, which prints each registration with its site to stderr.
+  void reset_leak_handler();
 
   /// The selector's descriptor (the epoll fd), or -1 on backends without one.
   [[nodiscard]] int as_raw_fd() const noexcept;
@@ -139,7 +151,6 @@ class Poll {
   explicit Poll(Registry registry) noexcept;
 
   Registry registry_;
-  LeakHandler leak_handler_;
 };
 
 }  // namespace libpoll

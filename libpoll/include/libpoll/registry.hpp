@@ -40,10 +40,10 @@ class Waker;
 /// Misuse errors are `libpoll::Errc` values, equal to the `std::errc` in brackets:
 /// - registering a source that is already registered: `Errc::already_registered`
 ///   (`std::errc::file_exists`);
-/// - registering a source that another `Poll` has registered:
+/// - registering, reregistering or deregistering a source that another `Poll` has registered:
 ///   `Errc::registered_with_another_poll` (`std::errc::file_exists`);
-/// - reregistering or deregistering a source that is not registered: `Errc::not_registered`
-///   (`std::errc::no_such_file_or_directory`);
+/// - reregistering or deregistering a source that no `Poll` has registered:
+///   `Errc::not_registered` (`std::errc::no_such_file_or_directory`);
 /// - a source whose descriptor is closed or invalid: `std::errc::bad_file_descriptor`;
 /// - a file the kernel cannot watch for readiness (a regular file under epoll):
 ///   `std::errc::operation_not_permitted`;
@@ -91,6 +91,19 @@ class Registry {
   }
   Result<void> deregister_source(SourceFd source) const noexcept;
 
+  /// Tells the selector that the caller's own reads (or writes) of a `SourceFd` just failed
+  /// with would-block for `kinds`: the descriptor is drained, as libpoll's own sources report by
+  /// themselves. On epoll it does nothing. On poll(2) a descriptor registered through
+  /// `SourceFd` is reported at every poll while it stays ready (level-triggered, so that no edge
+  /// is lost) until the first `drained` call for it; from then on it gets one event per edge,
+  /// as on epoll, and each drain must be reported. Errors: `Errc::not_registered`.
+  ///
+  /// ```cpp
+  /// while (::read(fd, buffer, size) > 0) {}
+  /// if (errno == EAGAIN) registry.drained(libpoll::SourceFd(fd), libpoll::Interest::readable);
+  /// ```
+  Result<void> drained(SourceFd source, Interest kinds) const noexcept;
+
   /// Another handle to the same selector, usable from any thread. It keeps the selector alive
   /// (not the `Poll`): registering through a clone after the `Poll` is gone succeeds but no
   /// one polls the events.
@@ -110,6 +123,8 @@ class Registry {
   // A descriptor whose reads and writes go through libpoll (IoSource), so that each would-block
   // reaches the selector.
   Result<void> register_io_fd(int fd, Token token, Interest interest) const noexcept;
+  // The Poll's own Waker: one per Poll, kept out of the listings and the leak reports.
+  Result<void> register_waker_fd(int fd, Token token) const noexcept;
   Result<void> reregister_fd(int fd, Token token, Interest interest) const noexcept;
   Result<void> deregister_fd(int fd) const noexcept;
 

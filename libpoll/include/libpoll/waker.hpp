@@ -19,8 +19,9 @@ class WakerHandle;
 /// Makes `Poll::poll` return a readable event under the waker's token, from any thread.
 ///
 /// It is an `eventfd` on the epoll backend and a pipe on the poll(2) backend, registered with
-/// the poll when the waker is created and deregistered when it is destroyed. Only one waker per
-/// `Poll` should be alive at a time.
+/// the poll when the waker is created and deregistered when it is destroyed. It is the `Poll`'s
+/// own registration: `Poll::registrations()` and the leak report leave it out. One waker per
+/// `Poll` may be alive at a time: share it (e.g. through a `std::shared_ptr`).
 ///
 /// - Wakes coalesce: any number of `wake()` calls before the next poll give one event.
 /// - Wakes are not sticky: once a poll has returned the event, the next poll does not return it
@@ -34,7 +35,9 @@ class WakerHandle;
 /// ```
 class Waker {
  public:
-  /// Creates the wake-up handle and registers it under `token`.
+  /// Creates the wake-up handle and registers it under `token`. Errors: `Errc::waker_exists`
+  /// (equal to `std::errc::file_exists`) while another `Waker` of this `Poll` is alive; the
+  /// registry's errors.
   [[nodiscard]] static Result<Waker> create(
       const Registry& registry, Token token,
       const std::source_location& site = std::source_location::current()) noexcept;

@@ -116,20 +116,28 @@ std::string SocketAddr::path() const {
   return std::string(un->sun_path, ::strnlen(un->sun_path, length_ - header));
 }
 
-std::string SocketAddr::to_string() const {
-  char host[INET6_ADDRSTRLEN] = {};
+std::span<const std::byte> SocketAddr::ip_bytes() const noexcept {
   if (is_ipv4()) {
-    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr, host,
-                sizeof host);
-    return std::string(host) + ":" + std::to_string(port());
+    const auto& address = reinterpret_cast<const sockaddr_in*>(&storage_)->sin_addr;
+    return std::as_bytes(std::span(&address, 1));
   }
   if (is_ipv6()) {
-    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr, host,
-                sizeof host);
-    std::string text = "[";
-    text.append(host).append("]:").append(std::to_string(port()));
-    return text;
+    const auto& address = reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_addr;
+    return std::as_bytes(std::span(&address, 1));
   }
+  return {};
+}
+
+std::string SocketAddr::ip() const {
+  char host[INET6_ADDRSTRLEN] = {};
+  if (!is_ipv4() && !is_ipv6()) return {};
+  ::inet_ntop(family(), ip_bytes().data(), host, sizeof host);
+  return host;
+}
+
+std::string SocketAddr::to_string() const {
+  if (is_ipv4()) return ip() + ":" + std::to_string(port());
+  if (is_ipv6()) return "[" + ip() + "]:" + std::to_string(port());
   if (is_unix()) {
     auto name = path();
     return name.empty() ? "unix:(unnamed)" : "unix:" + name;

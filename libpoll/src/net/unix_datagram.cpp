@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include "libpoll/detail/syscall.hpp"
 #include "net/socket_ops.hpp"
 
 namespace libpoll::net {
@@ -24,6 +25,10 @@ Result<std::pair<UnixDatagram, UnixDatagram>> UnixDatagram::pair() noexcept {
   auto fds = ops::new_socket_pair(SOCK_DGRAM);
   if (!fds) return Unexpected(fds.error());
   return std::pair{UnixDatagram(std::move(fds->first)), UnixDatagram(std::move(fds->second))};
+}
+
+Result<void> UnixDatagram::shutdown(Shutdown how) noexcept {
+  return detail::syscall_void(::shutdown(as_raw_fd(), static_cast<int>(how)));
 }
 
 }  // namespace libpoll::net

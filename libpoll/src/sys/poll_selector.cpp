@@ -14,6 +14,7 @@
 
 #include "libpoll/detail/io_result.hpp"
 #include "libpoll/detail/syscall.hpp"
+#include "sys/open_file.hpp"
 
 namespace libpoll::sys {
 
@@ -32,7 +33,9 @@ using Mask = std::uint32_t;  // as PollSelector::Mask
 constexpr Mask kReadable = POLLIN | POLLRDHUP;
 constexpr Mask kWritable = POLLOUT;
 constexpr Mask kPriority = POLLPRI;
-constexpr Mask kKinds[] = {kReadable, kWritable, kPriority};
+// Armed and disarmed one bit each: a half-close (POLLRDHUP) after a readable event that was not
+// acted on is a new edge, as it is for epoll.
+constexpr Mask kKinds[] = {POLLIN, POLLRDHUP, kWritable, kPriority};
 // Reported whatever the interest; poll(2) sets them without being asked.
 constexpr Mask kFaults = POLLHUP | POLLERR;
 
@@ -165,15 +168,15 @@ Result<void> PollSelector::probe_disarmed() noexcept {
       // A hang-up or error appeared while kinds were disarmed: an edge, reported with whatever
       // else is ready.
       entry.armed = entry.interest;
-    } else if (faults == 0 && entry.foreign) {
+    } else if (faults == 0 && entry.foreign && !entry.reports_drains) {
       entry.armed = entry.interest;  // see the header: a foreign fd never loses an edge
     } else if (faults == 0) {
       for (Mask kind : kKinds) {
         if ((entry.interest & kind) != 0 && (revents & kind) == 0) entry.armed |= kind;
       }
-      if ((entry.armed & kReadable) == 0 && (entry.interest & kReadable) != 0 &&
+      if ((entry.armed & POLLIN) == 0 && (entry.interest & POLLIN) != 0 &&
           readable_state(probed.fd, entry.socket, entry.readable_state) != entry.readable_state) {
-        entry.armed |= kReadable;  // still readable, but something arrived (or was read)
+        entry.armed |= POLLIN;  // still readable, but something arrived (or was read)
       }
     }
     // A persisting fault keeps everything disarmed: it is not new, and would be reported again
@@ -219,8 +222,10 @@ std::size_t PollSelector::collect(Events& events) noexcept {
       continue;
     }
     // The kinds armed now: a reregister while the poll ran may have removed some.
-    const Mask bits = revents & (entry.armed | kFaults);
+    Mask bits = revents & (entry.armed | kFaults);
     if (bits == 0) continue;
+    // A half-closed stream is readable (the read returns end of stream), and epoll says so.
+    if ((bits & POLLRDHUP) != 0) bits |= entry.interest & POLLIN;
     out[count++] = detail::EventAccess::make(entry.token, bits);
     resume_after_ = fd;
     if (entry.waker) {
@@ -341,12 +346,45 @@ Result<std::vector<KernelRegistration>> PollSelector::registrations() const {
   return list;
 }
 
+std::uint32_t PollSelector::mask_for(Interest interest) const noexcept {
+  return to_mask(interest);
+}
+
+std::optional<bool> PollSelector::watches_file_at(int target_fd, int fd) const noexcept {
+  // poll(2) watches a number: what it watches is the file now there, if that is the file the
+  // registration was made for (otherwise the audit calls it a zombie).
+  struct stat status {};
+  if (::fstat(target_fd, &status) != 0) return false;
+  {
+    const std::scoped_lock lock(mutex_);
+    auto found = table_.find(target_fd);
+    if (found == table_.end() || found->second.identity != Identity{status.st_dev, status.st_ino}) {
+      return false;
+    }
+  }
+  if (target_fd == fd) return true;
+  auto order = compare_open_files(target_fd, fd);
+  if (!order) return std::nullopt;
+  return *order == 0;
+}
+
+void PollSelector::rearm_foreign(int fd, Interest kind) noexcept {
+  {
+    const std::scoped_lock lock(mutex_);
+    auto found = table_.find(fd);
+    if (found == table_.end()) return;
+    found->second.reports_drains = true;
+  }
+  rearm(fd, kind);
+}
+
 void PollSelector::rearm(int fd, Interest kind) noexcept {
   const std::scoped_lock lock(mutex_);
   auto found = table_.find(fd);
   if (found == table_.end()) return;
   Entry& entry = found->second;
-  const Mask rearmed = entry.interest & to_mask(kind) & ~entry.armed;
+  // Not POLLRDHUP: a half-close is reported once; draining the data before it is no new edge.
+  const Mask rearmed = entry.interest & to_mask(kind) & ~entry.armed & ~Mask{POLLRDHUP};
   if (rearmed == 0) return;
   entry.armed |= rearmed;
   wake_if_blocked();

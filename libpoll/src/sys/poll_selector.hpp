@@ -25,7 +25,9 @@
 // contents" and would hold the event forever (mio #1809). So a foreign fd's kinds are re-armed
 // at every select(): one that stays ready is reported once per poll call (level-triggered), and
 // no edge is ever lost. Hang-ups and errors stay edge-tracked, so that a dead foreign fd left
-// registered cannot spin.
+// registered cannot spin. Once the user says that their own I/O on it returned would-block
+// (Registry::drained, through rearm_foreign), the registration is treated as libpoll's own
+// sources are: edge-emulated, re-armed by each such call and by the probe.
 
 // Threads: select() holds the table lock only while it prepares and reads back a poll; it waits
 // in poll(2) on a private copy of the descriptor set plus an internal wake pipe, which every
@@ -66,7 +68,10 @@ class PollSelector final : public Selector {
   Result<void> deregister_fd(int fd) noexcept override;
   [[nodiscard]] bool holds(int fd) noexcept override;
   [[nodiscard]] Result<std::vector<KernelRegistration>> registrations() const override;
+  [[nodiscard]] std::uint32_t mask_for(Interest interest) const noexcept override;
+  [[nodiscard]] std::optional<bool> watches_file_at(int target_fd, int fd) const noexcept override;
   void rearm(int fd, Interest kind) noexcept override;
+  void rearm_foreign(int fd, Interest kind) noexcept override;
   [[nodiscard]] int native_handle() const noexcept override { return -1; }
   Result<std::unique_ptr<WakerHandle>> make_waker() noexcept override;
 
@@ -91,9 +96,10 @@ class PollSelector final : public Selector {
     Identity identity;
     int access_mode = 0;   // O_ACCMODE bits: the two ends of a pipe share an inode
     bool socket = false;   // has SO_MEMINFO
-    bool foreign = false;  // IoPath::foreign: re-armed at every select()
-    bool waker = false;    // a pipe from make_waker: drained on report, never disarmed
-    bool closed = false;   // POLLNVAL seen: closed without deregister, not polled
+    bool foreign = false;  // IoPath::foreign: re-armed at every select() until reports_drains
+    bool reports_drains = false;  // a foreign fd whose user calls Registry::drained
+    bool waker = false;           // a pipe from make_waker: drained on report, never disarmed
+    bool closed = false;          // POLLNVAL seen: closed without deregister, not polled
   };
 
   // Which entry a pollfd of the blocking poll was copied from.

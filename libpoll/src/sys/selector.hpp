@@ -5,7 +5,9 @@
 // one. The registration book (misuse checks, sites, ghost events) sits above this contract, in
 // PollState, so that every backend gets it the same way.
 
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "libpoll/backend.hpp"
@@ -51,6 +53,15 @@ class Selector {
   // file was closed, and the number reused, without a deregister).
   [[nodiscard]] virtual bool holds(int fd) noexcept = 0;
 
+  // The event mask the selector's list shows for a registration of `interest`, leaving out
+  // the error and hang-up bits that are always reported: what the audit expects to find.
+  [[nodiscard]] virtual std::uint32_t mask_for(Interest interest) const noexcept = 0;
+
+  // Whether the registration made through `target_fd` watches the open file (not merely the
+  // inode) that `fd` refers to now; empty when the kernel cannot tell (no kcmp).
+  [[nodiscard]] virtual std::optional<bool> watches_file_at(int target_fd,
+                                                            int fd) const noexcept = 0;
+
   // The selector's own list of its registrations: for epoll the kernel's (read from
   // /proc/self/fdinfo), for poll(2) its table, with each file's identity when it was registered.
   [[nodiscard]] virtual Result<std::vector<KernelRegistration>> registrations() const = 0;
@@ -58,6 +69,14 @@ class Selector {
   // libpoll's own I/O on `fd` just returned would-block for `kind` (readable or writable): the
   // source is drained. Backends that emulate edges (poll) re-arm it; epoll needs nothing.
   virtual void rearm(int fd, Interest kind) noexcept {
+    (void)fd;
+    (void)kind;
+  }
+
+  // The user's own I/O on a foreign `fd` returned would-block for `kind`, and the user says so
+  // (Registry::drained). Edge-emulating backends re-arm it, and from then on treat the
+  // registration as libpoll's own; epoll needs nothing.
+  virtual void rearm_foreign(int fd, Interest kind) noexcept {
     (void)fd;
     (void)kind;
   }

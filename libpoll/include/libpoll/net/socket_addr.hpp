@@ -6,8 +6,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -42,6 +44,11 @@ class SocketAddr {
   [[nodiscard]] bool is_unix() const noexcept { return family() == AF_UNIX; }
   /// The port of an IP address; 0 for a Unix address.
   [[nodiscard]] std::uint16_t port() const noexcept;
+  /// The IP address without the port: "127.0.0.1", "::1"; empty for a Unix address.
+  [[nodiscard]] std::string ip() const;
+  /// The IP address's bytes in network order: 4 for IPv4, 16 for IPv6, none for a Unix
+  /// address. They live in this object.
+  [[nodiscard]] std::span<const std::byte> ip_bytes() const noexcept;
   /// The path of a Unix address; empty for an unnamed one or an IP address.
   [[nodiscard]] std::string path() const;
   /// "127.0.0.1:8080", "[::1]:8080", "unix:/tmp/app.sock", "unix:(unnamed)".

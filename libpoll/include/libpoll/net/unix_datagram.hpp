@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "libpoll/net/datagram_socket.hpp"
+#include "libpoll/net/shutdown.hpp"
 
 namespace libpoll::net {
 
@@ -19,6 +20,11 @@ class UnixDatagram final : public DatagramSocket {
   [[nodiscard]] static Result<UnixDatagram> unbound() noexcept;
   /// Two sockets connected to each other (`socketpair`).
   [[nodiscard]] static Result<std::pair<UnixDatagram, UnixDatagram>> pair() noexcept;
+
+  /// Closes one or both halves: after `Shutdown::write` sends fail with `std::errc::broken_pipe`;
+  /// after `Shutdown::read` the socket reports readable and read-closed. (Unlike a stream, the
+  /// peer is not told.)
+  Result<void> shutdown(Shutdown how) noexcept;
 
  private:
   using DatagramSocket::DatagramSocket;

@@ -1,0 +1,137 @@
+// What a PollState tells about itself: the listing, the audit, the counters and the leak reports.
+
+#include <cstdio>
+#include <string>
+
+#include "audit_join.hpp"
+#include "poll_state.hpp"
+
+namespace libpoll::detail {
+
+namespace {
+
+// The default leak handler: a headline, then one line per registration with its site, on
+// stderr.
+void print_leaks(const std::string& headline, std::span<const RegistrationInfo> leaked) {
+  std::fprintf(stderr, "libpoll: %s\n", headline.c_str());
+  for (const RegistrationInfo& registration : leaked) {
+    std::fprintf(stderr, "  %s\n", to_string(registration).c_str());
+  }
+}
+
+}  // namespace
+
+RegistrationInfo PollState::info_of(int fd, const Entry& entry) const {
+  return RegistrationInfo{.fd = fd,
+                          .token = entry.token,
+                          .interest = entry.interest,
+                          .file = entry.file,
+                          .site = entry.site};
+}
+
+std::vector<RegistrationInfo> PollState::registrations() const {
+  std::vector<RegistrationInfo> list;
+  std::lock_guard lock(mutex_);
+  list.reserve(live_count_);
+  for (std::size_t fd = 0; fd < entries_.size(); ++fd) {
+    const Entry& entry = entries_[fd];
+    if (entry.live && !entry.own) list.push_back(info_of(static_cast<int>(fd), entry));
+  }
+  return list;
+}
+
+Result<AuditReport> PollState::audit() const {
+  std::vector<BookRecord> live;
+  std::vector<BookRecord> retired;
+  {
+    std::lock_guard lock(mutex_);
+    live.reserve(live_count_);
+    for (std::size_t fd = 0; fd < entries_.size(); ++fd) {
+      const Entry& entry = entries_[fd];
+      if (!entry.live) continue;
+      live.push_back({static_cast<int>(fd), entry.token, entry.interest, entry.site, entry.own});
+    }
+    for (const Retired& gone : retired_) {
+      retired.push_back(
+          {gone.fd, gone.entry.token, gone.entry.interest, gone.entry.site, gone.entry.own});
+    }
+  }
+  auto kernel = selector_->registrations();
+  if (!kernel) return Unexpected(kernel.error());
+  return audit_registrations(*selector_, live, retired, *kernel);
+}
+
+void PollState::set_leak_handler(std::optional<LeakHandler> handler) {
+  std::lock_guard lock(handler_mutex_);
+  leak_handler_ = std::move(handler);
+}
+
+void PollState::report_lost(const RegistrationInfo& lost) noexcept {
+  try {
+    std::optional<LeakHandler> handler;
+    {
+      std::lock_guard lock(handler_mutex_);
+      handler = leak_handler_;
+    }
+    const std::span<const RegistrationInfo> one(&lost, 1);
+    if (!handler) {
+      print_leaks(
+          "registration lost: its descriptor was closed before deregister, and the "
+          "number registered again:",
+          one);
+    } else if (*handler) {
+      (*handler)(one);
+    }
+  } catch (...) {
+    // Called from noexcept registry paths: a handler that throws loses its report.
+  }
+}
+
+void PollState::report_leaks() noexcept {
+  try {
+    std::optional<LeakHandler> handler;
+    {
+      std::lock_guard lock(handler_mutex_);
+      handler = leak_handler_;
+    }
+    if (handler && !*handler) return;
+    const auto leaked = registrations();
+    if (leaked.empty()) return;
+    if (handler) {
+      (*handler)(leaked);
+    } else {
+      print_leaks("Poll destroyed with " + std::to_string(leaked.size()) +
+                      " live registration(s); deregister sources before dropping them:",
+                  leaked);
+    }
+  } catch (...) {
+    // A destructor must not throw; a handler that does loses its report.
+  }
+}
+
+PollMetrics PollState::metrics() const noexcept {
+  const auto load = [](const std::atomic<std::uint64_t>& counter) {
+    return counter.load(std::memory_order_relaxed);
+  };
+  PollMetrics metrics;
+  metrics.polls = load(polls_);
+  metrics.events = load(events_);
+  metrics.ghost_events = load(ghost_events_);
+  metrics.registers = load(registers_);
+  metrics.reregisters = load(reregisters_);
+  metrics.deregisters = load(deregisters_);
+  metrics.failed_operations = load(failed_operations_);
+  metrics.guard_failures = load(guard_failures_);
+  metrics.stale_registrations = load(stale_registrations_);
+  for (std::size_t bucket = 0; bucket < events_per_poll_.size(); ++bucket) {
+    metrics.events_per_poll[bucket] = load(events_per_poll_[bucket]);
+  }
+  if (measure_blocked_time_) {
+    metrics.blocked_time = std::chrono::nanoseconds(blocked_ns_.load(std::memory_order_relaxed));
+    metrics.measured_time = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::steady_clock::now() - created_);
+  }
+  return metrics;
+}
+
+}  // namespace libpoll::detail

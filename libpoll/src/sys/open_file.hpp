@@ -1,0 +1,27 @@
+#pragma once
+
+// Which open file (the kernel's `struct file`, what dup() shares and open() does not) a
+// descriptor refers to. Device and inode cannot say: both ends of a pipe share an inode, and
+// every eventfd, timerfd and signalfd shares the one anonymous inode. kcmp(2) can, for this
+// process; where it is missing or forbidden (a container's seccomp filter commonly refuses it
+// without CAP_SYS_PTRACE) the answers are empty and callers fall back to weaker evidence.
+
+#include <optional>
+
+namespace libpoll::sys {
+
+// Orders the open files of two descriptors of this process: negative, zero (the same open file)
+// or positive, consistently within one boot. Empty when kcmp is unavailable or a descriptor is
+// closed.
+[[nodiscard]] std::optional<int> compare_open_files(int a, int b) noexcept;
+
+// Whether the registration made on `epoll_fd` through descriptor number `target_fd` watches the
+// open file that `fd` refers to now (KCMP_EPOLL_TFD, Linux 4.13). Empty when kcmp cannot say.
+[[nodiscard]] std::optional<bool> epoll_watches_file_at(int epoll_fd, int target_fd,
+                                                        int fd) noexcept;
+
+// True for a file on the anonymous inode (eventfd, timerfd, signalfd, epoll...): its device and
+// inode say nothing about which file it is.
+[[nodiscard]] bool is_anonymous_inode(int fd) noexcept;
+
+}  // namespace libpoll::sys

@@ -7,7 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <source_location>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -242,6 +244,64 @@ TEST_P(BookTest, RegisteringAReusedNumberReplacesTheStaleEntry) {
   ASSERT_TRUE(sender.write("new"));
   testing::expect_events(poll(), events_, {{kSecond, testing::kReadable}});
   ASSERT_TRUE(registry().deregister_source(SourceFd(number)));
+}
+
+// A second Poll gives one answer for every operation on what the first one holds.
+TEST_P(BookTest, ReregisterOrDeregisterThroughASecondPollIsRegisteredWithAnotherPoll) {
+  auto other = make_poll();
+  auto [sender, receiver] = net::pipe().value();
+  ASSERT_TRUE(registry().register_source(receiver, kFirst, Interest::readable));
+
+  auto reregistered = other.registry().reregister_source(receiver, kSecond, Interest::writable);
+  ASSERT_FALSE(reregistered);
+  EXPECT_EQ(reregistered.error(), Errc::registered_with_another_poll);
+  auto deregistered = other.registry().deregister_source(receiver);
+  ASSERT_FALSE(deregistered);
+  EXPECT_EQ(deregistered.error(), Errc::registered_with_another_poll);
+  ASSERT_EQ(poll().registrations().size(), 1u) << "the first Poll's registration is untouched";
+  EXPECT_EQ(poll().registrations()[0].token, kFirst);
+
+  // What no Poll holds is simply not registered.
+  ASSERT_TRUE(registry().deregister_source(receiver));
+  EXPECT_EQ(other.registry().deregister_source(receiver).error(), Errc::not_registered);
+}
+
+// The file's identity is the book's own, taken at registration: a registration whose descriptor
+// was closed before deregister still names its file, in the listing and in the leak report.
+TEST_P(BookTest, ClosedRegistrationKeepsItsFileInTheListingAndTheLeakReport) {
+  std::vector<RegistrationInfo> leaked;
+  std::optional<FileIdentity> file;
+  {
+    auto leaky = make_poll();
+    leaky.set_leak_handler([&leaked](std::span<const RegistrationInfo> live) {
+      leaked.assign(live.begin(), live.end());
+    });
+    auto [sender, receiver] = net::pipe().value();
+    file = identity_of(receiver.as_raw_fd());
+    ASSERT_TRUE(leaky.registry().register_source(receiver, kFirst, Interest::readable));
+    { net::PipeReceiver closed = std::move(receiver); }
+    const auto listed = leaky.registrations();
+    ASSERT_EQ(listed.size(), 1u);
+    EXPECT_EQ(listed[0].file, file);
+  }
+  ASSERT_EQ(leaked.size(), 1u);
+  EXPECT_EQ(leaked[0].file, file);
+}
+
+// An empty handler silences the report; reset_leak_handler brings the default back.
+TEST_P(BookTest, ResetLeakHandlerRestoresTheDefaultReport) {
+  auto [sender, receiver] = net::pipe().value();
+  ::testing::internal::CaptureStderr();
+  {
+    auto leaky = make_poll();
+    leaky.set_leak_handler(nullptr);
+    leaky.reset_leak_handler();
+    ASSERT_TRUE(leaky.registry().register_source(receiver, Token{77}, Interest::readable));
+  }
+  const std::string printed = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(printed.find("Poll destroyed with 1 live registration(s)"), std::string::npos)
+      << printed;
+  EXPECT_NE(printed.find("token 77"), std::string::npos) << printed;
 }
 
 LIBPOLL_INSTANTIATE_FOR_BACKENDS(BookTest);

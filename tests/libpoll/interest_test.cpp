@@ -1,5 +1,8 @@
 #include "libpoll/interest.hpp"
 
+#include <poll.h>
+#include <sys/epoll.h>
+
 #include <gtest/gtest.h>
 
 #include <type_traits>
@@ -58,6 +61,17 @@ TEST(InterestTest, PrintsItsKinds) {
   EXPECT_EQ(to_string(Interest::readable), "READABLE");
   EXPECT_EQ(to_string(Interest::readable | Interest::writable | Interest::priority),
             "READABLE | WRITABLE | PRIORITY");
+}
+
+TEST(InterestTest, BuildsFromReadinessBits) {
+  EXPECT_EQ(Interest::from_readiness(EPOLLIN), Interest::readable);
+  EXPECT_EQ(Interest::from_readiness(EPOLLRDHUP), Interest::readable);
+  EXPECT_EQ(Interest::from_readiness(EPOLLIN | EPOLLRDHUP | EPOLLOUT),
+            Interest::readable | Interest::writable);
+  EXPECT_EQ(Interest::from_readiness(POLLPRI | POLLOUT), Interest::writable | Interest::priority);
+  EXPECT_EQ(Interest::from_readiness(EPOLLERR | EPOLLHUP), std::nullopt) << "not interests";
+  EXPECT_EQ(Interest::from_readiness(0), std::nullopt);
+  static_assert(Interest::from_readiness(EPOLLOUT) == Interest::writable);
 }
 
 }  // namespace

@@ -193,5 +193,24 @@ TEST(SocketAddrTest, IpAddressesHaveNoPath) {
   EXPECT_EQ(SocketAddr::loopback_v6(80).path(), "");
 }
 
+TEST(SocketAddrTest, GivesItsIpAddressWithoutThePort) {
+  const auto v4 = SocketAddr::parse("192.168.1.20:8080").value();
+  EXPECT_EQ(v4.ip(), "192.168.1.20");
+  ASSERT_EQ(v4.ip_bytes().size(), 4u);
+  EXPECT_EQ(std::to_integer<int>(v4.ip_bytes()[0]), 192);
+  EXPECT_EQ(std::to_integer<int>(v4.ip_bytes()[3]), 20);
+
+  const auto v6 = SocketAddr::parse("[2001:db8::1]:443").value();
+  EXPECT_EQ(v6.ip(), "2001:db8::1");
+  ASSERT_EQ(v6.ip_bytes().size(), 16u);
+  EXPECT_EQ(std::to_integer<int>(v6.ip_bytes()[0]), 0x20);
+  EXPECT_EQ(std::to_integer<int>(v6.ip_bytes()[15]), 1);
+  EXPECT_EQ(SocketAddr::loopback_v6().ip(), "::1");
+
+  const auto path = SocketAddr::unix_path("/tmp/x.sock").value();
+  EXPECT_EQ(path.ip(), "");
+  EXPECT_TRUE(path.ip_bytes().empty());
+}
+
 }  // namespace
 }  // namespace libpoll::net

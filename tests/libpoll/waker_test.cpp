@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <span>
 #include <thread>
 
 #include "support/expect_events.hpp"
@@ -70,6 +71,42 @@ TEST_P(WakerTest, MovedWakerStillWakesAndMovedFromFails) {
   EXPECT_EQ(first.wake().error(), std::errc::bad_file_descriptor);  // NOLINT: documented state
   ASSERT_TRUE(second.wake());
   testing::expect_events(poll(), events_, {{kWake, testing::kReadable}});
+}
+
+// The Waker is the Poll's own registration: not listed, never a leak, never an audit finding.
+TEST_P(WakerTest, WakerIsNoUserRegistration) {
+  std::size_t leak_reports = 0;
+  {
+    auto other = Poll::create(GetParam()).value();
+    other.set_leak_handler([&leak_reports](std::span<const RegistrationInfo>) { ++leak_reports; });
+    auto waker = Waker::create(other.registry(), kWake).value();
+    EXPECT_TRUE(other.registrations().empty());
+    const auto report = other.audit().value();
+    EXPECT_TRUE(report.clean());
+    EXPECT_EQ(report.book_registrations, 0u);
+    EXPECT_EQ(report.kernel_registrations, 0u);
+    ASSERT_TRUE(waker.wake());
+    testing::expect_events(other, events_, {{kWake, testing::kReadable}});
+    Poll gone = std::move(other);  // destroyed here, while the waker lives on
+  }
+  EXPECT_EQ(leak_reports, 0u);
+}
+
+TEST_P(WakerTest, ASecondLiveWakerIsRefused) {
+  auto first = Waker::create(registry(), kWake).value();
+  const std::size_t fds = testing::count_open_fds();
+  auto second = Waker::create(registry(), Token{78});
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error(), Errc::waker_exists);
+  EXPECT_EQ(second.error(), std::errc::file_exists);
+  EXPECT_EQ(testing::count_open_fds(), fds) << "the refused waker left nothing open";
+  ASSERT_TRUE(first.wake());
+  testing::expect_events(poll(), events_, {{kWake, testing::kReadable}});
+  { Waker done = std::move(first); }
+  auto replacement = Waker::create(registry(), Token{78});
+  ASSERT_TRUE(replacement) << "once the first is gone, a new one may be made";
+  ASSERT_TRUE(replacement->wake());
+  testing::expect_events(poll(), events_, {{Token{78}, testing::kReadable}});
 }
 
 LIBPOLL_INSTANTIATE_FOR_BACKENDS(WakerTest);

@@ -14,7 +14,6 @@
 
 #include "libpoll/detail/io_result.hpp"
 #include "libpoll/detail/syscall.hpp"
-#include "sys/open_file.hpp"
 
 namespace libpoll::sys {
 
@@ -322,50 +321,8 @@ Result<void> PollSelector::check_still_there(int fd, const Entry& entry) noexcep
   return {};
 }
 
-bool PollSelector::holds(int fd) noexcept {
-  struct stat status {};
-  if (::fstat(fd, &status) != 0) return false;
-  const std::scoped_lock lock(mutex_);
-  auto found = table_.find(fd);
-  return found != table_.end() && found->second.identity == Identity{status.st_dev, status.st_ino};
-}
-
-Result<std::vector<KernelRegistration>> PollSelector::registrations() const {
-  const std::scoped_lock lock(mutex_);
-  std::vector<KernelRegistration> list;
-  list.reserve(table_.size());
-  for (const auto& [fd, entry] : table_) {
-    list.push_back(KernelRegistration{.target_fd = fd,
-                                      .events = entry.interest,
-                                      .data = static_cast<std::uint64_t>(entry.token.value),
-                                      .position = std::nullopt,
-                                      .inode = entry.identity.inode,
-                                      .device = entry.identity.device,
-                                      .access_mode = entry.access_mode});
-  }
-  return list;
-}
-
 std::uint32_t PollSelector::mask_for(Interest interest) const noexcept {
   return to_mask(interest);
-}
-
-std::optional<bool> PollSelector::watches_file_at(int target_fd, int fd) const noexcept {
-  // poll(2) watches a number: what it watches is the file now there, if that is the file the
-  // registration was made for (otherwise the audit calls it a zombie).
-  struct stat status {};
-  if (::fstat(target_fd, &status) != 0) return false;
-  {
-    const std::scoped_lock lock(mutex_);
-    auto found = table_.find(target_fd);
-    if (found == table_.end() || found->second.identity != Identity{status.st_dev, status.st_ino}) {
-      return false;
-    }
-  }
-  if (target_fd == fd) return true;
-  auto order = compare_open_files(target_fd, fd);
-  if (!order) return std::nullopt;
-  return *order == 0;
 }
 
 void PollSelector::rearm_foreign(int fd, Interest kind) noexcept {

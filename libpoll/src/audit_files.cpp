@@ -26,6 +26,11 @@ std::optional<Registrations> order_by_open_file(const sys::Selector& selector,
     if (!watches) return std::nullopt;
     if (*watches) watching.push_back(kernel);
   }
+  // poll(2) answers "watches" from its own table; only a comparison tells whether kcmp works.
+  if (watching.size() >= 2 &&
+      !sys::compare_open_files(watching[0]->target_fd, watching[1]->target_fd)) {
+    return std::nullopt;
+  }
   std::sort(watching.begin(), watching.end(),
             [&comparisons](const KernelRegistration* a, const KernelRegistration* b) {
               ++comparisons;

@@ -373,6 +373,42 @@ TEST_P(AuditTest, DuplicatedEventfdRegisteredTwiceIsADuplicateTarget) {
   ASSERT_TRUE(registry().deregister_source(SourceFd(other.get())));
 }
 
+// Where kcmp is refused (a container's seccomp filter), the audit falls back to device, inode
+// and access mode: still no false duplicates among pipe ends and anonymous-inode files, still
+// the dup()'d pipe end; a dup()'d eventfd is then beyond what it can tell.
+TEST_P(AuditTest, WithoutKcmpTheAuditFallsBackWithoutFalseDuplicates) {
+  struct KcmpRefused {
+    KcmpRefused() { sys::pretend_kcmp_is_refused(true); }
+    ~KcmpRefused() { sys::pretend_kcmp_is_refused(false); }
+  } refused;
+  auto [sender, receiver] = net::pipe().value();
+  const OwnedFd duplicate(::fcntl(receiver.as_raw_fd(), F_DUPFD_CLOEXEC, 0));
+  const OwnedFd first(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  const OwnedFd second(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  const OwnedFd first_again(::fcntl(first.get(), F_DUPFD_CLOEXEC, 0));
+  ASSERT_TRUE(registry().register_source(receiver, kFirst, Interest::readable));
+  ASSERT_TRUE(registry().register_source(sender, kSecond, Interest::writable));
+  ASSERT_TRUE(registry().register_source(SourceFd(first.get()), Token{3}, Interest::readable));
+  ASSERT_TRUE(registry().register_source(SourceFd(second.get()), Token{4}, Interest::readable));
+  ASSERT_TRUE(
+      registry().register_source(SourceFd(first_again.get()), Token{5}, Interest::readable));
+  EXPECT_TRUE(audit().clean()) << describe(audit());
+
+  ASSERT_TRUE(registry().register_source(SourceFd(duplicate.get()), Token{6}, Interest::readable));
+  const auto report = audit();
+  ASSERT_EQ(kinds_of(report),
+            (std::vector{DiscrepancyKind::duplicate_target, DiscrepancyKind::duplicate_target}))
+      << describe(report);
+  std::vector<int> fds = {report.discrepancies[0].fd, report.discrepancies[1].fd};
+  std::sort(fds.begin(), fds.end());
+  EXPECT_EQ(fds, (std::vector{std::min(receiver.as_raw_fd(), duplicate.get()),
+                              std::max(receiver.as_raw_fd(), duplicate.get())}));
+  for (int fd : {receiver.as_raw_fd(), sender.as_raw_fd(), first.get(), second.get(),
+                 first_again.get(), duplicate.get()}) {
+    ASSERT_TRUE(registry().deregister_source(SourceFd(fd)));
+  }
+}
+
 // A raw EPOLL_CTL_MOD that keeps the readiness kinds but drops EPOLLET (the entry becomes
 // level-triggered) or EPOLLRDHUP (half-closes go unseen) is drift too.
 TEST_P(AuditTest, RawModThatDropsEdgeTriggeringOrReadClosedIsDrift) {

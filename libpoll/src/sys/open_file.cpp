@@ -6,11 +6,22 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 
 namespace libpoll::sys {
 
 namespace {
+
+std::atomic<bool> kcmp_refused{false};
+
+long kcmp(pid_t self, int type, unsigned long a, unsigned long b) noexcept {
+  if (kcmp_refused.load(std::memory_order_relaxed)) {
+    errno = EPERM;
+    return -1;
+  }
+  return ::syscall(SYS_kcmp, self, self, type, a, b);
+}
 
 // kcmp's answers: 0 equal, 1 less, 2 greater (by the kernel's obfuscated pointer order).
 std::optional<int> kcmp_order(long answer) noexcept {
@@ -30,7 +41,8 @@ std::optional<int> kcmp_order(long answer) noexcept {
 
 std::optional<int> compare_open_files(int a, int b) noexcept {
   const pid_t self = ::getpid();
-  return kcmp_order(::syscall(SYS_kcmp, self, self, KCMP_FILE, a, b));
+  return kcmp_order(
+      kcmp(self, KCMP_FILE, static_cast<unsigned long>(a), static_cast<unsigned long>(b)));
 }
 
 std::optional<bool> epoll_watches_file_at(int epoll_fd, int target_fd, int fd) noexcept {
@@ -40,7 +52,8 @@ std::optional<bool> epoll_watches_file_at(int epoll_fd, int target_fd, int fd) n
   for (__u32 offset = 0; offset < 64; ++offset) {
     kcmp_epoll_slot slot{
         .efd = static_cast<__u32>(epoll_fd), .tfd = static_cast<__u32>(target_fd), .toff = offset};
-    const long answer = ::syscall(SYS_kcmp, self, self, KCMP_EPOLL_TFD, fd, &slot);
+    const long answer = kcmp(self, KCMP_EPOLL_TFD, static_cast<unsigned long>(fd),
+                             reinterpret_cast<unsigned long>(&slot));
     if (answer == 0) return true;
     if (answer > 0) continue;
     // ENOENT: no (further) registration through `target_fd`; EBADF: `fd` is closed.
@@ -48,6 +61,10 @@ std::optional<bool> epoll_watches_file_at(int epoll_fd, int target_fd, int fd) n
     return std::nullopt;
   }
   return false;
+}
+
+void pretend_kcmp_is_refused(bool refused) noexcept {
+  kcmp_refused.store(refused, std::memory_order_relaxed);
 }
 
 bool is_anonymous_inode(int fd) noexcept {

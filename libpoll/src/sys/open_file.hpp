@@ -20,6 +20,10 @@ namespace libpoll::sys {
 [[nodiscard]] std::optional<bool> epoll_watches_file_at(int epoll_fd, int target_fd,
                                                         int fd) noexcept;
 
+// For tests: answer as a system whose seccomp filter refuses kcmp would (every comparison
+// empty), so that the fallbacks can be exercised where kcmp works.
+void pretend_kcmp_is_refused(bool refused) noexcept;
+
 // True for a file on the anonymous inode (eventfd, timerfd, signalfd, epoll...): its device and
 // inode say nothing about which file it is.
 [[nodiscard]] bool is_anonymous_inode(int fd) noexcept;

@@ -122,9 +122,11 @@ class Audit {
         std::span<const BookRecord> retired, AuditCost& cost)
       : selector_(selector),
         live_(live),
+        retired_(retired),
         live_index_(live, cost.record_comparisons),
         retired_index_(retired, cost.record_comparisons),
-        live_matched_(live.size(), false) {}
+        live_matched_(live.size(), false),
+        retired_matched_(retired.size(), false) {}
 
   void check(const KernelRegistration& kernel);
   void report_unmatched();
@@ -145,9 +147,11 @@ class Audit {
 
   const sys::Selector& selector_;
   std::span<const BookRecord> live_;
+  std::span<const BookRecord> retired_;
   RecordIndex live_index_;
   RecordIndex retired_index_;
   std::vector<bool> live_matched_;
+  std::vector<bool> retired_matched_;
   OpenFiles open_files_;
 };
 
@@ -155,13 +159,11 @@ void Audit::check(const KernelRegistration& kernel) {
   const Token token{static_cast<std::size_t>(kernel.data)};
   const auto now = identity_now(kernel.target_fd);
   // Without an identity in the selector's record (kernels before 4.13) the best available
-  // answer is whether the number is open at all. An inode can be shared (anonymous inodes), so
-  // kcmp, where it answers, has the last word.
-  const bool same_file =
-      (kernel.inode && kernel.device
-           ? now && now->inode == *kernel.inode && now->device == *kernel.device
-           : now.has_value()) &&
-      selector_.watches_file_at(kernel.target_fd, kernel.target_fd).value_or(true);
+  // answer is whether the number is open at all. (kcmp's KCMP_EPOLL_TFD could tell an eventfd
+  // from another one reusing its number, but each call walks every registration: n squared.)
+  const bool same_file = kernel.inode && kernel.device
+                             ? now && now->inode == *kernel.inode && now->device == *kernel.device
+                             : now.has_value();
 
   const BookRecord* live_record = live_index_.find(kernel.target_fd, token);
   const BookRecord* retired_record =
@@ -170,6 +172,7 @@ void Audit::check(const KernelRegistration& kernel) {
     live_matched_[live_index_.index_of(live_record)] = true;
     if (live_record->own) ++own_matched;
   }
+  if (retired_record != nullptr) retired_matched_[retired_index_.index_of(retired_record)] = true;
   if (!same_file) {
     check_closed_or_reused(kernel, live_record != nullptr ? live_record : retired_record,
                            now.has_value());
@@ -236,12 +239,18 @@ void Audit::check_drift(const KernelRegistration& kernel, const BookRecord& reco
 }
 
 void Audit::report_unmatched() {
-  // Retired records are not reported: the book reported each once, when it dropped it.
   for (std::size_t i = 0; i < live_.size(); ++i) {
     if (live_matched_[i]) continue;
     report.discrepancies.push_back(make(DiscrepancyKind::vanished, live_[i].fd, live_[i].token,
                                         &live_[i], std::nullopt,
                                         "the kernel dropped it: its file was closed"));
+  }
+  // A replaced registration is not reported: the book reported it once, when it replaced it.
+  for (std::size_t i = 0; i < retired_.size(); ++i) {
+    if (retired_matched_[i] || retired_[i].replaced) continue;
+    report.discrepancies.push_back(make(DiscrepancyKind::vanished, retired_[i].fd,
+                                        retired_[i].token, &retired_[i], std::nullopt,
+                                        "closed without deregister; the number was then reused"));
   }
 }
 
@@ -279,7 +288,7 @@ AuditReport audit_registrations(const sys::Selector& selector, std::span<const B
     }
   }
   std::vector<const KernelRegistration*> duplicated =
-      registrations_of_one_open_file(selector, held, spent.file_comparisons);
+      registrations_of_one_open_file(held, spent.file_comparisons);
   for (const auto& [fd, group] : by_fd) {
     if (group.size() > 1) duplicated.insert(duplicated.end(), group.begin(), group.end());
   }

@@ -15,29 +15,27 @@ namespace {
 
 using Registrations = std::vector<const KernelRegistration*>;
 
-// The members of one inode group that still watch the file at their own number, ordered by
-// open file through kcmp; empty when kcmp cannot answer.
-std::optional<Registrations> order_by_open_file(const sys::Selector& selector,
-                                                const Registrations& group,
+// The members of one inode group whose number still names that inode, ordered by open file
+// through kcmp; empty when kcmp cannot answer.
+std::optional<Registrations> order_by_open_file(const Registrations& group,
                                                 std::size_t& comparisons) {
-  Registrations watching;
+  Registrations named;
   for (const KernelRegistration* kernel : group) {
-    const auto watches = selector.watches_file_at(kernel->target_fd, kernel->target_fd);
-    if (!watches) return std::nullopt;
-    if (*watches) watching.push_back(kernel);
+    const auto now = identity_now(kernel->target_fd);
+    if (now && now->device == *kernel->device && now->inode == *kernel->inode) {
+      named.push_back(kernel);
+    }
   }
-  // poll(2) answers "watches" from its own table; only a comparison tells whether kcmp works.
-  if (watching.size() >= 2 &&
-      !sys::compare_open_files(watching[0]->target_fd, watching[1]->target_fd)) {
+  if (named.size() >= 2 && !sys::compare_open_files(named[0]->target_fd, named[1]->target_fd)) {
     return std::nullopt;
   }
-  std::sort(watching.begin(), watching.end(),
+  std::sort(named.begin(), named.end(),
             [&comparisons](const KernelRegistration* a, const KernelRegistration* b) {
               ++comparisons;
               const auto order = sys::compare_open_files(a->target_fd, b->target_fd);
               return order ? *order < 0 : a->target_fd < b->target_fd;  // closed meanwhile
             });
-  return watching;
+  return named;
 }
 
 bool same_open_file(const KernelRegistration* a, const KernelRegistration* b) {
@@ -140,8 +138,7 @@ bool OpenFiles::holds(const FileIdentity& file, std::optional<int> access_mode) 
 }
 
 std::vector<const KernelRegistration*> registrations_of_one_open_file(
-    const sys::Selector& selector, std::span<const KernelRegistration> held,
-    std::size_t& comparisons) {
+    std::span<const KernelRegistration> held, std::size_t& comparisons) {
   Registrations known;
   for (const KernelRegistration& kernel : held) {
     if (kernel.inode && kernel.device) known.push_back(&kernel);
@@ -160,7 +157,7 @@ std::vector<const KernelRegistration*> registrations_of_one_open_file(
     while (end < known.size() && inode_key(known[end]) == inode_key(known[begin])) ++end;
     if (end - begin > 1) {
       const Registrations group(known.begin() + begin, known.begin() + end);
-      if (auto ordered = order_by_open_file(selector, group, comparisons)) {
+      if (auto ordered = order_by_open_file(group, comparisons)) {
         append_runs(
             *ordered,
             [&](std::size_t a, std::size_t b) {

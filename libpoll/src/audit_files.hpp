@@ -15,7 +15,6 @@
 #include "libpoll/fdinfo.hpp"
 #include "libpoll/interest.hpp"
 #include "libpoll/registration_info.hpp"
-#include "sys/selector.hpp"
 
 namespace libpoll::detail {
 
@@ -53,7 +52,6 @@ class OpenFiles {
 // kcmp, an inode group is split by access mode, and files on the anonymous inode (eventfd,
 // timerfd, signalfd) are never called duplicates: nothing else can tell them apart.
 [[nodiscard]] std::vector<const KernelRegistration*> registrations_of_one_open_file(
-    const sys::Selector& selector, std::span<const KernelRegistration> held,
-    std::size_t& comparisons);
+    std::span<const KernelRegistration> held, std::size_t& comparisons);
 
 }  // namespace libpoll::detail

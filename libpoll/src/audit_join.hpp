@@ -18,7 +18,8 @@ struct BookRecord {
   Token token;
   Interest interest;
   std::source_location site;
-  bool own = false;  // the Poll's Waker: checked, but not counted as a user registration
+  bool own = false;       // the Poll's Waker: checked, but not counted as a user registration
+  bool replaced = false;  // retired when its number was registered again: reported back then
 };
 
 // The work one audit did, for tests that hold it to n log n.
@@ -28,9 +29,10 @@ struct AuditCost {
 };
 
 // `live`: the book's registrations; `retired`: the ones it lost without a deregister (the fd was
-// closed, or reused, first), kept to name what the kernel may still hold; `held`: the selector's
+// closed, or reused, first), kept to name what the kernel may still hold and, unless replaced,
+// reported as vanished; `held`: the selector's
 // list, with each file's identity when it was registered. Every descriptor number is looked up
-// (fstat) as it is now; `selector` tells open files apart and gives the mask it sets.
+// (fstat) as it is now; `selector` names the backend and gives the mask it sets.
 [[nodiscard]] AuditReport audit_registrations(const sys::Selector& selector,
                                               std::span<const BookRecord> live,
                                               std::span<const BookRecord> retired,

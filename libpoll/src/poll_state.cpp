@@ -64,23 +64,17 @@ void PollState::forget(int fd) noexcept {
   release_fd(fd, id_);
 }
 
-RegistrationInfo PollState::retire(int fd) noexcept {
+RegistrationInfo PollState::retire(int fd, bool replaced) noexcept {
   const Entry entry = entries_[static_cast<std::size_t>(fd)];
   forget(fd);
-  bump(stale_registrations_);
-  // Kept, bounded, only so that the audit can name a registration the kernel still holds
-  // through a duplicate of the closed descriptor (a zombie). The book's own finding is reported
-  // once, now, and not again by every later audit.
+  if (replaced) bump(stale_registrations_);
   try {
     if (retired_.size() == kMaxRetired) retired_.erase(retired_.begin());
-    retired_.push_back(Retired{fd, entry});
+    retired_.push_back(Retired{fd, entry, replaced});
   } catch (const std::bad_alloc&) {
+    // The history is best effort; the live book is already consistent.
   }
-  return RegistrationInfo{.fd = fd,
-                          .token = entry.token,
-                          .interest = entry.interest,
-                          .file = entry.file,
-                          .site = entry.site};
+  return info_of(fd, entry);
 }
 
 Result<void> PollState::claim(int fd) noexcept {
@@ -101,7 +95,7 @@ bool PollState::confirm_or_retire(int fd) noexcept {
     std::lock_guard lock(mutex_);
     if (live_entry(fd) == nullptr) return false;
     if (selector_->holds(fd)) return true;
-    lost = retire(fd);
+    lost = retire(fd, true);
     (void)selector_->deregister_fd(fd);
   }
   report_lost(*lost);
@@ -178,7 +172,7 @@ Result<void> PollState::register_locked(int fd, const Entry& entry, sys::IoPath 
     }
     // The book's entry is stale: its file was closed, and the number reused, without a
     // deregister. Report it once and make room for the new registration.
-    replaced = retire(fd);
+    replaced = retire(fd, true);
     (void)selector_->deregister_fd(fd);
     (void)claim_fd(fd, id_);
   }
@@ -212,8 +206,7 @@ Result<void> PollState::reregister_fd(int fd, Token token, Interest interest) no
   auto reregistered = selector_->reregister_fd(fd, token, interest);
   if (!reregistered) {
     bump(failed_operations_);
-    // The caller learns of the loss from the error; the book forgets it.
-    if (registration_is_gone(reregistered.error())) (void)retire(fd);
+    if (registration_is_gone(reregistered.error())) (void)retire(fd, false);
     return reregistered;
   }
   if (token != entry->token) {
@@ -242,7 +235,7 @@ Result<void> PollState::deregister_fd(int fd) noexcept {
   auto deregistered = selector_->deregister_fd(fd);
   if (!deregistered) {
     bump(failed_operations_);
-    if (registration_is_gone(deregistered.error())) (void)retire(fd);
+    if (registration_is_gone(deregistered.error())) (void)retire(fd, false);
     return deregistered;
   }
   forget(fd);

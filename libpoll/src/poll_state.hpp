@@ -78,6 +78,7 @@ class PollState {
   struct Retired {
     int fd;
     Entry entry;
+    bool replaced;  // reported once when replaced: kept only to name a zombie, never `vanished`
   };
   static constexpr std::size_t kMaxRetired = audit_history;
 
@@ -99,8 +100,10 @@ class PollState {
   Result<void> register_locked(int fd, const Entry& wanted, sys::IoPath path,
                                std::optional<RegistrationInfo>& replaced) noexcept;
   void add_entry(int fd, const Entry& entry);
-  // Drops a registration whose fd was closed before deregister; returns it for the leak report.
-  RegistrationInfo retire(int fd) noexcept;
+  // Drops a registration whose fd was closed before deregister. `replaced`: its number is
+  // registered again, so it is reported once (returned for the leak handler, counted) and never
+  // again as `vanished`; otherwise the caller got an error and audits keep naming it.
+  RegistrationInfo retire(int fd, bool replaced) noexcept;
   void forget(int fd) noexcept;
   Result<void> claim(int fd) noexcept;
   [[nodiscard]] bool held_by_another_poll(int fd) const noexcept;

@@ -52,8 +52,8 @@ Result<AuditReport> PollState::audit() const {
       live.push_back({static_cast<int>(fd), entry.token, entry.interest, entry.site, entry.own});
     }
     for (const Retired& gone : retired_) {
-      retired.push_back(
-          {gone.fd, gone.entry.token, gone.entry.interest, gone.entry.site, gone.entry.own});
+      retired.push_back({gone.fd, gone.entry.token, gone.entry.interest, gone.entry.site,
+                         gone.entry.own, gone.replaced});
     }
   }
   auto kernel = selector_->registrations();

@@ -29,9 +29,8 @@ struct PollMetrics {
   std::uint64_t failed_operations = 0;
   /// `Registration` guards whose deregister failed in their destructor.
   std::uint64_t guard_failures = 0;
-  /// Registrations the book dropped because their descriptor had been closed before deregister:
-  /// found when the number was registered again (also passed to the leak handler), or when a
-  /// deregister or reregister failed with `EBADF`/`ENOENT`.
+  /// Registrations the book replaced because their descriptor had been closed before
+  /// deregister and the number was registered again (each also passed to the leak handler).
   std::uint64_t stale_registrations = 0;
 
   /// Polls by number of events returned: bucket 0 counts polls that returned none (timeouts),

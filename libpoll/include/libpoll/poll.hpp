@@ -77,10 +77,10 @@ using LeakHandler = std::function<void(std::span<const RegistrationInfo> leaked)
 /// stderr. The `Poll`'s own `Waker` is not a user registration and is never reported.
 ///
 /// ## Closed before deregister
-/// A registration whose descriptor was closed first stays in the book (the audit calls it
-/// `vanished`) until a deregister or reregister fails with `EBADF`/`ENOENT`, or until its number
-/// is registered again, which replaces it. The book then forgets it: the replaced registration
-/// goes once to the leak handler (on the thread that registered), both are counted in
+/// A registration whose descriptor was closed first is `vanished` in audits (also after a
+/// deregister or reregister that failed with `EBADF`/`ENOENT`, within the last `audit_history`
+/// of them) until its number is registered again, which replaces it. The replaced registration
+/// then goes once to the leak handler (on the thread that registered), is counted in
 /// `PollMetrics::stale_registrations`, and later audits do not report it again.
 ///
 /// A moved-from `Poll` may only be destroyed or assigned to; its `poll` fails with

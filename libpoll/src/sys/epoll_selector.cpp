@@ -77,8 +77,9 @@ Result<void> EpollSelector::deregister_fd(int fd) noexcept {
 bool EpollSelector::holds(int fd) noexcept {
   // The kernel keys a registration by (open file, fd number). kcmp asks it exactly; reading it
   // changes nothing, unlike probing with EPOLL_CTL_ADD, which could hand a concurrent epoll_wait
-  // an event for the probe.
-  if (auto watches = watches_file_at(fd, fd)) return *watches;
+  // an event for the probe. (It walks every registration, so it is kept off paths that run
+  // once per registration.)
+  if (auto watches = epoll_watches_file_at(epoll_fd_.get(), fd, fd)) return *watches;
   // Without kcmp, the fdinfo names each registration's inode: exact for most files, but every
   // eventfd, timerfd and signalfd shares one. This runs only when the book already has `fd`
   // (misuse, or a stale entry), so its cost does not matter.
@@ -102,10 +103,6 @@ bool EpollSelector::holds(int fd) noexcept {
 
 std::uint32_t EpollSelector::mask_for(Interest interest) const noexcept {
   return to_epoll_event(Token{0}, interest).events;
-}
-
-std::optional<bool> EpollSelector::watches_file_at(int target_fd, int fd) const noexcept {
-  return epoll_watches_file_at(epoll_fd_.get(), target_fd, fd);
 }
 
 Result<std::vector<KernelRegistration>> EpollSelector::registrations() const {

@@ -21,7 +21,6 @@ class EpollSelector final : public Selector {
   [[nodiscard]] bool holds(int fd) noexcept override;
   [[nodiscard]] Result<std::vector<KernelRegistration>> registrations() const override;
   [[nodiscard]] std::uint32_t mask_for(Interest interest) const noexcept override;
-  [[nodiscard]] std::optional<bool> watches_file_at(int target_fd, int fd) const noexcept override;
   [[nodiscard]] int native_handle() const noexcept override { return epoll_fd_.get(); }
   Result<std::unique_ptr<WakerHandle>> make_waker() noexcept override;
 

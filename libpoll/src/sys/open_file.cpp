@@ -40,7 +40,7 @@ std::optional<int> kcmp_order(long answer) noexcept {
 }  // namespace
 
 std::optional<int> compare_open_files(int a, int b) noexcept {
-  const pid_t self = ::getpid();
+  static const pid_t self = ::getpid();  // kcmp compares within this process; see below
   return kcmp_order(
       kcmp(self, KCMP_FILE, static_cast<unsigned long>(a), static_cast<unsigned long>(b)));
 }

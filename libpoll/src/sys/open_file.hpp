@@ -17,6 +17,7 @@ namespace libpoll::sys {
 
 // Whether the registration made on `epoll_fd` through descriptor number `target_fd` watches the
 // open file that `fd` refers to now (KCMP_EPOLL_TFD, Linux 4.13). Empty when kcmp cannot say.
+// The kernel finds the registration by walking them all: one call costs O(registrations).
 [[nodiscard]] std::optional<bool> epoll_watches_file_at(int epoll_fd, int target_fd,
                                                         int fd) noexcept;
 

@@ -69,7 +69,6 @@ class PollSelector final : public Selector {
   [[nodiscard]] bool holds(int fd) noexcept override;
   [[nodiscard]] Result<std::vector<KernelRegistration>> registrations() const override;
   [[nodiscard]] std::uint32_t mask_for(Interest interest) const noexcept override;
-  [[nodiscard]] std::optional<bool> watches_file_at(int target_fd, int fd) const noexcept override;
   void rearm(int fd, Interest kind) noexcept override;
   void rearm_foreign(int fd, Interest kind) noexcept override;
   [[nodiscard]] int native_handle() const noexcept override { return -1; }

@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include "sys/open_file.hpp"
 #include "sys/poll_selector.hpp"
 
 namespace libpoll::sys {
@@ -29,24 +28,6 @@ Result<std::vector<KernelRegistration>> PollSelector::registrations() const {
                                       .access_mode = entry.access_mode});
   }
   return list;
-}
-
-std::optional<bool> PollSelector::watches_file_at(int target_fd, int fd) const noexcept {
-  // poll(2) watches a number: what it watches is the file now there, if that is the file the
-  // registration was made for (otherwise the audit calls it a zombie).
-  struct stat status {};
-  if (::fstat(target_fd, &status) != 0) return false;
-  {
-    const std::scoped_lock lock(mutex_);
-    auto found = table_.find(target_fd);
-    if (found == table_.end() || found->second.identity != Identity{status.st_dev, status.st_ino}) {
-      return false;
-    }
-  }
-  if (target_fd == fd) return true;
-  auto order = compare_open_files(target_fd, fd);
-  if (!order) return std::nullopt;
-  return *order == 0;
 }
 
 }  // namespace libpoll::sys

@@ -57,11 +57,6 @@ class Selector {
   // the error and hang-up bits that are always reported: what the audit expects to find.
   [[nodiscard]] virtual std::uint32_t mask_for(Interest interest) const noexcept = 0;
 
-  // Whether the registration made through `target_fd` watches the open file (not merely the
-  // inode) that `fd` refers to now; empty when the kernel cannot tell (no kcmp).
-  [[nodiscard]] virtual std::optional<bool> watches_file_at(int target_fd,
-                                                            int fd) const noexcept = 0;
-
   // The selector's own list of its registrations: for epoll the kernel's (read from
   // /proc/self/fdinfo), for poll(2) its table, with each file's identity when it was registered.
   [[nodiscard]] virtual Result<std::vector<KernelRegistration>> registrations() const = 0;

@@ -26,8 +26,8 @@ struct RegistrationInfo {
   int fd = -1;
   Token token{0};
   Interest interest = Interest::readable;
-  /// The file the registration was made for, as the selector recorded it (epoll: the kernel's
-  /// own record; poll: fstat at registration). Empty when the selector no longer has it.
+  /// The file the registration was made for, taken by the book (fstat) when it was registered:
+  /// still there after the descriptor is closed. Empty only if that fstat failed.
   std::optional<FileIdentity> file;
   /// Where in the caller's code `register_source` was called.
   std::source_location site;

@@ -63,87 +63,117 @@ double target_rate(const Figures& f) {
   return f.target_rate;
 }
 
+// Shorthands for the table.
+constexpr auto kReal = Shape::real;
+constexpr auto kBoth = Scope::phase_and_overall;
+constexpr auto kOverall = Scope::overall;
+
+FigureSpec registry(std::string_view name, Distribution reading) {
+  return {.name = name,
+          .unit = "ns",
+          .shape = Shape::histogram,
+          .scope = kOverall,
+          .merge = Merge::histogram,
+          .reading = reading,
+          .judgement = kWork,
+          .watched = {{"p99", kRegistryTolerance, false}},
+          .threshold_statistics = {"p99"}};
+}
+
+FigureSpec loop_count(std::string_view name, Count reading) {
+  return {.name = name,
+          .unit = "count",
+          .scope = kOverall,
+          .reading = reading,
+          .judgement = kWork,
+          .threshold = false};
+}
+
+FigureSpec leak_count(std::string_view name, std::string_view kind, std::vector<Watch> watched) {
+  return {.name = name,
+          .unit = "count",
+          .scope = Scope::leak_check,
+          .merge = Merge::leak_findings,
+          .reading = LeakKind{kind},
+          .judgement = kMustNotGrow,
+          .watched = std::move(watched),
+          .summary = SummaryLine::leaks};
+}
+
+// One entry per figure. Compare's default rows follow this order.
 std::vector<FigureSpec> make_catalogue() {
-  using S = Shape;
-  using W = Scope;
-  using M = Merge;
-  using L = SummaryLine;
-  const std::vector<std::string_view> all_statistics(kHistogramStatistics.begin(),
-                                                     kHistogramStatistics.end());
-  const std::vector<std::string_view> tail = {"p50", "p99", "p99_9", "max"};
-  const auto registry = [](std::string_view name, Distribution reading) {
-    return FigureSpec{name,         "ns",    S::histogram, W::overall,
-                      M::histogram, reading, kWork,        {{"p99", kRegistryTolerance, false}},
-                      true,         {"p99"}};
-  };
-  const auto loop_count = [](std::string_view name, Count reading) {
-    return FigureSpec{name, "count", S::count, W::overall, M::sum, reading, kWork, {}, false};
-  };
-  const auto leak = [](std::string_view name, std::string_view kind) {
-    return FigureSpec{name,           "count",      S::count, W::leak_check, M::leak_findings,
-                      LeakKind{kind}, kMustNotGrow, {},       true,          {},
-                      L::leaks};
-  };
+  const std::vector<std::string_view> all(kHistogramStatistics.begin(), kHistogramStatistics.end());
   // clang-format off
   return {
-    {"duration_s", "s", S::real, W::phase_and_overall, M::wall_time, &Figures::seconds, kWork,
-     {}, false, {}, L::throughput},
-    {"events", "count", S::count, W::phase_and_overall, M::sum, &Figures::events, kWork, {}, true,
-     {}, L::throughput},
-    {"messages", "count", S::count, W::phase_and_overall, M::sum, &Figures::messages, kWork},
-    {"sent", "count", S::count, W::internal, M::sum, &Figures::sent, kWork, {}, false},
-    {"events_per_second", "1/s", S::real, W::phase_and_overall, M::recomputed, &events_per_second,
-     kThroughput, {{"", kThroughputTolerance, true}}, true, {}, L::throughput},
-    {"messages_per_second", "1/s", S::real, W::phase_and_overall, M::recomputed,
-     &messages_per_second, kThroughput, {}, false},
-    {"target_rate_per_second", "1/s", S::real, W::phase_and_overall, M::rate,
-     &Figures::target_rate, kWork, {}, false, {}, L::none, &target_rate},
-    {"achieved_rate_ratio", "ratio", S::real, W::phase_and_overall, M::recomputed,
-     &achieved_rate_ratio, kThroughput, {{"", kThroughputTolerance, false}}},
-    {"late_sends", "count", S::count, W::phase_and_overall, M::sum, &Figures::late_sends, kWork},
-    {"latency_ns", "ns", S::histogram, W::phase_and_overall, M::histogram, &Figures::latency,
-     kWork, {{"p50", kLatencyTolerance, false}, {"p99", kLatencyTolerance, true},
-             {"p99_9", kTailTolerance, false}}, true, all_statistics, L::latency},
-    {"uncorrected_latency_ns", "ns", S::histogram, W::phase_and_overall, M::histogram,
-     &Figures::uncorrected, kWork, {}, true, tail},
+    {.name = "duration_s", .unit = "s", .shape = kReal, .merge = Merge::wall_time,
+     .reading = &Figures::seconds, .judgement = kWork, .threshold = false,
+     .summary = SummaryLine::throughput},
+    {.name = "events", .unit = "count", .reading = &Figures::events, .judgement = kWork,
+     .summary = SummaryLine::throughput},
+    {.name = "messages", .unit = "count", .reading = &Figures::messages, .judgement = kWork},
+    {.name = "sent", .unit = "count", .scope = Scope::internal, .reading = &Figures::sent,
+     .judgement = kWork, .threshold = false},
+    {.name = "events_per_second", .unit = "1/s", .shape = kReal, .merge = Merge::recomputed,
+     .reading = &events_per_second, .judgement = kThroughput,
+     .watched = {{"", kThroughputTolerance, true}}, .summary = SummaryLine::throughput},
+    {.name = "messages_per_second", .unit = "1/s", .shape = kReal, .merge = Merge::recomputed,
+     .reading = &messages_per_second, .judgement = kThroughput, .threshold = false},
+    {.name = "target_rate_per_second", .unit = "1/s", .shape = kReal, .merge = Merge::rate,
+     .reading = &Figures::target_rate, .judgement = kWork, .threshold = false,
+     .shown_when = &target_rate},
+    {.name = "achieved_rate_ratio", .unit = "ratio", .shape = kReal, .merge = Merge::recomputed,
+     .reading = &achieved_rate_ratio, .judgement = kThroughput,
+     .watched = {{"", kThroughputTolerance, false}}},
+    {.name = "late_sends", .unit = "count", .reading = &Figures::late_sends, .judgement = kWork},
+    {.name = "latency_ns", .unit = "ns", .shape = Shape::histogram, .merge = Merge::histogram,
+     .reading = &Figures::latency, .judgement = kWork,
+     .watched = {{"p50", kLatencyTolerance, false}, {"p99", kLatencyTolerance, true},
+                 {"p99_9", kTailTolerance, false}},
+     .threshold_statistics = all, .summary = SummaryLine::latency},
+    {.name = "uncorrected_latency_ns", .unit = "ns", .shape = Shape::histogram,
+     .merge = Merge::histogram, .reading = &Figures::uncorrected, .judgement = kWork,
+     .threshold_statistics = {"p50", "p99", "p99_9", "max"}},
     registry("registry_ns.register", &Figures::register_ns),
     registry("registry_ns.reregister", &Figures::reregister_ns),
     registry("registry_ns.deregister", &Figures::deregister_ns),
-    {"overhead_ns_per_event", "ns", S::real, W::overall, M::per_event_mean,
-     &Figures::overhead_ns_per_event, kWork, {{"", kOverheadTolerance, false}}, true, {},
-     L::latency},
-    {"spurious_events", "count", S::count, W::phase_and_overall, M::sum,
-     &Figures::spurious_events, kMustNotGrow, {{"", 0, false}}, true, {}, L::correctness},
-    {"missed_events", "count", S::count, W::phase_and_overall, M::sum, &Figures::missed_events,
-     kMustNotGrow, {{"", 0, false}}, true, {}, L::correctness},
-    {"correct", "bool", S::flag, W::phase_and_overall, M::recomputed, &correct,
-     {kHigher, 0, true}, {}, false},
-    {"ghost_events", "count", S::count, W::phase_and_overall, M::sum, &Figures::ghost_events,
-     kMustNotGrow, {}, true, {}, L::correctness},
-    {"loop.ghost_events", "count", S::count, W::overall, M::sum, &Figures::book_ghost_events,
-     kMustNotGrow, {{"", 0, false}}, true, {}, L::correctness},
-    {"peer_resets_observed", "count", S::count, W::phase_and_overall, M::sum,
-     &Figures::peer_resets_observed, kWork},
-    {"toggles", "count", S::count, W::phase_and_overall, M::sum, &Figures::toggles, kThroughput},
-    {"loop.polls", "count", S::count, W::overall, M::sum, &Figures::polls, kWork},
-    {"loop.events_per_poll", "ratio", S::real, W::overall, M::recomputed, &events_per_poll,
-     kWork},
+    {.name = "overhead_ns_per_event", .unit = "ns", .shape = kReal, .scope = kOverall,
+     .merge = Merge::per_event_mean, .reading = &Figures::overhead_ns_per_event,
+     .judgement = kWork, .watched = {{"", kOverheadTolerance, false}},
+     .summary = SummaryLine::latency},
+    {.name = "spurious_events", .unit = "count", .reading = &Figures::spurious_events,
+     .judgement = kMustNotGrow, .watched = {{"", 0, false}}, .summary = SummaryLine::correctness},
+    {.name = "missed_events", .unit = "count", .reading = &Figures::missed_events,
+     .judgement = kMustNotGrow, .watched = {{"", 0, false}}, .summary = SummaryLine::correctness},
+    {.name = "correct", .unit = "bool", .shape = Shape::flag, .merge = Merge::recomputed,
+     .reading = &correct, .judgement = {kHigher, 0, true}, .threshold = false},
+    {.name = "ghost_events", .unit = "count", .reading = &Figures::ghost_events,
+     .judgement = kMustNotGrow, .summary = SummaryLine::correctness},
+    {.name = "loop.ghost_events", .unit = "count", .scope = kOverall,
+     .reading = &Figures::book_ghost_events, .judgement = kMustNotGrow,
+     .watched = {{"", 0, false}}, .summary = SummaryLine::correctness},
+    {.name = "peer_resets_observed", .unit = "count", .reading = &Figures::peer_resets_observed,
+     .judgement = kWork},
+    {.name = "toggles", .unit = "count", .reading = &Figures::toggles, .judgement = kThroughput},
+    {.name = "loop.polls", .unit = "count", .scope = kOverall, .reading = &Figures::polls,
+     .judgement = kWork},
+    {.name = "loop.events_per_poll", .unit = "ratio", .shape = kReal, .scope = kOverall,
+     .merge = Merge::recomputed, .reading = &events_per_poll, .judgement = kWork},
     loop_count("loop.registers", &Figures::registers),
     loop_count("loop.reregisters", &Figures::reregisters),
     loop_count("loop.deregisters", &Figures::deregisters),
-    {"loop.busy_ratio", "ratio", S::real, W::overall, M::recomputed, &busy_ratio, kWork},
-    {"blocked_seconds", "s", S::real, W::internal, M::sum, &Figures::blocked_seconds, kWork, {},
-     false},
-    {"measured_seconds", "s", S::real, W::internal, M::sum, &Figures::measured_seconds, kWork,
-     {}, false},
-    leak("leaks.leaked", "leaked"),
-    leak("leaks.vanished", "vanished"),
-    leak("leaks.zombie", "zombie"),
-    leak("leaks.interest_drift", "interest_drift"),
-    leak("leaks.token_collision", "token_collision"),
-    leak("leaks.duplicate_target", "duplicate_target"),
-    {"leaks.total", "count", S::count, W::leak_check, M::leak_findings, LeakKind{""},
-     kMustNotGrow, {{"", 0, false}}, true, {}, L::leaks},
+    {.name = "loop.busy_ratio", .unit = "ratio", .shape = kReal, .scope = kOverall,
+     .merge = Merge::recomputed, .reading = &busy_ratio, .judgement = kWork},
+    {.name = "blocked_seconds", .unit = "s", .shape = kReal, .scope = Scope::internal,
+     .reading = &Figures::blocked_seconds, .judgement = kWork, .threshold = false},
+    {.name = "measured_seconds", .unit = "s", .shape = kReal, .scope = Scope::internal,
+     .reading = &Figures::measured_seconds, .judgement = kWork, .threshold = false},
+    leak_count("leaks.leaked", "leaked", {}),
+    leak_count("leaks.vanished", "vanished", {}),
+    leak_count("leaks.zombie", "zombie", {}),
+    leak_count("leaks.interest_drift", "interest_drift", {}),
+    leak_count("leaks.token_collision", "token_collision", {}),
+    leak_count("leaks.duplicate_target", "duplicate_target", {}),
+    leak_count("leaks.total", "", {{"", 0, false}}),
   };
   // clang-format on
 }

@@ -88,10 +88,10 @@ struct FigureSpec {
   Merge merge = Merge::sum;
   Reading reading;
   Judgement judgement;
-  std::vector<Watch> watched;  // compared by default
+  std::vector<Watch> watched = {};  // compared by default
   // Threshold names: a plain figure's own (when true), a histogram's name.STATISTIC for these.
   bool threshold = true;
-  std::vector<std::string_view> threshold_statistics;
+  std::vector<std::string_view> threshold_statistics = {};
   SummaryLine summary = SummaryLine::none;
   Derived shown_when = nullptr;  // non-zero when the figure is reported; none: always
 };

@@ -8,7 +8,7 @@ namespace pollscope {
 
 namespace {
 
-// `total` weighted by `weight` on each side: the mean of the two measurements.
+// The mean of two measurements, each weighted (by its wall time, or its events).
 double weighted(double mine, double my_weight, double theirs, double their_weight) {
   const double weight = my_weight + their_weight;
   return weight > 0 ? (mine * my_weight + theirs * their_weight) / weight : 0;

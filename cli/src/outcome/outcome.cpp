@@ -1,10 +1,12 @@
 #include "outcome/outcome.hpp"
 
+#include "base/failure.hpp"
 #include "figures/catalogue.hpp"
 
 namespace pollscope {
 
 void RunOutcome::add_phase(PhaseOutcome phase) {
+  injected_failure_point("outcome");
   merge_figures(overall, phase.figures, Combine::sequential);
   phases.push_back(std::move(phase));
 }

@@ -21,37 +21,39 @@ namespace pollscope::scenario_check {
 
 using json = nlohmann::json;
 
-constexpr std::uint32_t kMaxPairs = 100000;
-constexpr std::uint64_t kMaxMessages = 1000000000000;  // 10^12
-constexpr double kMaxRate = 1e7;
-constexpr std::uint32_t kMaxUdpPayload = 65507;  // 65535 - 8 (UDP header) - 20 (IPv4 header)
-constexpr std::size_t kMaxPhases = 16;
-constexpr std::size_t kMaxIdentifier = 64;
+inline constexpr std::uint32_t kMaxPairs = 100000;
+inline constexpr std::uint64_t kMaxMessages = 1000000000000;  // 10^12
+inline constexpr double kMaxRate = 1e7;
+inline constexpr std::uint32_t kMaxUdpPayload = 65507;  // 65535 - 8 (UDP header) - 20 (IPv4 header)
+inline constexpr std::size_t kMaxPhases = 16;
+inline constexpr std::size_t kMaxIdentifier = 64;
 
-constexpr std::array<std::string_view, 11> kTopKeys = {
+inline constexpr std::array<std::string_view, 11> kTopKeys = {
     "format",  "name",    "description", "backend", "events_capacity", "workers",
     "threads", "sockets", "phases",      "faults",  "thresholds"};
-constexpr std::array<std::string_view, 3> kSocketsKeys = {"kind", "count", "active"};
-constexpr std::array<std::string_view, 7> kPhaseKeys = {
+inline constexpr std::array<std::string_view, 3> kSocketsKeys = {"kind", "count", "active"};
+inline constexpr std::array<std::string_view, 7> kPhaseKeys = {
     "name", "duration_ms", "messages", "load", "payload_bytes", "toggle", "leak_check"};
-constexpr std::array<std::string_view, 3> kLoadKeys = {"mode", "in_flight", "rate_per_second"};
-constexpr std::array<std::string_view, 2> kClosedKeys = {"mode", "in_flight"};
-constexpr std::array<std::string_view, 2> kOpenKeys = {"mode", "rate_per_second"};
-constexpr std::array<std::string_view, 3> kToggleKeys = {"pattern", "every_events",
-                                                         "rate_per_second"};
-constexpr std::array<std::string_view, 5> kFaultsKeys = {"leak", "close_before_deregister",
-                                                         "dup_then_close", "peer_reset", "phase"};
-constexpr double kMaxToggleRate = 1e6;
+inline constexpr std::array<std::string_view, 3> kLoadKeys = {"mode", "in_flight",
+                                                              "rate_per_second"};
+inline constexpr std::array<std::string_view, 2> kClosedKeys = {"mode", "in_flight"};
+inline constexpr std::array<std::string_view, 2> kOpenKeys = {"mode", "rate_per_second"};
+inline constexpr std::array<std::string_view, 3> kToggleKeys = {"pattern", "every_events",
+                                                                "rate_per_second"};
+inline constexpr std::array<std::string_view, 5> kFaultsKeys = {
+    "leak", "close_before_deregister", "dup_then_close", "peer_reset", "phase"};
+inline constexpr double kMaxToggleRate = 1e6;
 
-constexpr std::array kSocketKinds = {SocketKind::tcp, SocketKind::unix_stream, SocketKind::udp,
-                                     SocketKind::pipe};
-constexpr std::array kTogglePatterns = {
+inline constexpr std::array kSocketKinds = {SocketKind::tcp, SocketKind::unix_stream,
+                                            SocketKind::udp, SocketKind::pipe};
+inline constexpr std::array kTogglePatterns = {
     TogglePattern::none, TogglePattern::readable_writable, TogglePattern::write_interest,
     TogglePattern::reregister_cycle, TogglePattern::deregister_cycle};
-constexpr std::array kBackends = {libpoll::Backend::automatic, libpoll::Backend::epoll,
-                                  libpoll::Backend::poll};
-constexpr std::array kComparisons = {Comparison::less, Comparison::less_equal, Comparison::greater,
-                                     Comparison::greater_equal, Comparison::equal};
+inline constexpr std::array kBackends = {libpoll::Backend::automatic, libpoll::Backend::epoll,
+                                         libpoll::Backend::poll};
+inline constexpr std::array kComparisons = {Comparison::less, Comparison::less_equal,
+                                            Comparison::greater, Comparison::greater_equal,
+                                            Comparison::equal};
 
 template <typename Range>
 std::string join(const Range& items, std::string_view separator) {

@@ -230,6 +230,27 @@ nlohmann::json Histogram::serialize() const {
   };
 }
 
+// Buckets: [index, count] pairs, indices strictly increasing (so no duplicates), counts
+// non-zero, and the total not overflowing.
+std::optional<Histogram::BucketsInUse> Histogram::read_buckets(const nlohmann::json& buckets) {
+  BucketsInUse used;
+  bool any = false;
+  for (const auto& entry : buckets) {
+    if (!entry.is_array() || entry.size() != 2) return std::nullopt;
+    const auto index = as_u64(entry[0]);
+    const auto bucket = as_u64(entry[1]);
+    if (!index || !bucket || *bucket == 0 || *index >= counts_.size()) return std::nullopt;
+    if (any && *index <= used.last) return std::nullopt;
+    if (*bucket > std::numeric_limits<std::uint64_t>::max() - used.total) return std::nullopt;
+    used.total += *bucket;
+    if (!any) used.first = *index;
+    any = true;
+    used.last = *index;
+    counts_[*index] = *bucket;
+  }
+  return used;
+}
+
 std::optional<Histogram> Histogram::deserialize(const nlohmann::json& data) {
   // The input comes from another process: everything is checked before it is believed, and the
   // checks use only non-throwing accessors. The catch is for allocation failure alone.
@@ -255,25 +276,9 @@ std::optional<Histogram> Histogram::deserialize(const nlohmann::json& data) {
     Histogram histogram(static_cast<unsigned>(*sub_bucket_bits),
                         static_cast<unsigned>(*max_exponent));
 
-    // Buckets: [index, count] pairs, indices strictly increasing (so no duplicates), counts
-    // non-zero, and the total neither overflowing nor differing from "count".
-    std::uint64_t total = 0;
-    std::optional<std::size_t> first;
-    std::size_t last = 0;
-    for (const auto& entry : *buckets) {
-      if (!entry.is_array() || entry.size() != 2) return std::nullopt;
-      const auto index = as_u64(entry[0]);
-      const auto bucket = as_u64(entry[1]);
-      if (!index || !bucket || *bucket == 0 || *index >= histogram.counts_.size()) {
-        return std::nullopt;
-      }
-      if (first && *index <= last) return std::nullopt;
-      if (*bucket > std::numeric_limits<std::uint64_t>::max() - total) return std::nullopt;
-      total += *bucket;
-      if (!first) first = *index;
-      last = *index;
-      histogram.counts_[*index] = *bucket;
-    }
+    const auto used = histogram.read_buckets(*buckets);
+    if (!used) return std::nullopt;
+    const auto [total, first, last] = *used;
     if (total != *count || *clamped > *count) return std::nullopt;
 
     if (*count == 0) {
@@ -283,7 +288,7 @@ std::optional<Histogram> Histogram::deserialize(const nlohmann::json& data) {
     // min and max must be the values that put the first and last buckets in use, clamped values
     // must be the ones beyond the range and fit the last bucket, and the sum must be one that
     // count values in [min, max] can have (with slack for the rounding of a sum past 2^64).
-    if (*min > *max || histogram.index_of(*min) != *first || histogram.index_of(*max) != last) {
+    if (*min > *max || histogram.index_of(*min) != first || histogram.index_of(*max) != last) {
       return std::nullopt;
     }
     if ((*clamped > 0) != histogram.beyond(*max) ||

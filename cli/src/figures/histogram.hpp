@@ -72,6 +72,13 @@ class Histogram {
   [[nodiscard]] std::size_t index_of(std::uint64_t value) const noexcept {
     return beyond(value) ? counts_.size() - 1 : index_in_range(value);
   }
+  struct BucketsInUse {
+    std::uint64_t total = 0;
+    std::size_t first = 0;
+    std::size_t last = 0;
+  };
+  // Reads serialized buckets into counts_; none when they are malformed.
+  std::optional<BucketsInUse> read_buckets(const nlohmann::json& buckets);
   void carry() noexcept;  // low_sum_ wrapped around: 2^64 more in sum_
   [[nodiscard]] long double sum() const noexcept {
     return sum_ + static_cast<long double>(low_sum_);

@@ -175,8 +175,11 @@ TEST(CatalogueTest, CorrectnessCountsTakeNoToleranceAndOthersDo) {
     SCOPED_TRACE(std::string(spec.name));
     const Judgement rule = rule_for(spec.name);
     EXPECT_EQ(rule.exact, spec.judgement.exact);
-    if (rule.exact) EXPECT_EQ(rule.tolerance_percent, 0);
-    if (!rule.exact) EXPECT_GT(rule.tolerance_percent, 0);
+    if (rule.exact) {
+      EXPECT_EQ(rule.tolerance_percent, 0);
+    } else {
+      EXPECT_GT(rule.tolerance_percent, 0);
+    }
   }
   EXPECT_TRUE(rule_for("phases.steady.leaks.zombie").exact);
   EXPECT_EQ(rule_for("phases.steady.latency_ns.p99_9").tolerance_percent, 500);

@@ -23,7 +23,7 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 json read_schema(const char* name) {
-  std::ifstream file(fs::path(__FILE__).parent_path() / ".." / ".." / "cli" / name);
+  std::ifstream file(fs::path(POLLSCOPE_SOURCE_DIR) / "cli" / name);
   return json::parse(file, nullptr, false);
 }
 

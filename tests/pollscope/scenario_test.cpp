@@ -39,10 +39,10 @@ namespace {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-// The directories are found from this file's own location: the test is run from the build
-// tree, and the build defines no path to the sources for it.
+// The build gives the source tree's path: __FILE__ may be relative to the build directory
+// (a compiler cache rewrites paths), and the test runs from elsewhere.
 fs::path source_dir() {
-  return fs::path(__FILE__).parent_path();
+  return fs::path(POLLSCOPE_SOURCE_DIR) / "tests" / "pollscope";
 }
 fs::path bad_scenarios_dir() {
   return source_dir() / "bad_scenarios";

@@ -1,5 +1,6 @@
-# libpoll on Debian 12. Builds the library, its tests and examples; the default command is the
-# main job (the example program polling loopback sockets).
+# libpoll on Debian 12. Builds the library, its tests, examples and pollscope; the default command
+# is the main job: pollscope running its built-in default scenario (TCP loopback pairs under a
+# closed-loop load, with a leak check), the JSON report on stdout.
 #   buildah bud --isolation=chroot -t libpoll .      (or docker build -t libpoll .)
 #   podman run --rm libpoll
 FROM debian:bookworm

@@ -4,9 +4,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "base/failure.hpp"
 #include "commands/commands.hpp"
 #include "libpoll/version.hpp"
-#include "run.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app(
@@ -19,19 +19,25 @@ int main(int argc, char** argv) {
       "  0    ran, and every threshold passed (compare: nothing regressed)\n"
       "  1    ran, and a threshold failed or a figure regressed against the baseline\n"
       "  2    invalid input or usage (a bad flag, a missing or invalid scenario or report)\n"
-      "  3    runtime or environment failure (descriptor limit, sockets, writing the report)\n"
+      "  3    runtime or environment failure (descriptor limit, sockets, writing the report),\n"
+      "       or an internal error\n"
       "  130  interrupted (Ctrl-C or SIGTERM): a partial report was written");
   int exit_code = pollscope::kExitPassed;
   pollscope::commands::add_run(app, exit_code);
   pollscope::commands::add_validate(app, exit_code);
   pollscope::commands::add_scenarios(app, exit_code);
   pollscope::commands::add_compare(app, exit_code);
+  // Everything that stops a command reaches here, and ends as one line and an exit code.
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     if (error.get_exit_code() == 0) return app.exit(error);  // --help, --version
     std::cerr << "pollscope: " << error.what() << " (see pollscope --help)\n";
     return pollscope::kExitInvalidInput;
+  } catch (...) {
+    const auto failure = pollscope::report_failure(std::current_exception());
+    std::cerr << failure.line << "\n";
+    return failure.code;
   }
   return exit_code;
 }

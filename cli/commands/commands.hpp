@@ -1,7 +1,7 @@
 #pragma once
 
 // One function per subcommand: each declares its options on `app` and, when chosen, calls the
-// plain function in src/run.hpp (src/compare.hpp for compare) that does the work, leaving its
+// plain function in src/verbs/verbs.hpp that does the work, leaving its
 // exit code in `exit_code`.
 
 #include <CLI/CLI.hpp>

@@ -2,7 +2,7 @@
 #include <memory>
 
 #include "commands.hpp"
-#include "compare.hpp"
+#include "verbs/verbs.hpp"
 
 namespace pollscope::commands {
 

@@ -2,7 +2,7 @@
 #include <memory>
 
 #include "commands.hpp"
-#include "run.hpp"
+#include "verbs/verbs.hpp"
 
 namespace pollscope::commands {
 

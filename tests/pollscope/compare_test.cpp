@@ -3,7 +3,7 @@
 // figures, scenario and context checks, and malformed reports, which give an error and never
 // an exception.
 
-#include "compare.hpp"
+#include "compare/compare.hpp"
 
 #include <stdlib.h>
 
@@ -87,8 +87,8 @@ CompareOptions allowing_another_scenario() {
   return options;
 }
 
-std::variant<ReportComparison, CompareError> compare(const json& baseline, const json& current,
-                                                     const CompareOptions& options = {}) {
+std::variant<ReportComparison, Problem> compare(const json& baseline, const json& current,
+                                                const CompareOptions& options = {}) {
   return compare_reports(baseline, "base.json", current, "cur.json", options);
 }
 
@@ -96,7 +96,7 @@ std::variant<ReportComparison, CompareError> compare(const json& baseline, const
 ReportComparison compared(const json& baseline, const json& current,
                           const CompareOptions& options = {}) {
   auto result = compare(baseline, current, options);
-  if (auto* error = std::get_if<CompareError>(&result)) {
+  if (auto* error = std::get_if<Problem>(&result)) {
     ADD_FAILURE() << "unexpected error: " << error->to_string();
     return {};
   }
@@ -104,11 +104,10 @@ ReportComparison compared(const json& baseline, const json& current,
 }
 
 // The error, or a test failure (and an empty error) when the comparison succeeds.
-CompareError error_of(const json& baseline, const json& current,
-                      const CompareOptions& options = {}) {
-  std::variant<ReportComparison, CompareError> result;
+Problem error_of(const json& baseline, const json& current, const CompareOptions& options = {}) {
+  std::variant<ReportComparison, Problem> result;
   EXPECT_NO_THROW(result = compare(baseline, current, options));
-  if (auto* error = std::get_if<CompareError>(&result)) return *error;
+  if (auto* error = std::get_if<Problem>(&result)) return *error;
   ADD_FAILURE() << "compared without an error";
   return {};
 }
@@ -262,7 +261,7 @@ TEST(CompareReports, AnyIncreaseOfACorrectnessCountRegresses) {
 }
 
 TEST(CompareReports, ACorrectnessCountTakesNoTolerance) {
-  const CompareError error =
+  const Problem error =
       error_of(sample_report(), sample_report(), with_tolerances({"loop.ghost_events=50"}));
   EXPECT_EQ(error.subject, "--tolerance loop.ghost_events=50");
   EXPECT_TRUE(contains(error.reason, "correctness")) << error.to_string();
@@ -416,13 +415,12 @@ TEST(CompareReports, AFigureTheBaselineDoesNotHaveIsAUsageErrorNamingIt) {
        {"bogus", "latency_ns", "latency_ns.p42", "phases.nope.events_per_second", "phases.steady",
         "leaks.nothing"}) {
     SCOPED_TRACE(metric);
-    const CompareError by_metric =
-        error_of(sample_report(), sample_report(), with_metrics({metric}));
+    const Problem by_metric = error_of(sample_report(), sample_report(), with_metrics({metric}));
     EXPECT_EQ(by_metric.subject, "--metric " + metric);
     EXPECT_TRUE(contains(by_metric.reason, metric + " is not a figure of base.json"))
         << by_metric.to_string();
 
-    const CompareError by_tolerance =
+    const Problem by_tolerance =
         error_of(sample_report(), sample_report(), with_tolerances({metric + "=10"}));
     EXPECT_EQ(by_tolerance.subject, "--tolerance " + metric + "=10");
     EXPECT_TRUE(contains(by_tolerance.reason, metric)) << by_tolerance.to_string();
@@ -434,14 +432,14 @@ TEST(CompareReports, AToleranceThatIsNotMetricEqualsPercentIsAUsageError) {
                                  "latency_ns.p99=", "latency_ns.p99=nan", "latency_ns.p99=inf",
                                  "latency_ns.p99=5x", "latency_ns.p99=%"}) {
     SCOPED_TRACE(text);
-    const CompareError error = error_of(sample_report(), sample_report(), with_tolerances({text}));
+    const Problem error = error_of(sample_report(), sample_report(), with_tolerances({text}));
     EXPECT_EQ(error.subject, "--tolerance " + text);
     EXPECT_EQ(error.path, "");
     EXPECT_FALSE(error.reason.empty());
     EXPECT_EQ(error.to_string().find('\n'), std::string::npos);
   }
   // A control character in it is escaped: the error stays on one line.
-  const CompareError error = error_of(sample_report(), sample_report(), with_tolerances({"x\n=1"}));
+  const Problem error = error_of(sample_report(), sample_report(), with_tolerances({"x\n=1"}));
   EXPECT_EQ(error.to_string().find('\n'), std::string::npos) << error.to_string();
 }
 
@@ -450,7 +448,7 @@ TEST(CompareReports, DifferentScenariosAreAnInputErrorUnlessAllowed) {
     report["context"]["scenario"] = "other";
     report["context"]["scenario_hash"] = "fnv1a64:fedcba9876543210";
   });
-  const CompareError error = error_of(sample_report(), other);
+  const Problem error = error_of(sample_report(), other);
   EXPECT_EQ(error.subject, "base.json");
   EXPECT_EQ(error.path, "/context/scenario_hash");
   const std::string line = error.to_string();
@@ -484,11 +482,11 @@ TEST(CompareReports, AnInterruptedReportOnEitherSideCannotBeCompared) {
     report["interrupted"] = true;
     report["verdict"] = "interrupted";
   });
-  const CompareError baseline = error_of(interrupted, sample_report());
+  const Problem baseline = error_of(interrupted, sample_report());
   EXPECT_EQ(baseline.subject, "base.json");
   EXPECT_EQ(baseline.path, "/interrupted");
   EXPECT_TRUE(contains(baseline.reason, "interrupted")) << baseline.to_string();
-  const CompareError current = error_of(sample_report(), interrupted);
+  const Problem current = error_of(sample_report(), interrupted);
   EXPECT_EQ(current.subject, "cur.json");
   EXPECT_EQ(current.path, "/interrupted");
 }
@@ -539,7 +537,7 @@ TEST(CompareReports, MalformedReportsGiveAnErrorAndNeverAnException) {
     SCOPED_TRACE(bad.what);
     const json report = changed(bad.change);
     for (const bool as_baseline : {true, false}) {
-      const CompareError error =
+      const Problem error =
           as_baseline ? error_of(report, sample_report()) : error_of(sample_report(), report);
       EXPECT_EQ(error.subject, as_baseline ? "base.json" : "cur.json");
       EXPECT_EQ(error.path, bad.path) << error.to_string();
@@ -649,7 +647,7 @@ class ReportFile {
 std::string load_error(const std::string& text) {
   const ReportFile file(text);
   auto loaded = load_report(file.path());
-  if (auto* error = std::get_if<CompareError>(&loaded)) {
+  if (auto* error = std::get_if<Problem>(&loaded)) {
     EXPECT_EQ(error->subject, file.path());
     return error->to_string().substr(file.path().size());
   }
@@ -660,7 +658,7 @@ std::string load_error(const std::string& text) {
 TEST(LoadReport, ReadsAReportFile) {
   const ReportFile file(sample_report().dump(2));
   auto loaded = load_report(file.path());
-  ASSERT_TRUE(std::holds_alternative<json>(loaded)) << std::get<CompareError>(loaded).to_string();
+  ASSERT_TRUE(std::holds_alternative<json>(loaded)) << std::get<Problem>(loaded).to_string();
   EXPECT_EQ(std::get<json>(loaded), sample_report());
 }
 
@@ -673,8 +671,8 @@ TEST(LoadReport, AFileThatIsNotAReportIsOneErrorNamingIt) {
   EXPECT_EQ(load_error("{\"format\": 1}"), ": /tool: missing: not a pollscope report");
 
   auto missing = load_report("/nonexistent/base.json");
-  ASSERT_TRUE(std::holds_alternative<CompareError>(missing));
-  EXPECT_EQ(std::get<CompareError>(missing).to_string(),
+  ASSERT_TRUE(std::holds_alternative<Problem>(missing));
+  EXPECT_EQ(std::get<Problem>(missing).to_string(),
             "/nonexistent/base.json: cannot read: No such file or directory");
 }
 

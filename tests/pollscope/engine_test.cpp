@@ -1,21 +1,23 @@
 // The engine, called directly with scenario literals, on loopback.
 
-#include "engine.hpp"
+#include "engine/engine.hpp"
+
+#include "figures/catalogue.hpp"
 
 #include <gtest/gtest.h>
 
 #include <set>
 #include <string>
 
-#include "report.hpp"
-#include "scenario.hpp"
+#include "report/report.hpp"
+#include "scenario/scenario.hpp"
 
 namespace pollscope {
 namespace {
 
 Scenario scenario_from(const std::string& text) {
   auto parsed = parse_scenario(nlohmann::json::parse(text), "literal");
-  if (auto* error = std::get_if<ScenarioError>(&parsed)) {
+  if (auto* error = std::get_if<Problem>(&parsed)) {
     ADD_FAILURE() << error->to_string();
     return {};
   }
@@ -50,10 +52,10 @@ TEST_P(EngineTest, ClosedLoopDeliversEveryMessageOnEveryKindAndLeaksNothing) {
     EXPECT_EQ(figures.spurious_events, 0u);
     EXPECT_EQ(figures.latency.count(), figures.messages);
     EXPECT_GT(figures.latency.min(), 0u);
-    EXPECT_EQ(outcome.ghost_events, 0u);
+    EXPECT_EQ(outcome.overall.book_ghost_events, 0u);
     EXPECT_TRUE(outcome.leaks.empty()) << outcome.leaks.front().kind;
     EXPECT_EQ(outcome.backend, GetParam());
-    EXPECT_EQ(outcome.registers, outcome.deregisters);
+    EXPECT_EQ(outcome.overall.registers, outcome.overall.deregisters);
   }
 }
 
@@ -70,7 +72,8 @@ TEST_P(EngineTest, InterestTogglingKeepsEveryMessageAndReportsNoSpuriousEvents) 
     EXPECT_EQ(figures.missed_events, 0u);
     EXPECT_EQ(figures.spurious_events, 0u);
     EXPECT_TRUE(outcome.leaks.empty());
-    EXPECT_GT(outcome.reregisters + outcome.registers, 16u) << "the pattern changed nothing";
+    EXPECT_GT(outcome.overall.reregisters + outcome.overall.registers, 16u)
+        << "the pattern changed nothing";
   }
 }
 
@@ -99,7 +102,7 @@ TEST_P(EngineTest, InjectedFaultsAreFoundExactly) {
   EXPECT_EQ(count_of(outcome, "zombie"), 1u);
   EXPECT_EQ(outcome.leaks.size(), 4u);
   for (const auto& leak : outcome.leaks) {
-    EXPECT_NE(leak.site.find("engine.cpp"), std::string::npos) << "a site names the call";
+    EXPECT_NE(leak.site.find("engine/"), std::string::npos) << "a site names the call";
   }
 }
 
@@ -135,7 +138,7 @@ TEST_P(EngineTest, WorkerProcessesMergeTheirResultsExactly) {
   EXPECT_EQ(figures.latency.count(), figures.messages);
   EXPECT_EQ(outcome.overall.messages, figures.messages);
   EXPECT_EQ(count_of(outcome, "leaked"), 1u) << "faults go to one worker, found once";
-  EXPECT_EQ(outcome.registers, 20u) << "both ends of all 10 pairs, across the two workers";
+  EXPECT_EQ(outcome.overall.registers, 20u) << "both ends of all 10 pairs, across the two workers";
 }
 
 TEST_P(EngineTest, PollerThreadsEachRunTheirOwnPollAndMergeExactly) {
@@ -153,7 +156,7 @@ TEST_P(EngineTest, PollerThreadsEachRunTheirOwnPollAndMergeExactly) {
   EXPECT_EQ(figures.missed_events, 0u);
   EXPECT_EQ(count_of(outcome, "zombie"), 1u);
   EXPECT_EQ(outcome.leaks.size(), 1u);
-  EXPECT_EQ(outcome.registers, 18u) << "both ends of all 9 pairs, across the three threads";
+  EXPECT_EQ(outcome.overall.registers, 18u) << "both ends of all 9 pairs, across the three threads";
 }
 
 // Every poller thread toggling at a rate under open-loop load, with faults injected mid-run in
@@ -208,7 +211,7 @@ TEST_P(EngineTest, FaultsInjectedUnderLoadShowAsGhostsResetsAndExactLeaks) {
   EXPECT_EQ(hit.figures.spurious_events, 0u);
   EXPECT_GT(hit.figures.messages, 0u);
   // The zombie kept its token in libpoll's book (it was never deregistered): not a book ghost.
-  EXPECT_EQ(outcome.ghost_events, 0u);
+  EXPECT_EQ(outcome.overall.book_ghost_events, 0u);
 
   ASSERT_TRUE(hit.leak_checked);
   std::multiset<std::string> during;
@@ -241,7 +244,7 @@ TEST_P(EngineTest, TogglesEveryKEventsCountWhatTheyWrap) {
   const auto& reads = flip_reads.phases[0].figures;
   EXPECT_GT(reads.toggles, 0u);
   EXPECT_LE(reads.toggles * 3, reads.events);
-  EXPECT_EQ(flip_reads.reregisters, reads.toggles);
+  EXPECT_EQ(flip_reads.overall.reregisters, reads.toggles);
 }
 
 // Toggles at a rate follow their schedule whatever the traffic: a tick missed while the loop
@@ -279,7 +282,7 @@ TEST_P(EngineTest, TogglesAtARateFollowTheScheduleAndLoseNothing) {
   // 200 ticks are due in 200 ms; the loop catches up on any it was late for.
   EXPECT_GE(churn.toggles, 190u);
   EXPECT_LE(churn.toggles, 201u);
-  EXPECT_EQ(idle.registers, 40u + churn.toggles);
+  EXPECT_EQ(idle.overall.registers, 40u + churn.toggles);
   EXPECT_EQ(churn.events, 0u);
   EXPECT_TRUE(idle.leaks.empty());
 }
@@ -316,7 +319,7 @@ TEST(FiguresTest, SequentialPhasesAverageTheTargetRateAndWorkersAddIt) {
   second.seconds = 3;
   second.target_rate = 2000;
   Figures overall = first;
-  overall.merge(second);
+  merge_figures(overall, second, Combine::sequential);
   EXPECT_DOUBLE_EQ(overall.seconds, 4);
   EXPECT_DOUBLE_EQ(overall.target_rate, 1750);
 
@@ -336,8 +339,9 @@ TEST(EngineLimitTest, MoreDescriptorsThanOneProcessMayHoldIsAClearErrorBeforeAny
           "phases": [{"name": "p", "duration_ms": 10}]})");
   try {
     (void)run_scenario(scenario, {});
-    FAIL() << "expected an EnvironmentError";
-  } catch (const EnvironmentError& error) {
+    FAIL() << "expected a Failure";
+  } catch (const Failure& error) {
+    EXPECT_EQ(error.code(), kExitEnvironment);
     const std::string message = error.what();
     EXPECT_NE(message.find("RLIMIT_NOFILE"), std::string::npos) << message;
     EXPECT_NE(message.find("200064"), std::string::npos) << message;

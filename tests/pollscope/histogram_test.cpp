@@ -1,4 +1,4 @@
-#include "histogram.hpp"
+#include "figures/histogram.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,46 @@
+// Dispatching one event: ghosts and spurious readiness are counted, a reset peer is observed,
+// writable flushes, readable receives, and toggles every k events follow.
+
+#include "engine/poller.hpp"
+
+namespace pollscope {
+
+using libpoll::Interest;
+
+void Poller::dispatch(PhaseRun& run, const libpoll::Event& event, std::uint64_t event_time) {
+  const std::size_t e = event.token().value;
+  ++run.figures.events;
+  if (e >= ends_.size() || ends_[e].gone) {
+    ++run.figures.ghost_events;  // no source of ours has this token now
+    return;
+  }
+  End& end = ends_[e];
+  const bool closed = event.is_error() || event.is_read_closed() || event.is_write_closed();
+  if ((event.is_readable() && !end.interest.is_readable() && !closed) ||
+      (event.is_writable() && !end.interest.is_writable() && !closed)) {
+    ++run.figures.spurious_events;
+  }
+  if (pair_state_[end.pair] == PairState::reset) {
+    discard(run, e);  // what arrived before the reset, as the edge asks
+    if (closed) observe_reset(run, e);
+    return;
+  }
+  bool restored = false;
+  if (event.is_writable()) {
+    if (end.waiting_writable) {
+      end.waiting_writable = false;
+      reregister_end(e, Interest::readable);
+      restored = true;
+    }
+    flush(e);
+  }
+  if (event.is_readable() || closed) receive(run, e, event_time);
+  // Toggles follow the handling of data, and never undo in the same event what the writable
+  // event just restored (that would spin without moving a message).
+  if (event.is_readable() && !restored && run.toggles_on_events &&
+      ++end.events % run.phase.toggle.every_events == 0) {
+    toggle(run, e);
+  }
+}
+
+}  // namespace pollscope

@@ -1,0 +1,43 @@
+#pragma once
+
+// The engine: runs a scenario on libpoll, over loopback socket pairs (or pipes), and measures
+// what the loop does. One poller runs one Poll; a scenario with threads runs that many pollers
+// per process (threads.cpp), and one with workers forks that many processes (processes.cpp),
+// each over its share of the pairs; their outcomes merge exactly (histograms add bucket by
+// bucket). The engine prints nothing and holds no JSON.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "outcome/outcome.hpp"
+#include "scenario/scenario.hpp"
+
+namespace pollscope {
+
+struct RunOptions {
+  std::optional<libpoll::Backend> backend;  // overrides the scenario's
+  // Set (from a signal handler) to end the run early: everything is still torn down.
+  const std::atomic<bool>* stop = nullptr;
+  // Called about once a second from the running process (worker 0 only), for a progress line.
+  std::function<void(const std::string& phase, double seconds, std::uint64_t events)> progress;
+};
+
+// Runs `scenario`. Throws a Failure (exit 3) when the machine cannot run it.
+[[nodiscard]] RunOutcome run_scenario(const Scenario& scenario, const RunOptions& options);
+
+// The descriptors one process needs for its share of the pairs, with room for the Poll and stdio.
+[[nodiscard]] std::uint64_t descriptors_needed(const Scenario& scenario);
+
+// Raises the process's descriptor limit to what `scenario` needs, or throws a Failure saying how
+// many workers would fit.
+void raise_fd_limit(const Scenario& scenario);
+
+// One process's share of `pairs` pairs (the first `active` carrying traffic): the scenario's
+// poller threads, merged. The first poller injects the faults when `faults`.
+[[nodiscard]] RunOutcome run_threads(const Scenario& scenario, const RunOptions& options,
+                                     std::size_t pairs, std::size_t active, bool faults);
+
+}  // namespace pollscope

@@ -1,0 +1,138 @@
+// A phase's loop: until its time or its messages are used up (traffic or not: idle pairs still
+// sit registered, and toggles at a rate still apply), then while in-flight messages drain, it
+// sends what the schedule says is due, polls, and dispatches what the poll returned.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "base/failure.hpp"
+#include "engine/poller.hpp"
+
+namespace pollscope {
+
+namespace {
+
+constexpr std::uint64_t kDrainNs = 1'000'000'000;  // in-flight messages get this long to arrive
+constexpr std::uint64_t kProgressNs = 1'000'000'000;
+constexpr double kLongestWaitNs = 100e6;
+
+}  // namespace
+
+Figures Poller::run_phase(const Phase& phase, libpoll::Events& events) {
+  PhaseRun run{phase};
+  begin_phase(run);
+  start_traffic(run);
+  while (keep_going(run)) {
+    const int timeout_ms = tick(run);
+    poll_once(run, events, timeout_ms);
+  }
+  end_phase(run);
+  return std::move(run.figures);
+}
+
+void Poller::begin_phase(PhaseRun& run) {
+  const Phase& phase = run.phase;
+  run.pair_in_flight.assign(pairs_.size(), 0);
+  if (inject_faults_ && !faults_injected_ && scenario_.faults.phase == phase.name) {
+    inject_faults(&run);
+  }
+  run.open_loop = std::holds_alternative<OpenLoop>(phase.load);
+  const double rate = run.open_loop ? std::get<OpenLoop>(phase.load).rate_per_second * share_ : 0;
+  run.figures.target_rate = rate;
+  run.start = now_ns();
+  run.next_progress = run.start + kProgressNs;
+  if (phase.duration_ms) run.deadline = run.start + std::uint64_t{*phase.duration_ms} * 1'000'000;
+  // A phase that ends after a number of messages splits them like the rate.
+  if (phase.messages) {
+    run.budget =
+        static_cast<std::uint64_t>(std::ceil(static_cast<double>(*phase.messages) * share_));
+  }
+  run.sends = Ticker(rate, run.start, 0);
+  plan_toggles(run);
+}
+
+// The active ends: end 2i of each active pair (or the pipe's reader) starts the traffic; pairs a
+// fault left without a file to send to stay quiet. A closed loop sends its first messages now.
+void Poller::start_traffic(PhaseRun& run) {
+  for (std::size_t e = 0; e < ends_.size(); ++e) {
+    const std::size_t pair = ends_[e].pair;
+    if (pair < active_ && (e == 0 || ends_[e - 1].pair != pair) &&
+        (pair_state_[pair] == PairState::healthy || still_takes_data(pair_state_[pair]))) {
+      run.starters.push_back(e);
+    }
+  }
+  run.sending = !run.starters.empty();
+  if (run.open_loop || !run.sending) return;
+  const auto in_flight = std::get<ClosedLoop>(run.phase.load).in_flight;
+  for (std::size_t e : run.starters) {
+    for (std::uint32_t i = 0; i < in_flight && run.figures.sent < run.budget; ++i) send(run, e, 0);
+  }
+}
+
+// Stops sending when the phase is over, and says whether to poll again.
+bool Poller::keep_going(PhaseRun& run) {
+  const auto now = now_ns();
+  if (run.running && (now >= run.deadline || run.figures.sent >= run.budget || stopped())) {
+    run.running = false;
+    run.sending = false;
+    run.drain_until = now + kDrainNs;
+  }
+  return run.running || (run.in_flight != 0 && now < run.drain_until && !stopped());
+}
+
+// Does what is due (open-loop sends, toggles at a rate, the progress line) and returns how long
+// the poll may wait for the next of them, in milliseconds.
+int Poller::tick(PhaseRun& run) {
+  const auto now = now_ns();
+  double wake_at = static_cast<double>(now) + kLongestWaitNs;
+  if (run.open_loop && run.sending) {
+    while (run.figures.sent < run.budget) {
+      const auto slot = run.sends.take(now);
+      if (!slot) break;
+      send(run, run.starters[run.next_starter++ % run.starters.size()],
+           static_cast<std::uint64_t>(*slot));
+    }
+    wake_at = run.sends.sooner(wake_at);
+  }
+  if (run.running && !run.toggled.empty()) {
+    while (run.toggle_ticks.take(now)) {  // a tick's time does not matter to a toggle
+      toggle_at_rate(run, run.toggled[run.next_toggled++ % run.toggled.size()]);
+    }
+    wake_at = run.toggle_ticks.sooner(wake_at);
+  }
+  if (options_.progress && now >= run.next_progress) {
+    options_.progress(run.phase.name, static_cast<double>(now - run.start) / 1e9,
+                      run.figures.events);
+    run.next_progress = now + kProgressNs;
+  }
+  const double wait_ms = (wake_at - static_cast<double>(now_ns())) / 1e6;
+  return wait_ms <= 0 ? 0 : std::min(static_cast<int>(wait_ms) + 1, 100);
+}
+
+void Poller::poll_once(PhaseRun& run, libpoll::Events& events, int timeout_ms) {
+  auto polled = poll_->poll(events, std::chrono::milliseconds(timeout_ms));
+  if (!polled) {
+    if (polled.error() == std::errc::interrupted) return;
+    throw Failure::environment("poll: " + polled.error().message());
+  }
+  // One clock read per poll, not per event: the events of one poll are dispatched together.
+  const auto event_time = now_ns();
+  ++clock_reads_;
+  for (const libpoll::Event& event : events) dispatch(run, event, event_time);
+  records_ += run.latencies.size() + run.uncorrected.size();
+  run.figures.latency.record_all(run.latencies);
+  run.figures.uncorrected.record_all(run.uncorrected);
+  run.latencies.clear();
+  run.uncorrected.clear();
+}
+
+void Poller::end_phase(PhaseRun& run) {
+  run.figures.missed_events = run.in_flight;
+  run.figures.seconds = static_cast<double>(now_ns() - run.start) / 1e9;
+  if (!run.open_loop) run.figures.uncorrected = run.figures.latency;
+  // Bytes of messages that never completed are dropped with the phase.
+  for (End& end : ends_) end.inbox.clear();
+}
+
+}  // namespace pollscope

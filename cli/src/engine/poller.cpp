@@ -1,0 +1,178 @@
+// A poller's set-up, its registry calls and its run through the phases.
+
+#include "engine/poller.hpp"
+
+#include <algorithm>
+
+#include "base/failure.hpp"
+
+namespace pollscope {
+
+using libpoll::Interest;
+using libpoll::Token;
+
+Poller::Poller(const Scenario& scenario, const RunOptions& options, std::size_t pairs,
+               std::size_t active, bool inject_faults)
+    : scenario_(scenario),
+      options_(options),
+      active_(active),
+      inject_faults_(inject_faults),
+      share_(scenario.sockets.active > 0 ? static_cast<double>(active) / scenario.sockets.active
+                                         : static_cast<double>(pairs) / scenario.sockets.count) {
+  libpoll::PollOptions poll_options;
+  poll_options.backend = options.backend.value_or(scenario.backend);
+  poll_options.measure_blocked_time = true;
+  auto poll = libpoll::Poll::create(poll_options);
+  if (!poll) throw Failure::environment("creating the Poll: " + poll.error().message());
+  poll_.emplace(std::move(*poll));
+  // pollscope reports leaks itself, in the report; the injected ones are expected.
+  poll_->set_leak_handler(nullptr);
+  pairs_ = make_pairs(scenario.sockets.kind, pairs);
+  pair_state_.assign(pairs_.size(), PairState::healthy);
+  ends_.reserve(pairs_.size() * 2);
+  for (std::size_t i = 0; i < pairs_.size(); ++i) {
+    if (pairs_[i].two_way) add_end(*pairs_[i].a, i);
+    add_end(*pairs_[i].b, i);
+  }
+  for (std::size_t e = 0; e < ends_.size(); ++e) register_end(e);
+  calibrate();
+}
+
+RunOutcome Poller::run() {
+  RunOutcome outcome;
+  outcome.backend = std::string(libpoll::to_string(poll_->backend()));
+  outcome.clock = std::string(clock_.name());
+  libpoll::Events events(scenario_.events_capacity);
+  for (const Phase& phase : scenario_.phases) {
+    if (stopped()) break;
+    PhaseOutcome phase_outcome;
+    phase_outcome.name = phase.name;
+    phase_outcome.figures = run_phase(phase, events);
+    if (phase.leak_check) {
+      phase_outcome.leak_checked = true;
+      phase_outcome.leaks = audit();
+    }
+    outcome.add_phase(std::move(phase_outcome));
+  }
+  outcome.interrupted = stopped();
+  teardown(outcome);
+  record_loop_metrics(outcome.overall);
+  return outcome;
+}
+
+// libpoll's loop metrics, the registry timings, and what measuring cost per event.
+void Poller::record_loop_metrics(Figures& overall) {
+  const auto metrics = poll_->metrics();
+  overall.polls = metrics.polls;
+  overall.book_ghost_events = metrics.ghost_events;
+  overall.registers = metrics.registers;
+  overall.reregisters = metrics.reregisters;
+  overall.deregisters = metrics.deregisters;
+  const auto seconds = [](const auto& time) {
+    return time ? static_cast<double>(time->count()) / 1e9 : 0.0;
+  };
+  overall.blocked_seconds = seconds(metrics.blocked_time);
+  overall.measured_seconds = seconds(metrics.measured_time);
+  overall.register_ns = register_ns_;
+  overall.reregister_ns = reregister_ns_;
+  overall.deregister_ns = deregister_ns_;
+  const double cost = clock_cost_ns_ * static_cast<double>(clock_reads_) +
+                      record_cost_ns_ * static_cast<double>(records_);
+  overall.overhead_ns_per_event =
+      overall.events == 0 ? 0 : cost / static_cast<double>(overall.events);
+}
+
+void Poller::add_end(Link& link, std::size_t pair) {
+  End end;
+  end.link = &link;
+  end.pair = pair;
+  ends_.push_back(std::move(end));
+}
+
+bool Poller::stopped() const {
+  return options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed);
+}
+
+// What one clock read and one histogram record cost here, so that the report can say what
+// measuring added per event: the clock reads that stamp sends and dispatches, and the records
+// (a value kept during dispatch, and recorded with the rest of its poll's). Each cost is the
+// fastest of several short rounds: a round the scheduler interrupted (workers outnumber the
+// cores while they set up) says nothing about the cost itself.
+void Poller::calibrate() {
+  constexpr int kRounds = 25;
+  constexpr int kSamples = 1000;
+  constexpr std::size_t kBatch = 16;
+  std::uint64_t sink = 0;
+  Histogram scratch;
+  std::vector<std::uint64_t> values;
+  values.reserve(kBatch);
+  double clock_cost = 1e9;
+  double record_cost = 1e9;
+  for (int round = 0; round < kRounds; ++round) {
+    auto start = now_ns();
+    for (int i = 0; i < kSamples; ++i) sink += now_ns();
+    clock_cost = std::min(clock_cost, static_cast<double>(now_ns() - start) / (kSamples + 1));
+    start = now_ns();
+    for (int i = 0; i < kSamples; ++i) {
+      values.push_back((sink + static_cast<std::uint64_t>(i) * 7919) & 0xffffff);
+      if (values.size() == kBatch) {
+        scratch.record_all(values);
+        values.clear();
+      }
+    }
+    record_cost = std::min(record_cost, static_cast<double>(now_ns() - start) / kSamples);
+  }
+  clock_cost_ns_ = clock_cost;
+  record_cost_ns_ = record_cost;
+}
+
+namespace {
+
+// Runs a registry call, records its time in `histogram`, and fails the run when it fails.
+template <typename Clock, typename Call>
+void timed(const Clock& clock, Histogram& histogram, const char* what, const Call& call) {
+  const auto start = clock.now_ns();
+  const libpoll::Result<void> result = call();
+  histogram.record(clock.now_ns() - start);
+  if (!result) throw Failure::environment(std::string(what) + ": " + result.error().message());
+}
+
+}  // namespace
+
+void Poller::register_end(std::size_t e) {
+  End& end = ends_[e];
+  timed(clock_, register_ns_, "register", [&] {
+    return poll_->registry().register_source(end.link->source(), Token{e}, end.interest);
+  });
+  end.registered = true;
+}
+
+void Poller::reregister_end(std::size_t e, Interest interest) {
+  End& end = ends_[e];
+  timed(clock_, reregister_ns_, "reregister", [&] {
+    return poll_->registry().reregister_source(end.link->source(), Token{e}, interest);
+  });
+  end.interest = interest;
+}
+
+void Poller::deregister_end(std::size_t e) {
+  End& end = ends_[e];
+  timed(clock_, deregister_ns_, "deregister",
+        [&] { return poll_->registry().deregister_source(end.link->source()); });
+  end.registered = false;
+}
+
+std::vector<LeakFinding> Poller::audit() {
+  std::vector<LeakFinding> findings;
+  auto report = poll_->audit();
+  if (!report) throw Failure::environment("audit: " + report.error().message());
+  for (const auto& found : report->discrepancies) {
+    findings.push_back(
+        LeakFinding{std::string(libpoll::to_string(found.kind)), found.fd, found.token.value,
+                    found.interest ? libpoll::to_string(*found.interest) : std::string(),
+                    found.site ? libpoll::to_string(*found.site) : std::string(), found.detail});
+  }
+  return findings;
+}
+
+}  // namespace pollscope

@@ -1,0 +1,131 @@
+#pragma once
+
+// One poller: a Poll over its share of the pairs, driving them through the scenario's phases
+// and measuring what the loop does. A process runs one per poller thread. Its work is split by
+// concern: poller.cpp (set-up, registry calls, the run and its audit), phase.cpp (a phase's
+// loop: schedule, poll, dispatch), traffic.cpp (sending and reading messages), toggles.cpp and
+// faults.cpp.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "engine/clock.hpp"
+#include "engine/ends.hpp"
+#include "engine/engine.hpp"
+#include "engine/ticker.hpp"
+#include "libpoll/libpoll.hpp"
+
+namespace pollscope {
+
+// What one phase of one poller is doing: its figures, its schedule and its traffic in flight.
+struct PhaseRun {
+  explicit PhaseRun(const Phase& of) : phase(of) {}
+
+  const Phase& phase;
+  Figures figures;
+  bool open_loop = false;
+  bool running = true;   // until its time or its messages are used up
+  bool sending = false;  // new messages go out (the active pairs, while running)
+  std::uint64_t start = 0;
+  std::uint64_t deadline = UINT64_MAX;
+  std::uint64_t budget = UINT64_MAX;  // messages this poller may send
+  std::uint64_t drain_until = 0;      // once stopped: in-flight messages get until then
+  std::uint64_t next_progress = 0;
+  std::vector<std::size_t> starters;  // the ends that start the traffic
+  std::size_t next_starter = 0;
+  Ticker sends;                      // open loop
+  Ticker toggle_ticks;               // toggles at a rate
+  std::vector<std::size_t> toggled;  // the ends toggles at a rate go round
+  std::size_t next_toggled = 0;
+  bool toggles_on_events = false;             // toggles every k readable events
+  std::uint64_t in_flight = 0;                // messages sent on healthy pairs, not yet received
+  std::vector<std::uint32_t> pair_in_flight;  // the same, pair by pair
+  std::uint64_t replies_owed = 0;             // messages drained from an end and not yet answered
+  std::vector<std::uint64_t> latencies;       // of the messages of the poll being dispatched
+  std::vector<std::uint64_t> uncorrected;
+};
+
+class Poller {
+ public:
+  // `pairs` pairs, of which the first `active` carry traffic; `inject_faults` for the one poller
+  // of the run that injects the scenario's faults.
+  Poller(const Scenario& scenario, const RunOptions& options, std::size_t pairs, std::size_t active,
+         bool inject_faults);
+
+  RunOutcome run();
+
+ private:
+  [[nodiscard]] std::uint64_t now_ns() const noexcept { return clock_.now_ns(); }
+  [[nodiscard]] bool stopped() const;
+  void add_end(Link& link, std::size_t pair);
+  void calibrate();
+  void record_loop_metrics(Figures& overall);
+
+  // Registry calls, timed.
+  void register_end(std::size_t e);
+  void reregister_end(std::size_t e, libpoll::Interest interest);
+  void deregister_end(std::size_t e);
+  [[nodiscard]] std::vector<LeakFinding> audit();
+
+  // phase.cpp
+  Figures run_phase(const Phase& phase, libpoll::Events& events);
+  void begin_phase(PhaseRun& run);
+  void start_traffic(PhaseRun& run);
+  [[nodiscard]] bool keep_going(PhaseRun& run);
+  [[nodiscard]] int tick(PhaseRun& run);
+  void poll_once(PhaseRun& run, libpoll::Events& events, int timeout_ms);
+  void dispatch(PhaseRun& run, const libpoll::Event& event, std::uint64_t event_time);
+  void end_phase(PhaseRun& run);
+
+  // traffic.cpp
+  void send(PhaseRun& run, std::size_t e, std::uint64_t intended);
+  void write_all(std::size_t e, Link& writer, std::span<const std::byte> data);
+  void flush(std::size_t e);
+  void receive(PhaseRun& run, std::size_t e, std::uint64_t event_time);
+  void discard(const PhaseRun& run, std::size_t e);
+  template <typename OnMessage>
+  void drain(std::size_t e, std::size_t payload, OnMessage&& on_message);
+  void on_message(PhaseRun& run, std::size_t e, const std::byte* message, std::uint64_t at);
+
+  // toggles.cpp
+  void plan_toggles(PhaseRun& run);
+  void toggle(PhaseRun& run, std::size_t e);
+  void toggle_at_rate(PhaseRun& run, std::size_t e);
+  [[nodiscard]] bool wraps_write(const PhaseRun& run, End& end) const;
+
+  // faults.cpp
+  void inject_faults(PhaseRun* run);
+  void observe_reset(PhaseRun& run, std::size_t e);
+  void teardown(RunOutcome& outcome);
+  [[nodiscard]] std::size_t registered_end_of(std::size_t pair) const;
+  [[nodiscard]] std::size_t peer_end_of(std::size_t pair) const { return 2 * pair; }
+
+  const Scenario& scenario_;
+  const RunOptions& options_;
+  const Clock& clock_ = Clock::get();
+  std::size_t active_;
+  bool inject_faults_;
+  bool faults_injected_ = false;
+  // This poller's part of the scenario's rates: open-loop sends and rate toggles are given for
+  // the whole run, and go where the traffic is.
+  double share_;
+  std::optional<libpoll::Poll> poll_;
+  std::vector<LinkPair> pairs_;
+  std::vector<PairState> pair_state_;
+  std::vector<End> ends_;
+  std::vector<std::size_t> leaked_;  // ends dropped without deregister, cleaned up after the check
+  std::vector<int> duplicates_;      // the zombies' duplicates, closed after the check
+  std::vector<std::byte> scratch_;
+  Histogram register_ns_;
+  Histogram reregister_ns_;
+  Histogram deregister_ns_;
+  double clock_cost_ns_ = 0;
+  double record_cost_ns_ = 0;
+  std::uint64_t clock_reads_ = 0;
+  std::uint64_t records_ = 0;
+};
+
+}  // namespace pollscope

@@ -1,0 +1,39 @@
+#pragma once
+
+// A steady cadence on the engine's clock: open-loop sends and toggles at a rate each fire once
+// per interval, catching up on the ticks a slow poll made them miss.
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+
+namespace pollscope {
+
+class Ticker {
+ public:
+  Ticker() = default;  // never due
+  // `per_second` ticks a second from `start_ns`; the first is due at `start_ns + first_after`
+  // intervals.
+  Ticker(double per_second, std::uint64_t start_ns, double first_after)
+      : interval_ns_(per_second > 0 ? 1e9 / per_second : 0),
+        next_ns_(static_cast<double>(start_ns) + first_after * interval_ns_) {}
+
+  [[nodiscard]] bool active() const noexcept { return interval_ns_ > 0; }
+  // The time of a tick due at `now_ns`, if any, moving on to the next one.
+  std::optional<double> take(std::uint64_t now_ns) noexcept {
+    if (!active() || static_cast<double>(now_ns) < next_ns_) return std::nullopt;
+    const double due = next_ns_;
+    next_ns_ += interval_ns_;
+    return due;
+  }
+  // `wake_at`, or the next tick when it comes sooner.
+  [[nodiscard]] double sooner(double wake_at) const noexcept {
+    return active() ? std::min(wake_at, next_ns_) : wake_at;
+  }
+
+ private:
+  double interval_ns_ = 0;
+  double next_ns_ = 0;
+};
+
+}  // namespace pollscope

@@ -1,0 +1,141 @@
+// Messages: sending them (stamped), writing what a socket buffer could not take yet, and reading
+// them back to would-block, as the edge-triggered contract asks.
+
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include "engine/poller.hpp"
+
+namespace pollscope {
+
+using libpoll::Interest;
+
+namespace {
+
+constexpr std::uint64_t kLateNs = 1'000'000;  // an open-loop send later than this is late
+
+}  // namespace
+
+// Sends one message from end `e` (for a pipe: into the pipe that `e` reads). `intended` is its
+// slot in an open-loop schedule, 0 in a closed loop.
+void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended) {
+  End& end = ends_[e];
+  LinkPair& pair = pairs_[end.pair];
+  const PairState state = pair_state_[end.pair];
+  if (state != PairState::healthy && !still_takes_data(state)) return;
+  Link& writer = pair.two_way ? *end.link : *pair.a;
+  const auto actual = now_ns();
+  ++clock_reads_;
+  std::vector<std::byte>& message = scratch_;
+  message.assign(run.phase.payload_bytes, std::byte{0});
+  const Stamps stamps{intended == 0 ? actual : intended, actual};
+  std::memcpy(message.data(), &stamps, sizeof stamps);
+  if (intended != 0 && actual > intended + kLateNs) ++run.figures.late_sends;
+  ++run.figures.sent;
+  if (state != PairState::healthy) {
+    (void)writer.write(message);  // best effort: nobody reads it, and nothing waits for it
+    return;
+  }
+  ++run.in_flight;
+  ++run.pair_in_flight[end.pair];
+  if (wraps_write(run, end)) {
+    ++run.figures.toggles;
+    reregister_end(e, Interest::readable | Interest::writable);
+    write_all(e, writer, message);
+    reregister_end(e, Interest::readable);
+    return;
+  }
+  write_all(e, writer, message);
+}
+
+void Poller::write_all(std::size_t e, Link& writer, std::span<const std::byte> data) {
+  End& end = ends_[e];
+  if (!end.outbox.empty()) {  // keep order: queue behind what is waiting
+    end.outbox.insert(end.outbox.end(), data.begin(), data.end());
+    return;
+  }
+  auto written = writer.write(data);
+  std::size_t done = written ? *written : 0;
+  if (!written && !libpoll::is_would_block(written.error())) return;  // peer gone: dropped
+  if (done < data.size() && !writer.datagram()) {
+    end.outbox.assign(data.begin() + static_cast<std::ptrdiff_t>(done), data.end());
+    if (end.registered && pairs_[end.pair].two_way) {
+      reregister_end(e, end.interest | Interest::writable);
+    }
+  }
+}
+
+void Poller::flush(std::size_t e) {
+  End& end = ends_[e];
+  if (end.outbox.empty()) return;
+  LinkPair& pair = pairs_[end.pair];
+  Link& writer = pair.two_way ? *end.link : *pair.a;
+  auto written = writer.write(end.outbox);
+  if (written) {
+    end.outbox.erase(end.outbox.begin(),
+                     end.outbox.begin() + static_cast<std::ptrdiff_t>(*written));
+  } else if (!libpoll::is_would_block(written.error())) {
+    end.outbox.clear();  // the peer is gone: nothing will take it
+  }
+  if (end.outbox.empty() && end.interest.is_writable() && !end.waiting_writable) {
+    reregister_end(e, Interest::readable);
+  }
+}
+
+// Reads everything `e` has and hands each complete message to `on_message`.
+template <typename OnMessage>
+void Poller::drain(std::size_t e, std::size_t payload, OnMessage&& on_message) {
+  End& end = ends_[e];
+  std::array<std::byte, 65536> buffer;
+  for (;;) {
+    auto got = end.link->read(buffer);
+    if (!got || *got == 0) return;  // would-block, or an error the hang-up event reports
+    if (end.link->datagram()) {
+      if (*got >= sizeof(Stamps)) on_message(buffer.data());
+      continue;
+    }
+    end.inbox.insert(end.inbox.end(), buffer.begin(),
+                     buffer.begin() + static_cast<std::ptrdiff_t>(*got));
+    std::size_t used = 0;
+    for (; end.inbox.size() - used >= payload; used += payload) {
+      on_message(end.inbox.data() + used);
+    }
+    end.inbox.erase(end.inbox.begin(), end.inbox.begin() + static_cast<std::ptrdiff_t>(used));
+  }
+}
+
+// Reads `e`'s messages, then sends the replies a closed loop owes (once the read is done: a
+// pipe's reply lands in the pipe being drained).
+void Poller::receive(PhaseRun& run, std::size_t e, std::uint64_t event_time) {
+  run.replies_owed = 0;
+  drain(e, run.phase.payload_bytes,
+        [&](const std::byte* message) { on_message(run, e, message, event_time); });
+  for (; run.replies_owed > 0 && run.figures.sent < run.budget; --run.replies_owed) {
+    send(run, e, 0);
+  }
+}
+
+// What arrived before a reset is read, and dropped.
+void Poller::discard(const PhaseRun& run, std::size_t e) {
+  drain(e, run.phase.payload_bytes, [](const std::byte*) {});
+}
+
+// Latencies are kept while a poll's events are dispatched, and recorded together after.
+void Poller::on_message(PhaseRun& run, std::size_t e, const std::byte* message, std::uint64_t at) {
+  Stamps stamps;
+  std::memcpy(&stamps, message, sizeof stamps);
+  run.latencies.push_back(at > stamps.intended ? at - stamps.intended : 0);
+  // Closed loop sends when it means to: the uncorrected figures are the same, and are copied
+  // once at the end of the phase rather than recorded twice.
+  if (run.open_loop) run.uncorrected.push_back(at > stamps.actual ? at - stamps.actual : 0);
+  ++run.figures.messages;
+  const std::size_t pair = ends_[e].pair;
+  if (pair_state_[pair] == PairState::healthy && run.pair_in_flight[pair] > 0) {
+    --run.pair_in_flight[pair];
+    --run.in_flight;
+  }
+  if (!run.open_loop && run.sending) ++run.replies_owed;
+}
+
+}  // namespace pollscope

@@ -1,0 +1,47 @@
+#pragma once
+
+// What the engine measures, as plain numbers and histograms: one Figures per phase, and one for
+// the whole run (whose libpoll loop metrics and registry timings only the whole run has). The
+// catalogue (catalogue.hpp) says how each is named, reported, merged and compared; code that
+// measures a new quantity adds its member here and its line there.
+
+#include <cstdint>
+
+#include "figures/histogram.hpp"
+
+namespace pollscope {
+
+struct Figures {
+  std::uint64_t events = 0;           // readiness events dispatched
+  std::uint64_t messages = 0;         // messages received
+  std::uint64_t sent = 0;             // messages sent
+  std::uint64_t late_sends = 0;       // open loop: sent more than 1 ms after their intended time
+  std::uint64_t spurious_events = 0;  // readiness for an interest not registered then
+  std::uint64_t missed_events = 0;    // messages never announced by an event (lost)
+  // Events whose token names no source the engine holds any more (closed, dropped or reset by
+  // an injected fault): what an application would see. libpoll's own count, of tokens its book
+  // has no registration for, is book_ghost_events.
+  std::uint64_t ghost_events = 0;
+  std::uint64_t peer_resets_observed = 0;  // injected resets that reached the registered end
+  std::uint64_t toggles = 0;               // interest toggles applied
+  double seconds = 0;                      // wall time of the measured phase(s)
+  double target_rate = 0;                  // open loop: messages per second asked for (0: closed)
+  Histogram latency;                       // from the (intended) send time to dispatch
+  Histogram uncorrected;                   // from the actual send time to dispatch
+
+  // The whole run only: libpoll's loop metrics and what registry calls cost, summed over
+  // pollers, and what measuring cost pollscope per event.
+  std::uint64_t polls = 0;
+  std::uint64_t book_ghost_events = 0;
+  std::uint64_t registers = 0;
+  std::uint64_t reregisters = 0;
+  std::uint64_t deregisters = 0;
+  double blocked_seconds = 0;
+  double measured_seconds = 0;
+  double overhead_ns_per_event = 0;
+  Histogram register_ns;
+  Histogram reregister_ns;
+  Histogram deregister_ns;
+};
+
+}  // namespace pollscope

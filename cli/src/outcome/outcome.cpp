@@ -1,0 +1,26 @@
+#include "outcome/outcome.hpp"
+
+#include "base/failure.hpp"
+#include "figures/catalogue.hpp"
+
+namespace pollscope {
+
+void RunOutcome::add_phase(PhaseOutcome phase) {
+  injected_failure_point("outcome");
+  merge_figures(overall, phase.figures, Combine::sequential);
+  phases.push_back(std::move(phase));
+}
+
+void RunOutcome::merge(const RunOutcome& other) {
+  for (std::size_t i = 0; i < phases.size() && i < other.phases.size(); ++i) {
+    merge_figures(phases[i].figures, other.phases[i].figures, Combine::parallel);
+    phases[i].leak_checked = phases[i].leak_checked || other.phases[i].leak_checked;
+    phases[i].leaks.insert(phases[i].leaks.end(), other.phases[i].leaks.begin(),
+                           other.phases[i].leaks.end());
+  }
+  merge_figures(overall, other.overall, Combine::parallel);
+  leaks.insert(leaks.end(), other.leaks.begin(), other.leaks.end());
+  interrupted = interrupted || other.interrupted;
+}
+
+}  // namespace pollscope

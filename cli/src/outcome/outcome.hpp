@@ -1,0 +1,44 @@
+#pragma once
+
+// What a run yields: the figures of each phase and of the whole run, the leak checks' findings,
+// and how it ended. The engine fills it; pollers side by side merge theirs exactly.
+
+#include <string>
+#include <vector>
+
+#include "figures/figures.hpp"
+
+namespace pollscope {
+
+struct LeakFinding {
+  std::string kind;  // as libpoll's audit names it: leaked, vanished, zombie, ...
+  int fd = -1;
+  std::uint64_t token = 0;
+  std::string interest;
+  std::string site;
+  std::string detail;
+};
+
+struct PhaseOutcome {
+  std::string name;
+  Figures figures;
+  bool leak_checked = false;       // the phase asked for a leak check at its end
+  std::vector<LeakFinding> leaks;  // what that check found
+};
+
+struct RunOutcome {
+  std::vector<PhaseOutcome> phases;
+  Figures overall;                 // the phases one after another, and the whole run's own
+  std::vector<LeakFinding> leaks;  // from the teardown check
+  bool interrupted = false;
+  std::string backend;  // the backend that ran
+  std::string clock;    // the clock that stamped messages: "tsc" or "clock_monotonic"
+
+  // Adds a phase's outcome, which ran after those already here.
+  void add_phase(PhaseOutcome phase);
+  // Merges the outcome of a poller that ran side by side with this one (a thread, a worker
+  // process) over the same phases.
+  void merge(const RunOutcome& other);
+};
+
+}  // namespace pollscope

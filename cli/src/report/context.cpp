@@ -1,0 +1,75 @@
+// The report's context block, and the scenario's hash in it.
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "libpoll/version.hpp"
+#include "report/report.hpp"
+
+namespace pollscope {
+
+namespace {
+
+std::string first_line_of(const char* path, const char* prefix) {
+  std::ifstream file(path);
+  std::string line;
+  while (std::getline(file, line)) {
+    if (line.rfind(prefix, 0) == 0) {
+      const auto colon = line.find(':');
+      if (colon == std::string::npos) return line;
+      const auto start = line.find_first_not_of(" \t", colon + 1);
+      return start == std::string::npos ? "" : line.substr(start);
+    }
+  }
+  return "";
+}
+
+}  // namespace
+
+nlohmann::json context_block(const Scenario& scenario, const RunOutcome& outcome,
+                             const std::string& start_time) {
+  utsname names{};
+  ::uname(&names);
+  char host[256] = {};
+  ::gethostname(host, sizeof host - 1);
+  nlohmann::json context;
+  context["host"] = host;
+  context["kernel"] = std::string(names.sysname) + " " + names.release;
+  context["cpu"] = first_line_of("/proc/cpuinfo", "model name");
+  context["cpus"] = ::sysconf(_SC_NPROCESSORS_ONLN);
+#if defined(__clang__)
+  context["compiler"] =
+      fmt::format("clang {}.{}.{}", __clang_major__, __clang_minor__, __clang_patchlevel__);
+#elif defined(__GNUC__)
+  context["compiler"] = fmt::format("gcc {}.{}.{}", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
+#else
+  context["compiler"] = "unknown";
+#endif
+  context["build_type"] = POLLSCOPE_BUILD_TYPE;
+  context["git_revision"] = POLLSCOPE_GIT_REVISION;
+  context["libpoll_version"] = libpoll::version;
+  context["backend"] = outcome.backend;
+  context["clock"] = outcome.clock;
+  context["workers"] = scenario.workers;
+  context["scenario"] = scenario.name;
+  context["scenario_hash"] = scenario_hash(scenario.source);
+  context["start_time"] = start_time;
+  return context;
+}
+
+// FNV-1a, 64 bits, of the scenario as run (its canonical JSON): enough to tell two runs of
+// different scenarios apart in a baseline comparison.
+std::string scenario_hash(const nlohmann::json& source) {
+  std::uint64_t hash = 14695981039346656037ull;
+  for (unsigned char c : source.dump()) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return fmt::format("fnv1a64:{:016x}", hash);
+}
+
+}  // namespace pollscope

@@ -1,0 +1,204 @@
+// The checks of a scenario's parts: sockets, phases (load and toggle) and faults.
+
+#include "libpoll/audit.hpp"
+#include "scenario/checker.hpp"
+#include "scenario/split.hpp"
+
+namespace pollscope::scenario_check {
+
+bool Checker::check_sockets(const json& value, const std::string& path, Sockets* sockets) {
+  if (!expect_object(value, path) || !check_keys(value, path, kSocketsKeys) ||
+      !require(value, path, "kind") || !require(value, path, "count")) {
+    return false;
+  }
+  if (!read_enum(value.at("kind"), json_child(path, "kind"), kSocketKinds, &sockets->kind) ||
+      !read_integer_member(value, path, "count", 1, kMaxPairs, &sockets->count)) {
+    return false;
+  }
+  sockets->active = std::min<std::uint32_t>(sockets->count, 10);
+  if (const auto found = value.find("active"); found != value.end()) {
+    std::uint64_t active = 0;
+    // Range-checked against the widest bound first, so that a wrong type or a negative number
+    // reads as such rather than as "more than count".
+    if (!read_integer(*found, json_child(path, "active"), 0, kMaxPairs, &active)) return false;
+    if (active > sockets->count) {
+      return fail(json_child(path, "active"),
+                  fmt::format("must be at most count ({}), got {}", sockets->count, active));
+    }
+    sockets->active = static_cast<std::uint32_t>(active);
+  }
+  return true;
+}
+
+bool Checker::check_phase(const json& value, const std::string& path, const Sockets& sockets,
+                          Phase* phase) {
+  if (!expect_object(value, path) || !check_keys(value, path, kPhaseKeys) ||
+      !require(value, path, "name") ||
+      !read_identifier(value.at("name"), json_child(path, "name"), &phase->name)) {
+    return false;
+  }
+  const bool has_duration = value.contains("duration_ms");
+  const bool has_messages = value.contains("messages");
+  if (has_duration && has_messages) {
+    return fail(path, "has both \"duration_ms\" and \"messages\": give exactly one");
+  }
+  if (!has_duration && !has_messages) {
+    return fail(path, "needs one of \"duration_ms\" or \"messages\" to end it");
+  }
+  if (has_duration) {
+    std::uint32_t duration = 0;
+    if (!read_integer_member(value, path, "duration_ms", 1, 3600000, &duration)) return false;
+    phase->duration_ms = duration;
+  } else {
+    std::uint64_t messages = 0;
+    if (!read_integer_member(value, path, "messages", 1, kMaxMessages, &messages)) return false;
+    // Messages are counted on the active pairs: with none the phase would never end.
+    if (sockets.active == 0) {
+      return fail(json_child(path, "messages"),
+                  "a phase that ends after a number of messages needs sockets.active > 0");
+    }
+    phase->messages = messages;
+  }
+  if (const auto found = value.find("load"); found != value.end()) {
+    if (!check_load(*found, json_child(path, "load"), phase)) return false;
+  }
+  if (!read_integer_member(value, path, "payload_bytes", 16, 65536, &phase->payload_bytes)) {
+    return false;
+  }
+  if (sockets.kind == SocketKind::udp && phase->payload_bytes > kMaxUdpPayload) {
+    return fail(json_child(path, "payload_bytes"),
+                fmt::format("a udp datagram carries at most {} bytes, got {}", kMaxUdpPayload,
+                            phase->payload_bytes));
+  }
+  if (const auto found = value.find("toggle"); found != value.end()) {
+    if (!check_toggle(*found, json_child(path, "toggle"), &phase->toggle)) return false;
+  }
+  if (const auto found = value.find("leak_check"); found != value.end()) {
+    if (!found->is_boolean()) {
+      return fail(json_child(path, "leak_check"),
+                  fmt::format("expected a boolean, got {}", describe(*found)));
+    }
+    phase->leak_check = found->get<bool>();
+  }
+  return true;
+}
+
+bool Checker::check_load(const json& value, const std::string& path, Phase* phase) {
+  if (!expect_object(value, path)) return false;
+  // Which keys belong depends on the mode; without a valid one, the keys of either mode are
+  // accepted here, so that a misspelt "mode" still reads as an unknown key.
+  const auto mode = value.find("mode");
+  const bool closed = mode != value.end() && *mode == "closed";
+  const bool open = mode != value.end() && *mode == "open";
+  std::span<const std::string_view> known = kLoadKeys;
+  if (closed) known = kClosedKeys;
+  if (open) known = kOpenKeys;
+  if (!check_keys(value, path, known) || !require(value, path, "mode")) return false;
+  if (closed) {
+    ClosedLoop loop;
+    if (!read_integer_member(value, path, "in_flight", 1, 1024, &loop.in_flight)) return false;
+    phase->load = loop;
+    return true;
+  }
+  if (open) {
+    double rate = 0;
+    if (!require(value, path, "rate_per_second") ||
+        !read_rate(value, path, "rate_per_second", kMaxRate, &rate)) {
+      return false;
+    }
+    phase->load = OpenLoop{rate};
+    return true;
+  }
+  return fail(json_child(path, "mode"),
+              fmt::format("expected one of \"closed\", \"open\", got {}",
+                          mode->is_string() ? shown(*mode) : describe(*mode)));
+}
+
+bool Checker::read_rate(const json& object, const std::string& path, std::string_view key,
+                        double high, double* out) {
+  const json& rate = object.at(std::string(key));
+  const std::string rate_path = json_child(path, key);
+  if (!rate.is_number()) {
+    return fail(rate_path, fmt::format("expected a number, got {}", describe(rate)));
+  }
+  const double number = rate.get<double>();
+  if (!(number > 0 && number <= high)) {  // NaN fails too
+    return fail(rate_path, fmt::format("must be greater than 0 and at most {}, got {}",
+                                       static_cast<std::uint64_t>(high), shown(rate)));
+  }
+  *out = number;
+  return true;
+}
+
+bool Checker::check_toggle(const json& value, const std::string& path, Toggle* toggle) {
+  if (!expect_object(value, path) || !check_keys(value, path, kToggleKeys) ||
+      !require(value, path, "pattern") ||
+      !read_enum(value.at("pattern"), json_child(path, "pattern"), kTogglePatterns,
+                 &toggle->pattern)) {
+    return false;
+  }
+  if (value.contains("every_events") && value.contains("rate_per_second")) {
+    return fail(path, "has both \"every_events\" and \"rate_per_second\": give at most one");
+  }
+  if (value.contains("rate_per_second")) {
+    double rate = 0;
+    if (!read_rate(value, path, "rate_per_second", kMaxToggleRate, &rate)) return false;
+    toggle->rate_per_second = rate;
+    return true;
+  }
+  return read_integer_member(value, path, "every_events", 1, 1000000, &toggle->every_events);
+}
+
+bool Checker::check_faults(const json& value, const std::string& path, const Scenario& scenario,
+                           Faults* faults) {
+  const Sockets& sockets = scenario.sockets;
+  if (!expect_object(value, path) || !check_keys(value, path, kFaultsKeys) ||
+      !read_integer_member(value, path, "leak", 0, kMaxPairs, &faults->leak) ||
+      !read_integer_member(value, path, "close_before_deregister", 0, kMaxPairs,
+                           &faults->close_before_deregister) ||
+      !read_integer_member(value, path, "dup_then_close", 0, kMaxPairs, &faults->dup_then_close) ||
+      !read_integer_member(value, path, "peer_reset", 0, kMaxPairs, &faults->peer_reset)) {
+    return false;
+  }
+  // The audit names at most that many of them; more could not be found exactly.
+  if (faults->close_before_deregister > libpoll::audit_history) {
+    return fail(json_child(path, "close_before_deregister"),
+                fmt::format("must be at most {} (the registrations libpoll's audit remembers "
+                            "after a close), got {}",
+                            libpoll::audit_history, faults->close_before_deregister));
+  }
+  if (faults->peer_reset > 0 && sockets.kind != SocketKind::tcp) {
+    return fail(json_child(path, "peer_reset"),
+                fmt::format("needs sockets.kind \"tcp\" (only TCP resets), got {}",
+                            quote(to_string(sockets.kind))));
+  }
+  if (const auto found = value.find("phase"); found != value.end()) {
+    std::string name;
+    if (!read_string(*found, json_child(path, "phase"), &name)) return false;
+    std::vector<std::string> names;
+    for (const Phase& phase : scenario.phases) names.push_back(phase.name);
+    if (!contains(names, name)) {
+      return fail(json_child(path, "phase"),
+                  fmt::format("unknown phase {} (phases: {})", quote(name), join(names, ", ")));
+    }
+    faults->phase = std::move(name);
+  }
+  // Each fault spoils a pair of its own, all in the first poller of the first worker (the
+  // first ones get the odd pairs out): its share of the pairs must hold them.
+  const std::uint64_t total = std::uint64_t{faults->leak} + faults->close_before_deregister +
+                              faults->dup_then_close + faults->peer_reset;
+  const std::uint64_t share =
+      largest_share(largest_share(sockets.count, scenario.workers), scenario.threads);
+  if (total > share) {
+    const bool split = scenario.workers > 1 || scenario.threads > 1;
+    return fail(path, split ? fmt::format("the faults add up to {} pairs, more than the first "
+                                          "poller's share of sockets.count ({} of {})",
+                                          total, share, sockets.count)
+                            : fmt::format("the faults add up to {} pairs, more than "
+                                          "sockets.count ({})",
+                                          total, sockets.count));
+  }
+  return true;
+}
+
+}  // namespace pollscope::scenario_check

@@ -1,0 +1,116 @@
+#pragma once
+
+// A pollscope scenario: what to register, what traffic to drive, which faults to inject and
+// which thresholds decide the verdict. Parsed from a versioned JSON file (format 1, described by
+// scenarios/scenario.schema.json) and checked before anything runs.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "base/failure.hpp"
+#include "libpoll/backend.hpp"
+
+namespace pollscope {
+
+inline constexpr int kScenarioFormat = 1;
+
+enum class SocketKind { tcp, unix_stream, udp, pipe };
+
+struct Sockets {
+  SocketKind kind = SocketKind::tcp;
+  std::uint32_t count = 100;  // pairs (each pair is two descriptors), 1..100000
+  std::uint32_t active = 10;  // pairs carrying traffic, 0..count
+};
+
+// Closed loop: each active pair keeps `in_flight` messages outstanding; a message is sent again
+// as soon as it has been received.
+struct ClosedLoop {
+  std::uint32_t in_flight = 1;  // 1..1024
+};
+
+// Open loop: messages are sent on a fixed schedule, `rate_per_second` in total across the
+// active pairs; latency counts from each message's intended send time.
+struct OpenLoop {
+  double rate_per_second = 1000;  // > 0, at most 10,000,000
+};
+
+enum class TogglePattern {
+  none,
+  readable_writable,  // reregister readable <-> writable
+  write_interest,     // add writable before each write, remove it after (buffer non-empty)
+  reregister_cycle,   // reregister with the same interest
+  deregister_cycle,   // deregister and register again
+};
+
+// A pattern is applied either every k readable events of an end, or at a rate: that many times
+// a second across the run, one end after another among those of the active pairs (all pairs
+// when none is active), whether or not traffic reached them.
+struct Toggle {
+  TogglePattern pattern = TogglePattern::none;
+  std::uint32_t every_events = 1;         // 1..1000000
+  std::optional<double> rate_per_second;  // (0, 1000000]; replaces every_events
+};
+
+struct Phase {
+  std::string name;
+  // Exactly one of the two ends a phase.
+  std::optional<std::uint32_t> duration_ms;  // 1..3600000
+  std::optional<std::uint64_t> messages;     // 1..10^12, counted across all active pairs
+  std::variant<ClosedLoop, OpenLoop> load = ClosedLoop{};
+  std::uint32_t payload_bytes = 64;  // 16..65536 (the first 16 bytes carry the send time)
+  Toggle toggle;
+  bool leak_check = false;  // audit the registrations at the end of the phase
+};
+
+// Injected at teardown, before the final leak check, or at the start of the phase named by
+// `phase`, under that phase's load; either way the final check must find exactly these.
+struct Faults {
+  std::uint32_t leak = 0;                     // sources dropped without deregister
+  std::uint32_t close_before_deregister = 0;  // fd closed, then deregister attempted
+  std::uint32_t dup_then_close = 0;           // fd dup'd, original closed: zombie
+  std::uint32_t peer_reset = 0;               // TCP peers closed with RST
+  std::optional<std::string> phase;           // none: at teardown
+};
+
+enum class Comparison { less, less_equal, greater, greater_equal, equal };
+
+struct Threshold {
+  std::string metric;  // a report figure, e.g. "latency_ns.p99"; see known_metrics() in
+                       // figures/catalogue.hpp
+  Comparison comparison = Comparison::less;
+  double value = 0;
+  std::string text;  // as written, for the report: "latency_ns.p99 < 1000000"
+};
+
+struct Scenario {
+  int format = kScenarioFormat;
+  std::string name;
+  std::string description;
+  libpoll::Backend backend = libpoll::Backend::automatic;
+  std::uint32_t events_capacity = 1024;  // 1..1000000
+  std::uint32_t workers = 1;             // processes, 1..64
+  std::uint32_t threads = 1;             // poller threads per process, each with its own Poll
+  Sockets sockets;
+  std::vector<Phase> phases;  // at least one
+  Faults faults;
+  std::vector<Threshold> thresholds;
+  nlohmann::json source;  // the document as read, for the report's scenario hash
+};
+
+// Parses and checks a scenario document. `file` only names it in errors.
+[[nodiscard]] std::variant<Scenario, Problem> parse_scenario(const nlohmann::json& document,
+                                                             std::string_view file);
+// Reads, parses and checks a scenario file; a missing or malformed file is a Problem too.
+[[nodiscard]] std::variant<Scenario, Problem> load_scenario(const std::string& path);
+
+[[nodiscard]] std::string_view to_string(SocketKind kind);
+[[nodiscard]] std::string_view to_string(TogglePattern pattern);
+[[nodiscard]] std::string_view to_string(Comparison comparison);  // "<", "<=", ">", ">=", "=="
+
+}  // namespace pollscope

@@ -1,0 +1,140 @@
+#include "verbs/verbs.hpp"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <ostream>
+
+#include <fmt/format.h>
+
+#include "engine/engine.hpp"
+#include "io/files.hpp"
+#include "report/report.hpp"
+#include "scenario/scenario.hpp"
+
+namespace pollscope {
+
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+extern "C" void request_stop(int) {
+  stop_requested.store(true, std::memory_order_relaxed);
+}
+
+// SIGINT and SIGTERM end the run cleanly while it is installed, and restore what was there.
+class StopSignals {
+ public:
+  StopSignals() {
+    stop_requested = false;
+    struct sigaction action {};
+    action.sa_handler = request_stop;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGINT, &action, &old_interrupt_);
+    ::sigaction(SIGTERM, &action, &old_terminate_);
+  }
+  ~StopSignals() {
+    ::sigaction(SIGINT, &old_interrupt_, nullptr);
+    ::sigaction(SIGTERM, &old_terminate_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction old_interrupt_ {};
+  struct sigaction old_terminate_ {};
+};
+
+std::string iso_time_now() {
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  ::gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
+}
+
+Scenario load(const std::optional<std::string>& path) {
+  auto loaded = path
+                    ? load_scenario(*path)
+                    : parse_scenario(nlohmann::json::parse(default_scenario_text(), nullptr, false),
+                                     "(built-in default scenario)");
+  if (auto* problem = std::get_if<Problem>(&loaded)) throw Failure::invalid_input(*problem);
+  return std::get<Scenario>(std::move(loaded));
+}
+
+// The baseline of `run --baseline`, read and checked before the run: a baseline that cannot be
+// compared with this run is refused before the run, not after it.
+nlohmann::json load_checked_baseline(const RunRequest& request, const Scenario& scenario) {
+  if (!request.baseline_path) return {};
+  auto loaded = load_baseline(*request.baseline_path, scenario_hash(scenario.source),
+                              request.scenario_path.value_or("the built-in default scenario"),
+                              request.compare);
+  if (auto* problem = std::get_if<Problem>(&loaded)) throw Failure::invalid_input(*problem);
+  return std::get<nlohmann::json>(std::move(loaded));
+}
+
+RunOutcome run_with_progress(const Scenario& scenario, const RunRequest& request,
+                             std::ostream& err) {
+  StopSignals signals;
+  RunOptions options;
+  options.backend = request.backend;
+  options.stop = &stop_requested;
+  const bool progress = !request.quiet && ::isatty(STDERR_FILENO) == 1;
+  if (progress) {
+    options.progress = [&err](const std::string& phase, double seconds, std::uint64_t events) {
+      err << fmt::format("\rpollscope: phase {}: {:.0f} s, {} events   ", phase, seconds, events)
+          << std::flush;
+    };
+  }
+  struct EndLine {  // the progress line ends, however the run does
+    bool on;
+    std::ostream& err;
+    ~EndLine() {
+      if (on) err << "\n";
+    }
+  } end_line{progress, err};
+  return run_scenario(scenario, options);
+}
+
+// Compares the report with the baseline, into the report; the summary's lines of it.
+std::string compare_with_baseline(const RunRequest& request, const nlohmann::json& baseline,
+                                  nlohmann::json& report, std::ostream& err) {
+  auto compared = compare_reports(baseline, *request.baseline_path, report,
+                                  request.out_path.value_or("(stdout)"), request.compare);
+  // check_baseline checked all of it on the baseline's side, and this report is well formed.
+  if (auto* problem = std::get_if<Problem>(&compared)) throw Failure::invalid_input(*problem);
+  const auto& comparison = std::get<ReportComparison>(compared);
+  for (const std::string& warning : comparison.warnings) {
+    err << "pollscope: warning: " << warning << "\n";
+  }
+  report["baseline"] = to_json(comparison);
+  if (comparison.regressed()) report["verdict"] = "fail";
+  return comparison_summary(report["baseline"], "  baseline: ");
+}
+
+}  // namespace
+
+int run_command(const RunRequest& request, std::ostream& out, std::ostream& err) {
+  const Scenario scenario = load(request.scenario_path);
+  const nlohmann::json baseline = load_checked_baseline(request, scenario);
+  const std::string start_time = iso_time_now();
+  const RunOutcome outcome = run_with_progress(scenario, request, err);
+  auto report = make_report(scenario, outcome, start_time);
+  std::string compared;
+  if (request.baseline_path && !outcome.interrupted) {
+    compared = compare_with_baseline(request, baseline, report, err);
+  }
+  write_document(report.dump(2) + "\n", request.out_path, out);
+  if (!request.quiet) err << human_summary(report, compared);
+
+  const auto verdict = verdict_of(report);
+  if (verdict.interrupted) return kExitInterrupted;
+  return verdict.thresholds_passed ? kExitPassed : kExitThresholdFailed;
+}
+
+}  // namespace pollscope

@@ -1,0 +1,53 @@
+#pragma once
+
+// The work behind each subcommand, as plain functions that the tests call directly. Each returns
+// the exit code of a command that ran (pass, fail, regressed, interrupted) and throws a Failure
+// for one that could not (invalid input, the machine); main catches it. The files under
+// cli/commands/ only parse the command line.
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+#include "base/exit_code.hpp"
+#include "compare/compare.hpp"
+#include "libpoll/backend.hpp"
+
+namespace pollscope {
+
+struct RunRequest {
+  std::optional<std::string> scenario_path;  // none: the built-in default scenario
+  std::optional<std::string> out_path;       // none: the report goes to stdout
+  std::optional<libpoll::Backend> backend;
+  bool quiet = false;
+  std::optional<std::string> baseline_path;  // compare the report with this one (--baseline)
+  CompareOptions compare;                    // how, when there is a baseline
+};
+
+// `pollscope run`: runs the scenario, writes the report, prints a summary to `err`.
+int run_command(const RunRequest& request, std::ostream& out, std::ostream& err);
+// `pollscope validate`: checks a scenario without running it.
+int validate_command(const std::string& path, std::ostream& out);
+// `pollscope scenarios`: one line per scenario shipped in `directory`; a line on `err` for each
+// that is not valid (and exit 2 at the end).
+int scenarios_command(const std::string& directory, std::ostream& out, std::ostream& err);
+
+struct CompareRequest {
+  std::string baseline_path;
+  std::string current_path;
+  std::optional<std::string> out_path;  // none: the comparison goes to stdout
+  CompareOptions options;
+  bool quiet = false;  // no summary on stderr (warnings and errors still)
+};
+
+// `pollscope compare`: 0 when nothing regressed, 1 when something did; a Failure for invalid
+// input or usage (2) or when --out cannot be written (3).
+int compare_command(const CompareRequest& request, std::ostream& out, std::ostream& err);
+
+// The built-in default scenario (scenarios/default.json, compiled in).
+[[nodiscard]] const char* default_scenario_text();
+// Where the shipped scenarios are: $POLLSCOPE_SCENARIOS, else the source tree's scenarios/, else
+// the installed share directory.
+[[nodiscard]] std::string scenarios_directory();
+
+}  // namespace pollscope

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   pollscope::commands::add_scenarios(app, exit_code);
   pollscope::commands::add_compare(app, exit_code);
   pollscope::commands::add_inspect(app, exit_code);
+  pollscope::commands::add_trace(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -11,6 +11,15 @@
 
 namespace pollscope::interposer {
 
+// The C library's syscall(2): the interposer's own system calls, which must not pass through its
+// own syscall wrapper.
+using SyscallFunction = long(long, ...);
+SyscallFunction* next_syscall();
+template <typename... Arguments>
+long libc_syscall(long number, Arguments... arguments) {
+  return next_syscall()(number, arguments...);
+}
+
 // The next function of that name after this library (libc's, or a sanitizer's).
 void* next_symbol(const char* name);
 template <typename Function>

@@ -67,7 +67,7 @@ char executable[1024];
 char trace_dir[1024];
 
 long raw_getpid() {
-  return ::syscall(SYS_getpid);
+  return libc_syscall(SYS_getpid);
 }
 
 // The log sits high, away from the numbers the program is given (the lowest free ones).
@@ -81,10 +81,10 @@ void open_log() {
   char path[1200];
   std::snprintf(path, sizeof path, "%s/%ld.log", trace_dir, raw_getpid());
   const int fd = static_cast<int>(
-      ::syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+      libc_syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (fd < 0) return;
   const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, high_descriptor_hint());
-  if (high >= 0) ::syscall(SYS_close, fd);
+  if (high >= 0) libc_syscall(SYS_close, fd);
   log_fd = high >= 0 ? high : fd;
 }
 
@@ -149,18 +149,18 @@ int find_registration(int epoll_fd, int fd, int** link) {
 bool kernel_still_lists(int epoll_fd, int fd) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", epoll_fd);
-  const int info = static_cast<int>(::syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
+  const int info = static_cast<int>(libc_syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
   if (info < 0) return false;
   char text[16384];
   bool found = false;
   long length = 0;
   char wanted[32];
   std::snprintf(wanted, sizeof wanted, "tfd: %8d ", fd);
-  while (!found && (length = ::syscall(SYS_read, info, text, sizeof text - 1)) > 0) {
+  while (!found && (length = libc_syscall(SYS_read, info, text, sizeof text - 1)) > 0) {
     text[length] = '\0';
     found = std::strstr(text, wanted) != nullptr;  // lines are shorter than a read
   }
-  ::syscall(SYS_close, info);
+  libc_syscall(SYS_close, info);
   return found;
 }
 
@@ -176,7 +176,7 @@ void forget_zombies_of(int epoll_fd) {
 // of the kernel with kcmp(KCMP_EPOLL_TFD); -1 when none is (another process holds it).
 int keeper_of(int epoll_fd, int fd) {
   const int directory = static_cast<int>(
-      ::syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      libc_syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (directory < 0) return -1;
   const long pid = raw_getpid();
   kcmp_epoll_slot slot{static_cast<std::uint32_t>(epoll_fd), static_cast<std::uint32_t>(fd), 0};
@@ -184,7 +184,7 @@ int keeper_of(int epoll_fd, int fd) {
   int keeper = -1;
   long length = 0;
   while (keeper < 0 &&
-         (length = ::syscall(SYS_getdents64, directory, entries, sizeof entries)) > 0) {
+         (length = libc_syscall(SYS_getdents64, directory, entries, sizeof entries)) > 0) {
     for (long at = 0; at < length && keeper < 0;) {
       const auto* entry = reinterpret_cast<const linux_dirent64*>(entries + at);
       at += entry->d_reclen;
@@ -192,10 +192,11 @@ int keeper_of(int epoll_fd, int fd) {
       if (entry->d_name[0] < '0' || entry->d_name[0] > '9' || candidate == directory ||
           is_log(candidate))
         continue;
-      if (::syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, candidate, &slot) == 0) keeper = candidate;
+      if (libc_syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, candidate, &slot) == 0)
+        keeper = candidate;
     }
   }
-  ::syscall(SYS_close, directory);
+  libc_syscall(SYS_close, directory);
   return keeper;
 }
 
@@ -267,7 +268,7 @@ void move_log_away() {
   if (old_fd < 0) return;
   const int moved = ::fcntl(old_fd, F_DUPFD_CLOEXEC, old_fd + 1);
   log_fd = moved;
-  if (moved >= 0) ::syscall(SYS_close, old_fd);
+  if (moved >= 0) libc_syscall(SYS_close, old_fd);
 }
 
 void note_epoll(int epoll_fd) {
@@ -352,7 +353,7 @@ void start_child() {
   if (tables == nullptr) return;
   owner = static_cast<pid_t>(raw_getpid());
   const int inherited = log_fd.exchange(-1);
-  if (inherited >= 0) ::syscall(SYS_close, inherited);
+  if (inherited >= 0) libc_syscall(SYS_close, inherited);
   reset_tables();
   open_log();
   if (log_fd >= 0) announce();
@@ -404,7 +405,7 @@ Line& Line::stack() {
 void Line::write() {
   buffer_[size_++] = '\n';
   const int fd = log_fd.load(std::memory_order_relaxed);
-  if (fd >= 0) ::syscall(SYS_write, fd, buffer_, size_);
+  if (fd >= 0) libc_syscall(SYS_write, fd, buffer_, size_);
 }
 
 }  // namespace pollscope::interposer

@@ -77,15 +77,15 @@ Finding& Grader::add(const char* kind, Severity severity, int epoll_fd, int fd,
   return findings_.back();
 }
 
-// The stack without the interposer's frames; the site is the innermost frame in the traced
-// executable, else the innermost outside the C library.
+// The stack without the interposer's frames; the site is the innermost frame of the traced
+// executable's own code with line information, else the innermost outside the C library.
 void Grader::symbolize(Finding& finding, const std::vector<std::string>& frames) {
   for (const auto& recorded : frames) {
     if (!is_interposer(recorded)) finding.stack.push_back(symbolizer_.frame(recorded));
   }
   const StackFrame* site = nullptr;
   for (const auto& frame : finding.stack) {
-    if (frame.module == process_.executable) {
+    if (frame.module == process_.executable && !frame.file.empty()) {
       site = &frame;
       break;
     }

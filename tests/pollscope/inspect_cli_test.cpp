@@ -52,6 +52,12 @@ TEST(InspectCli, PlantedProgramShowsEachKernelVisibleClassOnce) {
     }
   }
   EXPECT_EQ(report.at("processes").at(0).at("epoll_sets").size(), 2u);
+  TempDir dir;
+  const auto written =
+      pollscope({"inspect", std::to_string(program.pid()), "--out", dir / "findings.json"});
+  EXPECT_TRUE(exited_with(written, 0));
+  EXPECT_TRUE(contains(written.err, "3 findings (2 errors, 1 warnings)")) << written.err;
+  expect_valid_against(kSourceDir / "cli" / "findings.schema.json", dir / "findings.json");
   EXPECT_EQ(program.release(10s), 0);
 }
 

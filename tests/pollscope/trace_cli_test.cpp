@@ -28,6 +28,7 @@ class TraceCli : public ::testing::Test {
     args.insert(args.end(), command.begin(), command.end());
     outcome_ = pollscope(args);
     EXPECT_TRUE(exited_with(outcome_, expected_exit));
+    expect_valid_against(kSourceDir / "cli" / "findings.schema.json", out_);
     return parse_report(read_file(out_));
   }
 

@@ -32,7 +32,7 @@ void record_ctl(int epoll_fd, int op, int fd, const epoll_event* event, int resu
   Line line(kind);
   line.number(epoll_fd).number(fd).unsigned_number(events).unsigned_number(data);
   line.number(result).number(result == 0 ? 0 : error);
-  if (op != EPOLL_CTL_DEL) line.stack();
+  if (op == EPOLL_CTL_ADD) line.stack();  // a MOD keeps the site of its ADD
   line.write();
   if (result != 0) return;
   if (op == EPOLL_CTL_DEL)

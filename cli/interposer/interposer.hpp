@@ -76,6 +76,8 @@ class Line {
   void write();
 
  private:
+  // `value` in `base`, after `separator` (none when it is '\0').
+  void append_digits(std::uint64_t value, unsigned base, char separator);
   char buffer_[8192];
   unsigned size_ = 0;
 };

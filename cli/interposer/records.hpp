@@ -7,7 +7,7 @@
 //   I <pid> <parent pid> <executable>        a process image starts being traced
 //   C <epoll fd>                              an epoll instance was created
 //   A|M|D <epoll fd> <fd> <events> <data> <result> <errno> [<module>@<hex offset>]...
-//                                             epoll_ctl ADD, MOD or DEL, with the caller's stack
+//                                             epoll_ctl ADD, MOD or DEL (ADD with its stack)
 //   V <epoll fd> <fd>                         fd closed while registered; the kernel removed it
 //   Z <epoll fd> <fd> <keeper>                fd closed while registered; the registration lives
 //                                             on, its file kept by descriptor <keeper> (-1: by

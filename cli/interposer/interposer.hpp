@@ -55,6 +55,8 @@ void note_epoll(int epoll_fd);
 [[nodiscard]] bool is_epoll(int epoll_fd);
 void note_registration(int epoll_fd, int fd, std::uint64_t data);
 void note_deregistration(int epoll_fd, int fd);
+// Whether `fd` is registered in `epoll_fd` under `data` already.
+[[nodiscard]] bool registered_as(int epoll_fd, int fd, std::uint64_t data);
 // After `fd` was closed (or replaced by dup2): records V, Z or X and forgets it.
 void note_closed(int fd);
 // After an epoll_wait on `epoll_fd` returned `events`: records events under zombies' tokens.

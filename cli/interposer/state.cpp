@@ -340,6 +340,13 @@ void note_registration(int epoll_fd, int fd, std::uint64_t data) {
   if (fd > highest) highest = fd;
 }
 
+bool registered_as(int epoll_fd, int fd, std::uint64_t data) {
+  if (fd < 0 || fd >= kMaxFd) return false;
+  int* link = nullptr;
+  const int index = find_registration(epoll_fd, fd, &link);
+  return index >= 0 && tables->registrations[index].data == data;
+}
+
 void note_deregistration(int epoll_fd, int fd) {
   if (fd < 0 || fd >= kMaxFd) return;
   int* link = nullptr;

@@ -4,6 +4,8 @@
 // closes a socket before unregistering it, a libuv program with no error, a statically linked
 // program refused, and the traced command's exit status passed through.
 
+#include <cstdlib>
+
 #include <gtest/gtest.h>
 
 #include "child_process.hpp"
@@ -93,10 +95,18 @@ TEST_F(TraceCli, CorrectRawEpollProgramAndItsForkedChildHaveNoFindings) {
   EXPECT_EQ(report.at("processes").size(), 2u);
 }
 
+#ifdef TCP_ECHO
 TEST_F(TraceCli, ShippedExampleHasNoFindings) {
+  // In a sanitizer build the example carries ASan, whose runtime insists on coming first in the
+  // library list; the interposer comes first, harmlessly, so that check is turned off.
+  const char* options = std::getenv("ASAN_OPTIONS");
+  const std::string asan_options =
+      std::string(options != nullptr ? options : "") + ":verify_asan_link_order=0";
+  ::setenv("ASAN_OPTIONS", asan_options.c_str(), 1);
   const auto report = trace({TCP_ECHO, "5"}, 0);
   EXPECT_EQ(count(report, "total"), 0u) << report.dump(2);
 }
+#endif
 
 TEST_F(TraceCli, AsyncioEchoServerAndClientHaveNoFindings) {
   const auto report = trace({kPython, kAsyncioEcho, "correct"}, 0);

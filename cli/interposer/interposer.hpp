@@ -84,6 +84,9 @@ class Line {
   unsigned size_ = 0;
 };
 
+// The traced executable's path, as /proc/self/exe names it.
+[[nodiscard]] const char* executable_path();
+
 // A fork child: a log of its own, and nothing inherited to track.
 void start_child();
 

@@ -103,6 +103,20 @@ TEST(InspectCli, FailOnFindingsExitsOneOnAnError) {
   EXPECT_EQ(program.release(10s), 0);
 }
 
+TEST(InspectCli, AllFindsAHeldProgramAmongEveryProcess) {
+  HeldProgram program({kPrograms, "correct"});
+  ASSERT_TRUE(program.first_line(10s).has_value());
+  const auto outcome = pollscope({"inspect", "--all", "--json"});
+  ASSERT_TRUE(exited_with(outcome, 0));
+  std::vector<pid_t> pids;
+  const auto report = parse_report(outcome.out);
+  for (const auto& process : report.at("processes"))
+    pids.push_back(process.at("pid").get<pid_t>());
+  EXPECT_NE(std::find(pids.begin(), pids.end(), program.pid()), pids.end())
+      << program.pid() << " not in " << ::testing::PrintToString(pids);
+  EXPECT_EQ(program.release(10s), 0);
+}
+
 TEST(InspectCli, NoSuchProcessIsInvalidInput) {
   const auto outcome = pollscope({"inspect", "999999999"});
   EXPECT_TRUE(exited_with(outcome, 2));

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "child_process.hpp"
+#include "held_program.hpp"
 
 namespace pollscope::test_support {
 namespace {
@@ -140,6 +141,33 @@ TEST_F(TraceCli, StaticallyLinkedProgramIsRefused) {
   EXPECT_TRUE(exited_with(outcome, 2));
   EXPECT_TRUE(one_line(outcome.err));
   EXPECT_TRUE(contains(outcome.err, "statically linked")) << outcome.err;
+}
+
+TEST_F(TraceCli, IntervalWritesTheFindingsWhileTheCommandRuns) {
+  using namespace std::chrono_literals;
+  // pollscope's stdin is the traced program's: it runs until the test closes it.
+  HeldProgram traced({POLLSCOPE_BINARY, "trace", "--quiet", "--interval", "0.05", "--out", out_,
+                      "--", kPrograms, "planted"});
+  ASSERT_TRUE(traced.first_line(10s).has_value());
+  json running;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {  // bounded polling of the file
+    if (std::filesystem::exists(out_)) {
+      running = parse_report(read_file(out_));
+      break;
+    }
+    sleep_briefly(20ms);
+  }
+  ASSERT_TRUE(running.is_object()) << "no findings written while it ran";
+  EXPECT_TRUE(running.at("running").get<bool>());
+  EXPECT_TRUE(running.at("exit_status").is_null());
+  EXPECT_EQ(count(running, "zombie"), 1u);  // already happened
+  EXPECT_EQ(count(running, "leaked"), 0u);  // not yet: it still runs
+  EXPECT_EQ(traced.release(10s), 0);
+  const auto finished = parse_report(read_file(out_));
+  EXPECT_FALSE(finished.at("running").get<bool>());
+  EXPECT_EQ(finished.at("exit_status"), 0);
+  EXPECT_EQ(count(finished, "total"), 5u);
 }
 
 TEST_F(TraceCli, CommandsExitStatusPassesThrough) {

@@ -113,6 +113,39 @@ std::optional<int> wait_for(pid_t child, const TraceRequest& request, const std:
   return status_of(wait_status);
 }
 
+// Starts the command with the interposer; its pid, or nothing after one line on `err`.
+std::optional<pid_t> spawn_traced(const std::vector<std::string>& command,
+                                  const std::string& library, const std::string& dir,
+                                  std::ostream& err) {
+  auto environment = traced_environment(library, dir);
+  auto argv = command;
+  auto argv_pointers = pointers(argv);
+  auto environment_pointers = pointers(environment);
+  pid_t child = -1;
+  if (const int error = ::posix_spawnp(&child, argv.front().c_str(), nullptr, nullptr,
+                                       argv_pointers.data(), environment_pointers.data())) {
+    err << "pollscope: trace: " << argv.front() << ": " << std::strerror(error) << "\n";
+    return std::nullopt;
+  }
+  return child;
+}
+
+// As system(3) does: Ctrl-C reaches the command (one process group), and pollscope stays to
+// grade what it did.
+std::optional<int> wait_ignoring_interrupts(pid_t child, const TraceRequest& request,
+                                            const std::string& dir, std::ostream& err) {
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction old_interrupt {};
+  struct sigaction old_quit {};
+  ::sigaction(SIGINT, &ignore, &old_interrupt);
+  ::sigaction(SIGQUIT, &ignore, &old_quit);
+  const auto status = wait_for(child, request, dir, err);
+  ::sigaction(SIGINT, &old_interrupt, nullptr);
+  ::sigaction(SIGQUIT, &old_quit, nullptr);
+  return status;
+}
+
 int exit_code_for(const TraceRequest& request, const TraceOutcome& outcome) {
   const auto errors = count_of(outcome.findings, Severity::kError);
   if (request.fail_on_warnings && !outcome.findings.empty()) return kExitThresholdFailed;
@@ -163,21 +196,13 @@ int run_trace(const TraceRequest& request, std::ostream& err) {
         << "\n";
     return kExitEnvironment;
   }
-  auto environment = traced_environment(*library, logs.path());
-  auto argv = request.command;
-  auto argv_pointers = pointers(argv);
-  auto environment_pointers = pointers(environment);
-  pid_t child = -1;
-  if (const int error = ::posix_spawnp(&child, argv.front().c_str(), nullptr, nullptr,
-                                       argv_pointers.data(), environment_pointers.data())) {
-    err << "pollscope: trace: " << argv.front() << ": " << std::strerror(error) << "\n";
-    return kExitInvalidInput;
-  }
-  const auto status = wait_for(child, request, logs.path(), err);
+  const auto child = spawn_traced(request.command, *library, logs.path(), err);
+  if (!child) return kExitInvalidInput;
+  const auto status = wait_ignoring_interrupts(*child, request, logs.path(), err);
   auto outcome = grade_directory(logs.path(), true);
   outcome.exit_status = status;
   if (outcome.processes.empty()) {
-    err << "pollscope: trace: the interposer never loaded into " << argv.front()
+    err << "pollscope: trace: the interposer never loaded into " << request.command.front()
         << " (a setuid program, or one that clears LD_PRELOAD): nothing was traced\n";
     return kExitEnvironment;
   }

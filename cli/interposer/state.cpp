@@ -298,7 +298,7 @@ void note_registration(int epoll_fd, int fd, std::uint64_t data) {
 }
 
 bool registered_as(int epoll_fd, int fd, std::uint64_t data) {
-  if (fd < 0 || fd >= kMaxFd) return false;
+  if (tables == nullptr || log_fd < 0 || fd < 0 || fd >= kMaxFd) return false;
   int* link = nullptr;
   const int index = find_registration(epoll_fd, fd, &link);
   return index >= 0 && tables->registrations[index].data == data;

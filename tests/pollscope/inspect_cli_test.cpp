@@ -3,6 +3,8 @@
 // correct program (pipe ends, eventfds, timerfd, signalfd), growth over samples, and the exit
 // codes for a missing process and missing rights.
 
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -17,6 +19,13 @@ using namespace std::chrono_literals;
 using json = nlohmann::json;
 
 const std::string kPrograms = EPOLL_PROGRAMS;
+
+// Whether this kernel lets a process compare open files with kcmp(2) (a container's seccomp
+// profile may refuse it): without it, inspect falls back to inodes as documented.
+bool kcmp_allowed() {
+  const long pid = ::getpid();
+  return ::syscall(SYS_kcmp, pid, pid, KCMP_FILE, 1, 1) == 0;
+}
 
 std::size_t count_kind(const json& leaks, const std::string& kind) {
   return leaks.at(kind).get<std::size_t>();
@@ -33,10 +42,13 @@ TEST(InspectCli, PlantedProgramShowsEachKernelVisibleClassOnce) {
   ASSERT_TRUE(program.first_line(10s).has_value());
   const auto report = inspect_json(program.pid());
   const auto& leaks = report.at("leaks");
+  // Without kcmp, two descriptors of one eventfd cannot be told from two eventfds: the
+  // documented fallback takes them as distinct.
+  const std::size_t duplicates = kcmp_allowed() ? 1 : 0;
   EXPECT_EQ(count_kind(leaks, "zombie"), 1u);
-  EXPECT_EQ(count_kind(leaks, "duplicate_target"), 1u);
+  EXPECT_EQ(count_kind(leaks, "duplicate_target"), duplicates);
   EXPECT_EQ(count_kind(leaks, "token_collision"), 1u);
-  EXPECT_EQ(count_kind(leaks, "total"), 3u);
+  EXPECT_EQ(count_kind(leaks, "total"), 2u + duplicates);
   EXPECT_EQ(count_kind(leaks, "errors"), 2u);
   for (const auto& detail : leaks.at("details")) {
     const auto kind = detail.at("kind").get<std::string>();
@@ -56,7 +68,7 @@ TEST(InspectCli, PlantedProgramShowsEachKernelVisibleClassOnce) {
   const auto written =
       pollscope({"inspect", std::to_string(program.pid()), "--out", dir / "findings.json"});
   EXPECT_TRUE(exited_with(written, 0));
-  EXPECT_TRUE(contains(written.err, "3 findings (2 errors, 1 warnings)")) << written.err;
+  EXPECT_TRUE(contains(written.err, "findings (2 errors, ")) << written.err;
   expect_valid_against(kSourceDir / "cli" / "findings.schema.json", dir / "findings.json");
   EXPECT_EQ(program.release(10s), 0);
 }
@@ -70,7 +82,7 @@ TEST(InspectCli, CorrectProgramSharingInodesHasNoFindings) {
   ASSERT_EQ(set.at("registrations").size(), 7u);
   for (const auto& registration : set.at("registrations"))
     EXPECT_EQ(registration.at("state"), "live");
-  EXPECT_FALSE(set.at("compared_by_inode").get<bool>());
+  EXPECT_EQ(set.at("compared_by_inode").get<bool>(), !kcmp_allowed());
   const auto text = pollscope({"inspect", std::to_string(program.pid())});
   EXPECT_TRUE(exited_with(text, 0));
   EXPECT_TRUE(contains(text.out, "anon_inode:[signalfd]")) << text.out;
@@ -110,8 +122,7 @@ TEST(InspectCli, AllFindsAHeldProgramAmongEveryProcess) {
   ASSERT_TRUE(exited_with(outcome, 0));
   std::vector<pid_t> pids;
   const auto report = parse_report(outcome.out);
-  for (const auto& process : report.at("processes"))
-    pids.push_back(process.at("pid").get<pid_t>());
+  for (const auto& process : report.at("processes")) pids.push_back(process.at("pid").get<pid_t>());
   EXPECT_NE(std::find(pids.begin(), pids.end(), program.pid()), pids.end())
       << program.pid() << " not in " << ::testing::PrintToString(pids);
   EXPECT_EQ(program.release(10s), 0);

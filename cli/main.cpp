@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
       "Exit codes:\n"
       "  0    ran, and every threshold passed (compare: nothing regressed)\n"
       "  1    ran, and a threshold failed or a figure regressed against the baseline\n"
+      "       (inspect, trace: --fail-on-findings or --fail-on-warnings, and such a finding)\n"
       "  2    invalid input or usage (a bad flag, a missing or invalid scenario or report)\n"
       "  3    runtime or environment failure (descriptor limit, sockets, writing the report),\n"
       "       or an internal error\n"
@@ -27,6 +28,8 @@ int main(int argc, char** argv) {
   pollscope::commands::add_validate(app, exit_code);
   pollscope::commands::add_scenarios(app, exit_code);
   pollscope::commands::add_compare(app, exit_code);
+  pollscope::commands::add_inspect(app, exit_code);
+  pollscope::commands::add_trace(app, exit_code);
   // Everything that stops a command reaches here, and ends as one line and an exit code.
   try {
     app.parse(argc, argv);

@@ -1,0 +1,132 @@
+// close, close_range, dup, dup2, dup3 and fcntl's F_DUPFD: the calls that end or copy a
+// registered descriptor. Untracked descriptors take the fast path: one table read, then the
+// real call.
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+
+#include "interposer.hpp"
+
+using namespace pollscope::interposer;
+
+namespace {
+
+int (*next_close)(int) = nullptr;
+int (*next_dup2)(int, int) = nullptr;
+int (*next_dup3)(int, int, int) = nullptr;
+
+// Records what a successful close of `fd` ended.
+void closed(int fd) {
+  const int saved = errno;
+  {
+    Guard guard;
+    if (guard.active()) note_closed(fd);
+  }
+  errno = saved;
+}
+
+// Records that `copy` is a new descriptor of `original`'s file.
+int duplicated(int original, int copy) {
+  if (copy < 0 || !tracked(original)) return copy;
+  const int saved = errno;
+  {
+    Guard guard;
+    if (guard.active()) Line('U').number(original).number(copy).write();
+  }
+  errno = saved;
+  return copy;
+}
+
+// dup2/dup3 close whatever `target` named: the log moves away first, and a tracked target is
+// recorded as closed.
+template <typename Call>
+int duplicate_onto(int original, int target, Call call) {
+  if (is_log(target) && original != target) move_log_away();
+  const bool target_tracked = tracked(target) && original != target;
+  const int result = call();
+  if (result >= 0 && target_tracked) closed(target);
+  return duplicated(original, result);
+}
+
+// close_range over the log's number closes around it: the program sees the same result.
+int close_range_keeping_log(unsigned first, unsigned last, int flags) {
+  static int (*next)(unsigned, unsigned, int) = nullptr;
+  auto* call = real(next, "close_range");
+  const int log = log_descriptor();
+  if (log < 0 || (flags & CLOSE_RANGE_CLOEXEC) != 0 || static_cast<unsigned>(log) < first ||
+      static_cast<unsigned>(log) > last)
+    return call(first, last, flags);
+  const auto log_number = static_cast<unsigned>(log);
+  if (log_number > first && call(first, log_number - 1, flags) != 0) return -1;
+  if (log_number < last) return call(log_number + 1, last, flags);
+  return 0;
+}
+
+}  // namespace
+
+extern "C" {
+
+__attribute__((visibility("default"))) int close(int fd) {
+  if (is_log(fd)) {
+    errno = EBADF;  // the program never opened this number
+    return -1;
+  }
+  if (!tracked(fd)) return real(next_close, "close")(fd);
+  const int result = real(next_close, "close")(fd);
+  if (result == 0 || errno == EINTR) closed(fd);  // Linux releases the fd even on EINTR
+  return result;
+}
+
+__attribute__((visibility("default"))) int close_range(unsigned first, unsigned last, int flags) {
+  const int result = close_range_keeping_log(first, last, flags);
+  if (result != 0 || (flags & CLOSE_RANGE_CLOEXEC) != 0) return result;
+  const int top = highest_tracked();
+  for (int fd = static_cast<int>(first); fd >= 0 && fd <= top; ++fd) {
+    if (static_cast<unsigned>(fd) > last) break;
+    if (tracked(fd)) closed(fd);
+  }
+  return result;
+}
+
+__attribute__((visibility("default"))) int dup(int fd) {
+  static int (*next)(int) = nullptr;
+  return duplicated(fd, real(next, "dup")(fd));
+}
+
+__attribute__((visibility("default"))) int dup2(int original, int target) {
+  return duplicate_onto(original, target,
+                        [&] { return real(next_dup2, "dup2")(original, target); });
+}
+
+__attribute__((visibility("default"))) int dup3(int original, int target, int flags) {
+  return duplicate_onto(original, target,
+                        [&] { return real(next_dup3, "dup3")(original, target, flags); });
+}
+
+__attribute__((visibility("default"))) int fcntl(int fd, int command, ...) {
+  static int (*next)(int, int, ...) = nullptr;
+  va_list arguments;
+  va_start(arguments, command);
+  void* argument = va_arg(arguments, void*);
+  va_end(arguments);
+  const int result = real(next, "fcntl")(fd, command, argument);
+  if (command != F_DUPFD && command != F_DUPFD_CLOEXEC) return result;
+  return duplicated(fd, result);
+}
+
+__attribute__((visibility("default"))) int fcntl64(int fd, int command, ...) {
+  static int (*next)(int, int, ...) = nullptr;
+  va_list arguments;
+  va_start(arguments, command);
+  void* argument = va_arg(arguments, void*);
+  va_end(arguments);
+  const int result = real(next, "fcntl64")(fd, command, argument);
+  if (command != F_DUPFD && command != F_DUPFD_CLOEXEC) return result;
+  return duplicated(fd, result);
+}
+
+}  // extern "C"

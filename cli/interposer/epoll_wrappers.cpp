@@ -1,0 +1,108 @@
+// epoll_create, epoll_create1, epoll_ctl and the epoll_wait family: the calls that make and use
+// registrations. Each returns what the real call returned, with its errno.
+
+#include <signal.h>
+#include <sys/epoll.h>
+
+#include <cerrno>
+
+#include "interposer.hpp"
+
+using namespace pollscope::interposer;
+
+namespace {
+
+int created(int epoll_fd) {
+  const int saved = errno;
+  if (epoll_fd >= 0) {
+    Guard guard;
+    if (guard.active()) note_epoll(epoll_fd);
+  }
+  errno = saved;
+  return epoll_fd;
+}
+
+void record_ctl(int epoll_fd, int op, int fd, const epoll_event* event, int result, int error) {
+  // A MOD that keeps the token changes nothing the grader follows: the common case (toggling
+  // write interest) costs neither a record nor the Guard's getpid. The table is read without
+  // the lock: only a program racing two threads on one registration could make it stale.
+  if (op == EPOLL_CTL_MOD && result == 0 && event != nullptr &&
+      registered_as(epoll_fd, fd, event->data.u64))
+    return;
+  Guard guard;
+  if (!guard.active()) return;
+  const char kind = op == EPOLL_CTL_ADD ? 'A' : op == EPOLL_CTL_MOD ? 'M' : 'D';
+  const std::uint64_t data = event != nullptr && op != EPOLL_CTL_DEL ? event->data.u64 : 0;
+  const std::uint32_t events = event != nullptr && op != EPOLL_CTL_DEL ? event->events : 0;
+  if (!is_epoll(epoll_fd)) note_epoll(epoll_fd);  // inherited, or made before loading
+  Line line(kind);
+  line.number(epoll_fd).number(fd).unsigned_number(events).unsigned_number(data);
+  line.number(result).number(result == 0 ? 0 : error);
+  if (op == EPOLL_CTL_ADD) line.stack();  // a MOD keeps the site of its ADD
+  line.write();
+  if (result != 0) return;
+  if (op == EPOLL_CTL_DEL)
+    note_deregistration(epoll_fd, fd);
+  else
+    note_registration(epoll_fd, fd, data);
+}
+
+int delivered(int epoll_fd, epoll_event* events, int count) {
+  if (count <= 0 || !any_zombies()) return count;
+  const int saved = errno;
+  {
+    Guard guard;
+    if (guard.active()) note_delivered(epoll_fd, events, count);
+  }
+  errno = saved;
+  return count;
+}
+
+}  // namespace
+
+extern "C" {
+
+__attribute__((visibility("default"))) int epoll_create(int size) {
+  static int (*next)(int) = nullptr;
+  return created(real(next, "epoll_create")(size));
+}
+
+__attribute__((visibility("default"))) int epoll_create1(int flags) {
+  static int (*next)(int) = nullptr;
+  return created(real(next, "epoll_create1")(flags));
+}
+
+__attribute__((visibility("default"))) int epoll_ctl(int epoll_fd, int op, int fd,
+                                                     epoll_event* event) {
+  static int (*next)(int, int, int, epoll_event*) = nullptr;
+  const int result = real(next, "epoll_ctl")(epoll_fd, op, fd, event);
+  const int error = errno;
+  record_ctl(epoll_fd, op, fd, event, result, error);
+  errno = error;
+  return result;
+}
+
+__attribute__((visibility("default"))) int epoll_wait(int epoll_fd, epoll_event* events,
+                                                      int max_events, int timeout) {
+  static int (*next)(int, epoll_event*, int, int) = nullptr;
+  return delivered(epoll_fd, events,
+                   real(next, "epoll_wait")(epoll_fd, events, max_events, timeout));
+}
+
+__attribute__((visibility("default"))) int epoll_pwait(int epoll_fd, epoll_event* events,
+                                                       int max_events, int timeout,
+                                                       const sigset_t* mask) {
+  static int (*next)(int, epoll_event*, int, int, const sigset_t*) = nullptr;
+  return delivered(epoll_fd, events,
+                   real(next, "epoll_pwait")(epoll_fd, events, max_events, timeout, mask));
+}
+
+__attribute__((visibility("default"))) int epoll_pwait2(int epoll_fd, epoll_event* events,
+                                                        int max_events, const timespec* timeout,
+                                                        const sigset_t* mask) {
+  static int (*next)(int, epoll_event*, int, const timespec*, const sigset_t*) = nullptr;
+  return delivered(epoll_fd, events,
+                   real(next, "epoll_pwait2")(epoll_fd, events, max_events, timeout, mask));
+}
+
+}  // extern "C"

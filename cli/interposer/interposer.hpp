@@ -1,0 +1,93 @@
+#pragma once
+
+// The interposer's state and its log, shared by the wrappers (epoll_wrappers.cpp,
+// descriptor_wrappers.cpp, process_wrappers.cpp). Everything here is async-signal-tolerant:
+// no allocation after load, a spin lock, and a per-thread guard that lets a re-entered
+// wrapper pass straight through.
+
+#include <sys/types.h>
+
+#include <cstdint>
+
+namespace pollscope::interposer {
+
+// The C library's syscall(2): the interposer's own system calls, which must not pass through its
+// own syscall wrapper.
+using SyscallFunction = long(long, ...);
+SyscallFunction* next_syscall();
+template <typename... Arguments>
+long libc_syscall(long number, Arguments... arguments) {
+  return next_syscall()(number, arguments...);
+}
+
+// The next function of that name after this library (libc's, or a sanitizer's).
+void* next_symbol(const char* name);
+template <typename Function>
+Function* real(Function*& cache, const char* name) {
+  if (cache == nullptr) cache = reinterpret_cast<Function*>(next_symbol(name));
+  return cache;
+}
+
+// Whether a wrapper may record: tracing is on, this thread is not already inside a wrapper,
+// and this process owns the state (a vfork child shares its parent's memory and does not).
+// Construct one in every wrapper; when active(), it holds the lock until destroyed.
+class Guard {
+ public:
+  Guard();
+  ~Guard();
+  Guard(const Guard&) = delete;
+  Guard& operator=(const Guard&) = delete;
+  [[nodiscard]] bool active() const { return active_; }
+
+ private:
+  bool active_ = false;
+};
+
+// The cheap test done before anything else: does the interposer care about this descriptor?
+[[nodiscard]] bool tracked(int fd);
+[[nodiscard]] bool is_log(int fd);
+[[nodiscard]] int log_descriptor();
+// Moves the log to another descriptor number (dup2 onto it, close_range over it).
+void move_log_away();
+
+// The interposer's own view, changed under a Guard.
+void note_epoll(int epoll_fd);
+[[nodiscard]] bool is_epoll(int epoll_fd);
+void note_registration(int epoll_fd, int fd, std::uint64_t data);
+void note_deregistration(int epoll_fd, int fd);
+// Whether `fd` is registered in `epoll_fd` under `data` already.
+[[nodiscard]] bool registered_as(int epoll_fd, int fd, std::uint64_t data);
+// After `fd` was closed (or replaced by dup2): records V, Z or X and forgets it.
+void note_closed(int fd);
+// After an epoll_wait on `epoll_fd` returned `events`: records events under zombies' tokens.
+void note_delivered(int epoll_fd, const void* events, int count);
+// Whether any zombie is known: epoll_wait looks at its events only then.
+[[nodiscard]] bool any_zombies();
+// The highest descriptor number tracked, for close_range.
+[[nodiscard]] int highest_tracked();
+
+// Records one line (the fields are appended with Line).
+class Line {
+ public:
+  explicit Line(char kind);
+  Line& number(std::int64_t value);
+  Line& unsigned_number(std::uint64_t value);
+  Line& text(const char* value);
+  // The caller's stack as module@offset frames.
+  Line& stack();
+  void write();
+
+ private:
+  // `value` in `base`, after `separator` (none when it is '\0').
+  void append_digits(std::uint64_t value, unsigned base, char separator);
+  char buffer_[8192];
+  unsigned size_ = 0;
+};
+
+// The traced executable's path, as /proc/self/exe names it.
+[[nodiscard]] const char* executable_path();
+
+// A fork child: a log of its own, and nothing inherited to track.
+void start_child();
+
+}  // namespace pollscope::interposer

@@ -1,0 +1,24 @@
+#pragma once
+
+// The lines the interposer writes, one per event, space separated; the grader in
+// cli/src/trace/ reads them (trace_records.cpp). A line is written with one write(2) to a file
+// opened with O_APPEND, so that concurrent threads never interleave.
+//
+//   I <pid> <parent pid> <executable>        a process image starts being traced
+//   C <epoll fd>                              an epoll instance was created
+//   A|M|D <epoll fd> <fd> <events> <data> <result> <errno> [<module>@<hex offset>]...
+//                                             epoll_ctl ADD, MOD or DEL (ADD with its stack)
+//   V <epoll fd> <fd>                         fd closed while registered; the kernel removed it
+//   Z <epoll fd> <fd> <keeper>                fd closed while registered; the registration lives
+//                                             on, its file kept by descriptor <keeper> (-1: by
+//                                             another process)
+//   G <epoll fd> <data> <count>               events delivered under a zombie's token
+//   U <old fd> <new fd>                       a tracked descriptor was duplicated
+//   X <epoll fd>                              an epoll instance's descriptor was closed
+
+namespace pollscope::interposer {
+
+inline constexpr const char* kTraceDirEnv = "POLLSCOPE_TRACE_DIR";
+inline constexpr const char* kLibraryEnv = "POLLSCOPE_INTERPOSER";
+
+}  // namespace pollscope::interposer

@@ -1,0 +1,62 @@
+// syscall(2): libuv, among others, closes descriptors with syscall(SYS_close, fd) rather than
+// close(). The calls the interposer follows are routed to its wrappers; everything else goes
+// straight to the C library. (Programs that issue the instruction themselves, as Go does, are
+// refused by pollscope before they run.)
+
+#include <sys/epoll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdarg>
+
+#include "interposer.hpp"
+
+using namespace pollscope::interposer;
+
+namespace pollscope::interposer {
+
+SyscallFunction* next_syscall() {
+  static SyscallFunction* next = nullptr;
+  return real(next, "syscall");
+}
+
+}  // namespace pollscope::interposer
+
+extern "C" {
+
+int close(int fd);
+int close_range(unsigned first, unsigned last, int flags);
+int dup(int fd);
+int dup2(int original, int target);
+int dup3(int original, int target, int flags);
+int epoll_create1(int flags);
+int epoll_ctl(int epoll_fd, int op, int fd, epoll_event* event);
+
+__attribute__((visibility("default"))) long syscall(long number, ...) {
+  va_list arguments;
+  va_start(arguments, number);
+  long a[6];
+  for (long& argument : a) argument = va_arg(arguments, long);
+  va_end(arguments);
+  const auto i = [&](int index) { return static_cast<int>(a[index]); };
+  switch (number) {
+    case SYS_close:
+      return close(i(0));
+    case SYS_close_range:
+      return close_range(static_cast<unsigned>(a[0]), static_cast<unsigned>(a[1]), i(2));
+    case SYS_dup:
+      return dup(i(0));
+    case SYS_dup2:
+      return dup2(i(0), i(1));
+    case SYS_dup3:
+      return dup3(i(0), i(1), i(2));
+    case SYS_epoll_create1:
+      return epoll_create1(i(0));
+    case SYS_epoll_ctl:
+      return epoll_ctl(i(0), i(1), i(2), reinterpret_cast<epoll_event*>(a[3]));
+    default:
+      return libc_syscall(number, a[0], a[1], a[2], a[3], a[4], a[5]);
+  }
+}
+
+}  // extern "C"

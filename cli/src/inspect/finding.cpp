@@ -1,0 +1,99 @@
+#include "inspect/finding.hpp"
+
+#include <sys/epoll.h>
+
+#include <algorithm>
+#include <utility>
+
+#include <fmt/format.h>
+
+namespace pollscope {
+
+namespace {
+
+const char* severity_name(Severity severity) {
+  return severity == Severity::kError ? "error" : "warning";
+}
+
+nlohmann::json stack_json(const std::vector<StackFrame>& stack) {
+  auto frames = nlohmann::json::array();
+  for (const auto& frame : stack) {
+    frames.push_back({{"module", frame.module},
+                      {"offset", fmt::format("0x{:x}", frame.offset)},
+                      {"function", frame.function},
+                      {"file", frame.file},
+                      {"line", frame.line}});
+  }
+  return frames;
+}
+
+nlohmann::json detail_json(const Finding& finding) {
+  nlohmann::json detail = {{"kind", finding.kind},
+                           {"severity", severity_name(finding.severity)},
+                           {"pid", finding.pid},
+                           {"epoll_fd", finding.epoll_fd},
+                           {"fd", finding.fd},
+                           {"token", finding.token},
+                           {"interest", finding.interest},
+                           {"site", finding.site},
+                           {"detail", finding.detail},
+                           {"stack", stack_json(finding.stack)}};
+  if (finding.kind == "zombie") detail["ghost_events"] = finding.ghost_events;
+  return detail;
+}
+
+}  // namespace
+
+std::string epoll_events_text(std::uint32_t events) {
+  static constexpr std::pair<std::uint32_t, const char*> kNames[] = {
+      {EPOLLIN, "EPOLLIN"},         {EPOLLPRI, "EPOLLPRI"},
+      {EPOLLOUT, "EPOLLOUT"},       {EPOLLERR, "EPOLLERR"},
+      {EPOLLHUP, "EPOLLHUP"},       {EPOLLRDNORM, "EPOLLRDNORM"},
+      {EPOLLRDBAND, "EPOLLRDBAND"}, {EPOLLWRNORM, "EPOLLWRNORM"},
+      {EPOLLWRBAND, "EPOLLWRBAND"}, {EPOLLMSG, "EPOLLMSG"},
+      {EPOLLRDHUP, "EPOLLRDHUP"},   {EPOLLEXCLUSIVE, "EPOLLEXCLUSIVE"},
+      {EPOLLWAKEUP, "EPOLLWAKEUP"}, {EPOLLONESHOT, "EPOLLONESHOT"},
+      {EPOLLET, "EPOLLET"}};
+  std::string text;
+  for (const auto& [bit, name] : kNames) {
+    if ((events & bit) == 0) continue;
+    text += text.empty() ? name : std::string("|") + name;
+    events &= ~bit;
+  }
+  if (events != 0) text += fmt::format("{}0x{:x}", text.empty() ? "" : "|", events);
+  return text.empty() ? "0" : text;
+}
+
+nlohmann::json findings_block(const std::vector<Finding>& findings) {
+  nlohmann::json block;
+  for (const char* kind : kLeakFindingKinds) {
+    block[kind] = std::count_if(findings.begin(), findings.end(),
+                                [&](const Finding& finding) { return finding.kind == kind; });
+  }
+  block["total"] = findings.size();
+  block["errors"] = count_of(findings, Severity::kError);
+  block["warnings"] = count_of(findings, Severity::kWarning);
+  block["details"] = nlohmann::json::array();
+  for (const auto& finding : findings) block["details"].push_back(detail_json(finding));
+  return block;
+}
+
+std::size_t count_of(const std::vector<Finding>& findings, Severity severity) {
+  return static_cast<std::size_t>(
+      std::count_if(findings.begin(), findings.end(),
+                    [&](const Finding& finding) { return finding.severity == severity; }));
+}
+
+std::string findings_text(const std::vector<Finding>& findings) {
+  std::string text;
+  for (const auto& finding : findings) {
+    text +=
+        fmt::format("  {} {}: pid {} epoll fd {} fd {} token {} ({}): {}\n",
+                    severity_name(finding.severity), finding.kind, finding.pid, finding.epoll_fd,
+                    finding.fd, finding.token, finding.interest, finding.detail);
+    if (!finding.site.empty()) text += fmt::format("      registered at {}\n", finding.site);
+  }
+  return text;
+}
+
+}  // namespace pollscope

@@ -1,0 +1,168 @@
+#include "inspect/inspect.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <ostream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "base/exit_code.hpp"
+#include "io/files.hpp"
+
+namespace pollscope {
+
+namespace {
+
+// A process that cannot be inspected: the exit code and the one line that says why.
+struct InspectFailure {
+  int exit_code;
+  std::string message;
+};
+
+InspectFailure failure_for(pid_t pid, std::error_code error) {
+  if (error == std::errc::no_such_file_or_directory || error == std::errc::no_such_process)
+    return {kExitInvalidInput, fmt::format("inspect: no process {}", pid)};
+  if (error == std::errc::permission_denied || error == std::errc::operation_not_permitted)
+    return {kExitEnvironment,
+            fmt::format("inspect: process {}: permission denied: reading another process's "
+                        "descriptors needs the same user or CAP_SYS_PTRACE",
+                        pid)};
+  return {kExitEnvironment, fmt::format("inspect: process {}: {}", pid, error.message())};
+}
+
+std::vector<pid_t> every_process() {
+  std::vector<pid_t> pids;
+  const std::unique_ptr<DIR, int (*)(DIR*)> listing(::opendir("/proc"), ::closedir);
+  if (!listing) return pids;
+  while (const dirent* entry = ::readdir(listing.get())) {
+    const std::string_view name = entry->d_name;
+    pid_t pid = 0;
+    const auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), pid);
+    if (error == std::errc() && end == name.data() + name.size() && pid != ::getpid())
+      pids.push_back(pid);
+  }
+  return pids;
+}
+
+// One process's epoll sets, classified. A set closed while it was being read is skipped.
+std::optional<InspectFailure> view_process(pid_t pid, ProcessView& view,
+                                           std::vector<Finding>& findings) {
+  if (const auto error = read_process_files(pid, view.files)) return failure_for(pid, error);
+  for (const auto& [fd, target] : view.files.fds) {
+    if (!names_epoll(target)) continue;
+    auto kernel = libpoll::read_epoll_fdinfo(pid, fd);
+    if (!kernel) {
+      if (kernel.error() == std::errc::no_such_file_or_directory) continue;
+      return failure_for(pid, kernel.error());
+    }
+    view.sets.push_back(classify_epoll_set(view.files, fd, *kernel, findings));
+  }
+  return std::nullopt;
+}
+
+std::optional<InspectFailure> sample(const InspectRequest& request, const std::vector<pid_t>& pids,
+                                     InspectOutcome& outcome) {
+  outcome.processes.clear();
+  outcome.findings.clear();
+  outcome.unreadable = 0;
+  for (const pid_t pid : pids) {
+    ProcessView view;
+    std::vector<Finding> found;
+    if (auto failure = view_process(pid, view, found)) {
+      if (!request.all) return failure;
+      outcome.unreadable += failure->exit_code == kExitEnvironment;
+      continue;  // --all: gone, or not ours to read
+    }
+    if (request.all && view.sets.empty()) continue;
+    outcome.findings.insert(outcome.findings.end(), found.begin(), found.end());
+    outcome.processes.push_back(std::move(view));
+  }
+  return std::nullopt;
+}
+
+void record_sizes(const InspectOutcome& sampled, double time_s,
+                  std::vector<SetHistory>& histories) {
+  for (const auto& process : sampled.processes) {
+    for (const auto& set : process.sets) {
+      auto it = std::find_if(histories.begin(), histories.end(), [&](const SetHistory& h) {
+        return h.pid == set.pid && h.epoll_fd == set.epoll_fd;
+      });
+      if (it == histories.end())
+        it = histories.insert(histories.end(), SetHistory{set.pid, set.epoll_fd, {}, {}});
+      it->times_s.push_back(time_s);
+      it->sizes.push_back(set.registrations.size());
+    }
+  }
+}
+
+std::optional<InspectFailure> inspect(const InspectRequest& request, InspectOutcome& outcome) {
+  const auto pids = request.all ? every_process() : request.pids;
+  const int samples = request.watch_seconds ? std::max(request.samples, 1) : 1;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < samples; ++i) {
+    // The interval between samples is what --watch asks for; nothing waits on it.
+    if (i > 0) std::this_thread::sleep_for(std::chrono::duration<double>(*request.watch_seconds));
+    if (auto failure = sample(request, pids, outcome)) return failure;
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    if (request.watch_seconds) record_sizes(outcome, elapsed.count(), outcome.histories);
+  }
+  find_growth(outcome.histories, outcome.findings);
+  return std::nullopt;
+}
+
+int exit_code_for(const InspectRequest& request, const std::vector<Finding>& findings) {
+  if (request.fail_on_warnings && !findings.empty()) return kExitThresholdFailed;
+  if ((request.fail_on_findings || request.fail_on_warnings) &&
+      count_of(findings, Severity::kError) > 0)
+    return kExitThresholdFailed;
+  return kExitPassed;
+}
+
+}  // namespace
+
+void find_growth(const std::vector<SetHistory>& histories, std::vector<Finding>& findings) {
+  for (const auto& history : histories) {
+    const auto& sizes = history.sizes;
+    if (sizes.size() < 3 || sizes.back() <= sizes.front()) continue;
+    if (!std::is_sorted(sizes.begin(), sizes.end())) continue;
+    const double span = history.times_s.back() - history.times_s.front();
+    Finding finding;
+    finding.kind = "growing";
+    finding.severity = Severity::kError;
+    finding.pid = history.pid;
+    finding.epoll_fd = history.epoll_fd;
+    finding.detail = fmt::format(
+        "the set grew from {} to {} registrations over {} samples ({:.1f} per second) and never "
+        "shrank",
+        sizes.front(), sizes.back(), sizes.size(),
+        span > 0 ? static_cast<double>(sizes.back() - sizes.front()) / span : 0.0);
+    findings.push_back(std::move(finding));
+  }
+}
+
+int run_inspect(const InspectRequest& request, std::ostream& out, std::ostream& err) {
+  if (request.pids.empty() && !request.all) {
+    err << "pollscope: inspect: give one or more PIDs, or --all\n";
+    return kExitInvalidInput;
+  }
+  InspectOutcome outcome;
+  if (const auto failure = inspect(request, outcome)) {
+    err << "pollscope: " << failure->message << "\n";
+    return failure->exit_code;
+  }
+  if (request.json || request.out_path) {
+    const auto text = inspect_document(outcome).dump(2) + "\n";
+    write_document(text, request.out_path, out);
+  }
+  if (!request.json) (request.out_path ? err : out) << inspect_text(outcome);
+  return exit_code_for(request, outcome.findings);
+}
+
+}  // namespace pollscope

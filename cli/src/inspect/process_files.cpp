@@ -1,0 +1,59 @@
+#include "inspect/process_files.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <fstream>
+#include <memory>
+
+namespace pollscope {
+
+namespace {
+
+std::string read_link(const std::string& path) {
+  std::string target(4096, '\0');
+  const auto length = ::readlink(path.c_str(), target.data(), target.size());
+  if (length < 0) return {};
+  target.resize(static_cast<std::size_t>(length));
+  return target;
+}
+
+std::string read_command(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::string command;
+  std::getline(in, command);
+  return command;
+}
+
+}  // namespace
+
+std::error_code read_process_files(pid_t pid, ProcessFiles& files) {
+  const std::string directory = "/proc/" + std::to_string(pid) + "/fd";
+  const std::unique_ptr<DIR, int (*)(DIR*)> listing(::opendir(directory.c_str()), ::closedir);
+  if (!listing) return {errno, std::system_category()};
+  files.pid = pid;
+  files.command = read_command(pid);
+  files.fds.clear();
+  while (const dirent* entry = ::readdir(listing.get())) {
+    const std::string_view name = entry->d_name;
+    int fd = -1;
+    const auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), fd);
+    if (error != std::errc() || end != name.data() + name.size()) continue;  // "." and ".."
+    // A descriptor closed between the listing and the readlink is simply not there.
+    auto target = read_link(directory + "/" + std::string(name));
+    if (!target.empty()) files.fds.emplace(fd, std::move(target));
+  }
+  return {};
+}
+
+bool names_epoll(const std::string& target) {
+  return target == "anon_inode:[eventpoll]";
+}
+
+bool shares_inodes(const std::string& target) {
+  return target.rfind("pipe:", 0) == 0 || target.rfind("anon_inode:", 0) == 0;
+}
+
+}  // namespace pollscope

@@ -1,0 +1,99 @@
+#include "trace/program_check.hpp"
+
+#include <fcntl.h>
+#include <gelf.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace pollscope {
+
+namespace {
+
+std::optional<std::string> in_path(const std::string& name) {
+  if (name.find('/') != std::string::npos) {
+    if (::access(name.c_str(), X_OK) == 0) return name;
+    return std::nullopt;
+  }
+  const char* path = std::getenv("PATH");
+  std::istringstream directories(path != nullptr ? path : "/usr/bin:/bin");
+  for (std::string directory; std::getline(directories, directory, ':');) {
+    const auto candidate = (directory.empty() ? "." : directory) + "/" + name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return std::nullopt;
+}
+
+// A script's interpreter: "#!/usr/bin/python3 -u" or "#!/usr/bin/env python3".
+std::optional<std::string> interpreter_of(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line) || line.rfind("#!", 0) != 0) return std::nullopt;
+  std::istringstream words(line.substr(2));
+  std::string interpreter;
+  std::string argument;
+  words >> interpreter >> argument;
+  if (interpreter == "/usr/bin/env" && !argument.empty()) return in_path(argument);
+  return interpreter;
+}
+
+bool has_section(Elf* elf, const char* wanted) {
+  std::size_t names = 0;
+  if (elf_getshdrstrndx(elf, &names) != 0) return false;
+  for (Elf_Scn* section = nullptr; (section = elf_nextscn(elf, section)) != nullptr;) {
+    GElf_Shdr header;
+    if (gelf_getshdr(section, &header) == nullptr) continue;
+    const char* name = elf_strptr(elf, names, header.sh_name);
+    if (name != nullptr && std::strcmp(name, wanted) == 0) return true;
+  }
+  return false;
+}
+
+bool has_interpreter(Elf* elf) {
+  std::size_t count = 0;
+  if (elf_getphdrnum(elf, &count) != 0) return false;
+  for (std::size_t i = 0; i < count; ++i) {
+    GElf_Phdr header;
+    if (gelf_getphdr(elf, static_cast<int>(i), &header) != nullptr && header.p_type == PT_INTERP)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::optional<std::string> program_file(const std::string& name) {
+  auto path = in_path(name);
+  if (!path) return std::nullopt;
+  for (int depth = 0; depth < 4; ++depth) {
+    auto interpreter = interpreter_of(*path);
+    if (!interpreter) break;
+    path = interpreter;
+  }
+  return path;
+}
+
+std::optional<std::string> untraceable_reason(const std::string& path) {
+  elf_version(EV_CURRENT);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;  // running it will say what is wrong
+  Elf* elf = elf_begin(fd, ELF_C_READ, nullptr);
+  std::optional<std::string> reason;
+  if (elf != nullptr && elf_kind(elf) == ELF_K_ELF) {
+    if (has_section(elf, ".go.buildinfo") || has_section(elf, ".note.go.buildid")) {
+      reason =
+          "is a Go program: it makes its system calls itself, where LD_PRELOAD cannot see "
+          "them";
+    } else if (!has_interpreter(elf)) {
+      reason = "is statically linked: no dynamic loader will load the interposer into it";
+    }
+  }
+  if (elf != nullptr) elf_end(elf);
+  ::close(fd);
+  return reason;
+}
+
+}  // namespace pollscope

@@ -1,0 +1,69 @@
+#include "trace/trace_records.hpp"
+
+#include <charconv>
+#include <sstream>
+
+namespace pollscope {
+
+namespace {
+
+template <typename T>
+bool read_number(std::istringstream& in, T& value) {
+  std::string word;
+  if (!(in >> word)) return false;
+  const auto [end, error] = std::from_chars(word.data(), word.data() + word.size(), value);
+  return error == std::errc() && end == word.data() + word.size();
+}
+
+bool read_ctl(std::istringstream& in, TraceRecord& record) {
+  if (!(read_number(in, record.epoll_fd) && read_number(in, record.fd) &&
+        read_number(in, record.events) && read_number(in, record.data) &&
+        read_number(in, record.result) && read_number(in, record.error)))
+    return false;
+  for (std::string frame; in >> frame;) record.frames.push_back(frame);
+  return true;
+}
+
+bool read_fields(std::istringstream& in, TraceRecord& record) {
+  switch (record.kind) {
+    case 'I':
+      return read_number(in, record.pid) && read_number(in, record.parent) &&
+             static_cast<bool>(in >> record.executable);
+    case 'C':
+    case 'X':
+      return read_number(in, record.epoll_fd);
+    case 'A':
+    case 'M':
+    case 'D':
+      return read_ctl(in, record);
+    case 'V':
+      return read_number(in, record.epoll_fd) && read_number(in, record.fd);
+    case 'Z':
+      return read_number(in, record.epoll_fd) && read_number(in, record.fd) &&
+             read_number(in, record.keeper);
+    case 'G':
+      return read_number(in, record.epoll_fd) && read_number(in, record.data) &&
+             read_number(in, record.count);
+    case 'U':
+      return read_number(in, record.epoll_fd) && read_number(in, record.fd);
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+std::vector<TraceRecord> parse_trace_records(const std::string& text) {
+  std::vector<TraceRecord> records;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() < 2 || line[1] != ' ') continue;
+    std::istringstream in(line.substr(2));
+    TraceRecord record;
+    record.kind = line[0];
+    if (read_fields(in, record)) records.push_back(std::move(record));
+  }
+  return records;
+}
+
+}  // namespace pollscope

@@ -1,0 +1,33 @@
+#pragma once
+
+// Reading the interposer's records (the format is described in cli/interposer/records.hpp): one
+// file per traced process, one line per event.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pollscope {
+
+struct TraceRecord {
+  char kind = '?';  // I C A M D V Z G U X
+  int epoll_fd = -1;
+  int fd = -1;
+  std::uint32_t events = 0;
+  std::uint64_t data = 0;
+  int result = 0;
+  int error = 0;
+  int keeper = -1;                  // Z: the descriptor that keeps the file open
+  std::uint64_t count = 0;          // G: events under a zombie's token
+  pid_t pid = 0;                    // I
+  pid_t parent = 0;                 // I
+  std::string executable;           // I
+  std::vector<std::string> frames;  // A, M: "module@hexoffset", innermost first
+};
+
+// The records of one log's text; malformed lines (a process killed mid-write) are skipped.
+[[nodiscard]] std::vector<TraceRecord> parse_trace_records(const std::string& text);
+
+}  // namespace pollscope

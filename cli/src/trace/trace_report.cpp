@@ -1,0 +1,61 @@
+#include <algorithm>
+#include <filesystem>
+
+#include "trace/trace.hpp"
+
+namespace pollscope {
+
+namespace {
+
+std::string read_whole(const std::filesystem::path& path) {
+  std::string text;
+  if (FILE* file = std::fopen(path.c_str(), "re")) {
+    char buffer[65536];
+    for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, file)) > 0;)
+      text.append(buffer, n);
+    std::fclose(file);
+  }
+  return text;
+}
+
+}  // namespace
+
+TraceOutcome grade_directory(const std::string& directory, bool finished) {
+  TraceOutcome outcome;
+  Symbolizer symbolizer;
+  std::vector<std::filesystem::path> logs;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(directory, error))
+    if (entry.path().extension() == ".log") logs.push_back(entry.path());
+  std::sort(logs.begin(), logs.end());
+  for (const auto& log : logs) {
+    TracedProcess process;
+    auto found = grade_process(parse_trace_records(read_whole(log)), finished, symbolizer, process);
+    if (process.pid == 0) continue;
+    outcome.processes.push_back(process);
+    outcome.findings.insert(outcome.findings.end(), std::make_move_iterator(found.begin()),
+                            std::make_move_iterator(found.end()));
+  }
+  return outcome;
+}
+
+nlohmann::json trace_document(const TraceRequest& request, const TraceOutcome& outcome) {
+  nlohmann::json document = {{"format", 1},
+                             {"tool", "pollscope"},
+                             {"kind", "trace"},
+                             {"command", request.command},
+                             {"running", outcome.running},
+                             {"exit_status", nullptr},
+                             {"processes", nlohmann::json::array()}};
+  if (outcome.exit_status) document["exit_status"] = *outcome.exit_status;
+  for (const auto& process : outcome.processes) {
+    document["processes"].push_back({{"pid", process.pid},
+                                     {"parent", process.parent},
+                                     {"executable", process.executable},
+                                     {"records", process.records}});
+  }
+  document["leaks"] = findings_block(outcome.findings);
+  return document;
+}
+
+}  // namespace pollscope

@@ -1,0 +1,172 @@
+/* Small raw-epoll programs for `pollscope inspect` and `pollscope trace`, one per mode:
+ *
+ *   epoll_programs correct    both ends of a pipe, eventfds, a timerfd and a signalfd in one
+ *                             set, and a forked child that closes what it inherited: every
+ *                             registration removed before its descriptor is closed.
+ *   epoll_programs planted    each leak class once (see plant_* below), in two sets.
+ *   epoll_programs growing    adds a registration every 5 ms (at most 2,000).
+ *
+ * Each prints "ready <epoll fd>" once its sets are in place, then waits (at most 20 s) for its
+ * standard input to close, so that a test can inspect it; then it tears down and exits 0. */
+#define _GNU_SOURCE
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void check(int ok, const char* what) {
+  if (!ok) {
+    perror(what);
+    exit(2);
+  }
+}
+
+static void add(int epoll_fd, int fd, uint64_t data, uint32_t events) {
+  struct epoll_event event = {.events = events, .data.u64 = data};
+  check(epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0, "epoll_ctl ADD");
+}
+
+static void del(int epoll_fd, int fd) {
+  check(epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL) == 0, "epoll_ctl DEL");
+}
+
+/* Announces the set and waits for standard input to close (or 20 s). */
+static void ready_and_wait(int epoll_fd) {
+  printf("ready %d\n", epoll_fd);
+  fflush(stdout);
+  struct pollfd input = {.fd = 0, .events = POLLIN};
+  char buffer[64];
+  while (poll(&input, 1, 20000) == 1 && read(0, buffer, sizeof buffer) > 0) {
+  }
+}
+
+static int correct(void) {
+  int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  int ends[2], events[3], timer, signals;
+  check(pipe(ends) == 0, "pipe");
+  for (int i = 0; i < 3; ++i) check((events[i] = eventfd(0, EFD_NONBLOCK)) >= 0, "eventfd");
+  check((timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK)) >= 0, "timerfd");
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGUSR1);
+  check(sigprocmask(SIG_BLOCK, &mask, NULL) == 0, "sigprocmask");
+  check((signals = signalfd(-1, &mask, SFD_NONBLOCK)) >= 0, "signalfd");
+  int all[] = {ends[0], ends[1], events[0], events[1], events[2], timer, signals};
+  for (int i = 0; i < 7; ++i) add(epoll_fd, all[i], 10 + (uint64_t)i, i == 1 ? EPOLLOUT : EPOLLIN);
+  /* A failed call the program handles is not a leak: adding twice fails with EEXIST. */
+  struct epoll_event again = {.events = EPOLLIN, .data.u64 = 10};
+  check(epoll_ctl(epoll_fd, EPOLL_CTL_ADD, ends[0], &again) == -1, "second ADD");
+  check(epoll_ctl(epoll_fd, EPOLL_CTL_MOD, ends[0], &again) == 0, "MOD");
+  pid_t child = fork();
+  check(child >= 0, "fork");
+  if (child == 0) {  /* the child's copies close without touching the parent's set */
+    for (int i = 0; i < 7; ++i) close(all[i]);
+    _exit(0);
+  }
+  check(waitpid(child, NULL, 0) == child, "waitpid");
+  ready_and_wait(epoll_fd);
+  struct epoll_event ready[8];
+  check(epoll_wait(epoll_fd, ready, 8, 0) >= 0, "epoll_wait");
+  for (int i = 0; i < 7; ++i) {
+    del(epoll_fd, all[i]);
+    close(all[i]);
+  }
+  close(epoll_fd);
+  return 0;
+}
+
+/* vanished: the only descriptor of a registered eventfd closed; the set lives on. */
+static void plant_vanished(int epoll_fd) {
+  int event = eventfd(0, 0);
+  add(epoll_fd, event, 1, EPOLLIN);
+  close(event);
+}
+
+/* zombie: a registered socket closed while a dup keeps it open; two events then arrive under
+ * its token. Returns the dup, which keeps the registration alive. */
+static int plant_zombie(int epoll_fd) {
+  int pair[2];
+  check(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0, "socketpair");
+  int keeper = dup(pair[0]);
+  add(epoll_fd, pair[0], 2, EPOLLIN);
+  close(pair[0]);
+  check(write(pair[1], "x", 1) == 1, "write");
+  struct epoll_event ready[8];
+  for (int i = 0; i < 2; ++i) check(epoll_wait(epoll_fd, ready, 8, 1000) == 1, "ghost event");
+  close(pair[1]);
+  return keeper;
+}
+
+/* duplicate_target: one open file registered under two numbers. Returns the dup. */
+static int plant_duplicate(int epoll_fd, int* original) {
+  check((*original = eventfd(0, 0)) >= 0, "eventfd");
+  int copy = dup(*original);
+  add(epoll_fd, *original, 3, EPOLLIN);
+  add(epoll_fd, copy, 4, EPOLLIN);
+  return copy;
+}
+
+/* token_collision: two eventfds under token 9. */
+static void plant_collision(int epoll_fd, int fds[2]) {
+  for (int i = 0; i < 2; ++i) {
+    check((fds[i] = eventfd(0, 0)) >= 0, "eventfd");
+    add(epoll_fd, fds[i], 9, EPOLLIN);
+  }
+}
+
+static int planted(void) {
+  int epoll_fd = epoll_create1(0);
+  plant_vanished(epoll_fd);
+  int keeper = plant_zombie(epoll_fd);
+  int original, collision[2];
+  int copy = plant_duplicate(epoll_fd, &original);
+  plant_collision(epoll_fd, collision);
+  /* closed_with_registrations: a second set closed with a pipe still in it. */
+  int other_set = epoll_create1(0), ends[2];
+  check(pipe(ends) == 0, "pipe");
+  add(other_set, ends[0], 5, EPOLLIN);
+  ready_and_wait(epoll_fd);
+  close(other_set);
+  close(ends[0]);
+  close(ends[1]);
+  close(keeper);  /* the zombie's file goes, and its registration with it */
+  del(epoll_fd, copy);
+  close(copy);
+  for (int i = 0; i < 2; ++i) {
+    del(epoll_fd, collision[i]);
+    close(collision[i]);
+  }
+  /* leaked: `original` is still registered when the program exits. */
+  struct epoll_event ready[8];
+  check(epoll_wait(epoll_fd, ready, 8, 0) >= 0, "epoll_wait");
+  return 0;
+}
+
+static int growing(void) {
+  int epoll_fd = epoll_create1(0);
+  printf("ready %d\n", epoll_fd);
+  fflush(stdout);
+  struct pollfd input = {.fd = 0, .events = POLLIN};
+  for (int i = 0; i < 2000 && poll(&input, 1, 5) == 0; ++i) {
+    add(epoll_fd, eventfd(0, 0), 100 + (uint64_t)i, EPOLLIN);
+  }
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  const char* mode = argc > 1 ? argv[1] : "";
+  if (strcmp(mode, "correct") == 0) return correct();
+  if (strcmp(mode, "planted") == 0) return planted();
+  if (strcmp(mode, "growing") == 0) return growing();
+  fprintf(stderr, "usage: epoll_programs correct|planted|growing\n");
+  return 2;
+}

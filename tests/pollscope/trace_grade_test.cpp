@@ -1,0 +1,88 @@
+// Grading the interposer's records (cli/src/trace/grade.cpp) from literal logs, and the growth
+// rule of `pollscope inspect --watch`: what is a finding, how severe, and what is not.
+
+#include <gtest/gtest.h>
+
+#include "inspect/inspect.hpp"
+#include "trace/grade.hpp"
+
+namespace pollscope {
+namespace {
+
+std::vector<Finding> grade(const std::string& log, bool finished = true) {
+  Symbolizer symbolizer;
+  TracedProcess process;
+  return grade_process(parse_trace_records(log), finished, symbolizer, process);
+}
+
+std::size_t count_kind(const std::vector<Finding>& findings, const std::string& kind) {
+  return static_cast<std::size_t>(std::count_if(findings.begin(), findings.end(),
+                                                [&](const Finding& f) { return f.kind == kind; }));
+}
+
+TEST(TraceGrade, FailedCtlThatTheProgramHandledIsNotAFinding) {
+  // libuv's way: ADD fails with EEXIST (17), MOD succeeds, then DEL.
+  const auto findings = grade(
+      "I 10 1 /bin/x\nC 3\nA 3 5 1 5 0 0\nA 3 5 1 5 -1 17\nM 3 5 1 5 0 0\nD 3 5 0 0 0 0\nX 3\n");
+  EXPECT_TRUE(findings.empty());
+}
+
+TEST(TraceGrade, VanishedAtTeardownSaysTheSetWasClosedAfterwards) {
+  const auto findings = grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nV 3 5\nX 3\n");
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].kind, "vanished");
+  EXPECT_EQ(findings[0].severity, Severity::kWarning);
+  EXPECT_EQ(findings[0].token, 7u);
+  EXPECT_NE(findings[0].detail.find("loop's teardown"), std::string::npos);
+}
+
+TEST(TraceGrade, ZombieIsAnErrorCountingGhostEvents) {
+  const auto findings =
+      grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nZ 3 5 9\nG 3 7 2\nG 3 7 1\nD 3 9 0 0 -1 2\n");
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].kind, "zombie");
+  EXPECT_EQ(findings[0].severity, Severity::kError);
+  EXPECT_EQ(findings[0].ghost_events, 3u);
+  EXPECT_NE(findings[0].detail.find("fd 9 (a dup)"), std::string::npos);
+}
+
+TEST(TraceGrade, SetThatOnlyGrowsIsAnError) {
+  std::string log = "I 10 1 /bin/x\nC 3\n";
+  for (std::size_t fd = 4; fd < 4 + kGrowingSize; ++fd)
+    log += "A 3 " + std::to_string(fd) + " 1 " + std::to_string(fd) + " 0 0\n";
+  const auto findings = grade(log);
+  EXPECT_EQ(count_kind(findings, "growing"), 1u);
+  EXPECT_EQ(count_kind(findings, "leaked"), kGrowingSize);
+  EXPECT_TRUE(grade(log + "D 3 4 0 0 0 0\n").size() == kGrowingSize - 1);  // it shrank once
+}
+
+TEST(TraceGrade, WhileRunningWhatIsStillRegisteredIsNotLeaked) {
+  EXPECT_TRUE(grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\n", false).empty());
+  EXPECT_EQ(count_kind(grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\n", true), "leaked"), 1u);
+}
+
+TEST(TraceGrade, ExecEndsTheEarlierImage) {
+  const auto findings = grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nI 10 1 /bin/y\n");
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].kind, "leaked");
+}
+
+TEST(TraceGrade, MalformedLinesAreSkipped) {
+  EXPECT_EQ(parse_trace_records("I 10 1 /bin/x\nA 3 x\nQ 1\nC\nC 3\n").size(), 2u);
+}
+
+TEST(InspectGrowth, OnlyASetThatGrewAndNeverShrankOverThreeSamples) {
+  std::vector<Finding> findings;
+  find_growth({{1, 3, {0, 1, 2}, {1, 2, 3}},
+               {1, 4, {0, 1, 2}, {1, 3, 2}},
+               {1, 5, {0, 1}, {1, 2}},
+               {1, 6, {0, 1, 2}, {2, 2, 2}}},
+              findings);
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].kind, "growing");
+  EXPECT_EQ(findings[0].epoll_fd, 3);
+  EXPECT_EQ(findings[0].severity, Severity::kError);
+}
+
+}  // namespace
+}  // namespace pollscope

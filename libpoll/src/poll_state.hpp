@@ -32,6 +32,8 @@ class PollState {
   PollState& operator=(const PollState&) = delete;
 
   [[nodiscard]] sys::Selector& selector() const noexcept { return *selector_; }
+  // For the sources that must tell an edge-emulating selector of their would-blocks.
+  [[nodiscard]] std::weak_ptr<sys::Selector> selector_handle() const noexcept { return selector_; }
 
   Result<void> register_fd(int fd, Token token, Interest interest, sys::IoPath path) noexcept;
   // The Poll's own Waker: one per Poll, kept out of registrations() and the leak reports.

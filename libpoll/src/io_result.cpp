@@ -7,13 +7,13 @@
 
 namespace libpoll::detail {
 
-void EdgeLink::rearm(int fd, Interest kind) const noexcept {
-  if (auto selector = selector_.lock()) selector->rearm(fd, kind);
+void EdgeLink::rearm(Interest kind) const noexcept {
+  if (auto selector = owner_.lock()) selector->rearm(fd_, kind);
 }
 
-Unexpected io_error(int fd, Interest kind, const EdgeLink& edge) noexcept {
+Unexpected io_error(Interest kind, const EdgeLink& edge) noexcept {
   const int error = errno;  // before anything below can change it
-  if ((error == EAGAIN || error == EWOULDBLOCK) && edge.linked()) edge.rearm(fd, kind);
+  if ((error == EAGAIN || error == EWOULDBLOCK) && edge.linked()) edge.rearm(kind);
   return Unexpected(std::error_code(error, std::system_category()));
 }
 

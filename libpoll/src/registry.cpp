@@ -29,9 +29,7 @@ Result<void> Registry::register_fd(int fd, Token token, Interest interest) const
 Result<void> Registry::register_io_fd(int fd, Token token, Interest interest,
                                       detail::EdgeLink& edge) const noexcept {
   if (!state_) return Unexpected(std::errc::bad_file_descriptor);
-  auto registered = state_->register_fd(fd, token, interest, sys::IoPath::libpoll);
-  if (registered && state_->selector().emulates_edges()) edge.link(state_->selector_handle());
-  return registered;
+  return state_->register_fd(fd, token, interest, sys::IoPath::libpoll, &edge);
 }
 
 Result<void> Registry::register_waker_fd(int fd, Token token) const noexcept {

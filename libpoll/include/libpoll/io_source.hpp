@@ -45,12 +45,8 @@ class IoSource : public Source {
   // "wait for the next event".
   // The result of a read-side (write-side) call on the descriptor: also tells an edge-emulating
   // selector that this source is registered with about a would-block or a transfer.
-  Result<std::size_t> read_outcome(ssize_t rc) noexcept {
-    return detail::read_result(rc, fd_.get(), edge_);
-  }
-  Result<std::size_t> write_outcome(ssize_t rc) noexcept {
-    return detail::write_result(rc, fd_.get(), edge_);
-  }
+  Result<std::size_t> read_outcome(ssize_t rc) noexcept { return detail::read_result(rc, edge_); }
+  Result<std::size_t> write_outcome(ssize_t rc) noexcept { return detail::write_result(rc, edge_); }
   [[nodiscard]] const detail::EdgeLink& edge_link() const noexcept { return edge_; }
 
   Result<std::size_t> read(std::span<std::byte> buffer) noexcept {

@@ -16,7 +16,7 @@ Result<std::pair<std::size_t, SocketAddr>> receive_from(int fd, const detail::Ed
   socklen_t length = sizeof from;
   auto received = detail::read_result(::recvfrom(fd, buffer.data(), buffer.size(), flags,
                                                  reinterpret_cast<sockaddr*>(&from), &length),
-                                      fd, edge);
+                                      edge);
   if (!received) return Unexpected(received.error());
   if (length < sizeof from.ss_family) {
     // An unbound Unix sender has no address, and the kernel then writes none, not even the

@@ -43,8 +43,8 @@ Result<std::pair<OwnedFd, SocketAddr>> accept(int fd, const detail::EdgeLink& ed
   sockaddr_storage peer{};
   socklen_t length = sizeof peer;
   const int accepted = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &length, kNewFdFlags);
-  if (accepted < 0) return detail::io_error(fd, Interest::readable, edge);
-  if (edge.linked()) edge.rearm(fd, Interest::readable);
+  if (accepted < 0) return detail::io_error(Interest::readable, edge);
+  if (edge.linked()) edge.rearm(Interest::readable);
   return std::pair{OwnedFd(accepted),
                    SocketAddr::from_native(reinterpret_cast<sockaddr*>(&peer), length)};
 }

@@ -21,41 +21,50 @@ class Selector;
 
 namespace libpoll::detail {
 
-/// The edge-emulating selector a source is registered with, or nothing. Weak, so that a source
-/// outliving its Poll (a leak) keeps no selector, and no descriptor of it, alive.
+/// The edge-emulating selector a source is registered with, or nothing. The raw pointer makes
+/// the check on every read and write a single load; the weak one is what keeps it safe: a source
+/// outliving its Poll (a leak) keeps neither the selector nor its descriptors alive.
 class EdgeLink {
  public:
-  [[nodiscard]] bool linked() const noexcept { return !selector_.expired(); }
-  void link(std::weak_ptr<sys::Selector> selector) noexcept { selector_ = std::move(selector); }
-  void unlink() noexcept { selector_.reset(); }
-  /// Tells the selector, if it is still alive, that `fd` is drained or made progress for `kind`.
-  void rearm(int fd, Interest kind) const noexcept;
+  [[nodiscard]] bool linked() const noexcept { return target_ != nullptr; }
+  void link(std::weak_ptr<sys::Selector> selector, int fd) noexcept {
+    owner_ = std::move(selector);
+    fd_ = fd;
+    target_ = owner_.lock().get();
+  }
+  void unlink() noexcept {
+    target_ = nullptr;
+    owner_.reset();
+  }
+  /// Tells the selector, if it is still alive, that the linked fd is drained or made progress
+  /// for `kind`.
+  void rearm(Interest kind) const noexcept;
 
  private:
-  std::weak_ptr<sys::Selector> selector_;
+  sys::Selector* target_ = nullptr;  // only ever used through owner_.lock()
+  std::weak_ptr<sys::Selector> owner_;
+  int fd_ = -1;  // as registered, so that the hot path need not keep the source's at hand
 };
 
-/// errno as an error; on would-block, also re-arms `kind` of `fd` through `edge`.
-[[nodiscard]] Unexpected io_error(int fd, Interest kind, const EdgeLink& edge) noexcept;
+/// errno as an error; on would-block, also re-arms `kind` through `edge`.
+[[nodiscard]] Unexpected io_error(Interest kind, const EdgeLink& edge) noexcept;
 
-/// For reads, receives and accepts on `fd`. A read of 0 (end of stream) is not progress: no new
+/// For reads, receives and accepts. A read of 0 (end of stream) is not progress: no new
 /// data will come, and re-arming would report the end again and again.
-[[nodiscard]] inline Result<std::size_t> read_result(ssize_t rc, int fd,
-                                                     const EdgeLink& edge) noexcept {
+[[nodiscard]] inline Result<std::size_t> read_result(ssize_t rc, const EdgeLink& edge) noexcept {
   if (rc < 0) [[unlikely]]
-    return io_error(fd, Interest::readable, edge);
+    return io_error(Interest::readable, edge);
   if (rc > 0 && edge.linked()) [[unlikely]]
-    edge.rearm(fd, Interest::readable);
+    edge.rearm(Interest::readable);
   return static_cast<std::size_t>(rc);
 }
 
-/// For writes and sends on `fd`.
-[[nodiscard]] inline Result<std::size_t> write_result(ssize_t rc, int fd,
-                                                      const EdgeLink& edge) noexcept {
+/// For writes and sends.
+[[nodiscard]] inline Result<std::size_t> write_result(ssize_t rc, const EdgeLink& edge) noexcept {
   if (rc < 0) [[unlikely]]
-    return io_error(fd, Interest::writable, edge);
+    return io_error(Interest::writable, edge);
   if (rc > 0 && edge.linked()) [[unlikely]]
-    edge.rearm(fd, Interest::writable);
+    edge.rearm(Interest::writable);
   return static_cast<std::size_t>(rc);
 }
 

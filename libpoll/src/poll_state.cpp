@@ -141,10 +141,9 @@ bool PollState::has_waker() const noexcept {
   return waker_fd_ >= 0;
 }
 
-Result<void> PollState::register_entry(int fd, const Entry& wanted, sys::IoPath path,
+Result<void> PollState::register_entry(int fd, Entry entry, sys::IoPath path,
                                        EdgeLink* edge) noexcept {
-  Entry entry = wanted;
-  struct stat status {};
+  struct stat status;  // NOLINT: filled by fstat, read only on success
   if (::fstat(fd, &status) == 0) {
     entry.file = FileIdentity{static_cast<std::uint64_t>(status.st_dev),
                               static_cast<std::uint64_t>(status.st_ino)};

@@ -99,7 +99,7 @@ class PollState {
     Entry& entry = entries_[static_cast<std::size_t>(fd)];
     return entry.live ? &entry : nullptr;
   }
-  Result<void> register_entry(int fd, const Entry& wanted, sys::IoPath path,
+  Result<void> register_entry(int fd, Entry entry, sys::IoPath path,
                               EdgeLink* edge = nullptr) noexcept;
   Result<void> register_locked(int fd, const Entry& wanted, sys::IoPath path, EdgeLink* edge,
                                std::optional<RegistrationInfo>& replaced) noexcept;

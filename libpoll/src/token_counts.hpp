@@ -135,8 +135,8 @@ class TokenCounts {
 
  private:
   struct Direct {
-    explicit Direct(std::size_t size)
-        : counts(std::make_unique<std::atomic<std::uint32_t>[]>(size)), size(size) {}
+    explicit Direct(std::size_t length)
+        : counts(std::make_unique<std::atomic<std::uint32_t>[]>(length)), size(length) {}
     std::unique_ptr<std::atomic<std::uint32_t>[]> counts;
     std::size_t size;
   };

@@ -13,8 +13,13 @@
 #             epoll backend, ns per event at 100, 1000 and 9984 pairs. Skipped, with a note, when
 #             this build of libpoll has no poll(2) backend.
 #
+#   baseline  (only with --baseline REV) callgrind of the chain and registry workloads, raw epoll,
+#             libpoll at git revision REV and libpoll of this tree in one run: instructions per
+#             event and per registry call, side by side, and this tree's change over REV.
+#
 # Usage: scripts/bench.sh [--only chain|registry|backends] [extra chain_bench flags for the
 #        chain part's timed run, e.g. --active 1]
+#        scripts/bench.sh --baseline REV   (REV's benchmarks are built in $BUILD_DIR-baseline)
 # Environment: BUILD_DIR (default build-bench); chain: ROUNDS (timed rounds, default 200),
 #   CG_PAIRS (default 1000), CG_ROUNDS (default 20); registry: REG_FDS (default 1000), REG_ROUNDS
 #   (default 200), REG_CG_ROUNDS (default 20); backends: POLL_ROUNDS (timed rounds at
@@ -43,7 +48,13 @@ die() {
 }
 
 only=""
-if [[ "${1:-}" == "--only" ]]; then
+baseline=""
+if [[ "${1:-}" == "--baseline" ]]; then
+  [[ $# -ge 2 ]] || die "--baseline needs a git revision"
+  baseline="$2"
+  only="baseline"
+  shift 2
+elif [[ "${1:-}" == "--only" ]]; then
   [[ $# -ge 2 ]] || die "--only needs chain, registry or backends"
   only="$2"
   shift 2
@@ -52,7 +63,7 @@ elif [[ "${1:-}" == --only=* ]]; then
   shift
 fi
 case "$only" in
-  "" | chain | registry | backends) ;;
+  "" | chain | registry | backends | baseline) ;;
   *) die "--only must be chain, registry or backends, not '$only'" ;;
 esac
 [[ "${#poll_rounds[@]}" -eq "${#poll_pairs[@]}" ]] ||
@@ -154,6 +165,60 @@ if wanted registry; then
       tee -a "$out/registry-callgrind.txt"
   done
   echo "(difference: instructions per operation that the registration book adds over epoll_ctl)"
+fi
+
+# "<name> <Ir per counted unit>" for one program under callgrind (see callgrind_count).
+per_unit() {
+  local name="$1"
+  shift
+  local result ir count
+  result="$(callgrind_count "$name" "$@")"
+  read -r ir count <<<"$result"
+  awk -v ir="$ir" -v count="$count" 'BEGIN { printf "%.2f", ir / count }'
+}
+
+if [[ "$only" == "baseline" ]]; then
+  base_src="$build-baseline/src"
+  base_build="$build-baseline/build"
+  git -C "$root" rev-parse --verify --quiet "$baseline^{commit}" >/dev/null ||
+    die "--baseline: '$baseline' is not a commit of this repository"
+  echo
+  echo "== baseline: building chain_bench and registry_bench at $baseline in $base_build"
+  rm -rf "$base_src"
+  mkdir -p "$base_src"
+  git -C "$root" archive "$baseline" | tar -x -C "$base_src"
+  cmake -S "$base_src" -B "$base_build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DLIBPOLL_BUILD_TESTS=OFF >/dev/null
+  cmake --build "$base_build" --target chain_bench registry_bench
+  base_bench="$base_build/libpoll/bench"
+  echo
+  echo "== baseline: callgrind, user-space instructions per event / per call ($cg_pairs pairs," \
+    "$reg_fds descriptors, $cg_rounds rounds + warm-up; output in $out)"
+  printf '%-22s %10s %12s %12s %12s\n' "workload" "raw" "$baseline" "this tree" "change" |
+    tee "$out/baseline.txt"
+  row() {
+    awk -v name="$1" -v raw="$2" -v base="$3" -v now="$4" 'BEGIN {
+      printf "%-22s %10.2f %12.2f %12.2f %+12.2f\n", name, raw, base, now, now - base }' |
+      tee -a "$out/baseline.txt"
+  }
+  chain_args=(--pairs "$cg_pairs" --rounds "$cg_rounds")
+  row "dispatch, per event" \
+    "$(per_unit base.chain.raw chain_bench::run_raw_round events "$chain" --impl raw "${chain_args[@]}")" \
+    "$(per_unit base.chain.base chain_bench::run_libpoll_round events "$base_bench/chain_bench" \
+      --impl libpoll "${chain_args[@]}")" \
+    "$(per_unit base.chain.now chain_bench::run_libpoll_round events "$chain" --impl libpoll \
+      "${chain_args[@]}")"
+  reg_args=(--fds "$reg_fds" --rounds "$reg_cg_rounds")
+  for phase in register reregister deregister; do
+    row "$phase, per call" \
+      "$(per_unit "base.$phase.raw" "registry_bench::run_raw_$phase" operations "$registry" \
+        --impl raw "${reg_args[@]}")" \
+      "$(per_unit "base.$phase.base" "registry_bench::run_libpoll_$phase" operations \
+        "$base_bench/registry_bench" --impl libpoll "${reg_args[@]}")" \
+      "$(per_unit "base.$phase.now" "registry_bench::run_libpoll_$phase" operations "$registry" \
+        --impl libpoll "${reg_args[@]}")"
+  done
+  echo "(raw: the hand-written epoll loop or bare epoll_ctl; change: this tree minus $baseline)"
 fi
 
 if wanted backends; then

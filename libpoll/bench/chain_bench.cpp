@@ -34,11 +34,9 @@
 // on every side; it is the default whenever libpoll-poll runs, so that a backend comparison stays
 // within the contract with both sides running the same loop (--no-drain overrides it).
 //
-// One cost crosses sides in a libpoll,libpoll-poll run: while a poll(2) selector is alive in the
-// process, every would-block of libpoll's own I/O is offered to it (PollSelector::
-// rearm_everywhere: a process-wide lock and a lookup in its table), the epoll side's included,
-// which it would not pay in a process without one. The ratio poll(2)/epoll is understated by
-// that much; callgrind runs of each backend alone (--impl) do not have it.
+// No cost crosses sides in a libpoll,libpoll-poll run: a source registered with the poll(2)
+// selector carries its own link to it for the edge re-arm, and the epoll side's sources have
+// none, so the epoll side pays nothing for the poll(2) side living in the same process.
 //
 // run_raw_round and run_libpoll_round are never inlined and never cloned, so that
 //   valgrind --tool=callgrind --toggle-collect='chain_bench::run_libpoll_round(*'

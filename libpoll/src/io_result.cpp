@@ -3,21 +3,18 @@
 #include <cerrno>
 #include <system_error>
 
-#include "sys/poll_selector.hpp"
+#include "sys/selector.hpp"
 
 namespace libpoll::detail {
 
-Unexpected io_error(int fd, Interest kind) noexcept {
-  const int error = errno;  // before anything below can change it
-  if ((error == EAGAIN || error == EWOULDBLOCK) &&
-      edge_emulation_users.load(std::memory_order_relaxed) != 0) {
-    sys::PollSelector::rearm_everywhere(fd, kind);
-  }
-  return Unexpected(std::error_code(error, std::system_category()));
+void EdgeLink::rearm(Interest kind) const noexcept {
+  if (auto selector = owner_.lock()) selector->rearm(fd_, kind);
 }
 
-void io_progress(int fd, Interest kind) noexcept {
-  sys::PollSelector::rearm_everywhere(fd, kind);
+Unexpected io_error(Interest kind, const EdgeLink& edge) noexcept {
+  const int error = errno;  // before anything below can change it
+  if ((error == EAGAIN || error == EWOULDBLOCK) && edge.linked()) edge.rearm(kind);
+  return Unexpected(std::error_code(error, std::system_category()));
 }
 
 }  // namespace libpoll::detail

@@ -34,6 +34,7 @@ Result<std::shared_ptr<PollState>> PollState::create(const PollOptions& options)
 
 PollState::PollState(std::shared_ptr<sys::Selector> selector, const PollOptions& options) noexcept
     : selector_(std::move(selector)),
+      emulates_edges_(selector_->emulates_edges()),
       id_(next_poll_id()),
       measure_blocked_time_(options.measure_blocked_time),
       created_(std::chrono::steady_clock::now()) {}
@@ -114,12 +115,13 @@ bool PollState::held_by_another_poll(int fd) const noexcept {
   return state && state->holds_live(fd);
 }
 
-Result<void> PollState::register_fd(int fd, Token token, Interest interest,
-                                    sys::IoPath path) noexcept {
+Result<void> PollState::register_fd(int fd, Token token, Interest interest, sys::IoPath path,
+                                    EdgeLink* edge) noexcept {
   const std::source_location site =
       current_registration_site != nullptr ? *current_registration_site : std::source_location();
   return register_entry(
-      fd, Entry{.token = token, .interest = interest, .site = site, .file = std::nullopt}, path);
+      fd, Entry{.token = token, .interest = interest, .site = site, .file = std::nullopt}, path,
+      edge);
 }
 
 Result<void> PollState::register_waker_fd(int fd, Token token) noexcept {
@@ -139,9 +141,9 @@ bool PollState::has_waker() const noexcept {
   return waker_fd_ >= 0;
 }
 
-Result<void> PollState::register_entry(int fd, const Entry& wanted, sys::IoPath path) noexcept {
-  Entry entry = wanted;
-  struct stat status {};
+Result<void> PollState::register_entry(int fd, Entry entry, sys::IoPath path,
+                                       EdgeLink* edge) noexcept {
+  struct stat status;  // NOLINT: filled by fstat, read only on success
   if (::fstat(fd, &status) == 0) {
     entry.file = FileIdentity{static_cast<std::uint64_t>(status.st_dev),
                               static_cast<std::uint64_t>(status.st_ino)};
@@ -152,12 +154,13 @@ Result<void> PollState::register_entry(int fd, const Entry& wanted, sys::IoPath 
     bump(failed_operations_);
     return claimed;
   }
-  auto registered = register_locked(fd, entry, path, replaced);
+  auto registered = register_locked(fd, entry, path, edge, replaced);
   if (replaced) report_lost(*replaced);
   return registered;
 }
 
 Result<void> PollState::register_locked(int fd, const Entry& entry, sys::IoPath path,
+                                        EdgeLink* edge,
                                         std::optional<RegistrationInfo>& replaced) noexcept {
   std::lock_guard lock(mutex_);
   if (entry.own && waker_fd_ >= 0) {
@@ -191,6 +194,8 @@ Result<void> PollState::register_locked(int fd, const Entry& entry, sys::IoPath 
     return Unexpected(std::errc::not_enough_memory);
   }
   bump(registers_);
+  if (edge != nullptr && emulates_edges_) [[unlikely]]
+    edge->link(selector_, fd);
   return {};
 }
 

@@ -15,6 +15,7 @@
 
 #include "futex_mutex.hpp"
 #include "libpoll/audit.hpp"
+#include "libpoll/detail/io_result.hpp"
 #include "libpoll/metrics.hpp"
 #include "libpoll/poll.hpp"
 #include "libpoll/registration_info.hpp"
@@ -33,7 +34,9 @@ class PollState {
 
   [[nodiscard]] sys::Selector& selector() const noexcept { return *selector_; }
 
-  Result<void> register_fd(int fd, Token token, Interest interest, sys::IoPath path) noexcept;
+  // `edge`: where a libpoll source wants the link to an edge-emulating selector (IoSource).
+  Result<void> register_fd(int fd, Token token, Interest interest, sys::IoPath path,
+                           EdgeLink* edge = nullptr) noexcept;
   // The Poll's own Waker: one per Poll, kept out of registrations() and the leak reports.
   Result<void> register_waker_fd(int fd, Token token) noexcept;
   [[nodiscard]] bool has_waker() const noexcept;
@@ -96,8 +99,9 @@ class PollState {
     Entry& entry = entries_[static_cast<std::size_t>(fd)];
     return entry.live ? &entry : nullptr;
   }
-  Result<void> register_entry(int fd, const Entry& wanted, sys::IoPath path) noexcept;
-  Result<void> register_locked(int fd, const Entry& wanted, sys::IoPath path,
+  Result<void> register_entry(int fd, Entry entry, sys::IoPath path,
+                              EdgeLink* edge = nullptr) noexcept;
+  Result<void> register_locked(int fd, const Entry& wanted, sys::IoPath path, EdgeLink* edge,
                                std::optional<RegistrationInfo>& replaced) noexcept;
   void add_entry(int fd, const Entry& entry);
   // Drops a registration whose fd was closed before deregister. `replaced`: its number is
@@ -111,6 +115,7 @@ class PollState {
   void report_lost(const RegistrationInfo& lost) noexcept;
 
   std::shared_ptr<sys::Selector> selector_;
+  const bool emulates_edges_;  // the selector wants each libpoll source's would-blocks
   const std::uint64_t id_;
 
   mutable FutexMutex mutex_;  // guards the book: entries_, tokens_, retired_, live_count_

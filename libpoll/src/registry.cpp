@@ -1,5 +1,6 @@
 #include "libpoll/registry.hpp"
 
+#include "libpoll/detail/io_result.hpp"
 #include "libpoll/source_fd.hpp"
 #include "poll_state.hpp"
 
@@ -25,9 +26,10 @@ Result<void> Registry::register_fd(int fd, Token token, Interest interest) const
   return state_->register_fd(fd, token, interest, sys::IoPath::foreign);
 }
 
-Result<void> Registry::register_io_fd(int fd, Token token, Interest interest) const noexcept {
+Result<void> Registry::register_io_fd(int fd, Token token, Interest interest,
+                                      detail::EdgeLink& edge) const noexcept {
   if (!state_) return Unexpected(std::errc::bad_file_descriptor);
-  return state_->register_fd(fd, token, interest, sys::IoPath::libpoll);
+  return state_->register_fd(fd, token, interest, sys::IoPath::libpoll, &edge);
 }
 
 Result<void> Registry::register_waker_fd(int fd, Token token) const noexcept {

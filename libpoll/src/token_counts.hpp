@@ -4,14 +4,20 @@
 // for every event a poll returns, so it must cost next to nothing and never take the registry's
 // lock.
 //
-// An open-addressing table (linear probing, power-of-two size, Fibonacci hashing, backward-shift
-// deletion): a lookup is a multiply, a shift and usually one cache line. Writers hold the
+// Tokens below kDirectLimit (the usual slab indices) are counted in a plain array indexed by the
+// token: a lookup is a compare and a load. Larger ones go to an open-addressing table (linear
+// probing, power-of-two size, Fibonacci hashing, backward-shift deletion): a multiply, a shift
+// and usually one cache line. Writers hold the
 // registry's mutex; the polling thread reads without it, seqlock style: `version_` is odd while a
 // write is under way, and a read that saw it change is retried under the mutex. Every slot is an
-// atomic read and written with relaxed order (plain moves on x86), and a table replaced by growth
-// is kept until destruction, so a racing reader never touches freed memory.
+// atomic read and written with relaxed order (plain moves on x86), and a table or array replaced
+// by growth is kept until destruction, so a racing reader never touches freed memory. A count
+// in the array changes with one store, which a reader sees whole, so only the array's growth
+// goes through the seqlock.
 
+#include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -25,16 +31,28 @@ namespace libpoll::detail {
 
 class TokenCounts {
  public:
+  // Below this, a token is counted in the array (at most 256 KiB, grown by doubling).
+  static constexpr std::uint64_t kDirectLimit = std::uint64_t{1} << 16;
+
   TokenCounts() {
     tables_.push_back(std::make_unique<Table>(4));
     current_ = tables_.back().get();
     published_.store(current_, std::memory_order_relaxed);
+    directs_.push_back(std::make_unique<Direct>(0));
+    direct_ = directs_.back().get();
+    published_direct_.store(direct_, std::memory_order_relaxed);
   }
   TokenCounts(const TokenCounts&) = delete;
   TokenCounts& operator=(const TokenCounts&) = delete;
 
   // Writers: the caller holds the lock that serialises them.
   void add(std::uint64_t token) {
+    if (token < kDirectLimit) {
+      if (token >= direct_->size) grow_direct(token);  // may throw before anything changed
+      auto& count = direct_->counts[token];
+      count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      return;
+    }
     if ((size_ + 1) * 2 > current_->size()) grow();  // may throw before anything changed
     begin_write();
     Table& table = *current_;
@@ -49,6 +67,13 @@ class TokenCounts {
   }
 
   void remove(std::uint64_t token) noexcept {
+    if (token < kDirectLimit) {
+      if (token >= direct_->size) return;
+      auto& count = direct_->counts[token];
+      const auto now = count.load(std::memory_order_relaxed);
+      if (now != 0) count.store(now - 1, std::memory_order_relaxed);
+      return;
+    }
     Table& table = *current_;
     std::size_t index = table.find(token);
     const auto count = table.slots[index].count.load(std::memory_order_relaxed);
@@ -74,6 +99,8 @@ class TokenCounts {
 
   // Writers (or anyone holding their lock).
   [[nodiscard]] std::uint32_t count(std::uint64_t token) const noexcept {
+    if (token < direct_->size) return direct_->counts[token].load(std::memory_order_relaxed);
+    if (token < kDirectLimit) return 0;
     return current_->slots[current_->find(token)].count.load(std::memory_order_relaxed);
   }
 
@@ -84,9 +111,15 @@ class TokenCounts {
     const auto before = version_.load(std::memory_order_acquire);
     if ((before & 1) != 0) return std::nullopt;
     const Table& table = *published_.load(std::memory_order_acquire);
+    const Direct& direct = *published_direct_.load(std::memory_order_acquire);
     std::uint64_t unknown = 0;
     for (const Event& event : events) {
-      unknown += table.bounded_count(event.token().value) == 0;
+      const std::uint64_t token = event.token().value;
+      if (token < direct.size) [[likely]] {
+        unknown += direct.counts[token].load(std::memory_order_relaxed) == 0;
+      } else {
+        unknown += token < kDirectLimit || table.bounded_count(token) == 0;
+      }
     }
     std::atomic_thread_fence(std::memory_order_acquire);
     if (version_.load(std::memory_order_relaxed) != before) return std::nullopt;
@@ -101,6 +134,13 @@ class TokenCounts {
   }
 
  private:
+  struct Direct {
+    explicit Direct(std::size_t length)
+        : counts(std::make_unique<std::atomic<std::uint32_t>[]>(length)), size(length) {}
+    std::unique_ptr<std::atomic<std::uint32_t>[]> counts;
+    std::size_t size;
+  };
+
   struct Slot {
     std::atomic<std::uint64_t> token{0};
     std::atomic<std::uint32_t> count{0};  // 0: empty
@@ -180,6 +220,26 @@ class TokenCounts {
     end_write();
   }
 
+  // An array that holds `token`, the counts copied, published under the seqlock.
+  void grow_direct(std::uint64_t token) {
+    const auto size =
+        std::min<std::size_t>(std::max<std::size_t>(64, std::bit_ceil(token + 1)), kDirectLimit);
+    directs_.reserve(directs_.size() + 1);
+    auto bigger = std::make_unique<Direct>(size);
+    for (std::size_t i = 0; i < direct_->size; ++i) {
+      bigger->counts[i].store(direct_->counts[i].load(std::memory_order_relaxed),
+                              std::memory_order_relaxed);
+    }
+    direct_ = bigger.get();
+    directs_.push_back(std::move(bigger));
+    begin_write();
+    published_direct_.store(direct_, std::memory_order_release);
+    end_write();
+  }
+
+  std::vector<std::unique_ptr<Direct>> directs_;  // every array ever used; the last is current
+  Direct* direct_ = nullptr;                      // writers' view
+  std::atomic<const Direct*> published_direct_{nullptr};  // readers' view
   std::vector<std::unique_ptr<Table>> tables_;    // every table ever used; the last is current
   Table* current_ = nullptr;                      // writers' view
   std::atomic<const Table*> published_{nullptr};  // readers' view

@@ -118,6 +118,49 @@ TEST_P(PollBackendTest, ShortReadOfALibpollSourceRearmsIt) {
   ASSERT_TRUE(registry().deregister_source(receiver));
 }
 
+// The re-arm travels with the source, not through any process-wide table: a moved source keeps
+// its link, and a source deregistered from one poll(2) Poll and registered with another re-arms
+// the new one. (The same refill as above: only the source's own report makes it an edge.)
+TEST_P(PollBackendTest, RearmFollowsTheSourceAcrossAMoveAndANewPoll) {
+  auto [sender, first_receiver] = net::pipe().value();
+  auto other = Poll::create(Backend::poll).value();
+  Events other_events(8);
+  ASSERT_TRUE(other.registry().register_source(first_receiver, kPipe, Interest::readable));
+  ASSERT_TRUE(sender.write("x"));
+  expect_events(other, other_events, {{kPipe, kReadable}});
+  ASSERT_TRUE(other.registry().deregister_source(first_receiver));
+
+  net::PipeReceiver receiver = std::move(first_receiver);
+  ASSERT_TRUE(registry().register_source(receiver, kPipe, Interest::readable));
+  std::array<char, 64> buffer{};
+  for (int round = 0; round < 3; ++round) {
+    expect_events(poll(), events_, {{kPipe, kReadable}});
+    ASSERT_EQ(receiver.read(std::span(buffer)).value(), 1u);  // short: no would-block seen
+    ASSERT_TRUE(sender.write("x"));
+  }
+  expect_events(poll(), events_, {{kPipe, kReadable}});
+  expect_no_events(other, other_events);
+  ASSERT_TRUE(registry().deregister_source(receiver));
+}
+
+// The link is weak: a source left registered when its Poll goes (a leak) keeps neither the
+// selector nor its internal wake pipe alive, and its I/O afterwards has nothing to re-arm.
+TEST_P(PollBackendTest, ASourceOutlivingItsPollKeepsNoSelectorAlive) {
+  auto [sender, receiver] = net::pipe().value();
+  const std::size_t before = testing::count_open_fds();
+  {
+    auto doomed = Poll::create(Backend::poll).value();
+    doomed.set_leak_handler([](std::span<const RegistrationInfo>) {});
+    ASSERT_TRUE(doomed.registry().register_source(receiver, kPipe, Interest::readable));
+    EXPECT_GT(testing::count_open_fds(), before);  // the selector's wake pipe
+  }
+  EXPECT_EQ(testing::count_open_fds(), before);
+  ASSERT_TRUE(sender.write("x"));
+  std::array<char, 64> buffer{};
+  EXPECT_EQ(receiver.read(std::span(buffer)).value(), 1u);
+  EXPECT_TRUE(would_block(receiver.read(std::span(buffer))));
+}
+
 // With room for one event and three sources that are ready again each time they are handled
 // (drained, then sent more), every poll must pick the next one: the scan resumes after the last
 // source delivered, or the lowest descriptor would win every time.

@@ -35,14 +35,22 @@ TEST(TokenCountsTest, CountsAddsAndRemovesPerToken) {
   EXPECT_EQ(counts.count(0), 1u);
 }
 
-// Random adds and removes over a small key space (so that probe runs collide and deletions shift)
-// and a few huge tokens, checked against std::map after every step, through growth.
+// Random adds and removes over a small key space (so that probe runs collide and deletions shift),
+// small tokens counted in the direct array, the tokens either side of its limit and a few huge
+// ones, checked against std::map after every step, through growth of both.
 TEST(TokenCountsTest, MatchesAMapThroughGrowthAndDeletion) {
   TokenCounts counts;
   std::map<std::uint64_t, std::uint32_t> model;
   std::mt19937_64 random(42);
   std::vector<std::uint64_t> keys;
-  for (std::uint64_t i = 0; i < 300; ++i) keys.push_back(i * 64);  // same low bits
+  for (std::uint64_t i = 1; i < 300; ++i) {
+    keys.push_back(TokenCounts::kDirectLimit + i * 64);  // hashed, with the same low bits
+    keys.push_back(i * 64);
+  }
+  for (std::uint64_t i = 0; i < 40; ++i) keys.push_back(i);
+  keys.push_back(TokenCounts::kDirectLimit - 1);
+  keys.push_back(TokenCounts::kDirectLimit);
+  keys.push_back(TokenCounts::kDirectLimit * 64);
   keys.push_back(~std::uint64_t{0});
   keys.push_back(std::uint64_t{1} << 63);
   for (int step = 0; step < 20000; ++step) {

@@ -43,43 +43,49 @@ class IoSource : public Source {
   // Byte-stream I/O, made public by the stream types with using-declarations. Each returns the
   // number of bytes moved (0 from a read is end of stream) or the error; would-block means
   // "wait for the next event".
+  // The result of a read-side (write-side) call on the descriptor: also tells an edge-emulating
+  // selector that this source is registered with about a would-block or a transfer.
+  Result<std::size_t> read_outcome(ssize_t rc) noexcept { return detail::read_result(rc, edge_); }
+  Result<std::size_t> write_outcome(ssize_t rc) noexcept { return detail::write_result(rc, edge_); }
+  [[nodiscard]] const detail::EdgeLink& edge_link() const noexcept { return edge_; }
+
   Result<std::size_t> read(std::span<std::byte> buffer) noexcept {
-    return detail::read_result(::read(fd_.get(), buffer.data(), buffer.size()), fd_.get());
+    return read_outcome(::read(fd_.get(), buffer.data(), buffer.size()));
   }
   Result<std::size_t> read(std::span<char> buffer) noexcept {
-    return detail::read_result(::read(fd_.get(), buffer.data(), buffer.size()), fd_.get());
+    return read_outcome(::read(fd_.get(), buffer.data(), buffer.size()));
   }
   Result<std::size_t> write(std::span<const std::byte> data) noexcept {
-    return detail::write_result(::write(fd_.get(), data.data(), data.size()), fd_.get());
+    return write_outcome(::write(fd_.get(), data.data(), data.size()));
   }
   Result<std::size_t> write(std::string_view data) noexcept {
-    return detail::write_result(::write(fd_.get(), data.data(), data.size()), fd_.get());
+    return write_outcome(::write(fd_.get(), data.data(), data.size()));
   }
   /// Scatter read into several buffers with one system call.
   Result<std::size_t> readv(std::span<const iovec> buffers) noexcept {
-    return detail::read_result(::readv(fd_.get(), buffers.data(), static_cast<int>(buffers.size())),
-                               fd_.get());
+    return read_outcome(::readv(fd_.get(), buffers.data(), static_cast<int>(buffers.size())));
   }
   /// Gather write from several buffers with one system call.
   Result<std::size_t> writev(std::span<const iovec> buffers) noexcept {
-    return detail::write_result(
-        ::writev(fd_.get(), buffers.data(), static_cast<int>(buffers.size())), fd_.get());
+    return write_outcome(::writev(fd_.get(), buffers.data(), static_cast<int>(buffers.size())));
   }
 
  private:
   Result<void> register_source(const Registry& registry, Token token,
                                Interest interest) noexcept override {
-    return registry.register_io_fd(fd_.get(), token, interest);
+    return registry.register_io_fd(fd_.get(), token, interest, edge_);
   }
   Result<void> reregister_source(const Registry& registry, Token token,
                                  Interest interest) noexcept override {
     return registry.reregister_source(SourceFd(fd_.get()), token, interest);
   }
   Result<void> deregister_source(const Registry& registry) noexcept override {
+    edge_.unlink();
     return registry.deregister_source(SourceFd(fd_.get()));
   }
 
   OwnedFd fd_;
+  detail::EdgeLink edge_;  // set while registered with a selector that emulates edges
 };
 
 }  // namespace libpoll

@@ -15,8 +15,9 @@
 namespace libpoll {
 
 namespace detail {
+class EdgeLink;
 class PollState;
-}
+}  // namespace detail
 
 class IoSource;
 class Poll;
@@ -120,9 +121,10 @@ class Registry {
 
   // A descriptor whose reads and writes the user makes (SourceFd).
   Result<void> register_fd(int fd, Token token, Interest interest) const noexcept;
-  // A descriptor whose reads and writes go through libpoll (IoSource), so that each would-block
-  // reaches the selector.
-  Result<void> register_io_fd(int fd, Token token, Interest interest) const noexcept;
+  // A descriptor whose reads and writes go through libpoll (IoSource): on success `edge` links
+  // the source to the selector when it emulates edges, so that each would-block reaches it.
+  Result<void> register_io_fd(int fd, Token token, Interest interest,
+                              detail::EdgeLink& edge) const noexcept;
   // The Poll's own Waker: one per Poll, kept out of the listings and the leak reports.
   Result<void> register_waker_fd(int fd, Token token) const noexcept;
   Result<void> reregister_fd(int fd, Token token, Interest interest) const noexcept;

@@ -9,13 +9,14 @@ namespace libpoll::net {
 
 namespace {
 
-Result<std::pair<std::size_t, SocketAddr>> receive_from(int fd, std::span<std::byte> buffer,
+Result<std::pair<std::size_t, SocketAddr>> receive_from(int fd, const detail::EdgeLink& edge,
+                                                        std::span<std::byte> buffer,
                                                         int flags) noexcept {
   sockaddr_storage from{};
   socklen_t length = sizeof from;
   auto received = detail::read_result(::recvfrom(fd, buffer.data(), buffer.size(), flags,
                                                  reinterpret_cast<sockaddr*>(&from), &length),
-                                      fd);
+                                      edge);
   if (!received) return Unexpected(received.error());
   if (length < sizeof from.ss_family) {
     // An unbound Unix sender has no address, and the kernel then writes none, not even the
@@ -32,19 +33,18 @@ Result<std::pair<std::size_t, SocketAddr>> receive_from(int fd, std::span<std::b
 
 Result<std::size_t> DatagramSocket::send_to(std::span<const std::byte> data,
                                             const SocketAddr& target) noexcept {
-  return detail::write_result(::sendto(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL,
-                                       target.native(), target.native_length()),
-                              as_raw_fd());
+  return write_outcome(::sendto(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL,
+                                target.native(), target.native_length()));
 }
 
 Result<std::pair<std::size_t, SocketAddr>> DatagramSocket::recv_from(
     std::span<std::byte> buffer) noexcept {
-  return receive_from(as_raw_fd(), buffer, 0);
+  return receive_from(as_raw_fd(), edge_link(), buffer, 0);
 }
 
 Result<std::pair<std::size_t, SocketAddr>> DatagramSocket::peek_from(
     std::span<std::byte> buffer) noexcept {
-  return receive_from(as_raw_fd(), buffer, MSG_PEEK);
+  return receive_from(as_raw_fd(), edge_link(), buffer, MSG_PEEK);
 }
 
 Result<void> DatagramSocket::connect(const SocketAddr& peer) noexcept {
@@ -52,17 +52,15 @@ Result<void> DatagramSocket::connect(const SocketAddr& peer) noexcept {
 }
 
 Result<std::size_t> DatagramSocket::send(std::span<const std::byte> data) noexcept {
-  return detail::write_result(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL),
-                              as_raw_fd());
+  return write_outcome(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL));
 }
 
 Result<std::size_t> DatagramSocket::recv(std::span<std::byte> buffer) noexcept {
-  return detail::read_result(::recv(as_raw_fd(), buffer.data(), buffer.size(), 0), as_raw_fd());
+  return read_outcome(::recv(as_raw_fd(), buffer.data(), buffer.size(), 0));
 }
 
 Result<std::size_t> DatagramSocket::peek(std::span<std::byte> buffer) noexcept {
-  return detail::read_result(::recv(as_raw_fd(), buffer.data(), buffer.size(), MSG_PEEK),
-                             as_raw_fd());
+  return read_outcome(::recv(as_raw_fd(), buffer.data(), buffer.size(), MSG_PEEK));
 }
 
 Result<SocketAddr> DatagramSocket::peer_addr() const noexcept {

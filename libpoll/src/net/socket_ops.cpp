@@ -39,14 +39,12 @@ Result<void> connect(int fd, const SocketAddr& addr) noexcept {
   return connected;
 }
 
-Result<std::pair<OwnedFd, SocketAddr>> accept(int fd) noexcept {
+Result<std::pair<OwnedFd, SocketAddr>> accept(int fd, const detail::EdgeLink& edge) noexcept {
   sockaddr_storage peer{};
   socklen_t length = sizeof peer;
   const int accepted = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &length, kNewFdFlags);
-  if (accepted < 0) return detail::io_error(fd, Interest::readable);
-  if (detail::edge_emulation_users.load(std::memory_order_relaxed) != 0) {
-    detail::io_progress(fd, Interest::readable);
-  }
+  if (accepted < 0) return detail::io_error(Interest::readable, edge);
+  if (edge.linked()) edge.rearm(Interest::readable);
   return std::pair{OwnedFd(accepted),
                    SocketAddr::from_native(reinterpret_cast<sockaddr*>(&peer), length)};
 }

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <utility>
 
+#include "libpoll/detail/io_result.hpp"
 #include "libpoll/net/socket_addr.hpp"
 #include "libpoll/owned_fd.hpp"
 #include "libpoll/result.hpp"
@@ -20,7 +21,9 @@ inline constexpr int kListenBacklog = 1024;
 [[nodiscard]] Result<void> listen(int fd) noexcept;
 // A non-blocking connect: EINPROGRESS counts as success, the first writable event completes it.
 [[nodiscard]] Result<void> connect(int fd, const SocketAddr& addr) noexcept;
-[[nodiscard]] Result<std::pair<OwnedFd, SocketAddr>> accept(int fd) noexcept;
+// `edge`: the listener's link to an edge-emulating selector (see detail/io_result.hpp).
+[[nodiscard]] Result<std::pair<OwnedFd, SocketAddr>> accept(int fd,
+                                                            const detail::EdgeLink& edge) noexcept;
 [[nodiscard]] Result<SocketAddr> local_addr(int fd) noexcept;
 
 // The factories the net types are built from: a socket of `type` in the address's family,

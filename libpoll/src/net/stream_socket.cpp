@@ -9,8 +9,7 @@
 namespace libpoll::net {
 
 Result<std::size_t> StreamSocket::peek(std::span<std::byte> buffer) noexcept {
-  return detail::read_result(::recv(as_raw_fd(), buffer.data(), buffer.size(), MSG_PEEK),
-                             as_raw_fd());
+  return read_outcome(::recv(as_raw_fd(), buffer.data(), buffer.size(), MSG_PEEK));
 }
 
 Result<void> StreamSocket::shutdown(Shutdown how) noexcept {

@@ -11,7 +11,7 @@ Result<TcpListener> TcpListener::bind(const SocketAddr& addr) noexcept {
 }
 
 Result<std::pair<TcpStream, SocketAddr>> TcpListener::accept() noexcept {
-  auto accepted = ops::accept(as_raw_fd());
+  auto accepted = ops::accept(as_raw_fd(), edge_link());
   if (!accepted) return Unexpected(accepted.error());
   return std::pair{TcpStream(std::move(accepted->first)), accepted->second};
 }

@@ -13,7 +13,7 @@ Result<UnixListener> UnixListener::bind(std::string_view path) noexcept {
 }
 
 Result<std::pair<UnixStream, SocketAddr>> UnixListener::accept() noexcept {
-  auto accepted = ops::accept(as_raw_fd());
+  auto accepted = ops::accept(as_raw_fd(), edge_link());
   if (!accepted) return Unexpected(accepted.error());
   return std::pair{UnixStream(std::move(accepted->first)), accepted->second};
 }

@@ -69,45 +69,15 @@ std::uint64_t readable_state(int fd, bool socket, std::uint64_t unknown) noexcep
   return std::uint64_t{memory[SK_MEMINFO_RMEM_ALLOC]} << 32 | static_cast<std::uint32_t>(bytes);
 }
 
-// Every live PollSelector, for rearm_everywhere; detail::edge_emulation_users counts them so that
-// I/O can skip the call when there is none. Lock order: `mutex`, then a selector's own mutex,
-// never the reverse.
-struct LiveSelectors {
-  std::mutex mutex;
-  std::vector<PollSelector*> selectors;
-};
-
-LiveSelectors& live() noexcept {
-  // Never destroyed, so that a selector that outlives static destruction can still leave it.
-  static auto* const instance = new LiveSelectors;
-  return *instance;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<PollSelector>> PollSelector::create() noexcept {
   auto wake = PipeWaker::create();
   if (!wake) return Unexpected(wake.error());
-  std::unique_ptr<PollSelector> selector(new PollSelector(std::move(*wake)));
-  auto& all = live();
-  const std::scoped_lock lock(all.mutex);
-  all.selectors.push_back(selector.get());
-  detail::edge_emulation_users.fetch_add(1, std::memory_order_relaxed);
-  return selector;
+  return std::unique_ptr<PollSelector>(new PollSelector(std::move(*wake)));
 }
 
-PollSelector::~PollSelector() {
-  auto& all = live();
-  const std::scoped_lock lock(all.mutex);
-  std::erase(all.selectors, this);
-  detail::edge_emulation_users.fetch_sub(1, std::memory_order_relaxed);
-}
-
-void PollSelector::rearm_everywhere(int fd, Interest kind) noexcept {
-  auto& all = live();
-  const std::scoped_lock lock(all.mutex);
-  for (PollSelector* selector : all.selectors) selector->rearm(fd, kind);
-}
+PollSelector::~PollSelector() = default;
 
 Result<void> PollSelector::select(Events& events, int timeout_ms) noexcept {
   using Clock = std::chrono::steady_clock;

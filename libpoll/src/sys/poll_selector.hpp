@@ -5,9 +5,10 @@
 // poll(2) is level-triggered. Each registration keeps the kinds of its interest that are still
 // *armed*; only armed kinds are polled, and a kind is disarmed when it is reported, so that a
 // source that stays ready is reported once, as with EPOLLET. A disarmed kind is re-armed
-// - when libpoll's own I/O on the fd makes progress or returns would-block (rearm, through
-//   rearm_everywhere): the user acted on the event, so whatever readiness is there now is new to
-//   them (a read that stops at a short count, as many loops do, drained the source);
+// - when libpoll's own I/O on the fd makes progress or returns would-block (rearm, through the
+//   source's own link to this selector, detail::EdgeLink, set when it registered here): the user
+//   acted on the event, so whatever readiness is there now is new to them (a read that stops at
+//   a short count, as many loops do, drained the source);
 // - on reregister, which replaces token and interest and re-arms everything (as EPOLL_CTL_MOD);
 // - by the probe that starts every select(), a zero-timeout poll(2) of the disarmed kinds, when
 //   it finds the kind no longer ready (drained by reads libpoll did not see), or readable with
@@ -56,12 +57,8 @@ class PollSelector final : public Selector {
   static Result<std::unique_ptr<PollSelector>> create() noexcept;
   ~PollSelector() override;
 
-  // Called on every would-block and every progress of libpoll's own I/O (detail/io_result.hpp):
-  // re-arms `kind` of `fd` in whichever live PollSelector has it registered. The callers check
-  // detail::edge_emulation_users first, so that without a PollSelector it costs one load.
-  static void rearm_everywhere(int fd, Interest kind) noexcept;
-
   [[nodiscard]] Backend backend() const noexcept override { return Backend::poll; }
+  [[nodiscard]] bool emulates_edges() const noexcept override { return true; }
   Result<void> select(Events& events, int timeout_ms) noexcept override;
   Result<void> register_fd(int fd, Token token, Interest interest, IoPath path) noexcept override;
   Result<void> reregister_fd(int fd, Token token, Interest interest) noexcept override;

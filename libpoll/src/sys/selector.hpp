@@ -61,6 +61,10 @@ class Selector {
   // /proc/self/fdinfo), for poll(2) its table, with each file's identity when it was registered.
   [[nodiscard]] virtual Result<std::vector<KernelRegistration>> registrations() const = 0;
 
+  // Whether rearm matters: then each libpoll source registered here keeps a link to the
+  // selector (detail::EdgeLink) and reports its would-blocks and transfers through it.
+  [[nodiscard]] virtual bool emulates_edges() const noexcept { return false; }
+
   // libpoll's own I/O on `fd` just returned would-block for `kind` (readable or writable): the
   // source is drained. Backends that emulate edges (poll) re-arm it; epoll needs nothing.
   virtual void rearm(int fd, Interest kind) noexcept {

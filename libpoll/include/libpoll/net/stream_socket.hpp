@@ -25,19 +25,17 @@ class StreamSocket : public Socket {
   using IoSource::readv;
 
   Result<std::size_t> write(std::span<const std::byte> data) noexcept {
-    return detail::write_result(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL),
-                                as_raw_fd());
+    return write_outcome(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL));
   }
   Result<std::size_t> write(std::string_view data) noexcept {
-    return detail::write_result(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL),
-                                as_raw_fd());
+    return write_outcome(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL));
   }
   /// Gather write from several buffers with one system call.
   Result<std::size_t> writev(std::span<const iovec> buffers) noexcept {
     msghdr message{};
     message.msg_iov = const_cast<iovec*>(buffers.data());
     message.msg_iovlen = buffers.size();
-    return detail::write_result(::sendmsg(as_raw_fd(), &message, MSG_NOSIGNAL), as_raw_fd());
+    return write_outcome(::sendmsg(as_raw_fd(), &message, MSG_NOSIGNAL));
   }
 
   /// Reads without consuming: the next `read` returns the same bytes.

@@ -1,7 +1,7 @@
 #include <fmt/format.h>
 
-#include "inspect/inspect.hpp"
 #include "base/json_text.hpp"
+#include "inspect/inspect.hpp"
 
 namespace pollscope {
 

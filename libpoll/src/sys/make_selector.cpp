@@ -1,3 +1,5 @@
+// The factory lives apart from the Selector contract, so that the contract does not depend on
+// the backends that implement it.
 #include "sys/selector.hpp"
 
 #include <cstdlib>

@@ -43,6 +43,8 @@ scripts/build.sh build-asan -DLIBPOLL_BUILD_TESTS=ON -DLIBPOLL_BUILD_BENCH=OFF \
 ctest --test-dir build-asan "${ctest_args[@]}"
 
 echo "== ThreadSanitizer (threaded suites, and pollscope's poller threads)"
+# tests/tsan.supp says why each suppression is not a bug.
+export TSAN_OPTIONS="suppressions=$root/tests/tsan.supp ${TSAN_OPTIONS:-}"
 cmake -S . -B build-tsan -G Ninja -DLIBPOLL_BUILD_TESTS=ON -DLIBPOLL_BUILD_BENCH=OFF \
   -DLIBPOLL_BUILD_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=Debug -DLIBPOLL_SANITIZE=thread >/dev/null
 cmake --build build-tsan --target libpoll_thread_tests pollscope_tests

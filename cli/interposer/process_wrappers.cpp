@@ -60,6 +60,23 @@ char* const* passed_on(char* const* environment, const char** copy, int capacity
 
 }  // namespace
 
+namespace {
+
+// posix_spawn and posix_spawnp share a signature: both pass the interposer on in the child's
+// environment.
+using Spawn = int(pid_t*, const char*, const posix_spawn_file_actions_t*, const posix_spawnattr_t*,
+                  char* const[], char* const[]);
+
+int spawn_passing_on(Spawn*& next, const char* name, pid_t* pid, const char* path,
+                     const posix_spawn_file_actions_t* actions, const posix_spawnattr_t* attributes,
+                     char* const argv[], char* const environment[]) {
+  const char* copy[kMaxEnvironment];
+  return real(next, name)(pid, path, actions, attributes, argv,
+                          passed_on(environment, copy, kMaxEnvironment));
+}
+
+}  // namespace
+
 extern "C" {
 
 __attribute__((visibility("default"))) int clone(int (*function)(void*), void* stack, int flags,
@@ -96,11 +113,8 @@ __attribute__((visibility("default"))) int posix_spawn(pid_t* pid, const char* p
                                                        const posix_spawnattr_t* attributes,
                                                        char* const argv[],
                                                        char* const environment[]) {
-  static int (*next)(pid_t*, const char*, const posix_spawn_file_actions_t*,
-                     const posix_spawnattr_t*, char* const[], char* const[]) = nullptr;
-  const char* copy[kMaxEnvironment];
-  return real(next, "posix_spawn")(pid, path, actions, attributes, argv,
-                                   passed_on(environment, copy, kMaxEnvironment));
+  static Spawn* next = nullptr;
+  return spawn_passing_on(next, "posix_spawn", pid, path, actions, attributes, argv, environment);
 }
 
 __attribute__((visibility("default"))) int posix_spawnp(pid_t* pid, const char* file,
@@ -108,11 +122,8 @@ __attribute__((visibility("default"))) int posix_spawnp(pid_t* pid, const char* 
                                                         const posix_spawnattr_t* attributes,
                                                         char* const argv[],
                                                         char* const environment[]) {
-  static int (*next)(pid_t*, const char*, const posix_spawn_file_actions_t*,
-                     const posix_spawnattr_t*, char* const[], char* const[]) = nullptr;
-  const char* copy[kMaxEnvironment];
-  return real(next, "posix_spawnp")(pid, file, actions, attributes, argv,
-                                    passed_on(environment, copy, kMaxEnvironment));
+  static Spawn* next = nullptr;
+  return spawn_passing_on(next, "posix_spawnp", pid, file, actions, attributes, argv, environment);
 }
 
 }  // extern "C"

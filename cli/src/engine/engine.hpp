@@ -28,10 +28,6 @@ struct RunOptions {
 // Runs `scenario`. Throws a Failure (exit 3) when the machine cannot run it.
 [[nodiscard]] RunOutcome run_scenario(const Scenario& scenario, const RunOptions& options);
 
-// With worker processes: the first worker that ended without its outcome (died, stopped, hung),
-// as one line naming its index, pid and how it ended; nothing when none did.
-[[nodiscard]] std::optional<std::string> worker_failure(const RunOutcome& outcome);
-
 // The descriptors one process needs for its share of the pairs, with room for the Poll and stdio.
 [[nodiscard]] std::uint64_t descriptors_needed(const Scenario& scenario);
 

@@ -227,14 +227,4 @@ RunOutcome Supervisor::merged() {
   return std::move(*outcome);
 }
 
-std::optional<std::string> worker_failure(const RunOutcome& outcome) {
-  for (const WorkerEnd& end : outcome.workers) {
-    if (end.failed) {
-      return fmt::format("worker {} (pid {}) {}: the report holds what the others collected",
-                         end.index, end.pid, end.how);
-    }
-  }
-  return std::nullopt;
-}
-
 }  // namespace pollscope

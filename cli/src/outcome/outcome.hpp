@@ -3,6 +3,7 @@
 // What a run yields: the figures of each phase and of the whole run, the leak checks' findings,
 // and how it ended. The engine fills it; pollers side by side merge theirs exactly.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,5 +52,9 @@ struct RunOutcome {
   // process) over the same phases.
   void merge(const RunOutcome& other);
 };
+
+// With worker processes: the first worker that ended without its outcome (died, stopped, hung),
+// as one line naming its index, pid and how it ended; nothing when none did.
+[[nodiscard]] std::optional<std::string> worker_failure(const RunOutcome& outcome);
 
 }  // namespace pollscope

@@ -1,7 +1,5 @@
 #include "report/report.hpp"
 
-#include "engine/engine.hpp"
-
 #include "base/failure.hpp"
 #include "base/json_text.hpp"
 #include "figures/catalogue.hpp"

@@ -14,10 +14,12 @@ void add_run(CLI::App& app, int& exit_code) {
   auto out = std::make_shared<std::string>();
   auto backend = std::make_shared<std::string>();
   command->add_option("scenario", *scenario, "Scenario file (JSON); see `pollscope scenarios`");
-  command->add_option("--out,-o", *out,
-                      "Write the report to this file (atomically) instead of stdout");
+  command->add_option(
+      "--out,-o", *out,
+      "Write the report to this file (atomically; a device or FIFO directly; - for stdout)");
   command->add_option("--backend", *backend, "Override the scenario's backend")
       ->check(CLI::IsMember({"epoll", "poll"}));
+  add_memory_budget(*command, request->memory_budget_mib);
   command->add_flag("--quiet,-q", request->quiet, "No progress line and no summary on stderr");
   auto baseline = std::make_shared<std::string>();
   auto* baseline_option = command->add_option(

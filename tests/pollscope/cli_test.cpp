@@ -289,14 +289,14 @@ TEST(PollscopeRun, FailingThresholdExitsOneWithVerdictFail) {
   EXPECT_EQ(report.at("thresholds").at(1).value("pass", false), true);
 }
 
-TEST(PollscopeRun, OutInAMissingDirectoryIsAnEnvironmentError) {
+TEST(PollscopeRun, OutInAMissingDirectoryIsRefusedBeforeTheRun) {
   const TempDir scenarios;
   const TempDir reports;
   const std::string scenario = scenarios.write("tiny.json", tiny_scenario());
   const std::string report_path = reports / "missing/report.json";
 
   const Outcome outcome = pollscope({"run", scenario, "--out", report_path});
-  ASSERT_TRUE(exited_with(outcome, 3));
+  ASSERT_TRUE(exited_with(outcome, 2));
   EXPECT_TRUE(one_line(outcome.err));
   EXPECT_TRUE(outcome.err.starts_with("pollscope: ")) << outcome.err;
   EXPECT_TRUE(contains(outcome.err, report_path)) << outcome.err;

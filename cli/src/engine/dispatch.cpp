@@ -32,7 +32,7 @@ void Poller::dispatch(PhaseRun& run, const libpoll::Event& event, std::uint64_t 
       reregister_end(e, Interest::readable);
       restored = true;
     }
-    flush(e);
+    flush(e, run.phase.payload_bytes);
   }
   if (event.is_readable() || closed) receive(run, e, event_time);
   // Toggles follow the handling of data, and never undo in the same event what the writable

@@ -16,6 +16,23 @@ std::uint64_t descriptors_needed(const Scenario& scenario) {
   return pairs * 2 + 64;
 }
 
+namespace {
+
+// What to change so that the scenario fits: more workers, up to the most allowed; past that,
+// fewer pairs.
+std::string fd_limit_advice(const Scenario& scenario, std::uint64_t hard_limit) {
+  const std::uint64_t per_process = hard_limit > 64 ? hard_limit - 64 : 0;
+  const std::uint64_t fds = std::uint64_t{scenario.sockets.count} * 2;
+  if (per_process < 2) return "raise the hard limit (ulimit -Hn)";
+  const std::uint64_t workers = (fds + per_process - 1) / per_process;
+  if (workers <= kMaxWorkers) return "set \"workers\" to at least " + std::to_string(workers);
+  return "even " + std::to_string(kMaxWorkers) + " workers cannot hold " +
+         std::to_string(scenario.sockets.count) + " pairs: lower sockets.count to at most " +
+         std::to_string(per_process / 2 * kMaxWorkers) + " or raise the hard limit";
+}
+
+}  // namespace
+
 void raise_fd_limit(const Scenario& scenario) {
   rlimit limit{};
   ::getrlimit(RLIMIT_NOFILE, &limit);
@@ -26,14 +43,11 @@ void raise_fd_limit(const Scenario& scenario) {
   }
   ::getrlimit(RLIMIT_NOFILE, &limit);
   if (limit.rlim_cur >= needed) return;
-  const auto per_process = limit.rlim_max > 64 ? limit.rlim_max - 64 : 1;
-  const auto fds = std::uint64_t{scenario.sockets.count} * 2;
   throw Failure::environment(
       "scenario \"" + scenario.name + "\" needs " + std::to_string(needed) +
       " descriptors per process (sockets.count " + std::to_string(scenario.sockets.count) +
       " pairs over " + std::to_string(scenario.workers) + " worker(s)), but RLIMIT_NOFILE allows " +
-      std::to_string(limit.rlim_max) + "; set \"workers\" to at least " +
-      std::to_string((fds + per_process - 1) / per_process));
+      std::to_string(limit.rlim_max) + "; " + fd_limit_advice(scenario, limit.rlim_max));
 }
 
 }  // namespace pollscope

@@ -128,11 +128,14 @@ void Poller::poll_once(PhaseRun& run, libpoll::Events& events, int timeout_ms) {
 }
 
 void Poller::end_phase(PhaseRun& run) {
-  run.figures.missed_events = run.in_flight;
+  (stopped() ? run.figures.in_flight_at_stop : run.figures.missed_events) = run.in_flight;
   run.figures.seconds = static_cast<double>(now_ns() - run.start) / 1e9;
   if (!run.open_loop) run.figures.uncorrected = run.figures.latency;
   // Bytes of messages that never completed are dropped with the phase.
-  for (End& end : ends_) end.inbox.clear();
+  for (End& end : ends_) {
+    end.inbox.clear();
+    end.owed.clear();  // none of their bytes were written: the stream stays whole
+  }
 }
 
 }  // namespace pollscope

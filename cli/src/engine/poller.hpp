@@ -83,7 +83,7 @@ class Poller {
   // traffic.cpp
   void send(PhaseRun& run, std::size_t e, std::uint64_t intended);
   void write_all(std::size_t e, Link& writer, std::span<const std::byte> data);
-  void flush(std::size_t e);
+  void flush(std::size_t e, std::size_t payload);
   void receive(PhaseRun& run, std::size_t e, std::uint64_t event_time);
   void discard(const PhaseRun& run, std::size_t e);
   template <typename OnMessage>

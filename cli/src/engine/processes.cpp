@@ -1,28 +1,25 @@
 // Worker processes: each forked worker runs its share of the pairs (its poller threads) and
-// sends its outcome back through a pipe (wire.hpp); the parent merges them.
+// sends its outcome back through a pipe (wire.hpp); the parent watches them all on a Poll of its
+// own (supervisor.cpp) and merges what they send.
 
 #include <fcntl.h>
-#include <signal.h>
-#include <sys/wait.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "engine/engine.hpp"
+#include "engine/supervisor.hpp"
 #include "engine/wire.hpp"
 #include "scenario/split.hpp"
 
 namespace pollscope {
 
 namespace {
-
-struct Child {
-  pid_t pid;
-  int pipe;
-};
 
 void write_fully(int fd, const std::string& text) {
   for (std::size_t sent = 0; sent < text.size();) {
@@ -33,9 +30,11 @@ void write_fully(int fd, const std::string& text) {
   }
 }
 
-// In the child: runs worker `w`'s share, sends the outcome or the failure, and exits.
+// In the child: runs worker `w`'s share, sends the outcome or the failure, and exits. It dies
+// with its parent: PR_SET_PDEATHSIG, and a parent already gone before that was set ends it now.
 [[noreturn]] void run_worker(const Scenario& scenario, const RunOptions& options, std::size_t w,
-                             int pipe) {
+                             int pipe, pid_t parent) {
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(kExitEnvironment);
   std::string text;
   int status = 0;
   try {
@@ -56,45 +55,20 @@ void write_fully(int fd, const std::string& text) {
   ::_exit(status);
 }
 
-Child spawn_worker(const Scenario& scenario, const RunOptions& options, std::size_t w) {
+WorkerProcess spawn_worker(const Scenario& scenario, const RunOptions& options, std::size_t w) {
   int ends[2];
   if (::pipe2(ends, O_CLOEXEC) != 0) {
     throw Failure::environment(std::string("pipe: ") + std::strerror(errno));
   }
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid < 0) throw Failure::environment(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     ::close(ends[0]);
-    run_worker(scenario, options, w, ends[1]);
+    run_worker(scenario, options, w, ends[1], parent);
   }
   ::close(ends[1]);
-  return {pid, ends[0]};
-}
-
-// Reads a worker's message to its end and reaps it. A stop request that reached only this
-// process (kill -INT to the parent; a terminal's Ctrl-C reaches the whole process group) is
-// passed on to the workers, once.
-std::string collect(const Child& child, const std::vector<Child>& children,
-                    const RunOptions& options, bool& forwarded) {
-  std::string text;
-  char buffer[65536];
-  for (;;) {
-    const auto n = ::read(child.pipe, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) {
-      if (!forwarded && options.stop != nullptr && options.stop->load()) {
-        for (const Child& other : children) ::kill(other.pid, SIGINT);
-        forwarded = true;
-      }
-      continue;
-    }
-    if (n <= 0) break;
-    text.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(child.pipe);
-  int status = 0;
-  while (::waitpid(child.pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return text;
+  return WorkerProcess{w, pid, ends[0]};
 }
 
 }  // namespace
@@ -102,27 +76,16 @@ std::string collect(const Child& child, const std::vector<Child>& children,
 RunOutcome run_scenario(const Scenario& scenario, const RunOptions& options) {
   raise_fd_limit(scenario);
   if (scenario.workers == 1) {
-    return run_threads(scenario, options, scenario.sockets.count, scenario.sockets.active, true);
+    RunOutcome outcome =
+        run_threads(scenario, options, scenario.sockets.count, scenario.sockets.active, true);
+    outcome.peak_rss_kib = own_peak_rss_kib();
+    return outcome;
   }
-  std::vector<Child> children;
+  Supervisor supervisor(options, hang_deadline_ms(scenario));
   for (std::size_t w = 0; w < scenario.workers; ++w) {
-    children.push_back(spawn_worker(scenario, options, w));
+    supervisor.adopt(spawn_worker(scenario, options, w));
   }
-  std::optional<RunOutcome> merged;
-  std::optional<Failure> failure;
-  bool forwarded = false;
-  for (const Child& child : children) {
-    auto message = decode_message(collect(child, children, options, forwarded));
-    if (auto* failed = std::get_if<Failure>(&message)) {
-      failure = std::move(*failed);
-    } else if (!merged) {
-      merged = std::get<RunOutcome>(std::move(message));
-    } else {
-      merged->merge(std::get<RunOutcome>(message));
-    }
-  }
-  if (failure) throw *failure;
-  return std::move(*merged);
+  return supervisor.run();
 }
 
 }  // namespace pollscope

@@ -39,6 +39,10 @@ void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended) {
   }
   ++run.in_flight;
   ++run.pair_in_flight[end.pair];
+  if (!end.outbox.empty() || !end.owed.empty()) {  // the socket is full: the stamps wait
+    end.owed.push_back(stamps);
+    return;
+  }
   if (wraps_write(run, end)) {
     ++run.figures.toggles;
     reregister_end(e, Interest::readable | Interest::writable);
@@ -66,7 +70,7 @@ void Poller::write_all(std::size_t e, Link& writer, std::span<const std::byte> d
   }
 }
 
-void Poller::flush(std::size_t e) {
+void Poller::flush(std::size_t e, std::size_t payload) {
   End& end = ends_[e];
   if (end.outbox.empty()) return;
   LinkPair& pair = pairs_[end.pair];
@@ -77,6 +81,15 @@ void Poller::flush(std::size_t e) {
                      end.outbox.begin() + static_cast<std::ptrdiff_t>(*written));
   } else if (!libpoll::is_would_block(written.error())) {
     end.outbox.clear();  // the peer is gone: nothing will take it
+    end.owed.clear();
+  }
+  // The messages owed, built one at a time as the socket takes them.
+  while (end.outbox.empty() && !end.owed.empty()) {
+    std::vector<std::byte>& message = scratch_;
+    message.assign(payload, std::byte{0});
+    std::memcpy(message.data(), &end.owed.front(), sizeof(Stamps));
+    end.owed.pop_front();
+    write_all(e, writer, message);
   }
   if (end.outbox.empty() && end.interest.is_writable() && !end.waiting_writable) {
     reregister_end(e, Interest::readable);

@@ -151,6 +151,8 @@ std::vector<FigureSpec> loop_and_correctness_figures() {
      .judgement = kMustNotGrow, .watched = {{"", 0, false}}, .summary = SummaryLine::correctness},
     {.name = "missed_events", .unit = "count", .reading = &Figures::missed_events,
      .judgement = kMustNotGrow, .watched = {{"", 0, false}}, .summary = SummaryLine::correctness},
+    {.name = "in_flight_at_stop", .unit = "count", .reading = &Figures::in_flight_at_stop,
+     .judgement = kWork, .threshold = false},  // only an interrupted run has any
     {.name = "correct", .unit = "bool", .shape = Shape::flag, .merge = Merge::recomputed,
      .reading = &correct, .judgement = {kHigher, 0, true}, .threshold = false},
     {.name = "ghost_events", .unit = "count", .reading = &Figures::ghost_events,

@@ -18,6 +18,9 @@ struct Figures {
   std::uint64_t late_sends = 0;       // open loop: sent more than 1 ms after their intended time
   std::uint64_t spurious_events = 0;  // readiness for an interest not registered then
   std::uint64_t missed_events = 0;    // messages never announced by an event (lost)
+  // Messages still in flight when a stop (SIGINT, SIGTERM) cut the phase short: not lost, just
+  // never given the time to arrive, so not counted as missed.
+  std::uint64_t in_flight_at_stop = 0;
   // Events whose token names no source the engine holds any more (closed, dropped or reset by
   // an injected fault): what an application would see. libpoll's own count, of tokens its book
   // has no registration for, is book_ghost_events.

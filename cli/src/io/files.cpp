@@ -1,14 +1,16 @@
 #include "io/files.hpp"
 
+#include "io/output.hpp"
+
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <memory>
+#include <cstdint>
 #include <ostream>
+#include <sstream>
 #include <string_view>
 #include <system_error>
 
@@ -18,29 +20,71 @@ namespace pollscope {
 
 namespace {
 
-struct FileCloser {
-  void operator()(std::FILE* file) const { std::fclose(file); }
-};
-
-// The file's bytes, or the reason it cannot be read.
-std::variant<std::string, Problem> read_text(const std::string& path) {
-  const auto cannot_read = [&](int code) {
-    return Problem{path, "", fmt::format("cannot read: {}", std::generic_category().message(code))};
-  };
-  const std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) return cannot_read(errno);
-  std::string text;
-  std::array<char, 16384> buffer;
-  std::size_t read = 0;
-  while ((read = std::fread(buffer.data(), 1, buffer.size(), file.get())) > 0) {
-    text.append(buffer.data(), read);
-  }
-  if (std::ferror(file.get())) return cannot_read(errno);  // a directory: EISDIR
-  return text;
+Problem cannot_read(const std::string& path, int code) {
+  return Problem{path, "", fmt::format("cannot read: {}", std::generic_category().message(code))};
 }
 
-[[noreturn]] void cannot_write(const std::string& path, int error) {
-  throw Failure::environment(path + ": cannot write: " + std::strerror(error));
+Problem too_large(const std::string& path) {
+  return Problem{
+      path, "",
+      fmt::format("larger than the {} MiB limit for an input file", kMaxInputBytes >> 20)};
+}
+
+const char* kind_of(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a file";
+}
+
+// Reads what `fd` holds, at most kMaxInputBytes + 1 bytes; the caller closes it.
+std::variant<std::string, Problem> read_capped(int fd, const std::string& path) {
+  std::string text;
+  std::array<char, 16384> buffer;
+  while (text.size() <= kMaxInputBytes) {
+    const auto n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return cannot_read(path, errno);
+    if (n == 0) return text;
+    text.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+  return too_large(path);
+}
+
+// Opens `path` without waiting (a FIFO with no writer must not hang the command) and accepts a
+// regular file no larger than the cap, checked before a byte is read.
+std::variant<std::string, Problem> read_regular_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return cannot_read(path, errno);
+  struct stat status {};
+  std::variant<std::string, Problem> read;
+  if (::fstat(fd, &status) != 0) {
+    read = cannot_read(path, errno);
+  } else if (!S_ISREG(status.st_mode)) {
+    read = Problem{path, "",
+                   fmt::format("not a regular file ({}): give a file, or - for stdin",
+                               kind_of(status.st_mode))};
+  } else if (static_cast<std::uint64_t>(status.st_size) > kMaxInputBytes) {
+    read = too_large(path);
+  } else {
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    read = read_capped(fd, path);
+  }
+  ::close(fd);
+  return read;
+}
+
+// The file's bytes, or the reason it cannot be read: "-" is stdin.
+std::variant<std::string, Problem> read_text(const std::string& path) {
+  auto read = path == "-" ? read_capped(STDIN_FILENO, path) : read_regular_file(path);
+  if (auto* text = std::get_if<std::string>(&read)) {
+    if (const auto nul = text->find('\0'); nul != std::string::npos) {
+      return Problem{path, "", fmt::format("a NUL byte at offset {}: not a text file", nul)};
+    }
+  }
+  return read;
 }
 
 }  // namespace
@@ -69,39 +113,14 @@ std::variant<JsonFile, Problem> read_json_file(const std::string& path) {
 
 void write_atomically(const std::string& path, const std::string& text) {
   injected_failure_point("io");
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) cannot_write(path, errno);
-  const auto give_up = [&](int error) {
-    ::unlink(temporary.c_str());
-    cannot_write(path, error);
-  };
-  for (std::size_t written = 0; written < text.size();) {
-    const auto n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int error = n < 0 ? errno : EIO;
-      ::close(fd);
-      give_up(error);
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    const int error = errno;
-    ::close(fd);
-    give_up(error);
-  }
-  if (::close(fd) != 0) give_up(errno);
-  if (::rename(temporary.c_str(), path.c_str()) != 0) give_up(errno);
+  std::ostringstream unused;
+  OutputFile::open(path).write(text, unused);
 }
 
 void write_document(const std::string& text, const std::optional<std::string>& out_path,
                     std::ostream& out) {
-  if (!out_path) {
-    out << text << std::flush;
-    return;
-  }
-  write_atomically(*out_path, text);
+  injected_failure_point("io");
+  OutputFile::open(out_path).write(text, out);
 }
 
 }  // namespace pollscope

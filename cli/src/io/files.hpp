@@ -3,6 +3,7 @@
 // The one home for pollscope's files: reading a scenario or a report, and writing a report or a
 // comparison atomically. Every command goes through these.
 
+#include <cstdint>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -21,16 +22,22 @@ struct JsonFile {
   nlohmann::json document;
 };
 
-// Reads and parses `path`. A file that cannot be read, is empty or blank, or is not JSON is a
-// Problem naming the file and the reason.
+// The largest scenario or report pollscope reads: refused above it, before reading.
+inline constexpr std::uint64_t kMaxInputBytes = std::uint64_t{16} << 20;
+
+// Reads and parses `path` ("-": stdin). Anything but a regular file (a FIFO, a device, a
+// directory), a file over kMaxInputBytes, a NUL byte anywhere (its offset named), a file that
+// cannot be read, is empty or blank, or is not JSON is a Problem naming the file and the reason.
 [[nodiscard]] std::variant<JsonFile, Problem> read_json_file(const std::string& path);
 
-// Writes `text` to `path` through a temporary file in the same directory and a rename, so that
-// `path` never holds a partial document. Throws a Failure (exit 3) naming the file and the
-// reason.
+// Writes `text` to `path` as OutputFile does (output.hpp): a regular file (or a symlink's target)
+// through a temporary file in the same directory and a rename, so that it never holds a partial
+// document; a device or FIFO directly. Throws a Failure (exit 3, or 2 for a directory or a
+// missing folder) naming the file and the reason.
 void write_atomically(const std::string& path, const std::string& text);
 
-// Writes a command's JSON document: atomically to `out_path` when given, else to `out`.
+// Writes a command's JSON document: to `out_path` as write_atomically does, or to `out` when
+// there is none or it is "-". A command that works long first opens an OutputFile itself.
 void write_document(const std::string& text, const std::optional<std::string>& out_path,
                     std::ostream& out);
 

@@ -1,5 +1,7 @@
 #include "outcome/outcome.hpp"
 
+#include <fmt/format.h>
+
 #include "base/failure.hpp"
 #include "figures/catalogue.hpp"
 
@@ -21,6 +23,16 @@ void RunOutcome::merge(const RunOutcome& other) {
   merge_figures(overall, other.overall, Combine::parallel);
   leaks.insert(leaks.end(), other.leaks.begin(), other.leaks.end());
   interrupted = interrupted || other.interrupted;
+}
+
+std::optional<std::string> worker_failure(const RunOutcome& outcome) {
+  for (const WorkerEnd& end : outcome.workers) {
+    if (end.failed) {
+      return fmt::format("worker {} (pid {}) {}: the report holds what the others collected",
+                         end.index, end.pid, end.how);
+    }
+  }
+  return std::nullopt;
 }
 
 }  // namespace pollscope

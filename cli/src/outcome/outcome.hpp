@@ -3,6 +3,7 @@
 // What a run yields: the figures of each phase and of the whole run, the leak checks' findings,
 // and how it ended. The engine fills it; pollers side by side merge theirs exactly.
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,13 +27,24 @@ struct PhaseOutcome {
   std::vector<LeakFinding> leaks;  // what that check found
 };
 
+// How one worker process ended, as its parent saw it.
+struct WorkerEnd {
+  std::size_t index = 0;
+  int pid = 0;
+  std::string how;  // "exit 0", "killed by signal 9 (SIGKILL)", "stopped by signal 19 (SIGSTOP)"
+  bool failed = false;  // it ended without sending its outcome: the report lacks its share
+  std::uint64_t peak_rss_kib = 0;
+};
+
 struct RunOutcome {
   std::vector<PhaseOutcome> phases;
   Figures overall;                 // the phases one after another, and the whole run's own
   std::vector<LeakFinding> leaks;  // from the teardown check
   bool interrupted = false;
-  std::string backend;  // the backend that ran
-  std::string clock;    // the clock that stamped messages: "tsc" or "clock_monotonic"
+  std::string backend;             // the backend that ran
+  std::string clock;               // the clock that stamped messages: "tsc" or "clock_monotonic"
+  std::uint64_t peak_rss_kib = 0;  // this process's peak resident memory (the parent's)
+  std::vector<WorkerEnd> workers;  // with worker processes: how each ended, by index
 
   // Adds a phase's outcome, which ran after those already here.
   void add_phase(PhaseOutcome phase);
@@ -40,5 +52,9 @@ struct RunOutcome {
   // process) over the same phases.
   void merge(const RunOutcome& other);
 };
+
+// With worker processes: the first worker that ended without its outcome (died, stopped, hung),
+// as one line naming its index, pid and how it ended; nothing when none did.
+[[nodiscard]] std::optional<std::string> worker_failure(const RunOutcome& outcome);
 
 }  // namespace pollscope

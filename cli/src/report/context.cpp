@@ -28,6 +28,28 @@ std::string first_line_of(const char* path, const char* prefix) {
   return "";
 }
 
+// getrusage's peak resident memory of every process: the parent (the only one without workers),
+// each worker as its parent reaped it, and their sum.
+nlohmann::json peak_rss_block(const RunOutcome& outcome) {
+  nlohmann::json block{{"process", outcome.peak_rss_kib}, {"workers", nlohmann::json::array()}};
+  std::uint64_t total = outcome.peak_rss_kib;
+  for (const WorkerEnd& end : outcome.workers) {
+    block["workers"].push_back(end.peak_rss_kib);
+    total += end.peak_rss_kib;
+  }
+  block["total"] = total;
+  return block;
+}
+
+nlohmann::json worker_ends_block(const RunOutcome& outcome) {
+  nlohmann::json ends = nlohmann::json::array();
+  for (const WorkerEnd& end : outcome.workers) {
+    ends.push_back(
+        {{"index", end.index}, {"pid", end.pid}, {"how", end.how}, {"failed", end.failed}});
+  }
+  return ends;
+}
+
 }  // namespace
 
 nlohmann::json context_block(const Scenario& scenario, const RunOutcome& outcome,
@@ -58,6 +80,8 @@ nlohmann::json context_block(const Scenario& scenario, const RunOutcome& outcome
   context["scenario"] = scenario.name;
   context["scenario_hash"] = scenario_hash(scenario.source);
   context["start_time"] = start_time;
+  context["peak_rss_kib"] = peak_rss_block(outcome);
+  if (!outcome.workers.empty()) context["worker_ends"] = worker_ends_block(outcome);
   return context;
 }
 

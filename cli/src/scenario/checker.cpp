@@ -164,7 +164,7 @@ bool Checker::check(const json& document, Scenario* scenario) {
   }
   if (!read_integer_member(document, "", "events_capacity", 1, 1000000,
                            &scenario->events_capacity) ||
-      !read_integer_member(document, "", "workers", 1, 64, &scenario->workers) ||
+      !read_integer_member(document, "", "workers", 1, kMaxWorkers, &scenario->workers) ||
       !read_integer_member(document, "", "threads", 1, 64, &scenario->threads)) {
     return false;
   }

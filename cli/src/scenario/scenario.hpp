@@ -88,13 +88,15 @@ struct Threshold {
   std::string text;  // as written, for the report: "latency_ns.p99 < 1000000"
 };
 
+inline constexpr std::uint32_t kMaxWorkers = 64;  // the most worker processes a scenario may ask
+
 struct Scenario {
   int format = kScenarioFormat;
   std::string name;
   std::string description;
   libpoll::Backend backend = libpoll::Backend::automatic;
   std::uint32_t events_capacity = 1024;  // 1..1000000
-  std::uint32_t workers = 1;             // processes, 1..64
+  std::uint32_t workers = 1;             // processes, 1..kMaxWorkers
   std::uint32_t threads = 1;             // poller threads per process, each with its own Poll
   Sockets sockets;
   std::vector<Phase> phases;  // at least one

@@ -3,6 +3,7 @@
 #include <ostream>
 
 #include "io/files.hpp"
+#include "io/output.hpp"
 #include "verbs/verbs.hpp"
 
 namespace pollscope {
@@ -18,6 +19,7 @@ nlohmann::json load(const std::string& path) {
 }  // namespace
 
 int compare_command(const CompareRequest& request, std::ostream& out, std::ostream& err) {
+  OutputFile output = OutputFile::open(request.out_path);
   const nlohmann::json baseline = load(request.baseline_path);
   const nlohmann::json current = load(request.current_path);
   auto compared = compare_reports(baseline, request.baseline_path, current, request.current_path,
@@ -29,7 +31,8 @@ int compare_command(const CompareRequest& request, std::ostream& out, std::ostre
     err << "pollscope: warning: " << warning << "\n";
   }
   const nlohmann::json document = comparison_document(comparison);
-  write_document(document.dump(2) + "\n", request.out_path, out);
+  injected_failure_point("io");
+  output.write(document.dump(2) + "\n", out);
   if (!request.quiet) err << comparison_summary(document, "pollscope: ");
   return comparison.regressed() ? kExitRegressed : kExitPassed;
 }

@@ -13,6 +13,7 @@
 
 #include "engine/engine.hpp"
 #include "io/files.hpp"
+#include "io/output.hpp"
 #include "report/report.hpp"
 #include "scenario/scenario.hpp"
 
@@ -58,13 +59,19 @@ std::string iso_time_now() {
   return text;
 }
 
-Scenario load(const std::optional<std::string>& path) {
+Scenario load(const RunRequest& request) {
+  const auto& path = request.scenario_path;
   auto loaded = path
                     ? load_scenario(*path)
                     : parse_scenario(nlohmann::json::parse(default_scenario_text(), nullptr, false),
                                      "(built-in default scenario)");
   if (auto* problem = std::get_if<Problem>(&loaded)) throw Failure::invalid_input(*problem);
-  return std::get<Scenario>(std::move(loaded));
+  auto scenario = std::get<Scenario>(std::move(loaded));
+  if (auto problem = check_memory_budget(scenario, path.value_or("(built-in default scenario)"),
+                                         request.memory_budget_mib)) {
+    throw Failure::invalid_input(*problem);
+  }
+  return scenario;
 }
 
 // The baseline of `run --baseline`, read and checked before the run: a baseline that cannot be
@@ -103,9 +110,10 @@ RunOutcome run_with_progress(const Scenario& scenario, const RunRequest& request
 
 // Compares the report with the baseline, into the report; the summary's lines of it.
 std::string compare_with_baseline(const RunRequest& request, const nlohmann::json& baseline,
-                                  nlohmann::json& report, std::ostream& err) {
-  auto compared = compare_reports(baseline, *request.baseline_path, report,
-                                  request.out_path.value_or("(stdout)"), request.compare);
+                                  nlohmann::json& report, const std::string& report_name,
+                                  std::ostream& err) {
+  auto compared =
+      compare_reports(baseline, *request.baseline_path, report, report_name, request.compare);
   // check_baseline checked all of it on the baseline's side, and this report is well formed.
   if (auto* problem = std::get_if<Problem>(&compared)) throw Failure::invalid_input(*problem);
   const auto& comparison = std::get<ReportComparison>(compared);
@@ -120,17 +128,20 @@ std::string compare_with_baseline(const RunRequest& request, const nlohmann::jso
 }  // namespace
 
 int run_command(const RunRequest& request, std::ostream& out, std::ostream& err) {
-  const Scenario scenario = load(request.scenario_path);
+  const Scenario scenario = load(request);
   const nlohmann::json baseline = load_checked_baseline(request, scenario);
+  OutputFile output = OutputFile::open(request.out_path);  // before any socket: never a wasted run
   const std::string start_time = iso_time_now();
   const RunOutcome outcome = run_with_progress(scenario, request, err);
   auto report = make_report(scenario, outcome, start_time);
   std::string compared;
   if (request.baseline_path && !outcome.interrupted) {
-    compared = compare_with_baseline(request, baseline, report, err);
+    compared = compare_with_baseline(request, baseline, report, output.name(), err);
   }
-  write_document(report.dump(2) + "\n", request.out_path, out);
+  injected_failure_point("io");
+  output.write(report.dump(2) + "\n", out);
   if (!request.quiet) err << human_summary(report, compared);
+  if (const auto failure = worker_failure(outcome)) throw Failure::environment(*failure);
 
   const auto verdict = verdict_of(report);
   if (verdict.interrupted) return kExitInterrupted;

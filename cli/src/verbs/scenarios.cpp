@@ -7,18 +7,23 @@
 
 #include <fmt/format.h>
 
+#include "base/terminal_text.hpp"
 #include "scenario/scenario.hpp"
 #include "verbs/verbs.hpp"
 
 namespace pollscope {
 
-int validate_command(const std::string& path, std::ostream& out) {
+int validate_command(const std::string& path, std::ostream& out, std::uint64_t memory_budget_mib) {
   auto loaded = load_scenario(path);
   if (auto* problem = std::get_if<Problem>(&loaded)) throw Failure::invalid_input(*problem);
   const auto& scenario = std::get<Scenario>(loaded);
+  if (auto problem = check_memory_budget(scenario, path, memory_budget_mib)) {
+    throw Failure::invalid_input(*problem);
+  }
   out << fmt::format("{}: valid: scenario \"{}\", {} {} pairs, {} phase(s), {} threshold(s)\n",
-                     path, scenario.name, scenario.sockets.count, to_string(scenario.sockets.kind),
-                     scenario.phases.size(), scenario.thresholds.size());
+                     terminal_text(path), terminal_text(scenario.name), scenario.sockets.count,
+                     to_string(scenario.sockets.kind), scenario.phases.size(),
+                     scenario.thresholds.size());
   return kExitPassed;
 }
 
@@ -46,7 +51,8 @@ int scenarios_command(const std::string& directory, std::ostream& out, std::ostr
       continue;
     }
     const auto& scenario = std::get<Scenario>(loaded);
-    out << fmt::format("{:<16} {}\n", scenario.name, scenario.description);
+    out << fmt::format("{:<16} {}\n", terminal_text(scenario.name),
+                       terminal_text(scenario.description));
   }
   return status;
 }

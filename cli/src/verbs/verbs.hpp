@@ -12,6 +12,7 @@
 #include "base/exit_code.hpp"
 #include "compare/compare.hpp"
 #include "libpoll/backend.hpp"
+#include "scenario/memory.hpp"
 
 namespace pollscope {
 
@@ -22,12 +23,14 @@ struct RunRequest {
   bool quiet = false;
   std::optional<std::string> baseline_path;  // compare the report with this one (--baseline)
   CompareOptions compare;                    // how, when there is a baseline
+  std::uint64_t memory_budget_mib = kDefaultMemoryBudgetMib;  // --memory-budget
 };
 
 // `pollscope run`: runs the scenario, writes the report, prints a summary to `err`.
 int run_command(const RunRequest& request, std::ostream& out, std::ostream& err);
-// `pollscope validate`: checks a scenario without running it.
-int validate_command(const std::string& path, std::ostream& out);
+// `pollscope validate`: checks a scenario without running it, its buffering against the budget.
+int validate_command(const std::string& path, std::ostream& out,
+                     std::uint64_t memory_budget_mib = kDefaultMemoryBudgetMib);
 // `pollscope scenarios`: one line per scenario shipped in `directory`; a line on `err` for each
 // that is not valid (and exit 2 at the end).
 int scenarios_command(const std::string& directory, std::ostream& out, std::ostream& err);

@@ -1,0 +1,52 @@
+#pragma once
+
+// Where a command's document goes, settled before the command does any work: a path that cannot
+// take the document is refused before a run starts, not after it.
+
+#include <optional>
+#include <ostream>
+#include <string>
+
+namespace pollscope {
+
+// One document's destination.
+//   - no path, or "-": the stream given to write (stdout);
+//   - a character device, FIFO or socket (/dev/null, /dev/stdout, a pipe): opened now, written
+//     directly, never renamed over;
+//   - a regular file, a symlink to one, or a new name in an existing folder: a temporary file is
+//     created now next to the target (the symlink's target, not the link) and renamed onto it
+//     once the document is written, so the target never holds a partial document;
+//   - a directory, a missing folder or anything else: refused (exit 2).
+// A destination that cannot be written is a Failure (exit 3) at open, not at write. The
+// temporary file never outlives the object; SIGINT and SIGTERM that arrive while it exists are
+// held until it is renamed or removed, then take their usual effect.
+class OutputFile {
+ public:
+  [[nodiscard]] static OutputFile open(const std::optional<std::string>& path);
+
+  OutputFile(OutputFile&& other) noexcept;
+  OutputFile& operator=(OutputFile&&) = delete;
+  OutputFile(const OutputFile&) = delete;
+  OutputFile& operator=(const OutputFile&) = delete;
+  ~OutputFile();
+
+  // Writes the whole document and closes the destination. Throws a Failure (exit 3).
+  void write(const std::string& text, std::ostream& out);
+
+  // The name reports and messages give the destination.
+  [[nodiscard]] const std::string& name() const { return name_; }
+
+ private:
+  OutputFile() = default;
+  void open_stream(const std::string& target);
+  void open_temporary(const std::string& target, bool exists, unsigned mode);
+  void release();
+
+  std::string name_ = "(stdout)";
+  std::string target_;     // the file renamed onto; "" unless atomic
+  std::string temporary_;  // "" once renamed or removed
+  int fd_ = -1;            // -1 for stdout
+  bool holds_signals_ = false;
+};
+
+}  // namespace pollscope

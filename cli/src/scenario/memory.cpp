@@ -1,0 +1,44 @@
+#include "scenario/memory.hpp"
+
+#include <fmt/format.h>
+
+namespace pollscope {
+
+namespace {
+
+constexpr std::uint64_t kStampBytes = 16;  // what a message owed holds until the socket takes it
+
+// The messages one pair may owe at once: its in-flight count in a closed loop; in an open loop,
+// a second of the whole schedule (the drain pollscope allows), should one pair fall behind.
+std::uint64_t messages_owed(const Phase& phase) {
+  if (const auto* closed = std::get_if<ClosedLoop>(&phase.load)) return closed->in_flight;
+  return static_cast<std::uint64_t>(std::get<OpenLoop>(phase.load).rate_per_second);
+}
+
+}  // namespace
+
+std::uint64_t phase_buffering_bytes(const Scenario& scenario, const Phase& phase) {
+  const std::uint64_t per_pair = 2 * std::uint64_t{phase.payload_bytes} +  // one out, one in
+                                 messages_owed(phase) * kStampBytes;
+  return std::uint64_t{scenario.sockets.active} * per_pair;
+}
+
+std::optional<Problem> check_memory_budget(const Scenario& scenario, const std::string& file,
+                                           std::uint64_t budget_mib) {
+  const std::uint64_t budget = budget_mib << 20;
+  for (std::size_t i = 0; i < scenario.phases.size(); ++i) {
+    const Phase& phase = scenario.phases[i];
+    const std::uint64_t bytes = phase_buffering_bytes(scenario, phase);
+    if (bytes <= budget) continue;
+    return Problem{
+        file, fmt::format("/phases/{}", i),
+        fmt::format("phase \"{}\" may buffer {} MiB ({} active pairs x (2 x {} payload bytes + "
+                    "{} messages owed x {} bytes)), over the {} MiB memory budget "
+                    "(--memory-budget MIB raises it)",
+                    phase.name, (bytes + (1 << 20) - 1) >> 20, scenario.sockets.active,
+                    phase.payload_bytes, messages_owed(phase), kStampBytes, budget_mib)};
+  }
+  return std::nullopt;
+}
+
+}  // namespace pollscope

@@ -1,0 +1,154 @@
+// Worker processes under faults, end to end: a worker killed, stopped, orphaned, and SIGINT while
+// one is stopped. Each case: the exit code, one line naming the worker and how it ended, the
+// report (partial, marked), no temporary file, and no worker left running or unreaped.
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "child_process.hpp"
+
+namespace pollscope {
+namespace {
+
+using namespace test_support;
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+constexpr const char* kWorkers = R"({"format": 1, "name": "workers",
+  "description": "two worker processes for twenty seconds unless stopped",
+  "workers": 2, "sockets": {"kind": "unix", "count": 40, "active": 4},
+  "phases": [{"name": "steady", "duration_ms": 20000}]})";
+// Noticed within 100 ms; the others stopped in a 1.5 s grace; the report written.
+constexpr milliseconds kEndsWithin{2'500};
+
+std::vector<pid_t> children_of(pid_t parent) {
+  std::ifstream list("/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) +
+                     "/children");
+  std::vector<pid_t> children;
+  for (pid_t child = 0; list >> child;) children.push_back(child);
+  return children;
+}
+
+std::size_t descriptors_of(pid_t pid) {
+  std::error_code error;
+  std::size_t count = 0;
+  for (fs::directory_iterator it("/proc/" + std::to_string(pid) + "/fd", error), end;
+       !error && it != end; it.increment(error)) {
+    ++count;
+  }
+  return count;
+}
+
+// A pollscope run of kWorkers, under way: both workers hold their 40 descriptors.
+class WorkerFault : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    scenario_ = dir_.write("workers.json", kWorkers);
+    child_ = std::make_unique<Child>(
+        std::vector<std::string>{POLLSCOPE_BINARY, "run", scenario_, "-q", "--out", report_path()});
+    ASSERT_TRUE(child_->started()) << child_->spawn_error();
+    const auto deadline = steady_clock::now() + milliseconds(10'000);
+    while (steady_clock::now() < deadline) {
+      workers_ = children_of(child_->pid());
+      std::size_t held = 0;
+      for (pid_t worker : workers_) held += descriptors_of(worker);
+      if (workers_.size() == 2 && held > 80) return;
+      sleep_briefly(milliseconds(2));
+    }
+    FAIL() << "the workers did not open their sockets within 10 s";
+  }
+
+  [[nodiscard]] std::string report_path() const { return reports_ / "report.json"; }
+
+  // Waits for pollscope; it ended within `limit` of now.
+  Outcome wait_within(milliseconds limit) {
+    const auto start = steady_clock::now();
+    Outcome outcome = child_->wait(kRunLimit);
+    EXPECT_LT(steady_clock::now() - start, limit) << "pollscope took too long to end";
+    return outcome;
+  }
+
+  // Exit 3, one line naming the worker, the report marked, nothing left behind.
+  void expect_partial_report(const Outcome& outcome, pid_t worker, const std::string& how) {
+    ASSERT_TRUE(exited_with(outcome, 3)) << describe(outcome);
+    EXPECT_TRUE(one_line(outcome.err));
+    EXPECT_TRUE(contains(outcome.err, "(pid " + std::to_string(worker) + ") " + how))
+        << outcome.err;
+    EXPECT_EQ(reports_.entries(), std::set<std::string>{"report.json"});
+    const auto report = parse_report(read_file(report_path()));
+    ASSERT_TRUE(report.is_object());
+    EXPECT_TRUE(contains(report.value("incomplete", ""), how));
+    EXPECT_NE(report.value("verdict", "pass"), "pass");
+    std::size_t failed = 0;
+    for (const auto& end : report.at("context").at("worker_ends")) {
+      failed += end.value("failed", false) ? 1 : 0;
+    }
+    EXPECT_EQ(failed, 1u) << "the other worker sent its outcome";
+    expect_valid_report(report_path());
+    for (pid_t pid : workers_) {
+      EXPECT_FALSE(fs::exists("/proc/" + std::to_string(pid))) << "worker " << pid << " is left";
+    }
+  }
+
+  TempDir dir_;
+  TempDir reports_;
+  std::string scenario_;
+  std::unique_ptr<Child> child_;
+  std::vector<pid_t> workers_;
+};
+
+TEST_F(WorkerFault, AKilledWorkerEndsTheRunWithAMarkedPartialReport) {
+  ASSERT_EQ(::kill(workers_.back(), SIGKILL), 0);
+  const Outcome outcome = wait_within(kEndsWithin);
+  expect_partial_report(outcome, workers_.back(), "killed by signal 9 (SIGKILL)");
+}
+
+TEST_F(WorkerFault, AStoppedWorkerIsCaughtAndKilled) {
+  ASSERT_EQ(::kill(workers_.front(), SIGSTOP), 0);
+  const Outcome outcome = wait_within(kEndsWithin);
+  expect_partial_report(outcome, workers_.front(), "stopped by signal 19 (SIGSTOP)");
+}
+
+TEST_F(WorkerFault, SigintWhileAWorkerIsStoppedEndsWithinTwoSeconds) {
+  ASSERT_EQ(::kill(workers_.front(), SIGSTOP), 0);
+  ASSERT_EQ(::kill(child_->pid(), SIGINT), 0);
+  const Outcome outcome = wait_within(milliseconds(2'000));
+  expect_partial_report(outcome, workers_.front(), "stopped by signal 19 (SIGSTOP)");
+}
+
+// The workers die with their parent: this test adopts them (a subreaper) to see them end.
+TEST_F(WorkerFault, OrphanedWorkersDieWithTheirParent) {
+  ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+  ASSERT_EQ(::kill(child_->pid(), SIGKILL), 0);
+  const Outcome outcome = child_->wait(kRunLimit);
+  EXPECT_EQ(outcome.signal, SIGKILL);
+  for (pid_t worker : workers_) {
+    int status = 0;
+    pid_t reaped = 0;
+    const auto deadline = steady_clock::now() + milliseconds(2'000);
+    while ((reaped = ::waitpid(worker, &status, WNOHANG)) == 0 && steady_clock::now() < deadline) {
+      sleep_briefly(milliseconds(2));
+    }
+    ASSERT_EQ(reaped, worker) << "worker " << worker << " outlived its parent by 2 s";
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  }
+  ::prctl(PR_SET_CHILD_SUBREAPER, 0);
+  // SIGKILL gives the parent no chance to remove its temporary file; the report is not there.
+  EXPECT_FALSE(fs::exists(report_path()));
+}
+
+}  // namespace
+}  // namespace pollscope

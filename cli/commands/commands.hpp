@@ -12,5 +12,6 @@ void add_run(CLI::App& app, int& exit_code);
 void add_validate(CLI::App& app, int& exit_code);
 void add_scenarios(CLI::App& app, int& exit_code);
 void add_compare(CLI::App& app, int& exit_code);
+void add_ab(CLI::App& app, int& exit_code);
 
 }  // namespace pollscope::commands

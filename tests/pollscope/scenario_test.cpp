@@ -364,7 +364,7 @@ const ErrorCase kErrorCases[] = {
     // unknown keys
     {"UnknownTopLevelKey", R"([{"op": "add", "path": "/colour", "value": "red"}])", "/colour",
      R"(unknown key "colour" (known: format, name, description, backend, events_capacity, )"
-     R"(workers, threads, sockets, phases, faults, thresholds))"},
+     R"(workers, threads, sockets, phases, faults, thresholds, capture))"},
     {"UnknownKeyIsEscapedInThePath", R"([{"op": "add", "path": "/a~1b~0c", "value": 1}])",
      "/a~1b~0c", R"(unknown key "a/b~c")"},
     {"UnknownKeyBeforeMissingOne", R"([{"op": "move", "from": "/name", "path": "/nmae"}])",
@@ -796,7 +796,23 @@ TEST(ScenarioMetrics, OverallListIsTheDocumentedOne) {
                                              "leaks.token_collision",
                                              "leaks.duplicate_target",
                                              "leaks.total",
-                                             "overhead_ns_per_event"};
+                                             "overhead_ns_per_event",
+                                             "wire_latency_ns.send_to_wire.p50",
+                                             "wire_latency_ns.send_to_wire.p99",
+                                             "wire_latency_ns.send_to_wire.p99_9",
+                                             "wire_latency_ns.send_to_wire.max",
+                                             "wire_latency_ns.wire_to_dispatch.p50",
+                                             "wire_latency_ns.wire_to_dispatch.p99",
+                                             "wire_latency_ns.wire_to_dispatch.p99_9",
+                                             "wire_latency_ns.wire_to_dispatch.max",
+                                             "wire_latency_ns.clock_difference.p50",
+                                             "wire_latency_ns.clock_difference.p99",
+                                             "wire_latency_ns.clock_difference.p99_9",
+                                             "wire_latency_ns.clock_difference.max",
+                                             "capture.packets",
+                                             "capture.matched_messages",
+                                             "capture.kernel_drops",
+                                             "capture.interface_drops"};
   // In the catalogue's order, which is compare's: the set is what is documented.
   std::vector<std::string> known = known_metrics();
   std::sort(known.begin(), known.end());

@@ -22,12 +22,14 @@ int main(int argc, char** argv) {
       "  2    invalid input or usage (a bad flag, a missing or invalid scenario or report)\n"
       "  3    runtime or environment failure (descriptor limit, sockets, writing the report),\n"
       "       or an internal error\n"
+      "  4    ab --strict: inconclusive (the samples could not tell)\n"
       "  130  interrupted (Ctrl-C or SIGTERM): a partial report was written");
   int exit_code = pollscope::kExitPassed;
   pollscope::commands::add_run(app, exit_code);
   pollscope::commands::add_validate(app, exit_code);
   pollscope::commands::add_scenarios(app, exit_code);
   pollscope::commands::add_compare(app, exit_code);
+  pollscope::commands::add_ab(app, exit_code);
   pollscope::commands::add_inspect(app, exit_code);
   pollscope::commands::add_trace(app, exit_code);
   // Everything that stops a command reaches here, and ends as one line and an exit code.

@@ -14,6 +14,7 @@ void add_run(CLI::App& app, int& exit_code);
 void add_validate(CLI::App& app, int& exit_code);
 void add_scenarios(CLI::App& app, int& exit_code);
 void add_compare(CLI::App& app, int& exit_code);
+void add_ab(CLI::App& app, int& exit_code);
 void add_inspect(CLI::App& app, int& exit_code);
 void add_trace(CLI::App& app, int& exit_code);
 

@@ -2,9 +2,12 @@
 // sites), correct programs with no findings (a raw-epoll one with a forked child, the shipped
 // example, a Python asyncio echo server and client), the exact finding when a Python script
 // closes a socket before unregistering it, a libuv program with no error, a statically linked
-// program refused, and the traced command's exit status passed through.
+// program refused, and the traced command's exit status passed through. Then the shapes a
+// tracer gets wrong: threads at once, exec and posix_spawn, fork beside busy threads, and the
+// return values and errno of failing calls.
 
 #include <cstdlib>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -168,6 +171,46 @@ TEST_F(TraceCli, IntervalWritesTheFindingsWhileTheCommandRuns) {
   EXPECT_FALSE(finished.at("running").get<bool>());
   EXPECT_EQ(finished.at("exit_status"), 0);
   EXPECT_EQ(count(finished, "total"), 5u);
+}
+
+// The interposer's books under eight threads churning registrations at once: every planted
+// registration found, nothing invented.
+TEST_F(TraceCli, ThreadsChurningAtOnceFindExactlyWhatEachPlanted) {
+  const auto report = trace({TRACED_SHAPES, "threads"}, 0);
+  EXPECT_EQ(count(report, "vanished"), 8u) << report.dump(2);
+  EXPECT_EQ(count(report, "total"), 8u);
+  std::set<std::uint64_t> tokens;
+  for (const auto& detail : report.at("leaks").at("details"))
+    tokens.insert(detail.at("token").get<std::uint64_t>());
+  EXPECT_EQ(tokens, (std::set<std::uint64_t>{1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007}));
+}
+
+TEST_F(TraceCli, ExecAndPosixSpawnPassTheInterposerOn) {
+  for (const char* mode : {"exec", "spawn"}) {
+    const auto report = trace({TRACED_SHAPES, mode}, 0);
+    EXPECT_EQ(count(report, "total"), 1u) << mode << report.dump(2);
+    EXPECT_EQ(only(report, "vanished").at("token"), 77) << mode;
+  }
+}
+
+TEST_F(TraceCli, SummaryLineCountsInWords) {
+  const auto outcome = pollscope({"trace", "--", TRACED_SHAPES, "vanish"});
+  EXPECT_TRUE(exited_with(outcome, 0));
+  EXPECT_TRUE(contains(outcome.err, "pollscope trace: 1 process, 0 errors, 1 warning\n"))
+      << outcome.err;
+}
+
+// A fork while other threads are inside the interposer: the child must not inherit its lock held.
+TEST_F(TraceCli, ForkBesideBusyThreadsNeverHangsTheChild) {
+  const auto report = trace({TRACED_SHAPES, "fork-threads"}, 0);
+  EXPECT_EQ(count(report, "total"), 0u) << report.dump(2);
+  EXPECT_EQ(report.at("processes").size(), 41u);
+}
+
+TEST_F(TraceCli, FailingCallsKeepTheirReturnValuesAndErrno) {
+  ASSERT_TRUE(exited_with(run_program({TRACED_SHAPES, "errno"}), 0));  // the untraced reference
+  const auto report = trace({TRACED_SHAPES, "errno"}, 0);
+  EXPECT_EQ(count(report, "total"), 0u) << outcome_.err;
 }
 
 TEST_F(TraceCli, CommandsExitStatusPassesThrough) {

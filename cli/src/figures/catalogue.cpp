@@ -62,6 +62,30 @@ double busy_ratio(const Figures& f) {
 double target_rate(const Figures& f) {
   return f.target_rate;
 }
+double per_event(double amount, const Figures& f) {
+  return f.events > 0 ? amount / static_cast<double>(f.events) : 0;
+}
+double cpu_ns_per_event(const Figures& f) {
+  return per_event(f.cpu_seconds * 1e9, f);
+}
+double syscalls_per_event(const Figures& f) {
+  return per_event(static_cast<double>(f.syscalls), f);
+}
+double polls_per_event(const Figures& f) {
+  return per_event(static_cast<double>(f.polls), f);
+}
+double registry_calls_per_event(const Figures& f) {
+  return per_event(static_cast<double>(f.registers + f.reregisters + f.deregisters), f);
+}
+double voluntary_switches_per_event(const Figures& f) {
+  return per_event(static_cast<double>(f.voluntary_switches), f);
+}
+double involuntary_switches_per_event(const Figures& f) {
+  return per_event(static_cast<double>(f.involuntary_switches), f);
+}
+double kernel_syscalls(const Figures& f) {
+  return f.kernel_syscalls > 0;
+}
 double captured(const Figures& f) {
   return static_cast<double>(f.captured_packets);
 }
@@ -209,6 +233,50 @@ std::vector<FigureSpec> loop_and_correctness_figures() {
   // clang-format on
 }
 
+FigureSpec per_event_cost(std::string_view name, Derived reading) {
+  return {.name = name,
+          .unit = "ratio",
+          .shape = kReal,
+          .scope = kOverall,
+          .merge = Merge::recomputed,
+          .reading = reading,
+          .judgement = kWork};
+}
+
+FigureSpec internal_count(std::string_view name, Count reading) {
+  return {.name = name,
+          .unit = "count",
+          .scope = Scope::internal,
+          .reading = reading,
+          .judgement = kWork,
+          .threshold = false};
+}
+
+// What the whole run cost the machine per event: figures that neighbours do not move, since
+// the time the scheduler gave to others is in none of them.
+std::vector<FigureSpec> cost_figures() {
+  // clang-format off
+  return {
+    {.name = "cost.cpu_ns_per_event", .unit = "ns", .shape = kReal, .scope = kOverall,
+     .merge = Merge::recomputed, .reading = &cpu_ns_per_event, .judgement = kWork},
+    per_event_cost("cost.syscalls_per_event", &syscalls_per_event),
+    {.name = "cost.kernel_counted_syscalls", .unit = "bool", .shape = Shape::flag,
+     .scope = kOverall, .merge = Merge::recomputed, .reading = &kernel_syscalls,
+     .judgement = kThroughput, .threshold = false},
+    per_event_cost("cost.polls_per_event", &polls_per_event),
+    per_event_cost("cost.registry_calls_per_event", &registry_calls_per_event),
+    per_event_cost("cost.voluntary_switches_per_event", &voluntary_switches_per_event),
+    per_event_cost("cost.involuntary_switches_per_event", &involuntary_switches_per_event),
+    {.name = "cpu_seconds", .unit = "s", .shape = kReal, .scope = Scope::internal,
+     .reading = &Figures::cpu_seconds, .judgement = kWork, .threshold = false},
+    internal_count("voluntary_switches", &Figures::voluntary_switches),
+    internal_count("involuntary_switches", &Figures::involuntary_switches),
+    internal_count("syscalls", &Figures::syscalls),
+    internal_count("kernel_syscalls", &Figures::kernel_syscalls),
+  };
+  // clang-format on
+}
+
 // Reported when the run captured its packets (run --capture).
 std::vector<FigureSpec> capture_figures() {
   return {
@@ -225,6 +293,7 @@ std::vector<FigureSpec> capture_figures() {
 std::vector<FigureSpec> make_catalogue() {
   std::vector<FigureSpec> catalogue = traffic_figures();
   for (FigureSpec& spec : loop_and_correctness_figures()) catalogue.push_back(std::move(spec));
+  for (FigureSpec& spec : cost_figures()) catalogue.push_back(std::move(spec));
   for (FigureSpec& spec : capture_figures()) catalogue.push_back(std::move(spec));
   return catalogue;
 }

@@ -56,6 +56,15 @@ struct Figures {
   Histogram register_ns;
   Histogram reregister_ns;
   Histogram deregister_ns;
+
+  // The whole run only: what it cost the machine, for the whole process tree
+  // (cost/process_cost.hpp). syscalls is the kernel's count when kernel_syscalls is 1, else
+  // the calls libpoll counted itself (waits and registry calls).
+  double cpu_seconds = 0;  // user and system
+  std::uint64_t voluntary_switches = 0;
+  std::uint64_t involuntary_switches = 0;
+  std::uint64_t syscalls = 0;
+  std::uint64_t kernel_syscalls = 0;
 };
 
 }  // namespace pollscope

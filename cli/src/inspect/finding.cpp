@@ -84,6 +84,13 @@ std::size_t count_of(const std::vector<Finding>& findings, Severity severity) {
                     [&](const Finding& finding) { return finding.severity == severity; }));
 }
 
+std::string severity_tally(const std::vector<Finding>& findings) {
+  const auto errors = count_of(findings, Severity::kError);
+  const auto warnings = count_of(findings, Severity::kWarning);
+  return fmt::format("{} error{}, {} warning{}", errors, errors == 1 ? "" : "s", warnings,
+                     warnings == 1 ? "" : "s");
+}
+
 std::string findings_text(const std::vector<Finding>& findings) {
   std::string text;
   for (const auto& finding : findings) {

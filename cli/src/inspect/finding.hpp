@@ -62,6 +62,9 @@ inline constexpr const char* kLeakFindingKinds[] = {"leaked",
 // How many findings are errors, and how many warnings.
 [[nodiscard]] std::size_t count_of(const std::vector<Finding>& findings, Severity severity);
 
+// The tally for a person, in words: "1 error, 2 warnings".
+[[nodiscard]] std::string severity_tally(const std::vector<Finding>& findings);
+
 // One line per finding for a person: "error zombie pid 12 epoll fd 3 fd 7 token 7: ...".
 [[nodiscard]] std::string findings_text(const std::vector<Finding>& findings);
 

@@ -86,9 +86,9 @@ std::string inspect_text(const InspectOutcome& outcome) {
       }
     }
   }
-  text += fmt::format("{} findings ({} errors, {} warnings)\n", outcome.findings.size(),
-                      count_of(outcome.findings, Severity::kError),
-                      count_of(outcome.findings, Severity::kWarning));
+  const auto findings = outcome.findings.size();
+  text += fmt::format("{} finding{} ({})\n", findings, findings == 1 ? "" : "s",
+                      severity_tally(outcome.findings));
   return text + findings_text(outcome.findings);
 }
 

@@ -208,9 +208,9 @@ int run_trace(const TraceRequest& request, std::ostream& err) {
   }
   if (!write_findings(request, outcome, err)) return kExitEnvironment;
   if (!request.quiet) {
-    err << fmt::format("pollscope trace: {} processes, {} errors, {} warnings\n",
-                       outcome.processes.size(), count_of(outcome.findings, Severity::kError),
-                       count_of(outcome.findings, Severity::kWarning))
+    const auto processes = outcome.processes.size();
+    err << fmt::format("pollscope trace: {} process{}, {}\n", processes, processes == 1 ? "" : "es",
+                       severity_tally(outcome.findings))
         << findings_text(outcome.findings);
   }
   return exit_code_for(request, outcome);

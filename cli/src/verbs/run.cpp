@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "capture/pcap_sink.hpp"
+#include "cost/process_cost.hpp"
 #include "engine/engine.hpp"
 #include "io/files.hpp"
 #include "io/output.hpp"
@@ -130,7 +131,10 @@ RunOutcome run_with_progress(const Scenario& scenario, const RunRequest& request
       if (on) err << "\n";
     }
   } end_line{progress, err};
-  return run_scenario(scenario, options);
+  CostMeter meter;  // the whole process tree, workers included
+  RunOutcome outcome = run_scenario(scenario, options);
+  record_cost(meter.stop(), outcome.overall);
+  return outcome;
 }
 
 // Compares the report with the baseline, into the report; the summary's lines of it.

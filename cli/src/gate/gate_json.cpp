@@ -1,0 +1,79 @@
+#include "gate/gate_json.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+namespace pollscope {
+
+namespace {
+
+// JSON has no infinity or NaN; a ratio that is neither is what every consumer can read.
+double finite(double value) {
+  return std::isfinite(value) ? value : 0;
+}
+
+nlohmann::json timing_json(const TimingRow& row) {
+  const auto& judgement = row.judgement;
+  return {{"metric", row.figure.metric},
+          {"direction", to_string(row.figure.direction)},
+          {"tolerance_percent", row.figure.tolerance_percent},
+          {"base", row.base},
+          {"candidate", row.candidate},
+          {"ratio", finite(judgement.interval.ratio)},
+          {"ratio_low", finite(judgement.interval.low)},
+          {"ratio_high", finite(judgement.interval.high)},
+          {"confidence", judgement.interval.confidence},
+          {"p_value", judgement.test.p_value},
+          {"exact_test", judgement.test.exact},
+          {"verdict", stats::to_string(judgement.verdict)}};
+}
+
+nlohmann::json count_json(const CountRow& row) {
+  nlohmann::json json = {{"metric", row.figure.metric},
+                         {"tolerance", row.figure.tolerance},
+                         {"base", row.base},
+                         {"candidate", row.candidate},
+                         {"verdict", stats::to_string(row.verdict)}};
+  if (row.verdict != stats::Verdict::unchanged) json["change"] = describe_change(row);
+  return json;
+}
+
+}  // namespace
+
+nlohmann::json gate_document(const GateComparison& comparison, int rounds) {
+  nlohmann::json timings = nlohmann::json::array();
+  for (const TimingRow& row : comparison.timings) timings.push_back(timing_json(row));
+  nlohmann::json counts = nlohmann::json::array();
+  for (const CountRow& row : comparison.counts) counts.push_back(count_json(row));
+  return {{"format", 1},
+          {"tool", "pollscope"},
+          {"kind", "ab"},
+          {"rounds", rounds},
+          {"base_reports", comparison.base_files},
+          {"candidate_reports", comparison.candidate_files},
+          {"timings", timings},
+          {"counts", counts},
+          {"warnings", comparison.warnings},
+          {"verdict", stats::to_string(comparison.verdict())}};
+}
+
+std::string gate_summary(const GateComparison& comparison, std::string_view prefix) {
+  std::string text;
+  for (const TimingRow& row : comparison.timings) {
+    const auto& judgement = row.judgement;
+    text += fmt::format("{}{}: {:.3f}x [{:.3f}, {:.3f}] ({:.0f}% interval), p = {:.2g}: {}\n",
+                        prefix, row.figure.metric, judgement.interval.ratio, judgement.interval.low,
+                        judgement.interval.high, judgement.interval.confidence * 100,
+                        judgement.test.p_value, stats::to_string(judgement.verdict));
+  }
+  for (const CountRow& row : comparison.counts) {
+    text += fmt::format("{}{}: {}\n", prefix, describe_change(row), stats::to_string(row.verdict));
+  }
+  text += fmt::format("{}verdict: {} ({} base and {} candidate reports)\n", prefix,
+                      stats::to_string(comparison.verdict()), comparison.base_files.size(),
+                      comparison.candidate_files.size());
+  return text;
+}
+
+}  // namespace pollscope

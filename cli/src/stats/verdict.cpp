@@ -1,0 +1,45 @@
+#include "stats/verdict.hpp"
+
+namespace pollscope::stats {
+
+std::string_view to_string(Verdict verdict) {
+  switch (verdict) {
+    case Verdict::unchanged:
+      return "unchanged";
+    case Verdict::improved:
+      return "improved";
+    case Verdict::regressed:
+      return "regressed";
+    case Verdict::inconclusive:
+      return "inconclusive";
+  }
+  return "inconclusive";
+}
+
+TimingJudgement judge_timing(std::span<const double> base, std::span<const double> candidate,
+                             const TimingRule& rule) {
+  TimingJudgement judgement;
+  judgement.interval = hodges_lehmann_ratio(base, candidate, rule.level);
+  judgement.test = rank_sum_test(base, candidate);
+  if (base.empty() || candidate.empty()) return judgement;
+  // "Worse by" as a ratio above 1, whichever way is better for the figure.
+  const auto& interval = judgement.interval;
+  const bool lower_better = rule.direction == Direction::lower_is_better;
+  const double worse_low = lower_better ? interval.low : 1 / interval.high;
+  const double worse_high = lower_better ? interval.high : 1 / interval.low;
+  const double bound = 1 + rule.tolerance_percent / 100;
+  const bool trusted =
+      judgement.test.p_value <= rule.alpha && interval.confidence + 1e-9 >= rule.level;
+  if (worse_low > bound && trusted) {
+    judgement.verdict = Verdict::regressed;
+  } else if (worse_high < 1 / bound && trusted) {
+    judgement.verdict = Verdict::improved;
+  } else if (worse_low >= 1 / bound && worse_high <= bound) {
+    judgement.verdict = Verdict::unchanged;
+  } else {
+    judgement.verdict = Verdict::inconclusive;
+  }
+  return judgement;
+}
+
+}  // namespace pollscope::stats

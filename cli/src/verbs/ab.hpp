@@ -1,0 +1,31 @@
+#pragma once
+
+// `pollscope ab`: the interleaved comparison of two builds (ab.cpp).
+
+#include <iosfwd>
+#include <optional>
+#include <string>
+
+#include "compare/compare.hpp"
+#include "gate/gate.hpp"
+
+namespace pollscope {
+
+struct AbRequest {
+  std::string base;                          // the base build's pollscope
+  std::string candidate;                     // the candidate's
+  std::optional<std::string> scenario_path;  // none: the built-in default scenario
+  int rounds = 10;                           // runs per side
+  std::optional<std::string> out_path;       // none: the comparison goes to stdout
+  std::optional<std::string> keep_reports;   // keep every run's report in this directory
+  bool strict = false;                       // an inconclusive verdict exits 4
+  bool quiet = false;
+};
+
+// 0 unless a figure regressed (1); with `strict`, 4 when inconclusive.
+[[nodiscard]] int exit_code_of(stats::Verdict verdict, bool strict);
+
+// Runs both builds `rounds` times each, ABBA, and writes their comparison (kind "ab").
+int ab_command(const AbRequest& request, std::ostream& out, std::ostream& err);
+
+}  // namespace pollscope

@@ -24,9 +24,9 @@ void add_run(CLI::App& app, int& exit_code) {
   auto* capture_option =
       command
           ->add_option("--capture", *capture,
-                       "Capture the run's own TCP/UDP packets on IFACE (default lo): wire "
-                       "latencies and capture statistics in the report; needs root or "
-                       "CAP_NET_RAW")
+                       "Capture the run's own TCP/UDP packets on IFACE (default lo; before the "
+                       "scenario file, write --capture=IFACE): wire latencies and capture "
+                       "statistics in the report; needs root or CAP_NET_RAW")
           ->expected(0, 1);
   auto pcap_out = std::make_shared<std::string>();
   command

@@ -143,6 +143,29 @@ TEST(WireMatcherTest, FindsEveryMessageOfAStreamWhateverTheSegmentBoundaries) {
   EXPECT_EQ(figures.send_to_wire.min(), 800u);
 }
 
+TEST(WireMatcherTest, MessagesBeyondTheSnapshotGoUnmatchedAndTheStreamStaysInStep) {
+  WireMatcher matcher;
+  matcher.begin_phase(40, 0);
+  std::vector<std::byte> stream;
+  for (std::uint64_t sequence = 1; sequence <= 6; ++sequence) {
+    const auto one = message(100, sequence, 40);
+    stream.insert(stream.end(), one.begin(), one.end());
+    matcher.on_message({sequence, 100, 10'000, 10'000});
+  }
+  // Five messages in a segment of which the snapshot kept 50 bytes of payload: the first
+  // message's header only. The sixth, in the next segment, is found where it should be.
+  const std::vector<std::byte> five(stream.begin(), stream.begin() + 200);
+  const auto big = frame(true, 3, 4, five, 1000);
+  matcher.on_packet(500, std::get<TransportPacket>(parse_frame(std::span(big).first(54 + 50), 1)));
+  const std::vector<std::byte> sixth(stream.begin() + 200, stream.end());
+  matcher.on_packet(700, std::get<TransportPacket>(parse_frame(frame(true, 3, 4, sixth, 1200), 1)));
+  Figures figures;
+  matcher.finish_phase(figures);
+  EXPECT_EQ(figures.matched_messages, 2u);
+  EXPECT_EQ(figures.send_to_wire.min(), 400u);
+  EXPECT_EQ(figures.send_to_wire.max(), 600u);
+}
+
 TEST(PcapSinkTest, WritesAFileLibpcapReadsBackWithNanosecondTimes) {
   PcapSink sink;
   const auto packet = frame(false, 1, 2, std::vector<std::byte>(8, std::byte{9}));

@@ -27,31 +27,31 @@ void WireMatcher::on_stream(std::uint64_t timestamp_ns, const TransportPacket& p
   auto [found, first] = flows_.try_emplace(key);
   Flow& flow = found->second;
   if (first) flow.next_message = packet.tcp_sequence;
-  const auto size = static_cast<std::uint32_t>(packet.payload.size());
+  // The segment's length on the wire places the messages; the snapshot may have kept less.
+  const auto size = static_cast<std::uint32_t>(packet.payload_length);
+  const std::size_t captured = packet.payload.size();
   // Sequence numbers wrap: compare differences as signed.
   auto ahead = static_cast<std::int32_t>(flow.next_message - packet.tcp_sequence);
   if (!flow.head.empty() && ahead > 0) {  // the rest of a head begun in an earlier segment
     const std::size_t start = payload_bytes_ - static_cast<std::size_t>(ahead);
-    const std::size_t wanted = std::min<std::size_t>(kSequencedBytes - flow.head.size(), size);
+    const std::size_t wanted = std::min(kSequencedBytes - flow.head.size(), captured);
     if (start == flow.head.size()) {
       flow.head.insert(flow.head.end(), packet.payload.begin(),
                        packet.payload.begin() + static_cast<std::ptrdiff_t>(wanted));
     }
-    if (flow.head.size() == kSequencedBytes) {
-      on_sequence(flow.head, flow.head_time);
-      flow.head.clear();
-    }
+    if (flow.head.size() == kSequencedBytes) on_sequence(flow.head, flow.head_time);
+    flow.head.clear();
   }
   for (; ahead >= 0 && static_cast<std::uint32_t>(ahead) < size;
        ahead += static_cast<std::int32_t>(payload_bytes_)) {
     const auto at = static_cast<std::size_t>(ahead);
-    if (at + kSequencedBytes <= size) {
+    if (at + kSequencedBytes <= captured) {
       on_sequence(packet.payload.subspan(at), timestamp_ns);
-    } else {
+    } else if (captured == size) {  // the head goes on in the next segment
       flow.head.assign(packet.payload.begin() + static_cast<std::ptrdiff_t>(at),
                        packet.payload.end());
       flow.head_time = timestamp_ns;
-    }
+    }  // else the snapshot cut it off: that message goes unmatched
     flow.next_message += payload_bytes_;
   }
 }

@@ -20,6 +20,19 @@ void add_run(CLI::App& app, int& exit_code) {
   command->add_option("--backend", *backend, "Override the scenario's backend")
       ->check(CLI::IsMember({"epoll", "poll"}));
   add_memory_budget(*command, request->memory_budget_mib);
+  auto capture = std::make_shared<std::string>();
+  auto* capture_option =
+      command
+          ->add_option("--capture", *capture,
+                       "Capture the run's own TCP/UDP packets on IFACE (default lo; before the "
+                       "scenario file, write --capture=IFACE): wire latencies and capture "
+                       "statistics in the report; needs root or CAP_NET_RAW")
+          ->expected(0, 1);
+  auto pcap_out = std::make_shared<std::string>();
+  command
+      ->add_option("--pcap-out", *pcap_out,
+                   "With a capture: write its packets to this pcap file (tcpdump -r, Wireshark)")
+      ->allow_extra_args(false);
   command->add_flag("--quiet,-q", request->quiet, "No progress line and no summary on stderr");
   auto baseline = std::make_shared<std::string>();
   auto* baseline_option = command->add_option(
@@ -44,6 +57,9 @@ void add_run(CLI::App& app, int& exit_code) {
     if (!baseline->empty()) request->baseline_path = *baseline;
     if (!out->empty()) request->out_path = *out;
     if (!backend->empty()) request->backend = libpoll::parse_backend(*backend);
+    if (capture_option->count() > 0)
+      request->capture_interface = capture->empty() ? "lo" : *capture;
+    if (!pcap_out->empty()) request->pcap_out_path = *pcap_out;
     exit_code = run_command(*request, std::cout, std::cerr);
   });
 }

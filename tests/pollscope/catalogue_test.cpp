@@ -112,6 +112,10 @@ TEST_F(ReportSchemaTest, EachFigureHasItsShapeAndAlwaysShownOnesAreRequired) {
       const auto dot = rest.find('.');
       property = &property->at(std::string(rest.substr(0, dot)));
       if (dot == std::string_view::npos) break;
+      if (property->contains("properties") == false && property->contains("$ref")) {  // "#/$defs/X"
+        property =
+            &schema_.at(json::json_pointer(property->at("$ref").get<std::string>().substr(1)));
+      }
       property = &property->at("properties");
       rest.remove_prefix(dot + 1);
     }

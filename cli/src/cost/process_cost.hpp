@@ -32,8 +32,9 @@ class CostMeter {
 
  private:
   ProcessCost start_;
-  std::optional<SyscallCounter> counter_;
+  // Before counter_: the counter's start writes into it while the members are constructed.
   std::string why_not_;
+  std::optional<SyscallCounter> counter_;
 };
 
 // Puts `cost` into the whole run's figures. Without the kernel's count, the system calls are

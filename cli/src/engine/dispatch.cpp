@@ -9,6 +9,10 @@ using libpoll::Interest;
 
 void Poller::dispatch(PhaseRun& run, const libpoll::Event& event, std::uint64_t event_time) {
   const std::size_t e = event.token().value;
+  if (is_capture(e)) {  // not a pair's event: the packets of the pairs' messages
+    capture_->drain(run.figures);
+    return;
+  }
   ++run.figures.events;
   if (e >= ends_.size() || ends_[e].gone) {
     ++run.figures.ghost_events;  // no source of ours has this token now

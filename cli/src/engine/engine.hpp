@@ -17,12 +17,16 @@
 
 namespace pollscope {
 
+class PcapSink;
+
 struct RunOptions {
   std::optional<libpoll::Backend> backend;  // overrides the scenario's
   // Set (from a signal handler) to end the run early: everything is still torn down.
   const std::atomic<bool>* stop = nullptr;
   // Called about once a second from the running process (worker 0 only), for a progress line.
   std::function<void(const std::string& phase, double seconds, std::uint64_t events)> progress;
+  // With a capture: where the pollers put the packets for --pcap-out (none: not kept).
+  PcapSink* pcap_sink = nullptr;
 };
 
 // Runs `scenario`. Throws a Failure (exit 3) when the machine cannot run it.

@@ -50,6 +50,7 @@ void Poller::begin_phase(PhaseRun& run) {
   }
   run.sends = Ticker(rate, run.start, 0);
   plan_toggles(run);
+  if (capture_) capture_->begin_phase(phase.payload_bytes, clock_);
 }
 
 // The active ends: end 2i of each active pair (or the pipe's reader) starts the traffic; pairs a
@@ -119,6 +120,7 @@ void Poller::poll_once(PhaseRun& run, libpoll::Events& events, int timeout_ms) {
   // One clock read per poll, not per event: the events of one poll are dispatched together.
   const auto event_time = now_ns();
   ++clock_reads_;
+  if (capture_) run.event_realtime = realtime_ns();
   for (const libpoll::Event& event : events) dispatch(run, event, event_time);
   records_ += run.latencies.size() + run.uncorrected.size();
   run.figures.latency.record_all(run.latencies);
@@ -131,6 +133,7 @@ void Poller::end_phase(PhaseRun& run) {
   (stopped() ? run.figures.in_flight_at_stop : run.figures.missed_events) = run.in_flight;
   run.figures.seconds = static_cast<double>(now_ns() - run.start) / 1e9;
   if (!run.open_loop) run.figures.uncorrected = run.figures.latency;
+  if (capture_) capture_->finish_phase(run.figures);
   // Bytes of messages that never completed are dropped with the phase.
   for (End& end : ends_) {
     end.inbox.clear();

@@ -35,6 +35,7 @@ Poller::Poller(const Scenario& scenario, const RunOptions& options, std::size_t 
     add_end(*pairs_[i].b, i);
   }
   for (std::size_t e = 0; e < ends_.size(); ++e) register_end(e);
+  if (scenario.capture) start_capture();
   calibrate();
 }
 
@@ -55,6 +56,7 @@ RunOutcome Poller::run() {
     outcome.add_phase(std::move(phase_outcome));
   }
   outcome.interrupted = stopped();
+  if (capture_) stop_capture();
   teardown(outcome);
   record_loop_metrics(outcome.overall);
   return outcome;

@@ -8,10 +8,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
 
+#include "capture/capture_session.hpp"
 #include "engine/clock.hpp"
 #include "engine/ends.hpp"
 #include "engine/engine.hpp"
@@ -46,6 +48,7 @@ struct PhaseRun {
   std::uint64_t replies_owed = 0;             // messages drained from an end and not yet answered
   std::vector<std::uint64_t> latencies;       // of the messages of the poll being dispatched
   std::vector<std::uint64_t> uncorrected;
+  std::uint64_t event_realtime = 0;  // with a capture: CLOCK_REALTIME at the poll's dispatch
 };
 
 class Poller {
@@ -96,6 +99,16 @@ class Poller {
   void toggle_at_rate(PhaseRun& run, std::size_t e);
   [[nodiscard]] bool wraps_write(const PhaseRun& run, End& end) const;
 
+  // capture.cpp: the run's own packets, when the scenario captures them
+  void start_capture();
+  void stop_capture();
+  void stamp_sequence(std::vector<std::byte>& message);
+  void record_wire(const PhaseRun& run, const std::byte* message, std::uint64_t sent,
+                   std::uint64_t at);
+  [[nodiscard]] bool is_capture(std::size_t token) const {
+    return capture_ != nullptr && token == ends_.size();
+  }
+
   // faults.cpp
   void inject_faults(PhaseRun* run);
   void observe_reset(PhaseRun& run, std::size_t e);
@@ -126,6 +139,8 @@ class Poller {
   double record_cost_ns_ = 0;
   std::uint64_t clock_reads_ = 0;
   std::uint64_t records_ = 0;
+  std::unique_ptr<CaptureSession> capture_;  // destroyed before the Poll, deregistered first
+  std::uint64_t next_sequence_ = 0;
 };
 
 }  // namespace pollscope

@@ -31,6 +31,7 @@ void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended) {
   message.assign(run.phase.payload_bytes, std::byte{0});
   const Stamps stamps{intended == 0 ? actual : intended, actual};
   std::memcpy(message.data(), &stamps, sizeof stamps);
+  stamp_sequence(message);
   if (intended != 0 && actual > intended + kLateNs) ++run.figures.late_sends;
   ++run.figures.sent;
   if (state != PairState::healthy) {
@@ -88,6 +89,7 @@ void Poller::flush(std::size_t e, std::size_t payload) {
     std::vector<std::byte>& message = scratch_;
     message.assign(payload, std::byte{0});
     std::memcpy(message.data(), &end.owed.front(), sizeof(Stamps));
+    stamp_sequence(message);
     end.owed.pop_front();
     write_all(e, writer, message);
   }
@@ -142,6 +144,7 @@ void Poller::on_message(PhaseRun& run, std::size_t e, const std::byte* message, 
   // Closed loop sends when it means to: the uncorrected figures are the same, and are copied
   // once at the end of the phase rather than recorded twice.
   if (run.open_loop) run.uncorrected.push_back(at > stamps.actual ? at - stamps.actual : 0);
+  if (capture_) record_wire(run, message, stamps.actual, at);
   ++run.figures.messages;
   const std::size_t pair = ends_[e].pair;
   if (pair_state_[pair] == PairState::healthy && run.pair_in_flight[pair] > 0) {

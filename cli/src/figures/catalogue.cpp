@@ -86,6 +86,9 @@ double involuntary_switches_per_event(const Figures& f) {
 double kernel_syscalls(const Figures& f) {
   return f.kernel_syscalls > 0;
 }
+double captured(const Figures& f) {
+  return static_cast<double>(f.captured_packets);
+}
 
 // Shorthands for the table.
 constexpr auto kReal = Shape::real;
@@ -102,6 +105,25 @@ FigureSpec registry(std::string_view name, Distribution reading) {
           .judgement = kWork,
           .watched = {{"p99", kRegistryTolerance, false}},
           .threshold_statistics = {"p99"}};
+}
+
+FigureSpec wire_latency(std::string_view name, Distribution reading) {
+  return {.name = name,
+          .unit = "ns",
+          .shape = Shape::histogram,
+          .merge = Merge::histogram,
+          .reading = reading,
+          .judgement = kWork,
+          .threshold_statistics = {"p50", "p99", "p99_9", "max"},
+          .shown_when = &captured};
+}
+
+FigureSpec capture_count(std::string_view name, Count reading, Judgement judgement) {
+  return {.name = name,
+          .unit = "count",
+          .reading = reading,
+          .judgement = judgement,
+          .shown_when = &captured};
 }
 
 FigureSpec loop_count(std::string_view name, Count reading) {
@@ -255,10 +277,24 @@ std::vector<FigureSpec> cost_figures() {
   // clang-format on
 }
 
+// Reported when the run captured its packets (run --capture).
+std::vector<FigureSpec> capture_figures() {
+  return {
+      wire_latency("wire_latency_ns.send_to_wire", &Figures::send_to_wire),
+      wire_latency("wire_latency_ns.wire_to_dispatch", &Figures::wire_to_dispatch),
+      wire_latency("wire_latency_ns.clock_difference", &Figures::clock_difference),
+      capture_count("capture.packets", &Figures::captured_packets, kWork),
+      capture_count("capture.matched_messages", &Figures::matched_messages, kThroughput),
+      capture_count("capture.kernel_drops", &Figures::capture_kernel_drops, kMustNotGrow),
+      capture_count("capture.interface_drops", &Figures::capture_interface_drops, kMustNotGrow),
+  };
+}
+
 std::vector<FigureSpec> make_catalogue() {
   std::vector<FigureSpec> catalogue = traffic_figures();
   for (FigureSpec& spec : loop_and_correctness_figures()) catalogue.push_back(std::move(spec));
   for (FigureSpec& spec : cost_figures()) catalogue.push_back(std::move(spec));
+  for (FigureSpec& spec : capture_figures()) catalogue.push_back(std::move(spec));
   return catalogue;
 }
 

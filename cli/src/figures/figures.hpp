@@ -32,6 +32,17 @@ struct Figures {
   Histogram latency;                       // from the (intended) send time to dispatch
   Histogram uncorrected;                   // from the actual send time to dispatch
 
+  // With a capture (run --capture): packets captured, messages matched to their packet, the
+  // two parts of a matched message's latency and how well the two clocks agreed on it
+  // (capture/wire_matcher.hpp), and what the kernel dropped.
+  std::uint64_t captured_packets = 0;
+  std::uint64_t matched_messages = 0;
+  std::uint64_t capture_kernel_drops = 0;
+  std::uint64_t capture_interface_drops = 0;
+  Histogram send_to_wire;
+  Histogram wire_to_dispatch;
+  Histogram clock_difference;
+
   // The whole run only: libpoll's loop metrics and what registry calls cost, summed over
   // pollers, and what measuring cost pollscope per event.
   std::uint64_t polls = 0;

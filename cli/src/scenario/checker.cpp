@@ -172,6 +172,10 @@ bool Checker::check(const json& document, Scenario* scenario) {
 
   if (!check_phases(document.at("phases"), scenario)) return false;
 
+  if (const auto found = document.find("capture"); found != document.end()) {
+    if (!check_capture(*found, "/capture", scenario)) return false;
+  }
+
   if (const auto found = document.find("faults"); found != document.end()) {
     if (!check_faults(*found, "/faults", *scenario, &scenario->faults)) return false;
   }

@@ -28,9 +28,10 @@ inline constexpr std::uint32_t kMaxUdpPayload = 65507;  // 65535 - 8 (UDP header
 inline constexpr std::size_t kMaxPhases = 16;
 inline constexpr std::size_t kMaxIdentifier = 64;
 
-inline constexpr std::array<std::string_view, 11> kTopKeys = {
+inline constexpr std::array<std::string_view, 12> kTopKeys = {
     "format",  "name",    "description", "backend", "events_capacity", "workers",
-    "threads", "sockets", "phases",      "faults",  "thresholds"};
+    "threads", "sockets", "phases",      "faults",  "thresholds",      "capture"};
+inline constexpr std::array<std::string_view, 1> kCaptureKeys = {"interface"};
 inline constexpr std::array<std::string_view, 3> kSocketsKeys = {"kind", "count", "active"};
 inline constexpr std::array<std::string_view, 7> kPhaseKeys = {
     "name", "duration_ms", "messages", "load", "payload_bytes", "toggle", "leak_check"};
@@ -123,6 +124,7 @@ class Checker {
   bool check_toggle(const json& value, const std::string& path, Toggle* toggle);
   bool check_faults(const json& value, const std::string& path, const Scenario& scenario,
                     Faults* faults);
+  bool check_capture(const json& value, const std::string& path, Scenario* scenario);
   bool read_rate(const json& object, const std::string& path, std::string_view key, double high,
                  double* out);
   bool check_threshold(const json& value, const std::string& path, const std::vector<Phase>& phases,

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -88,6 +89,12 @@ struct Threshold {
   std::string text;  // as written, for the report: "latency_ns.p99 < 1000000"
 };
 
+// Captures the run's own TCP or UDP packets on an interface (libpcap): the wire's clock beside
+// pollscope's own, and a pcap of the run (`run --capture`, `--pcap-out`).
+struct CaptureSpec {
+  std::string interface = "lo";
+};
+
 inline constexpr std::uint32_t kMaxWorkers = 64;  // the most worker processes a scenario may ask
 
 struct Scenario {
@@ -102,6 +109,7 @@ struct Scenario {
   std::vector<Phase> phases;  // at least one
   Faults faults;
   std::vector<Threshold> thresholds;
+  std::optional<CaptureSpec> capture;
   nlohmann::json source;  // the document as read, for the report's scenario hash
 };
 
@@ -110,6 +118,12 @@ struct Scenario {
                                                              std::string_view file);
 // Reads, parses and checks a scenario file; a missing or malformed file is a Problem too.
 [[nodiscard]] std::variant<Scenario, Problem> load_scenario(const std::string& path);
+
+// Why `scenario` cannot be captured as it is (Unix sockets and pipes have no packets; a message
+// needs 24 bytes to carry its sequence number), naming the field at fault as a JSON pointer; none
+// when it can.
+[[nodiscard]] std::optional<std::pair<std::string, std::string>> capture_unfit(
+    const Scenario& scenario);
 
 [[nodiscard]] std::string_view to_string(SocketKind kind);
 [[nodiscard]] std::string_view to_string(TogglePattern pattern);

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "capture/pcap_sink.hpp"
 #include "cost/process_cost.hpp"
 #include "engine/engine.hpp"
 #include "io/files.hpp"
@@ -86,11 +87,35 @@ nlohmann::json load_checked_baseline(const RunRequest& request, const Scenario& 
   return std::get<nlohmann::json>(std::move(loaded));
 }
 
-RunOutcome run_with_progress(const Scenario& scenario, const RunRequest& request,
-                             std::ostream& err) {
+// --capture and --pcap-out, checked against the scenario before anything runs.
+void apply_capture(const RunRequest& request, Scenario& scenario) {
+  const std::string file = request.scenario_path.value_or("(built-in default scenario)");
+  if (request.capture_interface) {
+    if (const auto unfit = capture_unfit(scenario)) {
+      throw Failure::invalid_input(Problem{file, unfit->first, "--capture: " + unfit->second});
+    }
+    scenario.capture = CaptureSpec{*request.capture_interface};
+  }
+  if (!request.pcap_out_path) return;
+  const auto refuse = [](std::string reason) {
+    return Failure::invalid_input(Problem{"--pcap-out", "", std::move(reason)});
+  };
+  if (!scenario.capture) throw refuse("needs --capture (or the scenario's \"capture\")");
+  if (scenario.workers > 1) {
+    throw refuse(fmt::format("needs one worker process ({} has {}): each would capture apart", file,
+                             scenario.workers));
+  }
+  if (*request.pcap_out_path == "-" && request.out_path.value_or("-") == "-") {
+    throw refuse("the report already goes to stdout: give the pcap or the report a file");
+  }
+}
+
+RunOutcome run_with_progress(const Scenario& scenario, const RunRequest& request, std::ostream& err,
+                             PcapSink* sink) {
   StopSignals signals;
   RunOptions options;
   options.backend = request.backend;
+  options.pcap_sink = sink;
   options.stop = &stop_requested;
   const bool progress = !request.quiet && ::isatty(STDERR_FILENO) == 1;
   if (progress) {
@@ -132,11 +157,16 @@ std::string compare_with_baseline(const RunRequest& request, const nlohmann::jso
 }  // namespace
 
 int run_command(const RunRequest& request, std::ostream& out, std::ostream& err) {
-  const Scenario scenario = load(request);
+  Scenario scenario = load(request);
+  apply_capture(request, scenario);
   const nlohmann::json baseline = load_checked_baseline(request, scenario);
   OutputFile output = OutputFile::open(request.out_path);  // before any socket: never a wasted run
+  std::optional<OutputFile> pcap_output;
+  if (request.pcap_out_path) pcap_output.emplace(OutputFile::open(request.pcap_out_path));
+  PcapSink sink;
   const std::string start_time = iso_time_now();
-  const RunOutcome outcome = run_with_progress(scenario, request, err);
+  const RunOutcome outcome =
+      run_with_progress(scenario, request, err, pcap_output ? &sink : nullptr);
   auto report = make_report(scenario, outcome, start_time);
   std::string compared;
   if (request.baseline_path && !outcome.interrupted) {
@@ -144,6 +174,7 @@ int run_command(const RunRequest& request, std::ostream& out, std::ostream& err)
   }
   injected_failure_point("io");
   output.write(report.dump(2) + "\n", out);
+  if (pcap_output) pcap_output->write(sink.file(), out);
   if (!request.quiet) err << human_summary(report, compared);
   if (const auto failure = worker_failure(outcome)) throw Failure::environment(*failure);
 

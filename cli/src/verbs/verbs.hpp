@@ -24,6 +24,8 @@ struct RunRequest {
   std::optional<std::string> baseline_path;  // compare the report with this one (--baseline)
   CompareOptions compare;                    // how, when there is a baseline
   std::uint64_t memory_budget_mib = kDefaultMemoryBudgetMib;  // --memory-budget
+  std::optional<std::string> capture_interface;  // --capture [IFACE]: overrides the scenario's
+  std::optional<std::string> pcap_out_path;      // --pcap-out: the captured packets, as pcap
 };
 
 // `pollscope run`: runs the scenario, writes the report, prints a summary to `err`.

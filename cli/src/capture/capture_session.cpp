@@ -1,0 +1,105 @@
+#include "capture/capture_session.hpp"
+
+#include <time.h>
+
+#include <fmt/format.h>
+
+#include "base/failure.hpp"
+#include "capture/capture_filter.hpp"
+
+namespace pollscope {
+
+namespace {
+
+// In immediate mode each packet takes a slot of the snapshot's length in the kernel's ring: 2 KiB
+// keeps the headers of every message of a segment (and whole packets of small messages) while
+// 32 MiB hold 15,000 packets, a burst the loop has time to read (262,144 bytes, tcpdump's
+// snapshot, left room for 120 and dropped packets at 20,000 messages a second).
+constexpr std::uint32_t kSnapshotLength = 2048;
+constexpr int kRingBytes = 32 << 20;
+
+libpoll::pcap::Capture open_capture(const std::string& interface,
+                                    const std::vector<std::uint16_t>& ports) {
+  std::string detail;
+  auto capture = libpoll::pcap::Capture::open({.interface = interface,
+                                               .filter = capture_filter(ports),
+                                               .snapshot_length = kSnapshotLength,
+                                               .buffer_bytes = kRingBytes},
+                                              &detail);
+  if (capture) return std::move(*capture);
+  if (capture.error() == std::errc::operation_not_permitted) {
+    throw Failure::environment(fmt::format(
+        "capture on {}: no permission to capture packets (needs root or CAP_NET_RAW): {}",
+        interface, detail));
+  }
+  throw Failure::environment("capture: " + detail);  // libpcap's reason, after the interface
+}
+
+// The offset from `clock` to CLOCK_REALTIME, from the tightest of a few bracketing reads.
+std::int64_t realtime_offset(const Clock& clock) {
+  std::uint64_t narrowest = UINT64_MAX;
+  std::int64_t offset = 0;
+  for (int round = 0; round < 16; ++round) {
+    const std::uint64_t before = clock.now_ns();
+    const std::uint64_t real = realtime_ns();
+    const std::uint64_t after = clock.now_ns();
+    if (after - before < narrowest) {
+      narrowest = after - before;
+      offset = static_cast<std::int64_t>(real) -
+               static_cast<std::int64_t>(before + (after - before) / 2);
+    }
+  }
+  return offset;
+}
+
+}  // namespace
+
+std::uint64_t realtime_ns() noexcept {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<std::uint64_t>(now.tv_sec) * 1'000'000'000U +
+         static_cast<std::uint64_t>(now.tv_nsec);
+}
+
+CaptureSession::CaptureSession(const std::string& interface,
+                               const std::vector<std::uint16_t>& ports, PcapSink* sink)
+    : capture_(open_capture(interface, ports)),
+      interface_(interface),
+      sink_(sink),
+      link_type_(capture_.link_type()) {}
+
+void CaptureSession::begin_phase(std::uint32_t payload_bytes, const Clock& clock) {
+  matcher_.begin_phase(payload_bytes, realtime_offset(clock));
+}
+
+void CaptureSession::drain(Figures& figures) {
+  auto drained = capture_.drain([&](const libpoll::pcap::Packet& packet) {
+    ++figures.captured_packets;
+    if (sink_ != nullptr) {
+      sink_->add(link_type_, kSnapshotLength, packet.timestamp_ns, packet.data, packet.wire_length);
+    }
+    const auto parsed = parse_frame(packet.data, link_type_);
+    if (const auto* transport = std::get_if<TransportPacket>(&parsed)) {
+      matcher_.on_packet(packet.timestamp_ns, *transport);
+    }
+  });
+  if (!drained) {
+    throw Failure::environment(
+        fmt::format("capture on {}: {}", interface_, drained.error().message()));
+  }
+}
+
+void CaptureSession::finish_phase(Figures& figures) {
+  drain(figures);
+  matcher_.finish_phase(figures);
+  auto stats = capture_.stats();
+  if (!stats) {
+    throw Failure::environment(
+        fmt::format("capture on {}: statistics: {}", interface_, stats.error().message()));
+  }
+  figures.capture_kernel_drops = stats->dropped - counted_.dropped;
+  figures.capture_interface_drops = stats->interface_dropped - counted_.interface_dropped;
+  counted_ = *stats;
+}
+
+}  // namespace pollscope

@@ -1,0 +1,115 @@
+#include "capture/packet_view.hpp"
+
+#include <pcap/dlt.h>
+
+#include <algorithm>
+#include <utility>
+
+namespace pollscope {
+
+namespace {
+
+constexpr std::uint8_t kTcp = 6;
+constexpr std::uint8_t kUdp = 17;
+
+std::uint32_t big_endian(std::span<const std::byte> bytes, std::size_t at, std::size_t size) {
+  std::uint32_t value = 0;
+  for (std::size_t i = 0; i < size; ++i) {
+    value = (value << 8) | std::to_integer<std::uint32_t>(bytes[at + i]);
+  }
+  return value;
+}
+
+NotTransport truncated(const char* what) {
+  return {true, std::string(what) + " cut short"};
+}
+
+// The offset of the network header and its EtherType (0x0800 IPv4, 0x86dd IPv6).
+std::variant<std::pair<std::size_t, std::uint32_t>, NotTransport> network_start(
+    std::span<const std::byte> frame, int link_type) {
+  switch (link_type) {
+    case DLT_EN10MB:
+      if (frame.size() < 14) return truncated("the Ethernet header");
+      return std::pair{std::size_t{14}, big_endian(frame, 12, 2)};
+    case DLT_LINUX_SLL:
+      if (frame.size() < 16) return truncated("the Linux cooked header");
+      return std::pair{std::size_t{16}, big_endian(frame, 14, 2)};
+    case DLT_NULL: {  // the address family, in the capturing host's byte order
+      if (frame.size() < 4) return truncated("the loopback header");
+      const auto family =
+          std::to_integer<std::uint32_t>(frame[0]) | std::to_integer<std::uint32_t>(frame[3]);
+      return std::pair{std::size_t{4}, family == 2 ? 0x0800U : 0x86ddU};
+    }
+    default: {  // raw IP: the version nibble says which
+      if (frame.empty()) return truncated("the IP header");
+      const auto version = std::to_integer<std::uint32_t>(frame[0]) >> 4;
+      return std::pair{std::size_t{0}, version == 6 ? 0x86ddU : 0x0800U};
+    }
+  }
+}
+
+struct TransportStart {
+  std::size_t at;  // the transport header's offset
+  std::uint8_t protocol;
+  std::size_t end;  // where the IP packet ends (a frame may carry padding after it)
+};
+
+std::variant<TransportStart, NotTransport> transport_start(std::span<const std::byte> frame,
+                                                           std::size_t at,
+                                                           std::uint32_t ether_type) {
+  if (ether_type == 0x0800) {
+    if (frame.size() < at + 20) return truncated("the IPv4 header");
+    const std::size_t header = (std::to_integer<std::size_t>(frame[at]) & 0x0f) * 4;
+    if (header < 20 || frame.size() < at + header) return truncated("the IPv4 header");
+    if ((big_endian(frame, at + 6, 2) & 0x3fff) != 0) return NotTransport{false, "an IP fragment"};
+    const std::size_t total = big_endian(frame, at + 2, 2);
+    if (total < header) return NotTransport{true, "an IPv4 length shorter than its header"};
+    return TransportStart{at + header, std::to_integer<std::uint8_t>(frame[at + 9]), at + total};
+  }
+  if (ether_type == 0x86dd) {  // no extension headers: TCP and UDP follow directly
+    if (frame.size() < at + 40) return truncated("the IPv6 header");
+    return TransportStart{at + 40, std::to_integer<std::uint8_t>(frame[at + 6]),
+                          at + 40 + big_endian(frame, at + 4, 2)};
+  }
+  return NotTransport{false, "not IPv4 or IPv6"};
+}
+
+}  // namespace
+
+bool supported_link_type(int link_type) {
+  return link_type == DLT_EN10MB || link_type == DLT_LINUX_SLL || link_type == DLT_NULL ||
+         link_type == DLT_RAW || link_type == DLT_IPV4 || link_type == DLT_IPV6;
+}
+
+std::variant<TransportPacket, NotTransport> parse_frame(std::span<const std::byte> frame,
+                                                        int link_type) {
+  const auto network = network_start(frame, link_type);
+  if (const auto* fail = std::get_if<NotTransport>(&network)) return *fail;
+  const auto [ip_at, ether_type] = std::get<0>(network);
+  const auto transport = transport_start(frame, ip_at, ether_type);
+  if (const auto* fail = std::get_if<NotTransport>(&transport)) return *fail;
+  const auto [at, protocol, end] = std::get<TransportStart>(transport);
+  std::size_t header = 0;
+  TransportPacket packet;
+  if (protocol == kUdp) {
+    if (frame.size() < at + 8) return truncated("the UDP header");
+    packet.transport = Transport::udp;
+    header = 8;
+  } else if (protocol == kTcp) {
+    if (frame.size() < at + 20) return truncated("the TCP header");
+    header = (std::to_integer<std::size_t>(frame[at + 12]) >> 4) * 4;
+    if (header < 20 || frame.size() < at + header) return truncated("the TCP header");
+    packet.transport = Transport::tcp;
+    packet.tcp_sequence = big_endian(frame, at + 4, 4);
+  } else {
+    return NotTransport{false, "neither TCP nor UDP"};
+  }
+  if (end < at + header) return NotTransport{true, "an IP length shorter than its headers"};
+  packet.payload_length = end - at - header;
+  packet.payload = frame.subspan(at + header, std::min(frame.size(), end) - at - header);
+  packet.source_port = static_cast<std::uint16_t>(big_endian(frame, at, 2));
+  packet.destination_port = static_cast<std::uint16_t>(big_endian(frame, at + 2, 2));
+  return packet;
+}
+
+}  // namespace pollscope

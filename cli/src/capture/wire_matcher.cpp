@@ -1,0 +1,89 @@
+#include "capture/wire_matcher.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace pollscope {
+
+void WireMatcher::begin_phase(std::uint32_t payload_bytes, std::int64_t realtime_offset) {
+  payload_bytes_ = payload_bytes;
+  realtime_offset_ = realtime_offset;
+}
+
+void WireMatcher::on_packet(std::uint64_t timestamp_ns, const TransportPacket& packet) {
+  if (packet.payload.empty()) return;  // a TCP acknowledgement
+  if (packet.transport == Transport::udp) {
+    on_sequence(packet.payload, timestamp_ns);  // a datagram is one message
+  } else {
+    on_stream(timestamp_ns, packet);
+  }
+}
+
+// A segment may hold the ends and starts of several messages: each message starts a payload's
+// length after the one before, counted from the flow's first segment (the capture is open
+// before any message is sent, so that segment starts a message).
+void WireMatcher::on_stream(std::uint64_t timestamp_ns, const TransportPacket& packet) {
+  const auto key = (std::uint32_t{packet.source_port} << 16) | packet.destination_port;
+  auto [found, first] = flows_.try_emplace(key);
+  Flow& flow = found->second;
+  if (first) flow.next_message = packet.tcp_sequence;
+  // The segment's length on the wire places the messages; the snapshot may have kept less.
+  const auto size = static_cast<std::uint32_t>(packet.payload_length);
+  const std::size_t captured = packet.payload.size();
+  // Sequence numbers wrap: compare differences as signed.
+  auto ahead = static_cast<std::int32_t>(flow.next_message - packet.tcp_sequence);
+  if (!flow.head.empty() && ahead > 0) {  // the rest of a head begun in an earlier segment
+    const std::size_t start = payload_bytes_ - static_cast<std::size_t>(ahead);
+    const std::size_t wanted = std::min(kSequencedBytes - flow.head.size(), captured);
+    if (start == flow.head.size()) {
+      flow.head.insert(flow.head.end(), packet.payload.begin(),
+                       packet.payload.begin() + static_cast<std::ptrdiff_t>(wanted));
+    }
+    if (flow.head.size() == kSequencedBytes) on_sequence(flow.head, flow.head_time);
+    flow.head.clear();
+  }
+  for (; ahead >= 0 && static_cast<std::uint32_t>(ahead) < size;
+       ahead += static_cast<std::int32_t>(payload_bytes_)) {
+    const auto at = static_cast<std::size_t>(ahead);
+    if (at + kSequencedBytes <= captured) {
+      on_sequence(packet.payload.subspan(at), timestamp_ns);
+    } else if (captured == size) {  // the head goes on in the next segment
+      flow.head.assign(packet.payload.begin() + static_cast<std::ptrdiff_t>(at),
+                       packet.payload.end());
+      flow.head_time = timestamp_ns;
+    }  // else the snapshot cut it off: that message goes unmatched
+    flow.next_message += payload_bytes_;
+  }
+}
+
+void WireMatcher::on_sequence(std::span<const std::byte> header, std::uint64_t timestamp_ns) {
+  if (header.size() < kSequencedBytes || wire_times_.size() >= kMostRecords) return;
+  std::uint64_t sequence = 0;
+  std::memcpy(&sequence, header.data() + kSequenceOffset, sizeof sequence);
+  wire_times_.try_emplace(sequence, timestamp_ns);  // a retransmission keeps the first time
+}
+
+void WireMatcher::finish_phase(Figures& figures) {
+  const auto clamp = [](std::int64_t value) {
+    return static_cast<std::uint64_t>(std::max<std::int64_t>(value, 0));
+  };
+  for (const MessageRecord& message : messages_) {
+    const auto wire = wire_times_.find(message.sequence);
+    if (wire == wire_times_.end()) continue;
+    const auto wire_real = static_cast<std::int64_t>(wire->second);
+    const auto wire_engine = wire_real - realtime_offset_;
+    const auto to_wire = wire_engine - static_cast<std::int64_t>(message.sent);
+    const auto from_wire = static_cast<std::int64_t>(message.dispatched_realtime) - wire_real;
+    const auto whole = static_cast<std::int64_t>(message.dispatched - message.sent);
+    const auto difference = whole - (to_wire + from_wire);
+    figures.send_to_wire.record(clamp(to_wire));
+    figures.wire_to_dispatch.record(clamp(from_wire));
+    figures.clock_difference.record(
+        static_cast<std::uint64_t>(difference < 0 ? -difference : difference));
+    ++figures.matched_messages;
+  }
+  messages_.clear();
+  wire_times_.clear();
+}
+
+}  // namespace pollscope

@@ -1,0 +1,66 @@
+#pragma once
+
+// Matches captured packets to the messages they carried, by the sequence number each message
+// holds after its stamps, and turns each matched message into its two wire latencies:
+//   send -> wire:      the packet's kernel timestamp (CLOCK_REALTIME, mapped onto the engine's
+//                      clock by the offset measured when the phase began) minus the send stamp;
+//   wire -> dispatch:  CLOCK_REALTIME read at dispatch minus the packet's timestamp, both on the
+//                      kernel's clock: the receive path, the wake-up and the loop;
+// and the check of the two clocks against each other: send -> dispatch on the engine's clock
+// minus the sum of the two, which is how far the engine's clock (mapped) and CLOCK_REALTIME
+// drifted apart since the phase began, plus the time between the two dispatch reads.
+
+#include <cstddef>
+#include <cstdint>
+#include <unordered_map>
+#include <vector>
+
+#include "capture/packet_view.hpp"
+#include "figures/figures.hpp"
+
+namespace pollscope {
+
+// Where in a message its sequence number is: after the two 8-byte stamps.
+inline constexpr std::size_t kSequenceOffset = 16;
+inline constexpr std::size_t kSequencedBytes = 24;  // the smallest payload that carries one
+
+struct MessageRecord {
+  std::uint64_t sequence;
+  std::uint64_t sent;                 // the actual send stamp, engine clock
+  std::uint64_t dispatched;           // engine clock
+  std::uint64_t dispatched_realtime;  // CLOCK_REALTIME
+};
+
+class WireMatcher {
+ public:
+  // A phase's messages: their size, and the offset from the engine's clock to CLOCK_REALTIME.
+  void begin_phase(std::uint32_t payload_bytes, std::int64_t realtime_offset);
+  void on_packet(std::uint64_t timestamp_ns, const TransportPacket& packet);
+  void on_message(const MessageRecord& record) {
+    if (messages_.size() < kMostRecords) messages_.push_back(record);
+  }
+  // Records the phase's matched messages into `figures` and forgets them.
+  void finish_phase(Figures& figures);
+
+ private:
+  // A TCP flow: where its next message starts in its sequence space, and the head of a message
+  // whose sequence number the next segment completes.
+  struct Flow {
+    std::uint32_t next_message = 0;
+    std::vector<std::byte> head;
+    std::uint64_t head_time = 0;
+  };
+  // Bounds what a phase keeps (about 56 bytes a message): later messages go unmatched.
+  static constexpr std::size_t kMostRecords = std::size_t{1} << 20;
+
+  void on_stream(std::uint64_t timestamp_ns, const TransportPacket& packet);
+  void on_sequence(std::span<const std::byte> header, std::uint64_t timestamp_ns);
+
+  std::uint32_t payload_bytes_ = 64;
+  std::int64_t realtime_offset_ = 0;
+  std::unordered_map<std::uint32_t, Flow> flows_;                // by source and destination port
+  std::unordered_map<std::uint64_t, std::uint64_t> wire_times_;  // by sequence number
+  std::vector<MessageRecord> messages_;
+};
+
+}  // namespace pollscope

@@ -1,0 +1,48 @@
+// The "capture" key, and what a scenario must be for its packets to be captured.
+
+#include "scenario/checker.hpp"
+
+namespace pollscope {
+
+std::optional<std::pair<std::string, std::string>> capture_unfit(const Scenario& scenario) {
+  const SocketKind kind = scenario.sockets.kind;
+  if (kind != SocketKind::tcp && kind != SocketKind::udp) {
+    return std::pair{std::string("/sockets/kind"),
+                     fmt::format("{} pairs have no packets to capture (only tcp and udp)",
+                                 quote(to_string(kind)))};
+  }
+  for (std::size_t i = 0; i < scenario.phases.size(); ++i) {
+    if (scenario.phases[i].payload_bytes < 24) {
+      return std::pair{fmt::format("/phases/{}/payload_bytes", i),
+                       fmt::format("a captured run needs at least 24 bytes a message (the send "
+                                   "stamps and the sequence number), got {}",
+                                   scenario.phases[i].payload_bytes)};
+    }
+  }
+  return std::nullopt;
+}
+
+namespace scenario_check {
+
+bool Checker::check_capture(const json& value, const std::string& path, Scenario* scenario) {
+  if (!expect_object(value, path) || !check_keys(value, path, kCaptureKeys)) return false;
+  CaptureSpec capture;
+  if (const auto found = value.find("interface"); found != value.end()) {
+    const std::string at = json_child(path, "interface");
+    if (!read_string(*found, at, &capture.interface)) return false;
+    // IFNAMSIZ is 16 with the terminating NUL.
+    if (capture.interface.empty() || capture.interface.size() > 15) {
+      return fail(at, fmt::format("must be an interface name of 1 to 15 characters, got {}",
+                                  shown(*found)));
+    }
+  }
+  if (const auto unfit = capture_unfit(*scenario)) {
+    return fail(unfit->first, "with \"capture\": " + unfit->second);
+  }
+  scenario->capture = std::move(capture);
+  return true;
+}
+
+}  // namespace scenario_check
+
+}  // namespace pollscope

@@ -1067,8 +1067,9 @@ TEST(ScenarioShipped, AllParseAndAreNamedAfterTheirFile) {
     EXPECT_FALSE(scenario.description.empty()) << stem;
     EXPECT_FALSE(scenario.thresholds.empty()) << stem;
   }
-  for (const char* expected : {"default", "c10k", "bench_chain", "toggle", "ping_pong",
-                               "scale_100k", "udp_fan_in", "leak_injection"}) {
+  for (const char* expected :
+       {"default", "c10k", "bench_chain", "toggle", "ping_pong", "ping_pong_same_loop", "waker",
+        "scale_100k", "udp_fan_in", "leak_injection"}) {
     EXPECT_TRUE(names.contains(expected)) << expected;
   }
 }
@@ -1144,6 +1145,12 @@ TEST(ScenarioShipped, ShapesAreTheDocumentedOnes) {
   EXPECT_EQ(ping_pong.phases[0].duration_ms, 2000u);
   EXPECT_TRUE(std::any_of(ping_pong.thresholds.begin(), ping_pong.thresholds.end(),
                           [](const Threshold& t) { return t.metric == "latency_ns.p99"; }));
+  // The ping-pong people know runs across processes; the same-loop one keeps its own name.
+  EXPECT_EQ(ping_pong.sockets.peer, PeerPlacement::process);
+  const Scenario& same_loop = scenarios.at("ping_pong_same_loop");
+  EXPECT_EQ(same_loop.sockets.peer, PeerPlacement::same_loop);
+  EXPECT_EQ(same_loop.sockets.count, 1u);
+  EXPECT_EQ(same_loop.phases.at(0).duration_ms, 2000u);
 
   const Scenario& scale = scenarios.at("scale_100k");
   EXPECT_EQ(scale.sockets.kind, SocketKind::unix_stream);

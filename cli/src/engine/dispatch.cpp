@@ -9,6 +9,10 @@ using libpoll::Interest;
 
 void Poller::dispatch(PhaseRun& run, const libpoll::Event& event, std::uint64_t event_time) {
   const std::size_t e = event.token().value;
+  if (e == kPeerToken && peer_) {
+    hear_peer(run);  // the other side's notices: no event of the scenario's
+    return;
+  }
   ++run.figures.events;
   if (e >= ends_.size() || ends_[e].gone) {
     ++run.figures.ghost_events;  // no source of ours has this token now

@@ -29,8 +29,9 @@ struct Figures {
   std::uint64_t toggles = 0;               // interest toggles applied
   double seconds = 0;                      // wall time of the measured phase(s)
   double target_rate = 0;                  // open loop: messages per second asked for (0: closed)
-  Histogram latency;                       // from the (intended) send time to dispatch
-  Histogram uncorrected;                   // from the actual send time to dispatch
+  Histogram latency;      // one way: from the (intended) send time to dispatch on the receiver
+  Histogram uncorrected;  // from the actual send time to dispatch
+  Histogram round_trip;   // closed loop: from a message's send to the dispatch of its answer
 
   // The whole run only: libpoll's loop metrics and what registry calls cost, summed over
   // pollers, and what measuring cost pollscope per event.

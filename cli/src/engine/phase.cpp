@@ -104,7 +104,7 @@ bool Poller::awaiting(const PhaseRun& run) const {
 int Poller::tick(PhaseRun& run) {
   const auto now = now_ns();
   double wake_at = static_cast<double>(now) + kLongestWaitNs;
-  if (run.open_loop && run.sending) {
+  if (run.open_loop && run.sending && !run.starters.empty()) {  // the near side only answers
     while (run.figures.sent < run.budget) {
       const auto slot = run.sends.take(now);
       if (!slot) break;

@@ -420,11 +420,11 @@ const ErrorCase kErrorCases[] = {
     {"SocketsNotObject", R"([{"op": "replace", "path": "/sockets", "value": []}])", "/sockets",
      "expected an object, got an array"},
     {"SocketsUnknownKey", R"([{"op": "add", "path": "/sockets/pairs", "value": 2}])",
-     "/sockets/pairs", R"(unknown key "pairs" (known: kind, count, active))"},
+     "/sockets/pairs", R"(unknown key "pairs" (known: kind, count, active, peer))"},
     {"KindMissing", R"([{"op": "remove", "path": "/sockets/kind"}])", "/sockets",
      R"(missing required key "kind")"},
     {"KindUnknown", R"([{"op": "replace", "path": "/sockets/kind", "value": "sctp"}])",
-     "/sockets/kind", R"(expected one of "tcp", "unix", "udp", "pipe", got "sctp")"},
+     "/sockets/kind", R"(expected one of "tcp", "unix", "udp", "pipe", "waker", "eventfd", got "sctp")"},
     {"KindInternalName", R"([{"op": "replace", "path": "/sockets/kind", "value": "unix_stream"}])",
      "/sockets/kind", R"(got "unix_stream")"},
     {"CountMissing", R"([{"op": "remove", "path": "/sockets/count"}])", "/sockets",
@@ -777,6 +777,10 @@ TEST(ScenarioMetrics, OverallListIsTheDocumentedOne) {
                                              "uncorrected_latency_ns.p99",
                                              "uncorrected_latency_ns.p99_9",
                                              "uncorrected_latency_ns.max",
+                                             "round_trip_ns.p50",
+                                             "round_trip_ns.p99",
+                                             "round_trip_ns.p99_9",
+                                             "round_trip_ns.max",
                                              "registry_ns.register.p99",
                                              "registry_ns.reregister.p99",
                                              "registry_ns.deregister.p99",
@@ -1270,7 +1274,10 @@ TEST(ScenarioSchema, KeysAndEnumsAgreeWithTheParser) {
     return json::array({std::string(to_string(values))...});
   };
   EXPECT_EQ(schema.at("/properties/sockets/properties/kind/enum"_json_pointer),
-            names(SocketKind::tcp, SocketKind::unix_stream, SocketKind::udp, SocketKind::pipe));
+            names(SocketKind::tcp, SocketKind::unix_stream, SocketKind::udp, SocketKind::pipe,
+                  SocketKind::waker, SocketKind::eventfd));
+  EXPECT_EQ(schema.at("/properties/sockets/properties/peer/enum"_json_pointer),
+            names(PeerPlacement::same_loop, PeerPlacement::thread, PeerPlacement::process));
   EXPECT_EQ(
       defs.at("/toggle/properties/pattern/enum"_json_pointer),
       names(TogglePattern::none, TogglePattern::readable_writable, TogglePattern::write_interest,

@@ -17,7 +17,7 @@ pollscope="$build/cli/pollscope"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 
-scenarios=(default ping_pong udp_fan_in)
+scenarios=(default ping_pong_same_loop udp_fan_in)
 for round in $(seq "$rounds"); do
   for scenario in "${scenarios[@]}"; do
     # Alternate which goes first, so that neither side always runs on a warmer machine.

@@ -3,7 +3,7 @@
 # rounds (the machine is noisy: read the ratios):
 #   1. interposer_cost: median ns per epoll_ctl MOD, per epoll_ctl ADD+DEL pair and per
 #      epoll_wait (timeout 0, one event ready), without and with the interposer loaded;
-#   2. `pollscope run` of ping_pong (bound by epoll_wait) and toggle (bound by epoll_ctl),
+#   2. `pollscope run` of ping_pong_same_loop (bound by epoll_wait) and toggle (bound by epoll_ctl),
 #      without and under `pollscope trace`: events per second.
 #
 # Usage: scripts/interposer_cost.sh [PAIRS]      PAIRS interleaved pairs of runs (default 3)
@@ -43,7 +43,7 @@ events_per_second() {
   python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["overall"]["events_per_second"])' "$1"
 }
 echo "pollscope run, events per second (median over $pairs interleaved pairs):"
-for scenario in ping_pong toggle; do
+for scenario in ping_pong_same_loop toggle; do
   : > "$scratch/$scenario.plain"
   : > "$scratch/$scenario.traced"
   for _ in $(seq "$pairs"); do

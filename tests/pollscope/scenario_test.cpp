@@ -420,11 +420,11 @@ const ErrorCase kErrorCases[] = {
     {"SocketsNotObject", R"([{"op": "replace", "path": "/sockets", "value": []}])", "/sockets",
      "expected an object, got an array"},
     {"SocketsUnknownKey", R"([{"op": "add", "path": "/sockets/pairs", "value": 2}])",
-     "/sockets/pairs", R"(unknown key "pairs" (known: kind, count, active))"},
+     "/sockets/pairs", R"(unknown key "pairs" (known: kind, count, active, peer))"},
     {"KindMissing", R"([{"op": "remove", "path": "/sockets/kind"}])", "/sockets",
      R"(missing required key "kind")"},
     {"KindUnknown", R"([{"op": "replace", "path": "/sockets/kind", "value": "sctp"}])",
-     "/sockets/kind", R"(expected one of "tcp", "unix", "udp", "pipe", got "sctp")"},
+     "/sockets/kind", R"(expected one of "tcp", "unix", "udp", "pipe", "waker", "eventfd", got "sctp")"},
     {"KindInternalName", R"([{"op": "replace", "path": "/sockets/kind", "value": "unix_stream"}])",
      "/sockets/kind", R"(got "unix_stream")"},
     {"CountMissing", R"([{"op": "remove", "path": "/sockets/count"}])", "/sockets",
@@ -777,6 +777,10 @@ TEST(ScenarioMetrics, OverallListIsTheDocumentedOne) {
                                              "uncorrected_latency_ns.p99",
                                              "uncorrected_latency_ns.p99_9",
                                              "uncorrected_latency_ns.max",
+                                             "round_trip_ns.p50",
+                                             "round_trip_ns.p99",
+                                             "round_trip_ns.p99_9",
+                                             "round_trip_ns.max",
                                              "registry_ns.register.p99",
                                              "registry_ns.reregister.p99",
                                              "registry_ns.deregister.p99",
@@ -1083,8 +1087,9 @@ TEST(ScenarioShipped, AllParseAndAreNamedAfterTheirFile) {
     EXPECT_FALSE(scenario.description.empty()) << stem;
     EXPECT_FALSE(scenario.thresholds.empty()) << stem;
   }
-  for (const char* expected : {"default", "c10k", "bench_chain", "toggle", "ping_pong",
-                               "scale_100k", "udp_fan_in", "leak_injection"}) {
+  for (const char* expected :
+       {"default", "c10k", "bench_chain", "toggle", "ping_pong", "ping_pong_same_loop", "waker",
+        "scale_100k", "udp_fan_in", "leak_injection"}) {
     EXPECT_TRUE(names.contains(expected)) << expected;
   }
 }
@@ -1112,7 +1117,7 @@ TEST(ScenarioShipped, ShapesAreTheDocumentedOnes) {
   const auto closed = [](const Phase& phase) {
     return std::holds_alternative<ClosedLoop>(phase.load);
   };
-  ASSERT_EQ(scenarios.size(), 8u);
+  ASSERT_EQ(scenarios.size(), 11u);
 
   const Scenario& quick = scenarios.at("default");
   EXPECT_EQ(quick.sockets.kind, SocketKind::tcp);
@@ -1160,6 +1165,12 @@ TEST(ScenarioShipped, ShapesAreTheDocumentedOnes) {
   EXPECT_EQ(ping_pong.phases[0].duration_ms, 2000u);
   EXPECT_TRUE(std::any_of(ping_pong.thresholds.begin(), ping_pong.thresholds.end(),
                           [](const Threshold& t) { return t.metric == "latency_ns.p99"; }));
+  // The ping-pong people know runs across processes; the same-loop one keeps its own name.
+  EXPECT_EQ(ping_pong.sockets.peer, PeerPlacement::process);
+  const Scenario& same_loop = scenarios.at("ping_pong_same_loop");
+  EXPECT_EQ(same_loop.sockets.peer, PeerPlacement::same_loop);
+  EXPECT_EQ(same_loop.sockets.count, 1u);
+  EXPECT_EQ(same_loop.phases.at(0).duration_ms, 2000u);
 
   const Scenario& scale = scenarios.at("scale_100k");
   EXPECT_EQ(scale.sockets.kind, SocketKind::unix_stream);
@@ -1279,7 +1290,10 @@ TEST(ScenarioSchema, KeysAndEnumsAgreeWithTheParser) {
     return json::array({std::string(to_string(values))...});
   };
   EXPECT_EQ(schema.at("/properties/sockets/properties/kind/enum"_json_pointer),
-            names(SocketKind::tcp, SocketKind::unix_stream, SocketKind::udp, SocketKind::pipe));
+            names(SocketKind::tcp, SocketKind::unix_stream, SocketKind::udp, SocketKind::pipe,
+                  SocketKind::waker, SocketKind::eventfd));
+  EXPECT_EQ(schema.at("/properties/sockets/properties/peer/enum"_json_pointer),
+            names(PeerPlacement::same_loop, PeerPlacement::thread, PeerPlacement::process));
   EXPECT_EQ(
       defs.at("/toggle/properties/pattern/enum"_json_pointer),
       names(TogglePattern::none, TogglePattern::readable_writable, TogglePattern::write_interest,

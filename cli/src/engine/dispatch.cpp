@@ -13,6 +13,10 @@ void Poller::dispatch(PhaseRun& run, const libpoll::Event& event, std::uint64_t 
     capture_->drain(run.figures);
     return;
   }
+  if (e == kPeerToken && peer_) {
+    hear_peer(run);  // the other side's notices: no event of the scenario's
+    return;
+  }
   ++run.figures.events;
   if (e >= ends_.size() || ends_[e].gone) {
     ++run.figures.ghost_events;  // no source of ours has this token now

@@ -12,8 +12,11 @@
 
 namespace pollscope {
 
-// Every message starts with two stamps: when it was meant to be sent (open loop: its slot in the
-// schedule; closed loop: when it was sent) and when it really was.
+// Every message starts with two stamps, on the engine's clock (which a peer thread or process
+// shares): `actual`, when it was sent, from which its one-way latency counts; and `intended`: in
+// an open loop, its slot in the schedule (latency counts from it, so that a late send does not
+// hide a stall), in a closed loop the `actual` stamp of the message it answers (0: none), so that
+// its arrival closes that message's round trip.
 struct Stamps {
   std::uint64_t intended;
   std::uint64_t actual;

@@ -12,14 +12,16 @@
 namespace pollscope {
 
 // Ends are laid out pair by pair: a two-way pair's peer (a) then its registered end (b); a
-// pipe's reading end (b) alone.
+// pipe's reading end (b) alone; with the peer elsewhere, each side's one end of each pair.
 std::size_t Poller::registered_end_of(std::size_t pair) const {
-  return pairs_[pair].two_way ? 2 * pair + 1 : pair;
+  return side_ == Side::both && pairs_[pair].two_way ? 2 * pair + 1 : pair;
 }
 
 // Injects the scenario's faults, each into a pair of its own: active pairs first, so that
 // faults injected during a phase (`run`) meet traffic. The zombies' duplicates come first, while
-// no fault has freed a descriptor number they could take.
+// no fault has freed a descriptor number they could take. With the peer elsewhere, both sides
+// mark the same pairs, and each does what concerns its ends: the near side drops, closes and
+// dup's registered ends, the peer resets its own.
 void Poller::inject_faults(PhaseRun* run) {
   faults_injected_ = true;
   const Faults& faults = scenario_.faults;
@@ -37,19 +39,25 @@ void Poller::inject_faults(PhaseRun* run) {
     return pair;
   };
   for (std::uint32_t i = 0; i < faults.dup_then_close; ++i) {
-    End& end = ends_[registered_end_of(take(PairState::zombie))];
+    const std::size_t pair = take(PairState::zombie);
+    if (!holds_registered_ends()) continue;
+    End& end = ends_[registered_end_of(pair)];
     const int fd = end.link->release_fd();
     duplicates_.push_back(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
     ::close(fd);  // the kernel keeps watching the file through the duplicate
     end.gone = true;
   }
   for (std::uint32_t i = 0; i < faults.leak; ++i) {
-    const std::size_t e = registered_end_of(take(PairState::leaked));
+    const std::size_t pair = take(PairState::leaked);
+    if (!holds_registered_ends()) continue;
+    const std::size_t e = registered_end_of(pair);
     leaked_.push_back(e);  // dropped without deregister: still open, still registered
     ends_[e].gone = true;
   }
   for (std::uint32_t i = 0; i < faults.close_before_deregister; ++i) {
-    End& end = ends_[registered_end_of(take(PairState::closed))];
+    const std::size_t pair = take(PairState::closed);
+    if (!holds_registered_ends()) continue;
+    End& end = ends_[registered_end_of(pair)];
     const int fd = end.link->release_fd();
     ::close(fd);
     (void)poll_->registry().deregister_source(libpoll::SourceFd(fd));  // fails: EBADF
@@ -57,7 +65,9 @@ void Poller::inject_faults(PhaseRun* run) {
   }
   for (std::uint32_t i = 0; i < faults.peer_reset; ++i) {
     // The peer is deregistered and closed properly, with SO_LINGER 0: a reset, and no leak.
-    const std::size_t peer = peer_end_of(take(PairState::reset));
+    const std::size_t pair = take(PairState::reset);
+    if (!holds_peer_ends()) continue;
+    const std::size_t peer = peer_end_of(pair);
     End& end = ends_[peer];
     if (end.registered) deregister_end(peer);
     arm_reset(*end.link);
@@ -81,6 +91,10 @@ void Poller::teardown(RunOutcome& outcome) {
   if (inject_faults_ && !faults_injected_) inject_faults(nullptr);
   for (std::size_t e = 0; e < ends_.size(); ++e) {
     if (!ends_[e].gone && ends_[e].registered) deregister_end(e);
+  }
+  if (peer_registered_) {
+    peer_registered_ = false;
+    (void)poll_->registry().deregister_source(peer_->source());
   }
   // Registrations still live in the book and unexplained by the audit were never deregistered.
   auto findings = audit();

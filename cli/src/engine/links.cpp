@@ -142,6 +142,7 @@ std::vector<LinkPair> make_tcp_pairs(std::size_t count) {
 std::vector<LinkPair> make_pairs(SocketKind kind, std::size_t count) {
   using namespace libpoll::net;
   if (kind == SocketKind::tcp) return make_tcp_pairs(count);
+  if (kind == SocketKind::waker || kind == SocketKind::eventfd) return make_wake_pairs(kind, count);
   std::vector<LinkPair> pairs;
   pairs.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
@@ -168,6 +169,8 @@ std::vector<LinkPair> make_pairs(SocketKind kind, std::size_t count) {
         break;
       }
       case SocketKind::tcp:
+      case SocketKind::waker:
+      case SocketKind::eventfd:
         break;
     }
   }

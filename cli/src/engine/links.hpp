@@ -40,6 +40,10 @@ struct LinkPair {
 // Throws a Failure (exit 3) with the failing call's reason.
 [[nodiscard]] std::vector<LinkPair> make_pairs(SocketKind kind, std::size_t count);
 
+// Wake-up pairs (sockets.kind "waker" or "eventfd"): no bytes cross, a message's stamps wait in
+// the receiver's mailbox and the sender wakes the receiver's Poll (wake_links.cpp).
+[[nodiscard]] std::vector<LinkPair> make_wake_pairs(SocketKind kind, std::size_t count);
+
 // Makes the next close of a TCP link send a reset (SO_LINGER 0).
 void arm_reset(Link& link);
 

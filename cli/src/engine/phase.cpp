@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cmath>
 
+#include <fmt/format.h>
+
 #include "base/failure.hpp"
 #include "engine/poller.hpp"
 
@@ -43,10 +45,12 @@ void Poller::begin_phase(PhaseRun& run) {
   run.start = now_ns();
   run.next_progress = run.start + kProgressNs;
   if (phase.duration_ms) run.deadline = run.start + std::uint64_t{*phase.duration_ms} * 1'000'000;
-  // A phase that ends after a number of messages splits them like the rate.
+  // A phase that ends after a number of messages splits them like the rate; with the peer
+  // elsewhere, a closed loop's two sides send half each.
   if (phase.messages) {
-    run.budget =
-        static_cast<std::uint64_t>(std::ceil(static_cast<double>(*phase.messages) * share_));
+    const double halves = side_ != Side::both && !run.open_loop ? 2 : 1;
+    run.budget = static_cast<std::uint64_t>(
+        std::ceil(static_cast<double>(*phase.messages) * share_ / halves));
   }
   run.sends = Ticker(rate, run.start, 0);
   plan_toggles(run);
@@ -55,31 +59,45 @@ void Poller::begin_phase(PhaseRun& run) {
 
 // The active ends: end 2i of each active pair (or the pipe's reader) starts the traffic; pairs a
 // fault left without a file to send to stay quiet. A closed loop sends its first messages now.
+// With the peer elsewhere, the peer starts, and the near side answers.
 void Poller::start_traffic(PhaseRun& run) {
-  for (std::size_t e = 0; e < ends_.size(); ++e) {
+  for (std::size_t e = 0; e < ends_.size() && side_ != Side::near; ++e) {
     const std::size_t pair = ends_[e].pair;
     if (pair < active_ && (e == 0 || ends_[e - 1].pair != pair) &&
         (pair_state_[pair] == PairState::healthy || still_takes_data(pair_state_[pair]))) {
       run.starters.push_back(e);
     }
   }
-  run.sending = !run.starters.empty();
-  if (run.open_loop || !run.sending) return;
+  run.sending = !run.starters.empty() || (side_ == Side::near && active_ > 0);
+  if (run.open_loop || run.starters.empty()) return;
   const auto in_flight = std::get<ClosedLoop>(run.phase.load).in_flight;
   for (std::size_t e : run.starters) {
     for (std::uint32_t i = 0; i < in_flight && run.figures.sent < run.budget; ++i) send(run, e, 0);
   }
 }
 
-// Stops sending when the phase is over, and says whether to poll again.
+// Stops sending when the phase is over (or the peer ended it), and says whether to poll again.
 bool Poller::keep_going(PhaseRun& run) {
   const auto now = now_ns();
-  if (run.running && (now >= run.deadline || run.figures.sent >= run.budget || stopped())) {
-    run.running = false;
-    run.sending = false;
-    run.drain_until = now + kDrainNs;
+  if (run.running && (now >= run.deadline || run.figures.sent >= run.budget || stopped() ||
+                      run.peer_sent || peer_gone_)) {
+    stop_sending(run, now);
   }
-  return run.running || (run.in_flight != 0 && now < run.drain_until && !stopped());
+  return run.running || (awaiting(run) && now < run.drain_until && !stopped() && !peer_gone_);
+}
+
+void Poller::stop_sending(PhaseRun& run, std::uint64_t now) {
+  run.running = false;
+  run.sending = false;
+  run.drain_until = now + kDrainNs;
+  if (peer_ && !peer_gone_) peer_->tell_stopped(run.sent_healthy);
+}
+
+// Messages still due: in the same loop, those in flight; with the peer elsewhere, what it says it
+// sent and has not arrived yet (and, until it says, its word).
+bool Poller::awaiting(const PhaseRun& run) const {
+  if (!peer_) return run.in_flight != 0;
+  return !run.peer_sent || run.received_healthy < *run.peer_sent;
 }
 
 // Does what is due (open-loop sends, toggles at a rate, the progress line) and returns how long
@@ -87,7 +105,7 @@ bool Poller::keep_going(PhaseRun& run) {
 int Poller::tick(PhaseRun& run) {
   const auto now = now_ns();
   double wake_at = static_cast<double>(now) + kLongestWaitNs;
-  if (run.open_loop && run.sending) {
+  if (run.open_loop && run.sending && !run.starters.empty()) {  // the near side only answers
     while (run.figures.sent < run.budget) {
       const auto slot = run.sends.take(now);
       if (!slot) break;
@@ -122,15 +140,43 @@ void Poller::poll_once(PhaseRun& run, libpoll::Events& events, int timeout_ms) {
   ++clock_reads_;
   if (capture_) run.event_realtime = realtime_ns();
   for (const libpoll::Event& event : events) dispatch(run, event, event_time);
-  records_ += run.latencies.size() + run.uncorrected.size();
+  records_ += run.latencies.size() + run.uncorrected.size() + run.round_trips.size();
   run.figures.latency.record_all(run.latencies);
   run.figures.uncorrected.record_all(run.uncorrected);
+  run.figures.round_trip.record_all(run.round_trips);
   run.latencies.clear();
   run.uncorrected.clear();
+  run.round_trips.clear();
+}
+
+// The peer's notices. Once it said what it sent, its end of the channel may close (it is done):
+// what it sent is still there to read. Before that, a near side whose peer is gone fails the run;
+// a far side whose near side is gone stops quietly (the near side says why).
+void Poller::hear_peer(PhaseRun& run) {
+  const PeerChannel::Heard heard = peer_->listen();
+  if (heard.stopped_after) run.peer_sent = heard.stopped_after;
+  if (!heard.closed || !peer_registered_) return;
+  peer_registered_ = false;
+  (void)poll_->registry().deregister_source(peer_->source());
+  if (run.peer_sent || peer_gone_) return;
+  peer_gone_ = true;
+  if (side_ == Side::near && !stopped()) {
+    throw Failure::environment(fmt::format("the peer ({}) ended during phase {}",
+                                           to_string(scenario_.sockets.peer), run.phase.name));
+  }
 }
 
 void Poller::end_phase(PhaseRun& run) {
-  (stopped() ? run.figures.in_flight_at_stop : run.figures.missed_events) = run.in_flight;
+  std::uint64_t lost = run.in_flight;
+  if (peer_) {
+    if (!run.peer_sent && !stopped() && !peer_gone_) {
+      throw Failure::environment(
+          fmt::format("the peer ({}) did not end phase {} within a second of this side",
+                      to_string(scenario_.sockets.peer), run.phase.name));
+    }
+    lost = run.peer_sent ? *run.peer_sent - std::min(*run.peer_sent, run.received_healthy) : 0;
+  }
+  (stopped() ? run.figures.in_flight_at_stop : run.figures.missed_events) = lost;
   run.figures.seconds = static_cast<double>(now_ns() - run.start) / 1e9;
   if (!run.open_loop) run.figures.uncorrected = run.figures.latency;
   if (capture_) capture_->finish_phase(run.figures);

@@ -13,12 +13,21 @@ using libpoll::Token;
 
 Poller::Poller(const Scenario& scenario, const RunOptions& options, std::size_t pairs,
                std::size_t active, bool inject_faults)
+    : Poller(scenario, options,
+             PollerPart{make_pairs(scenario.sockets.kind, pairs), active, inject_faults, Side::both,
+                        std::nullopt}) {}
+
+Poller::Poller(const Scenario& scenario, const RunOptions& options, PollerPart part)
     : scenario_(scenario),
       options_(options),
-      active_(active),
-      inject_faults_(inject_faults),
-      share_(scenario.sockets.active > 0 ? static_cast<double>(active) / scenario.sockets.active
-                                         : static_cast<double>(pairs) / scenario.sockets.count) {
+      active_(part.active),
+      inject_faults_(part.inject_faults),
+      share_(scenario.sockets.active > 0
+                 ? static_cast<double>(part.active) / scenario.sockets.active
+                 : static_cast<double>(part.pairs.size()) / scenario.sockets.count),
+      side_(part.side),
+      peer_(std::move(part.peer)),
+      pairs_(std::move(part.pairs)) {
   libpoll::PollOptions poll_options;
   poll_options.backend = options.backend.value_or(scenario.backend);
   poll_options.measure_blocked_time = true;
@@ -27,14 +36,19 @@ Poller::Poller(const Scenario& scenario, const RunOptions& options, std::size_t 
   poll_.emplace(std::move(*poll));
   // pollscope reports leaks itself, in the report; the injected ones are expected.
   poll_->set_leak_handler(nullptr);
-  pairs_ = make_pairs(scenario.sockets.kind, pairs);
   pair_state_.assign(pairs_.size(), PairState::healthy);
   ends_.reserve(pairs_.size() * 2);
   for (std::size_t i = 0; i < pairs_.size(); ++i) {
-    if (pairs_[i].two_way) add_end(*pairs_[i].a, i);
-    add_end(*pairs_[i].b, i);
+    if (holds_peer_ends() && pairs_[i].two_way) add_end(*pairs_[i].a, i);
+    if (holds_registered_ends()) add_end(*pairs_[i].b, i);
   }
   for (std::size_t e = 0; e < ends_.size(); ++e) register_end(e);
+  if (peer_) {
+    auto registered =
+        poll_->registry().register_source(peer_->source(), Token{kPeerToken}, Interest::readable);
+    if (!registered) throw Failure::environment("register: " + registered.error().message());
+    peer_registered_ = true;
+  }
   if (scenario.capture) start_capture();
   calibrate();
 }
@@ -44,8 +58,9 @@ RunOutcome Poller::run() {
   outcome.backend = std::string(libpoll::to_string(poll_->backend()));
   outcome.clock = std::string(clock_.name());
   libpoll::Events events(scenario_.events_capacity);
-  for (const Phase& phase : scenario_.phases) {
-    if (stopped()) break;
+  for (std::size_t i = 0; i < scenario_.phases.size(); ++i) {
+    const Phase& phase = scenario_.phases[i];
+    if (stopped() || !meet_peer(i)) break;
     PhaseOutcome phase_outcome;
     phase_outcome.name = phase.name;
     phase_outcome.figures = run_phase(phase, events);
@@ -89,6 +104,18 @@ void Poller::add_end(Link& link, std::size_t pair) {
   end.link = &link;
   end.pair = pair;
   ends_.push_back(std::move(end));
+}
+
+// The near side begins each phase and tells its peer, which waits for that: traffic of one phase
+// never lands in the other's previous one.
+bool Poller::meet_peer(std::size_t phase) {
+  if (!peer_ || peer_gone_) return !peer_gone_;
+  if (side_ == Side::near) {
+    peer_->tell_begin(phase);
+    return true;
+  }
+  peer_gone_ = !peer_->await_begin(phase, options_.stop);
+  return !peer_gone_;
 }
 
 bool Poller::stopped() const {

@@ -17,6 +17,7 @@
 #include "engine/clock.hpp"
 #include "engine/ends.hpp"
 #include "engine/engine.hpp"
+#include "engine/peer_channel.hpp"
 #include "engine/ticker.hpp"
 #include "libpoll/libpoll.hpp"
 
@@ -45,10 +46,26 @@ struct PhaseRun {
   bool toggles_on_events = false;             // toggles every k readable events
   std::uint64_t in_flight = 0;                // messages sent on healthy pairs, not yet received
   std::vector<std::uint32_t> pair_in_flight;  // the same, pair by pair
-  std::uint64_t replies_owed = 0;             // messages drained from an end and not yet answered
-  std::vector<std::uint64_t> latencies;       // of the messages of the poll being dispatched
+  std::vector<std::uint64_t> answers;    // send stamps of messages drained and not answered yet
+  std::vector<std::uint64_t> latencies;  // of the messages of the poll being dispatched
   std::vector<std::uint64_t> uncorrected;
   std::uint64_t event_realtime = 0;  // with a capture: CLOCK_REALTIME at the poll's dispatch
+  std::vector<std::uint64_t> round_trips;
+  // With a peer elsewhere, what crossed between the sides on healthy pairs: each side says what
+  // it sent when it stops, and the other waits for exactly that.
+  std::uint64_t sent_healthy = 0;
+  std::uint64_t received_healthy = 0;
+  std::optional<std::uint64_t> peer_sent;  // once the peer stopped
+};
+
+// What one poller drives: its pairs (the first `active` carry traffic), which of their ends it
+// holds, and, when the others run elsewhere, the channel to the poller that holds them.
+struct PollerPart {
+  std::vector<LinkPair> pairs;
+  std::size_t active = 0;
+  bool inject_faults = false;  // the one poller of the run (and its peer) that injects faults
+  Side side = Side::both;
+  std::optional<PeerChannel> peer;
 };
 
 class Poller {
@@ -57,6 +74,7 @@ class Poller {
   // of the run that injects the scenario's faults.
   Poller(const Scenario& scenario, const RunOptions& options, std::size_t pairs, std::size_t active,
          bool inject_faults);
+  Poller(const Scenario& scenario, const RunOptions& options, PollerPart part);
 
   RunOutcome run();
 
@@ -64,6 +82,7 @@ class Poller {
   [[nodiscard]] std::uint64_t now_ns() const noexcept { return clock_.now_ns(); }
   [[nodiscard]] bool stopped() const;
   void add_end(Link& link, std::size_t pair);
+  [[nodiscard]] bool meet_peer(std::size_t phase);
   void calibrate();
   void record_loop_metrics(Figures& overall);
 
@@ -82,6 +101,9 @@ class Poller {
   void poll_once(PhaseRun& run, libpoll::Events& events, int timeout_ms);
   void dispatch(PhaseRun& run, const libpoll::Event& event, std::uint64_t event_time);
   void end_phase(PhaseRun& run);
+  void stop_sending(PhaseRun& run, std::uint64_t now);
+  [[nodiscard]] bool awaiting(const PhaseRun& run) const;
+  void hear_peer(PhaseRun& run);
 
   // traffic.cpp
   void send(PhaseRun& run, std::size_t e, std::uint64_t intended);
@@ -114,7 +136,11 @@ class Poller {
   void observe_reset(PhaseRun& run, std::size_t e);
   void teardown(RunOutcome& outcome);
   [[nodiscard]] std::size_t registered_end_of(std::size_t pair) const;
-  [[nodiscard]] std::size_t peer_end_of(std::size_t pair) const { return 2 * pair; }
+  [[nodiscard]] std::size_t peer_end_of(std::size_t pair) const {
+    return side_ == Side::both ? 2 * pair : pair;
+  }
+  [[nodiscard]] bool holds_registered_ends() const { return side_ != Side::far; }
+  [[nodiscard]] bool holds_peer_ends() const { return side_ != Side::near; }
 
   const Scenario& scenario_;
   const RunOptions& options_;
@@ -125,6 +151,10 @@ class Poller {
   // This poller's part of the scenario's rates: open-loop sends and rate toggles are given for
   // the whole run, and go where the traffic is.
   double share_;
+  Side side_;
+  std::optional<PeerChannel> peer_;
+  bool peer_registered_ = false;
+  bool peer_gone_ = false;  // the other side ended before it said what it sent
   std::optional<libpoll::Poll> poll_;
   std::vector<LinkPair> pairs_;
   std::vector<PairState> pair_state_;

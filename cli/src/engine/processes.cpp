@@ -9,10 +9,12 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "engine/engine.hpp"
+#include "engine/fan_out.hpp"
 #include "engine/supervisor.hpp"
 #include "engine/wire.hpp"
 #include "scenario/split.hpp"
@@ -30,21 +32,15 @@ void write_fully(int fd, const std::string& text) {
   }
 }
 
-// In the child: runs worker `w`'s share, sends the outcome or the failure, and exits. It dies
-// with its parent: PR_SET_PDEATHSIG, and a parent already gone before that was set ends it now.
-[[noreturn]] void run_worker(const Scenario& scenario, const RunOptions& options, std::size_t w,
-                             int pipe, pid_t parent) {
+// In the child: runs the job, sends the outcome or the failure, and exits. It dies with its
+// parent: PR_SET_PDEATHSIG, and a parent already gone before that was set ends it now.
+[[noreturn]] void run_child(const std::function<RunOutcome()>& job, int pipe, pid_t parent) {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(kExitEnvironment);
   std::string text;
   int status = 0;
   try {
     injected_failure_point("engine.process");
-    RunOptions child_options = options;
-    if (w != 0) child_options.progress = nullptr;
-    const std::size_t workers = scenario.workers;
-    text = encode_outcome(run_threads(scenario, child_options,
-                                      share_of(scenario.sockets.count, workers, w),
-                                      share_of(scenario.sockets.active, workers, w), w == 0));
+    text = encode_outcome(job());
   } catch (...) {
     const FailureReport failure = report_failure(std::current_exception());
     // The parent prints the message with its own "pollscope: ".
@@ -55,7 +51,9 @@ void write_fully(int fd, const std::string& text) {
   ::_exit(status);
 }
 
-WorkerProcess spawn_worker(const Scenario& scenario, const RunOptions& options, std::size_t w) {
+}  // namespace
+
+WorkerProcess spawn_process(std::size_t index, const std::function<RunOutcome()>& job) {
   int ends[2];
   if (::pipe2(ends, O_CLOEXEC) != 0) {
     throw Failure::environment(std::string("pipe: ") + std::strerror(errno));
@@ -65,13 +63,11 @@ WorkerProcess spawn_worker(const Scenario& scenario, const RunOptions& options, 
   if (pid < 0) throw Failure::environment(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
     ::close(ends[0]);
-    run_worker(scenario, options, w, ends[1], parent);
+    run_child(job, ends[1], parent);
   }
   ::close(ends[1]);
-  return WorkerProcess{w, pid, ends[0]};
+  return WorkerProcess{index, pid, ends[0]};
 }
-
-}  // namespace
 
 RunOutcome run_scenario(const Scenario& scenario, const RunOptions& options) {
   raise_fd_limit(scenario);
@@ -83,7 +79,13 @@ RunOutcome run_scenario(const Scenario& scenario, const RunOptions& options) {
   }
   Supervisor supervisor(options, hang_deadline_ms(scenario));
   for (std::size_t w = 0; w < scenario.workers; ++w) {
-    supervisor.adopt(spawn_worker(scenario, options, w));
+    supervisor.adopt(spawn_process(w, [&scenario, &options, w] {
+      RunOptions child_options = options;
+      if (w != 0) child_options.progress = nullptr;
+      const std::size_t workers = scenario.workers;
+      return run_threads(scenario, child_options, share_of(scenario.sockets.count, workers, w),
+                         share_of(scenario.sockets.active, workers, w), w == 0);
+    }));
   }
   return supervisor.run();
 }

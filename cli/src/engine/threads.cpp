@@ -6,41 +6,51 @@
 #include <thread>
 
 #include "base/failure.hpp"
+#include "engine/fan_out.hpp"
 #include "engine/poller.hpp"
 #include "scenario/split.hpp"
 
 namespace pollscope {
 
-RunOutcome run_threads(const Scenario& scenario, const RunOptions& options, std::size_t pairs,
-                       std::size_t active, bool faults) {
-  const std::size_t threads =
-      std::max<std::size_t>(1, std::min<std::size_t>(scenario.threads, pairs));
-  std::vector<RunOutcome> outcomes(threads);
-  std::vector<std::exception_ptr> failures(threads);
+RunOutcome run_side_by_side(std::size_t count, const std::function<RunOutcome(std::size_t)>& job) {
+  std::vector<RunOutcome> outcomes(count);
+  std::vector<std::exception_ptr> failures(count);
   const auto run_one = [&](std::size_t t) {
     try {
       injected_failure_point("engine.thread");
-      RunOptions thread_options = options;
-      if (t != 0) thread_options.progress = nullptr;
-      outcomes[t] = Poller(scenario, thread_options, share_of(pairs, threads, t),
-                           share_of(active, threads, t), faults && t == 0)
-                        .run();
+      outcomes[t] = job(t);
     } catch (...) {
       failures[t] = std::current_exception();
     }
   };
-  if (threads == 1) {
+  if (count == 1) {
     run_one(0);
   } else {
     std::vector<std::thread> running;
-    for (std::size_t t = 0; t < threads; ++t) running.emplace_back(run_one, t);
+    for (std::size_t t = 0; t < count; ++t) running.emplace_back(run_one, t);
     for (auto& thread : running) thread.join();
   }
   for (const auto& failure : failures) {
     if (failure) std::rethrow_exception(failure);
   }
-  for (std::size_t t = 1; t < threads; ++t) outcomes[0].merge(outcomes[t]);
+  for (std::size_t t = 1; t < count; ++t) outcomes[0].merge(outcomes[t]);
   return std::move(outcomes[0]);
+}
+
+RunOutcome run_threads(const Scenario& scenario, const RunOptions& options, std::size_t pairs,
+                       std::size_t active, bool faults) {
+  if (scenario.sockets.peer != PeerPlacement::same_loop) {
+    return run_with_peers(scenario, options, pairs, active, faults);
+  }
+  const std::size_t threads =
+      std::max<std::size_t>(1, std::min<std::size_t>(scenario.threads, pairs));
+  return run_side_by_side(threads, [&](std::size_t t) {
+    RunOptions thread_options = options;
+    if (t != 0) thread_options.progress = nullptr;
+    return Poller(scenario, thread_options, share_of(pairs, threads, t),
+                  share_of(active, threads, t), faults && t == 0)
+        .run();
+  });
 }
 
 }  // namespace pollscope

@@ -18,7 +18,8 @@ constexpr std::uint64_t kLateNs = 1'000'000;  // an open-loop send later than th
 }  // namespace
 
 // Sends one message from end `e` (for a pipe: into the pipe that `e` reads). `intended` is its
-// slot in an open-loop schedule, 0 in a closed loop.
+// slot in an open-loop schedule; in a closed loop, the send stamp of the message it answers (0
+// for none).
 void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended) {
   End& end = ends_[e];
   LinkPair& pair = pairs_[end.pair];
@@ -29,10 +30,10 @@ void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended) {
   ++clock_reads_;
   std::vector<std::byte>& message = scratch_;
   message.assign(run.phase.payload_bytes, std::byte{0});
-  const Stamps stamps{intended == 0 ? actual : intended, actual};
+  const Stamps stamps{intended, actual};
   std::memcpy(message.data(), &stamps, sizeof stamps);
   stamp_sequence(message);
-  if (intended != 0 && actual > intended + kLateNs) ++run.figures.late_sends;
+  if (run.open_loop && actual > intended + kLateNs) ++run.figures.late_sends;
   ++run.figures.sent;
   if (state != PairState::healthy) {
     (void)writer.write(message);  // best effort: nobody reads it, and nothing waits for it
@@ -40,6 +41,7 @@ void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended) {
   }
   ++run.in_flight;
   ++run.pair_in_flight[end.pair];
+  ++run.sent_healthy;
   if (!end.outbox.empty() || !end.owed.empty()) {  // the socket is full: the stamps wait
     end.owed.push_back(stamps);
     return;
@@ -123,12 +125,14 @@ void Poller::drain(std::size_t e, std::size_t payload, OnMessage&& on_message) {
 // Reads `e`'s messages, then sends the replies a closed loop owes (once the read is done: a
 // pipe's reply lands in the pipe being drained).
 void Poller::receive(PhaseRun& run, std::size_t e, std::uint64_t event_time) {
-  run.replies_owed = 0;
+  run.answers.clear();
   drain(e, run.phase.payload_bytes,
         [&](const std::byte* message) { on_message(run, e, message, event_time); });
-  for (; run.replies_owed > 0 && run.figures.sent < run.budget; --run.replies_owed) {
-    send(run, e, 0);
+  for (const std::uint64_t answered : run.answers) {
+    if (run.figures.sent >= run.budget) break;
+    send(run, e, answered);
   }
+  run.answers.clear();
 }
 
 // What arrived before a reset is read, and dropped.
@@ -136,22 +140,33 @@ void Poller::discard(const PhaseRun& run, std::size_t e) {
   drain(e, run.phase.payload_bytes, [](const std::byte*) {});
 }
 
-// Latencies are kept while a poll's events are dispatched, and recorded together after.
+// Latencies are kept while a poll's events are dispatched, and recorded together after: one way
+// from the send stamp (open loop: the intended one), and in a closed loop the round trip of the
+// message this one answers.
 void Poller::on_message(PhaseRun& run, std::size_t e, const std::byte* message, std::uint64_t at) {
   Stamps stamps;
   std::memcpy(&stamps, message, sizeof stamps);
-  run.latencies.push_back(at > stamps.intended ? at - stamps.intended : 0);
+  const auto since = [at](std::uint64_t stamp) { return at > stamp ? at - stamp : 0; };
   // Closed loop sends when it means to: the uncorrected figures are the same, and are copied
   // once at the end of the phase rather than recorded twice.
-  if (run.open_loop) run.uncorrected.push_back(at > stamps.actual ? at - stamps.actual : 0);
+  if (run.open_loop) {
+    run.latencies.push_back(since(stamps.intended));
+    run.uncorrected.push_back(since(stamps.actual));
+  } else {
+    run.latencies.push_back(since(stamps.actual));
+    if (stamps.intended != 0) run.round_trips.push_back(since(stamps.intended));
+  }
   if (capture_) record_wire(run, message, stamps.actual, at);
   ++run.figures.messages;
   const std::size_t pair = ends_[e].pair;
-  if (pair_state_[pair] == PairState::healthy && run.pair_in_flight[pair] > 0) {
-    --run.pair_in_flight[pair];
-    --run.in_flight;
+  if (pair_state_[pair] == PairState::healthy) {
+    ++run.received_healthy;
+    if (run.pair_in_flight[pair] > 0) {
+      --run.pair_in_flight[pair];
+      --run.in_flight;
+    }
   }
-  if (!run.open_loop && run.sending) ++run.replies_owed;
+  if (!run.open_loop && run.sending) run.answers.push_back(stamps.actual);
 }
 
 }  // namespace pollscope

@@ -179,6 +179,9 @@ std::vector<FigureSpec> traffic_figures() {
     {.name = "uncorrected_latency_ns", .unit = "ns", .shape = Shape::histogram,
      .merge = Merge::histogram, .reading = &Figures::uncorrected, .judgement = kWork,
      .threshold_statistics = {"p50", "p99", "p99_9", "max"}},
+    {.name = "round_trip_ns", .unit = "ns", .shape = Shape::histogram, .merge = Merge::histogram,
+     .reading = &Figures::round_trip, .judgement = kWork,
+     .threshold_statistics = {"p50", "p99", "p99_9", "max"}},
   };
   // clang-format on
 }

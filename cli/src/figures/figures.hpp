@@ -29,8 +29,9 @@ struct Figures {
   std::uint64_t toggles = 0;               // interest toggles applied
   double seconds = 0;                      // wall time of the measured phase(s)
   double target_rate = 0;                  // open loop: messages per second asked for (0: closed)
-  Histogram latency;                       // from the (intended) send time to dispatch
-  Histogram uncorrected;                   // from the actual send time to dispatch
+  Histogram latency;      // one way: from the (intended) send time to dispatch on the receiver
+  Histogram uncorrected;  // from the actual send time to dispatch
+  Histogram round_trip;   // closed loop: from a message's send to the dispatch of its answer
 
   // With a capture (run --capture): packets captured, messages matched to their packet, the
   // two parts of a matched message's latency and how well the two clocks agreed on it

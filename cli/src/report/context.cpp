@@ -76,6 +76,7 @@ nlohmann::json context_block(const Scenario& scenario, const RunOutcome& outcome
   context["libpoll_version"] = libpoll::version;
   context["backend"] = outcome.backend;
   context["clock"] = outcome.clock;
+  context["peer"] = std::string(to_string(scenario.sockets.peer));
   context["workers"] = scenario.workers;
   context["scenario"] = scenario.name;
   context["scenario_hash"] = scenario_hash(scenario.source);

@@ -11,6 +11,14 @@ std::optional<std::pair<std::string, std::string>> capture_unfit(const Scenario&
                      fmt::format("{} pairs have no packets to capture (only tcp and udp)",
                                  quote(to_string(kind)))};
   }
+  // Each side of a split pair would capture the same packets with a session of its own, and a
+  // peer process cannot share the pcap file: one capture per pair until that is designed.
+  if (scenario.sockets.peer != PeerPlacement::same_loop) {
+    return std::pair{std::string("/sockets/peer"),
+                     fmt::format("a captured run keeps both ends of a pair in one loop "
+                                 "(peer \"same_loop\"), got {}",
+                                 quote(to_string(scenario.sockets.peer)))};
+  }
   for (std::size_t i = 0; i < scenario.phases.size(); ++i) {
     if (scenario.phases[i].payload_bytes < 24) {
       return std::pair{fmt::format("/phases/{}/payload_bytes", i),

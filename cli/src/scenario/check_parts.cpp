@@ -27,6 +27,31 @@ bool Checker::check_sockets(const json& value, const std::string& path, Sockets*
     }
     sockets->active = static_cast<std::uint32_t>(active);
   }
+  if (const auto found = value.find("peer"); found != value.end()) {
+    if (!read_enum(*found, json_child(path, "peer"), kPeerPlacements, &sockets->peer)) return false;
+  }
+  return check_wake_sockets(path, *sockets);
+}
+
+// Wake-up pairs keep a message's stamps in memory (a peer thread) and one Waker per Poll.
+bool Checker::check_wake_sockets(const std::string& path, const Sockets& sockets) {
+  if (wakes_only(sockets.kind) && sockets.peer != PeerPlacement::thread) {
+    return fail(json_child(path, "peer"),
+                fmt::format("must be \"thread\" for sockets.kind {} (its stamps wait in memory "
+                            "for the woken thread), got {}",
+                            quote(to_string(sockets.kind)), quote(to_string(sockets.peer))));
+  }
+  if (sockets.kind == SocketKind::waker && sockets.count != 1) {
+    return fail(json_child(path, "count"),
+                fmt::format("must be 1 for sockets.kind \"waker\" (one Waker per Poll), got {}",
+                            sockets.count));
+  }
+  // A pipe carries messages one way: its far end could only send, never answer.
+  if (sockets.peer != PeerPlacement::same_loop && sockets.kind == SocketKind::pipe) {
+    return fail(json_child(path, "peer"),
+                fmt::format("must be \"same_loop\" for sockets.kind \"pipe\" (one-way), got {}",
+                            quote(to_string(sockets.peer))));
+  }
   return true;
 }
 
@@ -72,6 +97,19 @@ bool Checker::check_phase(const json& value, const std::string& path, const Sock
   }
   if (const auto found = value.find("toggle"); found != value.end()) {
     if (!check_toggle(*found, json_child(path, "toggle"), &phase->toggle)) return false;
+  }
+  if (wakes_only(sockets.kind)) {
+    const auto* closed = std::get_if<ClosedLoop>(&phase->load);
+    if (closed == nullptr || closed->in_flight != 1) {
+      return fail(json_child(path, "load"),
+                  fmt::format("must be a closed loop with in_flight 1 for sockets.kind {} (one "
+                              "message waits per end)",
+                              quote(to_string(sockets.kind))));
+    }
+    if (phase->toggle.pattern != TogglePattern::none) {
+      return fail(json_child(path, "toggle"), fmt::format("must be \"none\" for sockets.kind {}",
+                                                          quote(to_string(sockets.kind))));
+    }
   }
   if (const auto found = value.find("leak_check"); found != value.end()) {
     if (!found->is_boolean()) {
@@ -167,6 +205,12 @@ bool Checker::check_faults(const json& value, const std::string& path, const Sce
                             "after a close), got {}",
                             libpoll::audit_history, faults->close_before_deregister));
   }
+  const std::uint64_t total = std::uint64_t{faults->leak} + faults->close_before_deregister +
+                              faults->dup_then_close + faults->peer_reset;
+  if (total > 0 && wakes_only(sockets.kind)) {
+    return fail(path, fmt::format("sockets.kind {} takes no faults (no descriptor to spoil)",
+                                  quote(to_string(sockets.kind))));
+  }
   if (faults->peer_reset > 0 && sockets.kind != SocketKind::tcp) {
     return fail(json_child(path, "peer_reset"),
                 fmt::format("needs sockets.kind \"tcp\" (only TCP resets), got {}",
@@ -185,8 +229,6 @@ bool Checker::check_faults(const json& value, const std::string& path, const Sce
   }
   // Each fault spoils a pair of its own, all in the first poller of the first worker (the
   // first ones get the odd pairs out): its share of the pairs must hold them.
-  const std::uint64_t total = std::uint64_t{faults->leak} + faults->close_before_deregister +
-                              faults->dup_then_close + faults->peer_reset;
   const std::uint64_t share =
       largest_share(largest_share(sockets.count, scenario.workers), scenario.threads);
   if (total > share) {

@@ -32,7 +32,7 @@ inline constexpr std::array<std::string_view, 12> kTopKeys = {
     "format",  "name",    "description", "backend", "events_capacity", "workers",
     "threads", "sockets", "phases",      "faults",  "thresholds",      "capture"};
 inline constexpr std::array<std::string_view, 1> kCaptureKeys = {"interface"};
-inline constexpr std::array<std::string_view, 3> kSocketsKeys = {"kind", "count", "active"};
+inline constexpr std::array<std::string_view, 4> kSocketsKeys = {"kind", "count", "active", "peer"};
 inline constexpr std::array<std::string_view, 7> kPhaseKeys = {
     "name", "duration_ms", "messages", "load", "payload_bytes", "toggle", "leak_check"};
 inline constexpr std::array<std::string_view, 3> kLoadKeys = {"mode", "in_flight",
@@ -45,8 +45,11 @@ inline constexpr std::array<std::string_view, 5> kFaultsKeys = {
     "leak", "close_before_deregister", "dup_then_close", "peer_reset", "phase"};
 inline constexpr double kMaxToggleRate = 1e6;
 
-inline constexpr std::array kSocketKinds = {SocketKind::tcp, SocketKind::unix_stream,
-                                            SocketKind::udp, SocketKind::pipe};
+inline constexpr std::array kSocketKinds = {SocketKind::tcp,   SocketKind::unix_stream,
+                                            SocketKind::udp,   SocketKind::pipe,
+                                            SocketKind::waker, SocketKind::eventfd};
+inline constexpr std::array kPeerPlacements = {PeerPlacement::same_loop, PeerPlacement::thread,
+                                               PeerPlacement::process};
 inline constexpr std::array kTogglePatterns = {
     TogglePattern::none, TogglePattern::readable_writable, TogglePattern::write_interest,
     TogglePattern::reregister_cycle, TogglePattern::deregister_cycle};
@@ -118,6 +121,7 @@ class Checker {
   bool check_phases(const json& phases, Scenario* scenario);
   bool check_thresholds(const json& thresholds, Scenario* scenario);
   bool check_sockets(const json& value, const std::string& path, Sockets* sockets);
+  bool check_wake_sockets(const std::string& path, const Sockets& sockets);
   bool check_phase(const json& value, const std::string& path, const Sockets& sockets,
                    Phase* phase);
   bool check_load(const json& value, const std::string& path, Phase* phase);

@@ -16,11 +16,19 @@ std::string_view name_in(const std::array<std::pair<Enum, std::string_view>, N>&
   return "unknown";
 }
 
-constexpr std::array<std::pair<SocketKind, std::string_view>, 4> kSocketKindNames = {{
+constexpr std::array<std::pair<SocketKind, std::string_view>, 6> kSocketKindNames = {{
     {SocketKind::tcp, "tcp"},
     {SocketKind::unix_stream, "unix"},
     {SocketKind::udp, "udp"},
     {SocketKind::pipe, "pipe"},
+    {SocketKind::waker, "waker"},
+    {SocketKind::eventfd, "eventfd"},
+}};
+
+constexpr std::array<std::pair<PeerPlacement, std::string_view>, 3> kPeerPlacementNames = {{
+    {PeerPlacement::same_loop, "same_loop"},
+    {PeerPlacement::thread, "thread"},
+    {PeerPlacement::process, "process"},
 }};
 
 constexpr std::array<std::pair<TogglePattern, std::string_view>, 5> kTogglePatternNames = {{
@@ -43,6 +51,10 @@ constexpr std::array<std::pair<Comparison, std::string_view>, 5> kComparisonName
 
 std::string_view to_string(SocketKind kind) {
   return name_in(kSocketKindNames, kind);
+}
+
+std::string_view to_string(PeerPlacement peer) {
+  return name_in(kPeerPlacementNames, peer);
 }
 
 std::string_view to_string(TogglePattern pattern) {

@@ -21,12 +21,25 @@ namespace pollscope {
 
 inline constexpr int kScenarioFormat = 1;
 
-enum class SocketKind { tcp, unix_stream, udp, pipe };
+// waker and eventfd are wake-up pairs, for a peer thread: no bytes cross, the sender wakes the
+// receiver's Poll (libpoll's Waker, or a bare eventfd registered raw) and its stamps wait in
+// memory.
+enum class SocketKind { tcp, unix_stream, udp, pipe, waker, eventfd };
+
+[[nodiscard]] inline bool wakes_only(SocketKind kind) {
+  return kind == SocketKind::waker || kind == SocketKind::eventfd;
+}
+
+// Where the far end of each pair runs. In the same loop, a message is written and dispatched by
+// one thread that never sleeps while it is in flight; on a thread or in a process of its own, the
+// far end runs its own Poll, and an event's latency includes waking the poller blocked in wait.
+enum class PeerPlacement { same_loop, thread, process };
 
 struct Sockets {
   SocketKind kind = SocketKind::tcp;
   std::uint32_t count = 100;  // pairs (each pair is two descriptors), 1..100000
   std::uint32_t active = 10;  // pairs carrying traffic, 0..count
+  PeerPlacement peer = PeerPlacement::same_loop;
 };
 
 // Closed loop: each active pair keeps `in_flight` messages outstanding; a message is sent again
@@ -126,6 +139,7 @@ struct Scenario {
     const Scenario& scenario);
 
 [[nodiscard]] std::string_view to_string(SocketKind kind);
+[[nodiscard]] std::string_view to_string(PeerPlacement peer);
 [[nodiscard]] std::string_view to_string(TogglePattern pattern);
 [[nodiscard]] std::string_view to_string(Comparison comparison);  // "<", "<=", ">", ">=", "=="
 

@@ -1,0 +1,225 @@
+// Peers on a thread or in a process of their own (sockets.peer), called directly with scenario
+// literals, on loopback, on both backends: every message arrives, the counts are exact, both
+// sides take part in the leak checks and the faults, and latencies cover what they say.
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <tuple>
+
+#include "engine/engine.hpp"
+#include "scenario/scenario.hpp"
+
+namespace pollscope {
+namespace {
+
+using Placement = std::tuple<const char*, const char*>;  // backend, peer
+
+class PeerPlacementTest : public ::testing::TestWithParam<Placement> {
+ protected:
+  [[nodiscard]] const char* backend() const { return std::get<0>(GetParam()); }
+  [[nodiscard]] const char* peer() const { return std::get<1>(GetParam()); }
+
+  // `sockets` and `rest` are spliced into a scenario on this backend with this peer.
+  [[nodiscard]] Scenario scenario(const std::string& sockets, const std::string& rest) const {
+    const std::string text = R"({"format": 1, "name": "peers", "description": "peer test",
+        "backend": ")" + std::string(backend()) +
+                             R"(", "sockets": {)" + sockets + R"(, "peer": ")" + peer() +
+                             R"("}, )" + rest + "}";
+    auto parsed = parse_scenario(nlohmann::json::parse(text), "literal");
+    if (auto* error = std::get_if<Problem>(&parsed)) {
+      ADD_FAILURE() << error->to_string();
+      return {};
+    }
+    return std::get<Scenario>(std::move(parsed));
+  }
+};
+
+std::uint64_t count_of(const RunOutcome& outcome, const std::string& kind) {
+  std::uint64_t count = 0;
+  for (const auto& leak : outcome.leaks) count += leak.kind == kind;
+  return count;
+}
+
+TEST_P(PeerPlacementTest, ClosedLoopDeliversEveryMessageAndClosesEveryRoundTrip) {
+  for (const char* kind : {"tcp", "unix", "udp"}) {
+    SCOPED_TRACE(kind);
+    const auto outcome =
+        run_scenario(scenario(std::string(R"("kind": ")") + kind + R"(", "count": 8, "active": 4)",
+                              R"("phases": [{"name": "p", "messages": 400}])"),
+                     {});
+    ASSERT_EQ(outcome.phases.size(), 1u);
+    const auto& figures = outcome.phases[0].figures;
+    // Split between two sides, a closed loop's count stops both when either has sent its half:
+    // the other may be short by what the four pairs hold in flight.
+    EXPECT_GE(figures.messages, 400u - 4);
+    EXPECT_EQ(figures.messages, figures.sent);
+    EXPECT_EQ(figures.missed_events, 0u);
+    EXPECT_EQ(figures.spurious_events, 0u);
+    EXPECT_EQ(figures.latency.count(), figures.messages);
+    EXPECT_GT(figures.latency.min(), 0u);
+    // Every message but the four that started the traffic answers one: its round trip.
+    EXPECT_EQ(figures.round_trip.count(), figures.messages - 4);
+    EXPECT_GT(figures.round_trip.min(), figures.latency.min());
+    EXPECT_TRUE(outcome.leaks.empty()) << outcome.leaks.front().kind;
+    EXPECT_EQ(outcome.overall.book_ghost_events, 0u);
+    EXPECT_EQ(outcome.overall.registers, outcome.overall.deregisters);
+    EXPECT_EQ(outcome.backend, backend());
+  }
+}
+
+TEST_P(PeerPlacementTest, OpenLoopFromThePeerIsOneWayOnly) {
+  const auto outcome = run_scenario(scenario(R"("kind": "udp", "count": 4, "active": 4)",
+                                             R"("phases": [{"name": "p", "messages": 400,
+                                "load": {"mode": "open", "rate_per_second": 4000}}])"),
+                                    {});
+  const auto& figures = outcome.phases[0].figures;
+  EXPECT_EQ(figures.sent, 400u);
+  EXPECT_EQ(figures.messages, 400u);
+  EXPECT_EQ(figures.missed_events, 0u);
+  EXPECT_EQ(figures.round_trip.count(), 0u);
+  EXPECT_GE(figures.seconds, 0.09);  // the schedule set the pace
+  EXPECT_TRUE(outcome.leaks.empty());
+}
+
+// Phases follow one another on both sides: each phase's messages are its own, and each side's
+// leak check runs on its own Poll.
+TEST_P(PeerPlacementTest, PhasesAndPollerThreadsMergeExactly) {
+  const auto outcome = run_scenario(scenario(R"("kind": "tcp", "count": 6, "active": 4)",
+                                             R"("threads": 2, "phases": [
+                    {"name": "a", "messages": 300, "leak_check": true},
+                    {"name": "b", "duration_ms": 150, "load": {"mode": "closed", "in_flight": 3},
+                     "leak_check": true}])"),
+                                    {});
+  ASSERT_EQ(outcome.phases.size(), 2u);
+  for (const auto& phase : outcome.phases) {
+    SCOPED_TRACE(phase.name);
+    EXPECT_EQ(phase.figures.messages, phase.figures.sent);
+    EXPECT_EQ(phase.figures.missed_events, 0u);
+    EXPECT_EQ(phase.figures.spurious_events, 0u);
+    EXPECT_TRUE(phase.leak_checked);
+    EXPECT_TRUE(phase.leaks.empty());
+  }
+  EXPECT_GE(outcome.phases[0].figures.messages, 300u - 4);
+  EXPECT_GT(outcome.phases[1].figures.messages, 0u);
+  EXPECT_TRUE(outcome.leaks.empty());
+  EXPECT_EQ(outcome.overall.registers, outcome.overall.deregisters);
+}
+
+TEST_P(PeerPlacementTest, FaultsAtTeardownAreFoundExactly) {
+  const auto outcome = run_scenario(scenario(R"("kind": "tcp", "count": 8, "active": 4)",
+                                             R"("phases": [{"name": "p", "messages": 200}],
+                  "faults": {"leak": 2, "close_before_deregister": 1, "dup_then_close": 1,
+                             "peer_reset": 1})"),
+                                    {});
+  EXPECT_EQ(count_of(outcome, "leaked"), 2u);
+  EXPECT_EQ(count_of(outcome, "vanished"), 1u);
+  EXPECT_EQ(count_of(outcome, "zombie"), 1u);
+  EXPECT_EQ(outcome.leaks.size(), 4u);
+}
+
+// A reset from the peer's own thread or process reaches the registered end; the dropped source's
+// peer goes on sending, and its events are ghosts; nothing is missed and the leaks are exact.
+TEST_P(PeerPlacementTest, FaultsUnderLoadShowAsGhostsResetsAndExactLeaks) {
+  const auto outcome = run_scenario(scenario(R"("kind": "tcp", "count": 12, "active": 8)",
+                                             R"("phases": [{"name": "warm", "messages": 200},
+                             {"name": "hit", "duration_ms": 300, "leak_check": true,
+                              "load": {"mode": "open", "rate_per_second": 4000}}],
+                  "faults": {"leak": 1, "close_before_deregister": 1, "dup_then_close": 1,
+                             "peer_reset": 1, "phase": "hit"})"),
+                                    {});
+  ASSERT_EQ(outcome.phases.size(), 2u);
+  const auto& warm = outcome.phases[0];
+  const auto& hit = outcome.phases[1];
+  EXPECT_EQ(warm.figures.ghost_events, 0u);
+  EXPECT_EQ(warm.figures.missed_events, 0u);
+  EXPECT_GT(hit.figures.ghost_events, 0u);
+  EXPECT_EQ(hit.figures.peer_resets_observed, 1u);
+  EXPECT_EQ(hit.figures.missed_events, 0u);
+  EXPECT_EQ(hit.figures.spurious_events, 0u);
+  EXPECT_GT(hit.figures.messages, 0u);
+  ASSERT_TRUE(hit.leak_checked);
+  std::multiset<std::string> during;
+  for (const auto& leak : hit.leaks) during.insert(leak.kind);
+  EXPECT_EQ(during, (std::multiset<std::string>{"vanished", "zombie"}));
+  EXPECT_EQ(count_of(outcome, "leaked"), 1u);
+  EXPECT_EQ(count_of(outcome, "vanished"), 1u);
+  EXPECT_EQ(count_of(outcome, "zombie"), 1u);
+  EXPECT_EQ(outcome.leaks.size(), 3u);
+}
+
+INSTANTIATE_TEST_SUITE_P(BackendsAndPlacements, PeerPlacementTest,
+                         ::testing::Combine(::testing::Values("epoll", "poll"),
+                                            ::testing::Values("same_loop", "thread", "process")),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param)) + "_" +
+                                  std::get<1>(info.param);
+                         });
+
+using Wakeup = std::tuple<const char*, const char*>;  // backend, kind
+
+class WakeupTest : public ::testing::TestWithParam<Wakeup> {};
+
+// A wake-up from the peer thread returns the poll once per message, and both Polls end with
+// nothing registered (the Waker's own registration included).
+TEST_P(WakeupTest, EveryWakeIsDispatchedOnceAndNothingLeaks) {
+  const std::string text = R"({"format": 1, "name": "wake", "description": "wake-ups",
+      "backend": ")" + std::string(std::get<0>(GetParam())) +
+                           R"(", "sockets": {"kind": ")" + std::get<1>(GetParam()) +
+                           R"(", "count": 1, "active": 1, "peer": "thread"},
+      "phases": [{"name": "p", "messages": 1000, "payload_bytes": 16, "leak_check": true}]})";
+  auto parsed = parse_scenario(nlohmann::json::parse(text), "literal");
+  ASSERT_TRUE(std::holds_alternative<Scenario>(parsed)) << std::get<Problem>(parsed).to_string();
+  const auto outcome = run_scenario(std::get<Scenario>(parsed), {});
+  const auto& figures = outcome.phases.at(0).figures;
+  EXPECT_GE(figures.messages, 1000u - 1);
+  EXPECT_EQ(figures.messages, figures.sent);
+  EXPECT_EQ(figures.missed_events, 0u);
+  EXPECT_EQ(figures.spurious_events, 0u);
+  EXPECT_EQ(figures.latency.count(), figures.messages);
+  EXPECT_EQ(figures.round_trip.count(), figures.messages - 1);
+  EXPECT_TRUE(outcome.phases[0].leaks.empty());
+  EXPECT_TRUE(outcome.leaks.empty());
+  EXPECT_EQ(outcome.overall.registers, outcome.overall.deregisters);
+}
+
+INSTANTIATE_TEST_SUITE_P(BackendsAndKinds, WakeupTest,
+                         ::testing::Combine(::testing::Values("epoll", "poll"),
+                                            ::testing::Values("waker", "eventfd")),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param)) + "_" +
+                                  std::get<1>(info.param);
+                         });
+
+TEST(PeerScenarioCheck, RefusesWhatAPeerCannotDo) {
+  const auto problem = [](const std::string& sockets, const std::string& phase) {
+    const std::string text = R"({"format": 1, "name": "bad", "description": "bad",
+        "sockets": {)" + sockets +
+                             R"(}, "phases": [{"name": "p", "messages": 10)" + phase + "}]}";
+    auto parsed = parse_scenario(nlohmann::json::parse(text), "bad.json");
+    const auto* found = std::get_if<Problem>(&parsed);
+    return found == nullptr ? std::string() : found->to_string();
+  };
+  EXPECT_NE(problem(R"("kind": "pipe", "count": 1, "peer": "process")", "")
+                .find("/sockets/peer: must be \"same_loop\" for sockets.kind \"pipe\""),
+            std::string::npos);
+  EXPECT_NE(problem(R"("kind": "tcp", "count": 1, "peer": "elsewhere")", "")
+                .find("/sockets/peer: expected one of \"same_loop\", \"thread\", \"process\""),
+            std::string::npos);
+  EXPECT_NE(problem(R"("kind": "waker", "count": 1, "peer": "process")", "")
+                .find("/sockets/peer: must be \"thread\""),
+            std::string::npos);
+  EXPECT_NE(problem(R"("kind": "waker", "count": 2, "peer": "thread")", "")
+                .find("/sockets/count: must be 1"),
+            std::string::npos);
+  EXPECT_NE(problem(R"("kind": "eventfd", "count": 2, "peer": "thread")",
+                    R"(, "load": {"mode": "closed", "in_flight": 2})")
+                .find("/phases/0/load: must be a closed loop with in_flight 1"),
+            std::string::npos);
+  EXPECT_EQ(problem(R"("kind": "eventfd", "count": 2, "peer": "thread")", ""), "");
+}
+
+}  // namespace
+}  // namespace pollscope

@@ -269,11 +269,13 @@ TEST_P(CaptureEngineTest, AMissingInterfaceFailsTheRunWithExitThree) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, CaptureEngineTest, ::testing::Values("epoll", "poll"));
 
-TEST(CaptureScenarioTest, UnixPipeAndShortMessagesCannotBeCaptured) {
-  const auto problem = [](const std::string& kind, int payload, const std::string& capture) {
+TEST(CaptureScenarioTest, UnixPipeShortMessagesAndSplitPairsCannotBeCaptured) {
+  const auto problem = [](const std::string& kind, int payload, const std::string& capture,
+                          const std::string& peer = "same_loop") {
     const std::string text =
         R"({"format": 1, "name": "c", "description": "d", "sockets": {"kind": ")" + kind +
-        R"(", "count": 2}, "phases": [{"name": "p", "messages": 10, "payload_bytes": )" +
+        R"(", "count": 2, "peer": ")" + peer +
+        R"("}, "phases": [{"name": "p", "messages": 10, "payload_bytes": )" +
         std::to_string(payload) + "}], \"capture\": " + capture + "}";
     auto parsed = parse_scenario(nlohmann::json::parse(text), "c.json");
     const auto* found = std::get_if<Problem>(&parsed);
@@ -288,6 +290,10 @@ TEST(CaptureScenarioTest, UnixPipeAndShortMessagesCannotBeCaptured) {
   EXPECT_NE(problem("tcp", 16, "{}").find("/phases/0/payload_bytes"), std::string::npos);
   EXPECT_NE(problem("tcp", 64, R"({"interface": ""})").find("/capture/interface"),
             std::string::npos);
+  EXPECT_NE(problem("tcp", 64, "{}", "process").find("c.json: /sockets/peer: with \"capture\""),
+            std::string::npos)
+      << problem("tcp", 64, "{}", "process");
+  EXPECT_NE(problem("udp", 64, "{}", "thread").find("/sockets/peer"), std::string::npos);
   EXPECT_NE(problem("tcp", 64, R"({"iface": "lo"})").find("/capture/iface: unknown key"),
             std::string::npos);
 }

@@ -20,6 +20,14 @@ void add_run(CLI::App& app, int& exit_code) {
   command->add_option("--backend", *backend, "Override the scenario's backend")
       ->check(CLI::IsMember({"epoll", "poll"}));
   add_memory_budget(*command, request->memory_budget_mib);
+  command
+      ->add_option("--repeat", request->repeat,
+                   "Run the scenario N times, each a fresh process; report every repetition "
+                   "and their medians")
+      ->check(CLI::Range(1, 1000));
+  command->add_flag("--instructions", request->instructions,
+                    "Run under valgrind's callgrind and report instructions per event of the "
+                    "measured phases");
   command->add_flag("--quiet,-q", request->quiet, "No progress line and no summary on stderr");
   auto baseline = std::make_shared<std::string>();
   auto* baseline_option = command->add_option(

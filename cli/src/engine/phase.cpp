@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "base/failure.hpp"
+#include "engine/callgrind_zone.hpp"
 #include "engine/poller.hpp"
 
 namespace pollscope {
@@ -22,10 +23,13 @@ constexpr double kLongestWaitNs = 100e6;
 Figures Poller::run_phase(const Phase& phase, libpoll::Events& events) {
   PhaseRun run{phase};
   begin_phase(run);
-  start_traffic(run);
-  while (keep_going(run)) {
-    const int timeout_ms = tick(run);
-    poll_once(run, events, timeout_ms);
+  {
+    const CallgrindZone measured;  // the phase's traffic, not its set-up or teardown
+    start_traffic(run);
+    while (keep_going(run)) {
+      const int timeout_ms = tick(run);
+      poll_once(run, events, timeout_ms);
+    }
   }
   end_phase(run);
   return std::move(run.figures);

@@ -63,7 +63,7 @@ TEST(GateTest, ReportsOfAnotherScenarioOrWithoutAFigureAreRefused) {
   EXPECT_TRUE(std::holds_alternative<Problem>(compare_repeated({}, side(1000, 0), {})));
 }
 
-// A run under callgrind on each side: its instructions compared within 0.5%, its timings unused.
+// A run under callgrind on each side: its instructions compared within 2%, its timings unused.
 GateInput instructions_report(double instructions) {
   GateInput input = report(99, 1, 0);  // a callgrind run's throughput: nothing like the others
   input.report["overall"]["cost"]["instructions_per_event"] = instructions;
@@ -71,14 +71,14 @@ GateInput instructions_report(double instructions) {
   return input;
 }
 
-TEST(GateTest, InstructionsAreComparedWithinAHalfPercentAndOnlyWhereCounted) {
+TEST(GateTest, InstructionsAreComparedWithinTwoPercentAndOnlyWhereCounted) {
   auto base = side(1000, 0), candidate = side(1000, 0);
   const auto without = std::get<GateComparison>(compare_repeated(base, candidate, {}));
   EXPECT_EQ(without.counts.size(), 3u);  // no row for a figure neither side counted
   EXPECT_TRUE(without.warnings.empty());
 
   base.push_back(instructions_report(10000));
-  candidate.push_back(instructions_report(10040));  // +0.4%
+  candidate.push_back(instructions_report(10190));  // +1.9%
   auto within = std::get<GateComparison>(compare_repeated(base, candidate, {}));
   ASSERT_EQ(within.counts.size(), 4u);
   EXPECT_EQ(within.counts.back().verdict, stats::Verdict::unchanged);
@@ -86,10 +86,10 @@ TEST(GateTest, InstructionsAreComparedWithinAHalfPercentAndOnlyWhereCounted) {
   EXPECT_EQ(within.timings.front().candidate.size(), 8u);
   EXPECT_NE(within.verdict(), stats::Verdict::regressed);
 
-  candidate.back() = instructions_report(10100);  // +1%
+  candidate.back() = instructions_report(10210);  // +2.1%
   auto beyond = std::get<GateComparison>(compare_repeated(base, candidate, {}));
   EXPECT_EQ(beyond.counts.back().verdict, stats::Verdict::regressed);
-  EXPECT_EQ(describe_change(beyond.counts.back()), "instructions per event 10000 \u2192 10100");
+  EXPECT_EQ(describe_change(beyond.counts.back()), "instructions per event 10000 \u2192 10210");
 
   candidate.pop_back();
   auto one_side = std::get<GateComparison>(compare_repeated(base, candidate, {}));
@@ -126,10 +126,11 @@ TEST(CiFormatsTest, KindEqualsFileIsParsedAndAnythingElseIsNamed) {
 }
 
 TEST(CiFormatsTest, ARegressionIsAJunitFailureAndEachFigureAnEntry) {
-  auto candidate = side(1000, 1);  // one more registry call per event
+  // One more registry call per event, and so one more system call.
+  auto candidate = side(1000, 1);
   const auto comparison = std::get<GateComparison>(compare_repeated(side(1000, 0), candidate, {}));
   const std::string xml = junit_xml(comparison);
-  EXPECT_NE(xml.find("tests=\"7\" failures=\"1\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("tests=\"7\" failures=\"2\""), std::string::npos) << xml;
   EXPECT_NE(xml.find("name=\"cost.registry_calls_per_event\""), std::string::npos);
   EXPECT_NE(xml.find("<failure message=\"regressed: registry_calls per event 0 \u2192 1\""),
             std::string::npos)

@@ -110,7 +110,7 @@ std::vector<GateCount> default_gate_counts() {
   return {{"cost.syscalls_per_event", 0.25},
           {"cost.polls_per_event", 0.25},
           {"cost.registry_calls_per_event", 0.05},
-          {"cost.instructions_per_event", 0, 0.5, true}};
+          {"cost.instructions_per_event", 0, 2, true}};
 }
 
 Verdict GateComparison::verdict() const {

@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
       "  2    invalid input or usage (a bad flag, a missing or invalid scenario or report)\n"
       "  3    runtime or environment failure (descriptor limit, sockets, writing the report),\n"
       "       or an internal error\n"
-      "  4    ab --strict: inconclusive (the samples could not tell)\n"
+      "  4    ab --strict, compare --base --strict: inconclusive (the samples could not tell)\n"
       "  130  interrupted (Ctrl-C or SIGTERM): a partial report was written");
   int exit_code = pollscope::kExitPassed;
   pollscope::commands::add_run(app, exit_code);

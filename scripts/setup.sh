@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs, from Debian 12's packages, whatever building and testing libpoll and pollscope need
-# and the machine lacks. Extra package names may be given as arguments (bench.sh adds valgrind).
+# and the machine lacks (valgrind: instructions per event; stress-ng: the gate's trials under
+# load). Extra package names may be given as arguments.
 # sockperf is the reference that scripts/latency_reference.sh holds pollscope's ping_pong against.
 # Safe to run again: it installs nothing when everything is present.
 set -euo pipefail
 
 packages=(g++ cmake ninja-build pkgconf libgtest-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-  libpcap-dev tcpdump python3-jsonschema libdw-dev libuv1-dev sockperf "$@")
+  libpcap-dev tcpdump python3-jsonschema libdw-dev libuv1-dev sockperf valgrind stress-ng "$@")
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -22,6 +22,13 @@ void add_ab(CLI::App& app, int& exit_code) {
   command->add_option("--out,-o", *out, "Write the comparison to this file (atomically)");
   command->add_option("--keep-reports", *keep, "Keep every run's report in this directory");
   command->add_flag("--strict", request->strict, "An inconclusive verdict exits 4");
+  command->add_flag("--instructions", request->instructions,
+                    "Also run each build once under callgrind and compare instructions per event");
+  command
+      ->add_option("--format", request->formats,
+                   "Also write KIND=FILE: junit, markdown, benchmark-smaller, benchmark-bigger, "
+                   "bencher (repeatable)")
+      ->allow_extra_args(false);
   command->add_flag("--quiet,-q", request->quiet, "No summary on stderr");
   command->callback([=, &exit_code] {
     if (!scenario->empty()) request->scenario_path = *scenario;

@@ -33,6 +33,14 @@ void add_run(CLI::App& app, int& exit_code) {
       ->add_option("--pcap-out", *pcap_out,
                    "With a capture: write its packets to this pcap file (tcpdump -r, Wireshark)")
       ->allow_extra_args(false);
+  command
+      ->add_option("--repeat", request->repeat,
+                   "Run the scenario N times, each a fresh process; report every repetition "
+                   "and their medians")
+      ->check(CLI::Range(1, 1000));
+  command->add_flag("--instructions", request->instructions,
+                    "Run under valgrind's callgrind and report instructions per event of the "
+                    "measured phases");
   command->add_flag("--quiet,-q", request->quiet, "No progress line and no summary on stderr");
   auto baseline = std::make_shared<std::string>();
   auto* baseline_option = command->add_option(

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "base/failure.hpp"
+#include "engine/callgrind_zone.hpp"
 #include "engine/poller.hpp"
 
 namespace pollscope {
@@ -24,10 +25,13 @@ constexpr double kLongestWaitNs = 100e6;
 Figures Poller::run_phase(const Phase& phase, libpoll::Events& events) {
   PhaseRun run{phase};
   begin_phase(run);
-  start_traffic(run);
-  while (keep_going(run)) {
-    const int timeout_ms = tick(run);
-    poll_once(run, events, timeout_ms);
+  {
+    const CallgrindZone measured;  // the phase's traffic, not its set-up or teardown
+    start_traffic(run);
+    while (keep_going(run)) {
+      const int timeout_ms = tick(run);
+      poll_once(run, events, timeout_ms);
+    }
   }
   end_phase(run);
   return std::move(run.figures);

@@ -32,12 +32,16 @@ std::vector<const nlohmann::json*> samples_of(const GateInput& input) {
   return samples;
 }
 
+// The samples' values of `metric`; with `optional`, only those of the samples that have it.
 std::variant<std::vector<double>, Problem> values_of(const std::vector<GateInput>& side,
-                                                     const std::string& metric) {
+                                                     const std::string& metric,
+                                                     bool optional = false) {
   std::vector<double> values;
   for (const GateInput& input : side) {
+    if (input.instructions_only && !optional) continue;
     for (const nlohmann::json* sample : samples_of(input)) {
       const auto value = figure(*sample, metric);
+      if (!value && optional) continue;
       if (!value) return Problem{input.file, metric, "the report has no such figure"};
       values.push_back(*value);
     }
@@ -67,8 +71,30 @@ std::optional<Problem> check_inputs(const std::vector<GateInput>& base,
 }
 
 Verdict count_verdict(const GateCount& figure, double base, double candidate) {
-  if (std::abs(candidate - base) <= figure.tolerance) return Verdict::unchanged;
+  const double change = std::abs(candidate - base);
+  if (change <= figure.tolerance || change <= std::abs(base) * figure.tolerance_percent / 100) {
+    return Verdict::unchanged;
+  }
   return candidate > base ? Verdict::regressed : Verdict::improved;
+}
+
+// The thresholds of the candidate's runs (each repetition one run).
+std::vector<ThresholdRow> thresholds_of(const std::vector<GateInput>& candidate) {
+  std::vector<ThresholdRow> rows;
+  for (const GateInput& input : candidate) {
+    if (input.instructions_only) continue;
+    for (const nlohmann::json* sample : samples_of(input)) {
+      const auto thresholds = sample->find("thresholds");
+      if (thresholds == sample->end() || !thresholds->is_array()) continue;
+      for (std::size_t i = 0; i < thresholds->size(); ++i) {
+        const nlohmann::json& threshold = (*thresholds)[i];
+        if (rows.size() <= i) rows.push_back({threshold.value("threshold", ""), 0, 0});
+        ++rows[i].runs;
+        if (!threshold.value("pass", false)) ++rows[i].failed;
+      }
+    }
+  }
+  return rows;
 }
 
 }  // namespace
@@ -83,7 +109,8 @@ std::vector<GateTiming> default_gate_timings() {
 std::vector<GateCount> default_gate_counts() {
   return {{"cost.syscalls_per_event", 0.25},
           {"cost.polls_per_event", 0.25},
-          {"cost.registry_calls_per_event", 0.05}};
+          {"cost.registry_calls_per_event", 0.05},
+          {"cost.instructions_per_event", 0, 2, true}};
 }
 
 Verdict GateComparison::verdict() const {
@@ -101,6 +128,8 @@ std::variant<GateComparison, Problem> compare_repeated(const std::vector<GateInp
                                                        const GateOptions& options) {
   if (auto problem = check_inputs(base, candidate)) return *problem;
   GateComparison comparison;
+  comparison.scenario = base.front().report.at("context").value("scenario", "");
+  comparison.thresholds = thresholds_of(candidate);
   for (const GateInput& input : base) comparison.base_files.push_back(input.file);
   for (const GateInput& input : candidate) comparison.candidate_files.push_back(input.file);
   for (const GateTiming& timing : options.timings) {
@@ -115,10 +144,16 @@ std::variant<GateComparison, Problem> compare_repeated(const std::vector<GateInp
     comparison.timings.push_back(std::move(row));
   }
   for (const GateCount& count : options.counts) {
-    auto base_values = values_of(base, count.metric);
+    auto base_values = values_of(base, count.metric, count.optional);
     if (auto* problem = std::get_if<Problem>(&base_values)) return *problem;
-    auto candidate_values = values_of(candidate, count.metric);
+    auto candidate_values = values_of(candidate, count.metric, count.optional);
     if (auto* problem = std::get_if<Problem>(&candidate_values)) return *problem;
+    const bool one_side_only =
+        std::get<0>(base_values).empty() != std::get<0>(candidate_values).empty();
+    if (one_side_only) {
+      comparison.warnings.push_back(count.metric + " was measured on one side only");
+    }
+    if (std::get<0>(base_values).empty() || std::get<0>(candidate_values).empty()) continue;
     CountRow row{count, median(std::get<0>(base_values)), median(std::get<0>(candidate_values))};
     row.verdict = count_verdict(count, row.base, row.candidate);
     comparison.counts.push_back(row);
@@ -130,7 +165,7 @@ std::string describe_change(const CountRow& row) {
   std::string_view name = row.figure.metric;
   if (name.starts_with("cost.")) name.remove_prefix(5);
   if (name.ends_with("_per_event")) name.remove_suffix(10);
-  return fmt::format("{} per event {:.3g} \u2192 {:.3g}", name, row.base, row.candidate);
+  return fmt::format("{} per event {:.6g} \u2192 {:.6g}", name, row.base, row.candidate);
 }
 
 }  // namespace pollscope

@@ -32,6 +32,7 @@ nlohmann::json timing_json(const TimingRow& row) {
 nlohmann::json count_json(const CountRow& row) {
   nlohmann::json json = {{"metric", row.figure.metric},
                          {"tolerance", row.figure.tolerance},
+                         {"tolerance_percent", row.figure.tolerance_percent},
                          {"base", row.base},
                          {"candidate", row.candidate},
                          {"verdict", stats::to_string(row.verdict)}};
@@ -46,14 +47,21 @@ nlohmann::json gate_document(const GateComparison& comparison, int rounds) {
   for (const TimingRow& row : comparison.timings) timings.push_back(timing_json(row));
   nlohmann::json counts = nlohmann::json::array();
   for (const CountRow& row : comparison.counts) counts.push_back(count_json(row));
+  nlohmann::json thresholds = nlohmann::json::array();
+  for (const ThresholdRow& row : comparison.thresholds) {
+    thresholds.push_back(
+        {{"threshold", row.threshold}, {"runs", row.runs}, {"failed", row.failed}});
+  }
   return {{"format", 1},
           {"tool", "pollscope"},
           {"kind", "ab"},
+          {"scenario", comparison.scenario},
           {"rounds", rounds},
           {"base_reports", comparison.base_files},
           {"candidate_reports", comparison.candidate_files},
           {"timings", timings},
           {"counts", counts},
+          {"thresholds", thresholds},
           {"warnings", comparison.warnings},
           {"verdict", stats::to_string(comparison.verdict())}};
 }
@@ -69,6 +77,9 @@ std::string gate_summary(const GateComparison& comparison, std::string_view pref
   }
   for (const CountRow& row : comparison.counts) {
     text += fmt::format("{}{}: {}\n", prefix, describe_change(row), stats::to_string(row.verdict));
+  }
+  for (const std::string& warning : comparison.warnings) {
+    text += fmt::format("{}warning: {}\n", prefix, warning);
   }
   text += fmt::format("{}verdict: {} ({} base and {} candidate reports)\n", prefix,
                       stats::to_string(comparison.verdict()), comparison.base_files.size(),

@@ -2,8 +2,6 @@
 // each run a fresh process, so that drift and neighbours weigh on both sides alike; their
 // reports are judged together (gate/gate.hpp).
 
-#include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -11,7 +9,9 @@
 
 #include <fmt/format.h>
 
+#include "gate/ci_formats.hpp"
 #include "gate/gate_json.hpp"
+#include "io/child_run.hpp"
 #include "io/files.hpp"
 #include "verbs/ab.hpp"
 
@@ -21,27 +21,12 @@ namespace {
 
 // Runs `binary run [SCENARIO] --quiet --out report`; a run whose thresholds failed still wrote
 // its report (exit 1).
-void run_once(const std::string& binary, const std::optional<std::string>& scenario,
-              const std::string& report) {
-  std::vector<std::string> args = {binary, "run", "--quiet", "--out", report};
-  if (scenario) args.push_back(*scenario);
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const pid_t child = ::fork();
-  if (child < 0) throw Failure::environment("pollscope: ab: fork failed");
-  if (child == 0) {
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  if (code != kExitPassed && code != kExitThresholdFailed) {
-    throw Failure::environment(
-        fmt::format("pollscope: ab: {} run exited with {} (no report)", binary, code));
-  }
+int run_once(const std::string& binary, const AbRequest& request, const std::string& report,
+             bool instructions = false) {
+  std::vector<std::string> args = {"run", "--quiet", "--out", report};
+  if (instructions) args.push_back("--instructions");
+  if (request.scenario_path) args.push_back(*request.scenario_path);
+  return run_child(binary, args);
 }
 
 GateInput load_input(const std::string& path) {
@@ -50,16 +35,35 @@ GateInput load_input(const std::string& path) {
   return {path, std::get<nlohmann::json>(std::move(loaded))};
 }
 
-std::string report_directory(const AbRequest& request) {
-  if (request.keep_reports) {
-    std::filesystem::create_directories(*request.keep_reports);
-    return *request.keep_reports;
+void check_ran(const std::string& binary, int code) {
+  if (code != kExitPassed && code != kExitThresholdFailed) {
+    throw Failure::environment(
+        fmt::format("pollscope: ab: {} run exited with {} (no report)", binary, code));
   }
-  std::string pattern = (std::filesystem::temp_directory_path() / "pollscope-ab-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) {
-    throw Failure::environment("pollscope: ab: cannot make a temporary directory");
+}
+
+// Instructions do not vary from run to run: one run a side under callgrind, apart from the
+// timed ones, which callgrind would slow fifty-fold. A build that cannot count them (no
+// valgrind, or a base older than --instructions) leaves a warning, not a failed gate.
+std::vector<std::string> add_instruction_runs(const AbRequest& request,
+                                              const std::string& directory,
+                                              std::vector<GateInput>& base,
+                                              std::vector<GateInput>& candidate) {
+  std::vector<std::string> warnings;
+  for (auto* side : {&base, &candidate}) {
+    const bool base_turn = side == &base;
+    const std::string& binary = base_turn ? request.base : request.candidate;
+    const std::string report =
+        fmt::format("{}/{}-instructions.json", directory, base_turn ? "base" : "candidate");
+    const int code = run_once(binary, request, report, true);
+    if (code != kExitPassed && code != kExitThresholdFailed) {
+      warnings.push_back(fmt::format("{} could not count instructions (exit {})", binary, code));
+      continue;
+    }
+    side->push_back(load_input(report));
+    side->back().instructions_only = true;
   }
-  return pattern;
+  return warnings;
 }
 
 void check_executable(const std::string& binary, const char* option) {
@@ -82,22 +86,33 @@ int ab_command(const AbRequest& request, std::ostream& out, std::ostream& err) {
   if (request.rounds < 2) {
     throw Failure::invalid_input(Problem{"--rounds", "", "needs at least 2 rounds"});
   }
-  const std::string directory = report_directory(request);
+  if (auto problem = check_formats(request.formats)) throw Failure::invalid_input(*problem);
+  std::optional<TemporaryDirectory> temporary;
+  if (request.keep_reports) {
+    std::filesystem::create_directories(*request.keep_reports);
+  } else {
+    temporary.emplace("pollscope-ab");
+  }
+  const std::string directory = temporary ? temporary->path() : *request.keep_reports;
   std::vector<GateInput> base, candidate;
   for (int round = 0; round < request.rounds; ++round) {
     // A B, then B A: each side runs first as often as second.
     for (const bool base_turn : {round % 2 == 0, round % 2 != 0}) {
       const std::string report =
           fmt::format("{}/{}-{}.json", directory, base_turn ? "base" : "candidate", round);
-      run_once(base_turn ? request.base : request.candidate, request.scenario_path, report);
+      const std::string& binary = base_turn ? request.base : request.candidate;
+      check_ran(binary, run_once(binary, request, report));
       (base_turn ? base : candidate).push_back(load_input(report));
     }
   }
-  if (!request.keep_reports) std::filesystem::remove_all(directory);
+  std::vector<std::string> warnings;
+  if (request.instructions) warnings = add_instruction_runs(request, directory, base, candidate);
   auto compared = compare_repeated(base, candidate, GateOptions{});
   if (auto* problem = std::get_if<Problem>(&compared)) throw Failure::invalid_input(*problem);
-  const auto& comparison = std::get<GateComparison>(compared);
+  auto& comparison = std::get<GateComparison>(compared);
+  comparison.warnings.insert(comparison.warnings.end(), warnings.begin(), warnings.end());
   write_document(gate_document(comparison, request.rounds).dump(2) + "\n", request.out_path, out);
+  write_formats(comparison, request.formats);
   if (!request.quiet) err << gate_summary(comparison, "pollscope: ");
   return exit_code_of(comparison.verdict(), request.strict);
 }

@@ -5,6 +5,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "compare/compare.hpp"
 #include "gate/gate.hpp"
@@ -19,6 +20,8 @@ struct AbRequest {
   std::optional<std::string> out_path;       // none: the comparison goes to stdout
   std::optional<std::string> keep_reports;   // keep every run's report in this directory
   bool strict = false;                       // an inconclusive verdict exits 4
+  bool instructions = false;         // also one run a side under callgrind: instructions per event
+  std::vector<std::string> formats;  // --format KIND=FILE (gate/ci_formats.hpp)
   bool quiet = false;
 };
 

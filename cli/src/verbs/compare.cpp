@@ -2,8 +2,11 @@
 
 #include <ostream>
 
+#include "gate/ci_formats.hpp"
+#include "gate/gate_json.hpp"
 #include "io/files.hpp"
 #include "io/output.hpp"
+#include "verbs/ab.hpp"
 #include "verbs/verbs.hpp"
 
 namespace pollscope {
@@ -16,9 +19,41 @@ nlohmann::json load(const std::string& path) {
   return std::get<nlohmann::json>(std::move(loaded));
 }
 
+std::vector<GateInput> load_side(const std::vector<std::string>& paths) {
+  std::vector<GateInput> side;
+  for (const std::string& path : paths) side.push_back({path, load(path)});
+  return side;
+}
+
+// Several reports a side, judged by their spread as `ab` judges them.
+int compare_sides(const CompareRequest& request, std::ostream& out, std::ostream& err) {
+  if (!request.baseline_path.empty() || !request.current_path.empty()) {
+    throw Failure::invalid_input(Problem{
+        "compare", "", "give reports either as BASELINE CURRENT or with --base and --candidate"});
+  }
+  if (auto problem = check_formats(request.formats)) throw Failure::invalid_input(*problem);
+  OutputFile output = OutputFile::open(request.out_path);
+  auto compared = compare_repeated(load_side(request.base_paths),
+                                   load_side(request.candidate_paths), GateOptions{});
+  if (auto* problem = std::get_if<Problem>(&compared)) throw Failure::invalid_input(*problem);
+  const auto& comparison = std::get<GateComparison>(compared);
+  injected_failure_point("io");
+  output.write(gate_document(comparison, 0).dump(2) + "\n", out);
+  write_formats(comparison, request.formats);
+  if (!request.quiet) err << gate_summary(comparison, "pollscope: ");
+  return exit_code_of(comparison.verdict(), request.strict);
+}
+
 }  // namespace
 
 int compare_command(const CompareRequest& request, std::ostream& out, std::ostream& err) {
+  if (!request.base_paths.empty() || !request.candidate_paths.empty()) {
+    return compare_sides(request, out, err);
+  }
+  if (request.baseline_path.empty() || request.current_path.empty()) {
+    throw Failure::invalid_input(
+        Problem{"compare", "", "needs BASELINE and CURRENT reports, or --base and --candidate"});
+  }
   OutputFile output = OutputFile::open(request.out_path);
   const nlohmann::json baseline = load(request.baseline_path);
   const nlohmann::json current = load(request.current_path);

@@ -14,10 +14,13 @@
 #include "capture/pcap_sink.hpp"
 #include "cost/process_cost.hpp"
 #include "engine/engine.hpp"
+#include "io/child_run.hpp"
 #include "io/files.hpp"
 #include "io/output.hpp"
+#include "repeat/repetitions.hpp"
 #include "report/report.hpp"
 #include "scenario/scenario.hpp"
+#include "verbs/run_parts.hpp"
 
 namespace pollscope {
 
@@ -101,6 +104,9 @@ void apply_capture(const RunRequest& request, Scenario& scenario) {
     return Failure::invalid_input(Problem{"--pcap-out", "", std::move(reason)});
   };
   if (!scenario.capture) throw refuse("needs --capture (or the scenario's \"capture\")");
+  if (request.repeat > 1 || request.instructions) {
+    throw refuse("is for one run in this process, not with --repeat or --instructions");
+  }
   if (scenario.workers > 1) {
     throw refuse(fmt::format("needs one worker process ({} has {}): each would capture apart", file,
                              scenario.workers));
@@ -137,6 +143,31 @@ RunOutcome run_with_progress(const Scenario& scenario, const RunRequest& request
   return outcome;
 }
 
+// The repetitions' reports, each from a fresh process of this executable, in the order they
+// ran; after a stop, those that ran (the stopped one included, marked interrupted).
+std::vector<nlohmann::json> run_repetitions(const RunRequest& request, std::ostream& err) {
+  StopSignals signals;  // a Ctrl-C reaches the repetition too; this process waits for it
+  const std::string binary = own_executable();
+  const TemporaryDirectory temporary("pollscope-repeat");
+  const std::string& directory = temporary.path();
+  std::vector<nlohmann::json> reports;
+  for (int i = 0; i < request.repeat && !stop_requested; ++i) {
+    if (!request.quiet)
+      err << fmt::format("pollscope: repetition {} of {}\n", i + 1, request.repeat);
+    const std::string report = fmt::format("{}/repetition-{}.json", directory, i);
+    const int code = run_child(binary, single_run_arguments(request, report));
+    if (code != kExitPassed && code != kExitThresholdFailed && code != kExitInterrupted) {
+      throw Failure::environment(
+          fmt::format("pollscope: repetition {} exited with {} (no report)", i + 1, code));
+    }
+    auto loaded = read_json_file(report);
+    if (auto* problem = std::get_if<Problem>(&loaded)) throw Failure::invalid_input(*problem);
+    reports.push_back(std::get<JsonFile>(std::move(loaded)).document);
+    if (code == kExitInterrupted) break;
+  }
+  return reports;
+}
+
 // Compares the report with the baseline, into the report; the summary's lines of it.
 std::string compare_with_baseline(const RunRequest& request, const nlohmann::json& baseline,
                                   nlohmann::json& report, const std::string& report_name,
@@ -156,6 +187,20 @@ std::string compare_with_baseline(const RunRequest& request, const nlohmann::jso
 
 }  // namespace
 
+std::vector<std::string> single_run_arguments(const RunRequest& request,
+                                              const std::string& report) {
+  std::vector<std::string> args = {
+      "run",  "--quiet",         "--out",
+      report, "--memory-budget", std::to_string(request.memory_budget_mib)};
+  if (request.backend) {
+    args.insert(args.end(), {"--backend", std::string(libpoll::to_string(*request.backend))});
+  }
+  if (request.instructions) args.push_back("--instructions");
+  if (request.capture_interface) args.push_back("--capture=" + *request.capture_interface);
+  if (request.scenario_path) args.push_back(*request.scenario_path);
+  return args;
+}
+
 int run_command(const RunRequest& request, std::ostream& out, std::ostream& err) {
   Scenario scenario = load(request);
   apply_capture(request, scenario);
@@ -164,19 +209,28 @@ int run_command(const RunRequest& request, std::ostream& out, std::ostream& err)
   std::optional<OutputFile> pcap_output;
   if (request.pcap_out_path) pcap_output.emplace(OutputFile::open(request.pcap_out_path));
   PcapSink sink;
-  const std::string start_time = iso_time_now();
-  const RunOutcome outcome =
-      run_with_progress(scenario, request, err, pcap_output ? &sink : nullptr);
-  auto report = make_report(scenario, outcome, start_time);
+  nlohmann::json report;
+  std::optional<std::string> failure;
+  if (request.repeat > 1) {
+    report = combine_repetitions(run_repetitions(request, err));
+  } else if (request.instructions && !inside_callgrind()) {
+    report = run_under_callgrind(request);
+  } else {
+    const std::string start_time = iso_time_now();
+    const RunOutcome outcome =
+        run_with_progress(scenario, request, err, pcap_output ? &sink : nullptr);
+    report = make_report(scenario, outcome, start_time);
+    failure = worker_failure(outcome);
+  }
   std::string compared;
-  if (request.baseline_path && !outcome.interrupted) {
+  if (request.baseline_path && !report.at("interrupted").get<bool>()) {
     compared = compare_with_baseline(request, baseline, report, output.name(), err);
   }
   injected_failure_point("io");
   output.write(report.dump(2) + "\n", out);
   if (pcap_output) pcap_output->write(sink.file(), out);
   if (!request.quiet) err << human_summary(report, compared);
-  if (const auto failure = worker_failure(outcome)) throw Failure::environment(*failure);
+  if (failure) throw Failure::environment(*failure);
 
   const auto verdict = verdict_of(report);
   if (verdict.interrupted) return kExitInterrupted;

@@ -8,6 +8,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/exit_code.hpp"
 #include "compare/compare.hpp"
@@ -26,6 +27,11 @@ struct RunRequest {
   std::uint64_t memory_budget_mib = kDefaultMemoryBudgetMib;  // --memory-budget
   std::optional<std::string> capture_interface;  // --capture [IFACE]: overrides the scenario's
   std::optional<std::string> pcap_out_path;      // --pcap-out: the captured packets, as pcap
+  // --repeat: runs of the scenario, each a fresh process, kept under "repetitions"; the
+  // headline figures are their medians (repeat/repetitions.hpp).
+  int repeat = 1;
+  // --instructions: run under callgrind and add cost.instructions_per_event (run_parts.hpp).
+  bool instructions = false;
 };
 
 // `pollscope run`: runs the scenario, writes the report, prints a summary to `err`.
@@ -40,6 +46,12 @@ int scenarios_command(const std::string& directory, std::ostream& out, std::ostr
 struct CompareRequest {
   std::string baseline_path;
   std::string current_path;
+  // Several reports a side (--base, --candidate; a report of `run --repeat` counts as its
+  // repetitions): judged as `ab` judges them, with these --format files and --strict.
+  std::vector<std::string> base_paths;
+  std::vector<std::string> candidate_paths;
+  std::vector<std::string> formats;
+  bool strict = false;
   std::optional<std::string> out_path;  // none: the comparison goes to stdout
   CompareOptions options;
   bool quiet = false;  // no summary on stderr (warnings and errors still)

@@ -1,0 +1,123 @@
+// The gate's comparison as text for CI: JUnit XML and a Markdown summary (ci_formats.hpp).
+
+#include <fmt/format.h>
+
+#include "gate/ci_formats.hpp"
+
+namespace pollscope {
+
+namespace {
+
+using stats::Verdict;
+
+std::string xml_escaped(std::string_view text) {
+  std::string escaped;
+  for (const char c : text) {
+    switch (c) {
+      case '&':
+        escaped += "&amp;";
+        break;
+      case '<':
+        escaped += "&lt;";
+        break;
+      case '>':
+        escaped += "&gt;";
+        break;
+      case '"':
+        escaped += "&quot;";
+        break;
+      case '\'':
+        escaped += "&apos;";
+        break;
+      default:
+        escaped += c;
+    }
+  }
+  return escaped;
+}
+
+// A test case: passed when `verdict` is unchanged or improved, failed when regressed, skipped
+// when inconclusive. `detail` says what was measured.
+std::string test_case(std::string_view group, std::string_view name, Verdict verdict,
+                      const std::string& detail) {
+  std::string text = fmt::format("    <testcase classname=\"pollscope.{}\" name=\"{}\">\n", group,
+                                 xml_escaped(name));
+  const std::string message = xml_escaped(fmt::format("{}: {}", stats::to_string(verdict), detail));
+  if (verdict == Verdict::regressed) {
+    text += fmt::format("      <failure message=\"{}\" type=\"regression\"/>\n", message);
+  } else if (verdict == Verdict::inconclusive) {
+    text += fmt::format("      <skipped message=\"{}\"/>\n", message);
+  } else {
+    text += fmt::format("      <system-out>{}</system-out>\n", message);
+  }
+  return text + "    </testcase>\n";
+}
+
+std::string timing_detail(const TimingRow& row) {
+  const auto& interval = row.judgement.interval;
+  return fmt::format("ratio {:.3f} [{:.3f}, {:.3f}] ({:.0f}% interval), p = {:.2g}, tolerance {}%",
+                     interval.ratio, interval.low, interval.high, interval.confidence * 100,
+                     row.judgement.test.p_value, row.figure.tolerance_percent);
+}
+
+}  // namespace
+
+std::string junit_xml(const GateComparison& comparison) {
+  std::string cases;
+  int tests = 0, failures = 0, skipped = 0;
+  const auto add = [&](std::string_view group, std::string_view name, Verdict verdict,
+                       const std::string& detail) {
+    cases += test_case(group, name, verdict, detail);
+    ++tests;
+    failures += verdict == Verdict::regressed;
+    skipped += verdict == Verdict::inconclusive;
+  };
+  for (const ThresholdRow& row : comparison.thresholds) {
+    add("thresholds", row.threshold, row.failed ? Verdict::regressed : Verdict::unchanged,
+        fmt::format("failed in {} of {} candidate runs", row.failed, row.runs));
+  }
+  for (const TimingRow& row : comparison.timings) {
+    add("timings", row.figure.metric, row.judgement.verdict, timing_detail(row));
+  }
+  for (const CountRow& row : comparison.counts) {
+    add("counts", row.figure.metric, row.verdict, describe_change(row));
+  }
+  const std::string suite = xml_escaped("pollscope gate: " + comparison.scenario);
+  return fmt::format(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<testsuites name=\"pollscope\" tests=\"{0}\" failures=\"{1}\" skipped=\"{2}\">\n"
+      "  <testsuite name=\"{3}\" tests=\"{0}\" failures=\"{1}\" skipped=\"{2}\" errors=\"0\">\n"
+      "{4}  </testsuite>\n</testsuites>\n",
+      tests, failures, skipped, suite, cases);
+}
+
+std::string markdown_summary(const GateComparison& comparison) {
+  std::string text =
+      fmt::format("### pollscope performance gate: {} ({})\n\n{} base and {} candidate runs.\n\n",
+                  stats::to_string(comparison.verdict()), comparison.scenario,
+                  comparison.base_files.size(), comparison.candidate_files.size());
+  text += "| figure | ratio candidate/base | interval | p | tolerance | verdict |\n";
+  text += "| --- | --- | --- | --- | --- | --- |\n";
+  for (const TimingRow& row : comparison.timings) {
+    const auto& interval = row.judgement.interval;
+    text += fmt::format("| `{}` | {:.3f} | [{:.3f}, {:.3f}] ({:.0f}%) | {:.2g} | {}% | {} |\n",
+                        row.figure.metric, interval.ratio, interval.low, interval.high,
+                        interval.confidence * 100, row.judgement.test.p_value,
+                        row.figure.tolerance_percent, stats::to_string(row.judgement.verdict));
+  }
+  text += "\n| count | change | verdict |\n| --- | --- | --- |\n";
+  for (const CountRow& row : comparison.counts) {
+    text += fmt::format("| `{}` | {} | {} |\n", row.figure.metric, describe_change(row),
+                        stats::to_string(row.verdict));
+  }
+  for (const ThresholdRow& row : comparison.thresholds) {
+    if (row.failed) {
+      text += fmt::format("\nThreshold `{}` failed in {} of {} candidate runs.\n", row.threshold,
+                          row.failed, row.runs);
+    }
+  }
+  for (const std::string& warning : comparison.warnings) text += "\n> " + warning + "\n";
+  return text;
+}
+
+}  // namespace pollscope

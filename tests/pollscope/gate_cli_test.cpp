@@ -1,0 +1,260 @@
+// The performance gate end to end: `run --repeat`, `ab` between two "builds" (the same pollscope
+// behind wrapper scripts, one of them with a planted slowdown loaded through LD_PRELOAD:
+// shim/slowdown_shim.c), `compare` with several reports a side, and the CI formats, each parsed
+// back. The must-flag tests use effects no load can hide: one extra system call per event,
+// caught by the kernel's exact count, and a busy delay that triples the CPU time per event.
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "child_process.hpp"
+
+namespace pollscope {
+namespace {
+
+using namespace test_support;
+using json = nlohmann::json;
+
+// 2 Unix pairs, one of them active, one phase of 300 ms: a run takes well under a second; each
+// wait returns the one event in flight however busy the machine, and the set-up's calls weigh
+// little per event, so that the counts per event do not depend on the machine's load.
+constexpr const char* kQuickScenario = R"({
+  "format": 1,
+  "name": "quick",
+  "description": "two unix pairs, one active, 300 ms",
+  "sockets": {"kind": "unix", "count": 2, "active": 1},
+  "phases": [{"name": "steady", "duration_ms": 300}],
+  "thresholds": ["missed_events == 0"]
+})";
+
+json read_json(const std::string& path) {
+  return parse_report(read_file(path));
+}
+
+double median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  const std::size_t middle = values.size() / 2;
+  return values.size() % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+}
+
+const json* row_of(const json& rows, const std::string& metric) {
+  for (const json& row : rows) {
+    if (row.value("metric", "") == metric) return &row;
+  }
+  return nullptr;
+}
+
+class PollscopeGate : public ::testing::Test {
+ protected:
+  void SetUp() override { scenario_ = dir_.write("quick.json", kQuickScenario); }
+
+  // An executable "build": pollscope with the slowdown shim loaded and `settings` (environment
+  // assignments) for it. The shim with nothing asked only forwards the calls.
+  std::string build(const std::string& name, const std::string& settings = "") {
+    const std::string path = dir_.write(
+        name,
+        "#!/bin/sh\n"
+        "ASAN_OPTIONS=verify_asan_link_order=0:${ASAN_OPTIONS:-} " +
+            settings + " LD_PRELOAD=" SLOWDOWN_SHIM " exec " POLLSCOPE_BINARY " \"$@\"\n");
+    ::chmod(path.c_str(), 0755);
+    return path;
+  }
+
+  Outcome ab(const std::string& candidate_settings, int rounds,
+             const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"ab",
+                                     "--base",
+                                     build("base.sh"),
+                                     "--candidate",
+                                     build("candidate.sh", candidate_settings),
+                                     scenario_,
+                                     "--rounds",
+                                     std::to_string(rounds),
+                                     "--out",
+                                     dir_ / "ab.json",
+                                     "--keep-reports",
+                                     dir_ / "reports"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return pollscope(args);
+  }
+
+  TempDir dir_;
+  std::string scenario_;
+};
+
+TEST_F(PollscopeGate, RunRepeatKeepsEveryRepetitionWithTheirMediansAsHeadline) {
+  const std::string path = dir_ / "repeated.json";
+  const Outcome outcome = pollscope({"run", scenario_, "--repeat", "3", "--out", path, "-q"});
+  ASSERT_TRUE(exited_with(outcome, 0));
+  const json report = read_json(path);
+  ASSERT_TRUE(report.contains("repetitions"));
+  const json& repetitions = report.at("repetitions");
+  ASSERT_EQ(repetitions.size(), 3u);
+  std::vector<double> throughputs, p50s;
+  std::set<std::string> start_times;
+  for (const json& repetition : repetitions) {
+    throughputs.push_back(repetition.at("overall").at("events_per_second").get<double>());
+    p50s.push_back(repetition.at("overall").at("latency_ns").at("p50").get<double>());
+    EXPECT_GT(repetition.at("overall").at("events").get<double>(), 0);
+    start_times.insert(repetition.value("start_time", ""));
+  }
+  EXPECT_DOUBLE_EQ(report.at("overall").at("events_per_second").get<double>(), median(throughputs));
+  EXPECT_DOUBLE_EQ(report.at("overall").at("latency_ns").at("p50").get<double>(), median(p50s));
+  EXPECT_DOUBLE_EQ(
+      report.at("phases").at(0).at("latency_ns").at("p50").get<double>(), median([&] {
+        std::vector<double> values;
+        for (const json& r : repetitions) {
+          values.push_back(r.at("phases").at(0).at("latency_ns").at("p50").get<double>());
+        }
+        return values;
+      }()));
+  EXPECT_EQ(report.value("verdict", ""), "pass");
+  EXPECT_TRUE(report.at("thresholds").at(0).value("pass", false));
+  expect_valid_report(path);
+}
+
+TEST_F(PollscopeGate, AnExtraSystemCallPerEventIsFlaggedByItsExactCount) {
+  const Outcome outcome = ab("POLLSCOPE_SHIM_EXTRA_SYSCALL=1", 2);
+  const json base_report = read_json(dir_ / "reports/base-0.json");
+  if (!base_report.at("overall").at("cost").value("kernel_counted_syscalls", false)) {
+    GTEST_SKIP() << "the kernel does not count this process's system calls here (needs root "
+                    "or perf_event_paranoid, and tracefs)";
+  }
+  ASSERT_TRUE(exited_with(outcome, 1));
+  const json comparison = read_json(dir_ / "ab.json");
+  EXPECT_EQ(comparison.value("verdict", ""), "regressed");
+  const json* syscalls = row_of(comparison.at("counts"), "cost.syscalls_per_event");
+  ASSERT_NE(syscalls, nullptr);
+  EXPECT_EQ(syscalls->value("verdict", ""), "regressed");
+  const double added = syscalls->at("candidate").get<double>() - syscalls->at("base").get<double>();
+  EXPECT_NEAR(added, 1.0, 0.2) << syscalls->dump();
+  EXPECT_TRUE(contains(syscalls->value("change", ""), "syscalls per event ")) << syscalls->dump();
+  EXPECT_TRUE(contains(outcome.err, "syscalls per event")) << outcome.err;
+  // Libpoll's own calls did not change: the count names the figure that moved, and only it.
+  EXPECT_EQ(row_of(comparison.at("counts"), "cost.polls_per_event")->value("verdict", ""),
+            "unchanged");
+  expect_valid_against(kComparisonSchema, dir_ / "ab.json");
+}
+
+TEST_F(PollscopeGate, ABusyDelayPerEventIsFlaggedByTheTimings) {
+  // 20 us of CPU burnt per event, several times what an event costs: the four samples of each
+  // side cannot overlap, whatever the neighbours do, and four a side reach 95%.
+  const Outcome outcome = ab("POLLSCOPE_SHIM_DELAY_NS=20000", 4);
+  ASSERT_TRUE(exited_with(outcome, 1));
+  const json comparison = read_json(dir_ / "ab.json");
+  EXPECT_EQ(comparison.value("verdict", ""), "regressed");
+  const json* cpu = row_of(comparison.at("timings"), "cost.cpu_ns_per_event");
+  ASSERT_NE(cpu, nullptr);
+  EXPECT_EQ(cpu->value("verdict", ""), "regressed") << cpu->dump();
+  EXPECT_GT(cpu->at("ratio_low").get<double>(), 1.01);
+  EXPECT_LE(cpu->at("p_value").get<double>(), 0.05);
+  expect_valid_against(kComparisonSchema, dir_ / "ab.json");
+}
+
+TEST_F(PollscopeGate, AnUnchangedBuildIsNeverCalledARegression) {
+  const Outcome outcome = ab("", 3, {"--format", "junit=" + dir_ / "gate.xml"});
+  ASSERT_TRUE(exited_with(outcome, 0));
+  const json comparison = read_json(dir_ / "ab.json");
+  EXPECT_NE(comparison.value("verdict", ""), "regressed");
+  EXPECT_EQ(comparison.value("rounds", 0), 3);
+  EXPECT_EQ(comparison.at("base_reports").size(), 3u);
+  for (const json& row : comparison.at("counts")) {
+    EXPECT_EQ(row.value("verdict", ""), "unchanged") << row.dump();
+  }
+  EXPECT_TRUE(contains(read_file(dir_ / "gate.xml"), "failures=\"0\""));
+  expect_valid_against(kComparisonSchema, dir_ / "ab.json");
+}
+
+// Runs python3 on `code` with `path`; its stdout.
+std::string python(const std::string& code, const std::string& path) {
+  const Outcome outcome = run_program({"python3", "-c", code, path});
+  EXPECT_TRUE(exited_with(outcome, 0));
+  return outcome.out;
+}
+
+TEST_F(PollscopeGate, CompareJudgesSeveralReportsASideAndWritesEachCiFormat) {
+  for (const char* name : {"base.json", "candidate.json"}) {
+    ASSERT_TRUE(
+        exited_with(pollscope({"run", scenario_, "--repeat", "2", "--out", dir_ / name, "-q"}), 0));
+  }
+  ASSERT_TRUE(exited_with(pollscope({"run", scenario_, "--out", dir_ / "one.json", "-q"}), 0));
+  const Outcome outcome = pollscope(
+      {"compare", "--base", dir_ / "base.json", "--base", dir_ / "one.json", "--candidate",
+       dir_ / "candidate.json", "--out", dir_ / "gate.json", "--format",
+       "junit=" + dir_ / "gate.xml", "--format", "markdown=" + dir_ / "gate.md", "--format",
+       "benchmark-smaller=" + dir_ / "smaller.json", "--format",
+       "benchmark-bigger=" + dir_ / "bigger.json", "--format", "bencher=" + dir_ / "bmf.json"});
+  ASSERT_TRUE(exited_with(outcome, 0)) << outcome.err;
+  const json gate = read_json(dir_ / "gate.json");
+  EXPECT_EQ(gate.value("kind", ""), "ab");
+  EXPECT_EQ(gate.value("rounds", -1), 0);
+  // Three base samples (two repetitions and one run), two candidate samples.
+  const json* throughput = row_of(gate.at("timings"), "events_per_second");
+  ASSERT_NE(throughput, nullptr);
+  EXPECT_EQ(throughput->at("base").size(), 3u);
+  EXPECT_EQ(throughput->at("candidate").size(), 2u);
+  expect_valid_against(kComparisonSchema, dir_ / "gate.json");
+
+  // JUnit: a test case per threshold and per compared figure.
+  const std::string cases = python(
+      "import sys, xml.etree.ElementTree as E\n"
+      "root = E.parse(sys.argv[1]).getroot()\n"
+      "cases = root.findall('./testsuite/testcase')\n"
+      "print(root.tag, len(cases), root.get('tests'), root.get('failures'))\n"
+      "print(' '.join(c.get('name') for c in cases))",
+      dir_ / "gate.xml");
+  const std::size_t expected =
+      1 + gate.at("timings").size() + gate.at("counts").size();  // one threshold
+  const std::string count = std::to_string(expected);
+  EXPECT_TRUE(cases.starts_with("testsuites " + count + " " + count + " 0\n")) << cases;
+  EXPECT_TRUE(contains(cases, "missed_events == 0")) << cases;
+  EXPECT_TRUE(contains(cases, "cost.syscalls_per_event")) << cases;
+
+  const std::string markdown = read_file(dir_ / "gate.md");
+  EXPECT_TRUE(markdown.starts_with("### pollscope performance gate: ")) << markdown;
+  EXPECT_TRUE(contains(markdown, "| `latency_ns.p50` |")) << markdown;
+
+  const json smaller = read_json(dir_ / "smaller.json");
+  const json bigger = read_json(dir_ / "bigger.json");
+  ASSERT_TRUE(smaller.is_array());
+  ASSERT_EQ(bigger.size(), 1u);
+  EXPECT_EQ(bigger.at(0).value("name", ""), "quick: events_per_second");
+  EXPECT_EQ(bigger.at(0).value("unit", ""), "1/s");
+  EXPECT_DOUBLE_EQ(bigger.at(0).at("value").get<double>(),
+                   median(throughput->at("candidate").get<std::vector<double>>()));
+  for (const json& entry : smaller) {
+    EXPECT_TRUE(entry.at("name").is_string() && entry.at("unit").is_string() &&
+                entry.at("value").is_number())
+        << entry.dump();
+  }
+  EXPECT_EQ(smaller.size(), gate.at("timings").size() - 1 + gate.at("counts").size());
+
+  const json bmf = read_json(dir_ / "bmf.json");
+  ASSERT_TRUE(bmf.contains("quick"));
+  const json& measure = bmf.at("quick").at("events-per-second");
+  EXPECT_DOUBLE_EQ(measure.at("value").get<double>(),
+                   median(throughput->at("candidate").get<std::vector<double>>()));
+  EXPECT_LE(measure.at("lower_value").get<double>(), measure.at("value").get<double>());
+  EXPECT_GE(measure.at("upper_value").get<double>(), measure.at("value").get<double>());
+}
+
+TEST_F(PollscopeGate, AnUnknownFormatIsAOneLineUsageError) {
+  const Outcome outcome = pollscope(
+      {"compare", "--base", scenario_, "--candidate", scenario_, "--format", "yaml=" + dir_ / "x"});
+  ASSERT_TRUE(exited_with(outcome, 2));
+  EXPECT_TRUE(one_line(outcome.err));
+  EXPECT_TRUE(contains(outcome.err, "--format")) << outcome.err;
+  EXPECT_TRUE(contains(outcome.err, "yaml")) << outcome.err;
+}
+
+}  // namespace
+}  // namespace pollscope

@@ -1,6 +1,13 @@
 #include "peer_loops.hpp"
 
 #include <ev.h>
+
+// libev's EV_READ (0x01) before libevent's header defines EV_READ as a macro (0x02, which is
+// libev's EV_WRITE).
+namespace {
+constexpr int kLibevRead = EV_READ;
+}
+
 #include <event2/event.h>
 #include <sys/epoll.h>
 #include <unistd.h>
@@ -148,13 +155,16 @@ class LibevLoop final : public Loop {
     watchers_ = std::vector<Watcher>(pairs.size());
     for (std::size_t i = 0; i < pairs.size(); ++i) {
       watchers_[i].owner = this;
-      ev_io_init(&watchers_[i].io, &LibevLoop::on_readable, pairs[i].first.as_raw_fd(), EV_READ);
+      ev_io_init(&watchers_[i].io, &LibevLoop::on_readable, pairs[i].first.as_raw_fd(), kLibevRead);
       ev_io_start(loop_, &watchers_[i].io);
     }
   }
   void unwatch_all() override {
     for (Watcher& watcher : watchers_) ev_io_stop(loop_, &watcher.io);
   }
+  // libev applies changes at its next iteration: without one, its epoll set would still hold
+  // the descriptors when they are closed, and it would take their reused numbers for its own.
+  void settle() override { ev_run(loop_, EVRUN_NOWAIT); }
   [[gnu::noinline]] std::size_t dispatch_round(std::size_t expected, bool churn) override {
     handled_ = 0;
     churn_ = churn;
@@ -177,7 +187,7 @@ class LibevLoop final : public Loop {
     if (drain_one(io->fd, self.echo_)) ev_break(loop, EVBREAK_ALL);
     if (self.churn_) {
       ev_io_stop(loop, io);
-      ev_io_set(io, io->fd, EV_READ);
+      ev_io_set(io, io->fd, kLibevRead);
       ev_io_start(loop, io);
     }
     ++self.handled_;

@@ -247,27 +247,36 @@ Result<void> IoUringSelector::fill_queue() noexcept {
   }
   std::size_t done = 0;
   for (const Change& change : changes_) {
-    Entry* target = change.add ? live(fd_of(change.target)) : nullptr;
-    // A request undone before it was submitted (deregistered, or replaced by a reregister).
-    if (change.add && (target == nullptr || target->generation != generation_of(change.target))) {
-      ++done;
-      continue;
-    }
     io_uring_sqe* entry = next();
     if (entry == nullptr) break;
-    if (change.add) {
-      io_uring_prep_poll_multishot(entry, fd_of(change.target), target->interest);
-      io_uring_sqe_set_data64(entry, change.target);
-      target->submitted = true;
-    } else {
-      io_uring_prep_poll_remove(entry, change.target);
+    // A void change leaves its entry unused: a no-op, whose completion is dropped.
+    if (!prepare(change, entry)) {
+      io_uring_prep_nop(entry);
       io_uring_sqe_set_data64(entry, kRemovalData);
+      entry->flags |= static_cast<std::uint8_t>(skip_success_);
     }
     ++done;
   }
   changes_.erase(changes_.begin(), changes_.begin() + static_cast<std::ptrdiff_t>(done));
   if (!changes_.empty()) return Unexpected(std::errc::resource_unavailable_try_again);
   return {};
+}
+
+bool IoUringSelector::prepare(const Change& change, io_uring_sqe* entry) noexcept {
+  if (change.kind == Kind::remove) {
+    io_uring_prep_poll_remove(entry, change.target);
+    io_uring_sqe_set_data64(entry, kRemovalData);
+    entry->flags |= static_cast<std::uint8_t>(skip_success_);
+    return true;
+  }
+  Entry* target = live(fd_of(change.data));
+  // Undone before it was submitted: deregistered, or replaced by a later reregister.
+  if (target == nullptr || target->generation != generation_of(change.data)) return false;
+  if (target->kernel_data != 0) return false;
+  io_uring_prep_poll_multishot(entry, fd_of(change.data), target->interest);
+  io_uring_sqe_set_data64(entry, change.data);
+  target->kernel_data = change.data;
+  return true;
 }
 
 std::size_t IoUringSelector::reap(Events& events) noexcept {
@@ -294,7 +303,7 @@ bool IoUringSelector::take(const io_uring_cqe& completion, Events& events,
   }
   Entry* entry = live(fd_of(completion.user_data));
   // A removal's own completion, or one of a request that was replaced or removed since.
-  if (entry == nullptr || entry->generation != generation_of(completion.user_data)) return true;
+  if (entry == nullptr || entry->kernel_data != completion.user_data) return true;
   Mask bits =
       completion.res > 0 ? static_cast<Mask>(completion.res) & (entry->interest | kFaults) : 0;
   // A half-closed stream is readable (the read returns end of stream), and epoll says so.
@@ -308,8 +317,10 @@ bool IoUringSelector::take(const io_uring_cqe& completion, Events& events,
     // The request ended: the completion queue was full (the kernel then ends a multishot
     // request), or it failed (a descriptor closed before it was submitted). A new request
     // reports the source if it is still ready, so no edge is lost.
-    entry->submitted = false;
-    if (completion.res >= 0) (void)record(Change{true, completion.user_data});
+    entry->kernel_data = 0;
+    if (completion.res >= 0) {
+      (void)record(Change{Kind::add, user_data(fd_of(completion.user_data), entry->generation)});
+    }
   }
   if (bits == 0) return true;
   if (merge) {

@@ -12,7 +12,8 @@
 // removal of the old request and a new request (which reports the source again if it is still
 // ready, as EPOLL_CTL_MOD does); a register or reregister undone before the next select()
 // costs no system call at all. Every request carries (generation << 32 | fd) as its user data,
-// so that completions of a replaced or removed request are recognised and dropped.
+// so that completions of a replaced or removed request are recognised and dropped; removals
+// post a completion only when they fail (IOSQE_CQE_SKIP_SUCCESS).
 //
 // A deregister cancels the request at once (IORING_REGISTER_SYNC_CANCEL), because a poll
 // request holds a reference to its file: the kernel keeps a registered file open, even after
@@ -73,25 +74,32 @@ class IoUringSelector final : public Selector {
     Token token;
     Mask interest = 0;
     std::uint32_t generation = 0;  // 0: nothing registered under this number
-    bool submitted = false;        // the request of this generation reached the kernel
+    // The user data of this registration's request in the kernel, 0 while it has none (not
+    // submitted yet, or ended). Behind `generation` until a recorded update is submitted.
+    std::uint64_t kernel_data = 0;
     Identity identity;
     int access_mode = 0;      // O_ACCMODE bits: the two ends of a pipe share an inode
     std::uint32_t batch = 0;  // the select() that last reported it...
     std::uint32_t slot = 0;   // ...at this index of its events
   };
 
-  // A change waiting for the next select(): a new request for (fd, generation), or the
+  // A change waiting for the next select(): a new request for `data` (fd, generation), or the
   // removal of the request with user data `target`.
+  enum class Kind : std::uint8_t { add, remove };
   struct Change {
-    bool add;
-    std::uint64_t target;
+    Kind kind;
+    std::uint64_t data;
+    std::uint64_t target = 0;
   };
 
   // A selector over `ring`, new or kept from a destroyed selector; closes it on failure.
   static Result<std::unique_ptr<IoUringSelector>> adopt(const io_uring& ring,
                                                         bool sync_cancel) noexcept;
   IoUringSelector(const io_uring& ring, std::unique_ptr<EventfdWaker> wake, bool sync_cancel)
-      : ring_(ring), wake_(std::move(wake)), sync_cancel_(sync_cancel) {}
+      : ring_(ring),
+        wake_(std::move(wake)),
+        sync_cancel_(sync_cancel),
+        skip_success_((ring.features & IORING_FEAT_CQE_SKIP) != 0 ? IOSQE_CQE_SKIP_SUCCESS : 0) {}
 
   static std::uint64_t user_data(int fd, std::uint32_t generation) noexcept {
     return std::uint64_t{generation} << 32 | static_cast<std::uint32_t>(fd);
@@ -100,8 +108,12 @@ class IoUringSelector final : public Selector {
   // All with mutex_ held.
   Entry* live(int fd) noexcept;
   Result<void> fill_queue() noexcept;
+  // One change into the submission entry `entry`; false when it is void (undone meanwhile).
+  bool prepare(const Change& change, io_uring_sqe* entry) noexcept;
   // Ends the registration's request: at once where the kernel can, else with the next poll.
   void remove_request(const Entry& entry, int fd) noexcept;
+  // Makes room for `more` changes (may throw std::bad_alloc).
+  void reserve_changes(std::size_t more);
   // Appends to changes_; false when memory ran out.
   [[nodiscard]] bool record(Change change) noexcept;
   void wake_if_blocked() noexcept;
@@ -123,6 +135,7 @@ class IoUringSelector final : public Selector {
   bool wake_armed_ = false;             // the internal eventfd's request is live (select() alone)
   std::unique_ptr<EventfdWaker> wake_;  // internal: interrupts a blocked select()
   bool sync_cancel_;                    // the kernel cancels requests synchronously (6.0)
+  unsigned skip_success_ = 0;           // IOSQE_CQE_SKIP_SUCCESS where the kernel has it (5.17)
 };
 
 }  // namespace libpoll::sys

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <new>
 
@@ -46,6 +47,13 @@ IoUringSelector::Entry* IoUringSelector::live(int fd) noexcept {
   return entry.generation != 0 ? &entry : nullptr;
 }
 
+void IoUringSelector::reserve_changes(std::size_t more) {
+  // Geometric, so that a burst of registrations between two polls costs amortised O(1) each.
+  if (changes_.size() + more > changes_.capacity()) {
+    changes_.reserve(std::max<std::size_t>(64, 2 * (changes_.size() + more)));
+  }
+}
+
 bool IoUringSelector::record(Change change) noexcept {
   try {
     changes_.push_back(change);
@@ -61,9 +69,10 @@ void IoUringSelector::wake_if_blocked() noexcept {
 }
 
 void IoUringSelector::remove_request(const Entry& entry, int fd) noexcept {
-  // Not submitted yet: the recorded request is skipped, its generation being gone.
-  if (!entry.submitted) return;
-  const std::uint64_t target = user_data(fd, entry.generation);
+  // Not in the kernel: a recorded request is skipped, its generation being gone.
+  if (entry.kernel_data == 0) return;
+  const std::uint64_t target = entry.kernel_data;
+  (void)fd;
   if (sync_cancel_) {
     io_uring_sync_cancel_reg cancel{};
     cancel.addr = target;
@@ -73,7 +82,7 @@ void IoUringSelector::remove_request(const Entry& entry, int fd) noexcept {
     const int cancelled = io_uring_register_sync_cancel(&ring_, &cancel);
     if (cancelled == 0 || cancelled == -ENOENT || cancelled == -EALREADY) return;
   }
-  if (record(Change{false, target})) wake_if_blocked();
+  if (record(Change{Kind::remove, 0, target})) wake_if_blocked();
 }
 
 Result<void> IoUringSelector::register_fd(int fd, Token token, Interest interest,
@@ -92,7 +101,7 @@ Result<void> IoUringSelector::register_fd(int fd, Token token, Interest interest
     if (static_cast<std::size_t>(fd) >= entries_.size()) {
       entries_.resize(static_cast<std::size_t>(fd) + 1);
     }
-    changes_.reserve(changes_.size() + 1);
+    reserve_changes(1);
   } catch (const std::bad_alloc&) {
     return Unexpected(std::errc::not_enough_memory);
   }
@@ -110,7 +119,7 @@ Result<void> IoUringSelector::register_fd(int fd, Token token, Interest interest
                 .generation = next_generation(),
                 .identity = identity,
                 .access_mode = access_mode};
-  (void)record(Change{true, user_data(fd, entry.generation)});  // room reserved above
+  (void)record(Change{Kind::add, user_data(fd, entry.generation)});  // room reserved above
   wake_if_blocked();
   return {};
 }
@@ -130,18 +139,19 @@ Result<void> IoUringSelector::reregister_fd(int fd, Token token, Interest intere
     return Unexpected(std::errc::no_such_file_or_directory);
   }
   try {
-    changes_.reserve(changes_.size() + 2);
+    reserve_changes(1);
   } catch (const std::bad_alloc&) {
     return Unexpected(std::errc::not_enough_memory);
   }
-  // The old request is removed and a new one made, in one batch: the new one reports the
-  // source again if it is still ready, as EPOLL_CTL_MOD does.
-  if (entry->submitted) (void)record(Change{false, user_data(fd, entry->generation)});
   entry->token = token;
   entry->interest = mask_for(interest);
   entry->generation = next_generation();
-  entry->submitted = false;
-  (void)record(Change{true, user_data(fd, entry->generation)});
+  // The request in the kernel is removed and a new one made, in one batch: the new one reports
+  // the source again if it is still ready, as EPOLL_CTL_MOD does. (An in-place update,
+  // IORING_POLL_UPDATE_EVENTS, can fail while the request is busy, and lose the re-report.)
+  if (entry->kernel_data != 0) (void)record(Change{Kind::remove, 0, entry->kernel_data});
+  entry->kernel_data = 0;
+  (void)record(Change{Kind::add, user_data(fd, entry->generation)});
   wake_if_blocked();
   return {};
 }
@@ -177,7 +187,7 @@ Result<std::vector<KernelRegistration>> IoUringSelector::registrations() const {
     if (entry.generation == 0) continue;
     // A request not (or no longer) in the kernel whose number lost its file never took hold of
     // it, or let it go: the kernel watches nothing for it.
-    if (!entry.submitted) {
+    if (entry.kernel_data == 0) {
       const Named named = name_of(static_cast<int>(fd));
       if (named.error || entry.identity != Identity{named.device, named.inode}) continue;
     }

@@ -35,8 +35,8 @@
 #   default 2000), PEER_IMPLS (default: all eight).
 # Installs what it needs (the build tools, valgrind, libev, libuv, libevent) through
 # scripts/setup.sh.
-# Takes about a minute and a half on a 2-core machine once built (chain 45 s, registry 10 s,
-# backends 30 s when the poll(2) backend is present); the build adds about two minutes.
+# Takes about three minutes on a 2-core machine once built (chain 45 s, registry 10 s,
+# backends 30 s when the poll(2) backend is present, peers 90 s); the build adds about two.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

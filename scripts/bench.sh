@@ -13,20 +13,30 @@
 #             epoll backend, ns per event at 100, 1000 and 9984 pairs. Skipped, with a note, when
 #             this build of libpoll has no poll(2) backend.
 #
+#   peers     peers_bench: libpoll (epoll and io_uring; raw descriptors through SourceFd, and its
+#             own sockets) beside raw epoll, libev, libuv and libevent, interleaved in one
+#             process: dispatch and churn (a reregister on every event) at 100, 1000 and 9984
+#             socket pairs, register/deregister at 9984, ping-pong round-trip p50; then
+#             callgrind, user-space instructions per event of dispatch and churn at 1000 pairs;
+#             prints the ratio table (ratios to raw epoll) and, with --json FILE, writes it.
+#
 #   baseline  (only with --baseline REV) callgrind of the chain and registry workloads, raw epoll,
 #             libpoll at git revision REV and libpoll of this tree in one run: instructions per
 #             event and per registry call, side by side, and this tree's change over REV.
 #
-# Usage: scripts/bench.sh [--only chain|registry|backends] [extra chain_bench flags for the
-#        chain part's timed run, e.g. --active 1]
+# Usage: scripts/bench.sh [--json FILE] [--only chain|registry|backends|peers] [extra chain_bench
+#        flags for the chain part's timed run, e.g. --active 1]
 #        scripts/bench.sh --baseline REV   (REV's benchmarks are built in $BUILD_DIR-baseline)
 # Environment: BUILD_DIR (default build-bench); chain: ROUNDS (timed rounds, default 200),
 #   CG_PAIRS (default 1000), CG_ROUNDS (default 20); registry: REG_FDS (default 1000), REG_ROUNDS
 #   (default 200), REG_CG_ROUNDS (default 20); backends: POLL_ROUNDS (timed rounds at
-#   100,1000,9984 pairs, default "200 100 30"), POLL_TIME_LIMIT (seconds per size, default 60).
-# Installs what it needs (the build tools and valgrind) through scripts/setup.sh.
-# Takes about a minute and a half on a 2-core machine once built (chain 45 s, registry 10 s,
-# backends 30 s when the poll(2) backend is present); the build adds about two minutes.
+#   100,1000,9984 pairs, default "200 100 30"), POLL_TIME_LIMIT (seconds per size, default 60);
+#   peers: PEER_ROUNDS (timed rounds per size, default 200), PEER_TRIPS (ping-pong round trips,
+#   default 2000), PEER_IMPLS (default: all eight).
+# Installs what it needs (the build tools, valgrind, libev, libuv, libevent) through
+# scripts/setup.sh.
+# Takes about three minutes on a 2-core machine once built (chain 45 s, registry 10 s,
+# backends 30 s when the poll(2) backend is present, peers 90 s); the build adds about two.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -49,6 +59,12 @@ die() {
 
 only=""
 baseline=""
+json=""
+if [[ "${1:-}" == "--json" ]]; then
+  [[ $# -ge 2 ]] || die "--json needs a file name"
+  json="$2"
+  shift 2
+fi
 if [[ "${1:-}" == "--baseline" ]]; then
   [[ $# -ge 2 ]] || die "--baseline needs a git revision"
   baseline="$2"
@@ -63,19 +79,19 @@ elif [[ "${1:-}" == --only=* ]]; then
   shift
 fi
 case "$only" in
-  "" | chain | registry | backends | baseline) ;;
-  *) die "--only must be chain, registry or backends, not '$only'" ;;
+  "" | chain | registry | backends | peers | baseline) ;;
+  *) die "--only must be chain, registry, backends or peers, not '$only'" ;;
 esac
 [[ "${#poll_rounds[@]}" -eq "${#poll_pairs[@]}" ]] ||
   die "POLL_ROUNDS needs ${#poll_pairs[@]} counts, one per pair count (${poll_pairs[*]})"
 wanted() { [[ -z "$only" || "$only" == "$1" ]]; }
 
-"$root/scripts/setup.sh" valgrind
+"$root/scripts/setup.sh" valgrind libev-dev libuv1-dev libevent-dev
 
-echo "== configuring and building chain_bench and registry_bench (Release) in $build"
+echo "== configuring and building chain_bench, registry_bench and peers_bench (Release) in $build"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIBPOLL_BUILD_TESTS=OFF \
   >/dev/null
-cmake --build "$build" --target chain_bench registry_bench
+cmake --build "$build" --target chain_bench registry_bench peers_bench
 chain="$build/libpoll/bench/chain_bench"
 registry="$build/libpoll/bench/registry_bench"
 mkdir -p "$out"
@@ -246,4 +262,106 @@ if wanted backends; then
       grep -E '^ *[0-9]|^note:' "$out/backends.${poll_pairs[$i]}.txt" || true
     done | tee "$out/backends.txt"
   fi
+fi
+
+if wanted peers; then
+  peers="$build/libpoll/bench/peers_bench"
+  peer_impls="${PEER_IMPLS:-raw,libpoll,libpoll-own,libpoll-io_uring,libpoll-io_uring-own,libev,libuv,libevent}"
+  echo
+  echo "== peers: wall time, ${PEER_ROUNDS:-200} rounds per size and implementation, interleaved"
+  "$peers" --impls "$peer_impls" --pairs 100,1000,9984 --rounds "${PEER_ROUNDS:-200}" \
+    --trips "${PEER_TRIPS:-2000}" | tee "$out/peers.txt"
+
+  echo
+  echo "== peers: callgrind, user-space instructions per event inside dispatch_round"
+  echo "   ($cg_pairs pairs, $cg_rounds rounds + warm-up; callgrind output in $out)"
+  : >"$out/peers-callgrind.txt"
+  IFS=, read -r -a impl_list <<<"$peer_impls"
+  for impl in "${impl_list[@]}"; do
+    case "$impl" in
+      raw) class=RawLoop ;;
+      libpoll*) class=LibpollLoop ;;
+      libev) class=LibevLoop ;;
+      libuv) class=LibuvLoop ;;
+      libevent) class=LibeventLoop ;;
+      *) die "no round function known for $impl" ;;
+    esac
+    # Skipped, as in the timed run, where this build or kernel lacks the implementation.
+    grep -q "^result dispatch [0-9]* $impl " "$out/peers.txt" || continue
+    for work in dispatch churn; do
+      ir_per_event="$(per_unit "peers.$work.$impl" \
+        "peers::(anonymous namespace)::$class::dispatch_round" events "$peers" --impl "$impl" \
+        --work "$work" --pairs "$cg_pairs" --rounds "$cg_rounds")"
+      echo "instructions $work $impl $ir_per_event" | tee -a "$out/peers-callgrind.txt"
+    done
+  done
+
+  echo
+  echo "== peers: ratios to raw epoll (wall time; instructions: per event over raw's)"
+  python3 - "$out/peers.txt" "$out/peers-callgrind.txt" "$json" <<'PYTHON'
+import json, os, sys, tempfile
+
+results, instructions = {}, {}
+for line in open(sys.argv[1]):
+    parts = line.split()
+    if len(parts) == 5 and parts[0] == "result":
+        results[(parts[1], int(parts[2]), parts[3])] = float(parts[4])
+for line in open(sys.argv[2]):
+    parts = line.split()
+    if len(parts) == 4 and parts[0] == "instructions":
+        instructions[(parts[1], parts[2])] = float(parts[3])
+
+names = {"libpoll": "libpoll", "libpoll-own": "libpoll, own sockets",
+         "libpoll-io_uring": "io_uring", "libpoll-io_uring-own": "io_uring, own sockets",
+         "libev": "libev", "libuv": "libuv", "libevent": "libevent"}
+impls = [i for i in names if any(key[2] == i for key in results)]
+sizes = sorted({key[1] for key in results if key[0] == "dispatch"})
+big = max(sizes)
+
+def ratio(work, size, impl):
+    raw = results.get((work, size, "raw"))
+    mine = results.get((work, size, impl))
+    return round(mine / raw, 2) if raw and mine is not None else None
+
+def text(value, sign=False):
+    if value is None:
+        return ""
+    return f"{value:+.0f}" if sign else f"{value:.2f}"
+
+table = {"unit": "ratio to raw epoll, lower is faster", "implementations": impls, "rows": {}}
+rows = []
+for work, label in (("dispatch", "dispatch"), ("churn", "churn: reregister on every event")):
+    per = {i: [ratio(work, s, i) for s in sizes] for i in impls}
+    table["rows"][work] = {"pairs": sizes, **per}
+    rows.append((f"{label}, {' / '.join(f'{s:,}' for s in sizes)} socketpairs",
+                 [" / ".join(text(v) for v in per[i]) for i in impls]))
+    raw_ir = instructions.get((work, "raw"))
+    if raw_ir:
+        extra = {i: (instructions[(work, i)] - raw_ir if (work, i) in instructions else None)
+                 for i in impls}
+        table["rows"][work + "_instructions"] = {"raw_per_event": raw_ir, **extra}
+        rows.append((f"user-space instructions per {'churned ' if work == 'churn' else ''}event"
+                     f" (raw: {raw_ir:.0f})", [text(extra[i], True) for i in impls]))
+per = {i: [ratio("register", big, i), ratio("deregister", big, i)] for i in impls}
+table["rows"]["register_deregister"] = {"fds": big, **per}
+rows.append((f"register / deregister per fd, {big:,} fds",
+             [" / ".join(text(v) for v in per[i]) for i in impls]))
+per = {i: ratio("pingpong", 1, i) for i in impls}
+table["rows"]["pingpong_p50"] = per
+rows.append(("ping-pong wake-up p50", [text(per[i]) for i in impls]))
+table["raw_ns"] = {f"{w}/{s}": v for (w, s, i), v in results.items() if i == "raw"}
+
+print("| work | " + " | ".join(names[i] for i in impls) + " |")
+print("|---|" + "---|" * len(impls))
+for label, cells in rows:
+    print(f"| {label} | " + " | ".join(cells) + " |")
+if sys.argv[3]:
+    target = os.path.abspath(sys.argv[3])
+    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".bench-")
+    with os.fdopen(handle, "w") as stream:
+        json.dump(table, stream, indent=2)
+        stream.write("\n")
+    os.replace(temporary, target)
+    print(f"(written to {sys.argv[3]})")
+PYTHON
 fi

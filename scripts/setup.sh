@@ -7,7 +7,7 @@
 set -euo pipefail
 
 packages=(g++ cmake ninja-build pkgconf libgtest-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-  libpcap-dev tcpdump python3-jsonschema libdw-dev libuv1-dev sockperf valgrind stress-ng "$@")
+  libpcap-dev tcpdump python3-jsonschema libdw-dev libuv1-dev sockperf valgrind stress-ng liburing-dev "$@")
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -197,10 +197,15 @@ void Audit::check_closed_or_reused(const KernelRegistration& kernel, const BookR
                                         "the descriptor was closed without deregister"));
     return;
   }
+  // io_uring lists only requests that reached the kernel, and each holds its file open.
+  const char* closed =
+      selector_.backend() == Backend::io_uring
+          ? "the descriptor was closed without deregister; the ring's poll request "
+            "keeps the file open"
+          : "the descriptor was closed while another descriptor keeps the file open";
   report.discrepancies.push_back(
       make(DiscrepancyKind::zombie, kernel.target_fd, token, record, interest_of(kernel.events),
-           open_now ? "the descriptor number now refers to another file"
-                    : "the descriptor was closed while another descriptor keeps the file open"));
+           open_now ? "the descriptor number now refers to another file" : closed));
 }
 
 void Audit::check_unknown(const KernelRegistration& kernel, const BookRecord* retired_record) {

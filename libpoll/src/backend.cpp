@@ -5,7 +5,8 @@
 namespace libpoll {
 
 namespace {
-constexpr std::array kBackends = {Backend::automatic, Backend::epoll, Backend::poll};
+constexpr std::array kBackends = {Backend::automatic, Backend::epoll, Backend::poll,
+                                  Backend::io_uring};
 }
 
 std::string_view to_string(Backend backend) noexcept {
@@ -16,6 +17,8 @@ std::string_view to_string(Backend backend) noexcept {
       return "epoll";
     case Backend::poll:
       return "poll";
+    case Backend::io_uring:
+      return "io_uring";
   }
   return "unknown";
 }

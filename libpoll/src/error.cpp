@@ -20,6 +20,9 @@ class Category final : public std::error_category {
         return "source is not registered with this Poll";
       case Errc::waker_exists:
         return "the Poll has a live Waker already; share that one";
+      case Errc::backend_unavailable:
+        return "the backend is unavailable here: not built in, or refused by the kernel (too old, "
+               "disabled by sysctl, or a seccomp filter); use epoll or poll";
     }
     return "unknown libpoll error";
   }
@@ -32,6 +35,8 @@ class Category final : public std::error_category {
         return std::errc::file_exists;
       case Errc::not_registered:
         return std::errc::no_such_file_or_directory;
+      case Errc::backend_unavailable:
+        return std::errc::function_not_supported;
     }
     return {code, *this};
   }

@@ -159,6 +159,7 @@ TEST_P(AuditTest, DupThenCloseIsAZombie) {
   auto [sender, receiver] = net::pipe().value();
   const int fd = receiver.as_raw_fd();
   ASSERT_TRUE(registry().register_source(receiver, kFirst, Interest::readable));
+  take_hold_of_registered_files();
   OwnedFd duplicate(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
   ASSERT_TRUE(duplicate.is_valid());
   { net::PipeReceiver closed = std::move(receiver); }
@@ -177,6 +178,7 @@ TEST_P(AuditTest, NumberReusedByAnotherFileIsAZombie) {
   auto [sender, receiver] = net::pipe().value();
   const int fd = receiver.as_raw_fd();
   ASSERT_TRUE(registry().register_source(receiver, kFirst, Interest::readable));
+  take_hold_of_registered_files();
   OwnedFd duplicate(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
   auto other_writer = reuse_number_for_a_new_pipe(fd);
   OwnedFd reused(receiver.into_raw_fd());
@@ -223,6 +225,10 @@ TEST_P(AuditTest, ReRegisteredReusedNumberShowsTheZombieBesideTheNewRegistration
 
 // A registration the book never saw: made directly on the epoll descriptor.
 TEST_P(AuditTest, RegistrationBehindTheBooksBackIsLeaked) {
+  if (GetParam() == Backend::io_uring) {
+    GTEST_SKIP() << "the kernel shows no file of an io_uring poll request (its fdinfo lists "
+                    "requests by opcode): a request made behind the book's back is invisible";
+  }
   if (!epoll()) {
     EXPECT_EQ(poll().as_raw_fd(), -1) << "poll(2) has no kernel object to register behind";
     return;
@@ -245,6 +251,10 @@ TEST_P(AuditTest, RegistrationBehindTheBooksBackIsLeaked) {
 // fork(): the child shares the epoll instance. What the child registers, the parent's book
 // never knew.
 TEST_P(AuditTest, RegistrationByAForkedChildIsLeakedInTheParent) {
+  if (GetParam() == Backend::io_uring) {
+    GTEST_SKIP() << "a request the child submits on the shared ring names no file the parent's "
+                    "audit can see (io_uring's fdinfo lists requests by opcode)";
+  }
   if (!epoll()) GTEST_SKIP() << "a poll(2) table is private to its process";
   auto [sender, receiver] = net::pipe().value();
   const pid_t child = ::fork();
@@ -483,7 +493,9 @@ TEST_P(AuditTest, AuditJoinOfTenThousandRegistrationsCostsNLogN) {
   // Every number is closed: epoll would still hold such files only through a duplicate; the
   // retired records the kernel does not hold are vanished.
   EXPECT_EQ(report.discrepancies.size(), n + n / 10);
-  EXPECT_EQ(report.count(DiscrepancyKind::vanished), epoll() ? n / 10 : n + n / 10);
+  // On io_uring each listed request holds its file open: a zombie, as on epoll.
+  EXPECT_EQ(report.count(DiscrepancyKind::vanished),
+            GetParam() == Backend::poll ? n + n / 10 : n / 10);
   EXPECT_GT(cost.record_comparisons, n);
   EXPECT_LE(static_cast<double>(cost.record_comparisons), 8 * n_log_n(n));
   EXPECT_LE(static_cast<double>(cost.file_comparisons), 8 * n_log_n(n));

@@ -113,6 +113,7 @@ TEST_P(PollWaitTest, SourceClosedWithoutDeregisterNeverErrorsPoll) {
 TEST_P(PollWaitTest, DuplicatedDescriptorKeepsAClosedSourceDelivering) {
   auto [sender, receiver] = net::pipe().value();
   ASSERT_TRUE(registry().register_source(receiver, kReceiver, Interest::readable));
+  take_hold_of_registered_files();
   const int duplicate = ::fcntl(receiver.as_raw_fd(), F_DUPFD_CLOEXEC, 0);
   ASSERT_GE(duplicate, 0);
   { net::PipeReceiver closed = std::move(receiver); }  // closed without deregistering

@@ -13,14 +13,17 @@
 
 namespace libpoll::testing {
 
+/// Whether this build and kernel offer the io_uring backend.
+bool io_uring_available();
+
 /// The backends every parameterised suite runs on: all that this platform supports, or the one
 /// named by LIBPOLL_TEST_BACKEND.
 std::vector<Backend> test_backends();
 
-/// For INSTANTIATE_TEST_SUITE_P: "epoll", "poll".
+/// For INSTANTIATE_TEST_SUITE_P: "epoll", "poll", "io_uring".
 std::string backend_test_name(const ::testing::TestParamInfo<Backend>& info);
 
-/// The number of open descriptors of this process.
+/// The number of open descriptors of this process, leaving out io_uring rings (kept for reuse).
 std::size_t count_open_fds();
 
 /// Raises this process's soft descriptor limit (to at most the hard limit) so that `needed`
@@ -34,6 +37,10 @@ class PollTest : public ::testing::TestWithParam<Backend> {
   void TearDown() override;
 
   Poll& poll() { return *poll_; }
+  // io_uring binds a registration to its file when the next poll submits it; epoll and poll(2)
+  // at the call. Tests of what happens to a registered file after its descriptor is closed
+  // poll once (without waiting, events dropped) so that every backend holds the file first.
+  void take_hold_of_registered_files();
   const Registry& registry() { return poll_->registry(); }
 
   Events events_{64};

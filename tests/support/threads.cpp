@@ -28,6 +28,7 @@ bool in_readiness_syscall(pid_t tid) {
 #endif
     case SYS_epoll_pwait:
     case SYS_ppoll:
+    case SYS_io_uring_enter:
       return true;
     default:
       return false;

@@ -21,6 +21,9 @@ enum class Errc {
   not_registered,
   /// The `Poll` has a live `Waker` already; share that one.
   waker_exists,
+  /// The backend asked for is not available here: libpoll was built without it, or the kernel
+  /// refuses it (too old, disabled by sysctl, a seccomp filter). Choose epoll or poll.
+  backend_unavailable,
 };
 
 [[nodiscard]] const std::error_category& error_category() noexcept;

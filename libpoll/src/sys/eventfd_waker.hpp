@@ -16,10 +16,11 @@ class EventfdWaker final : public WakerHandle {
 
   [[nodiscard]] int fd() const noexcept override { return fd_.get(); }
   Result<void> wake() noexcept override;
+  // Reads the counter back to zero (a backend's internal wake-up is drained when reported).
+  Result<void> reset() noexcept;
 
  private:
   explicit EventfdWaker(OwnedFd fd) noexcept : fd_(std::move(fd)) {}
-  Result<void> reset() noexcept;
 
   OwnedFd fd_;
 };

@@ -4,8 +4,13 @@
 
 #include <cstdlib>
 
+#include "libpoll/error.hpp"
+
 #include "sys/epoll_selector.hpp"
 #include "sys/poll_selector.hpp"
+#if LIBPOLL_HAVE_IO_URING
+#include "sys/io_uring_selector.hpp"
+#endif
 
 namespace libpoll::sys {
 
@@ -40,6 +45,12 @@ Result<std::shared_ptr<Selector>> make_selector(Backend backend) noexcept {
       return make<EpollSelector>();
     case Backend::poll:
       return make<PollSelector>();
+    case Backend::io_uring:
+#if LIBPOLL_HAVE_IO_URING
+      return make<IoUringSelector>();
+#else
+      return Unexpected(Errc::backend_unavailable);
+#endif
   }
   return Unexpected(std::errc::function_not_supported);
 }

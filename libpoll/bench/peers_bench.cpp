@@ -1,0 +1,210 @@
+// peers_bench: libpoll against raw epoll, libev, libuv and libevent on the same workloads, in
+// one process, each implementation's rounds interleaved with the others' in blocks:
+//   dispatch  write one byte to each of `active` (100) of N socket pairs, run the loop until
+//             every byte was read: ns per event;
+//   churn     the same, with every handled source watched anew (a reregister);
+//   register  watch then unwatch all N read ends: ns per register, per deregister;
+//   pingpong  a byte bounced off a loop serving echo in another thread: p50 round trip.
+// Prints "result <work> <pairs> <impl> <value>" lines; scripts/bench.sh makes the ratio table.
+// With --impl, one implementation's dispatch or churn rounds alone, for callgrind: its
+// "totals: dispatch_round events=<n>" line gives the events to divide the instructions by.
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bench_support.hpp"
+#include "peer_loops.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+  std::vector<std::string> impls = {
+      "raw",   "libpoll", "libpoll-own", "libpoll-io_uring", "libpoll-io_uring-own",
+      "libev", "libuv",   "libevent"};
+  std::vector<std::size_t> pairs = {100, 1000, 9984};
+  std::size_t rounds = 100;  // timed dispatch/churn rounds per implementation and size
+  std::size_t blocks = 4;    // interleaving blocks
+  std::size_t trips = 1000;  // ping-pong round trips per implementation
+  std::string single;        // --impl: one implementation, for callgrind
+  std::string work = "dispatch";
+};
+
+double ns_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::nano>(Clock::now() - start).count();
+}
+
+void write_active(std::vector<bench::StreamPair>& pairs, std::size_t active) {
+  const std::size_t stride = pairs.size() / active;
+  for (std::size_t i = 0; i < active; ++i) (void)pairs[i * stride].second.write("x");
+}
+
+void report(const char* work, std::size_t pairs, const std::string& impl, double value) {
+  std::printf("result %s %zu %s %.1f\n", work, pairs, impl.c_str(), value);
+}
+
+// dispatch and churn at one size: ns per event, median of the rounds.
+void run_dispatch(const Options& options, std::vector<bench::StreamPair>& pairs, bool churn,
+                  std::vector<std::unique_ptr<peers::Loop>>& loops) {
+  const std::size_t active = std::min<std::size_t>(100, pairs.size());
+  std::vector<std::vector<double>> samples(loops.size());
+  for (std::size_t block = 0; block < options.blocks; ++block) {
+    for (std::size_t i = 0; i < loops.size(); ++i) {
+      loops[i]->watch_all(pairs);
+      for (std::size_t round = 0; round < 2 + options.rounds / options.blocks; ++round) {
+        const auto start = Clock::now();
+        write_active(pairs, active);
+        loops[i]->dispatch_round(active, churn);
+        if (round >= 2) samples[i].push_back(ns_since(start) / static_cast<double>(active));
+      }
+      loops[i]->unwatch_all();
+      loops[i]->settle();
+    }
+  }
+  for (std::size_t i = 0; i < loops.size(); ++i) {
+    report(churn ? "churn" : "dispatch", pairs.size(), options.impls[i],
+           bench::summarize(samples[i]).median);
+  }
+}
+
+// register/deregister at one size: ns per call, median of the blocks' rounds.
+void run_register(const Options& options, std::vector<bench::StreamPair>& pairs,
+                  std::vector<std::unique_ptr<peers::Loop>>& loops) {
+  std::vector<std::vector<double>> added(loops.size());
+  std::vector<std::vector<double>> removed(loops.size());
+  const auto n = static_cast<double>(pairs.size());
+  for (std::size_t block = 0; block < options.blocks * 3; ++block) {
+    for (std::size_t i = 0; i < loops.size(); ++i) {
+      auto start = Clock::now();
+      loops[i]->watch_all(pairs);
+      added[i].push_back(ns_since(start) / n);
+      start = Clock::now();
+      loops[i]->unwatch_all();
+      removed[i].push_back(ns_since(start) / n);
+      loops[i]->settle();
+    }
+  }
+  for (std::size_t i = 0; i < loops.size(); ++i) {
+    report("register", pairs.size(), options.impls[i], bench::summarize(added[i]).median);
+    report("deregister", pairs.size(), options.impls[i], bench::summarize(removed[i]).median);
+  }
+}
+
+// ping-pong: p50 of the round trips of a byte bounced off each loop, in blocks.
+void run_pingpong(const Options& options, std::vector<std::unique_ptr<peers::Loop>>& loops,
+                  const rlimit& limit) {
+  std::vector<std::vector<double>> trips(loops.size());
+  for (std::size_t block = 0; block < options.blocks; ++block) {
+    for (std::size_t i = 0; i < loops.size(); ++i) {
+      auto pair = bench::make_pairs(1, limit);
+      loops[i]->watch_all(pair);
+      std::thread echo([&loop = *loops[i]] { loop.serve_echo(); });
+      const int fd = pair[0].second.as_raw_fd();
+      char byte = 0;
+      for (std::size_t trip = 0; trip < options.trips / options.blocks; ++trip) {
+        const auto start = Clock::now();
+        (void)::write(fd, "x", 1);
+        pollfd wanted{.fd = fd, .events = POLLIN, .revents = 0};
+        while (::read(fd, &byte, 1) != 1) (void)::poll(&wanted, 1, 1000);
+        trips[i].push_back(ns_since(start));
+      }
+      (void)::write(fd, "q", 1);
+      echo.join();
+      loops[i]->unwatch_all();
+      loops[i]->settle();
+    }
+  }
+  for (std::size_t i = 0; i < loops.size(); ++i) {
+    report("pingpong", 1, options.impls[i], bench::summarize(trips[i]).median);
+  }
+}
+
+Options parse(int argc, char** argv) {
+  Options options;
+  bench::Args args(argc, argv);
+  bool pairs_given = false;
+  while (args.next()) {
+    if (args.flag() == "--impls") {
+      options.impls.clear();
+      for (auto name : bench::split(args.value())) options.impls.emplace_back(name);
+    } else if (args.flag() == "--pairs") {
+      bench::add_counts("--pairs", args.value(), pairs_given, options.pairs);
+    } else if (args.flag() == "--rounds") {
+      options.rounds = bench::parse_count("--rounds", args.value());
+    } else if (args.flag() == "--trips") {
+      options.trips = bench::parse_count("--trips", args.value());
+    } else if (args.flag() == "--impl") {
+      options.single = std::string(args.value());
+    } else if (args.flag() == "--work") {
+      options.work = std::string(args.value());
+    } else {
+      args.reject();
+    }
+  }
+  if (options.rounds < options.blocks) options.rounds = options.blocks;
+  return options;
+}
+
+// One implementation alone (for callgrind): its dispatch or churn rounds at the first size.
+int run_single(const Options& options, const rlimit& limit) {
+  auto loop = peers::make_loop(options.single);
+  if (!loop) {
+    std::fprintf(stderr, "peers_bench: implementation '%s' is unavailable\n",
+                 options.single.c_str());
+    return 3;
+  }
+  auto pairs = bench::make_pairs(options.pairs.front(), limit);
+  const std::size_t active = std::min<std::size_t>(100, pairs.size());
+  loop->watch_all(pairs);
+  std::size_t events = 0;
+  for (std::size_t round = 0; round < options.rounds + 2; ++round) {
+    write_active(pairs, active);
+    events += loop->dispatch_round(active, options.work == "churn");
+  }
+  loop->unwatch_all();
+  loop->settle();
+  std::printf("totals: dispatch_round events=%zu\n", events);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    Options options = parse(argc, argv);
+    const rlimit limit = bench::raise_fd_limit();
+    if (!options.single.empty()) return run_single(options, limit);
+    std::vector<std::unique_ptr<peers::Loop>> loops;
+    std::vector<std::string> present;
+    for (const std::string& name : options.impls) {
+      if (auto loop = peers::make_loop(name)) {
+        loops.push_back(std::move(loop));
+        present.push_back(name);
+      } else {
+        std::printf("note: %s is unavailable here\n", name.c_str());
+      }
+    }
+    options.impls = present;
+    for (std::size_t size : options.pairs) {
+      auto pairs = bench::make_pairs(size, limit);
+      run_dispatch(options, pairs, false, loops);
+      run_dispatch(options, pairs, true, loops);
+      if (size == options.pairs.back()) run_register(options, pairs, loops);
+      std::fflush(stdout);
+    }
+    run_pingpong(options, loops, limit);
+    return 0;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "peers_bench: %s\n", error.what());
+    return 1;
+  }
+}

@@ -1,0 +1,337 @@
+#include "sys/io_uring_selector.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <new>
+
+#include "libpoll/detail/syscall.hpp"
+#include "libpoll/error.hpp"
+
+namespace libpoll::sys {
+
+namespace readiness = detail::readiness;
+
+// Completions carry poll(2) bits, which become Event bits unchanged.
+static_assert(readiness::in == POLLIN && readiness::pri == POLLPRI && readiness::out == POLLOUT &&
+              readiness::err == POLLERR && readiness::hup == POLLHUP &&
+              readiness::rdhup == POLLRDHUP);
+
+namespace {
+
+using Mask = std::uint32_t;
+
+// Room for the changes of one poll in the submission queue; more are submitted in several
+// batches. The completion queue is larger: every ready source may post several completions
+// between two polls (a multishot request that finds it full ends, and is armed again).
+constexpr unsigned kSubmissionEntries = 256;
+constexpr unsigned kCompletionEntries = 4096;
+
+// User data of requests that are no registration (generation 0 is never one).
+constexpr std::uint64_t kWakeData = 0;
+constexpr std::uint64_t kRemovalData = 1;
+
+constexpr Mask kFaults = POLLERR | POLLHUP;
+
+int fd_of(std::uint64_t data) noexcept {
+  return static_cast<int>(data & 0xffffffffU);
+}
+
+std::uint32_t generation_of(std::uint64_t data) noexcept {
+  return static_cast<std::uint32_t>(data >> 32);
+}
+
+// io_uring_setup with the given flags; the flags that only make it cheaper are dropped on
+// kernels that do not know them.
+int setup(io_uring& ring, io_uring_params& params) noexcept {
+  const unsigned optional =
+      IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
+  params = io_uring_params{};
+  params.flags = IORING_SETUP_CQSIZE | optional;
+  params.cq_entries = kCompletionEntries;
+  int result = io_uring_queue_init_params(kSubmissionEntries, &ring, &params);
+  if (result != -EINVAL) return result;
+  params = io_uring_params{};
+  params.flags = IORING_SETUP_CQSIZE;
+  params.cq_entries = kCompletionEntries;
+  return io_uring_queue_init_params(kSubmissionEntries, &ring, &params);
+}
+
+// Whether the kernel cancels a request by user data synchronously (Linux 6.0): asked with a
+// user data no request has, which such a kernel answers with ENOENT.
+bool cancels_synchronously(io_uring& ring) noexcept {
+  io_uring_sync_cancel_reg cancel{};
+  cancel.addr = kRemovalData;
+  cancel.timeout.tv_sec = -1;
+  cancel.timeout.tv_nsec = -1;
+  return io_uring_register_sync_cancel(&ring, &cancel) == -ENOENT;
+}
+
+// Rings of destroyed selectors, kept for the next (see ~IoUringSelector). Their requests are all
+// cancelled; a late completion of one is dropped, its generation (process-wide) matching no
+// registration.
+class IdleRings {
+ public:
+  static IdleRings& instance() noexcept {
+    static IdleRings rings;
+    return rings;
+  }
+  bool take(io_uring& ring) noexcept {
+    const std::scoped_lock lock(mutex_);
+    // A forked child would share the parent's rings (their queues are shared mappings).
+    if (owner_ != ::getpid()) {
+      for (std::size_t i = 0; i < count_; ++i) io_uring_queue_exit(&rings_[i]);
+      count_ = 0;
+      owner_ = ::getpid();
+    }
+    if (count_ == 0) return false;
+    ring = rings_[--count_];
+    return true;
+  }
+  bool put(const io_uring& ring) noexcept {
+    const std::scoped_lock lock(mutex_);
+    if (count_ == rings_.size() || owner_ != ::getpid()) return false;
+    rings_[count_++] = ring;
+    return true;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::array<io_uring, 8> rings_{};
+  std::size_t count_ = 0;
+  pid_t owner_ = ::getpid();
+};
+
+}  // namespace
+
+Result<std::unique_ptr<IoUringSelector>> IoUringSelector::create() noexcept {
+  io_uring ring{};
+  if (IdleRings::instance().take(ring)) return adopt(ring, true);
+  io_uring_params params{};
+  // ENOSYS (an old kernel, or a seccomp filter), EPERM (sysctl kernel.io_uring_disabled): not
+  // the caller's mistake, but a backend this machine does not offer.
+  if (setup(ring, params) < 0) return Unexpected(Errc::backend_unavailable);
+  // Timeouts passed with the wait (5.11) and multishot poll requests (5.13, the release that
+  // brought resource tags) are what this backend is built on.
+  constexpr unsigned needed = IORING_FEAT_EXT_ARG | IORING_FEAT_RSRC_TAGS | IORING_FEAT_NODROP;
+  if ((params.features & needed) != needed) {
+    io_uring_queue_exit(&ring);
+    return Unexpected(Errc::backend_unavailable);
+  }
+  return adopt(ring, cancels_synchronously(ring));
+}
+
+Result<std::unique_ptr<IoUringSelector>> IoUringSelector::adopt(const io_uring& ring,
+                                                                bool sync_cancel) noexcept {
+  auto wake = EventfdWaker::create();
+  if (!wake) {
+    io_uring copy = ring;
+    io_uring_queue_exit(&copy);
+    return Unexpected(wake.error());
+  }
+  auto* selector = new (std::nothrow) IoUringSelector(ring, std::move(*wake), sync_cancel);
+  if (selector == nullptr) {
+    io_uring copy = ring;
+    io_uring_queue_exit(&copy);
+    return Unexpected(std::errc::not_enough_memory);
+  }
+  return std::unique_ptr<IoUringSelector>(selector);
+}
+
+IoUringSelector::~IoUringSelector() {
+  // Closing a ring makes the kernel queue work to every thread that entered it, which ends the
+  // interruptible wait that thread is in (an epoll_wait of another Poll returns EINTR). So a
+  // ring is closed only where the kernel cannot cancel synchronously: otherwise its requests
+  // are cancelled, their completion work run here by entering it once more, their completions
+  // dropped, and the ring kept for the next io_uring Poll of the process.
+  if (sync_cancel_) {
+    io_uring_sync_cancel_reg cancel{};
+    cancel.flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
+    cancel.timeout.tv_sec = -1;
+    cancel.timeout.tv_nsec = -1;
+    (void)io_uring_register_sync_cancel(&ring_, &cancel);
+    (void)io_uring_enter(static_cast<unsigned>(ring_.ring_fd), 0, 0, IORING_ENTER_GETEVENTS,
+                         nullptr);
+    io_uring_cq_advance(&ring_, io_uring_cq_ready(&ring_));
+    if (IdleRings::instance().put(ring_)) return;
+  }
+  io_uring_queue_exit(&ring_);
+}
+
+Result<void> IoUringSelector::select(Events& events, int timeout_ms) noexcept {
+  using Clock = std::chrono::steady_clock;
+  events.clear();
+  if (events.capacity() == 0) return Unexpected(std::errc::invalid_argument);  // as epoll_wait
+  const auto deadline =
+      timeout_ms > 0 ? Clock::now() + std::chrono::milliseconds(timeout_ms) : Clock::time_point{};
+  int wait_ms = timeout_ms;
+  for (;;) {
+    {
+      const std::scoped_lock lock(mutex_);
+      if (auto filled = fill_queue(); !filled) return filled;
+      ++batch_;
+      blocked_ = wait_ms != 0 && io_uring_cq_ready(&ring_) == 0;
+    }
+    auto waited = submit_and_wait(wait_ms);
+    const std::scoped_lock lock(mutex_);
+    blocked_ = false;
+    if (!waited) return waited;
+    // Nothing taken after a wake-up means an internal wake-up or completions of requests that
+    // were replaced meanwhile: wait again, for what is left of the timeout.
+    if (reap(events) > 0 || wait_ms == 0) return {};
+    if (timeout_ms > 0) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
+      if (left.count() <= 0) return {};
+      wait_ms = static_cast<int>(std::min<std::chrono::milliseconds::rep>(left.count(), INT_MAX));
+    }
+  }
+}
+
+unsigned IoUringSelector::publish_queue() noexcept {
+  // What io_uring_submit does before it enters the kernel, done here so that the submission
+  // and the wait make one io_uring_enter with a result this selector can read: liburing's
+  // combined call re-enters after a signal that arrived once its submissions were in.
+  io_uring_sq& queue = ring_.sq;
+  const unsigned tail = queue.sqe_tail;
+  if (queue.sqe_head != tail) {
+    queue.sqe_head = tail;
+    std::atomic_ref<unsigned>(*queue.ktail).store(tail, std::memory_order_release);
+  }
+  return tail - std::atomic_ref<unsigned>(*queue.khead).load(std::memory_order_acquire);
+}
+
+Result<void> IoUringSelector::submit_and_wait(int timeout_ms) noexcept {
+  using Clock = std::chrono::steady_clock;
+  const unsigned submitting = publish_queue();
+  const bool wait = timeout_ms != 0 && io_uring_cq_ready(&ring_) == 0;
+  __kernel_timespec timeout{.tv_sec = timeout_ms / 1000,
+                            .tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1'000'000};
+  io_uring_getevents_arg argument{};
+  argument.ts = timeout_ms > 0 ? reinterpret_cast<std::uint64_t>(&timeout) : 0;
+  const auto start = wait && timeout_ms > 0 ? Clock::now() : Clock::time_point{};
+  const int result = io_uring_enter2(static_cast<unsigned>(ring_.ring_fd), submitting, wait ? 1 : 0,
+                                     IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
+                                     reinterpret_cast<sigset_t*>(&argument), sizeof argument);
+  if (result >= 0 && wait && io_uring_cq_ready(&ring_) == 0) {
+    // The kernel reports the submissions rather than why the wait ended: the time being up,
+    // or a signal, which goes to the caller (as with epoll_wait).
+    if (timeout_ms > 0 && Clock::now() - start >= std::chrono::milliseconds(timeout_ms)) return {};
+    return Unexpected(std::errc::interrupted);
+  }
+  // ETIME: the time is up; EBUSY: completions wait in the kernel's overflow list, and reaping
+  // makes room. EINTR goes to the caller, who decides what a signal means.
+  if (result >= 0 || result == -ETIME || result == -EBUSY) return {};
+  return Unexpected(std::error_code(-result, std::system_category()));
+}
+
+Result<void> IoUringSelector::fill_queue() noexcept {
+  auto next = [this]() noexcept -> io_uring_sqe* {
+    if (io_uring_sqe* entry = io_uring_get_sqe(&ring_)) return entry;
+    (void)io_uring_submit(&ring_);  // a full queue: this batch goes ahead of the wait
+    return io_uring_get_sqe(&ring_);
+  };
+  if (!wake_armed_) {
+    io_uring_sqe* entry = next();
+    if (entry == nullptr) return Unexpected(std::errc::resource_unavailable_try_again);
+    io_uring_prep_poll_multishot(entry, wake_->fd(), POLLIN);
+    io_uring_sqe_set_data64(entry, kWakeData);
+    wake_armed_ = true;
+  }
+  std::size_t done = 0;
+  for (const Change& change : changes_) {
+    io_uring_sqe* entry = next();
+    if (entry == nullptr) break;
+    // A void change leaves its entry unused: a no-op, whose completion is dropped.
+    if (!prepare(change, entry)) {
+      io_uring_prep_nop(entry);
+      io_uring_sqe_set_data64(entry, kRemovalData);
+      entry->flags |= static_cast<std::uint8_t>(skip_success_);
+    }
+    ++done;
+  }
+  changes_.erase(changes_.begin(), changes_.begin() + static_cast<std::ptrdiff_t>(done));
+  if (!changes_.empty()) return Unexpected(std::errc::resource_unavailable_try_again);
+  return {};
+}
+
+bool IoUringSelector::prepare(const Change& change, io_uring_sqe* entry) noexcept {
+  if (change.kind == Kind::remove) {
+    io_uring_prep_poll_remove(entry, change.target);
+    io_uring_sqe_set_data64(entry, kRemovalData);
+    entry->flags |= static_cast<std::uint8_t>(skip_success_);
+    return true;
+  }
+  Entry* target = live(fd_of(change.data));
+  // Undone before it was submitted: deregistered, or replaced by a later reregister.
+  if (target == nullptr || target->generation != generation_of(change.data)) return false;
+  if (target->kernel_data != 0) return false;
+  io_uring_prep_poll_multishot(entry, fd_of(change.data), target->interest);
+  io_uring_sqe_set_data64(entry, change.data);
+  target->kernel_data = change.data;
+  return true;
+}
+
+std::size_t IoUringSelector::reap(Events& events) noexcept {
+  std::size_t count = 0;
+  unsigned head = 0;
+  unsigned seen = 0;
+  io_uring_cqe* completion = nullptr;
+  io_uring_for_each_cqe(&ring_, head, completion) {
+    if (!take(*completion, events, count)) break;  // full: the rest waits for the next poll
+    ++seen;
+  }
+  io_uring_cq_advance(&ring_, seen);
+  detail::EventsAccess::set_size(events, count);
+  return count;
+}
+
+bool IoUringSelector::take(const io_uring_cqe& completion, Events& events,
+                           std::size_t& count) noexcept {
+  const bool more = (completion.flags & IORING_CQE_F_MORE) != 0;
+  if (completion.user_data == kWakeData) {
+    (void)wake_->reset();
+    if (!more) wake_armed_ = false;
+    return true;
+  }
+  Entry* entry = live(fd_of(completion.user_data));
+  // A removal's own completion, or one of a request that was replaced or removed since.
+  if (entry == nullptr || entry->kernel_data != completion.user_data) return true;
+  Mask bits =
+      completion.res > 0 ? static_cast<Mask>(completion.res) & (entry->interest | kFaults) : 0;
+  // A half-closed stream is readable (the read returns end of stream), and epoll says so.
+  if ((bits & POLLRDHUP) != 0) bits |= entry->interest & POLLIN;
+  Event* const out = detail::EventsAccess::data(events);
+  // Several wake-ups of one source since the last poll make one event, as on epoll.
+  const bool merge =
+      entry->batch == batch_ && entry->slot < count && out[entry->slot].token() == entry->token;
+  if (bits != 0 && !merge && count == events.capacity()) return false;
+  if (!more) {
+    // The request ended: the completion queue was full (the kernel then ends a multishot
+    // request), or it failed (a descriptor closed before it was submitted). A new request
+    // reports the source if it is still ready, so no edge is lost.
+    entry->kernel_data = 0;
+    if (completion.res >= 0) {
+      (void)record(Change{Kind::add, user_data(fd_of(completion.user_data), entry->generation)});
+    }
+  }
+  if (bits == 0) return true;
+  if (merge) {
+    out[entry->slot] =
+        detail::EventAccess::make(entry->token, detail::EventAccess::bits(out[entry->slot]) | bits);
+    return true;
+  }
+  entry->batch = batch_;
+  entry->slot = static_cast<std::uint32_t>(count);
+  out[count++] = detail::EventAccess::make(entry->token, bits);
+  return true;
+}
+
+}  // namespace libpoll::sys

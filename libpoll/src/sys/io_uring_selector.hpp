@@ -1,0 +1,141 @@
+#pragma once
+
+// The io_uring backend: readiness through multishot poll requests (IORING_POLL_ADD_MULTI).
+//
+// Each registration is one multishot poll request, edge-triggered as the kernel makes it by
+// default: it posts a completion when armed on a ready file, then one per wake-up of the file
+// that matches its mask, as EPOLLET reports one event per wake-up. Completions for one source
+// that pile up between two select() calls are merged into one event, as epoll merges them.
+//
+// Registration changes are recorded in `changes_` and become submission queue entries at the
+// next select(), which submits them with its wait in one io_uring_enter: a reregister is a
+// removal of the old request and a new request (which reports the source again if it is still
+// ready, as EPOLL_CTL_MOD does); a register or reregister undone before the next select()
+// costs no system call at all. Every request carries (generation << 32 | fd) as its user data,
+// so that completions of a replaced or removed request are recognised and dropped; removals
+// post a completion only when they fail (IOSQE_CQE_SKIP_SUCCESS).
+//
+// A deregister cancels the request at once (IORING_REGISTER_SYNC_CANCEL), because a poll
+// request holds a reference to its file: the kernel keeps a registered file open, even after
+// its last descriptor is closed, until the request ends. A file closed without deregister thus
+// stays open (a peer sees no hang-up) until deregister, a new registration under its number, or
+// the end of the Poll. epoll drops such a registration; poll(2) stops watching the number.
+//
+// The kernel shows no file of a poll request (its fdinfo lists requests by opcode), so the list
+// the audit reads is this selector's table, with each file's identity taken at registration,
+// as on poll(2). Closed-file and number-reuse checks use that identity too.
+//
+// Threads: only select() submits, so that every request belongs to the polling thread (the
+// kernel runs a request's completion work on the thread that submitted it). A change made while
+// select() is blocked is recorded and wakes it through an internal eventfd; select() submits it
+// and waits again for what remains of the timeout.
+
+#include <liburing.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "sys/eventfd_waker.hpp"
+#include "sys/selector.hpp"
+
+namespace libpoll::sys {
+
+class IoUringSelector final : public Selector {
+ public:
+  // Fails with Errc::backend_unavailable where the kernel has no usable io_uring (too old,
+  // disabled by sysctl kernel.io_uring_disabled, or refused by a seccomp filter).
+  static Result<std::unique_ptr<IoUringSelector>> create() noexcept;
+  ~IoUringSelector() override;
+
+  [[nodiscard]] Backend backend() const noexcept override { return Backend::io_uring; }
+  Result<void> select(Events& events, int timeout_ms) noexcept override;
+  Result<void> register_fd(int fd, Token token, Interest interest, IoPath path) noexcept override;
+  Result<void> reregister_fd(int fd, Token token, Interest interest) noexcept override;
+  Result<void> deregister_fd(int fd) noexcept override;
+  [[nodiscard]] bool holds(int fd) noexcept override;
+  [[nodiscard]] Result<std::vector<KernelRegistration>> registrations() const override;
+  [[nodiscard]] std::uint32_t mask_for(Interest interest) const noexcept override;
+  [[nodiscard]] int native_handle() const noexcept override { return ring_.ring_fd; }
+  Result<std::unique_ptr<WakerHandle>> make_waker() noexcept override;
+
+ private:
+  using Mask = std::uint32_t;  // poll(2) bits
+
+  struct Identity {
+    dev_t device = 0;
+    ino_t inode = 0;
+    friend bool operator==(const Identity&, const Identity&) = default;
+  };
+
+  struct Entry {
+    Token token;
+    Mask interest = 0;
+    std::uint32_t generation = 0;  // 0: nothing registered under this number
+    // The user data of this registration's request in the kernel, 0 while it has none (not
+    // submitted yet, or ended). Behind `generation` until a recorded update is submitted.
+    std::uint64_t kernel_data = 0;
+    Identity identity;
+    int access_mode = 0;      // O_ACCMODE bits: the two ends of a pipe share an inode
+    std::uint32_t batch = 0;  // the select() that last reported it...
+    std::uint32_t slot = 0;   // ...at this index of its events
+  };
+
+  // A change waiting for the next select(): a new request for `data` (fd, generation), or the
+  // removal of the request with user data `target`.
+  enum class Kind : std::uint8_t { add, remove };
+  struct Change {
+    Kind kind;
+    std::uint64_t data;
+    std::uint64_t target = 0;
+  };
+
+  // A selector over `ring`, new or kept from a destroyed selector; closes it on failure.
+  static Result<std::unique_ptr<IoUringSelector>> adopt(const io_uring& ring,
+                                                        bool sync_cancel) noexcept;
+  IoUringSelector(const io_uring& ring, std::unique_ptr<EventfdWaker> wake, bool sync_cancel)
+      : ring_(ring),
+        wake_(std::move(wake)),
+        sync_cancel_(sync_cancel),
+        skip_success_((ring.features & IORING_FEAT_CQE_SKIP) != 0 ? IOSQE_CQE_SKIP_SUCCESS : 0) {}
+
+  static std::uint64_t user_data(int fd, std::uint32_t generation) noexcept {
+    return std::uint64_t{generation} << 32 | static_cast<std::uint32_t>(fd);
+  }
+
+  // All with mutex_ held.
+  Entry* live(int fd) noexcept;
+  Result<void> fill_queue() noexcept;
+  // One change into the submission entry `entry`; false when it is void (undone meanwhile).
+  bool prepare(const Change& change, io_uring_sqe* entry) noexcept;
+  // Ends the registration's request: at once where the kernel can, else with the next poll.
+  void remove_request(const Entry& entry, int fd) noexcept;
+  // Makes room for `more` changes (may throw std::bad_alloc).
+  void reserve_changes(std::size_t more);
+  // Appends to changes_; false when memory ran out.
+  [[nodiscard]] bool record(Change change) noexcept;
+  void wake_if_blocked() noexcept;
+  // select() alone, without the lock: only it touches the ring's queues.
+  unsigned publish_queue() noexcept;
+  Result<void> submit_and_wait(int timeout_ms) noexcept;
+  std::size_t reap(Events& events) noexcept;
+  // Turns one completion into (part of) an event; false, leaving it queued, when `events` is
+  // full.
+  bool take(const io_uring_cqe& completion, Events& events, std::size_t& count) noexcept;
+
+  mutable std::mutex mutex_;
+  io_uring ring_;
+  std::vector<Entry> entries_;  // indexed by fd
+  std::size_t registered_ = 0;
+  std::vector<Change> changes_;
+  std::uint32_t batch_ = 0;
+  bool blocked_ = false;                // select() waits in io_uring_enter without the lock
+  bool wake_armed_ = false;             // the internal eventfd's request is live (select() alone)
+  std::unique_ptr<EventfdWaker> wake_;  // internal: interrupts a blocked select()
+  bool sync_cancel_;                    // the kernel cancels requests synchronously (6.0)
+  unsigned skip_success_ = 0;           // IOSQE_CQE_SKIP_SUCCESS where the kernel has it (5.17)
+};
+
+}  // namespace libpoll::sys

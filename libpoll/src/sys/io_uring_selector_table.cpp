@@ -1,0 +1,220 @@
+// The io_uring backend's table: registration changes, recorded for the next poll, and its
+// answers about what it holds, for the book and the audit.
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <new>
+
+#include "libpoll/detail/syscall.hpp"
+#include "sys/io_uring_selector.hpp"
+
+namespace libpoll::sys {
+
+namespace {
+
+// What `fd` names now: the file's identity, or EBADF.
+struct Named {
+  std::error_code error;
+  dev_t device = 0;
+  ino_t inode = 0;
+  mode_t mode = 0;
+};
+
+// Process-wide, so that a completion left over in a reused ring matches no registration.
+std::uint32_t next_generation() noexcept {
+  static std::atomic<std::uint32_t> last{0};
+  std::uint32_t generation = last.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (generation == 0) generation = last.fetch_add(1, std::memory_order_relaxed) + 1;
+  return generation;
+}
+
+Named name_of(int fd) noexcept {
+  struct stat status {};
+  if (::fstat(fd, &status) != 0) return Named{.error = detail::last_error().error()};
+  return Named{
+      .error = {}, .device = status.st_dev, .inode = status.st_ino, .mode = status.st_mode};
+}
+
+}  // namespace
+
+IoUringSelector::Entry* IoUringSelector::live(int fd) noexcept {
+  if (fd < 0 || static_cast<std::size_t>(fd) >= entries_.size()) return nullptr;
+  Entry& entry = entries_[static_cast<std::size_t>(fd)];
+  return entry.generation != 0 ? &entry : nullptr;
+}
+
+void IoUringSelector::reserve_changes(std::size_t more) {
+  // Geometric, so that a burst of registrations between two polls costs amortised O(1) each.
+  if (changes_.size() + more > changes_.capacity()) {
+    changes_.reserve(std::max<std::size_t>(64, 2 * (changes_.size() + more)));
+  }
+}
+
+bool IoUringSelector::record(Change change) noexcept {
+  try {
+    changes_.push_back(change);
+    return true;
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+}
+
+void IoUringSelector::wake_if_blocked() noexcept {
+  // A failed write leaves the change for the next select(); nothing better can be done here.
+  if (blocked_) (void)wake_->wake();
+}
+
+void IoUringSelector::remove_request(const Entry& entry, int fd) noexcept {
+  // Not in the kernel: a recorded request is skipped, its generation being gone.
+  if (entry.kernel_data == 0) return;
+  const std::uint64_t target = entry.kernel_data;
+  (void)fd;
+  if (sync_cancel_) {
+    io_uring_sync_cancel_reg cancel{};
+    cancel.addr = target;
+    cancel.timeout.tv_sec = -1;
+    cancel.timeout.tv_nsec = -1;
+    // ENOENT: the request had ended already (its completion is dropped as stale).
+    const int cancelled = io_uring_register_sync_cancel(&ring_, &cancel);
+    if (cancelled == 0 || cancelled == -ENOENT || cancelled == -EALREADY) return;
+  }
+  if (record(Change{Kind::remove, 0, target})) wake_if_blocked();
+}
+
+Result<void> IoUringSelector::register_fd(int fd, Token token, Interest interest,
+                                          IoPath /*path*/) noexcept {
+  const Named named = name_of(fd);
+  if (named.error) return Unexpected(named.error);
+  // epoll refuses files that are always ready; so does this backend.
+  if (S_ISREG(named.mode) || S_ISDIR(named.mode)) {
+    return Unexpected(std::errc::operation_not_permitted);
+  }
+  const Identity identity{named.device, named.inode};
+  const int access_mode = ::fcntl(fd, F_GETFL) & O_ACCMODE;
+
+  const std::scoped_lock lock(mutex_);
+  try {
+    if (static_cast<std::size_t>(fd) >= entries_.size()) {
+      entries_.resize(static_cast<std::size_t>(fd) + 1);
+    }
+    reserve_changes(1);
+  } catch (const std::bad_alloc&) {
+    return Unexpected(std::errc::not_enough_memory);
+  }
+  Entry& entry = entries_[static_cast<std::size_t>(fd)];
+  if (entry.generation != 0) {
+    if (entry.identity == identity) return Unexpected(std::errc::file_exists);
+    // A different file under a registered number: the old one was closed without deregister.
+    // Its request (which kept it open) ends, and the new registration replaces it.
+    remove_request(entry, fd);
+  } else {
+    ++registered_;
+  }
+  entry = Entry{.token = token,
+                .interest = mask_for(interest),
+                .generation = next_generation(),
+                .identity = identity,
+                .access_mode = access_mode};
+  (void)record(Change{Kind::add, user_data(fd, entry.generation)});  // room reserved above
+  wake_if_blocked();
+  return {};
+}
+
+Result<void> IoUringSelector::reregister_fd(int fd, Token token, Interest interest) noexcept {
+  const Named named = name_of(fd);
+  const std::scoped_lock lock(mutex_);
+  Entry* entry = live(fd);
+  if (entry == nullptr) return Unexpected(std::errc::no_such_file_or_directory);
+  // As epoll answers: a closed number is EBADF, a number now naming another file ENOENT. Either
+  // way the registration is gone.
+  if (named.error || entry->identity != Identity{named.device, named.inode}) {
+    remove_request(*entry, fd);
+    entry->generation = 0;
+    --registered_;
+    if (named.error) return Unexpected(named.error);
+    return Unexpected(std::errc::no_such_file_or_directory);
+  }
+  try {
+    reserve_changes(1);
+  } catch (const std::bad_alloc&) {
+    return Unexpected(std::errc::not_enough_memory);
+  }
+  entry->token = token;
+  entry->interest = mask_for(interest);
+  entry->generation = next_generation();
+  // The request in the kernel is removed and a new one made, in one batch: the new one reports
+  // the source again if it is still ready, as EPOLL_CTL_MOD does. (An in-place update,
+  // IORING_POLL_UPDATE_EVENTS, can fail while the request is busy, and lose the re-report.)
+  if (entry->kernel_data != 0) (void)record(Change{Kind::remove, 0, entry->kernel_data});
+  entry->kernel_data = 0;
+  (void)record(Change{Kind::add, user_data(fd, entry->generation)});
+  wake_if_blocked();
+  return {};
+}
+
+Result<void> IoUringSelector::deregister_fd(int fd) noexcept {
+  const Named named = name_of(fd);
+  const std::scoped_lock lock(mutex_);
+  Entry* entry = live(fd);
+  if (entry == nullptr) return Unexpected(std::errc::no_such_file_or_directory);
+  remove_request(*entry, fd);
+  const bool same_file = !named.error && entry->identity == Identity{named.device, named.inode};
+  entry->generation = 0;
+  --registered_;
+  if (named.error) return Unexpected(named.error);
+  if (!same_file) return Unexpected(std::errc::no_such_file_or_directory);
+  return {};
+}
+
+bool IoUringSelector::holds(int fd) noexcept {
+  const Named named = name_of(fd);
+  if (named.error) return false;
+  const std::scoped_lock lock(mutex_);
+  const Entry* entry = live(fd);
+  return entry != nullptr && entry->identity == Identity{named.device, named.inode};
+}
+
+Result<std::vector<KernelRegistration>> IoUringSelector::registrations() const {
+  const std::scoped_lock lock(mutex_);
+  std::vector<KernelRegistration> list;
+  list.reserve(registered_);
+  for (std::size_t fd = 0; fd < entries_.size(); ++fd) {
+    const Entry& entry = entries_[fd];
+    if (entry.generation == 0) continue;
+    // A request not (or no longer) in the kernel whose number lost its file never took hold of
+    // it, or let it go: the kernel watches nothing for it.
+    if (entry.kernel_data == 0) {
+      const Named named = name_of(static_cast<int>(fd));
+      if (named.error || entry.identity != Identity{named.device, named.inode}) continue;
+    }
+    list.push_back(KernelRegistration{.target_fd = static_cast<int>(fd),
+                                      .events = entry.interest,
+                                      .data = static_cast<std::uint64_t>(entry.token.value),
+                                      .position = std::nullopt,
+                                      .inode = entry.identity.inode,
+                                      .device = entry.identity.device,
+                                      .access_mode = entry.access_mode});
+  }
+  return list;
+}
+
+std::uint32_t IoUringSelector::mask_for(Interest interest) const noexcept {
+  std::uint32_t mask = 0;
+  // POLLRDHUP with readable, so that a peer's half-close is reported as read-closed.
+  if (interest.is_readable()) mask |= POLLIN | POLLRDHUP;
+  if (interest.is_writable()) mask |= POLLOUT;
+  if (interest.is_priority()) mask |= POLLPRI;
+  return mask;
+}
+
+Result<std::unique_ptr<WakerHandle>> IoUringSelector::make_waker() noexcept {
+  auto waker = EventfdWaker::create();
+  if (!waker) return Unexpected(waker.error());
+  return std::unique_ptr<WakerHandle>(std::move(*waker));
+}
+
+}  // namespace libpoll::sys

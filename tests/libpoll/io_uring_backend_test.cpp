@@ -1,0 +1,104 @@
+// What only the io_uring backend has: each registration is a poll request that holds its file
+// open, and completions can outnumber the completion queue's entries. The common behaviour is
+// checked by every other suite, on every backend.
+
+#include <poll.h>
+#include <sys/resource.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <set>
+#include <vector>
+
+#include "libpoll/libpoll.hpp"
+#include "support/poll_fixture.hpp"
+
+namespace libpoll {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr Token kLocal{1};
+
+// poll(2) on `fd` without waiting: whether it reports a hang-up.
+bool hung_up(int fd) {
+  pollfd polled{.fd = fd, .events = POLLIN, .revents = 0};
+  return ::poll(&polled, 1, 0) == 1 && (polled.revents & (POLLHUP | POLLRDHUP)) != 0;
+}
+
+class IoUringBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!testing::io_uring_available())
+      GTEST_SKIP() << "no io_uring backend in this build or kernel";
+    poll_.emplace(Poll::create(Backend::io_uring).value());
+  }
+  std::optional<Poll> poll_;
+  Events events_{64};
+};
+
+// Deregister cancels the request at once, so the file it held closes with its descriptor: the
+// peer sees the hang-up without another poll.
+TEST_F(IoUringBackendTest, DeregisterLetsTheFileGoAtOnce) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  ASSERT_TRUE(poll_->registry().register_source(local, kLocal, Interest::readable));
+  ASSERT_TRUE(poll_->poll(events_, 0ms));  // the request reaches the kernel
+  ASSERT_TRUE(poll_->registry().deregister_source(local));
+  { net::UnixStream closed = std::move(local); }
+  EXPECT_TRUE(hung_up(peer.as_raw_fd()));
+}
+
+// Closed without deregister, a registered file stays open in the kernel (its request holds it):
+// the peer sees no hang-up until the registration goes.
+TEST_F(IoUringBackendTest, AFileClosedWithoutDeregisterStaysOpenUntilTheRegistrationGoes) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  const int number = local.as_raw_fd();
+  ASSERT_TRUE(poll_->registry().register_source(local, kLocal, Interest::readable));
+  ASSERT_TRUE(poll_->poll(events_, 0ms));
+  OwnedFd closed(local.into_raw_fd());
+  closed.reset();
+  EXPECT_FALSE(hung_up(peer.as_raw_fd())) << "the ring's request keeps the file open";
+
+  auto deregistered = poll_->registry().deregister_source(SourceFd(number));
+  ASSERT_FALSE(deregistered);
+  EXPECT_EQ(deregistered.error(), std::errc::bad_file_descriptor);
+  EXPECT_TRUE(hung_up(peer.as_raw_fd()));
+}
+
+// More ready sources than the completion queue holds (4,096 entries), taken 1,024 at a time:
+// every source is delivered. (Where the kernel cannot keep the surplus, it ends the multishot
+// requests it cannot post for, and the backend arms them again.)
+TEST_F(IoUringBackendTest, EverySourceIsDeliveredWhenCompletionsExceedTheQueue) {
+  constexpr std::size_t kSources = 5'000;
+  rlimit limit{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &limit), 0);
+  if (limit.rlim_max < 2 * kSources + 64 || !testing::ensure_fd_limit(2 * kSources + 64)) {
+    GTEST_SKIP() << "needs " << 2 * kSources + 64 << " descriptors (RLIMIT_NOFILE)";
+  }
+  std::vector<std::pair<net::UnixStream, net::UnixStream>> pairs;
+  pairs.reserve(kSources);
+  for (std::size_t i = 0; i < kSources; ++i) {
+    pairs.push_back(net::UnixStream::pair().value());
+    ASSERT_TRUE(
+        poll_->registry().register_source(pairs.back().first, Token{i}, Interest::readable));
+  }
+  ASSERT_TRUE(poll_->poll(events_, 0ms));  // every request in the kernel, none ready yet
+  for (auto& pair : pairs) ASSERT_TRUE(pair.second.write("x"));
+
+  std::set<std::size_t> seen;
+  Events events(1024);
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (seen.size() < kSources && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(poll_->poll(events, 100ms));
+    for (const Event& event : events) {
+      ASSERT_TRUE(event.is_readable());
+      seen.insert(event.token().value);
+    }
+  }
+  EXPECT_EQ(seen.size(), kSources);
+  for (auto& pair : pairs) ASSERT_TRUE(poll_->registry().deregister_source(pair.first));
+}
+
+}  // namespace
+}  // namespace libpoll

@@ -202,8 +202,16 @@ TEST_P(EngineTest, PollerThreadsToggleAndTakeFaultsUnderLoad) {
   EXPECT_EQ(figures.missed_events, 0u);
   EXPECT_EQ(figures.spurious_events, 0u);
   EXPECT_EQ(figures.peer_resets_observed, 1u);
-  EXPECT_EQ(count_of(outcome, "zombie"), 1u);
-  EXPECT_EQ(outcome.leaks.size(), 1u);
+  std::string leaks;
+  for (const auto& leak : outcome.leaks) {
+    leaks += leak.kind + " fd " + std::to_string(leak.fd) + ": " + leak.detail + "\n";
+  }
+  // On poll(2) another poller's registration may take the closed number first: the book then
+  // retires the entry as stale, and the run reports it as vanished instead.
+  const bool by_number = std::string(GetParam()) == "poll";
+  EXPECT_EQ(count_of(outcome, "zombie") + (by_number ? count_of(outcome, "vanished") : 0), 1u)
+      << leaks;
+  EXPECT_EQ(outcome.leaks.size(), 1u) << leaks;
 }
 
 // Faults injected at the start of a phase meet its traffic: the peers of the dropped and the

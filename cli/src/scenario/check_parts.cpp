@@ -55,13 +55,9 @@ bool Checker::check_wake_sockets(const std::string& path, const Sockets& sockets
   return true;
 }
 
-bool Checker::check_phase(const json& value, const std::string& path, const Sockets& sockets,
-                          Phase* phase) {
-  if (!expect_object(value, path) || !check_keys(value, path, kPhaseKeys) ||
-      !require(value, path, "name") ||
-      !read_identifier(value.at("name"), json_child(path, "name"), &phase->name)) {
-    return false;
-  }
+// What ends a phase: exactly one of a duration and a number of messages.
+bool Checker::check_phase_end(const json& value, const std::string& path, const Sockets& sockets,
+                              Phase* phase) {
   const bool has_duration = value.contains("duration_ms");
   const bool has_messages = value.contains("messages");
   if (has_duration && has_messages) {
@@ -84,6 +80,17 @@ bool Checker::check_phase(const json& value, const std::string& path, const Sock
     }
     phase->messages = messages;
   }
+  return true;
+}
+
+bool Checker::check_phase(const json& value, const std::string& path, const Sockets& sockets,
+                          Phase* phase) {
+  if (!expect_object(value, path) || !check_keys(value, path, kPhaseKeys) ||
+      !require(value, path, "name") ||
+      !read_identifier(value.at("name"), json_child(path, "name"), &phase->name)) {
+    return false;
+  }
+  if (!check_phase_end(value, path, sockets, phase)) return false;
   if (const auto found = value.find("load"); found != value.end()) {
     if (!check_load(*found, json_child(path, "load"), phase)) return false;
   }

@@ -124,6 +124,8 @@ class Checker {
   bool check_wake_sockets(const std::string& path, const Sockets& sockets);
   bool check_phase(const json& value, const std::string& path, const Sockets& sockets,
                    Phase* phase);
+  bool check_phase_end(const json& value, const std::string& path, const Sockets& sockets,
+                       Phase* phase);
   bool check_load(const json& value, const std::string& path, Phase* phase);
   bool check_toggle(const json& value, const std::string& path, Toggle* toggle);
   bool check_faults(const json& value, const std::string& path, const Scenario& scenario,

@@ -217,7 +217,11 @@ RunOutcome Supervisor::merged() {
     }
   }
   if (failure) throw *failure;
-  if (!outcome) throw Failure::environment(*worker_failure(RunOutcome{.workers = ends}));
+  if (!outcome) {
+    RunOutcome none;
+    none.workers = ends;
+    throw Failure::environment(*worker_failure(none));
+  }
   // The others were stopped by this supervisor, not by the user: no interruption to report.
   if (options_.stop == nullptr || !options_.stop->load(std::memory_order_relaxed)) {
     outcome->interrupted = false;

@@ -137,7 +137,14 @@ std::string SocketAddr::ip() const {
 
 std::string SocketAddr::to_string() const {
   if (is_ipv4()) return ip() + ":" + std::to_string(port());
-  if (is_ipv6()) return "[" + ip() + "]:" + std::to_string(port());
+  if (is_ipv6()) {
+    // Appended in place: GCC 12's -Wrestrict misreads `"[" + std::string&&` at -O2.
+    std::string text = "[";
+    text += ip();
+    text += "]:";
+    text += std::to_string(port());
+    return text;
+  }
   if (is_unix()) {
     auto name = path();
     return name.empty() ? "unix:(unnamed)" : "unix:" + name;

@@ -32,4 +32,4 @@ buildah bud --isolation=chroot --pull=never --layers=false -t "$tag" "$root"
 container=$(buildah from "$tag")
 trap 'buildah rm "$container" >/dev/null 2>&1 || true' EXIT
 buildah run --isolation=chroot "$container" -- pollscope run --quiet >/dev/null
-echo "image.sh: $tag built, its tests passed, and its default command ran" >&2
+echo "image.sh: $tag built, its scenarios validated, and its default command ran" >&2

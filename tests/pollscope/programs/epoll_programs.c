@@ -68,7 +68,7 @@ static int correct(void) {
   check(epoll_ctl(epoll_fd, EPOLL_CTL_MOD, ends[0], &again) == 0, "MOD");
   pid_t child = fork();
   check(child >= 0, "fork");
-  if (child == 0) {  /* the child's copies close without touching the parent's set */
+  if (child == 0) { /* the child's copies close without touching the parent's set */
     for (int i = 0; i < 7; ++i) close(all[i]);
     _exit(0);
   }
@@ -138,7 +138,7 @@ static int planted(void) {
   close(other_set);
   close(ends[0]);
   close(ends[1]);
-  close(keeper);  /* the zombie's file goes, and its registration with it */
+  close(keeper); /* the zombie's file goes, and its registration with it */
   del(epoll_fd, copy);
   close(copy);
   for (int i = 0; i < 2; ++i) {

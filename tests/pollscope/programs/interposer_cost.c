@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
   struct epoll_event ready[4];
   for (int round = 0; round < rounds; ++round) {
     double start = now_ns();
-    for (int i = 0; i < calls; ++i) {  /* toggling write interest, as a reregister does */
+    for (int i = 0; i < calls; ++i) { /* toggling write interest, as a reregister does */
       interest.events = (i & 1) ? EPOLLIN | EPOLLOUT : EPOLLIN;
       epoll_ctl(epoll_fd, EPOLL_CTL_MOD, event, &interest);
     }

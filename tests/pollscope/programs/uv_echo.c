@@ -23,9 +23,8 @@ static void on_alloc(uv_handle_t* handle, size_t size, uv_buf_t* buffer) {
 }
 
 static void close_all(void) {
-  uv_handle_t* handles[] = {(uv_handle_t*)&server, (uv_handle_t*)&client,
-                            (uv_handle_t*)&accepted, (uv_handle_t*)&deadline,
-                            (uv_handle_t*)&async};
+  uv_handle_t* handles[] = {(uv_handle_t*)&server, (uv_handle_t*)&client, (uv_handle_t*)&accepted,
+                            (uv_handle_t*)&deadline, (uv_handle_t*)&async};
   for (size_t i = 0; i < sizeof handles / sizeof *handles; ++i)
     if (!uv_is_closing(handles[i])) uv_close(handles[i], NULL);
 }
@@ -66,7 +65,7 @@ static void on_deadline(uv_timer_t* timer) {
 
 int main(void) {
   uv_loop_init(&loop);
-  uv_async_init(&loop, &async, NULL);  /* the loop's internal eventfd */
+  uv_async_init(&loop, &async, NULL); /* the loop's internal eventfd */
   uv_timer_init(&loop, &deadline);
   uv_timer_start(&deadline, on_deadline, 10000, 0);
   uv_tcp_init(&loop, &server);

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,20 @@ std::vector<std::byte> message(std::uint64_t sent, std::uint64_t sequence, std::
   std::memcpy(bytes.data() + 8, &sent, 8);
   std::memcpy(bytes.data() + kSequenceOffset, &sequence, 8);
   return bytes;
+}
+
+// Hands `stream` to `matcher` as TCP segments of `sizes` bytes from sequence number `first`; the
+// segment that starts at offset N is seen at 1,000 x (N + 1) ns.
+void send_segments(WireMatcher& matcher, const std::vector<std::byte>& stream,
+                   std::initializer_list<std::size_t> sizes, std::uint32_t first) {
+  std::size_t at = 0;
+  for (std::size_t size : sizes) {
+    const std::vector<std::byte> part(stream.begin() + static_cast<std::ptrdiff_t>(at),
+                                      stream.begin() + static_cast<std::ptrdiff_t>(at + size));
+    const auto segment = frame(true, 3, 4, part, first + static_cast<std::uint32_t>(at));
+    matcher.on_packet(1'000 * (at + 1), std::get<TransportPacket>(parse_frame(segment, 1)));
+    at += size;
+  }
 }
 
 TEST(CaptureFilterTest, ListsAFewPortsAndTakesTheRangeOfMany) {
@@ -127,15 +142,7 @@ TEST(WireMatcherTest, FindsEveryMessageOfAStreamWhateverTheSegmentBoundaries) {
   }
   // Segments of 70, 10 and 120 bytes, starting near the sequence space's wrap: the second
   // message's header is split across the first two.
-  const std::uint32_t first = 0xffffffe0;
-  std::size_t at = 0;
-  for (std::size_t size : {70u, 10u, 120u}) {
-    const std::vector<std::byte> part(stream.begin() + static_cast<std::ptrdiff_t>(at),
-                                      stream.begin() + static_cast<std::ptrdiff_t>(at + size));
-    const auto segment = frame(true, 3, 4, part, first + static_cast<std::uint32_t>(at));
-    matcher.on_packet(1'000 * (at + 1), std::get<TransportPacket>(parse_frame(segment, 1)));
-    at += size;
-  }
+  send_segments(matcher, stream, {70, 10, 120}, 0xffffffe0);
   Figures figures;
   matcher.finish_phase(figures);
   EXPECT_EQ(figures.matched_messages, 5u);
@@ -180,14 +187,7 @@ TEST(WireMatcherTest, FollowsMessagesThatSayTheirOwnLength) {
     matcher.on_message({sequence, 100 * sequence, 10'000, 10'000});
   }
   // The third message starts at 328: a first segment of 354 bytes ends inside its length field.
-  std::size_t at = 0;
-  for (std::size_t size : {std::size_t{354}, stream.size() - 354}) {
-    const std::vector<std::byte> part(stream.begin() + static_cast<std::ptrdiff_t>(at),
-                                      stream.begin() + static_cast<std::ptrdiff_t>(at + size));
-    const auto segment = frame(true, 3, 4, part, 7000 + static_cast<std::uint32_t>(at));
-    matcher.on_packet(1'000 * (at + 1), std::get<TransportPacket>(parse_frame(segment, 1)));
-    at += size;
-  }
+  send_segments(matcher, stream, {354, stream.size() - 354}, 7000);
   Figures figures;
   matcher.finish_phase(figures);
   EXPECT_EQ(figures.matched_messages, 4u);

@@ -44,23 +44,23 @@ std::optional<Problem> check_memory_budget(const Scenario& scenario, const std::
     const Phase& phase = scenario.phases[i];
     const std::uint64_t bytes = phase_buffering_bytes(scenario, phase);
     if (bytes <= budget) continue;
-    if (const Replay* replay = replay_of(phase)) {
-      return Problem{
-          file, fmt::format("/phases/{}", i),
-          fmt::format("phase \"{}\" may buffer {} MiB ({} active pairs x 2 x {} bytes "
-                      "of its largest message + {} messages owed x {} bytes), over the "
-                      "{} MiB memory budget (--memory-budget MIB raises it)",
-                      phase.name, (bytes + (1 << 20) - 1) >> 20, scenario.sockets.active,
-                      std::max<std::uint64_t>(replay->trace->largest, kReplayHeaderBytes),
-                      replay->trace->messages.size(), kReplayOwedBytes, budget_mib)};
-    }
-    return Problem{
-        file, fmt::format("/phases/{}", i),
-        fmt::format("phase \"{}\" may buffer {} MiB ({} active pairs x (2 x {} payload bytes + "
-                    "{} messages owed x {} bytes)), over the {} MiB memory budget "
-                    "(--memory-budget MIB raises it)",
-                    phase.name, (bytes + (1 << 20) - 1) >> 20, scenario.sockets.active,
-                    phase.payload_bytes, messages_owed(phase), kStampBytes, budget_mib)};
+    // What the figure is made of (a replay owes messages of many sizes).
+    const Replay* replay = replay_of(phase);
+    const std::string parts =
+        replay != nullptr
+            ? fmt::format(
+                  "{} active pairs x 2 x {} bytes of its largest message + {} messages "
+                  "owed x {} bytes",
+                  scenario.sockets.active,
+                  std::max<std::uint64_t>(replay->trace->largest, kReplayHeaderBytes),
+                  replay->trace->messages.size(), kReplayOwedBytes)
+            : fmt::format("{} active pairs x (2 x {} payload bytes + {} messages owed x {} bytes)",
+                          scenario.sockets.active, phase.payload_bytes, messages_owed(phase),
+                          kStampBytes);
+    return Problem{file, fmt::format("/phases/{}", i),
+                   fmt::format("phase \"{}\" may buffer {} MiB ({}), over the {} MiB memory budget "
+                               "(--memory-budget MIB raises it)",
+                               phase.name, (bytes + (1 << 20) - 1) >> 20, parts, budget_mib)};
   }
   return std::nullopt;
 }

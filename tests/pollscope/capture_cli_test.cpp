@@ -64,6 +64,20 @@ TEST_F(CaptureCli, ACapturedRunReportsWireLatenciesAndWritesAPcapTcpdumpReads) {
   EXPECT_TRUE(contains(read.out, "127.0.0.1.")) << read.out.substr(0, 500);
 }
 
+// A replay's messages say their own length: every one is still matched to its packet.
+TEST_F(CaptureCli, AReplayedRunMatchesEveryMessageOfVariableSize) {
+  const TempDir dir;
+  const std::string report = dir / "report.json";
+  const Outcome outcome = pollscope({"run", (kSourceDir / "scenarios" / "replay.json").string(),
+                                     "-q", "--capture", "--out", report});
+  ASSERT_TRUE(exited_with(outcome, 0)) << describe(outcome);
+  expect_valid_report(report);
+  const auto overall = parse_report(read_file(report)).at("overall");
+  EXPECT_GT(overall.at("messages").get<int>(), 0);
+  EXPECT_EQ(overall.at("capture").at("matched_messages"), overall.at("messages"));
+  EXPECT_EQ(overall.at("capture").at("kernel_drops"), 0);
+}
+
 TEST_F(CaptureCli, WithoutCaptureTheReportHasNoCaptureFigures) {
   const TempDir dir;
   const std::string scenario = dir.write("s.json", scenario_of("udp"));

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstring>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,20 @@ std::vector<std::byte> message(std::uint64_t sent, std::uint64_t sequence, std::
   std::memcpy(bytes.data() + 8, &sent, 8);
   std::memcpy(bytes.data() + kSequenceOffset, &sequence, 8);
   return bytes;
+}
+
+// Hands `stream` to `matcher` as TCP segments of `sizes` bytes from sequence number `first`; the
+// segment that starts at offset N is seen at 1,000 x (N + 1) ns.
+void send_segments(WireMatcher& matcher, const std::vector<std::byte>& stream,
+                   std::initializer_list<std::size_t> sizes, std::uint32_t first) {
+  std::size_t at = 0;
+  for (std::size_t size : sizes) {
+    const std::vector<std::byte> part(stream.begin() + static_cast<std::ptrdiff_t>(at),
+                                      stream.begin() + static_cast<std::ptrdiff_t>(at + size));
+    const auto segment = frame(true, 3, 4, part, first + static_cast<std::uint32_t>(at));
+    matcher.on_packet(1'000 * (at + 1), std::get<TransportPacket>(parse_frame(segment, 1)));
+    at += size;
+  }
 }
 
 TEST(CaptureFilterTest, ListsAFewPortsAndTakesTheRangeOfMany) {
@@ -101,7 +116,7 @@ TEST(PacketViewTest, TruncatedAndForeignFramesSayWhy) {
 
 TEST(WireMatcherTest, SplitsTheTwoPartsOfADatagramsLatencyAtItsWireTime) {
   WireMatcher matcher;
-  matcher.begin_phase(64, 1'000'000);  // realtime = engine + 1 ms
+  matcher.begin_phase(Framing::fixed(64), 1'000'000);  // realtime = engine + 1 ms
   const auto sent = message(5'000, 42, 64);
   const auto packet = frame(false, 1, 2, sent);
   matcher.on_packet(1'000'000 + 5'300, std::get<TransportPacket>(parse_frame(packet, 1)));
@@ -118,7 +133,7 @@ TEST(WireMatcherTest, SplitsTheTwoPartsOfADatagramsLatencyAtItsWireTime) {
 
 TEST(WireMatcherTest, FindsEveryMessageOfAStreamWhateverTheSegmentBoundaries) {
   WireMatcher matcher;
-  matcher.begin_phase(40, 0);
+  matcher.begin_phase(Framing::fixed(40), 0);
   std::vector<std::byte> stream;
   for (std::uint64_t sequence = 1; sequence <= 5; ++sequence) {
     const auto one = message(100 * sequence, sequence, 40);
@@ -127,15 +142,7 @@ TEST(WireMatcherTest, FindsEveryMessageOfAStreamWhateverTheSegmentBoundaries) {
   }
   // Segments of 70, 10 and 120 bytes, starting near the sequence space's wrap: the second
   // message's header is split across the first two.
-  const std::uint32_t first = 0xffffffe0;
-  std::size_t at = 0;
-  for (std::size_t size : {70u, 10u, 120u}) {
-    const std::vector<std::byte> part(stream.begin() + static_cast<std::ptrdiff_t>(at),
-                                      stream.begin() + static_cast<std::ptrdiff_t>(at + size));
-    const auto segment = frame(true, 3, 4, part, first + static_cast<std::uint32_t>(at));
-    matcher.on_packet(1'000 * (at + 1), std::get<TransportPacket>(parse_frame(segment, 1)));
-    at += size;
-  }
+  send_segments(matcher, stream, {70, 10, 120}, 0xffffffe0);
   Figures figures;
   matcher.finish_phase(figures);
   EXPECT_EQ(figures.matched_messages, 5u);
@@ -145,7 +152,7 @@ TEST(WireMatcherTest, FindsEveryMessageOfAStreamWhateverTheSegmentBoundaries) {
 
 TEST(WireMatcherTest, MessagesBeyondTheSnapshotGoUnmatchedAndTheStreamStaysInStep) {
   WireMatcher matcher;
-  matcher.begin_phase(40, 0);
+  matcher.begin_phase(Framing::fixed(40), 0);
   std::vector<std::byte> stream;
   for (std::uint64_t sequence = 1; sequence <= 6; ++sequence) {
     const auto one = message(100, sequence, 40);
@@ -164,6 +171,30 @@ TEST(WireMatcherTest, MessagesBeyondTheSnapshotGoUnmatchedAndTheStreamStaysInSte
   EXPECT_EQ(figures.matched_messages, 2u);
   EXPECT_EQ(figures.send_to_wire.min(), 400u);
   EXPECT_EQ(figures.send_to_wire.max(), 600u);
+}
+
+// A replay's messages say their own length: the matcher follows it from message to message, a
+// header split across two segments (inside its length) included.
+TEST(WireMatcherTest, FollowsMessagesThatSayTheirOwnLength) {
+  WireMatcher matcher;
+  matcher.begin_phase(Framing::variable(), 0);
+  std::vector<std::byte> stream;
+  const std::array<std::uint32_t, 4> sizes = {28, 300, 45, 1000};
+  for (std::uint64_t sequence = 1; sequence <= sizes.size(); ++sequence) {
+    auto one = message(100 * sequence, sequence, sizes[sequence - 1]);
+    Framing::write_length(one.data(), sizes[sequence - 1]);
+    stream.insert(stream.end(), one.begin(), one.end());
+    matcher.on_message({sequence, 100 * sequence, 10'000, 10'000});
+  }
+  // The third message starts at 328: a first segment of 354 bytes ends inside its length field.
+  send_segments(matcher, stream, {354, stream.size() - 354}, 7000);
+  Figures figures;
+  matcher.finish_phase(figures);
+  EXPECT_EQ(figures.matched_messages, 4u);
+  // The third message (sent at 300) is on the wire with the first segment, at 1,000 ns; the
+  // fourth (sent at 400) with the second, at 355,000 ns.
+  EXPECT_EQ(figures.send_to_wire.min(), 700u);
+  EXPECT_EQ(figures.send_to_wire.max(), 354'600u);
 }
 
 TEST(PcapSinkTest, WritesAFileLibpcapReadsBackWithNanosecondTimes) {

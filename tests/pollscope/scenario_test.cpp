@@ -501,9 +501,9 @@ const ErrorCase kErrorCases[] = {
     {"LoadModeMissing", R"([{"op": "add", "path": "/phases/0/load", "value": {}}])",
      "/phases/0/load", R"(missing required key "mode")"},
     {"LoadModeMisspelt", R"([{"op": "add", "path": "/phases/0/load", "value": {"mdoe": "open"}}])",
-     "/phases/0/load/mdoe", R"(unknown key "mdoe" (known: mode, in_flight, rate_per_second))"},
+     "/phases/0/load/mdoe", R"(unknown key "mdoe" (known: mode, in_flight, rate_per_second, pcap, speed))"},
     {"LoadModeUnknown", R"([{"op": "add", "path": "/phases/0/load", "value": {"mode": "burst"}}])",
-     "/phases/0/load/mode", R"(expected one of "closed", "open", got "burst")"},
+     "/phases/0/load/mode", R"(expected one of "closed", "open", "replay", got "burst")"},
     {"LoadModeNotString", R"([{"op": "add", "path": "/phases/0/load", "value": {"mode": 1}}])",
      "/phases/0/load/mode", "got an integer"},
     {"ClosedLoadWithRate", R"([{"op": "add", "path": "/phases/0/load",
@@ -817,6 +817,8 @@ TEST(ScenarioMetrics, OverallListIsTheDocumentedOne) {
                                              "capture.matched_messages",
                                              "capture.kernel_drops",
                                              "capture.interface_drops",
+                                             "replay.bytes_sent",
+                                             "replay.bytes_received",
                                              "cost.cpu_ns_per_event",
                                              "cost.syscalls_per_event",
                                              "cost.polls_per_event",
@@ -1089,7 +1091,7 @@ TEST(ScenarioShipped, AllParseAndAreNamedAfterTheirFile) {
   }
   for (const char* expected :
        {"default", "c10k", "bench_chain", "toggle", "ping_pong", "ping_pong_same_loop", "waker",
-        "scale_100k", "udp_fan_in", "leak_injection"}) {
+        "scale_100k", "udp_fan_in", "leak_injection", "replay"}) {
     EXPECT_TRUE(names.contains(expected)) << expected;
   }
 }
@@ -1117,7 +1119,7 @@ TEST(ScenarioShipped, ShapesAreTheDocumentedOnes) {
   const auto closed = [](const Phase& phase) {
     return std::holds_alternative<ClosedLoop>(phase.load);
   };
-  ASSERT_EQ(scenarios.size(), 11u);
+  ASSERT_EQ(scenarios.size(), 12u);
 
   const Scenario& quick = scenarios.at("default");
   EXPECT_EQ(quick.sockets.kind, SocketKind::tcp);
@@ -1187,6 +1189,18 @@ TEST(ScenarioShipped, ShapesAreTheDocumentedOnes) {
   EXPECT_DOUBLE_EQ(std::get<OpenLoop>(udp.phases[0].load).rate_per_second, 20000);
   EXPECT_EQ(udp.phases[0].duration_ms, 2000u);
   EXPECT_EQ(texts(udp).at(0), "achieved_rate_ratio >= 0.9");
+
+  // The sample pcap's six flows, one on each active pair, ending with the schedule.
+  const Scenario& replay = scenarios.at("replay");
+  EXPECT_EQ(replay.sockets.kind, SocketKind::tcp);
+  EXPECT_EQ(replay.sockets.active, 6u);
+  const Replay* replayed = replay_of(replay.phases.at(0));
+  ASSERT_NE(replayed, nullptr);
+  EXPECT_EQ(replayed->pcap, "replay.pcap");
+  EXPECT_EQ(replayed->speed, 1.0);
+  EXPECT_EQ(replayed->trace->flows, 6u);
+  EXPECT_FALSE(replay.phases[0].duration_ms.has_value());
+  EXPECT_LE(planned_ms(replay.phases[0]).value_or(0), 1000u);
 
   const Scenario& leaks = scenarios.at("leak_injection");
   EXPECT_EQ(leaks.sockets.kind, SocketKind::tcp);

@@ -68,8 +68,8 @@ CaptureSession::CaptureSession(const std::string& interface,
       sink_(sink),
       link_type_(capture_.link_type()) {}
 
-void CaptureSession::begin_phase(std::uint32_t payload_bytes, const Clock& clock) {
-  matcher_.begin_phase(payload_bytes, realtime_offset(clock));
+void CaptureSession::begin_phase(Framing framing, const Clock& clock) {
+  matcher_.begin_phase(framing, realtime_offset(clock));
 }
 
 void CaptureSession::drain(Figures& figures) {

@@ -28,7 +28,7 @@ class CaptureSession {
 
   [[nodiscard]] libpoll::pcap::Capture& source() noexcept { return capture_; }
   // Measures the offset from `clock` to CLOCK_REALTIME afresh for the phase's messages.
-  void begin_phase(std::uint32_t payload_bytes, const Clock& clock);
+  void begin_phase(Framing framing, const Clock& clock);
   // Reads every packet there is; counts them in `figures`.
   void drain(Figures& figures);
   void on_message(const MessageRecord& record) { matcher_.on_message(record); }

@@ -34,7 +34,8 @@ std::variant<std::pair<std::size_t, std::uint32_t>, NotTransport> network_start(
     case DLT_LINUX_SLL:
       if (frame.size() < 16) return truncated("the Linux cooked header");
       return std::pair{std::size_t{16}, big_endian(frame, 14, 2)};
-    case DLT_NULL: {  // the address family, in the capturing host's byte order
+    case DLT_NULL:    // the address family, in the capturing host's byte order
+    case DLT_LOOP: {  // the same, in network byte order
       if (frame.size() < 4) return truncated("the loopback header");
       const auto family =
           std::to_integer<std::uint32_t>(frame[0]) | std::to_integer<std::uint32_t>(frame[3]);
@@ -52,6 +53,8 @@ struct TransportStart {
   std::size_t at;  // the transport header's offset
   std::uint8_t protocol;
   std::size_t end;  // where the IP packet ends (a frame may carry padding after it)
+  std::span<const std::byte> source;
+  std::span<const std::byte> destination;
 };
 
 std::variant<TransportStart, NotTransport> transport_start(std::span<const std::byte> frame,
@@ -64,12 +67,14 @@ std::variant<TransportStart, NotTransport> transport_start(std::span<const std::
     if ((big_endian(frame, at + 6, 2) & 0x3fff) != 0) return NotTransport{false, "an IP fragment"};
     const std::size_t total = big_endian(frame, at + 2, 2);
     if (total < header) return NotTransport{true, "an IPv4 length shorter than its header"};
-    return TransportStart{at + header, std::to_integer<std::uint8_t>(frame[at + 9]), at + total};
+    return TransportStart{at + header, std::to_integer<std::uint8_t>(frame[at + 9]), at + total,
+                          frame.subspan(at + 12, 4), frame.subspan(at + 16, 4)};
   }
   if (ether_type == 0x86dd) {  // no extension headers: TCP and UDP follow directly
     if (frame.size() < at + 40) return truncated("the IPv6 header");
     return TransportStart{at + 40, std::to_integer<std::uint8_t>(frame[at + 6]),
-                          at + 40 + big_endian(frame, at + 4, 2)};
+                          at + 40 + big_endian(frame, at + 4, 2), frame.subspan(at + 8, 16),
+                          frame.subspan(at + 24, 16)};
   }
   return NotTransport{false, "not IPv4 or IPv6"};
 }
@@ -78,7 +83,8 @@ std::variant<TransportStart, NotTransport> transport_start(std::span<const std::
 
 bool supported_link_type(int link_type) {
   return link_type == DLT_EN10MB || link_type == DLT_LINUX_SLL || link_type == DLT_NULL ||
-         link_type == DLT_RAW || link_type == DLT_IPV4 || link_type == DLT_IPV6;
+         link_type == DLT_LOOP || link_type == DLT_RAW || link_type == DLT_IPV4 ||
+         link_type == DLT_IPV6;
 }
 
 std::variant<TransportPacket, NotTransport> parse_frame(std::span<const std::byte> frame,
@@ -88,7 +94,7 @@ std::variant<TransportPacket, NotTransport> parse_frame(std::span<const std::byt
   const auto [ip_at, ether_type] = std::get<0>(network);
   const auto transport = transport_start(frame, ip_at, ether_type);
   if (const auto* fail = std::get_if<NotTransport>(&transport)) return *fail;
-  const auto [at, protocol, end] = std::get<TransportStart>(transport);
+  const auto [at, protocol, end, source, destination] = std::get<TransportStart>(transport);
   std::size_t header = 0;
   TransportPacket packet;
   if (protocol == kUdp) {
@@ -107,6 +113,8 @@ std::variant<TransportPacket, NotTransport> parse_frame(std::span<const std::byt
   if (end < at + header) return NotTransport{true, "an IP length shorter than its headers"};
   packet.payload_length = end - at - header;
   packet.payload = frame.subspan(at + header, std::min(frame.size(), end) - at - header);
+  packet.source_address = source;
+  packet.destination_address = destination;
   packet.source_port = static_cast<std::uint16_t>(big_endian(frame, at, 2));
   packet.destination_port = static_cast<std::uint16_t>(big_endian(frame, at + 2, 2));
   return packet;

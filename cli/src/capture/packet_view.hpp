@@ -15,6 +15,8 @@ enum class Transport { tcp, udp };
 
 struct TransportPacket {
   Transport transport = Transport::tcp;
+  std::span<const std::byte> source_address;  // 4 bytes (IPv4) or 16 (IPv6)
+  std::span<const std::byte> destination_address;
   std::uint16_t source_port = 0;
   std::uint16_t destination_port = 0;
   std::uint32_t tcp_sequence = 0;      // TCP: the sequence number of the payload's first byte
@@ -30,7 +32,7 @@ struct NotTransport {
 };
 
 // The link-layer types pollscope reads: Ethernet (Linux's loopback too), raw IP, Linux cooked
-// (the "any" interface) and BSD loopback.
+// (the "any" interface) and BSD loopback (NULL and LOOP).
 [[nodiscard]] bool supported_link_type(int link_type);
 
 // Parses an IPv4 or IPv6 frame of `link_type` down to its TCP or UDP payload.

@@ -5,8 +5,8 @@
 
 namespace pollscope {
 
-void WireMatcher::begin_phase(std::uint32_t payload_bytes, std::int64_t realtime_offset) {
-  payload_bytes_ = payload_bytes;
+void WireMatcher::begin_phase(Framing framing, std::int64_t realtime_offset) {
+  framing_ = framing;
   realtime_offset_ = realtime_offset;
 }
 
@@ -19,41 +19,65 @@ void WireMatcher::on_packet(std::uint64_t timestamp_ns, const TransportPacket& p
   }
 }
 
-// A segment may hold the ends and starts of several messages: each message starts a payload's
-// length after the one before, counted from the flow's first segment (the capture is open
-// before any message is sent, so that segment starts a message).
+// A segment may hold the ends and starts of several messages: each message starts its length
+// after the one before, counted from the flow's first segment (the capture is open before any
+// message is sent, so that segment starts a message).
 void WireMatcher::on_stream(std::uint64_t timestamp_ns, const TransportPacket& packet) {
   const auto key = (std::uint32_t{packet.source_port} << 16) | packet.destination_port;
   auto [found, first] = flows_.try_emplace(key);
   Flow& flow = found->second;
   if (first) flow.next_message = packet.tcp_sequence;
+  if (!flow.head.empty()) complete_head(flow, packet);
+  if (flow.lost || !flow.head.empty()) return;
   // The segment's length on the wire places the messages; the snapshot may have kept less.
   const auto size = static_cast<std::uint32_t>(packet.payload_length);
   const std::size_t captured = packet.payload.size();
+  const std::size_t wanted = framing_.head_bytes();
   // Sequence numbers wrap: compare differences as signed.
-  auto ahead = static_cast<std::int32_t>(flow.next_message - packet.tcp_sequence);
-  if (!flow.head.empty() && ahead > 0) {  // the rest of a head begun in an earlier segment
-    const std::size_t start = payload_bytes_ - static_cast<std::size_t>(ahead);
-    const std::size_t wanted = std::min(kSequencedBytes - flow.head.size(), captured);
-    if (start == flow.head.size()) {
-      flow.head.insert(flow.head.end(), packet.payload.begin(),
-                       packet.payload.begin() + static_cast<std::ptrdiff_t>(wanted));
-    }
-    if (flow.head.size() == kSequencedBytes) on_sequence(flow.head, flow.head_time);
-    flow.head.clear();
-  }
-  for (; ahead >= 0 && static_cast<std::uint32_t>(ahead) < size;
-       ahead += static_cast<std::int32_t>(payload_bytes_)) {
+  for (auto ahead = static_cast<std::int32_t>(flow.next_message - packet.tcp_sequence);
+       ahead >= 0 && static_cast<std::uint32_t>(ahead) < size;
+       ahead = static_cast<std::int32_t>(flow.next_message - packet.tcp_sequence)) {
     const auto at = static_cast<std::size_t>(ahead);
-    if (at + kSequencedBytes <= captured) {
-      on_sequence(packet.payload.subspan(at), timestamp_ns);
+    if (at + wanted <= captured) {
+      flow.next_message += on_head(packet.payload.subspan(at, wanted), timestamp_ns);
     } else if (captured == size) {  // the head goes on in the next segment
       flow.head.assign(packet.payload.begin() + static_cast<std::ptrdiff_t>(at),
                        packet.payload.end());
       flow.head_time = timestamp_ns;
-    }  // else the snapshot cut it off: that message goes unmatched
-    flow.next_message += payload_bytes_;
+      return;
+    } else if (framing_.is_variable()) {  // the snapshot cut the length off: lost from here
+      flow.lost = true;
+      return;
+    } else {  // the snapshot cut it off: that message goes unmatched
+      flow.next_message += static_cast<std::uint32_t>(framing_.length(nullptr));
+    }
   }
+}
+
+// The rest of a head begun in an earlier segment, when this segment carries it on.
+void WireMatcher::complete_head(Flow& flow, const TransportPacket& packet) {
+  const std::uint32_t continues_at =
+      flow.next_message + static_cast<std::uint32_t>(flow.head.size());
+  const auto behind = static_cast<std::int32_t>(continues_at - packet.tcp_sequence);
+  if (behind > 0 && static_cast<std::uint32_t>(behind) >= packet.payload_length) return;  // old
+  const std::size_t missing = framing_.head_bytes() - flow.head.size();
+  if (behind == 0 && packet.payload.size() >= std::min(missing, packet.payload_length)) {
+    const std::size_t taken = std::min(missing, packet.payload.size());
+    flow.head.insert(flow.head.end(), packet.payload.begin(),
+                     packet.payload.begin() + static_cast<std::ptrdiff_t>(taken));
+    if (flow.head.size() < framing_.head_bytes()) return;  // a tiny segment: more to come
+    flow.next_message += on_head(flow.head, flow.head_time);
+  } else if (framing_.is_variable()) {
+    flow.lost = true;  // without its length, where the next message starts is unknown
+  } else {
+    flow.next_message += static_cast<std::uint32_t>(framing_.length(nullptr));
+  }
+  flow.head.clear();
+}
+
+std::uint32_t WireMatcher::on_head(std::span<const std::byte> head, std::uint64_t timestamp_ns) {
+  on_sequence(head, timestamp_ns);
+  return static_cast<std::uint32_t>(framing_.length(head.data()));
 }
 
 void WireMatcher::on_sequence(std::span<const std::byte> header, std::uint64_t timestamp_ns) {

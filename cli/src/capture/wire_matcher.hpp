@@ -16,13 +16,10 @@
 #include <vector>
 
 #include "capture/packet_view.hpp"
+#include "engine/framing.hpp"
 #include "figures/figures.hpp"
 
 namespace pollscope {
-
-// Where in a message its sequence number is: after the two 8-byte stamps.
-inline constexpr std::size_t kSequenceOffset = 16;
-inline constexpr std::size_t kSequencedBytes = 24;  // the smallest payload that carries one
 
 struct MessageRecord {
   std::uint64_t sequence;
@@ -33,8 +30,9 @@ struct MessageRecord {
 
 class WireMatcher {
  public:
-  // A phase's messages: their size, and the offset from the engine's clock to CLOCK_REALTIME.
-  void begin_phase(std::uint32_t payload_bytes, std::int64_t realtime_offset);
+  // A phase's messages: how they are framed, and the offset from the engine's clock to
+  // CLOCK_REALTIME.
+  void begin_phase(Framing framing, std::int64_t realtime_offset);
   void on_packet(std::uint64_t timestamp_ns, const TransportPacket& packet);
   void on_message(const MessageRecord& record) {
     if (messages_.size() < kMostRecords) messages_.push_back(record);
@@ -43,20 +41,25 @@ class WireMatcher {
   void finish_phase(Figures& figures);
 
  private:
-  // A TCP flow: where its next message starts in its sequence space, and the head of a message
-  // whose sequence number the next segment completes.
+  // A TCP flow: where its next message starts in its sequence space, and the head of that
+  // message while the next segment has still to complete it (its length is not known till then
+  // when messages say their own). A flow whose framing was lost is no longer read.
   struct Flow {
     std::uint32_t next_message = 0;
     std::vector<std::byte> head;
     std::uint64_t head_time = 0;
+    bool lost = false;
   };
   // Bounds what a phase keeps (about 56 bytes a message): later messages go unmatched.
   static constexpr std::size_t kMostRecords = std::size_t{1} << 20;
 
   void on_stream(std::uint64_t timestamp_ns, const TransportPacket& packet);
+  void complete_head(Flow& flow, const TransportPacket& packet);
+  // Records the message whose head is `head`; returns its length.
+  std::uint32_t on_head(std::span<const std::byte> head, std::uint64_t timestamp_ns);
   void on_sequence(std::span<const std::byte> header, std::uint64_t timestamp_ns);
 
-  std::uint32_t payload_bytes_ = 64;
+  Framing framing_ = Framing::fixed(64);
   std::int64_t realtime_offset_ = 0;
   std::unordered_map<std::uint32_t, Flow> flows_;                // by source and destination port
   std::unordered_map<std::uint64_t, std::uint64_t> wire_times_;  // by sequence number

@@ -69,11 +69,11 @@ void Poller::stamp_sequence(std::vector<std::byte>& message) {
   std::memcpy(message.data() + kSequenceOffset, &sequence, sizeof sequence);
 }
 
-void Poller::record_wire(const PhaseRun& run, const std::byte* message, std::uint64_t sent,
-                         std::uint64_t at) {
-  if (run.phase.payload_bytes < kSequencedBytes) return;
+void Poller::record_wire(const PhaseRun& run, std::span<const std::byte> message,
+                         std::uint64_t sent, std::uint64_t at) {
+  if (message.size() < kSequencedBytes) return;
   std::uint64_t sequence = 0;
-  std::memcpy(&sequence, message + kSequenceOffset, sizeof sequence);
+  std::memcpy(&sequence, message.data() + kSequenceOffset, sizeof sequence);
   capture_->on_message({sequence, sent, at, run.event_realtime});
 }
 

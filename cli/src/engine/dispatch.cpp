@@ -40,7 +40,7 @@ void Poller::dispatch(PhaseRun& run, const libpoll::Event& event, std::uint64_t 
       reregister_end(e, Interest::readable);
       restored = true;
     }
-    flush(e, run.phase.payload_bytes);
+    flush(e, run.framing);
   }
   if (event.is_readable() || closed) receive(run, e, event_time);
   // Toggles follow the handling of data, and never undo in the same event what the writable

@@ -51,8 +51,10 @@ struct End {
   std::vector<std::byte> inbox;   // bytes of a message not complete yet (streams)
   std::vector<std::byte> outbox;  // bytes a write could not take yet: one message at most
   // Messages due while the outbox is not empty wait as their stamps alone (16 bytes each, not a
-  // payload each): what a pair holds stays bounded by one payload out, one in, and these.
+  // payload each): what a pair holds stays bounded by one payload out, one in, and these. A
+  // replayed message also keeps its size.
   std::deque<Stamps> owed;
+  std::deque<std::uint32_t> owed_bytes;  // replay only
   std::uint64_t events = 0;
   bool waiting_writable = false;  // readable_writable toggle: registered writable only
   bool write_toggle_due = false;  // write_interest toggle at a rate: wrap the next write

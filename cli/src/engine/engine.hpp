@@ -39,9 +39,17 @@ struct RunOptions {
 // many workers would fit.
 void raise_fd_limit(const Scenario& scenario);
 
-// One process's share of `pairs` pairs (the first `active` carrying traffic): the scenario's
-// poller threads, merged. The first poller injects the faults when `faults`.
+// Which of the run's pairs one process or poller holds: `pairs` pairs, the first `active`
+// carrying traffic (the run's active pairs from `first_active` on).
+struct PairShare {
+  std::size_t pairs = 0;
+  std::size_t active = 0;
+  std::size_t first_active = 0;
+};
+
+// One process's share of the pairs: the scenario's poller threads, merged. The first poller
+// injects the faults when `faults`.
 [[nodiscard]] RunOutcome run_threads(const Scenario& scenario, const RunOptions& options,
-                                     std::size_t pairs, std::size_t active, bool faults);
+                                     PairShare share, bool faults);
 
 }  // namespace pollscope

@@ -27,6 +27,6 @@ namespace pollscope {
 // One process's share of the pairs, as run_threads, with each poller's far ends on a poller
 // thread or in a process of their own (sockets.peer "thread" or "process").
 [[nodiscard]] RunOutcome run_with_peers(const Scenario& scenario, const RunOptions& options,
-                                        std::size_t pairs, std::size_t active, bool faults);
+                                        PairShare share, bool faults);
 
 }  // namespace pollscope

@@ -26,16 +26,16 @@ struct Parts {
   std::vector<PollerPart> far;
 };
 
-Parts split_parts(const Scenario& scenario, std::size_t pairs, std::size_t active, bool faults,
-                  std::size_t pollers) {
+Parts split_parts(const Scenario& scenario, PairShare share, bool faults, std::size_t pollers) {
   Parts parts;
   for (std::size_t t = 0; t < pollers; ++t) {
     auto [near_channel, far_channel] = PeerChannel::make();
-    const std::size_t part_active = share_of(active, pollers, t);
+    const std::size_t part_active = share_of(share.active, pollers, t);
+    const std::size_t first = share.first_active + start_of(share.active, pollers, t);
     const bool part_faults = faults && t == 0;
-    PollerPart near{{}, part_active, part_faults, Side::near, std::move(near_channel)};
-    PollerPart far{{}, part_active, part_faults, Side::far, std::move(far_channel)};
-    for (LinkPair& pair : make_pairs(scenario.sockets.kind, share_of(pairs, pollers, t))) {
+    PollerPart near{{}, part_active, first, part_faults, Side::near, std::move(near_channel)};
+    PollerPart far{{}, part_active, first, part_faults, Side::far, std::move(far_channel)};
+    for (LinkPair& pair : make_pairs(scenario.sockets.kind, share_of(share.pairs, pollers, t))) {
       near.pairs.push_back(LinkPair{nullptr, std::move(pair.b), pair.two_way});
       far.pairs.push_back(LinkPair{std::move(pair.a), nullptr, pair.two_way});
     }
@@ -76,14 +76,14 @@ RunOutcome watch_peer_process(Supervisor& supervisor) {
 
 }  // namespace
 
-RunOutcome run_with_peers(const Scenario& scenario, const RunOptions& options, std::size_t pairs,
-                          std::size_t active, bool faults) {
+RunOutcome run_with_peers(const Scenario& scenario, const RunOptions& options, PairShare share,
+                          bool faults) {
   const std::size_t pollers =
-      std::max<std::size_t>(1, std::min<std::size_t>(scenario.threads, pairs));
+      std::max<std::size_t>(1, std::min<std::size_t>(scenario.threads, share.pairs));
   // Calibrated before a peer process forks, which then reads the very same clock: one-way
   // latencies subtract stamps taken on both sides.
   (void)Clock::get();
-  Parts parts = split_parts(scenario, pairs, active, faults, pollers);
+  Parts parts = split_parts(scenario, share, faults, pollers);
   if (scenario.sockets.peer == PeerPlacement::thread) {
     // Near part t is job 2t, its peer job 2t + 1.
     return run_side_by_side(2 * pollers, [&](std::size_t job) {

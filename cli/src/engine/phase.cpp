@@ -43,8 +43,10 @@ void Poller::begin_phase(PhaseRun& run) {
   if (inject_faults_ && !faults_injected_ && scenario_.faults.phase == phase.name) {
     inject_faults(&run);
   }
-  run.open_loop = std::holds_alternative<OpenLoop>(phase.load);
-  const double rate = run.open_loop ? std::get<OpenLoop>(phase.load).rate_per_second * share_ : 0;
+  const auto* open = std::get_if<OpenLoop>(&phase.load);
+  run.open_loop = open != nullptr || replay_of(phase) != nullptr;
+  run.framing = replay_of(phase) ? Framing::variable() : Framing::fixed(phase.payload_bytes);
+  const double rate = open ? open->rate_per_second * share_ : 0;
   run.figures.target_rate = rate;
   run.start = now_ns();
   run.next_progress = run.start + kProgressNs;
@@ -58,7 +60,7 @@ void Poller::begin_phase(PhaseRun& run) {
   }
   run.sends = Ticker(rate, run.start, 0);
   plan_toggles(run);
-  if (capture_) capture_->begin_phase(phase.payload_bytes, clock_);
+  if (capture_) capture_->begin_phase(run.framing, clock_);
 }
 
 // The active ends: end 2i of each active pair (or the pipe's reader) starts the traffic; pairs a
@@ -73,11 +75,27 @@ void Poller::start_traffic(PhaseRun& run) {
     }
   }
   run.sending = !run.starters.empty() || (side_ == Side::near && active_ > 0);
+  if (const Replay* replay = replay_of(run.phase); replay && side_ != Side::near) {
+    plan_replay(run, *replay);
+  }
   if (run.open_loop || run.starters.empty()) return;
   const auto in_flight = std::get<ClosedLoop>(run.phase.load).in_flight;
   for (std::size_t e : run.starters) {
     for (std::uint32_t i = 0; i < in_flight && run.figures.sent < run.budget; ++i) send(run, e, 0);
   }
+}
+
+// This poller's part of the replay, from now: the messages of the flows its active pairs carry
+// (those a fault left without a file to send to stay quiet). The phase ends once they are sent.
+void Poller::plan_replay(PhaseRun& run, const Replay& replay) {
+  run.starter_of.assign(active_, SIZE_MAX);
+  for (std::size_t e : run.starters) run.starter_of[ends_[e].pair] = e;
+  run.replay = ReplaySchedule(*replay.trace, replay.speed, now_ns(),
+                              {first_active_, active_, scenario_.sockets.active},
+                              [&](std::size_t pair) { return run.starter_of[pair] != SIZE_MAX; });
+  run.budget = run.replay.size();
+  const double span_s = static_cast<double>(replay.trace->span_ns()) / replay.speed / 1e9;
+  if (span_s > 0) run.figures.target_rate = static_cast<double>(run.replay.size()) / span_s;
 }
 
 // Stops sending when the phase is over (or the peer ended it), and says whether to poll again.
@@ -110,13 +128,8 @@ int Poller::tick(PhaseRun& run) {
   const auto now = now_ns();
   double wake_at = static_cast<double>(now) + kLongestWaitNs;
   if (run.open_loop && run.sending && !run.starters.empty()) {  // the near side only answers
-    while (run.figures.sent < run.budget) {
-      const auto slot = run.sends.take(now);
-      if (!slot) break;
-      send(run, run.starters[run.next_starter++ % run.starters.size()],
-           static_cast<std::uint64_t>(*slot));
-    }
-    wake_at = run.sends.sooner(wake_at);
+    send_due(run, now);
+    wake_at = run.sends.sooner(run.replay.sooner(wake_at));
   }
   if (run.running && !run.toggled.empty()) {
     while (run.toggle_ticks.take(now)) {  // a tick's time does not matter to a toggle
@@ -130,7 +143,27 @@ int Poller::tick(PhaseRun& run) {
     run.next_progress = now + kProgressNs;
   }
   const double wait_ms = (wake_at - static_cast<double>(now_ns())) / 1e6;
-  return wait_ms <= 0 ? 0 : std::min(static_cast<int>(wait_ms) + 1, 100);
+  if (wait_ms <= 0) return 0;
+  // A poll waits whole milliseconds. A replay keeps to its recorded times: it waits the whole
+  // milliseconds short of its next message, then polls without waiting until that is due.
+  if (const auto due = run.replay.next_due(); due && static_cast<double>(*due) <= wake_at) {
+    return std::min(static_cast<int>(wait_ms), 100);
+  }
+  return std::min(static_cast<int>(wait_ms) + 1, 100);
+}
+
+// The open loop's sends that are due, or the replay's.
+void Poller::send_due(PhaseRun& run, std::uint64_t now) {
+  while (run.figures.sent < run.budget) {
+    if (const auto slot = run.replay.take(now)) {
+      send(run, run.starter_of[slot->pair], slot->due_ns, slot->bytes);
+      continue;
+    }
+    const auto slot = run.sends.take(now);
+    if (!slot) break;
+    send(run, run.starters[run.next_starter++ % run.starters.size()],
+         static_cast<std::uint64_t>(*slot));
+  }
 }
 
 void Poller::poll_once(PhaseRun& run, libpoll::Events& events, int timeout_ms) {
@@ -188,6 +221,7 @@ void Poller::end_phase(PhaseRun& run) {
   for (End& end : ends_) {
     end.inbox.clear();
     end.owed.clear();  // none of their bytes were written: the stream stays whole
+    end.owed_bytes.clear();
   }
 }
 

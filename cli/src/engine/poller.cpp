@@ -12,15 +12,16 @@ using libpoll::Interest;
 using libpoll::Token;
 
 Poller::Poller(const Scenario& scenario, const RunOptions& options, std::size_t pairs,
-               std::size_t active, bool inject_faults)
+               std::size_t active, std::size_t first_active, bool inject_faults)
     : Poller(scenario, options,
-             PollerPart{make_pairs(scenario.sockets.kind, pairs), active, inject_faults, Side::both,
-                        std::nullopt}) {}
+             PollerPart{make_pairs(scenario.sockets.kind, pairs), active, first_active,
+                        inject_faults, Side::both, std::nullopt}) {}
 
 Poller::Poller(const Scenario& scenario, const RunOptions& options, PollerPart part)
     : scenario_(scenario),
       options_(options),
       active_(part.active),
+      first_active_(part.first_active),
       inject_faults_(part.inject_faults),
       share_(scenario.sockets.active > 0
                  ? static_cast<double>(part.active) / scenario.sockets.active

@@ -17,7 +17,9 @@
 #include "engine/clock.hpp"
 #include "engine/ends.hpp"
 #include "engine/engine.hpp"
+#include "engine/framing.hpp"
 #include "engine/peer_channel.hpp"
+#include "engine/replay_schedule.hpp"
 #include "engine/ticker.hpp"
 #include "libpoll/libpoll.hpp"
 
@@ -29,7 +31,8 @@ struct PhaseRun {
 
   const Phase& phase;
   Figures figures;
-  bool open_loop = false;
+  bool open_loop = false;  // a replay is one too: it sends on a schedule
+  Framing framing = Framing::fixed(64);
   bool running = true;   // until its time or its messages are used up
   bool sending = false;  // new messages go out (the active pairs, while running)
   std::uint64_t start = 0;
@@ -39,9 +42,11 @@ struct PhaseRun {
   std::uint64_t next_progress = 0;
   std::vector<std::size_t> starters;  // the ends that start the traffic
   std::size_t next_starter = 0;
-  Ticker sends;                      // open loop
-  Ticker toggle_ticks;               // toggles at a rate
-  std::vector<std::size_t> toggled;  // the ends toggles at a rate go round
+  std::vector<std::size_t> starter_of;  // replay: each active pair's starter (SIZE_MAX: none)
+  Ticker sends;                         // open loop
+  ReplaySchedule replay;                // replay
+  Ticker toggle_ticks;                  // toggles at a rate
+  std::vector<std::size_t> toggled;     // the ends toggles at a rate go round
   std::size_t next_toggled = 0;
   bool toggles_on_events = false;             // toggles every k readable events
   std::uint64_t in_flight = 0;                // messages sent on healthy pairs, not yet received
@@ -63,17 +68,18 @@ struct PhaseRun {
 struct PollerPart {
   std::vector<LinkPair> pairs;
   std::size_t active = 0;
-  bool inject_faults = false;  // the one poller of the run (and its peer) that injects faults
+  std::size_t first_active = 0;  // the run's index of its first active pair
+  bool inject_faults = false;    // the one poller of the run (and its peer) that injects faults
   Side side = Side::both;
   std::optional<PeerChannel> peer;
 };
 
 class Poller {
  public:
-  // `pairs` pairs, of which the first `active` carry traffic; `inject_faults` for the one poller
-  // of the run that injects the scenario's faults.
+  // `pairs` pairs, of which the first `active` carry traffic (the run's from `first_active` on);
+  // `inject_faults` for the one poller of the run that injects the scenario's faults.
   Poller(const Scenario& scenario, const RunOptions& options, std::size_t pairs, std::size_t active,
-         bool inject_faults);
+         std::size_t first_active, bool inject_faults);
   Poller(const Scenario& scenario, const RunOptions& options, PollerPart part);
 
   RunOutcome run();
@@ -96,6 +102,8 @@ class Poller {
   Figures run_phase(const Phase& phase, libpoll::Events& events);
   void begin_phase(PhaseRun& run);
   void start_traffic(PhaseRun& run);
+  void plan_replay(PhaseRun& run, const Replay& replay);
+  void send_due(PhaseRun& run, std::uint64_t now);
   [[nodiscard]] bool keep_going(PhaseRun& run);
   [[nodiscard]] int tick(PhaseRun& run);
   void poll_once(PhaseRun& run, libpoll::Events& events, int timeout_ms);
@@ -106,14 +114,17 @@ class Poller {
   void hear_peer(PhaseRun& run);
 
   // traffic.cpp
-  void send(PhaseRun& run, std::size_t e, std::uint64_t intended);
+  // `payload`: a replayed message's recorded size (0: the phase's payload_bytes).
+  void send(PhaseRun& run, std::size_t e, std::uint64_t intended, std::uint32_t payload = 0);
+  void build_message(const Stamps& stamps, std::uint32_t bytes, Framing framing);
   void write_all(std::size_t e, Link& writer, std::span<const std::byte> data);
-  void flush(std::size_t e, std::size_t payload);
+  void flush(std::size_t e, Framing framing);
   void receive(PhaseRun& run, std::size_t e, std::uint64_t event_time);
   void discard(const PhaseRun& run, std::size_t e);
   template <typename OnMessage>
-  void drain(std::size_t e, std::size_t payload, OnMessage&& on_message);
-  void on_message(PhaseRun& run, std::size_t e, const std::byte* message, std::uint64_t at);
+  void drain(std::size_t e, Framing framing, OnMessage&& on_message);
+  void on_message(PhaseRun& run, std::size_t e, std::span<const std::byte> message,
+                  std::uint64_t at);
 
   // toggles.cpp
   void plan_toggles(PhaseRun& run);
@@ -125,7 +136,7 @@ class Poller {
   void start_capture();
   void stop_capture();
   void stamp_sequence(std::vector<std::byte>& message);
-  void record_wire(const PhaseRun& run, const std::byte* message, std::uint64_t sent,
+  void record_wire(const PhaseRun& run, std::span<const std::byte> message, std::uint64_t sent,
                    std::uint64_t at);
   [[nodiscard]] bool is_capture(std::size_t token) const {
     return capture_ != nullptr && token == ends_.size();
@@ -146,6 +157,7 @@ class Poller {
   const RunOptions& options_;
   const Clock& clock_ = Clock::get();
   std::size_t active_;
+  std::size_t first_active_;
   bool inject_faults_;
   bool faults_injected_ = false;
   // This poller's part of the scenario's rates: open-loop sends and rate toggles are given for

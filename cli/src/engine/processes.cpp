@@ -72,8 +72,8 @@ WorkerProcess spawn_process(std::size_t index, const std::function<RunOutcome()>
 RunOutcome run_scenario(const Scenario& scenario, const RunOptions& options) {
   raise_fd_limit(scenario);
   if (scenario.workers == 1) {
-    RunOutcome outcome =
-        run_threads(scenario, options, scenario.sockets.count, scenario.sockets.active, true);
+    RunOutcome outcome = run_threads(
+        scenario, options, PairShare{scenario.sockets.count, scenario.sockets.active, 0}, true);
     outcome.peak_rss_kib = own_peak_rss_kib();
     return outcome;
   }
@@ -83,8 +83,11 @@ RunOutcome run_scenario(const Scenario& scenario, const RunOptions& options) {
       RunOptions child_options = options;
       if (w != 0) child_options.progress = nullptr;
       const std::size_t workers = scenario.workers;
-      return run_threads(scenario, child_options, share_of(scenario.sockets.count, workers, w),
-                         share_of(scenario.sockets.active, workers, w), w == 0);
+      const std::size_t active = scenario.sockets.active;
+      return run_threads(scenario, child_options,
+                         PairShare{share_of(scenario.sockets.count, workers, w),
+                                   share_of(active, workers, w), start_of(active, workers, w)},
+                         w == 0);
     }));
   }
   return supervisor.run();

@@ -49,7 +49,8 @@ int open_pidfd(pid_t pid) {
 std::uint64_t hang_deadline_ms(const Scenario& scenario) {
   std::uint64_t total = kSetupMarginMs;
   for (const Phase& phase : scenario.phases) {
-    total += phase.duration_ms ? *phase.duration_ms + 1'000 : 60'000;  // a second to drain
+    const auto planned = planned_ms(phase);
+    total += planned ? *planned + 1'000 : 60'000;  // a second to drain
   }
   return total;
 }

@@ -37,18 +37,19 @@ RunOutcome run_side_by_side(std::size_t count, const std::function<RunOutcome(st
   return std::move(outcomes[0]);
 }
 
-RunOutcome run_threads(const Scenario& scenario, const RunOptions& options, std::size_t pairs,
-                       std::size_t active, bool faults) {
+RunOutcome run_threads(const Scenario& scenario, const RunOptions& options, PairShare share,
+                       bool faults) {
   if (scenario.sockets.peer != PeerPlacement::same_loop) {
-    return run_with_peers(scenario, options, pairs, active, faults);
+    return run_with_peers(scenario, options, share, faults);
   }
   const std::size_t threads =
-      std::max<std::size_t>(1, std::min<std::size_t>(scenario.threads, pairs));
+      std::max<std::size_t>(1, std::min<std::size_t>(scenario.threads, share.pairs));
   return run_side_by_side(threads, [&](std::size_t t) {
     RunOptions thread_options = options;
     if (t != 0) thread_options.progress = nullptr;
-    return Poller(scenario, thread_options, share_of(pairs, threads, t),
-                  share_of(active, threads, t), faults && t == 0)
+    return Poller(scenario, thread_options, share_of(share.pairs, threads, t),
+                  share_of(share.active, threads, t),
+                  share.first_active + start_of(share.active, threads, t), faults && t == 0)
         .run();
   });
 }

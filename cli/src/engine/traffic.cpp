@@ -18,9 +18,9 @@ constexpr std::uint64_t kLateNs = 1'000'000;  // an open-loop send later than th
 }  // namespace
 
 // Sends one message from end `e` (for a pipe: into the pipe that `e` reads). `intended` is its
-// slot in an open-loop schedule; in a closed loop, the send stamp of the message it answers (0
-// for none).
-void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended) {
+// slot in an open-loop or replay schedule; in a closed loop, the send stamp of the message it
+// answers (0 for none).
+void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended, std::uint32_t payload) {
   End& end = ends_[e];
   LinkPair& pair = pairs_[end.pair];
   const PairState state = pair_state_[end.pair];
@@ -28,13 +28,13 @@ void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended) {
   Link& writer = pair.two_way ? *end.link : *pair.a;
   const auto actual = now_ns();
   ++clock_reads_;
-  std::vector<std::byte>& message = scratch_;
-  message.assign(run.phase.payload_bytes, std::byte{0});
+  const std::uint32_t bytes = run.framing.message_bytes(payload);
   const Stamps stamps{intended, actual};
-  std::memcpy(message.data(), &stamps, sizeof stamps);
-  stamp_sequence(message);
+  build_message(stamps, bytes, run.framing);
+  const std::vector<std::byte>& message = scratch_;
   if (run.open_loop && actual > intended + kLateNs) ++run.figures.late_sends;
   ++run.figures.sent;
+  if (run.framing.is_variable()) run.figures.replay_bytes_sent += bytes;
   if (state != PairState::healthy) {
     (void)writer.write(message);  // best effort: nobody reads it, and nothing waits for it
     return;
@@ -44,6 +44,7 @@ void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended) {
   ++run.sent_healthy;
   if (!end.outbox.empty() || !end.owed.empty()) {  // the socket is full: the stamps wait
     end.owed.push_back(stamps);
+    if (run.framing.is_variable()) end.owed_bytes.push_back(bytes);
     return;
   }
   if (wraps_write(run, end)) {
@@ -54,6 +55,15 @@ void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended) {
     return;
   }
   write_all(e, writer, message);
+}
+
+// The message in scratch_: its stamps, its sequence number and, when variable, its length.
+void Poller::build_message(const Stamps& stamps, std::uint32_t bytes, Framing framing) {
+  std::vector<std::byte>& message = scratch_;
+  message.assign(bytes, std::byte{0});
+  std::memcpy(message.data(), &stamps, sizeof stamps);
+  stamp_sequence(message);
+  if (framing.is_variable()) Framing::write_length(message.data(), bytes);
 }
 
 void Poller::write_all(std::size_t e, Link& writer, std::span<const std::byte> data) {
@@ -73,7 +83,7 @@ void Poller::write_all(std::size_t e, Link& writer, std::span<const std::byte> d
   }
 }
 
-void Poller::flush(std::size_t e, std::size_t payload) {
+void Poller::flush(std::size_t e, Framing framing) {
   End& end = ends_[e];
   if (end.outbox.empty()) return;
   LinkPair& pair = pairs_[end.pair];
@@ -85,15 +95,18 @@ void Poller::flush(std::size_t e, std::size_t payload) {
   } else if (!libpoll::is_would_block(written.error())) {
     end.outbox.clear();  // the peer is gone: nothing will take it
     end.owed.clear();
+    end.owed_bytes.clear();
   }
   // The messages owed, built one at a time as the socket takes them.
   while (end.outbox.empty() && !end.owed.empty()) {
-    std::vector<std::byte>& message = scratch_;
-    message.assign(payload, std::byte{0});
-    std::memcpy(message.data(), &end.owed.front(), sizeof(Stamps));
-    stamp_sequence(message);
+    std::uint32_t bytes = framing.message_bytes(0);
+    if (framing.is_variable()) {
+      bytes = end.owed_bytes.front();
+      end.owed_bytes.pop_front();
+    }
+    build_message(end.owed.front(), bytes, framing);
     end.owed.pop_front();
-    write_all(e, writer, message);
+    write_all(e, writer, scratch_);
   }
   if (end.outbox.empty() && end.interest.is_writable() && !end.waiting_writable) {
     reregister_end(e, Interest::readable);
@@ -102,21 +115,24 @@ void Poller::flush(std::size_t e, std::size_t payload) {
 
 // Reads everything `e` has and hands each complete message to `on_message`.
 template <typename OnMessage>
-void Poller::drain(std::size_t e, std::size_t payload, OnMessage&& on_message) {
+void Poller::drain(std::size_t e, Framing framing, OnMessage&& on_message) {
   End& end = ends_[e];
   std::array<std::byte, 65536> buffer;
   for (;;) {
     auto got = end.link->read(buffer);
     if (!got || *got == 0) return;  // would-block, or an error the hang-up event reports
     if (end.link->datagram()) {
-      if (*got >= sizeof(Stamps)) on_message(buffer.data());
+      if (*got >= sizeof(Stamps)) on_message(std::span<const std::byte>(buffer.data(), *got));
       continue;
     }
     end.inbox.insert(end.inbox.end(), buffer.begin(),
                      buffer.begin() + static_cast<std::ptrdiff_t>(*got));
     std::size_t used = 0;
-    for (; end.inbox.size() - used >= payload; used += payload) {
-      on_message(end.inbox.data() + used);
+    while (end.inbox.size() - used >= framing.length_known_after()) {
+      const std::size_t length = framing.length(end.inbox.data() + used);
+      if (end.inbox.size() - used < length) break;
+      on_message(std::span<const std::byte>(end.inbox.data() + used, length));
+      used += length;
     }
     end.inbox.erase(end.inbox.begin(), end.inbox.begin() + static_cast<std::ptrdiff_t>(used));
   }
@@ -126,8 +142,8 @@ void Poller::drain(std::size_t e, std::size_t payload, OnMessage&& on_message) {
 // pipe's reply lands in the pipe being drained).
 void Poller::receive(PhaseRun& run, std::size_t e, std::uint64_t event_time) {
   run.answers.clear();
-  drain(e, run.phase.payload_bytes,
-        [&](const std::byte* message) { on_message(run, e, message, event_time); });
+  drain(e, run.framing,
+        [&](std::span<const std::byte> message) { on_message(run, e, message, event_time); });
   for (const std::uint64_t answered : run.answers) {
     if (run.figures.sent >= run.budget) break;
     send(run, e, answered);
@@ -137,15 +153,16 @@ void Poller::receive(PhaseRun& run, std::size_t e, std::uint64_t event_time) {
 
 // What arrived before a reset is read, and dropped.
 void Poller::discard(const PhaseRun& run, std::size_t e) {
-  drain(e, run.phase.payload_bytes, [](const std::byte*) {});
+  drain(e, run.framing, [](std::span<const std::byte>) {});
 }
 
 // Latencies are kept while a poll's events are dispatched, and recorded together after: one way
 // from the send stamp (open loop: the intended one), and in a closed loop the round trip of the
 // message this one answers.
-void Poller::on_message(PhaseRun& run, std::size_t e, const std::byte* message, std::uint64_t at) {
+void Poller::on_message(PhaseRun& run, std::size_t e, std::span<const std::byte> message,
+                        std::uint64_t at) {
   Stamps stamps;
-  std::memcpy(&stamps, message, sizeof stamps);
+  std::memcpy(&stamps, message.data(), sizeof stamps);
   const auto since = [at](std::uint64_t stamp) { return at > stamp ? at - stamp : 0; };
   // Closed loop sends when it means to: the uncorrected figures are the same, and are copied
   // once at the end of the phase rather than recorded twice.
@@ -158,6 +175,7 @@ void Poller::on_message(PhaseRun& run, std::size_t e, const std::byte* message, 
   }
   if (capture_) record_wire(run, message, stamps.actual, at);
   ++run.figures.messages;
+  if (run.framing.is_variable()) run.figures.replay_bytes_received += message.size();
   const std::size_t pair = ends_[e].pair;
   if (pair_state_[pair] == PairState::healthy) {
     ++run.received_healthy;

@@ -89,6 +89,9 @@ double kernel_syscalls(const Figures& f) {
 double captured(const Figures& f) {
   return static_cast<double>(f.captured_packets);
 }
+double replayed(const Figures& f) {
+  return static_cast<double>(f.replay_bytes_sent + f.replay_bytes_received);
+}
 
 // Shorthands for the table.
 constexpr auto kReal = Shape::real;
@@ -293,11 +296,28 @@ std::vector<FigureSpec> capture_figures() {
   };
 }
 
+// Reported when a phase replayed a pcap.
+std::vector<FigureSpec> replay_figures() {
+  return {
+      {.name = "replay.bytes_sent",
+       .unit = "count",
+       .reading = &Figures::replay_bytes_sent,
+       .judgement = kWork,
+       .shown_when = &replayed},
+      {.name = "replay.bytes_received",
+       .unit = "count",
+       .reading = &Figures::replay_bytes_received,
+       .judgement = kWork,
+       .shown_when = &replayed},
+  };
+}
+
 std::vector<FigureSpec> make_catalogue() {
   std::vector<FigureSpec> catalogue = traffic_figures();
   for (FigureSpec& spec : loop_and_correctness_figures()) catalogue.push_back(std::move(spec));
   for (FigureSpec& spec : cost_figures()) catalogue.push_back(std::move(spec));
   for (FigureSpec& spec : capture_figures()) catalogue.push_back(std::move(spec));
+  for (FigureSpec& spec : replay_figures()) catalogue.push_back(std::move(spec));
   return catalogue;
 }
 

@@ -44,6 +44,11 @@ struct Figures {
   Histogram wire_to_dispatch;
   Histogram clock_difference;
 
+  // In a replay: the bytes of the messages sent and received (each its recorded payload, or the
+  // 28-byte header it was padded to).
+  std::uint64_t replay_bytes_sent = 0;
+  std::uint64_t replay_bytes_received = 0;
+
   // The whole run only: libpoll's loop metrics and what registry calls cost, summed over
   // pollers, and what measuring cost pollscope per event.
   std::uint64_t polls = 0;

@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -50,6 +51,27 @@ nlohmann::json worker_ends_block(const RunOutcome& outcome) {
   return ends;
 }
 
+// What each replay phase replayed, by phase name; null when none does.
+nlohmann::json replay_block(const Scenario& scenario) {
+  nlohmann::json block;
+  for (const Phase& phase : scenario.phases) {
+    const Replay* replay = replay_of(phase);
+    if (replay == nullptr || !replay->trace) continue;
+    const ReplayTrace& trace = *replay->trace;
+    block[phase.name] = {
+        {"pcap", trace.file},
+        {"speed", replay->speed},
+        {"packets", trace.packets},
+        {"flows", trace.flows},
+        {"pairs", std::min<std::uint64_t>(trace.flows, scenario.sockets.active)},
+        {"messages", trace.messages.size()},
+        {"payload_bytes", trace.bytes},
+        {"reverse_packets", trace.reverse_packets},
+        {"schedule_s", static_cast<double>(trace.span_ns()) / replay->speed / 1e9}};
+  }
+  return block;
+}
+
 }  // namespace
 
 nlohmann::json context_block(const Scenario& scenario, const RunOutcome& outcome,
@@ -83,6 +105,8 @@ nlohmann::json context_block(const Scenario& scenario, const RunOutcome& outcome
   context["start_time"] = start_time;
   context["peak_rss_kib"] = peak_rss_block(outcome);
   if (!outcome.workers.empty()) context["worker_ends"] = worker_ends_block(outcome);
+  if (auto replay = replay_block(scenario); !replay.is_null())
+    context["replay"] = std::move(replay);
   return context;
 }
 

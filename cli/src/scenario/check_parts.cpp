@@ -55,11 +55,31 @@ bool Checker::check_wake_sockets(const std::string& path, const Sockets& sockets
   return true;
 }
 
-// What ends a phase: exactly one of a duration and a number of messages.
+namespace {
+
+// Whether a phase document asks for a replay (its load is checked later).
+bool asks_replay(const json& phase) {
+  const auto load = phase.find("load");
+  if (load == phase.end() || !load->is_object()) return false;
+  const auto mode = load->find("mode");
+  return mode != load->end() && *mode == "replay";
+}
+
+}  // namespace
+
+// What ends a phase: exactly one of a duration and a number of messages; a replay ends with its
+// schedule, or at a duration.
 bool Checker::check_phase_end(const json& value, const std::string& path, const Sockets& sockets,
                               Phase* phase) {
   const bool has_duration = value.contains("duration_ms");
   const bool has_messages = value.contains("messages");
+  if (asks_replay(value)) {
+    if (has_messages) {
+      return fail(json_child(path, "messages"),
+                  "a replay sends the pcap's messages: end it with its schedule, or duration_ms");
+    }
+    if (!has_duration) return true;
+  }
   if (has_duration && has_messages) {
     return fail(path, "has both \"duration_ms\" and \"messages\": give exactly one");
   }
@@ -93,6 +113,10 @@ bool Checker::check_phase(const json& value, const std::string& path, const Sock
   if (!check_phase_end(value, path, sockets, phase)) return false;
   if (const auto found = value.find("load"); found != value.end()) {
     if (!check_load(*found, json_child(path, "load"), phase)) return false;
+  }
+  if (replay_of(*phase) != nullptr && value.contains("payload_bytes")) {
+    return fail(json_child(path, "payload_bytes"),
+                "a replay's message sizes are the pcap's payloads: payload_bytes does not apply");
   }
   if (!read_integer_member(value, path, "payload_bytes", 16, 65536, &phase->payload_bytes)) {
     return false;
@@ -135,10 +159,13 @@ bool Checker::check_load(const json& value, const std::string& path, Phase* phas
   const auto mode = value.find("mode");
   const bool closed = mode != value.end() && *mode == "closed";
   const bool open = mode != value.end() && *mode == "open";
+  const bool replay = mode != value.end() && *mode == "replay";
   std::span<const std::string_view> known = kLoadKeys;
   if (closed) known = kClosedKeys;
   if (open) known = kOpenKeys;
+  if (replay) known = kReplayKeys;
   if (!check_keys(value, path, known) || !require(value, path, "mode")) return false;
+  if (replay) return check_replay(value, path, phase);
   if (closed) {
     ClosedLoop loop;
     if (!read_integer_member(value, path, "in_flight", 1, 1024, &loop.in_flight)) return false;
@@ -155,8 +182,23 @@ bool Checker::check_load(const json& value, const std::string& path, Phase* phas
     return true;
   }
   return fail(json_child(path, "mode"),
-              fmt::format("expected one of \"closed\", \"open\", got {}",
+              fmt::format("expected one of \"closed\", \"open\", \"replay\", got {}",
                           mode->is_string() ? shown(*mode) : describe(*mode)));
+}
+
+// The pcap is read once the whole document is checked (load.cpp), where its folder is known.
+bool Checker::check_replay(const json& value, const std::string& path, Phase* phase) {
+  Replay replay;
+  if (!require(value, path, "pcap") ||
+      !read_string(value.at("pcap"), json_child(path, "pcap"), &replay.pcap)) {
+    return false;
+  }
+  if (replay.pcap.empty()) return fail(json_child(path, "pcap"), "must name a pcap file");
+  if (value.contains("speed") && !read_rate(value, path, "speed", kMaxReplaySpeed, &replay.speed)) {
+    return false;
+  }
+  phase->load = std::move(replay);
+  return true;
 }
 
 bool Checker::read_rate(const json& object, const std::string& path, std::string_view key,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -16,6 +17,14 @@
 
 #include "base/json_text.hpp"
 #include "scenario/scenario.hpp"
+
+namespace pollscope {
+
+// Reads the pcap of each replay phase of a checked scenario (relative to the folder of `file`),
+// or says which is wrong and why.
+[[nodiscard]] std::optional<Problem> load_replays(Scenario& scenario, std::string_view file);
+
+}  // namespace pollscope
 
 namespace pollscope::scenario_check {
 
@@ -35,10 +44,12 @@ inline constexpr std::array<std::string_view, 1> kCaptureKeys = {"interface"};
 inline constexpr std::array<std::string_view, 4> kSocketsKeys = {"kind", "count", "active", "peer"};
 inline constexpr std::array<std::string_view, 7> kPhaseKeys = {
     "name", "duration_ms", "messages", "load", "payload_bytes", "toggle", "leak_check"};
-inline constexpr std::array<std::string_view, 3> kLoadKeys = {"mode", "in_flight",
-                                                              "rate_per_second"};
+inline constexpr std::array<std::string_view, 5> kLoadKeys = {"mode", "in_flight",
+                                                              "rate_per_second", "pcap", "speed"};
 inline constexpr std::array<std::string_view, 2> kClosedKeys = {"mode", "in_flight"};
 inline constexpr std::array<std::string_view, 2> kOpenKeys = {"mode", "rate_per_second"};
+inline constexpr std::array<std::string_view, 3> kReplayKeys = {"mode", "pcap", "speed"};
+inline constexpr double kMaxReplaySpeed = 1000;
 inline constexpr std::array<std::string_view, 3> kToggleKeys = {"pattern", "every_events",
                                                                 "rate_per_second"};
 inline constexpr std::array<std::string_view, 5> kFaultsKeys = {
@@ -127,6 +138,7 @@ class Checker {
   bool check_phase_end(const json& value, const std::string& path, const Sockets& sockets,
                        Phase* phase);
   bool check_load(const json& value, const std::string& path, Phase* phase);
+  bool check_replay(const json& value, const std::string& path, Phase* phase);
   bool check_toggle(const json& value, const std::string& path, Toggle* toggle);
   bool check_faults(const json& value, const std::string& path, const Scenario& scenario,
                     Faults* faults);

@@ -97,8 +97,11 @@ std::variant<Scenario, Problem> parse_scenario(const nlohmann::json& document,
   try {
     Scenario scenario;
     scenario_check::Checker checker;
-    if (checker.check(document, &scenario)) return scenario;
-    return Problem{std::string(file), checker.mistake().path, checker.mistake().reason};
+    if (!checker.check(document, &scenario)) {
+      return Problem{std::string(file), checker.mistake().path, checker.mistake().reason};
+    }
+    if (auto problem = load_replays(scenario, file)) return std::move(*problem);
+    return scenario;
   } catch (const json::exception& error) {
     return Problem{std::string(file), "", fmt::format("internal error: {}", error.what())};
   }

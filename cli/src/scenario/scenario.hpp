@@ -5,6 +5,7 @@
 // scenarios/scenario.schema.json) and checked before anything runs.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 
 #include "base/failure.hpp"
 #include "libpoll/backend.hpp"
+#include "replay/replay_trace.hpp"
 
 namespace pollscope {
 
@@ -54,6 +56,16 @@ struct OpenLoop {
   double rate_per_second = 1000;  // > 0, at most 10,000,000
 };
 
+// Replay: the active pairs carry a pcap's TCP and UDP flows, flow i on active pair i (wrapping
+// round when there are more flows than pairs), each message of its recorded size at its recorded
+// time divided by `speed`; latency counts from that time, as in an open loop. The phase ends when
+// the schedule is done (or at duration_ms, when given).
+struct Replay {
+  std::string pcap;                          // as written in the scenario
+  double speed = 1;                          // (0, 1000]
+  std::shared_ptr<const ReplayTrace> trace;  // read when the scenario is loaded
+};
+
 enum class TogglePattern {
   none,
   readable_writable,  // reregister readable <-> writable
@@ -73,11 +85,12 @@ struct Toggle {
 
 struct Phase {
   std::string name;
-  // Exactly one of the two ends a phase.
+  // Exactly one of the two ends a phase (a replay ends with its schedule, or at duration_ms).
   std::optional<std::uint32_t> duration_ms;  // 1..3600000
   std::optional<std::uint64_t> messages;     // 1..10^12, counted across all active pairs
-  std::variant<ClosedLoop, OpenLoop> load = ClosedLoop{};
-  std::uint32_t payload_bytes = 64;  // 16..65536 (the first 16 bytes carry the send time)
+  std::variant<ClosedLoop, OpenLoop, Replay> load = ClosedLoop{};
+  // 16..65536 (the first 16 bytes carry the send time); a replay's sizes are the pcap's.
+  std::uint32_t payload_bytes = 64;
   Toggle toggle;
   bool leak_check = false;  // audit the registrations at the end of the phase
 };
@@ -126,7 +139,8 @@ struct Scenario {
   nlohmann::json source;  // the document as read, for the report's scenario hash
 };
 
-// Parses and checks a scenario document. `file` only names it in errors.
+// Parses and checks a scenario document. `file` names it in errors, and a replay's pcap path is
+// relative to its folder.
 [[nodiscard]] std::variant<Scenario, Problem> parse_scenario(const nlohmann::json& document,
                                                              std::string_view file);
 // Reads, parses and checks a scenario file; a missing or malformed file is a Problem too.
@@ -137,6 +151,14 @@ struct Scenario {
 // when it can.
 [[nodiscard]] std::optional<std::pair<std::string, std::string>> capture_unfit(
     const Scenario& scenario);
+
+// The replay of `phase`, if it is one.
+[[nodiscard]] inline const Replay* replay_of(const Phase& phase) {
+  return std::get_if<Replay>(&phase.load);
+}
+// How long a phase is planned to take, in milliseconds: its duration, or its replay's schedule
+// at its speed; none when it ends after a number of messages.
+[[nodiscard]] std::optional<std::uint64_t> planned_ms(const Phase& phase);
 
 [[nodiscard]] std::string_view to_string(SocketKind kind);
 [[nodiscard]] std::string_view to_string(PeerPlacement peer);

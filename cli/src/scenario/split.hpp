@@ -13,6 +13,12 @@ namespace pollscope {
   return total / parts + (index < total % parts ? 1 : 0);
 }
 
+// Where part `index`'s share starts: the shares of the parts before it, added up.
+[[nodiscard]] constexpr std::uint64_t start_of(std::uint64_t total, std::uint64_t parts,
+                                               std::uint64_t index) noexcept {
+  return index * (total / parts) + (index < total % parts ? index : total % parts);
+}
+
 // The largest share: the first part's.
 [[nodiscard]] constexpr std::uint64_t largest_share(std::uint64_t total,
                                                     std::uint64_t parts) noexcept {

@@ -1,0 +1,171 @@
+#include "replay/replay_trace.hpp"
+
+#include <pcap/pcap.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "capture/packet_view.hpp"
+
+namespace pollscope {
+
+namespace {
+
+struct FileCloser {
+  void operator()(std::FILE* file) const { std::fclose(file); }
+};
+struct PcapCloser {
+  void operator()(pcap_t* handle) const { pcap_close(handle); }
+};
+using PcapHandle = std::unique_ptr<pcap_t, PcapCloser>;
+
+// A flow is its transport and its two endpoints, whichever way a packet goes; `forward` is the
+// source of its first packet.
+struct FlowState {
+  std::uint32_t provisional = 0;  // in the order of first packets
+  std::string forward;
+};
+
+std::string endpoint(std::span<const std::byte> address, std::uint16_t port) {
+  std::string text(reinterpret_cast<const char*>(address.data()), address.size());
+  text += static_cast<char>(port >> 8);
+  text += static_cast<char>(port & 0xff);
+  return text;
+}
+
+// Builds the trace packet by packet; the offsets are made relative at the end.
+class TraceBuilder {
+ public:
+  void add(const TransportPacket& packet, std::uint64_t timestamp_ns) {
+    std::string source = endpoint(packet.source_address, packet.source_port);
+    std::string destination = endpoint(packet.destination_address, packet.destination_port);
+    std::string key(1, packet.transport == Transport::tcp ? 't' : 'u');
+    key += std::min(source, destination) + '|' + std::max(source, destination);
+    auto [found, first] = flows_.try_emplace(std::move(key));
+    if (first) found->second = {static_cast<std::uint32_t>(flows_.size() - 1), source};
+    if (packet.payload_length == 0) return;  // a handshake or an acknowledgement
+    if (found->second.forward != source) {
+      ++trace_.reverse_packets;
+      return;
+    }
+    const auto bytes = static_cast<std::uint32_t>(packet.payload_length);
+    trace_.messages.push_back({timestamp_ns, found->second.provisional, bytes});
+    trace_.bytes += bytes;
+    trace_.largest = std::max(trace_.largest, bytes);
+  }
+
+  ReplayTrace finish(std::string file, std::uint64_t packets) && {
+    // Flows numbered again among those replayed, keeping the order of their first packets.
+    std::vector<bool> replayed(flows_.size(), false);
+    for (const ReplayMessage& message : trace_.messages) replayed[message.flow] = true;
+    std::vector<std::uint32_t> number(flows_.size(), 0);
+    for (std::size_t i = 0; i < number.size(); ++i) {
+      if (replayed[i]) number[i] = trace_.flows++;
+    }
+    std::uint64_t first = UINT64_MAX;
+    for (const ReplayMessage& message : trace_.messages) first = std::min(first, message.offset_ns);
+    for (ReplayMessage& message : trace_.messages) {
+      message.flow = number[message.flow];
+      message.offset_ns -= first;
+    }
+    std::stable_sort(
+        trace_.messages.begin(), trace_.messages.end(),
+        [](const ReplayMessage& a, const ReplayMessage& b) { return a.offset_ns < b.offset_ns; });
+    trace_.file = std::move(file);
+    trace_.packets = packets;
+    return std::move(trace_);
+  }
+
+ private:
+  std::unordered_map<std::string, FlowState> flows_;
+  ReplayTrace trace_;
+};
+
+// Opens `path` with libpcap, or says why not: the reasons libpcap gives for a file header are
+// reworded so that a wrong or short file reads as such.
+std::variant<PcapHandle, TraceProblem> open_trace(const std::string& path) {
+  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  if (!file) return TraceProblem{fmt::format("{}: cannot be read: {}", path, std::strerror(errno))};
+  unsigned char magic[4] = {};
+  const std::size_t got = std::fread(magic, 1, sizeof magic, file.get());
+  std::rewind(file.get());
+  char error[PCAP_ERRBUF_SIZE] = {};
+  pcap_t* handle =
+      pcap_fopen_offline_with_tstamp_precision(file.get(), PCAP_TSTAMP_PRECISION_NANO, error);
+  if (handle != nullptr) {
+    (void)file.release();  // pcap_close closes it
+    return PcapHandle(handle);
+  }
+  if (got < sizeof magic) {
+    return TraceProblem{fmt::format("{}: the file header: cut short ({} bytes)", path, got)};
+  }
+  if (std::strstr(error, "truncated") != nullptr) {
+    return TraceProblem{fmt::format("{}: the file header: cut short ({})", path, error)};
+  }
+  if (std::strstr(error, "unknown file format") != nullptr) {
+    return TraceProblem{
+        fmt::format("{}: the file header: not a pcap or pcapng file (wrong magic number "
+                    "{:02x}{:02x}{:02x}{:02x})",
+                    path, magic[0], magic[1], magic[2], magic[3])};
+  }
+  return TraceProblem{fmt::format("{}: the file header: {}", path, error)};
+}
+
+}  // namespace
+
+std::variant<ReplayTrace, TraceProblem> read_replay_trace(const std::string& path) {
+  auto opened = open_trace(path);
+  if (auto* problem = std::get_if<TraceProblem>(&opened)) return std::move(*problem);
+  pcap_t* handle = std::get<PcapHandle>(opened).get();
+  const int link_type = pcap_datalink(handle);
+  if (!supported_link_type(link_type)) {
+    const char* name = pcap_datalink_val_to_name(link_type);
+    return TraceProblem{fmt::format(
+        "{}: the file header: link type {} ({}) is not one pollscope reads (EN10MB, LINUX_SLL, "
+        "NULL, LOOP, RAW)",
+        path, name != nullptr ? name : "unknown", link_type)};
+  }
+  TraceBuilder builder;
+  std::uint64_t index = 0;
+  for (;;) {
+    pcap_pkthdr* header = nullptr;
+    const u_char* data = nullptr;
+    const int read = pcap_next_ex(handle, &header, &data);
+    if (read == PCAP_ERROR_BREAK) break;  // the end of the file
+    ++index;
+    if (read != 1) {
+      const char* why = pcap_geterr(handle);
+      const bool short_file = std::strstr(why, "truncated") != nullptr;
+      return TraceProblem{
+          fmt::format("{}: packet {}: {} ({})", path, index,
+                      short_file ? "truncated: the file ends inside it" : "unreadable", why)};
+    }
+    const auto frame = std::as_bytes(std::span(data, header->caplen));
+    const auto parsed = parse_frame(frame, link_type);
+    if (const auto* other = std::get_if<NotTransport>(&parsed)) {
+      if (!other->truncated) continue;  // ARP, ICMP, a fragment: not replayed
+      return TraceProblem{fmt::format("{}: packet {}: truncated: {}", path, index, other->reason)};
+    }
+    const auto timestamp = static_cast<std::uint64_t>(header->ts.tv_sec) * 1'000'000'000U +
+                           static_cast<std::uint64_t>(header->ts.tv_usec);  // nanoseconds here
+    builder.add(std::get<TransportPacket>(parsed), timestamp);
+  }
+  ReplayTrace trace = std::move(builder).finish(path, index);
+  if (trace.messages.empty()) {
+    return TraceProblem{
+        trace.reverse_packets > 0
+            ? fmt::format("{}: no TCP or UDP payload in the direction of a flow's first packet "
+                          "(only {} in the other direction)",
+                          path, trace.reverse_packets)
+            : fmt::format("{}: no TCP or UDP payload in any of its {} packets", path, index)};
+  }
+  return trace;
+}
+
+}  // namespace pollscope

@@ -52,6 +52,8 @@ FdSlot* create_slot(int fd) noexcept {
     // Never freed: a chunk must outlive every Poll, and any thread may be reading it.
     auto* fresh = new (std::nothrow) FdSlot[std::size_t{1} << kSlotChunkBits];
     if (fresh == nullptr) return nullptr;
+    const int first = static_cast<int>(index & ~((std::size_t{1} << kSlotChunkBits) - 1));
+    for (int i = 0; i < (1 << kSlotChunkBits); ++i) fresh[i].set_number(first + i);
     if (published.compare_exchange_strong(chunk, fresh, std::memory_order_acq_rel)) {
       chunk = fresh;
     } else {

@@ -41,7 +41,9 @@ struct BookEntry {
   std::optional<FileIdentity> file;  // fstat at registration: it outlives a close
 };
 
-class FdSlot {
+// A cache line each, so that calls on neighbouring numbers from different threads do not
+// share one.
+class alignas(64) FdSlot {
  public:
   // The bit free and the owner `owner` (kNoOwner: a free slot): take the bit, in one
   // compare-and-swap. The registry's common paths.
@@ -59,11 +61,17 @@ class FdSlot {
     return word_.load(std::memory_order_acquire) >> 1;
   }
 
-  BookEntry entry;  // only with the bit held
+  // The descriptor number this slot stands for (set once, before the slot is published).
+  [[nodiscard]] int number() const noexcept { return number_; }
+  void set_number(int number) noexcept { number_ = number; }
 
  private:
   static constexpr std::uint64_t kBusy = 1;
   std::atomic<std::uint64_t> word_{0};
+  int number_ = -1;
+
+ public:
+  BookEntry entry;  // only with the bit held
 };
 
 // Two levels: 16,384 chunks of 1,024 slots, allocated as descriptor numbers reach them.

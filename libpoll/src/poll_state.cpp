@@ -17,19 +17,20 @@ bool registration_is_gone(const std::error_code& error) noexcept {
   return error == std::errc::bad_file_descriptor || error == std::errc::no_such_file_or_directory;
 }
 
-BookEntry entry_for(int fd, Token token, Interest interest, bool own) noexcept {
-  BookEntry entry{.token = token,
-                  .interest = interest,
-                  .own = own,
-                  .site = current_registration_site != nullptr ? *current_registration_site
-                                                               : std::source_location(),
-                  .file = std::nullopt};
+// Fills a slot's entry in place: the slot is already claimed, so nothing is copied twice.
+void fill_entry(BookEntry& entry, int fd, Token token, Interest interest, bool own) noexcept {
+  entry.token = token;
+  entry.interest = interest;
+  entry.own = own;
+  entry.site =
+      current_registration_site != nullptr ? *current_registration_site : std::source_location();
   struct stat status;  // NOLINT: filled by fstat, read only on success
   if (::fstat(fd, &status) == 0) {
     entry.file = FileIdentity{static_cast<std::uint64_t>(status.st_dev),
                               static_cast<std::uint64_t>(status.st_ino)};
+  } else {
+    entry.file.reset();
   }
-  return entry;
 }
 
 }  // namespace
@@ -58,7 +59,7 @@ PollState::~PollState() {
   remove_live_poll(id_);
 }
 
-void PollState::note_number(int fd) noexcept {
+void PollState::note_higher_number(int fd) noexcept {
   int highest = highest_fd_.load(std::memory_order_relaxed);
   while (fd > highest &&
          !highest_fd_.compare_exchange_weak(highest, fd, std::memory_order_relaxed)) {
@@ -90,18 +91,13 @@ void PollState::retire_lost(int fd, FdSlot& slot) noexcept {
   slot.unlock(kNoOwner);
 }
 
-Result<void> PollState::register_fd(int fd, Token token, Interest interest, sys::IoPath path,
-                                    EdgeLink* edge) noexcept {
-  return register_entry(fd, entry_for(fd, token, interest, false), path, edge);
-}
-
 Result<void> PollState::register_waker_fd(int fd, Token token) noexcept {
   int none = -1;
   if (!waker_fd_.compare_exchange_strong(none, fd, std::memory_order_relaxed)) {
     return fail(Errc::waker_exists);
   }
-  auto registered = register_entry(fd, entry_for(fd, token, Interest::readable, true),
-                                   sys::IoPath::libpoll, nullptr);
+  auto registered =
+      register_slot(fd, token, Interest::readable, true, sys::IoPath::libpoll, nullptr);
   if (!registered) waker_fd_.store(-1, std::memory_order_relaxed);
   return registered;
 }
@@ -110,40 +106,49 @@ bool PollState::has_waker() const noexcept {
   return waker_fd_.load(std::memory_order_relaxed) >= 0;
 }
 
-Result<void> PollState::register_entry(int fd, const BookEntry& wanted, sys::IoPath path,
-                                       EdgeLink* edge) noexcept {
+Result<void> PollState::register_slot(int fd, Token token, Interest interest, bool own,
+                                      sys::IoPath path, EdgeLink* edge) noexcept {
   FdSlot* slot = slot_of(fd);
-  if (slot == nullptr) [[unlikely]] {
+  if (slot == nullptr || !slot->try_lock_as(kNoOwner)) [[unlikely]]
+    return register_contested(fd, slot, token, interest, own, path, edge);
+  return register_claimed(fd, *slot, token, interest, own, path, edge);
+}
+
+Result<void> PollState::register_contested(int fd, FdSlot* slot, Token token, Interest interest,
+                                           bool own, sys::IoPath path, EdgeLink* edge) noexcept {
+  if (slot == nullptr) {
     return fail(fd < 0 ? std::make_error_code(std::errc::bad_file_descriptor)
                        : std::make_error_code(std::errc::value_too_large));
   }
   std::optional<Lost> lost;
-  if (!slot->try_lock_as(kNoOwner)) [[unlikely]] {
-    if (auto taken = take_slot(fd, *slot, lost); !taken) return taken;
-  }
-  // The bit is held and the number is free for this Poll.
-  Result<void> outcome;
+  if (auto taken = take_slot(fd, *slot, lost); !taken) return taken;
+  auto registered = register_claimed(fd, *slot, token, interest, own, path, edge);
+  if (lost) (lost->owner != nullptr ? *lost->owner : *this).report_lost(lost->info);
+  return registered;
+}
+
+Result<void> PollState::register_claimed(int fd, FdSlot& slot, Token token, Interest interest,
+                                         bool own, sys::IoPath path, EdgeLink* edge) noexcept {
+  fill_entry(slot.entry, fd, token, interest, own);
   try {
-    tokens_.add(wanted.token.value);  // before the kernel can deliver an event under it
-    outcome = selector_->register_fd(fd, wanted.token, wanted.interest, path);
-    if (!outcome) tokens_.remove(wanted.token.value);
+    tokens_.add(token.value);  // before the kernel can deliver an event under it
   } catch (const std::bad_alloc&) {
-    outcome = Unexpected(std::errc::not_enough_memory);
+    slot.unlock(kNoOwner);
+    return fail(std::make_error_code(std::errc::not_enough_memory));
   }
-  if (outcome) {
-    slot->entry = wanted;
-    note_number(fd);
-    slot->unlock(id_);
-    count(registers_);
-    if (edge != nullptr && emulates_edges_) [[unlikely]]
-      edge->link(selector_, fd);
-  } else {
-    slot->unlock(kNoOwner);
-    count(failed_operations_);
+  auto registered = selector_->register_fd(fd, token, interest, path);
+  if (!registered) [[unlikely]] {
+    tokens_.remove(token.value);
+    slot.unlock(kNoOwner);
+    return fail(registered.error());
   }
-  if (lost) [[unlikely]]
-    (lost->owner != nullptr ? *lost->owner : *this).report_lost(lost->info);
-  return outcome;
+  if (fd > highest_fd_.load(std::memory_order_relaxed)) [[unlikely]]
+    note_higher_number(fd);
+  slot.unlock(id_);
+  count(registers_);
+  if (edge != nullptr && emulates_edges_) [[unlikely]]
+    edge->link(selector_, fd);
+  return {};
 }
 
 Result<void> PollState::take_slot(int fd, FdSlot& slot, std::optional<Lost>& lost) noexcept {
@@ -171,35 +176,47 @@ Result<void> PollState::take_slot(int fd, FdSlot& slot, std::optional<Lost>& los
   return {};
 }
 
+// The common case: this Poll holds the number, no other call is on it, the token stays.
 Result<void> PollState::reregister_fd(int fd, Token token, Interest interest) noexcept {
   FdSlot* slot = existing_slot_of(fd);
-  if (slot == nullptr || !slot->try_lock_as(id_)) [[unlikely]] {
-    if (auto locked = locked_or_refused(fd, slot); !locked) return locked;
-  }
-  BookEntry& entry = slot->entry;
+  if (slot == nullptr || !slot->try_lock_as(id_)) [[unlikely]]
+    return reregister_waiting(fd, slot, token, interest);
+  if (token != slot->entry.token) [[unlikely]]
+    return reregister_locked(fd, *slot, token, interest);
+  auto reregistered = selector_->reregister_fd(fd, token, interest);
+  if (!reregistered) [[unlikely]]
+    return failed_on_slot(*slot, reregistered.error());
+  slot->entry.interest = interest;
+  slot->unlock(id_);
+  count(reregisters_);
+  return {};
+}
+
+Result<void> PollState::reregister_waiting(int fd, FdSlot* slot, Token token,
+                                           Interest interest) noexcept {
+  if (auto locked = locked_or_refused(fd, slot); !locked) return locked;
+  return reregister_locked(fd, *slot, token, interest);
+}
+
+Result<void> PollState::reregister_locked(int fd, FdSlot& slot, Token token,
+                                          Interest interest) noexcept {
+  BookEntry& entry = slot.entry;
   const bool new_token = token != entry.token;
   try {
-    if (new_token) [[unlikely]]
-      tokens_.add(token.value);
+    if (new_token) tokens_.add(token.value);
   } catch (const std::bad_alloc&) {
-    slot->unlock(id_);
+    slot.unlock(id_);
     return fail(std::make_error_code(std::errc::not_enough_memory));
   }
   auto reregistered = selector_->reregister_fd(fd, token, interest);
-  if (!reregistered) [[unlikely]] {
+  if (!reregistered) {
     if (new_token) tokens_.remove(token.value);
-    if (registration_is_gone(reregistered.error())) {
-      retire_lost(fd, *slot);
-    } else {
-      slot->unlock(id_);
-    }
-    return fail(reregistered.error());
+    return failed_on_slot(slot, reregistered.error());
   }
-  if (new_token) [[unlikely]]
-    tokens_.remove(entry.token.value);
+  if (new_token) tokens_.remove(entry.token.value);
   entry.token = token;
   entry.interest = interest;
-  slot->unlock(id_);
+  slot.unlock(id_);
   count(reregisters_);
   return {};
 }
@@ -210,20 +227,23 @@ Result<void> PollState::deregister_fd(int fd) noexcept {
     if (auto locked = locked_or_refused(fd, slot); !locked) return locked;
   }
   auto deregistered = selector_->deregister_fd(fd);
-  if (!deregistered) [[unlikely]] {
-    if (registration_is_gone(deregistered.error())) {
-      retire_lost(fd, *slot);
-    } else {
-      slot->unlock(id_);
-    }
-    return fail(deregistered.error());
-  }
+  if (!deregistered) [[unlikely]]
+    return failed_on_slot(*slot, deregistered.error());
   tokens_.remove(slot->entry.token.value);  // after the kernel can no longer deliver it
   if (slot->entry.own) [[unlikely]]
     waker_fd_.store(-1, std::memory_order_relaxed);
   slot->unlock(kNoOwner);
   count(deregisters_);
   return {};
+}
+
+Result<void> PollState::failed_on_slot(FdSlot& slot, std::error_code error) noexcept {
+  if (registration_is_gone(error)) {
+    retire_lost(slot.number(), slot);
+  } else {
+    slot.unlock(id_);
+  }
+  return fail(error);
 }
 
 Result<void> PollState::locked_or_refused(int fd, FdSlot* slot) noexcept {

@@ -40,7 +40,9 @@ class PollState {
 
   // `edge`: where a libpoll source wants the link to an edge-emulating selector (IoSource).
   Result<void> register_fd(int fd, Token token, Interest interest, sys::IoPath path,
-                           EdgeLink* edge = nullptr) noexcept;
+                           EdgeLink* edge = nullptr) noexcept {
+    return register_slot(fd, token, interest, false, path, edge);
+  }
   // The Poll's own Waker: one per Poll, kept out of registrations() and the leak reports.
   Result<void> register_waker_fd(int fd, Token token) noexcept;
   [[nodiscard]] bool has_waker() const noexcept;
@@ -102,19 +104,36 @@ class PollState {
     return Unexpected(error);
   }
 
-  Result<void> register_entry(int fd, const BookEntry& wanted, sys::IoPath path,
-                              EdgeLink* edge) noexcept;
-  // The rare path of a register: the slot is owned, or busy. On success the caller holds the
-  // bit of a slot it may take; `lost` names a stale registration it replaced.
+  // The registry's calls are split: a short common path that inlines nothing rare, and the
+  // rest in functions of their own, so that the common path keeps few values alive across its
+  // system call.
+  Result<void> register_slot(int fd, Token token, Interest interest, bool own, sys::IoPath path,
+                             EdgeLink* edge) noexcept;
+  // The number was free and is claimed: the bit is held.
+  Result<void> register_claimed(int fd, FdSlot& slot, Token token, Interest interest, bool own,
+                                sys::IoPath path, EdgeLink* edge) noexcept;
+  // The slot is owned, busy, or out of reach.
+  [[gnu::noinline]] Result<void> register_contested(int fd, FdSlot* slot, Token token,
+                                                    Interest interest, bool own, sys::IoPath path,
+                                                    EdgeLink* edge) noexcept;
+  // On success the caller holds the bit of a slot it may take; `lost` names a stale
+  // registration it replaced.
   Result<void> take_slot(int fd, FdSlot& slot, std::optional<Lost>& lost) noexcept;
+  [[gnu::noinline]] Result<void> reregister_waiting(int fd, FdSlot* slot, Token token,
+                                                    Interest interest) noexcept;
+  // The bit held: the general case, a new token included.
+  [[gnu::noinline]] Result<void> reregister_locked(int fd, FdSlot& slot, Token token,
+                                                   Interest interest) noexcept;
+  // The selector refused a call on a slot whose bit is held.
+  [[gnu::noinline]] Result<void> failed_on_slot(FdSlot& slot, std::error_code error) noexcept;
   // Reregister and deregister of a slot this Poll does not hold at once: the bit held by
   // another call (then this one waits), or the number not registered here.
-  Result<void> locked_or_refused(int fd, FdSlot* slot) noexcept;
+  [[gnu::noinline]] Result<void> locked_or_refused(int fd, FdSlot* slot) noexcept;
   Result<void> refuse(int fd) noexcept;
   // The slot's registration is gone from the kernel (its fd closed): retire it, free the slot.
   void retire_lost(int fd, FdSlot& slot) noexcept;
   RegistrationInfo retire(int fd, const BookEntry& entry, Retirement reason) noexcept;
-  void note_number(int fd) noexcept;
+  void note_higher_number(int fd) noexcept;
   // Calls `visit(fd, slot)` with the bit held for every slot this Poll owns; `visit` clears it.
   template <typename Visit>
   void for_each_owned(Visit&& visit) const;

@@ -4,13 +4,13 @@
 // for every event a poll returns, so it must cost next to nothing and never take a lock.
 //
 // Tokens below kDirectLimit (the usual slab indices) are counted in a plain array indexed by the
-// token: a lookup is a compare and a load, and a change is one atomic add, so that registry
-// calls from any thread need no lock. The array is mapped whole, once, from zero pages: memory is
-// spent only where tokens are used, and it never moves. Larger tokens go to an open-addressing
-// table (linear probing, power-of-two size, Fibonacci hashing, backward-shift deletion): a
-// multiply, a shift and usually one cache line. Its writers hold `table_mutex_`; the polling
-// thread reads it without the lock, seqlock style: `version_` is odd while a write is under way,
-// and a read that saw it change is retried under the mutex. Every slot is an atomic read and
+// token: a lookup is a compare and an add, and a change is one compare-and-swap, so that
+// registry calls from any thread need no lock. The array is mapped whole, once, from zero pages:
+// memory is spent only where tokens are used, and it never moves. Larger tokens go to an
+// open-addressing table (linear probing, power-of-two size, Fibonacci hashing, backward-shift
+// deletion): a multiply, a shift and usually one cache line. Its writers hold `table_mutex_`; the
+// polling thread reads it without the lock, seqlock style: `version_` is odd while a write is under
+// way, and a read that saw it change is retried under the mutex. Every slot is an atomic read and
 // written with relaxed order (plain moves on x86), and a table replaced by growth is kept until
 // destruction, so a racing reader never touches freed memory.
 
@@ -33,14 +33,15 @@ namespace libpoll::detail {
 
 class TokenCounts {
  public:
-  // Below this, a token is counted in the array (256 KiB of address space).
+  // Below this, a token is counted in the array (512 KiB of address space, touched a page at a
+  // time).
   static constexpr std::uint64_t kDirectLimit = std::uint64_t{1} << 16;
 
   TokenCounts() {
     void* mapped = ::mmap(nullptr, kDirectBytes, PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (mapped == MAP_FAILED) throw std::bad_alloc();
-    direct_ = static_cast<std::uint32_t*>(mapped);
+    direct_ = static_cast<std::uint64_t*>(mapped);
     tables_.push_back(std::make_unique<Table>(4));
     current_ = tables_.back().get();
     published_.store(current_, std::memory_order_relaxed);
@@ -53,9 +54,32 @@ class TokenCounts {
   // must grow.
   void add(std::uint64_t token) {
     if (token < kDirectLimit) [[likely]] {
-      direct(token).fetch_add(1, std::memory_order_relaxed);
+      auto word = direct(token);
+      auto now = word.load(std::memory_order_relaxed);
+      while (!word.compare_exchange_weak(now, (now + kOne) | kPresent, std::memory_order_relaxed)) {
+      }
       return;
     }
+    add_large(token);
+  }
+
+  void remove(std::uint64_t token) noexcept {
+    if (token < kDirectLimit) [[likely]] {
+      auto word = direct(token);
+      auto now = word.load(std::memory_order_relaxed);
+      while (now >= kOne) {
+        const auto less = now - kOne;
+        if (word.compare_exchange_weak(now, less >= kOne ? less : 0, std::memory_order_relaxed)) {
+          break;
+        }
+      }
+      return;
+    }
+    remove_large(token);
+  }
+
+  // The table's writers, out of the common path.
+  [[gnu::noinline]] void add_large(std::uint64_t token) {
     std::lock_guard lock(table_mutex_);
     if ((size_ + 1) * 2 > current_->size()) grow();  // may throw before anything changed
     begin_write();
@@ -70,14 +94,7 @@ class TokenCounts {
     end_write();
   }
 
-  void remove(std::uint64_t token) noexcept {
-    if (token < kDirectLimit) [[likely]] {
-      auto count = direct(token);
-      auto now = count.load(std::memory_order_relaxed);
-      while (now != 0 && !count.compare_exchange_weak(now, now - 1, std::memory_order_relaxed)) {
-      }
-      return;
-    }
+  [[gnu::noinline]] void remove_large(std::uint64_t token) noexcept {
     std::lock_guard lock(table_mutex_);
     Table& table = *current_;
     std::size_t index = table.find(token);
@@ -103,27 +120,33 @@ class TokenCounts {
   }
 
   [[nodiscard]] std::uint32_t count(std::uint64_t token) const noexcept {
-    if (token < kDirectLimit) return direct(token).load(std::memory_order_relaxed);
+    if (token < kDirectLimit) {
+      return static_cast<std::uint32_t>(direct(token).load(std::memory_order_relaxed) >> 32);
+    }
     std::lock_guard lock(table_mutex_);
     return current_->slots[current_->find(token)].count.load(std::memory_order_relaxed);
   }
 
-  // The polling thread: how many of `events` carry a token with no live registration. Small
-  // tokens cost a compare and a load each; any large one sends the batch through the table.
+  // The polling thread: how many of `events` carry a token with no live registration. A small
+  // token costs a compare and an add: its word's low half is 1 while the token is registered, so
+  // the sum's low half counts the known events (the high halves' counts carry no further).
   [[nodiscard]] std::uint64_t count_unknown(std::span<const Event> events) const noexcept {
-    std::uint64_t unknown = 0;
-    bool large = false;
+    std::uint64_t* const words = direct_;
+    std::uint64_t sum = 0;
+    std::size_t large = 0;
+#pragma GCC unroll 4
     for (const Event& event : events) {
       const std::uint64_t token = event.token().value;
       if (token < kDirectLimit) [[likely]] {
-        unknown += direct(token).load(std::memory_order_relaxed) == 0;
+        sum += std::atomic_ref<std::uint64_t>(words[token]).load(std::memory_order_relaxed);
       } else {
-        large = true;
+        ++large;
       }
     }
-    if (large) [[unlikely]]
-      unknown += count_unknown_large(events);
-    return unknown;
+    const std::uint64_t unknown = events.size() - large - static_cast<std::uint32_t>(sum);
+    if (large == 0) [[likely]]
+      return unknown;
+    return unknown + count_unknown_large(events);
   }
 
   // The same, every token looked up under the table's lock (for tests).
@@ -134,10 +157,14 @@ class TokenCounts {
   }
 
  private:
-  static constexpr std::size_t kDirectBytes = kDirectLimit * sizeof(std::uint32_t);
+  // A small token's word: its count in the high half, 1 in the low half while the count is not
+  // zero.
+  static constexpr std::uint64_t kOne = std::uint64_t{1} << 32;
+  static constexpr std::uint64_t kPresent = 1;
+  static constexpr std::size_t kDirectBytes = kDirectLimit * sizeof(std::uint64_t);
 
-  [[nodiscard]] std::atomic_ref<std::uint32_t> direct(std::uint64_t token) const noexcept {
-    return std::atomic_ref<std::uint32_t>(direct_[token]);
+  [[nodiscard]] std::atomic_ref<std::uint64_t> direct(std::uint64_t token) const noexcept {
+    return std::atomic_ref<std::uint64_t>(direct_[token]);
   }
 
   // The large tokens of `events`, looked up without the lock unless a writer got in the way.
@@ -242,7 +269,7 @@ class TokenCounts {
     end_write();
   }
 
-  std::uint32_t* direct_ = nullptr;             // kDirectLimit counts, read and written as atomics
+  std::uint64_t* direct_ = nullptr;             // kDirectLimit counts, read and written as atomics
   mutable std::mutex table_mutex_;              // serialises the table's writers
   std::vector<std::unique_ptr<Table>> tables_;  // every table ever used; the last is current
   Table* current_ = nullptr;                    // writers' view

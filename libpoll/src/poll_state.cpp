@@ -106,27 +106,6 @@ bool PollState::has_waker() const noexcept {
   return waker_fd_.load(std::memory_order_relaxed) >= 0;
 }
 
-Result<void> PollState::register_slot(int fd, Token token, Interest interest, bool own,
-                                      sys::IoPath path, EdgeLink* edge) noexcept {
-  FdSlot* slot = slot_of(fd);
-  if (slot == nullptr || !slot->try_lock_as(kNoOwner)) [[unlikely]]
-    return register_contested(fd, slot, token, interest, own, path, edge);
-  return register_claimed(fd, *slot, token, interest, own, path, edge);
-}
-
-Result<void> PollState::register_contested(int fd, FdSlot* slot, Token token, Interest interest,
-                                           bool own, sys::IoPath path, EdgeLink* edge) noexcept {
-  if (slot == nullptr) {
-    return fail(fd < 0 ? std::make_error_code(std::errc::bad_file_descriptor)
-                       : std::make_error_code(std::errc::value_too_large));
-  }
-  std::optional<Lost> lost;
-  if (auto taken = take_slot(fd, *slot, lost); !taken) return taken;
-  auto registered = register_claimed(fd, *slot, token, interest, own, path, edge);
-  if (lost) (lost->owner != nullptr ? *lost->owner : *this).report_lost(lost->info);
-  return registered;
-}
-
 Result<void> PollState::register_claimed(int fd, FdSlot& slot, Token token, Interest interest,
                                          bool own, sys::IoPath path, EdgeLink* edge) noexcept {
   fill_entry(slot.entry, fd, token, interest, own);
@@ -149,6 +128,27 @@ Result<void> PollState::register_claimed(int fd, FdSlot& slot, Token token, Inte
   if (edge != nullptr && emulates_edges_) [[unlikely]]
     edge->link(selector_, fd);
   return {};
+}
+
+Result<void> PollState::register_slot(int fd, Token token, Interest interest, bool own,
+                                      sys::IoPath path, EdgeLink* edge) noexcept {
+  FdSlot* slot = slot_of(fd);
+  if (slot == nullptr || !slot->try_lock_as(kNoOwner)) [[unlikely]]
+    return register_contested(fd, slot, token, interest, own, path, edge);
+  return register_claimed(fd, *slot, token, interest, own, path, edge);
+}
+
+Result<void> PollState::register_contested(int fd, FdSlot* slot, Token token, Interest interest,
+                                           bool own, sys::IoPath path, EdgeLink* edge) noexcept {
+  if (slot == nullptr) {
+    return fail(fd < 0 ? std::make_error_code(std::errc::bad_file_descriptor)
+                       : std::make_error_code(std::errc::value_too_large));
+  }
+  std::optional<Lost> lost;
+  if (auto taken = take_slot(fd, *slot, lost); !taken) return taken;
+  auto registered = register_claimed(fd, *slot, token, interest, own, path, edge);
+  if (lost) (lost->owner != nullptr ? *lost->owner : *this).report_lost(lost->info);
+  return registered;
 }
 
 Result<void> PollState::take_slot(int fd, FdSlot& slot, std::optional<Lost>& lost) noexcept {

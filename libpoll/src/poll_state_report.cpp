@@ -21,7 +21,7 @@ void print_leaks(const std::string& headline, std::span<const RegistrationInfo> 
 
 }  // namespace
 
-RegistrationInfo PollState::info_of(int fd, const Entry& entry) const {
+RegistrationInfo PollState::info_of(int fd, const BookEntry& entry) const {
   return RegistrationInfo{.fd = fd,
                           .token = entry.token,
                           .interest = entry.interest,
@@ -31,29 +31,31 @@ RegistrationInfo PollState::info_of(int fd, const Entry& entry) const {
 
 std::vector<RegistrationInfo> PollState::registrations() const {
   std::vector<RegistrationInfo> list;
-  std::lock_guard lock(mutex_);
-  list.reserve(live_count_);
-  for (std::size_t fd = 0; fd < entries_.size(); ++fd) {
-    const Entry& entry = entries_[fd];
-    if (entry.live && !entry.own) list.push_back(info_of(static_cast<int>(fd), entry));
-  }
+  for_each_owned([&](int fd, FdSlot& slot) {
+    try {
+      if (!slot.entry.own) list.push_back(info_of(fd, slot.entry));
+    } catch (...) {
+      slot.unlock(id_);
+      throw;
+    }
+    slot.unlock(id_);
+  });
   return list;
 }
 
 Result<AuditReport> PollState::audit() const {
   std::vector<BookRecord> live;
   std::vector<BookRecord> retired;
+  for_each_owned([&](int fd, FdSlot& slot) {
+    const BookEntry entry = slot.entry;
+    slot.unlock(id_);
+    live.push_back({fd, entry.token, entry.interest, entry.site, entry.own});
+  });
   {
-    std::lock_guard lock(mutex_);
-    live.reserve(live_count_);
-    for (std::size_t fd = 0; fd < entries_.size(); ++fd) {
-      const Entry& entry = entries_[fd];
-      if (!entry.live) continue;
-      live.push_back({static_cast<int>(fd), entry.token, entry.interest, entry.site, entry.own});
-    }
+    std::lock_guard lock(retired_mutex_);
     for (const Retired& gone : retired_) {
       retired.push_back({gone.fd, gone.entry.token, gone.entry.interest, gone.entry.site,
-                         gone.entry.own, gone.replaced});
+                         gone.entry.own, gone.reason, gone.entry.file});
     }
   }
   auto kernel = selector_->registrations();

@@ -34,7 +34,7 @@ Result<std::shared_ptr<PollState>> PollState::create(const PollOptions& options)
 
 PollState::PollState(std::shared_ptr<sys::Selector> selector, const PollOptions& options) noexcept
     : selector_(std::move(selector)),
-      emulates_edges_(selector_->emulates_edges()),
+      links_sources_(selector_->emulates_edges() || selector_->drain_clock() != nullptr),
       id_(next_poll_id()),
       measure_blocked_time_(options.measure_blocked_time),
       created_(std::chrono::steady_clock::now()) {}
@@ -194,12 +194,13 @@ Result<void> PollState::register_locked(int fd, const Entry& entry, sys::IoPath 
     return Unexpected(std::errc::not_enough_memory);
   }
   bump(registers_);
-  if (edge != nullptr && emulates_edges_) [[unlikely]]
+  if (edge != nullptr && links_sources_) [[unlikely]]
     edge->link(selector_, fd);
   return {};
 }
 
-Result<void> PollState::reregister_fd(int fd, Token token, Interest interest) noexcept {
+Result<void> PollState::reregister_fd(int fd, Token token, Interest interest, sys::IoPath path,
+                                      std::uint64_t drained_at) noexcept {
   std::unique_lock lock(mutex_);
   Entry* entry = live_entry(fd);
   if (entry == nullptr) {
@@ -208,7 +209,7 @@ Result<void> PollState::reregister_fd(int fd, Token token, Interest interest) no
     if (held_by_another_poll(fd)) return Unexpected(Errc::registered_with_another_poll);
     return Unexpected(Errc::not_registered);
   }
-  auto reregistered = selector_->reregister_fd(fd, token, interest);
+  auto reregistered = selector_->reregister_fd(fd, token, interest, path, drained_at);
   if (!reregistered) {
     bump(failed_operations_);
     if (registration_is_gone(reregistered.error())) (void)retire(fd, false);

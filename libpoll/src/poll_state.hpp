@@ -40,7 +40,10 @@ class PollState {
   // The Poll's own Waker: one per Poll, kept out of registrations() and the leak reports.
   Result<void> register_waker_fd(int fd, Token token) noexcept;
   [[nodiscard]] bool has_waker() const noexcept;
-  Result<void> reregister_fd(int fd, Token token, Interest interest) noexcept;
+  // `path`, `drained_at`: see sys::Selector::reregister_fd.
+  Result<void> reregister_fd(int fd, Token token, Interest interest,
+                             sys::IoPath path = sys::IoPath::foreign,
+                             std::uint64_t drained_at = 0) noexcept;
   Result<void> deregister_fd(int fd) noexcept;
   // The user's own I/O on a registered foreign fd returned would-block for `kinds`.
   Result<void> drained(int fd, Interest kinds) noexcept;
@@ -115,7 +118,7 @@ class PollState {
   void report_lost(const RegistrationInfo& lost) noexcept;
 
   std::shared_ptr<sys::Selector> selector_;
-  const bool emulates_edges_;  // the selector wants each libpoll source's would-blocks
+  const bool links_sources_;  // the selector wants a link from each libpoll source (EdgeLink)
   const std::uint64_t id_;
 
   mutable FutexMutex mutex_;  // guards the book: entries_, tokens_, retired_, live_count_

@@ -204,6 +204,28 @@ TEST_P(CoalescedChangesTest, TheAuditSeesTheChangeAsMade) {
   ASSERT_TRUE(registry().deregister_source(local));
 }
 
+// What can only fail later: a libpoll source's descriptor replaced behind its back (here by
+// dup2) between a recorded change and the next poll. That poll counts the failure, and the
+// audit names the registration the kernel dropped.
+TEST_P(CoalescedChangesTest, ARecordedChangeOfAReplacedDescriptorFailsAtTheNextPoll) {
+  if (GetParam() != Backend::epoll) {
+    GTEST_SKIP() << "only epoll records a libpoll source's change for a later system call";
+  }
+  auto [local, peer] = net::UnixStream::pair().value();
+  auto [other, other_peer] = net::UnixStream::pair().value();
+  ASSERT_TRUE(registry().register_source(local, kFirst, Interest::readable));
+  testing::expect_no_events(poll(), events_);
+  ASSERT_TRUE(registry().reregister_source(local, kFirst, Interest::readable | Interest::writable));
+  ASSERT_EQ(::dup2(other.as_raw_fd(), local.as_raw_fd()), local.as_raw_fd());
+
+  testing::expect_no_events(poll(), events_);
+  EXPECT_EQ(poll().metrics().late_change_failures, 1U);
+  auto report = poll().audit();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->count(DiscrepancyKind::vanished), 1U);
+  EXPECT_FALSE(registry().deregister_source(local));
+}
+
 LIBPOLL_INSTANTIATE_FOR_BACKENDS(CoalescedChangesTest);
 
 }  // namespace

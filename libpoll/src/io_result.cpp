@@ -1,6 +1,5 @@
 #include "libpoll/detail/io_result.hpp"
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <system_error>
@@ -47,13 +46,9 @@ void EdgeLink::rearm(Interest kind) const noexcept {
 }
 
 std::uint64_t EdgeLink::drained_at(Interest interest) const noexcept {
-  if (!clock_ || interest.is_priority()) return 0;
-  std::uint64_t oldest = UINT64_MAX;
-  if (interest.is_readable()) oldest = read_drained_.load(std::memory_order_relaxed);
-  if (interest.is_writable()) {
-    oldest = std::min(oldest, write_drained_.load(std::memory_order_relaxed));
-  }
-  return oldest == UINT64_MAX ? 0 : oldest;
+  if (!clock_) return 0;
+  return oldest_drain(interest, read_drained_.load(std::memory_order_relaxed),
+                      write_drained_.load(std::memory_order_relaxed));
 }
 
 Unexpected io_error(Interest kind, const EdgeLink& edge, std::uint64_t stamp) noexcept {

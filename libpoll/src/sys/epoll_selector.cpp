@@ -1,6 +1,5 @@
 #include "sys/epoll_selector.hpp"
 
-#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
 
@@ -83,13 +82,8 @@ Result<void> EpollSelector::reregister_fd(int fd, Token token, Interest interest
   const KernelState wanted = to_state(token, interest);
   if (path == IoPath::libpoll) return changes_.change(fd, wanted, drained_at, true);
   // A foreign descriptor may have been closed behind the book's back, which EPOLL_CTL_MOD would
-  // have said at once: when the change would be skipped, a cheaper call asks instead. Its
-  // changes are made at once, so that every other error comes from the kernel at the call.
-  drained_at = changes_.drained_at(fd, interest);
-  if (changes_.would_skip(fd, wanted, drained_at) && ::fcntl(fd, F_GETFD) < 0) {
-    return detail::last_error();
-  }
-  return changes_.change(fd, wanted, drained_at, false);
+  // have said at once: its changes are made at once, and a skip asks with a cheaper call.
+  return changes_.change_foreign(fd, wanted, interest);
 }
 
 Result<void> EpollSelector::deregister_fd(int fd) noexcept {

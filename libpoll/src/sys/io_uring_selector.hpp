@@ -131,8 +131,6 @@ class IoUringSelector final : public Selector {
   // Keeps the request the kernel has for `entry` when it is what a reregister asks for and the
   // source was drained since the last reap (then nothing can be lost); false otherwise.
   bool keep_held(Entry& entry, Token token, Mask mask, std::uint64_t drained_at) noexcept;
-  [[nodiscard]] std::uint64_t foreign_drained_at(const Entry& entry,
-                                                 Interest interest) const noexcept;
   // Ends the registration's request: at once where the kernel can, else with the next poll.
   void remove_request(const Entry& entry, int fd) noexcept;
   // Makes room for `more` changes (may throw std::bad_alloc).

@@ -7,10 +7,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <climits>
 #include <cstdint>
 #include <new>
 
+#include "libpoll/detail/io_result.hpp"
 #include "libpoll/detail/syscall.hpp"
 #include "sys/io_uring_selector.hpp"
 
@@ -143,7 +143,7 @@ Result<void> IoUringSelector::reregister_fd(int fd, Token token, Interest intere
     if (named.error) return Unexpected(named.error);
     return Unexpected(std::errc::no_such_file_or_directory);
   }
-  if (!own) drained_at = foreign_drained_at(*entry, interest);
+  if (!own) drained_at = detail::oldest_drain(interest, entry->read_drained, entry->write_drained);
   if (keep_held(*entry, token, mask_for(interest), drained_at)) return {};
   try {
     reserve_changes(2);
@@ -176,15 +176,6 @@ bool IoUringSelector::keep_held(Entry& entry, Token token, Mask mask,
   entry.kernel_data = entry.held_data;  // its recorded removal and replacement are now void
   ++counts_.skipped;
   return true;
-}
-
-std::uint64_t IoUringSelector::foreign_drained_at(const Entry& entry,
-                                                  Interest interest) const noexcept {
-  if (interest.is_priority()) return 0;
-  std::uint64_t oldest = UINT64_MAX;
-  if (interest.is_readable()) oldest = entry.read_drained;
-  if (interest.is_writable()) oldest = std::min(oldest, entry.write_drained);
-  return oldest == UINT64_MAX ? 0 : oldest;
 }
 
 void IoUringSelector::rearm_foreign(int fd, Interest kind) noexcept {

@@ -1,13 +1,14 @@
 #include "sys/pending_changes.hpp"
 
+#include <fcntl.h>
 #include <sys/epoll.h>
 
 #include <algorithm>
-#include <climits>
 #include <cstdint>
 #include <mutex>
 #include <new>
 
+#include "libpoll/detail/io_result.hpp"
 #include "libpoll/detail/syscall.hpp"
 
 namespace libpoll::sys {
@@ -18,16 +19,6 @@ PendingChanges::PendingChanges(int epoll_fd)
 ChangeCounts PendingChanges::counts() const noexcept {
   const std::scoped_lock lock(mutex_);
   return ChangeCounts{.made = applied_, .skipped = skipped_, .late_failures = late_failures_};
-}
-
-bool PendingChanges::on_polling_thread() const noexcept {
-  return poller_ == this_thread_tag();
-}
-
-PendingChanges::Entry* PendingChanges::find(int fd) noexcept {
-  if (fd < 0 || static_cast<std::size_t>(fd) >= entries_.size()) return nullptr;
-  Entry& entry = entries_[static_cast<std::size_t>(fd)];
-  return entry.known ? &entry : nullptr;
 }
 
 void PendingChanges::begin_poll() noexcept {
@@ -47,7 +38,7 @@ void PendingChanges::flush_locked() noexcept {
     // Undone since: deregistered (and maybe registered anew), or made at once by another thread.
     if (entry == nullptr || !entry->pending) continue;
     entry->pending = false;
-    if (entry->wanted == entry->held && current(entry->drained_at)) {
+    if (can_skip(*entry, entry->wanted, entry->drained_at)) {
       ++skipped_;
       continue;
     }
@@ -93,10 +84,21 @@ void PendingChanges::removed(int fd) noexcept {
   if (Entry* entry = find(fd)) *entry = Entry{};
 }
 
-bool PendingChanges::would_skip(int fd, KernelState wanted, std::uint64_t drained_at) noexcept {
+Result<void> PendingChanges::change_foreign(int fd, KernelState wanted,
+                                            Interest interest) noexcept {
   const std::scoped_lock lock(mutex_);
-  const Entry* entry = find(fd);
-  return entry != nullptr && !entry->pending && entry->held == wanted && current(drained_at);
+  Entry* entry = find(fd);
+  if (entry == nullptr) return modify(fd, wanted);
+  entry->pending = false;  // superseded by this change, made now
+  entry->wanted = wanted;
+  if (can_skip(*entry, wanted,
+               detail::oldest_drain(interest, entry->read_drained, entry->write_drained))) {
+    // Closed behind the book's back: the kernel would have said so, and so does this call.
+    if (::fcntl(fd, F_GETFD) < 0) return detail::last_error();
+    ++skipped_;
+    return {};
+  }
+  return apply(fd, *entry, wanted);
 }
 
 Result<void> PendingChanges::change(int fd, KernelState wanted, std::uint64_t drained_at,
@@ -117,7 +119,7 @@ Result<void> PendingChanges::change(int fd, KernelState wanted, std::uint64_t dr
   }
   entry->pending = false;  // superseded by this change, made now
   entry->wanted = wanted;
-  if (entry->held == wanted && current(drained_at)) {
+  if (can_skip(*entry, wanted, drained_at)) {
     ++skipped_;
     return {};
   }
@@ -133,16 +135,6 @@ void PendingChanges::drained(int fd, Interest kind) noexcept {
   const std::uint64_t now = clock_->load(std::memory_order_relaxed);
   if (kind.is_readable()) entry->read_drained = now;
   if (kind.is_writable()) entry->write_drained = now;
-}
-
-std::uint64_t PendingChanges::drained_at(int fd, Interest interest) noexcept {
-  const std::scoped_lock lock(mutex_);
-  const Entry* entry = find(fd);
-  if (entry == nullptr || interest.is_priority()) return 0;
-  std::uint64_t oldest = UINT64_MAX;
-  if (interest.is_readable()) oldest = entry->read_drained;
-  if (interest.is_writable()) oldest = std::min(oldest, entry->write_drained);
-  return oldest == UINT64_MAX ? 0 : oldest;
 }
 
 }  // namespace libpoll::sys

@@ -21,6 +21,7 @@
 // lock orders the two: select() names its thread and applies the recorded changes under it.
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -64,14 +65,14 @@ class PendingChanges {
   // made at once.
   Result<void> change(int fd, KernelState wanted, std::uint64_t drained_at,
                       bool may_defer) noexcept;
-  // Whether change() would skip this change at the call (a foreign descriptor is then checked
-  // for being open first: the kernel would have said EBADF).
-  [[nodiscard]] bool would_skip(int fd, KernelState wanted, std::uint64_t drained_at) noexcept;
+  // A reregister of a foreign descriptor to `wanted` (for `interest`), made at once so that the
+  // kernel answers it, or skipped as change() would skip it, using the drains its user reported
+  // (drained()); a skip first checks that the descriptor is open, as the kernel would have.
+  Result<void> change_foreign(int fd, KernelState wanted, Interest interest) noexcept;
 
   // A foreign descriptor's user found `kind` drained (Registry::drained); counts only on the
-  // polling thread, between polls. drained_at() is what the stamps say for `interest`.
+  // polling thread, between polls.
   void drained(int fd, Interest kind) noexcept;
-  [[nodiscard]] std::uint64_t drained_at(int fd, Interest interest) noexcept;
 
  private:
   struct Entry {
@@ -84,11 +85,20 @@ class PendingChanges {
     bool pending = false;
   };
 
-  [[nodiscard]] Entry* find(int fd) noexcept;
+  [[nodiscard]] Entry* find(int fd) noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= entries_.size()) return nullptr;
+    Entry& entry = entries_[static_cast<std::size_t>(fd)];
+    return entry.known ? &entry : nullptr;
+  }
   [[nodiscard]] bool current(std::uint64_t drained_at) const noexcept {
     return drained_at != 0 && drained_at == clock_->load(std::memory_order_relaxed);
   }
-  [[nodiscard]] bool on_polling_thread() const noexcept;
+  [[nodiscard]] bool on_polling_thread() const noexcept { return poller_ == this_thread_tag(); }
+  // Whether `entry`, with no change recorded, can stay as it is for `wanted`.
+  [[nodiscard]] bool can_skip(const Entry& entry, KernelState wanted,
+                              std::uint64_t drained_at) const noexcept {
+    return entry.held == wanted && current(drained_at);
+  }
   Result<void> modify(int fd, KernelState wanted) noexcept;  // EPOLL_CTL_MOD, counted
   Result<void> apply(int fd, Entry& entry, KernelState wanted) noexcept;
   void flush_locked() noexcept;

@@ -24,6 +24,15 @@ class Selector;
 
 namespace libpoll::detail {
 
+/// The oldest of the drain stamps (poll counts) of the kinds in `interest`: when all of them
+/// were last found drained; 0 when one never was. Priority data has no drain libpoll can see.
+[[nodiscard]] constexpr std::uint64_t oldest_drain(Interest interest, std::uint64_t read,
+                                                   std::uint64_t write) noexcept {
+  if (interest.is_priority()) return 0;
+  if (interest.is_readable() && interest.is_writable()) return read < write ? read : write;
+  return interest.is_readable() ? read : write;
+}
+
 /// The selector a libpoll source is registered with, when it wants to hear of the source's I/O,
 /// or nothing. An edge-emulating selector (poll(2)) hears of every would-block and transfer; the
 /// others (epoll, io_uring) only keep the poll count at which each kind was last drained (a

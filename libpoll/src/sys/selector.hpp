@@ -68,7 +68,8 @@ class Selector {
   // `interest` was last found drained by libpoll's own I/O, or 0. A backend may record the
   // change and make it with the next select(), and skip it when the kernel holds that state
   // already and the source was drained since the last select() returned; errors it can only
-  // see then are counted in change_counts().late_failures.
+  // see then are counted in change_counts().late_failures. A change made while select() is
+  // blocked (from another thread) must reach that select(), as a register does.
   virtual Result<void> reregister_fd(int fd, Token token, Interest interest, IoPath path,
                                      std::uint64_t drained_at) noexcept = 0;
   virtual Result<void> deregister_fd(int fd) noexcept = 0;
@@ -99,7 +100,8 @@ class Selector {
 
   // The user's own I/O on a foreign `fd` returned would-block for `kind`, and the user says so
   // (Registry::drained). Edge-emulating backends re-arm it, and from then on treat the
-  // registration as libpoll's own; epoll needs nothing.
+  // registration as libpoll's own; epoll and io_uring date the drain, for a following
+  // reregister to an unchanged interest (reregister_fd).
   virtual void rearm_foreign(int fd, Interest kind) noexcept {
     (void)fd;
     (void)kind;

@@ -49,7 +49,7 @@ Result<std::shared_ptr<PollState>> PollState::create(const PollOptions& options)
 
 PollState::PollState(std::shared_ptr<sys::Selector> selector, const PollOptions& options)
     : selector_(std::move(selector)),
-      emulates_edges_(selector_->emulates_edges()),
+      links_sources_(selector_->emulates_edges() || selector_->drain_clock() != nullptr),
       id_(next_poll_id()),
       measure_blocked_time_(options.measure_blocked_time),
       created_(std::chrono::steady_clock::now()) {}
@@ -125,7 +125,7 @@ Result<void> PollState::register_claimed(int fd, FdSlot& slot, Token token, Inte
     note_higher_number(fd);
   slot.unlock(id_);
   count(registers_);
-  if (edge != nullptr && emulates_edges_) [[unlikely]]
+  if (edge != nullptr && links_sources_) [[unlikely]]
     edge->link(selector_, fd);
   return {};
 }
@@ -177,13 +177,14 @@ Result<void> PollState::take_slot(int fd, FdSlot& slot, std::optional<Lost>& los
 }
 
 // The common case: this Poll holds the number, no other call is on it, the token stays.
-Result<void> PollState::reregister_fd(int fd, Token token, Interest interest) noexcept {
+Result<void> PollState::reregister_fd(int fd, Token token, Interest interest, sys::IoPath path,
+                                      std::uint64_t drained_at) noexcept {
   FdSlot* slot = existing_slot_of(fd);
   if (slot == nullptr || !slot->try_lock_as(id_)) [[unlikely]]
-    return reregister_waiting(fd, slot, token, interest);
+    return reregister_waiting(fd, slot, {token, interest, path, drained_at});
   if (token != slot->entry.token) [[unlikely]]
-    return reregister_locked(fd, *slot, token, interest);
-  auto reregistered = selector_->reregister_fd(fd, token, interest);
+    return reregister_locked(fd, *slot, {token, interest, path, drained_at});
+  auto reregistered = selector_->reregister_fd(fd, token, interest, path, drained_at);
   if (!reregistered) [[unlikely]]
     return failed_on_slot(*slot, reregistered.error());
   slot->entry.interest = interest;
@@ -192,14 +193,15 @@ Result<void> PollState::reregister_fd(int fd, Token token, Interest interest) no
   return {};
 }
 
-Result<void> PollState::reregister_waiting(int fd, FdSlot* slot, Token token,
-                                           Interest interest) noexcept {
+Result<void> PollState::reregister_waiting(int fd, FdSlot* slot,
+                                           const Reregistration& change) noexcept {
   if (auto locked = locked_or_refused(fd, slot); !locked) return locked;
-  return reregister_locked(fd, *slot, token, interest);
+  return reregister_locked(fd, *slot, change);
 }
 
-Result<void> PollState::reregister_locked(int fd, FdSlot& slot, Token token,
-                                          Interest interest) noexcept {
+Result<void> PollState::reregister_locked(int fd, FdSlot& slot,
+                                          const Reregistration& change) noexcept {
+  const auto [token, interest, path, drained_at] = change;
   BookEntry& entry = slot.entry;
   const bool new_token = token != entry.token;
   try {
@@ -208,7 +210,7 @@ Result<void> PollState::reregister_locked(int fd, FdSlot& slot, Token token,
     slot.unlock(id_);
     return fail(std::make_error_code(std::errc::not_enough_memory));
   }
-  auto reregistered = selector_->reregister_fd(fd, token, interest);
+  auto reregistered = selector_->reregister_fd(fd, token, interest, path, drained_at);
   if (!reregistered) {
     if (new_token) tokens_.remove(token.value);
     return failed_on_slot(slot, reregistered.error());

@@ -46,7 +46,10 @@ class PollState {
   // The Poll's own Waker: one per Poll, kept out of registrations() and the leak reports.
   Result<void> register_waker_fd(int fd, Token token) noexcept;
   [[nodiscard]] bool has_waker() const noexcept;
-  Result<void> reregister_fd(int fd, Token token, Interest interest) noexcept;
+  // `path`, `drained_at`: see sys::Selector::reregister_fd.
+  Result<void> reregister_fd(int fd, Token token, Interest interest,
+                             sys::IoPath path = sys::IoPath::foreign,
+                             std::uint64_t drained_at = 0) noexcept;
   Result<void> deregister_fd(int fd) noexcept;
   // The user's own I/O on a registered foreign fd returned would-block for `kinds`.
   Result<void> drained(int fd, Interest kinds) noexcept;
@@ -122,11 +125,18 @@ class PollState {
   // On success the caller holds the bit of a slot it may take; `lost` names a stale
   // registration it replaced.
   Result<void> take_slot(int fd, FdSlot& slot, std::optional<Lost>& lost) noexcept;
-  [[gnu::noinline]] Result<void> reregister_waiting(int fd, FdSlot* slot, Token token,
-                                                    Interest interest) noexcept;
+  // A reregister's arguments, passed on to the slower paths whole.
+  struct Reregistration {
+    Token token;
+    Interest interest;
+    sys::IoPath path;
+    std::uint64_t drained_at;
+  };
+  [[gnu::noinline]] Result<void> reregister_waiting(int fd, FdSlot* slot,
+                                                    const Reregistration& change) noexcept;
   // The bit held: the general case, a new token included.
-  [[gnu::noinline]] Result<void> reregister_locked(int fd, FdSlot& slot, Token token,
-                                                   Interest interest) noexcept;
+  [[gnu::noinline]] Result<void> reregister_locked(int fd, FdSlot& slot,
+                                                   const Reregistration& change) noexcept;
   // The selector refused a call on a slot whose bit is held.
   [[gnu::noinline]] Result<void> failed_on_slot(FdSlot& slot, std::error_code error) noexcept;
   // Reregister and deregister of a slot this Poll does not hold at once: the bit held by
@@ -143,7 +153,7 @@ class PollState {
   [[nodiscard]] RegistrationInfo info_of(int fd, const BookEntry& entry) const;
 
   std::shared_ptr<sys::Selector> selector_;
-  const bool emulates_edges_;  // the selector wants each libpoll source's would-blocks
+  const bool links_sources_;  // the selector wants a link from each libpoll source (EdgeLink)
   const std::uint64_t id_;
 
   TokenCounts tokens_;

@@ -125,6 +125,10 @@ PollMetrics PollState::metrics() const noexcept {
   metrics.failed_operations = load(failed_operations_);
   metrics.guard_failures = load(guard_failures_);
   metrics.stale_registrations = load(stale_registrations_);
+  const sys::ChangeCounts changes = selector_->change_counts();
+  metrics.kernel_changes = changes.made;
+  metrics.skipped_changes = changes.skipped;
+  metrics.late_change_failures = changes.late_failures;
   for (std::size_t bucket = 0; bucket < events_per_poll_.size(); ++bucket) {
     metrics.events_per_poll[bucket] = load(events_per_poll_[bucket]);
   }

@@ -51,6 +51,12 @@ Result<void> Registry::reregister_fd(int fd, Token token, Interest interest) con
   return state_->reregister_fd(fd, token, interest);
 }
 
+Result<void> Registry::reregister_io_fd(int fd, Token token, Interest interest,
+                                        std::uint64_t drained_at) const noexcept {
+  if (!state_) return Unexpected(std::errc::bad_file_descriptor);
+  return state_->reregister_fd(fd, token, interest, sys::IoPath::libpoll, drained_at);
+}
+
 Result<void> Registry::deregister_fd(int fd) const noexcept {
   if (!state_) return Unexpected(std::errc::bad_file_descriptor);
   return state_->deregister_fd(fd);

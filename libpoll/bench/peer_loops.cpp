@@ -14,6 +14,7 @@ constexpr int kLibevRead = EV_READ;
 #include <uv.h>
 
 #include <array>
+#include <cerrno>
 #include <cstddef>
 #include <optional>
 
@@ -118,9 +119,18 @@ class LibpollLoop final : public Loop {
           if (churn)
             (void)registry.reregister_source(stream, event.token(), libpoll::Interest::readable);
         } else {
-          drain_one(stream.as_raw_fd(), false);
+          const int fd = stream.as_raw_fd();
+          const ssize_t got = ::read(fd, buffer_.data(), buffer_.size());
           if (churn) {
-            (void)registry.reregister_source(libpoll::SourceFd(stream.as_raw_fd()), event.token(),
+            // What a correct user of a foreign descriptor does before a reregister: say that
+            // the read drained it (a short read of a stream socket, or would-block).
+            const bool drained = got < 0
+                                     ? errno == EAGAIN
+                                     : got > 0 && static_cast<std::size_t>(got) < buffer_.size();
+            if (drained) {
+              (void)registry.drained(libpoll::SourceFd(fd), libpoll::Interest::readable);
+            }
+            (void)registry.reregister_source(libpoll::SourceFd(fd), event.token(),
                                              libpoll::Interest::readable);
           }
         }

@@ -144,6 +144,7 @@ class Audit {
                               bool open_now);
   void check_unknown(const KernelRegistration& kernel, const BookRecord* retired_record);
   void check_drift(const KernelRegistration& kernel, const BookRecord& record);
+  [[nodiscard]] Discrepancy unmatched_retired(const BookRecord& record);
 
   const sys::Selector& selector_;
   std::span<const BookRecord> live_;
@@ -250,13 +251,31 @@ void Audit::report_unmatched() {
                                         &live_[i], std::nullopt,
                                         "the kernel dropped it: its file was closed"));
   }
-  // A replaced registration is not reported: the book reported it once, when it replaced it.
+  // A registration this Poll replaced is not reported: the book reported it once, when it
+  // replaced it, and the number's new registration stands in the audit.
   for (std::size_t i = 0; i < retired_.size(); ++i) {
-    if (retired_matched_[i] || retired_[i].replaced) continue;
-    report.discrepancies.push_back(make(DiscrepancyKind::vanished, retired_[i].fd,
-                                        retired_[i].token, &retired_[i], std::nullopt,
-                                        "closed without deregister; the number was then reused"));
+    if (retired_matched_[i] || retired_[i].retired == Retirement::replaced) continue;
+    report.discrepancies.push_back(unmatched_retired(retired_[i]));
   }
+}
+
+// A retired registration the selector no longer lists. Where the backend watches numbers
+// (poll(2), io_uring), a number that another Poll registered again is dropped from this one's
+// list even while a duplicate keeps the file open, which epoll would still show as a zombie: the
+// book's record tells the same story on every backend. (Without the access mode the book did not
+// record, a pipe's other end counts as keeping its file open.)
+Discrepancy Audit::unmatched_retired(const BookRecord& record) {
+  if (record.retired != Retirement::taken) {
+    return make(DiscrepancyKind::vanished, record.fd, record.token, &record, std::nullopt,
+                "closed without deregister; the number was then reused");
+  }
+  if (record.file && open_files_.holds(*record.file, std::nullopt)) {
+    return make(DiscrepancyKind::zombie, record.fd, record.token, &record, std::nullopt,
+                "the descriptor was closed while another descriptor keeps the file open; "
+                "another Poll registered the number again");
+  }
+  return make(DiscrepancyKind::vanished, record.fd, record.token, &record, std::nullopt,
+              "closed without deregister; another Poll registered the number again");
 }
 
 }  // namespace

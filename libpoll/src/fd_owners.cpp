@@ -1,41 +1,13 @@
 #include "fd_owners.hpp"
 
-#include <array>
-#include <atomic>
 #include <mutex>
+#include <new>
+#include <thread>
 #include <unordered_map>
 
 namespace libpoll::detail {
 
 namespace {
-
-// Two levels, so that memory grows with the highest fd used, in 32 KiB chunks, and a chunk never
-// moves once published (readers need no lock).
-constexpr std::size_t kChunkBits = 12;
-constexpr std::size_t kChunkSize = std::size_t{1} << kChunkBits;
-constexpr std::size_t kChunks = 1024;
-
-using Chunk = std::array<std::atomic<std::uint64_t>, kChunkSize>;
-std::array<std::atomic<Chunk*>, kChunks> chunks{};
-
-std::atomic<std::uint64_t>* slot_for(int fd, bool create) noexcept {
-  if (fd < 0) return nullptr;
-  const auto index = static_cast<std::size_t>(fd);
-  const std::size_t chunk_index = index >> kChunkBits;
-  if (chunk_index >= kChunks) return nullptr;
-  Chunk* chunk = chunks[chunk_index].load(std::memory_order_acquire);
-  if (chunk == nullptr) {
-    if (!create) return nullptr;
-    auto* fresh = new (std::nothrow) Chunk();
-    if (fresh == nullptr) return nullptr;
-    if (chunks[chunk_index].compare_exchange_strong(chunk, fresh, std::memory_order_acq_rel)) {
-      chunk = fresh;
-    } else {
-      delete fresh;  // another thread published one first; `chunk` now holds it
-    }
-  }
-  return &(*chunk)[index & (kChunkSize - 1)];
-}
 
 struct LivePolls {
   std::mutex mutex;
@@ -54,29 +26,41 @@ std::uint64_t next_poll_id() noexcept {
   return next.fetch_add(1, std::memory_order_relaxed);
 }
 
-std::uint64_t claim_fd(int fd, std::uint64_t owner) noexcept {
-  auto* slot = slot_for(fd, true);
-  if (slot == nullptr) return kNoOwner;
-  std::uint64_t expected = kNoOwner;
-  if (slot->compare_exchange_strong(expected, owner, std::memory_order_acq_rel)) return kNoOwner;
-  return expected == owner ? kNoOwner : expected;
+std::uint64_t FdSlot::lock() noexcept {
+  std::uint64_t word = word_.load(std::memory_order_relaxed);
+  for (;;) {
+    // Another call on this descriptor holds the bit, perhaps across a system call: two threads
+    // working on one descriptor at once is rare enough to yield rather than queue.
+    if ((word & kBusy) != 0) {
+      std::this_thread::yield();
+      word = word_.load(std::memory_order_relaxed);
+      continue;
+    }
+    if (word_.compare_exchange_weak(word, word | kBusy, std::memory_order_acquire,
+                                    std::memory_order_relaxed)) {
+      return word >> 1;
+    }
+  }
 }
 
-bool transfer_fd(int fd, std::uint64_t from, std::uint64_t to) noexcept {
-  auto* slot = slot_for(fd, false);
-  if (slot == nullptr) return true;
-  return slot->compare_exchange_strong(from, to, std::memory_order_acq_rel);
-}
-
-std::uint64_t owner_of(int fd) noexcept {
-  auto* slot = slot_for(fd, false);
-  return slot == nullptr ? kNoOwner : slot->load(std::memory_order_acquire);
-}
-
-void release_fd(int fd, std::uint64_t owner) noexcept {
-  auto* slot = slot_for(fd, false);
-  if (slot == nullptr) return;
-  slot->compare_exchange_strong(owner, kNoOwner, std::memory_order_acq_rel);
+FdSlot* create_slot(int fd) noexcept {
+  const auto index = static_cast<std::size_t>(static_cast<unsigned>(fd));
+  if (index >= kSlotLimit) return nullptr;
+  auto& published = slot_chunks[index >> kSlotChunkBits];
+  FdSlot* chunk = published.load(std::memory_order_acquire);
+  if (chunk == nullptr) {
+    // Never freed: a chunk must outlive every Poll, and any thread may be reading it.
+    auto* fresh = new (std::nothrow) FdSlot[std::size_t{1} << kSlotChunkBits];
+    if (fresh == nullptr) return nullptr;
+    const int first = static_cast<int>(index & ~((std::size_t{1} << kSlotChunkBits) - 1));
+    for (int i = 0; i < (1 << kSlotChunkBits); ++i) fresh[i].set_number(first + i);
+    if (published.compare_exchange_strong(chunk, fresh, std::memory_order_acq_rel)) {
+      chunk = fresh;
+    } else {
+      delete[] fresh;  // another thread published one first; `chunk` now holds it
+    }
+  }
+  return chunk + (index & ((std::size_t{1} << kSlotChunkBits) - 1));
 }
 
 void add_live_poll(std::uint64_t id, const std::shared_ptr<PollState>& state) {

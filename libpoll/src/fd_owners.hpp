@@ -1,11 +1,27 @@
 #pragma once
 
-// Process-wide: which Poll each descriptor number is registered with. This is how the book
-// catches one source registered with two Polls, which no single Poll could see. Lock-free on
-// the common path: one compare-and-swap on register, one on deregister.
+// Process-wide, one slot per descriptor number: which Poll holds the number, and that Poll's
+// registration of it. Every Poll's book lives in this one table, so that the claim that catches a
+// source registered with two Polls and the book's entry are the same memory: a registry call
+// costs one compare-and-swap on its own slot, and no lock is shared between descriptors.
+//
+// A slot's word is its owner's id shifted left once; the low bit is set while a registry call
+// works on the slot (held across its system call, so that calls on one descriptor take turns).
+// Only the holder of the bit reads or writes the registration; clearing the bit with a release
+// store publishes what it wrote. Chunks of slots are allocated on first use and never move or
+// die, so a lookup takes no lock.
 
+#include <array>
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <source_location>
+
+#include "libpoll/interest.hpp"
+#include "libpoll/registration_info.hpp"
+#include "libpoll/token.hpp"
 
 namespace libpoll::detail {
 
@@ -16,18 +32,77 @@ inline constexpr std::uint64_t kNoOwner = 0;
 
 [[nodiscard]] std::uint64_t next_poll_id() noexcept;
 
-// Claims `fd` for `owner`: returns kNoOwner when `fd` was free (now claimed) or already
-// `owner`'s, otherwise the id of the Poll that holds it (and nothing changes). Descriptors beyond
-// the table's reach (over 4 million) are never tracked and always "free".
-[[nodiscard]] std::uint64_t claim_fd(int fd, std::uint64_t owner) noexcept;
-// Moves `fd` from `from` to `to`; false when its owner is no longer `from`.
-bool transfer_fd(int fd, std::uint64_t from, std::uint64_t to) noexcept;
-// The Poll that claims `fd`, or kNoOwner. A snapshot: the claim may change right after.
-[[nodiscard]] std::uint64_t owner_of(int fd) noexcept;
-// Frees `fd` if `owner` holds it.
-void release_fd(int fd, std::uint64_t owner) noexcept;
+// What the book knows of one registration.
+struct BookEntry {
+  Token token{0};
+  Interest interest = Interest::readable;
+  bool own = false;  // the Poll's Waker, not a user registration
+  std::source_location site;
+  std::optional<FileIdentity> file;  // fstat at registration: it outlives a close
+};
 
-// Live PollStates by id, so that a Poll can ask another whether its claim is still real.
+// A cache line each, so that calls on neighbouring numbers from different threads do not
+// share one.
+class alignas(64) FdSlot {
+ public:
+  // The bit free and the owner `owner` (kNoOwner: a free slot): take the bit, in one
+  // compare-and-swap. The registry's common paths.
+  [[nodiscard]] bool try_lock_as(std::uint64_t owner) noexcept {
+    std::uint64_t expected = owner << 1;
+    return word_.compare_exchange_strong(expected, expected | kBusy, std::memory_order_acquire,
+                                         std::memory_order_relaxed);
+  }
+  // Takes the bit whoever owns the slot, waiting while another call holds it; returns the owner.
+  std::uint64_t lock() noexcept;
+  // Clears the bit, leaving `owner` (kNoOwner: none) as the slot's owner.
+  void unlock(std::uint64_t owner) noexcept { word_.store(owner << 1, std::memory_order_release); }
+  // A snapshot, whether or not a call holds the bit.
+  [[nodiscard]] std::uint64_t owner() const noexcept {
+    return word_.load(std::memory_order_acquire) >> 1;
+  }
+
+  // The descriptor number this slot stands for (set once, before the slot is published).
+  [[nodiscard]] int number() const noexcept { return number_; }
+  void set_number(int number) noexcept { number_ = number; }
+
+ private:
+  static constexpr std::uint64_t kBusy = 1;
+  std::atomic<std::uint64_t> word_{0};
+  int number_ = -1;
+
+ public:
+  BookEntry entry;  // only with the bit held
+};
+
+// Two levels: 16,384 chunks of 1,024 slots, allocated as descriptor numbers reach them.
+inline constexpr std::size_t kSlotChunkBits = 10;
+inline constexpr std::size_t kSlotChunks = std::size_t{1} << 14;
+// The first number beyond the table: a registration there fails (value_too_large).
+inline constexpr std::size_t kSlotLimit = kSlotChunks << kSlotChunkBits;
+
+inline std::array<std::atomic<FdSlot*>, kSlotChunks> slot_chunks{};
+
+FdSlot* create_slot(int fd) noexcept;
+
+// The slot of `fd`, or nullptr when no registration ever reached its chunk (or `fd` is out of
+// the table's reach).
+[[nodiscard]] inline FdSlot* existing_slot_of(int fd) noexcept {
+  const auto index = static_cast<std::size_t>(static_cast<unsigned>(fd));
+  if (index >= kSlotLimit) [[unlikely]]
+    return nullptr;
+  FdSlot* chunk = slot_chunks[index >> kSlotChunkBits].load(std::memory_order_acquire);
+  return chunk == nullptr ? nullptr : chunk + (index & ((std::size_t{1} << kSlotChunkBits) - 1));
+}
+
+// The same, allocating the chunk on first use; nullptr only when `fd` is out of reach or memory
+// ran out.
+[[nodiscard]] inline FdSlot* slot_of(int fd) noexcept {
+  FdSlot* slot = existing_slot_of(fd);
+  return slot != nullptr ? slot : create_slot(fd);
+}
+
+// Live PollStates by id, so that a Poll that finds a number claimed by another can ask it
+// whether the claim is still real.
 void add_live_poll(std::uint64_t id, const std::shared_ptr<PollState>& state);
 void remove_live_poll(std::uint64_t id) noexcept;
 [[nodiscard]] std::shared_ptr<PollState> find_live_poll(std::uint64_t id) noexcept;

@@ -5,7 +5,6 @@
 #include <bit>
 #include <new>
 
-#include "fd_owners.hpp"
 #include "libpoll/detail/registration_site.hpp"
 #include "libpoll/error.hpp"
 
@@ -16,6 +15,22 @@ namespace {
 bool registration_is_gone(const std::error_code& error) noexcept {
   // The kernel no longer has (this file, this fd): the fd was closed, or reused by another file.
   return error == std::errc::bad_file_descriptor || error == std::errc::no_such_file_or_directory;
+}
+
+// Fills a slot's entry in place: the slot is already claimed, so nothing is copied twice.
+void fill_entry(BookEntry& entry, int fd, Token token, Interest interest, bool own) noexcept {
+  entry.token = token;
+  entry.interest = interest;
+  entry.own = own;
+  entry.site =
+      current_registration_site != nullptr ? *current_registration_site : std::source_location();
+  struct stat status;  // NOLINT: filled by fstat, read only on success
+  if (::fstat(fd, &status) == 0) {
+    entry.file = FileIdentity{static_cast<std::uint64_t>(status.st_dev),
+                              static_cast<std::uint64_t>(status.st_ino)};
+  } else {
+    entry.file.reset();
+  }
 }
 
 }  // namespace
@@ -32,225 +47,231 @@ Result<std::shared_ptr<PollState>> PollState::create(const PollOptions& options)
   }
 }
 
-PollState::PollState(std::shared_ptr<sys::Selector> selector, const PollOptions& options) noexcept
+PollState::PollState(std::shared_ptr<sys::Selector> selector, const PollOptions& options)
     : selector_(std::move(selector)),
-      emulates_edges_(selector_->emulates_edges()),
+      links_sources_(selector_->emulates_edges() || selector_->drain_clock() != nullptr),
       id_(next_poll_id()),
       measure_blocked_time_(options.measure_blocked_time),
       created_(std::chrono::steady_clock::now()) {}
 
 PollState::~PollState() {
-  for (std::size_t fd = 0; fd < entries_.size(); ++fd) {
-    if (entries_[fd].live) release_fd(static_cast<int>(fd), id_);
-  }
+  for_each_owned([](int, FdSlot& slot) { slot.unlock(kNoOwner); });
   remove_live_poll(id_);
 }
 
-void PollState::add_entry(int fd, const Entry& entry) {
-  const auto index = static_cast<std::size_t>(fd);
-  if (index >= entries_.size()) entries_.resize(std::max(index + 1, entries_.size() * 2));
-  tokens_.add(entry.token.value);
-  entries_[index] = entry;
-  entries_[index].live = true;
-  if (entry.own) waker_fd_ = fd;
-  ++live_count_;
+void PollState::note_higher_number(int fd) noexcept {
+  int highest = highest_fd_.load(std::memory_order_relaxed);
+  while (fd > highest &&
+         !highest_fd_.compare_exchange_weak(highest, fd, std::memory_order_relaxed)) {
+  }
 }
 
-void PollState::forget(int fd) noexcept {
-  Entry& entry = entries_[static_cast<std::size_t>(fd)];
+RegistrationInfo PollState::retire(int fd, const BookEntry& entry, Retirement reason) noexcept {
   tokens_.remove(entry.token.value);
-  entry.live = false;
-  if (entry.own) waker_fd_ = -1;
-  --live_count_;
-  release_fd(fd, id_);
-}
-
-RegistrationInfo PollState::retire(int fd, bool replaced) noexcept {
-  const Entry entry = entries_[static_cast<std::size_t>(fd)];
-  forget(fd);
-  if (replaced) bump(stale_registrations_);
+  if (entry.own) waker_fd_.store(-1, std::memory_order_relaxed);
+  if (reason != Retirement::lost) count(stale_registrations_);
   try {
+    std::lock_guard lock(retired_mutex_);
     if (retired_.size() == kMaxRetired) retired_.erase(retired_.begin());
-    retired_.push_back(Retired{fd, entry, replaced});
+    retired_.push_back(Retired{fd, entry, reason});
   } catch (const std::bad_alloc&) {
     // The history is best effort; the live book is already consistent.
   }
   return info_of(fd, entry);
 }
 
-Result<void> PollState::claim(int fd) noexcept {
-  const std::uint64_t other = claim_fd(fd, id_);
-  if (other == kNoOwner) return {};
-  // Another Poll claims this fd. Either it really holds the file now at `fd` (misuse), or its
-  // registration is stale: the fd was closed without deregister and the number reused.
-  if (auto state = find_live_poll(other); state && state->confirm_or_retire(fd)) {
-    return Unexpected(Errc::registered_with_another_poll);
-  }
-  if (transfer_fd(fd, other, id_) || claim_fd(fd, id_) == kNoOwner) return {};
-  return Unexpected(Errc::registered_with_another_poll);
+RegistrationInfo PollState::retire_taken(int fd, const BookEntry& entry) noexcept {
+  auto info = retire(fd, entry, Retirement::taken);
+  (void)selector_->deregister_fd(fd);  // where the selector watches numbers, it watched this one
+  return info;
 }
 
-bool PollState::confirm_or_retire(int fd) noexcept {
-  std::optional<RegistrationInfo> lost;
-  {
-    std::lock_guard lock(mutex_);
-    if (live_entry(fd) == nullptr) return false;
-    if (selector_->holds(fd)) return true;
-    lost = retire(fd, true);
-    (void)selector_->deregister_fd(fd);
-  }
-  report_lost(*lost);
-  return false;
-}
-
-bool PollState::holds_live(int fd) noexcept {
-  std::lock_guard lock(mutex_);
-  return live_entry(fd) != nullptr && selector_->holds(fd);
-}
-
-bool PollState::held_by_another_poll(int fd) const noexcept {
-  const std::uint64_t other = owner_of(fd);
-  if (other == kNoOwner || other == id_) return false;
-  auto state = find_live_poll(other);
-  return state && state->holds_live(fd);
-}
-
-Result<void> PollState::register_fd(int fd, Token token, Interest interest, sys::IoPath path,
-                                    EdgeLink* edge) noexcept {
-  const std::source_location site =
-      current_registration_site != nullptr ? *current_registration_site : std::source_location();
-  return register_entry(
-      fd, Entry{.token = token, .interest = interest, .site = site, .file = std::nullopt}, path,
-      edge);
+void PollState::retire_lost(int fd, FdSlot& slot) noexcept {
+  (void)retire(fd, slot.entry, Retirement::lost);
+  slot.unlock(kNoOwner);
 }
 
 Result<void> PollState::register_waker_fd(int fd, Token token) noexcept {
-  const std::source_location site =
-      current_registration_site != nullptr ? *current_registration_site : std::source_location();
-  return register_entry(fd,
-                        Entry{.own = true,
-                              .token = token,
-                              .interest = Interest::readable,
-                              .site = site,
-                              .file = std::nullopt},
-                        sys::IoPath::libpoll);
-}
-
-bool PollState::has_waker() const noexcept {
-  std::lock_guard lock(mutex_);
-  return waker_fd_ >= 0;
-}
-
-Result<void> PollState::register_entry(int fd, Entry entry, sys::IoPath path,
-                                       EdgeLink* edge) noexcept {
-  struct stat status;  // NOLINT: filled by fstat, read only on success
-  if (::fstat(fd, &status) == 0) {
-    entry.file = FileIdentity{static_cast<std::uint64_t>(status.st_dev),
-                              static_cast<std::uint64_t>(status.st_ino)};
+  int none = -1;
+  if (!waker_fd_.compare_exchange_strong(none, fd, std::memory_order_relaxed)) {
+    return fail(Errc::waker_exists);
   }
-  std::optional<RegistrationInfo> replaced;
-  auto claimed = claim(fd);
-  if (!claimed) {
-    bump(failed_operations_);
-    return claimed;
-  }
-  auto registered = register_locked(fd, entry, path, edge, replaced);
-  if (replaced) report_lost(*replaced);
+  auto registered =
+      register_slot(fd, token, Interest::readable, true, sys::IoPath::libpoll, nullptr);
+  if (!registered) waker_fd_.store(-1, std::memory_order_relaxed);
   return registered;
 }
 
-Result<void> PollState::register_locked(int fd, const Entry& entry, sys::IoPath path,
-                                        EdgeLink* edge,
-                                        std::optional<RegistrationInfo>& replaced) noexcept {
-  std::lock_guard lock(mutex_);
-  if (entry.own && waker_fd_ >= 0) {
-    bump(failed_operations_);
-    release_fd(fd, id_);
-    return Unexpected(Errc::waker_exists);
-  }
-  if (live_entry(fd) != nullptr) {
-    if (selector_->holds(fd)) {
-      bump(failed_operations_);
-      return Unexpected(Errc::already_registered);
-    }
-    // The book's entry is stale: its file was closed, and the number reused, without a
-    // deregister. Report it once and make room for the new registration.
-    replaced = retire(fd, true);
-    (void)selector_->deregister_fd(fd);
-    (void)claim_fd(fd, id_);
-  }
-  auto registered = selector_->register_fd(fd, entry.token, entry.interest, path);
-  if (!registered) {
-    bump(failed_operations_);
-    release_fd(fd, id_);
-    return registered;
-  }
+bool PollState::has_waker() const noexcept {
+  return waker_fd_.load(std::memory_order_relaxed) >= 0;
+}
+
+Result<void> PollState::register_claimed(int fd, FdSlot& slot, Token token, Interest interest,
+                                         bool own, sys::IoPath path, EdgeLink* edge) noexcept {
+  fill_entry(slot.entry, fd, token, interest, own);
   try {
-    add_entry(fd, entry);
+    tokens_.add(token.value);  // before the kernel can deliver an event under it
   } catch (const std::bad_alloc&) {
-    (void)selector_->deregister_fd(fd);
-    release_fd(fd, id_);
-    bump(failed_operations_);
-    return Unexpected(std::errc::not_enough_memory);
+    slot.unlock(kNoOwner);
+    return fail(std::make_error_code(std::errc::not_enough_memory));
   }
-  bump(registers_);
-  if (edge != nullptr && emulates_edges_) [[unlikely]]
+  auto registered = selector_->register_fd(fd, token, interest, path);
+  if (!registered) [[unlikely]] {
+    tokens_.remove(token.value);
+    slot.unlock(kNoOwner);
+    return fail(registered.error());
+  }
+  if (fd > highest_fd_.load(std::memory_order_relaxed)) [[unlikely]]
+    note_higher_number(fd);
+  slot.unlock(id_);
+  count(registers_);
+  if (edge != nullptr && links_sources_) [[unlikely]]
     edge->link(selector_, fd);
   return {};
 }
 
-Result<void> PollState::reregister_fd(int fd, Token token, Interest interest) noexcept {
-  std::unique_lock lock(mutex_);
-  Entry* entry = live_entry(fd);
-  if (entry == nullptr) {
-    bump(failed_operations_);
-    lock.unlock();  // never hold two books' locks at once
-    if (held_by_another_poll(fd)) return Unexpected(Errc::registered_with_another_poll);
-    return Unexpected(Errc::not_registered);
+Result<void> PollState::register_slot(int fd, Token token, Interest interest, bool own,
+                                      sys::IoPath path, EdgeLink* edge) noexcept {
+  FdSlot* slot = slot_of(fd);
+  if (slot == nullptr || !slot->try_lock_as(kNoOwner)) [[unlikely]]
+    return register_contested(fd, slot, token, interest, own, path, edge);
+  return register_claimed(fd, *slot, token, interest, own, path, edge);
+}
+
+Result<void> PollState::register_contested(int fd, FdSlot* slot, Token token, Interest interest,
+                                           bool own, sys::IoPath path, EdgeLink* edge) noexcept {
+  if (slot == nullptr) {
+    return fail(fd < 0 ? std::make_error_code(std::errc::bad_file_descriptor)
+                       : std::make_error_code(std::errc::value_too_large));
   }
-  auto reregistered = selector_->reregister_fd(fd, token, interest);
-  if (!reregistered) {
-    bump(failed_operations_);
-    if (registration_is_gone(reregistered.error())) (void)retire(fd, false);
-    return reregistered;
-  }
-  if (token != entry->token) {
-    try {
-      tokens_.add(token.value);
-    } catch (const std::bad_alloc&) {
-      bump(failed_operations_);
-      return Unexpected(std::errc::not_enough_memory);
+  std::optional<Lost> lost;
+  if (auto taken = take_slot(fd, *slot, lost); !taken) return taken;
+  auto registered = register_claimed(fd, *slot, token, interest, own, path, edge);
+  if (lost) (lost->owner != nullptr ? *lost->owner : *this).report_lost(lost->info);
+  return registered;
+}
+
+Result<void> PollState::take_slot(int fd, FdSlot& slot, std::optional<Lost>& lost) noexcept {
+  const std::uint64_t owner = slot.lock();
+  if (owner == kNoOwner) return {};
+  if (owner == id_) {
+    if (selector_->holds(fd)) {
+      slot.unlock(owner);
+      return fail(Errc::already_registered);
     }
-    tokens_.remove(entry->token.value);
-    entry->token = token;
+    // The book's entry is stale: its file was closed, and the number reused, without a
+    // deregister. Report it once and make room for the new registration.
+    lost = Lost{nullptr, retire(fd, slot.entry, Retirement::replaced)};
+    (void)selector_->deregister_fd(fd);
+    return {};
   }
-  entry->interest = interest;
-  bump(reregisters_);
+  // Another Poll claims this number. Either it really holds the file now at `fd` (misuse), or
+  // its registration is stale: the fd was closed without deregister and the number reused.
+  auto other = find_live_poll(owner);
+  if (other && other->holds(fd)) {
+    slot.unlock(owner);
+    return fail(Errc::registered_with_another_poll);
+  }
+  if (other) lost = Lost{other, other->retire_taken(fd, slot.entry)};
+  return {};
+}
+
+// The common case: this Poll holds the number, no other call is on it, the token stays.
+Result<void> PollState::reregister_fd(int fd, Token token, Interest interest, sys::IoPath path,
+                                      std::uint64_t drained_at) noexcept {
+  FdSlot* slot = existing_slot_of(fd);
+  if (slot == nullptr || !slot->try_lock_as(id_)) [[unlikely]]
+    return reregister_waiting(fd, slot, {token, interest, path, drained_at});
+  if (token != slot->entry.token) [[unlikely]]
+    return reregister_locked(fd, *slot, {token, interest, path, drained_at});
+  auto reregistered = selector_->reregister_fd(fd, token, interest, path, drained_at);
+  if (!reregistered) [[unlikely]]
+    return failed_on_slot(*slot, reregistered.error());
+  slot->entry.interest = interest;
+  slot->unlock(id_);
+  count(reregisters_);
+  return {};
+}
+
+Result<void> PollState::reregister_waiting(int fd, FdSlot* slot,
+                                           const Reregistration& change) noexcept {
+  if (auto locked = locked_or_refused(fd, slot); !locked) return locked;
+  return reregister_locked(fd, *slot, change);
+}
+
+Result<void> PollState::reregister_locked(int fd, FdSlot& slot,
+                                          const Reregistration& change) noexcept {
+  const auto [token, interest, path, drained_at] = change;
+  BookEntry& entry = slot.entry;
+  const bool new_token = token != entry.token;
+  try {
+    if (new_token) tokens_.add(token.value);
+  } catch (const std::bad_alloc&) {
+    slot.unlock(id_);
+    return fail(std::make_error_code(std::errc::not_enough_memory));
+  }
+  auto reregistered = selector_->reregister_fd(fd, token, interest, path, drained_at);
+  if (!reregistered) {
+    if (new_token) tokens_.remove(token.value);
+    return failed_on_slot(slot, reregistered.error());
+  }
+  if (new_token) tokens_.remove(entry.token.value);
+  entry.token = token;
+  entry.interest = interest;
+  slot.unlock(id_);
+  count(reregisters_);
   return {};
 }
 
 Result<void> PollState::deregister_fd(int fd) noexcept {
-  std::unique_lock lock(mutex_);
-  if (live_entry(fd) == nullptr) {
-    bump(failed_operations_);
-    lock.unlock();  // never hold two books' locks at once
-    if (held_by_another_poll(fd)) return Unexpected(Errc::registered_with_another_poll);
-    return Unexpected(Errc::not_registered);
+  FdSlot* slot = existing_slot_of(fd);
+  if (slot == nullptr || !slot->try_lock_as(id_)) [[unlikely]] {
+    if (auto locked = locked_or_refused(fd, slot); !locked) return locked;
   }
   auto deregistered = selector_->deregister_fd(fd);
-  if (!deregistered) {
-    bump(failed_operations_);
-    if (registration_is_gone(deregistered.error())) (void)retire(fd, false);
-    return deregistered;
-  }
-  forget(fd);
-  bump(deregisters_);
+  if (!deregistered) [[unlikely]]
+    return failed_on_slot(*slot, deregistered.error());
+  tokens_.remove(slot->entry.token.value);  // after the kernel can no longer deliver it
+  if (slot->entry.own) [[unlikely]]
+    waker_fd_.store(-1, std::memory_order_relaxed);
+  slot->unlock(kNoOwner);
+  count(deregisters_);
   return {};
 }
 
+Result<void> PollState::failed_on_slot(FdSlot& slot, std::error_code error) noexcept {
+  if (registration_is_gone(error)) {
+    retire_lost(slot.number(), slot);
+  } else {
+    slot.unlock(id_);
+  }
+  return fail(error);
+}
+
+Result<void> PollState::locked_or_refused(int fd, FdSlot* slot) noexcept {
+  if (slot != nullptr) {
+    const std::uint64_t owner = slot->lock();
+    if (owner == id_) return {};  // another call held the bit; now this one does
+    slot->unlock(owner);
+  }
+  return refuse(fd);
+}
+
+Result<void> PollState::refuse(int fd) noexcept {
+  count(failed_operations_);
+  FdSlot* slot = existing_slot_of(fd);
+  const std::uint64_t owner = slot != nullptr ? slot->owner() : kNoOwner;
+  if (owner != kNoOwner && owner != id_) {
+    // Ask the owner without holding the bit: its answer may be stale the moment it is given.
+    auto other = find_live_poll(owner);
+    if (other && other->holds(fd)) return Unexpected(Errc::registered_with_another_poll);
+  }
+  return Unexpected(Errc::not_registered);
+}
+
 Result<void> PollState::drained(int fd, Interest kinds) noexcept {
-  std::lock_guard lock(mutex_);
-  if (live_entry(fd) == nullptr) return Unexpected(Errc::not_registered);
+  FdSlot* slot = existing_slot_of(fd);
+  if (slot == nullptr || slot->owner() != id_) return Unexpected(Errc::not_registered);
   selector_->rearm_foreign(fd, kinds);
   return {};
 }
@@ -272,13 +293,9 @@ Result<void> PollState::select(Events& events, int timeout_ms) noexcept {
   bump(events_, count);
   bump(events_per_poll_[std::min<std::size_t>(std::bit_width(count), events_per_poll_.size() - 1)]);
   if (count == 0) return {};
-  const std::span<const Event> returned(events.begin(), events.end());
-  auto ghosts = tokens_.count_unknown(returned);
-  if (!ghosts) {  // a registry operation raced the lookup: ask again under its lock
-    std::lock_guard lock(mutex_);
-    ghosts = tokens_.count_unknown_locked(returned);
-  }
-  if (*ghosts != 0) bump(ghost_events_, *ghosts);
+  const auto ghosts = tokens_.count_unknown(std::span<const Event>(events.begin(), events.end()));
+  if (ghosts != 0) [[unlikely]]
+    bump(ghost_events_, ghosts);
   return {};
 }
 

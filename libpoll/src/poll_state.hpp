@@ -2,7 +2,10 @@
 
 // What a Poll and all its Registry clones share: the selector, the registration book and the
 // loop's counters. The book lives here, above the selector contract, so that every backend gets
-// the same misuse checks, sites, listing, audit and ghost-event count.
+// the same misuse checks, sites, listing, audit and ghost-event count. Its entries live in the
+// process-wide slot of each descriptor number (fd_owners.hpp), so that a registry call takes no
+// lock but its slot's bit, and the claim that catches a number registered with two Polls comes
+// with it.
 
 #include <atomic>
 #include <chrono>
@@ -13,7 +16,8 @@
 #include <source_location>
 #include <vector>
 
-#include "futex_mutex.hpp"
+#include "audit_join.hpp"
+#include "fd_owners.hpp"
 #include "libpoll/audit.hpp"
 #include "libpoll/detail/io_result.hpp"
 #include "libpoll/metrics.hpp"
@@ -36,11 +40,16 @@ class PollState {
 
   // `edge`: where a libpoll source wants the link to an edge-emulating selector (IoSource).
   Result<void> register_fd(int fd, Token token, Interest interest, sys::IoPath path,
-                           EdgeLink* edge = nullptr) noexcept;
+                           EdgeLink* edge = nullptr) noexcept {
+    return register_slot(fd, token, interest, false, path, edge);
+  }
   // The Poll's own Waker: one per Poll, kept out of registrations() and the leak reports.
   Result<void> register_waker_fd(int fd, Token token) noexcept;
   [[nodiscard]] bool has_waker() const noexcept;
-  Result<void> reregister_fd(int fd, Token token, Interest interest) noexcept;
+  // `path`, `drained_at`: see sys::Selector::reregister_fd.
+  Result<void> reregister_fd(int fd, Token token, Interest interest,
+                             sys::IoPath path = sys::IoPath::foreign,
+                             std::uint64_t drained_at = 0) noexcept;
   Result<void> deregister_fd(int fd) noexcept;
   // The user's own I/O on a registered foreign fd returned would-block for `kinds`.
   Result<void> drained(int fd, Interest kinds) noexcept;
@@ -51,14 +60,17 @@ class PollState {
   [[nodiscard]] Result<AuditReport> audit() const;
   [[nodiscard]] PollMetrics metrics() const noexcept;
 
-  // Any thread, no lock held: the one counter that needs a read-modify-write.
-  void count_guard_failure() noexcept { guard_failures_.fetch_add(1, std::memory_order_relaxed); }
+  // Any thread, no lock held.
+  void count_guard_failure() noexcept { count(guard_failures_); }
 
-  // For another Poll that finds `fd` claimed by this one: true when this Poll really holds the
-  // file now at `fd`; otherwise the claim was stale (closed without deregister) and is retired.
-  bool confirm_or_retire(int fd) noexcept;
-  // The same question without retiring anything.
-  [[nodiscard]] bool holds_live(int fd) noexcept;
+  // For another Poll's registry call that holds the bit of `fd`'s slot, owned by this Poll:
+  // whether this Poll's selector really watches the file now at `fd`.
+  [[nodiscard]] bool holds(int fd) noexcept { return selector_->holds(fd); }
+  // The same call found this Poll's registration stale (closed without deregister, the number
+  // reused) and takes the number: the registration is retired and reported as taken.
+  [[nodiscard]] RegistrationInfo retire_taken(int fd, const BookEntry& entry) noexcept;
+  // Passes a registration the book lost to the leak handler (or prints it). No lock held.
+  void report_lost(const RegistrationInfo& lost) noexcept;
 
   // Empty: the default handler, which prints; a handler holding no target: silence.
   void set_leak_handler(std::optional<LeakHandler> handler);
@@ -66,82 +78,130 @@ class PollState {
   void report_leaks() noexcept;
 
  private:
-  // One registration in the book. Entries are indexed by fd: descriptor numbers are small and
-  // dense, so this is a vector index, not a hash lookup.
-  struct Entry {
-    bool live = false;
-    bool own = false;  // the Poll's Waker, not a user registration
-    Token token{0};
-    Interest interest = Interest::readable;
-    std::source_location site;
-    std::optional<FileIdentity> file;  // fstat at registration: it outlives a close
-  };
   // A registration the book lost track of without a deregister: its fd was closed (and perhaps
   // reused) first. Kept, bounded, for the audit to classify.
   struct Retired {
     int fd;
-    Entry entry;
-    bool replaced;  // reported once when replaced: kept only to name a zombie, never `vanished`
+    BookEntry entry;
+    Retirement reason;
   };
   static constexpr std::size_t kMaxRetired = audit_history;
+  // A registration lost on the way, to report once the slot is free again.
+  struct Lost {
+    std::shared_ptr<PollState> owner;  // whose leak handler hears of it; nullptr: this Poll's
+    RegistrationInfo info;
+  };
 
-  PollState(std::shared_ptr<sys::Selector> selector, const PollOptions& options) noexcept;
+  PollState(std::shared_ptr<sys::Selector> selector, const PollOptions& options);
 
-  // Only the thread holding mutex_ (registry counters) or the polling thread (poll counters)
-  // writes a counter, so a relaxed load and store is enough; readers on other threads see a
-  // recent value.
+  // Registry counters may be bumped by any thread: a relaxed add on this Poll's own line.
+  static void count(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
+    counter.fetch_add(by, std::memory_order_relaxed);
+  }
+  // Poll counters have one writer, the polling thread: a relaxed load and store is enough.
   static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
     counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
   }
-
-  [[nodiscard]] Entry* live_entry(int fd) noexcept {
-    if (fd < 0 || static_cast<std::size_t>(fd) >= entries_.size()) return nullptr;
-    Entry& entry = entries_[static_cast<std::size_t>(fd)];
-    return entry.live ? &entry : nullptr;
+  Result<void> fail(std::error_code error) noexcept {
+    count(failed_operations_);
+    return Unexpected(error);
   }
-  Result<void> register_entry(int fd, Entry entry, sys::IoPath path,
-                              EdgeLink* edge = nullptr) noexcept;
-  Result<void> register_locked(int fd, const Entry& wanted, sys::IoPath path, EdgeLink* edge,
-                               std::optional<RegistrationInfo>& replaced) noexcept;
-  void add_entry(int fd, const Entry& entry);
-  // Drops a registration whose fd was closed before deregister. `replaced`: its number is
-  // registered again, so it is reported once (returned for the leak handler, counted) and never
-  // again as `vanished`; otherwise the caller got an error and audits keep naming it.
-  RegistrationInfo retire(int fd, bool replaced) noexcept;
-  void forget(int fd) noexcept;
-  Result<void> claim(int fd) noexcept;
-  [[nodiscard]] bool held_by_another_poll(int fd) const noexcept;
-  [[nodiscard]] RegistrationInfo info_of(int fd, const Entry& entry) const;
-  void report_lost(const RegistrationInfo& lost) noexcept;
+
+  // The registry's calls are split: a short common path that inlines nothing rare, and the
+  // rest in functions of their own, so that the common path keeps few values alive across its
+  // system call.
+  Result<void> register_slot(int fd, Token token, Interest interest, bool own, sys::IoPath path,
+                             EdgeLink* edge) noexcept;
+  // The number was free and is claimed: the bit is held. Inlined into its two callers, so that
+  // a register makes one call into the book, not two.
+  [[gnu::always_inline]] inline Result<void> register_claimed(int fd, FdSlot& slot, Token token,
+                                                              Interest interest, bool own,
+                                                              sys::IoPath path,
+                                                              EdgeLink* edge) noexcept;
+  // The slot is owned, busy, or out of reach.
+  [[gnu::noinline]] Result<void> register_contested(int fd, FdSlot* slot, Token token,
+                                                    Interest interest, bool own, sys::IoPath path,
+                                                    EdgeLink* edge) noexcept;
+  // On success the caller holds the bit of a slot it may take; `lost` names a stale
+  // registration it replaced.
+  Result<void> take_slot(int fd, FdSlot& slot, std::optional<Lost>& lost) noexcept;
+  // A reregister's arguments, passed on to the slower paths whole.
+  struct Reregistration {
+    Token token;
+    Interest interest;
+    sys::IoPath path;
+    std::uint64_t drained_at;
+  };
+  [[gnu::noinline]] Result<void> reregister_waiting(int fd, FdSlot* slot,
+                                                    const Reregistration& change) noexcept;
+  // The bit held: the general case, a new token included.
+  [[gnu::noinline]] Result<void> reregister_locked(int fd, FdSlot& slot,
+                                                   const Reregistration& change) noexcept;
+  // The selector refused a call on a slot whose bit is held.
+  [[gnu::noinline]] Result<void> failed_on_slot(FdSlot& slot, std::error_code error) noexcept;
+  // Reregister and deregister of a slot this Poll does not hold at once: the bit held by
+  // another call (then this one waits), or the number not registered here.
+  [[gnu::noinline]] Result<void> locked_or_refused(int fd, FdSlot* slot) noexcept;
+  Result<void> refuse(int fd) noexcept;
+  // The slot's registration is gone from the kernel (its fd closed): retire it, free the slot.
+  void retire_lost(int fd, FdSlot& slot) noexcept;
+  RegistrationInfo retire(int fd, const BookEntry& entry, Retirement reason) noexcept;
+  void note_higher_number(int fd) noexcept;
+  // Calls `visit(fd, slot)` with the bit held for every slot this Poll owns; `visit` clears it.
+  template <typename Visit>
+  void for_each_owned(Visit&& visit) const;
+  [[nodiscard]] RegistrationInfo info_of(int fd, const BookEntry& entry) const;
 
   std::shared_ptr<sys::Selector> selector_;
-  const bool emulates_edges_;  // the selector wants each libpoll source's would-blocks
+  const bool links_sources_;  // the selector wants a link from each libpoll source (EdgeLink)
   const std::uint64_t id_;
 
-  mutable FutexMutex mutex_;  // guards the book: entries_, tokens_, retired_, live_count_
-  std::vector<Entry> entries_;
   TokenCounts tokens_;
+  std::atomic<int> highest_fd_{-1};  // the highest number this Poll ever held: scans end there
+  std::atomic<int> waker_fd_{-1};
+
+  mutable std::mutex retired_mutex_;  // guards retired_ alone
   std::vector<Retired> retired_;
-  std::size_t live_count_ = 0;
-  int waker_fd_ = -1;
 
   mutable std::mutex handler_mutex_;  // guards leak_handler_ alone: handlers run unlocked
   std::optional<LeakHandler> leak_handler_;
 
-  std::atomic<std::uint64_t> polls_{0};
-  std::atomic<std::uint64_t> events_{0};
-  std::atomic<std::uint64_t> ghost_events_{0};
-  std::atomic<std::uint64_t> registers_{0};
+  // Written by registry calls, from any thread.
+  alignas(64) std::atomic<std::uint64_t> registers_{0};
   std::atomic<std::uint64_t> reregisters_{0};
   std::atomic<std::uint64_t> deregisters_{0};
   std::atomic<std::uint64_t> failed_operations_{0};
   std::atomic<std::uint64_t> guard_failures_{0};
   std::atomic<std::uint64_t> stale_registrations_{0};
+
+  // Written by the polling thread alone.
+  alignas(64) std::atomic<std::uint64_t> polls_{0};
+  std::atomic<std::uint64_t> events_{0};
+  std::atomic<std::uint64_t> ghost_events_{0};
   std::array<std::atomic<std::uint64_t>, 16> events_per_poll_{};
+  std::atomic<std::int64_t> blocked_ns_{0};
 
   const bool measure_blocked_time_;
   const std::chrono::steady_clock::time_point created_;
-  std::atomic<std::int64_t> blocked_ns_{0};
 };
+
+template <typename Visit>
+void PollState::for_each_owned(Visit&& visit) const {
+  const int highest = highest_fd_.load(std::memory_order_acquire);
+  for (int fd = 0; fd <= highest; ++fd) {
+    FdSlot* slot = existing_slot_of(fd);
+    if (slot == nullptr) {
+      fd |= (1 << kSlotChunkBits) - 1;  // no slot of this chunk was ever used
+      continue;
+    }
+    if (slot->owner() != id_) continue;
+    const std::uint64_t owner = slot->lock();
+    if (owner == id_) {
+      visit(fd, *slot);  // leaves the bit clear, with whatever owner it chose
+    } else {
+      slot->unlock(owner);
+    }
+  }
+}
 
 }  // namespace libpoll::detail

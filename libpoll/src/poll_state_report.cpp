@@ -21,7 +21,7 @@ void print_leaks(const std::string& headline, std::span<const RegistrationInfo> 
 
 }  // namespace
 
-RegistrationInfo PollState::info_of(int fd, const Entry& entry) const {
+RegistrationInfo PollState::info_of(int fd, const BookEntry& entry) const {
   return RegistrationInfo{.fd = fd,
                           .token = entry.token,
                           .interest = entry.interest,
@@ -31,29 +31,31 @@ RegistrationInfo PollState::info_of(int fd, const Entry& entry) const {
 
 std::vector<RegistrationInfo> PollState::registrations() const {
   std::vector<RegistrationInfo> list;
-  std::lock_guard lock(mutex_);
-  list.reserve(live_count_);
-  for (std::size_t fd = 0; fd < entries_.size(); ++fd) {
-    const Entry& entry = entries_[fd];
-    if (entry.live && !entry.own) list.push_back(info_of(static_cast<int>(fd), entry));
-  }
+  for_each_owned([&](int fd, FdSlot& slot) {
+    try {
+      if (!slot.entry.own) list.push_back(info_of(fd, slot.entry));
+    } catch (...) {
+      slot.unlock(id_);
+      throw;
+    }
+    slot.unlock(id_);
+  });
   return list;
 }
 
 Result<AuditReport> PollState::audit() const {
   std::vector<BookRecord> live;
   std::vector<BookRecord> retired;
+  for_each_owned([&](int fd, FdSlot& slot) {
+    const BookEntry entry = slot.entry;
+    slot.unlock(id_);
+    live.push_back({fd, entry.token, entry.interest, entry.site, entry.own});
+  });
   {
-    std::lock_guard lock(mutex_);
-    live.reserve(live_count_);
-    for (std::size_t fd = 0; fd < entries_.size(); ++fd) {
-      const Entry& entry = entries_[fd];
-      if (!entry.live) continue;
-      live.push_back({static_cast<int>(fd), entry.token, entry.interest, entry.site, entry.own});
-    }
+    std::lock_guard lock(retired_mutex_);
     for (const Retired& gone : retired_) {
       retired.push_back({gone.fd, gone.entry.token, gone.entry.interest, gone.entry.site,
-                         gone.entry.own, gone.replaced});
+                         gone.entry.own, gone.reason, gone.entry.file});
     }
   }
   auto kernel = selector_->registrations();
@@ -123,6 +125,10 @@ PollMetrics PollState::metrics() const noexcept {
   metrics.failed_operations = load(failed_operations_);
   metrics.guard_failures = load(guard_failures_);
   metrics.stale_registrations = load(stale_registrations_);
+  const sys::ChangeCounts changes = selector_->change_counts();
+  metrics.kernel_changes = changes.made;
+  metrics.skipped_changes = changes.skipped;
+  metrics.late_change_failures = changes.late_failures;
   for (std::size_t bucket = 0; bucket < events_per_poll_.size(); ++bucket) {
     metrics.events_per_poll[bucket] = load(events_per_poll_[bucket]);
   }

@@ -1,19 +1,20 @@
 #pragma once
 
 // How many live registrations carry each token: the lookup behind the ghost-event counter, done
-// for every event a poll returns, so it must cost next to nothing and never take the registry's
-// lock.
+// for every event a poll returns, so it must cost next to nothing and never take a lock.
 //
 // Tokens below kDirectLimit (the usual slab indices) are counted in a plain array indexed by the
-// token: a lookup is a compare and a load. Larger ones go to an open-addressing table (linear
-// probing, power-of-two size, Fibonacci hashing, backward-shift deletion): a multiply, a shift
-// and usually one cache line. Writers hold the
-// registry's mutex; the polling thread reads without it, seqlock style: `version_` is odd while a
-// write is under way, and a read that saw it change is retried under the mutex. Every slot is an
-// atomic read and written with relaxed order (plain moves on x86), and a table or array replaced
-// by growth is kept until destruction, so a racing reader never touches freed memory. A count
-// in the array changes with one store, which a reader sees whole, so only the array's growth
-// goes through the seqlock.
+// token: a lookup is a compare and an add, and a change is one compare-and-swap, so that
+// registry calls from any thread need no lock. The array is mapped whole, once, from zero pages:
+// memory is spent only where tokens are used, and it never moves. Larger tokens go to an
+// open-addressing table (linear probing, power-of-two size, Fibonacci hashing, backward-shift
+// deletion): a multiply, a shift and usually one cache line. Its writers hold `table_mutex_`; the
+// polling thread reads it without the lock, seqlock style: `version_` is odd while a write is under
+// way, and a read that saw it change is retried under the mutex. Every slot is an atomic read and
+// written with relaxed order (plain moves on x86), and a table replaced by growth is kept until
+// destruction, so a racing reader never touches freed memory.
+
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <atomic>
@@ -21,7 +22,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <optional>
+#include <mutex>
+#include <new>
 #include <span>
 #include <vector>
 
@@ -31,28 +33,54 @@ namespace libpoll::detail {
 
 class TokenCounts {
  public:
-  // Below this, a token is counted in the array (at most 256 KiB, grown by doubling).
+  // Below this, a token is counted in the array (512 KiB of address space, touched a page at a
+  // time).
   static constexpr std::uint64_t kDirectLimit = std::uint64_t{1} << 16;
 
   TokenCounts() {
+    void* mapped = ::mmap(nullptr, kDirectBytes, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mapped == MAP_FAILED) throw std::bad_alloc();
+    direct_ = static_cast<std::uint64_t*>(mapped);
     tables_.push_back(std::make_unique<Table>(4));
     current_ = tables_.back().get();
     published_.store(current_, std::memory_order_relaxed);
-    directs_.push_back(std::make_unique<Direct>(0));
-    direct_ = directs_.back().get();
-    published_direct_.store(direct_, std::memory_order_relaxed);
   }
+  ~TokenCounts() { ::munmap(direct_, kDirectBytes); }
   TokenCounts(const TokenCounts&) = delete;
   TokenCounts& operator=(const TokenCounts&) = delete;
 
-  // Writers: the caller holds the lock that serialises them.
+  // Writers: any thread. Throws (before anything changed) only for a large token whose table
+  // must grow.
   void add(std::uint64_t token) {
-    if (token < kDirectLimit) {
-      if (token >= direct_->size) grow_direct(token);  // may throw before anything changed
-      auto& count = direct_->counts[token];
-      count.store(count.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (token < kDirectLimit) [[likely]] {
+      auto word = direct(token);
+      auto now = word.load(std::memory_order_relaxed);
+      while (!word.compare_exchange_weak(now, (now + kOne) | kPresent, std::memory_order_relaxed)) {
+      }
       return;
     }
+    add_large(token);
+  }
+
+  void remove(std::uint64_t token) noexcept {
+    if (token < kDirectLimit) [[likely]] {
+      auto word = direct(token);
+      auto now = word.load(std::memory_order_relaxed);
+      while (now >= kOne) {
+        const auto less = now - kOne;
+        if (word.compare_exchange_weak(now, less >= kOne ? less : 0, std::memory_order_relaxed)) {
+          break;
+        }
+      }
+      return;
+    }
+    remove_large(token);
+  }
+
+  // The table's writers, out of the common path.
+  [[gnu::noinline]] void add_large(std::uint64_t token) {
+    std::lock_guard lock(table_mutex_);
     if ((size_ + 1) * 2 > current_->size()) grow();  // may throw before anything changed
     begin_write();
     Table& table = *current_;
@@ -66,14 +94,8 @@ class TokenCounts {
     end_write();
   }
 
-  void remove(std::uint64_t token) noexcept {
-    if (token < kDirectLimit) {
-      if (token >= direct_->size) return;
-      auto& count = direct_->counts[token];
-      const auto now = count.load(std::memory_order_relaxed);
-      if (now != 0) count.store(now - 1, std::memory_order_relaxed);
-      return;
-    }
+  [[gnu::noinline]] void remove_large(std::uint64_t token) noexcept {
+    std::lock_guard lock(table_mutex_);
     Table& table = *current_;
     std::size_t index = table.find(token);
     const auto count = table.slots[index].count.load(std::memory_order_relaxed);
@@ -97,36 +119,37 @@ class TokenCounts {
     end_write();
   }
 
-  // Writers (or anyone holding their lock).
   [[nodiscard]] std::uint32_t count(std::uint64_t token) const noexcept {
-    if (token < direct_->size) return direct_->counts[token].load(std::memory_order_relaxed);
-    if (token < kDirectLimit) return 0;
+    if (token < kDirectLimit) {
+      return static_cast<std::uint32_t>(direct(token).load(std::memory_order_relaxed) >> 32);
+    }
+    std::lock_guard lock(table_mutex_);
     return current_->slots[current_->find(token)].count.load(std::memory_order_relaxed);
   }
 
-  // The polling thread, without the lock: how many of `events` carry a token with no live
-  // registration, or nothing when a writer got in the way (then ask again under the lock).
-  [[nodiscard]] std::optional<std::uint64_t> count_unknown(
-      std::span<const Event> events) const noexcept {
-    const auto before = version_.load(std::memory_order_acquire);
-    if ((before & 1) != 0) return std::nullopt;
-    const Table& table = *published_.load(std::memory_order_acquire);
-    const Direct& direct = *published_direct_.load(std::memory_order_acquire);
-    std::uint64_t unknown = 0;
+  // The polling thread: how many of `events` carry a token with no live registration. A small
+  // token costs a compare and an add: its word's low half is 1 while the token is registered, so
+  // the sum's low half counts the known events (the high halves' counts carry no further).
+  [[nodiscard]] std::uint64_t count_unknown(std::span<const Event> events) const noexcept {
+    std::uint64_t* const words = direct_;
+    std::uint64_t sum = 0;
+    std::size_t large = 0;
+#pragma GCC unroll 4
     for (const Event& event : events) {
       const std::uint64_t token = event.token().value;
-      if (token < direct.size) [[likely]] {
-        unknown += direct.counts[token].load(std::memory_order_relaxed) == 0;
+      if (token < kDirectLimit) [[likely]] {
+        sum += std::atomic_ref<std::uint64_t>(words[token]).load(std::memory_order_relaxed);
       } else {
-        unknown += token < kDirectLimit || table.bounded_count(token) == 0;
+        ++large;
       }
     }
-    std::atomic_thread_fence(std::memory_order_acquire);
-    if (version_.load(std::memory_order_relaxed) != before) return std::nullopt;
-    return unknown;
+    const std::uint64_t unknown = events.size() - large - static_cast<std::uint32_t>(sum);
+    if (large == 0) [[likely]]
+      return unknown;
+    return unknown + count_unknown_large(events);
   }
 
-  // Under the lock, for when count_unknown gave up.
+  // The same, every token looked up under the table's lock (for tests).
   [[nodiscard]] std::uint64_t count_unknown_locked(std::span<const Event> events) const noexcept {
     std::uint64_t unknown = 0;
     for (const Event& event : events) unknown += count(event.token().value) == 0;
@@ -134,12 +157,38 @@ class TokenCounts {
   }
 
  private:
-  struct Direct {
-    explicit Direct(std::size_t length)
-        : counts(std::make_unique<std::atomic<std::uint32_t>[]>(length)), size(length) {}
-    std::unique_ptr<std::atomic<std::uint32_t>[]> counts;
-    std::size_t size;
-  };
+  // A small token's word: its count in the high half, 1 in the low half while the count is not
+  // zero.
+  static constexpr std::uint64_t kOne = std::uint64_t{1} << 32;
+  static constexpr std::uint64_t kPresent = 1;
+  static constexpr std::size_t kDirectBytes = kDirectLimit * sizeof(std::uint64_t);
+
+  [[nodiscard]] std::atomic_ref<std::uint64_t> direct(std::uint64_t token) const noexcept {
+    return std::atomic_ref<std::uint64_t>(direct_[token]);
+  }
+
+  // The large tokens of `events`, looked up without the lock unless a writer got in the way.
+  [[nodiscard]] std::uint64_t count_unknown_large(std::span<const Event> events) const noexcept {
+    const auto before = version_.load(std::memory_order_acquire);
+    if ((before & 1) == 0) {
+      const Table& table = *published_.load(std::memory_order_acquire);
+      std::uint64_t unknown = 0;
+      for (const Event& event : events) {
+        const std::uint64_t token = event.token().value;
+        unknown += token >= kDirectLimit && table.bounded_count(token) == 0;
+      }
+      std::atomic_thread_fence(std::memory_order_acquire);
+      if (version_.load(std::memory_order_relaxed) == before) return unknown;
+    }
+    std::lock_guard lock(table_mutex_);
+    std::uint64_t unknown = 0;
+    for (const Event& event : events) {
+      const std::uint64_t token = event.token().value;
+      unknown += token >= kDirectLimit &&
+                 current_->slots[current_->find(token)].count.load(std::memory_order_relaxed) == 0;
+    }
+    return unknown;
+  }
 
   struct Slot {
     std::atomic<std::uint64_t> token{0};
@@ -220,28 +269,10 @@ class TokenCounts {
     end_write();
   }
 
-  // An array that holds `token`, the counts copied, published under the seqlock.
-  void grow_direct(std::uint64_t token) {
-    const auto size =
-        std::min<std::size_t>(std::max<std::size_t>(64, std::bit_ceil(token + 1)), kDirectLimit);
-    directs_.reserve(directs_.size() + 1);
-    auto bigger = std::make_unique<Direct>(size);
-    for (std::size_t i = 0; i < direct_->size; ++i) {
-      bigger->counts[i].store(direct_->counts[i].load(std::memory_order_relaxed),
-                              std::memory_order_relaxed);
-    }
-    direct_ = bigger.get();
-    directs_.push_back(std::move(bigger));
-    begin_write();
-    published_direct_.store(direct_, std::memory_order_release);
-    end_write();
-  }
-
-  std::vector<std::unique_ptr<Direct>> directs_;  // every array ever used; the last is current
-  Direct* direct_ = nullptr;                      // writers' view
-  std::atomic<const Direct*> published_direct_{nullptr};  // readers' view
-  std::vector<std::unique_ptr<Table>> tables_;    // every table ever used; the last is current
-  Table* current_ = nullptr;                      // writers' view
+  std::uint64_t* direct_ = nullptr;             // kDirectLimit counts, read and written as atomics
+  mutable std::mutex table_mutex_;              // serialises the table's writers
+  std::vector<std::unique_ptr<Table>> tables_;  // every table ever used; the last is current
+  Table* current_ = nullptr;                    // writers' view
   std::atomic<const Table*> published_{nullptr};  // readers' view
   std::atomic<std::uint64_t> version_{0};
   std::size_t size_ = 0;

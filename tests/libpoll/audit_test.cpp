@@ -223,6 +223,74 @@ TEST_P(AuditTest, ReRegisteredReusedNumberShowsTheZombieBesideTheNewRegistration
   ASSERT_TRUE(registry().deregister_source(SourceFd(fd)));
 }
 
+// A registration closed without deregister whose number another Poll of the process registers
+// again: that Poll's book retires the stale claim. Every backend's audit still names it; where
+// the backend watches numbers (poll(2), io_uring), from the book's own record.
+class TakenNumberAuditTest : public AuditTest {
+ protected:
+  // Registers one end of a socket pair with `owner`, optionally duplicates it, closes it without
+  // deregister, puts a new file on its number and registers that with the fixture's Poll.
+  void close_and_let_another_poll_take_the_number(Poll& owner, bool keep_a_duplicate) {
+    auto [local, peer] = net::UnixStream::pair().value();
+    number_ = local.as_raw_fd();
+    ASSERT_TRUE(owner.registry().register_source(local, kFirst, Interest::readable));
+    Events events(8);
+    ASSERT_TRUE(owner.poll(events, std::chrono::milliseconds(0)));  // io_uring binds the file
+    if (keep_a_duplicate) duplicate_ = OwnedFd(::fcntl(number_, F_DUPFD_CLOEXEC, 0));
+    auto [new_local, new_peer] = net::UnixStream::pair().value();
+    ASSERT_EQ(::dup3(new_local.as_raw_fd(), number_, O_CLOEXEC), number_);  // closes `local`'s
+    (void)local.into_raw_fd();  // its number now belongs to `reused_`
+    reused_ = OwnedFd(number_);
+    new_peer_ = std::move(new_peer);
+    ASSERT_TRUE(registry().register_source(SourceFd(number_), kSecond, Interest::readable));
+    EXPECT_TRUE(owner.registrations().empty()) << "the stale claim is retired";
+    EXPECT_EQ(owner.metrics().stale_registrations, 1u);
+  }
+  void TearDown() override {
+    if (reused_.is_valid()) {
+      EXPECT_TRUE(registry().deregister_source(SourceFd(number_)));
+    }
+    reused_.reset();
+    duplicate_.reset();
+    new_peer_.reset();
+    AuditTest::TearDown();
+  }
+
+  int number_ = -1;
+  OwnedFd duplicate_;
+  OwnedFd reused_;
+  std::optional<net::UnixStream> new_peer_;
+};
+
+TEST_P(TakenNumberAuditTest, ClosedThenTakenIsVanishedOnEveryBackend) {
+  auto owner = Poll::create(GetParam()).value();
+  owner.set_leak_handler(nullptr);
+  close_and_let_another_poll_take_the_number(owner, false);
+
+  for (int audits = 0; audits < 2; ++audits) {
+    const auto report = owner.audit().value();
+    ASSERT_EQ(kinds_of(report), std::vector{DiscrepancyKind::vanished}) << describe(report);
+    EXPECT_EQ(report.discrepancies[0].fd, number_);
+    EXPECT_EQ(report.discrepancies[0].token, kFirst);
+    EXPECT_TRUE(report.discrepancies[0].site);
+    EXPECT_NE(report.discrepancies[0].detail.find("another Poll"), std::string::npos)
+        << describe(report);
+  }
+  EXPECT_TRUE(audit().clean()) << "the Poll that took the number holds it rightly";
+}
+
+TEST_P(TakenNumberAuditTest, DupThenCloseThenTakenIsAZombieOnEveryBackend) {
+  auto owner = Poll::create(GetParam()).value();
+  owner.set_leak_handler(nullptr);
+  close_and_let_another_poll_take_the_number(owner, true);
+
+  const auto report = owner.audit().value();
+  ASSERT_EQ(kinds_of(report), std::vector{DiscrepancyKind::zombie}) << describe(report);
+  EXPECT_EQ(report.discrepancies[0].fd, number_);
+  EXPECT_EQ(report.discrepancies[0].token, kFirst);
+  EXPECT_TRUE(report.discrepancies[0].site);
+}
+
 // A registration the book never saw: made directly on the epoll descriptor.
 TEST_P(AuditTest, RegistrationBehindTheBooksBackIsLeaked) {
   if (GetParam() == Backend::io_uring) {
@@ -543,6 +611,7 @@ TEST_P(AuditTest, TenThousandEventfdsListAndAuditCleanInNLogN) {
 }
 
 LIBPOLL_INSTANTIATE_FOR_BACKENDS(AuditTest);
+LIBPOLL_INSTANTIATE_FOR_BACKENDS(TakenNumberAuditTest);
 
 TEST(DiscrepancyTest, PrintsKindFdTokenInterestSiteAndDetail) {
   const auto site = std::source_location::current();

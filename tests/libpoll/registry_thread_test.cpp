@@ -4,7 +4,9 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <future>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -147,6 +149,135 @@ TEST_P(RegistryThreadTest, GhostCountStaysZeroWhileRegistrationsChurn) {
   EXPECT_GE(delivered, kRounds);
   EXPECT_EQ(poll().metrics().ghost_events, 0u);
   ASSERT_TRUE(registry().deregister_source(receiver));
+}
+
+// Two threads reregister one descriptor at once, each with its own token and interest. Each
+// call holds the number's slot across its system call, so the calls take turns: the book ends
+// exactly as the kernel does (the audit is clean) and every call is counted.
+TEST_P(RegistryThreadTest, CallsOnOneDescriptorFromTwoThreadsTakeTurns) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  ASSERT_TRUE(registry().register_source(local, Token{1}, Interest::readable));
+  constexpr std::size_t kCalls = 3000;
+  std::atomic<std::size_t> failures{0};
+  auto churn = [&](Registry clone, Token token, Interest interest) {
+    for (std::size_t i = 0; i < kCalls; ++i) {
+      if (!clone.reregister_source(local, token, interest)) failures.fetch_add(1);
+    }
+  };
+  std::thread first(churn, registry().clone(), Token{2}, Interest::readable);
+  std::thread second(churn, registry().clone(), Token{3}, Interest::writable);
+  first.join();
+  second.join();
+
+  EXPECT_EQ(failures.load(), 0u);
+  EXPECT_EQ(poll().metrics().reregisters, 2 * kCalls);
+  const auto listed = poll().registrations();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_TRUE(listed[0].token == Token{2} || listed[0].token == Token{3});
+  auto report = poll().audit();
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_TRUE(report->clean()) << (report->discrepancies.empty()
+                                       ? std::string()
+                                       : to_string(report->discrepancies[0]));
+  ASSERT_TRUE(registry().deregister_source(local));
+}
+
+// Two Polls race to register one descriptor from two threads, over and over: each time exactly
+// one wins, and the other is told the source is registered with another Poll.
+TEST_P(RegistryThreadTest, TwoPollsRacingForOneDescriptorHaveOneWinner) {
+  auto other = Poll::create(GetParam()).value();
+  auto [local, peer] = net::UnixStream::pair().value();
+  constexpr int kRaces = 300;
+  for (int race = 0; race < kRaces; ++race) {
+    std::promise<void> go;
+    auto started = go.get_future().share();
+    auto attempt = [&](const Registry& registry) {
+      started.wait();
+      return registry.register_source(local, Token{7}, Interest::readable);
+    };
+    auto mine = std::async(std::launch::async, attempt, std::cref(registry()));
+    auto theirs = std::async(std::launch::async, attempt, std::cref(other.registry()));
+    go.set_value();
+    const auto my_result = mine.get();
+    const auto their_result = theirs.get();
+    ASSERT_NE(my_result.has_value(), their_result.has_value()) << "race " << race;
+    const auto& loser = my_result ? their_result : my_result;
+    EXPECT_EQ(loser.error(), Errc::registered_with_another_poll) << "race " << race;
+    const Registry& winner = my_result ? registry() : other.registry();
+    ASSERT_TRUE(winner.deregister_source(local));
+  }
+  EXPECT_TRUE(poll().registrations().empty());
+  EXPECT_TRUE(other.registrations().empty());
+}
+
+// A reregister from another thread while the polling thread is blocked is made at once, even
+// on the thread that polled last time (whose own changes wait for its next poll): the blocked
+// poll reports the new interest without a Waker.
+TEST_P(RegistryThreadTest, AReregisterFromAnotherThreadReachesABlockedPoll) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  const Token token{7};
+  ASSERT_TRUE(registry().register_source(local, token, Interest::readable));
+  testing::expect_no_events(poll(), events_);  // this thread polled last
+
+  std::promise<pid_t> poller_tid;
+  auto polled = std::async(std::launch::async, [&] {
+    poller_tid.set_value(testing::current_thread_id());
+    Events events(8);
+    auto result = poll().poll(events, 10s);
+    bool writable = false;
+    for (const Event& event : events) writable |= event.token() == token && event.is_writable();
+    return std::pair{result.error(), writable};
+  });
+  ASSERT_TRUE(testing::wait_until_blocked_in_poll(poller_tid.get_future().get(), 5s))
+      << "the poller never blocked";
+  ASSERT_TRUE(registry().reregister_source(local, token, Interest::readable | Interest::writable));
+
+  ASSERT_EQ(polled.wait_for(5s), std::future_status::ready) << "the change did not reach the poll";
+  auto [error, writable] = polled.get();
+  EXPECT_FALSE(error) << error.message();
+  EXPECT_TRUE(writable);
+  ASSERT_TRUE(registry().deregister_source(local));
+}
+
+// The polling thread's own changes are recorded and made by its polls while another thread
+// changes, drains and audits other registrations: no race (TSan), no lost event.
+TEST_P(RegistryThreadTest, RecordedChangesRaceNoOtherThread) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  auto [other, other_peer] = net::UnixStream::pair().value();
+  constexpr Token kLocal{1};
+  constexpr Token kOther{2};
+  ASSERT_TRUE(registry().register_source(local, kLocal, Interest::readable));
+  ASSERT_TRUE(registry().register_source(other, kOther, Interest::readable));
+
+  std::atomic<bool> stop{false};
+  std::atomic<std::size_t> failures{0};
+  std::thread changer([&, clone = registry().clone()] {
+    for (std::size_t round = 0; round < 2000 && !stop.load(); ++round) {
+      const Interest interest =
+          round % 2 == 0 ? Interest::readable | Interest::writable : Interest::readable;
+      if (!clone.reregister_source(other, kOther, interest)) failures.fetch_add(1);
+      if (!clone.drained(SourceFd(other.as_raw_fd()), Interest::readable)) failures.fetch_add(1);
+      if (round % 100 == 0 && !poll().audit()) failures.fetch_add(1);
+    }
+  });
+
+  constexpr std::size_t kRounds = 300;
+  std::array<std::byte, 8> buffer{};
+  for (std::size_t round = 0; round < kRounds; ++round) {
+    ASSERT_TRUE(peer.write(std::as_bytes(std::span("x", 1))));
+    testing::expect_events(poll(), events_, {{kLocal, testing::kReadable}});
+    ASSERT_TRUE(local.read(std::span(buffer)));  // a short read: drained
+    const Interest interest =
+        round % 2 == 0 ? Interest::readable | Interest::writable : Interest::readable;
+    ASSERT_TRUE(registry().reregister_source(local, kLocal, interest));
+    ASSERT_TRUE(registry().reregister_source(local, kLocal, Interest::readable));
+  }
+  stop = true;
+  changer.join();
+
+  EXPECT_EQ(failures.load(), 0u);
+  ASSERT_TRUE(registry().deregister_source(local));
+  ASSERT_TRUE(registry().deregister_source(other));
 }
 
 LIBPOLL_INSTANTIATE_FOR_BACKENDS(RegistryThreadTest);

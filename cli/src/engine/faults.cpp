@@ -7,8 +7,6 @@
 #include <set>
 #include <utility>
 
-#include <fmt/format.h>
-
 #include "engine/poller.hpp"
 
 namespace pollscope {
@@ -107,16 +105,6 @@ void Poller::teardown(RunOutcome& outcome) {
     findings.push_back(LeakFinding{"leaked", info.fd, info.token.value,
                                    libpoll::to_string(info.interest), libpoll::to_string(info.site),
                                    "still registered at teardown: never deregistered"});
-  }
-  // A registration closed without deregister whose number was registered again (by another Poll
-  // of the process) leaves the book as stale. epoll's kernel list still shows it to the audit;
-  // where the backend watches numbers (poll(2), io_uring) only the count says it was there.
-  const auto stale = poll_->metrics().stale_registrations;
-  if (stale > 0 && poll_->backend() != libpoll::Backend::epoll) {
-    findings.push_back(LeakFinding{"vanished", -1, 0, "", "",
-                                   fmt::format("{} closed without deregister, their numbers "
-                                               "registered again before this check (stale)",
-                                               stale)});
   }
   for (auto& finding : findings) outcome.leaks.push_back(std::move(finding));
 

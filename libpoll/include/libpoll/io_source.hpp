@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string_view>
 
@@ -49,25 +50,37 @@ class IoSource : public Source {
   Result<std::size_t> write_outcome(ssize_t rc) noexcept { return detail::write_result(rc, edge_); }
   [[nodiscard]] const detail::EdgeLink& edge_link() const noexcept { return edge_; }
 
+  // Reads and writes stamp the selector's poll count first, so that a would-block (or a short
+  // read: a byte stream held less than was asked for) is recorded as a drain that began after
+  // the events the user has seen (see Registry, "Reregistering").
   Result<std::size_t> read(std::span<std::byte> buffer) noexcept {
-    return read_outcome(::read(fd_.get(), buffer.data(), buffer.size()));
+    const std::uint64_t stamp = edge_.stamp();
+    return detail::read_result(::read(fd_.get(), buffer.data(), buffer.size()), edge_,
+                               buffer.size(), stamp);
   }
   Result<std::size_t> read(std::span<char> buffer) noexcept {
-    return read_outcome(::read(fd_.get(), buffer.data(), buffer.size()));
+    return read(std::as_writable_bytes(buffer));
   }
   Result<std::size_t> write(std::span<const std::byte> data) noexcept {
-    return write_outcome(::write(fd_.get(), data.data(), data.size()));
+    const std::uint64_t stamp = edge_.stamp();
+    return detail::write_result(::write(fd_.get(), data.data(), data.size()), edge_, stamp);
   }
   Result<std::size_t> write(std::string_view data) noexcept {
-    return write_outcome(::write(fd_.get(), data.data(), data.size()));
+    return write(std::as_bytes(std::span(data.data(), data.size())));
   }
   /// Scatter read into several buffers with one system call.
   Result<std::size_t> readv(std::span<const iovec> buffers) noexcept {
-    return read_outcome(::readv(fd_.get(), buffers.data(), static_cast<int>(buffers.size())));
+    std::size_t requested = 0;
+    for (const iovec& buffer : buffers) requested += buffer.iov_len;
+    const std::uint64_t stamp = edge_.stamp();
+    return detail::read_result(::readv(fd_.get(), buffers.data(), static_cast<int>(buffers.size())),
+                               edge_, requested, stamp);
   }
   /// Gather write from several buffers with one system call.
   Result<std::size_t> writev(std::span<const iovec> buffers) noexcept {
-    return write_outcome(::writev(fd_.get(), buffers.data(), static_cast<int>(buffers.size())));
+    const std::uint64_t stamp = edge_.stamp();
+    return detail::write_result(
+        ::writev(fd_.get(), buffers.data(), static_cast<int>(buffers.size())), edge_, stamp);
   }
 
  private:
@@ -77,7 +90,7 @@ class IoSource : public Source {
   }
   Result<void> reregister_source(const Registry& registry, Token token,
                                  Interest interest) noexcept override {
-    return registry.reregister_source(SourceFd(fd_.get()), token, interest);
+    return registry.reregister_io_fd(fd_.get(), token, interest, edge_.drained_at(interest));
   }
   Result<void> deregister_source(const Registry& registry) noexcept override {
     edge_.unlink();

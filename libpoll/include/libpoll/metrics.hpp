@@ -29,6 +29,15 @@ struct PollMetrics {
   std::uint64_t failed_operations = 0;
   /// `Registration` guards whose deregister failed in their destructor.
   std::uint64_t guard_failures = 0;
+  /// What the selector did with reregisters: changes it made in the kernel (`EPOLL_CTL_MOD`
+  /// calls on epoll, queue entries on io_uring; none on poll(2), whose table is its own), changes
+  /// it skipped because the kernel already held that state and nothing could be lost (see
+  /// `Registry`, "Reregistering"), and recorded changes that failed when the next poll made
+  /// them, after the call had returned success (a descriptor closed, or its number reused,
+  /// between the call and that poll).
+  std::uint64_t kernel_changes = 0;
+  std::uint64_t skipped_changes = 0;
+  std::uint64_t late_change_failures = 0;
   /// Registrations the book replaced because their descriptor had been closed before
   /// deregister and the number was registered again (each also passed to the leak handler).
   std::uint64_t stale_registrations = 0;

@@ -3,6 +3,7 @@
 /// \file
 /// `Registry`: registers sources with a `Poll`.
 
+#include <cstdint>
 #include <memory>
 #include <source_location>
 
@@ -53,7 +54,33 @@ class Waker;
 /// ## Reregistering
 /// `reregister_source` replaces both the token and the interest. Readiness that is already
 /// pending for the new interest is reported (under the new token) by the next poll; pending
-/// readiness for an interest that was removed is not.
+/// readiness for an interest that was removed is not. A source that is still ready is reported
+/// again, as epoll's modify does, unless it was drained since its last event (below).
+///
+/// ## Coalesced changes
+/// A reregister made on the thread that polls, between two of its polls, is recorded and made
+/// at the start of the next poll (epoll; io_uring queues every change for its next submission
+/// anyway; poll(2) keeps its table in user space), so that several changes of one source cost
+/// at most one system call, and none when they end where they began: readable, then
+/// readable|writable, then readable again. A change to the token and interest the kernel already
+/// holds is skipped when the source was found drained by an I/O call begun after the last poll
+/// returned: by libpoll's own reads and writes (a would-block, or a read of a stream or pipe
+/// that returned fewer bytes than asked for), or, for a `SourceFd`, by the caller's own I/O
+/// reported through `drained` on the polling thread. Readiness that came after such a drain is
+/// queued for the next poll already, so the skipped modify could not have added an event; a
+/// source that was not drained is modified, and re-reported. A reregister from any other
+/// thread is made at once, so that a poll blocked meanwhile sees it (no `Waker` needed).
+/// `PollMetrics` counts the changes made (`kernel_changes`) and skipped (`skipped_changes`).
+///
+/// Errors are found at the call as before: the book's misuse errors, and for a `SourceFd` the
+/// kernel's answer (a change that would be skipped first checks that the descriptor is open,
+/// with a cheaper call than the modify). An owning source's descriptor is open while it lives.
+/// What can only fail later is a recorded change of a descriptor closed (or its number reused)
+/// behind libpoll's back between the call and the next poll: that poll drops the change, counts
+/// it in `PollMetrics::late_change_failures`, and the audit reports the registration as
+/// `vanished`. A recorded change never outlives its registration: after `deregister_source`
+/// nothing recorded for that descriptor is made, so a reused number never receives it. The
+/// audit (`Poll::audit`) makes recorded changes before it reads the kernel's list.
 ///
 /// ## Deregistering
 /// After `deregister_source` returns, polls no longer return events for the source. Events that
@@ -93,11 +120,13 @@ class Registry {
   Result<void> deregister_source(SourceFd source) const noexcept;
 
   /// Tells the selector that the caller's own reads (or writes) of a `SourceFd` just failed
-  /// with would-block for `kinds`: the descriptor is drained, as libpoll's own sources report by
-  /// themselves. On epoll it does nothing. On poll(2) a descriptor registered through
-  /// `SourceFd` is reported at every poll while it stays ready (level-triggered, so that no edge
-  /// is lost) until the first `drained` call for it; from then on it gets one event per edge,
-  /// as on epoll, and each drain must be reported. Errors: `Errc::not_registered`.
+  /// with would-block for `kinds` (or, for a stream, a read returned fewer bytes than asked
+  /// for): the descriptor is drained, as libpoll's own sources report by themselves. On epoll
+  /// and io_uring it lets a following reregister to an unchanged interest be skipped (see
+  /// "Coalesced changes"; it counts when made on the polling thread). On poll(2) a descriptor
+  /// registered through `SourceFd` is reported at every poll while it stays ready (level-triggered,
+  /// so that no edge is lost) until the first `drained` call for it; from then on it gets one event
+  /// per edge, as on epoll, and each drain must be reported. Errors: `Errc::not_registered`.
   ///
   /// ```cpp
   /// while (::read(fd, buffer, size) > 0) {}
@@ -128,6 +157,10 @@ class Registry {
   // The Poll's own Waker: one per Poll, kept out of the listings and the leak reports.
   Result<void> register_waker_fd(int fd, Token token) const noexcept;
   Result<void> reregister_fd(int fd, Token token, Interest interest) const noexcept;
+  // An IoSource's descriptor (open while the source lives), with the poll count at which every
+  // kind of `interest` was last found drained by its own I/O (0: not since it registered).
+  Result<void> reregister_io_fd(int fd, Token token, Interest interest,
+                                std::uint64_t drained_at) const noexcept;
   Result<void> deregister_fd(int fd) const noexcept;
 
   std::shared_ptr<detail::PollState> state_;

@@ -25,15 +25,20 @@ static_assert(readiness::in == EPOLLIN && readiness::pri == EPOLLPRI &&
 
 namespace {
 
-epoll_event to_epoll_event(Token token, Interest interest) noexcept {
+KernelState to_state(Token token, Interest interest) noexcept {
   // EPOLLRDHUP with readable, so that a peer's half-close is reported as read-closed.
   std::uint32_t kind = EPOLLET;
   if (interest.is_readable()) kind |= EPOLLIN | EPOLLRDHUP;
   if (interest.is_writable()) kind |= EPOLLOUT;
   if (interest.is_priority()) kind |= EPOLLPRI;
+  return KernelState{.events = kind, .data = static_cast<std::uint64_t>(token.value)};
+}
+
+epoll_event to_epoll_event(Token token, Interest interest) noexcept {
+  const KernelState state = to_state(token, interest);
   epoll_event event{};
-  event.events = kind;
-  event.data.u64 = static_cast<std::uint64_t>(token.value);
+  event.events = state.events;
+  event.data.u64 = state.data;
   return event;
 }
 
@@ -42,13 +47,20 @@ epoll_event to_epoll_event(Token token, Interest interest) noexcept {
 Result<std::unique_ptr<EpollSelector>> EpollSelector::create() noexcept {
   auto fd = detail::syscall_int(::epoll_create1(EPOLL_CLOEXEC));
   if (!fd) return Unexpected(fd.error());
-  return std::unique_ptr<EpollSelector>(new EpollSelector(OwnedFd(*fd)));
+  OwnedFd owned(*fd);
+  try {
+    return std::unique_ptr<EpollSelector>(new EpollSelector(std::move(owned)));
+  } catch (const std::bad_alloc&) {
+    return Unexpected(std::errc::not_enough_memory);
+  }
 }
 
 Result<void> EpollSelector::select(Events& events, int timeout_ms) noexcept {
   auto* buffer = reinterpret_cast<epoll_event*>(detail::EventsAccess::data(events));
   const int capacity = events.capacity() > INT_MAX ? INT_MAX : static_cast<int>(events.capacity());
+  changes_.begin_poll();
   const int ready = ::epoll_wait(epoll_fd_.get(), buffer, capacity, timeout_ms);
+  changes_.end_poll();
   if (ready < 0) {
     events.clear();
     return detail::last_error();
@@ -60,15 +72,22 @@ Result<void> EpollSelector::select(Events& events, int timeout_ms) noexcept {
 Result<void> EpollSelector::register_fd(int fd, Token token, Interest interest,
                                         IoPath /*path*/) noexcept {
   auto event = to_epoll_event(token, interest);
-  return detail::syscall_void(::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event));
+  auto added = detail::syscall_void(::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event));
+  if (added) changes_.added(fd, to_state(token, interest));
+  return added;
 }
 
-Result<void> EpollSelector::reregister_fd(int fd, Token token, Interest interest) noexcept {
-  auto event = to_epoll_event(token, interest);
-  return detail::syscall_void(::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_MOD, fd, &event));
+Result<void> EpollSelector::reregister_fd(int fd, Token token, Interest interest, IoPath path,
+                                          std::uint64_t drained_at) noexcept {
+  const KernelState wanted = to_state(token, interest);
+  if (path == IoPath::libpoll) return changes_.change(fd, wanted, drained_at, true);
+  // A foreign descriptor may have been closed behind the book's back, which EPOLL_CTL_MOD would
+  // have said at once: its changes are made at once, and a skip asks with a cheaper call.
+  return changes_.change_foreign(fd, wanted, interest);
 }
 
 Result<void> EpollSelector::deregister_fd(int fd) noexcept {
+  changes_.removed(fd);
   // A non-null event pointer keeps kernels before 2.6.9 happy; later ones ignore it.
   epoll_event unused{};
   return detail::syscall_void(::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, &unused));
@@ -106,6 +125,7 @@ std::uint32_t EpollSelector::mask_for(Interest interest) const noexcept {
 }
 
 Result<std::vector<KernelRegistration>> EpollSelector::registrations() const {
+  changes_.flush();  // the kernel's list, as the next poll will find it
   return read_epoll_fdinfo(0, epoll_fd_.get());
 }
 

@@ -1,10 +1,12 @@
 #pragma once
 
-// The Linux backend: one epoll instance, every registration edge-triggered.
+// The Linux backend: one epoll instance, every registration edge-triggered. Reregisters made on
+// the polling thread are recorded and made at the start of the next select() (PendingChanges).
 
 #include <memory>
 
 #include "libpoll/owned_fd.hpp"
+#include "sys/pending_changes.hpp"
 #include "sys/selector.hpp"
 
 namespace libpoll::sys {
@@ -16,18 +18,27 @@ class EpollSelector final : public Selector {
   [[nodiscard]] Backend backend() const noexcept override { return Backend::epoll; }
   Result<void> select(Events& events, int timeout_ms) noexcept override;
   Result<void> register_fd(int fd, Token token, Interest interest, IoPath path) noexcept override;
-  Result<void> reregister_fd(int fd, Token token, Interest interest) noexcept override;
+  Result<void> reregister_fd(int fd, Token token, Interest interest, IoPath path,
+                             std::uint64_t drained_at) noexcept override;
   Result<void> deregister_fd(int fd) noexcept override;
   [[nodiscard]] bool holds(int fd) noexcept override;
   [[nodiscard]] Result<std::vector<KernelRegistration>> registrations() const override;
   [[nodiscard]] std::uint32_t mask_for(Interest interest) const noexcept override;
+  void rearm_foreign(int fd, Interest kind) noexcept override { changes_.drained(fd, kind); }
+  [[nodiscard]] std::shared_ptr<const std::atomic<std::uint64_t>> drain_clock()
+      const noexcept override {
+    return changes_.clock();
+  }
+  [[nodiscard]] ChangeCounts change_counts() const noexcept override { return changes_.counts(); }
   [[nodiscard]] int native_handle() const noexcept override { return epoll_fd_.get(); }
   Result<std::unique_ptr<WakerHandle>> make_waker() noexcept override;
 
  private:
-  explicit EpollSelector(OwnedFd epoll_fd) noexcept : epoll_fd_(std::move(epoll_fd)) {}
+  explicit EpollSelector(OwnedFd epoll_fd)
+      : epoll_fd_(std::move(epoll_fd)), changes_(epoll_fd_.get()) {}
 
   OwnedFd epoll_fd_;
+  mutable PendingChanges changes_;  // the audit's registrations() makes recorded changes first
 };
 
 }  // namespace libpoll::sys

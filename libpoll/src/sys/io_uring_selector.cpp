@@ -137,7 +137,11 @@ Result<std::unique_ptr<IoUringSelector>> IoUringSelector::adopt(const io_uring& 
     io_uring_queue_exit(&copy);
     return Unexpected(wake.error());
   }
-  auto* selector = new (std::nothrow) IoUringSelector(ring, std::move(*wake), sync_cancel);
+  IoUringSelector* selector = nullptr;
+  try {
+    selector = new IoUringSelector(ring, std::move(*wake), sync_cancel);
+  } catch (const std::bad_alloc&) {
+  }
   if (selector == nullptr) {
     io_uring copy = ring;
     io_uring_queue_exit(&copy);
@@ -176,6 +180,7 @@ Result<void> IoUringSelector::select(Events& events, int timeout_ms) noexcept {
   for (;;) {
     {
       const std::scoped_lock lock(mutex_);
+      poller_ = this_thread_tag();
       if (auto filled = fill_queue(); !filled) return filled;
       ++batch_;
       blocked_ = wait_ms != 0 && io_uring_cq_ready(&ring_) == 0;
@@ -184,9 +189,11 @@ Result<void> IoUringSelector::select(Events& events, int timeout_ms) noexcept {
     const std::scoped_lock lock(mutex_);
     blocked_ = false;
     if (!waited) return waited;
+    const std::size_t taken = reap(events);
+    clock_->fetch_add(1, std::memory_order_release);  // drains dated before now predate these
     // Nothing taken after a wake-up means an internal wake-up or completions of requests that
     // were replaced meanwhile: wait again, for what is left of the timeout.
-    if (reap(events) > 0 || wait_ms == 0) return {};
+    if (taken > 0 || wait_ms == 0) return {};
     if (timeout_ms > 0) {
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
       if (left.count() <= 0) return {};
@@ -247,13 +254,10 @@ Result<void> IoUringSelector::fill_queue() noexcept {
   }
   std::size_t done = 0;
   for (const Change& change : changes_) {
-    io_uring_sqe* entry = next();
-    if (entry == nullptr) break;
-    // A void change leaves its entry unused: a no-op, whose completion is dropped.
-    if (!prepare(change, entry)) {
-      io_uring_prep_nop(entry);
-      io_uring_sqe_set_data64(entry, kRemovalData);
-      entry->flags |= static_cast<std::uint8_t>(skip_success_);
+    if (still_wanted(change)) {
+      io_uring_sqe* entry = next();
+      if (entry == nullptr) break;
+      prepare(change, entry);
     }
     ++done;
   }
@@ -262,21 +266,35 @@ Result<void> IoUringSelector::fill_queue() noexcept {
   return {};
 }
 
-bool IoUringSelector::prepare(const Change& change, io_uring_sqe* entry) noexcept {
+bool IoUringSelector::still_wanted(const Change& change) noexcept {
+  if (change.kind == Kind::remove) {
+    // Kept after all: a reregister went back to the request the kernel has (keep_held).
+    const Entry* owner = live(fd_of(change.target));
+    return owner == nullptr || owner->kernel_data != change.target;
+  }
+  const Entry* target = live(fd_of(change.data));
+  // Undone before it was submitted: deregistered, or replaced by a later reregister.
+  return target != nullptr && target->generation == generation_of(change.data) &&
+         target->kernel_data == 0;
+}
+
+void IoUringSelector::prepare(const Change& change, io_uring_sqe* entry) noexcept {
+  ++counts_.made;
   if (change.kind == Kind::remove) {
     io_uring_prep_poll_remove(entry, change.target);
     io_uring_sqe_set_data64(entry, kRemovalData);
     entry->flags |= static_cast<std::uint8_t>(skip_success_);
-    return true;
+    if (Entry* owner = live(fd_of(change.target)); owner && owner->held_data == change.target) {
+      owner->held_data = 0;
+    }
+    return;
   }
-  Entry* target = live(fd_of(change.data));
-  // Undone before it was submitted: deregistered, or replaced by a later reregister.
-  if (target == nullptr || target->generation != generation_of(change.data)) return false;
-  if (target->kernel_data != 0) return false;
-  io_uring_prep_poll_multishot(entry, fd_of(change.data), target->interest);
+  Entry& target = entries_[static_cast<std::size_t>(fd_of(change.data))];
+  io_uring_prep_poll_multishot(entry, fd_of(change.data), target.interest);
   io_uring_sqe_set_data64(entry, change.data);
-  target->kernel_data = change.data;
-  return true;
+  target.kernel_data = change.data;
+  target.held_data = change.data;
+  target.held_mask = target.interest;
 }
 
 std::size_t IoUringSelector::reap(Events& events) noexcept {
@@ -302,6 +320,7 @@ bool IoUringSelector::take(const io_uring_cqe& completion, Events& events,
     return true;
   }
   Entry* entry = live(fd_of(completion.user_data));
+  if (!more && entry != nullptr && entry->held_data == completion.user_data) entry->held_data = 0;
   // A removal's own completion, or one of a request that was replaced or removed since.
   if (entry == nullptr || entry->kernel_data != completion.user_data) return true;
   Mask bits =

@@ -33,6 +33,7 @@
 #include <liburing.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -53,11 +54,18 @@ class IoUringSelector final : public Selector {
   [[nodiscard]] Backend backend() const noexcept override { return Backend::io_uring; }
   Result<void> select(Events& events, int timeout_ms) noexcept override;
   Result<void> register_fd(int fd, Token token, Interest interest, IoPath path) noexcept override;
-  Result<void> reregister_fd(int fd, Token token, Interest interest) noexcept override;
+  Result<void> reregister_fd(int fd, Token token, Interest interest, IoPath path,
+                             std::uint64_t drained_at) noexcept override;
   Result<void> deregister_fd(int fd) noexcept override;
   [[nodiscard]] bool holds(int fd) noexcept override;
   [[nodiscard]] Result<std::vector<KernelRegistration>> registrations() const override;
   [[nodiscard]] std::uint32_t mask_for(Interest interest) const noexcept override;
+  void rearm_foreign(int fd, Interest kind) noexcept override;
+  [[nodiscard]] std::shared_ptr<const std::atomic<std::uint64_t>> drain_clock()
+      const noexcept override {
+    return clock_;
+  }
+  [[nodiscard]] ChangeCounts change_counts() const noexcept override;
   [[nodiscard]] int native_handle() const noexcept override { return ring_.ring_fd; }
   Result<std::unique_ptr<WakerHandle>> make_waker() noexcept override;
 
@@ -77,6 +85,14 @@ class IoUringSelector final : public Selector {
     // The user data of this registration's request in the kernel, 0 while it has none (not
     // submitted yet, or ended). Behind `generation` until a recorded update is submitted.
     std::uint64_t kernel_data = 0;
+    // The request the kernel has (or will have, once submitted) for this number, even when a
+    // reregister has replaced it and its removal is recorded, and its mask: a reregister back to
+    // that mask keeps it and drops both recorded changes. 0 once its removal is submitted or it
+    // ended.
+    std::uint64_t held_data = 0;
+    Mask held_mask = 0;
+    std::uint64_t read_drained = 0;  // a foreign descriptor's drains (Registry::drained)
+    std::uint64_t write_drained = 0;
     Identity identity;
     int access_mode = 0;      // O_ACCMODE bits: the two ends of a pipe share an inode
     std::uint32_t batch = 0;  // the select() that last reported it...
@@ -108,8 +124,13 @@ class IoUringSelector final : public Selector {
   // All with mutex_ held.
   Entry* live(int fd) noexcept;
   Result<void> fill_queue() noexcept;
-  // One change into the submission entry `entry`; false when it is void (undone meanwhile).
-  bool prepare(const Change& change, io_uring_sqe* entry) noexcept;
+  // Whether a recorded change still has work to do (false: undone meanwhile).
+  [[nodiscard]] bool still_wanted(const Change& change) noexcept;
+  // One wanted change into the submission entry `entry`.
+  void prepare(const Change& change, io_uring_sqe* entry) noexcept;
+  // Keeps the request the kernel has for `entry` when it is what a reregister asks for and the
+  // source was drained since the last reap (then nothing can be lost); false otherwise.
+  bool keep_held(Entry& entry, Token token, Mask mask, std::uint64_t drained_at) noexcept;
   // Ends the registration's request: at once where the kernel can, else with the next poll.
   void remove_request(const Entry& entry, int fd) noexcept;
   // Makes room for `more` changes (may throw std::bad_alloc).
@@ -131,6 +152,11 @@ class IoUringSelector final : public Selector {
   std::size_t registered_ = 0;
   std::vector<Change> changes_;
   std::uint32_t batch_ = 0;
+  // How many reaps have run, starting at 1: dates the drains of libpoll sources (EdgeLink).
+  std::shared_ptr<std::atomic<std::uint64_t>> clock_ =
+      std::make_shared<std::atomic<std::uint64_t>>(1);
+  const void* poller_ = nullptr;  // this_thread_tag() of the thread in select()
+  ChangeCounts counts_;
   bool blocked_ = false;                // select() waits in io_uring_enter without the lock
   bool wake_armed_ = false;             // the internal eventfd's request is live (select() alone)
   std::unique_ptr<EventfdWaker> wake_;  // internal: interrupts a blocked select()

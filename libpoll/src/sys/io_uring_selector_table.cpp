@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <new>
 
+#include "libpoll/detail/io_result.hpp"
 #include "libpoll/detail/syscall.hpp"
 #include "sys/io_uring_selector.hpp"
 
@@ -124,22 +126,27 @@ Result<void> IoUringSelector::register_fd(int fd, Token token, Interest interest
   return {};
 }
 
-Result<void> IoUringSelector::reregister_fd(int fd, Token token, Interest interest) noexcept {
-  const Named named = name_of(fd);
+Result<void> IoUringSelector::reregister_fd(int fd, Token token, Interest interest, IoPath path,
+                                            std::uint64_t drained_at) noexcept {
+  // A libpoll source's descriptor is open, and names its file, while the source lives.
+  const bool own = path == IoPath::libpoll;
+  const Named named = own ? Named{} : name_of(fd);
   const std::scoped_lock lock(mutex_);
   Entry* entry = live(fd);
   if (entry == nullptr) return Unexpected(std::errc::no_such_file_or_directory);
   // As epoll answers: a closed number is EBADF, a number now naming another file ENOENT. Either
   // way the registration is gone.
-  if (named.error || entry->identity != Identity{named.device, named.inode}) {
+  if (!own && (named.error || entry->identity != Identity{named.device, named.inode})) {
     remove_request(*entry, fd);
     entry->generation = 0;
     --registered_;
     if (named.error) return Unexpected(named.error);
     return Unexpected(std::errc::no_such_file_or_directory);
   }
+  if (!own) drained_at = detail::oldest_drain(interest, entry->read_drained, entry->write_drained);
+  if (keep_held(*entry, token, mask_for(interest), drained_at)) return {};
   try {
-    reserve_changes(1);
+    reserve_changes(2);
   } catch (const std::bad_alloc&) {
     return Unexpected(std::errc::not_enough_memory);
   }
@@ -154,6 +161,36 @@ Result<void> IoUringSelector::reregister_fd(int fd, Token token, Interest intere
   (void)record(Change{Kind::add, user_data(fd, entry->generation)});
   wake_if_blocked();
   return {};
+}
+
+bool IoUringSelector::keep_held(Entry& entry, Token token, Mask mask,
+                                std::uint64_t drained_at) noexcept {
+  // Whatever readiness came after the drain posted a completion that the next reap reports,
+  // so the new request's re-report would add nothing.
+  const bool drained_since_reap =
+      drained_at != 0 && drained_at == clock_->load(std::memory_order_relaxed);
+  if (entry.held_data == 0 || entry.held_mask != mask || !drained_since_reap) return false;
+  entry.token = token;
+  entry.interest = mask;
+  entry.generation = static_cast<std::uint32_t>(entry.held_data >> 32);  // see user_data()
+  entry.kernel_data = entry.held_data;  // its recorded removal and replacement are now void
+  ++counts_.skipped;
+  return true;
+}
+
+void IoUringSelector::rearm_foreign(int fd, Interest kind) noexcept {
+  const std::scoped_lock lock(mutex_);
+  Entry* entry = live(fd);
+  // Only the polling thread between two polls can date a drain after the events it has seen.
+  if (entry == nullptr || poller_ != this_thread_tag()) return;
+  const std::uint64_t now = clock_->load(std::memory_order_relaxed);
+  if (kind.is_readable()) entry->read_drained = now;
+  if (kind.is_writable()) entry->write_drained = now;
+}
+
+ChangeCounts IoUringSelector::change_counts() const noexcept {
+  const std::scoped_lock lock(mutex_);
+  return counts_;
 }
 
 Result<void> IoUringSelector::deregister_fd(int fd) noexcept {

@@ -253,7 +253,8 @@ Result<void> PollSelector::register_fd(int fd, Token token, Interest interest,
   return {};
 }
 
-Result<void> PollSelector::reregister_fd(int fd, Token token, Interest interest) noexcept {
+Result<void> PollSelector::reregister_fd(int fd, Token token, Interest interest, IoPath /*path*/,
+                                         std::uint64_t /*drained_at*/) noexcept {
   const std::scoped_lock lock(mutex_);
   auto found = table_.find(fd);
   if (found == table_.end()) return Unexpected(std::errc::no_such_file_or_directory);

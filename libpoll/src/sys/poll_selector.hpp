@@ -61,7 +61,8 @@ class PollSelector final : public Selector {
   [[nodiscard]] bool emulates_edges() const noexcept override { return true; }
   Result<void> select(Events& events, int timeout_ms) noexcept override;
   Result<void> register_fd(int fd, Token token, Interest interest, IoPath path) noexcept override;
-  Result<void> reregister_fd(int fd, Token token, Interest interest) noexcept override;
+  Result<void> reregister_fd(int fd, Token token, Interest interest, IoPath path,
+                             std::uint64_t drained_at) noexcept override;
   Result<void> deregister_fd(int fd) noexcept override;
   [[nodiscard]] bool holds(int fd) noexcept override;
   [[nodiscard]] Result<std::vector<KernelRegistration>> registrations() const override;

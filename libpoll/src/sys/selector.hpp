@@ -5,6 +5,7 @@
 // one. The registration book (misuse checks, sites, ghost events) sits above this contract, in
 // PollState, so that every backend gets it the same way.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -26,6 +27,22 @@ namespace libpoll::sys {
 // emulate edges over a level-triggered kernel interface need the difference; epoll ignores it.
 enum class IoPath { libpoll, foreign };
 
+// What a selector did with reregisters (PollMetrics): changes it made in the kernel (system
+// calls on epoll, queue entries on io_uring), changes it found it could skip, and recorded
+// changes that failed when they were made, after the call had returned.
+struct ChangeCounts {
+  std::uint64_t made = 0;
+  std::uint64_t skipped = 0;
+  std::uint64_t late_failures = 0;
+};
+
+// Tells threads apart without a system call (each thread has its own tag): a backend that
+// records changes made on the polling thread compares the caller's tag with the poller's.
+[[nodiscard]] inline const void* this_thread_tag() noexcept {
+  thread_local const char tag = 0;
+  return &tag;
+}
+
 class Selector {
  public:
   Selector() = default;
@@ -45,7 +62,16 @@ class Selector {
   // (a regular file or a directory).
   virtual Result<void> register_fd(int fd, Token token, Interest interest,
                                    IoPath path) noexcept = 0;
-  virtual Result<void> reregister_fd(int fd, Token token, Interest interest) noexcept = 0;
+  // Replaces token and interest. `path`: the call came through a libpoll source (whose
+  // descriptor is open while the source lives, so nothing needs checking at the call) or
+  // through a foreign descriptor. `drained_at`: the drain_clock() value at which every kind of
+  // `interest` was last found drained by libpoll's own I/O, or 0. A backend may record the
+  // change and make it with the next select(), and skip it when the kernel holds that state
+  // already and the source was drained since the last select() returned; errors it can only
+  // see then are counted in change_counts().late_failures. A change made while select() is
+  // blocked (from another thread) must reach that select(), as a register does.
+  virtual Result<void> reregister_fd(int fd, Token token, Interest interest, IoPath path,
+                                     std::uint64_t drained_at) noexcept = 0;
   virtual Result<void> deregister_fd(int fd) noexcept = 0;
 
   // Whether the file that `fd` refers to now is registered here under that fd number. Used on
@@ -74,11 +100,20 @@ class Selector {
 
   // The user's own I/O on a foreign `fd` returned would-block for `kind`, and the user says so
   // (Registry::drained). Edge-emulating backends re-arm it, and from then on treat the
-  // registration as libpoll's own; epoll needs nothing.
+  // registration as libpoll's own; epoll and io_uring date the drain, for a following
+  // reregister to an unchanged interest (reregister_fd).
   virtual void rearm_foreign(int fd, Interest kind) noexcept {
     (void)fd;
     (void)kind;
   }
+
+  // How many select() calls have returned, starting at 1, shared with libpoll sources
+  // (detail::EdgeLink) so that they can date their drains; nullptr where drains do not matter.
+  [[nodiscard]] virtual std::shared_ptr<const std::atomic<std::uint64_t>> drain_clock()
+      const noexcept {
+    return nullptr;
+  }
+  [[nodiscard]] virtual ChangeCounts change_counts() const noexcept { return {}; }
 
   // The selector's own descriptor (the epoll fd), or -1 when it has none.
   [[nodiscard]] virtual int native_handle() const noexcept = 0;

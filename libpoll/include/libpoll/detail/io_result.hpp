@@ -3,13 +3,16 @@
 // Results of reads and writes on a source's descriptor. They differ from syscall_result in one
 // way: a backend that emulates edges (poll(2)) learns of every would-block (the source is
 // drained) and of every transfer (the user acted on the last event), so that the source's next
-// readiness is a new edge. The source carries the link to that backend itself, set when it is
-// registered with one: a source registered with epoll, or with nothing, pays one null check and
-// no process-wide state is ever touched.
+// readiness is a new edge; the others record when the source was last drained, which lets a
+// reregister to an unchanged interest skip the system call. The source carries the link itself,
+// set when it is registered: a source registered with nothing pays one null check, and no
+// process-wide state is ever touched.
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "libpoll/interest.hpp"
@@ -21,49 +24,92 @@ class Selector;
 
 namespace libpoll::detail {
 
-/// The edge-emulating selector a source is registered with, or nothing. The raw pointer makes
-/// the check on every read and write a single load; the weak one is what keeps it safe: a source
-/// outliving its Poll (a leak) keeps neither the selector nor its descriptors alive.
+/// The oldest of the drain stamps (poll counts) of the kinds in `interest`: when all of them
+/// were last found drained; 0 when one never was. Priority data has no drain libpoll can see.
+[[nodiscard]] constexpr std::uint64_t oldest_drain(Interest interest, std::uint64_t read,
+                                                   std::uint64_t write) noexcept {
+  if (interest.is_priority()) return 0;
+  if (interest.is_readable() && interest.is_writable()) return read < write ? read : write;
+  return interest.is_readable() ? read : write;
+}
+
+/// The selector a libpoll source is registered with, when it wants to hear of the source's I/O,
+/// or nothing. An edge-emulating selector (poll(2)) hears of every would-block and transfer; the
+/// others (epoll, io_uring) only keep the poll count at which each kind was last drained (a
+/// would-block, or a short read of a byte stream), so that a reregister to the interest the
+/// kernel already holds can be skipped without losing an event. The raw pointer makes the check
+/// on every read and write a single load; the weak one keeps it safe: a source outliving its
+/// Poll (a leak) keeps neither the selector nor its descriptors alive.
 class EdgeLink {
  public:
+  EdgeLink() = default;
+  EdgeLink(EdgeLink&& other) noexcept { *this = std::move(other); }
+  EdgeLink& operator=(EdgeLink&& other) noexcept;
+  ~EdgeLink() = default;
+
   [[nodiscard]] bool linked() const noexcept { return target_ != nullptr; }
-  void link(std::weak_ptr<sys::Selector> selector, int fd) noexcept {
-    owner_ = std::move(selector);
-    fd_ = fd;
-    target_ = owner_.lock().get();
-  }
-  void unlink() noexcept {
-    target_ = nullptr;
-    owner_.reset();
-  }
+  void link(std::weak_ptr<sys::Selector> selector, int fd) noexcept;
+  void unlink() noexcept;
   /// Tells the selector, if it is still alive, that the linked fd is drained or made progress
-  /// for `kind`.
+  /// for `kind` (edge-emulating selectors only).
   void rearm(Interest kind) const noexcept;
+
+  /// The selector's poll count, read before an I/O call whose would-block (or short read) will
+  /// be recorded as a drain: 0 when no one keeps it.
+  [[nodiscard]] std::uint64_t stamp() const noexcept {
+    return clock_ ? clock_->load(std::memory_order_acquire) : 0;
+  }
+  /// The I/O call that began at poll count `stamp` found `kind` drained.
+  void drained(Interest kind, std::uint64_t stamp) const noexcept {
+    if (stamp == 0) return;
+    (kind.is_writable() ? write_drained_ : read_drained_).store(stamp, std::memory_order_relaxed);
+  }
+  /// The poll count at which every kind of `interest` was last found drained (the oldest of
+  /// them), or 0 when one never was. Priority data has no drain libpoll can see.
+  [[nodiscard]] std::uint64_t drained_at(Interest interest) const noexcept;
+  /// Whether a transfer on this source is news to the selector (poll(2)'s emulated edges).
+  [[nodiscard]] bool wants_transfers() const noexcept { return transfers_; }
 
  private:
   sys::Selector* target_ = nullptr;  // only ever used through owner_.lock()
   std::weak_ptr<sys::Selector> owner_;
+  std::shared_ptr<const std::atomic<std::uint64_t>> clock_;  // the selector's poll count
+  mutable std::atomic<std::uint64_t> read_drained_{0};
+  mutable std::atomic<std::uint64_t> write_drained_{0};
   int fd_ = -1;  // as registered, so that the hot path need not keep the source's at hand
+  bool transfers_ = false;
 };
 
-/// errno as an error; on would-block, also re-arms `kind` through `edge`.
-[[nodiscard]] Unexpected io_error(Interest kind, const EdgeLink& edge) noexcept;
+/// errno as an error; on would-block, also re-arms `kind` through `edge` and records the drain
+/// for the I/O call that began at `stamp` (0: not recorded).
+[[nodiscard]] Unexpected io_error(Interest kind, const EdgeLink& edge,
+                                  std::uint64_t stamp = 0) noexcept;
 
 /// For reads, receives and accepts. A read of 0 (end of stream) is not progress: no new
-/// data will come, and re-arming would report the end again and again.
-[[nodiscard]] inline Result<std::size_t> read_result(ssize_t rc, const EdgeLink& edge) noexcept {
+/// data will come, and re-arming would report the end again and again. With `requested` (a byte
+/// stream's read of that many bytes begun at `stamp`), a short read is a drain: the stream held
+/// less than was asked for, so whatever arrives next is a new edge.
+[[nodiscard]] inline Result<std::size_t> read_result(ssize_t rc, const EdgeLink& edge,
+                                                     std::size_t requested = 0,
+                                                     std::uint64_t stamp = 0) noexcept {
   if (rc < 0) [[unlikely]]
-    return io_error(Interest::readable, edge);
-  if (rc > 0 && edge.linked()) [[unlikely]]
-    edge.rearm(Interest::readable);
+    return io_error(Interest::readable, edge, stamp);
+  if (rc > 0 && edge.linked()) [[unlikely]] {
+    if (edge.wants_transfers()) {
+      edge.rearm(Interest::readable);
+    } else if (static_cast<std::size_t>(rc) < requested) {
+      edge.drained(Interest::readable, stamp);
+    }
+  }
   return static_cast<std::size_t>(rc);
 }
 
 /// For writes and sends.
-[[nodiscard]] inline Result<std::size_t> write_result(ssize_t rc, const EdgeLink& edge) noexcept {
+[[nodiscard]] inline Result<std::size_t> write_result(ssize_t rc, const EdgeLink& edge,
+                                                      std::uint64_t stamp = 0) noexcept {
   if (rc < 0) [[unlikely]]
-    return io_error(Interest::writable, edge);
-  if (rc > 0 && edge.linked()) [[unlikely]]
+    return io_error(Interest::writable, edge, stamp);
+  if (rc > 0 && edge.wants_transfers()) [[unlikely]]
     edge.rearm(Interest::writable);
   return static_cast<std::size_t>(rc);
 }

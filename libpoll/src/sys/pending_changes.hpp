@@ -1,0 +1,117 @@
+#pragma once
+
+// The epoll selector's change table: what the kernel holds for each registration, and the
+// reregisters the polling thread made since its last poll, which are made at the start of the
+// next one. Between two polls nothing reads the kernel's registrations, so only the final state
+// of each descriptor needs a system call, and none when it is what the kernel holds already:
+// readable, then readable|writable, then readable again costs nothing.
+//
+// A modify to the mask the kernel holds is not quite nothing under EPOLLET: the kernel polls
+// the file again and re-reports it if it is still ready. So such a change is skipped only when
+// the source was found drained (a would-block, or a short read of a byte stream) by an I/O call
+// that began after the last poll returned. Readiness that came after that drain woke the epoll
+// instance and sits in its ready list until the next epoll_wait, so the re-report would add
+// nothing. The poll count that dates drains (the clock) is shared with libpoll's sources
+// (detail::EdgeLink), which read it before each I/O call; a foreign descriptor's user reports
+// drains through Registry::drained, which counts only on the polling thread between polls.
+//
+// Threads: a change is recorded only when it is made on the thread that polls, which is never
+// blocked in epoll_wait while it makes one. Any other thread's change is made at once, as
+// without the table, so that a poll blocked meanwhile sees it (the Waker-free path). The table's
+// lock orders the two: select() names its thread and applies the recorded changes under it.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "futex_mutex.hpp"
+#include "libpoll/result.hpp"
+#include "sys/selector.hpp"
+
+namespace libpoll::sys {
+
+// The mask and data of one epoll registration, as epoll_ctl takes them.
+struct KernelState {
+  std::uint32_t events = 0;
+  std::uint64_t data = 0;
+  friend bool operator==(const KernelState&, const KernelState&) = default;
+};
+
+class PendingChanges {
+ public:
+  explicit PendingChanges(int epoll_fd);
+
+  [[nodiscard]] std::shared_ptr<const std::atomic<std::uint64_t>> clock() const noexcept {
+    return clock_;
+  }
+  [[nodiscard]] ChangeCounts counts() const noexcept;
+
+  // select(), before it waits: this thread polls; every recorded change is made.
+  void begin_poll() noexcept;
+  // select(), once the wait returned: a drain dated before now predates its events.
+  void end_poll() noexcept { clock_->fetch_add(1, std::memory_order_release); }
+  // Makes every recorded change now, from any thread (the audit reads the kernel's list).
+  void flush() noexcept;
+
+  // The kernel took a registration for `fd` / the registration is gone (deregister).
+  void added(int fd, KernelState state) noexcept;
+  void removed(int fd) noexcept;
+
+  // A reregister to `wanted`. `drained_at`: the clock when every kind of the wanted interest was
+  // last found drained, or 0. `may_defer`: the change may wait for the next poll (a libpoll
+  // source, whose descriptor is open while it lives). Errors are the kernel's, from a change
+  // made at once.
+  Result<void> change(int fd, KernelState wanted, std::uint64_t drained_at,
+                      bool may_defer) noexcept;
+  // A reregister of a foreign descriptor to `wanted` (for `interest`), made at once so that the
+  // kernel answers it, or skipped as change() would skip it, using the drains its user reported
+  // (drained()); a skip first checks that the descriptor is open, as the kernel would have.
+  Result<void> change_foreign(int fd, KernelState wanted, Interest interest) noexcept;
+
+  // A foreign descriptor's user found `kind` drained (Registry::drained); counts only on the
+  // polling thread, between polls.
+  void drained(int fd, Interest kind) noexcept;
+
+ private:
+  struct Entry {
+    KernelState held;    // what the kernel has
+    KernelState wanted;  // what it should have once the recorded change is made
+    std::uint64_t drained_at = 0;
+    std::uint64_t read_drained = 0;  // foreign descriptors' stamps (Registry::drained)
+    std::uint64_t write_drained = 0;
+    bool known = false;  // registered here, and `held` is right
+    bool pending = false;
+  };
+
+  [[nodiscard]] Entry* find(int fd) noexcept {
+    if (fd < 0 || static_cast<std::size_t>(fd) >= entries_.size()) return nullptr;
+    Entry& entry = entries_[static_cast<std::size_t>(fd)];
+    return entry.known ? &entry : nullptr;
+  }
+  [[nodiscard]] bool current(std::uint64_t drained_at) const noexcept {
+    return drained_at != 0 && drained_at == clock_->load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] bool on_polling_thread() const noexcept { return poller_ == this_thread_tag(); }
+  // Whether `entry`, with no change recorded, can stay as it is for `wanted`.
+  [[nodiscard]] bool can_skip(const Entry& entry, KernelState wanted,
+                              std::uint64_t drained_at) const noexcept {
+    return entry.held == wanted && current(drained_at);
+  }
+  Result<void> modify(int fd, KernelState wanted) noexcept;  // EPOLL_CTL_MOD, counted
+  Result<void> apply(int fd, Entry& entry, KernelState wanted) noexcept;
+  void flush_locked() noexcept;
+
+  const int epoll_fd_;
+  std::shared_ptr<std::atomic<std::uint64_t>> clock_;
+  mutable detail::FutexMutex mutex_;  // guards everything below
+  std::vector<Entry> entries_;        // indexed by fd
+  std::vector<int> pending_;          // fds with a recorded change (or one undone since)
+  const void* poller_ = nullptr;
+  std::uint64_t applied_ = 0;
+  std::uint64_t skipped_ = 0;
+  std::uint64_t late_failures_ = 0;
+};
+
+}  // namespace libpoll::sys

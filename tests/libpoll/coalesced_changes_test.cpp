@@ -1,0 +1,232 @@
+// Reregisters made between two polls: recorded and made with the next poll, collapsed when they
+// undo each other, skipped when the kernel holds the state already and the source was drained
+// since its last event, and still made (re-reporting the source) while it may be ready.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cerrno>
+#include <cstddef>
+
+#include "support/expect_events.hpp"
+#include "support/io_helpers.hpp"
+#include "support/poll_fixture.hpp"
+
+namespace libpoll {
+namespace {
+
+using testing::bytes;
+using testing::kReadable;
+using testing::kWritable;
+using testing::PollTest;
+
+constexpr Token kFirst{1};
+constexpr Token kSecond{2};
+
+class CoalescedChangesTest : public PollTest {
+ protected:
+  // poll(2) keeps its registrations in its own table: no change ever reaches the kernel, and
+  // none is counted as skipped either.
+  [[nodiscard]] bool counts_skips() const { return GetParam() != Backend::poll; }
+
+  std::uint64_t kernel_changes() { return poll().metrics().kernel_changes; }
+  std::uint64_t skipped_changes() { return poll().metrics().skipped_changes; }
+
+  // Reads `stream` until it would block: the drain a correct edge-triggered user makes.
+  static void drain(net::UnixStream& stream) {
+    std::array<std::byte, 64> buffer{};
+    for (;;) {
+      auto got = stream.read(std::span(buffer));
+      if (!got) {
+        ASSERT_TRUE(testing::would_block(got));
+        return;
+      }
+      ASSERT_GT(*got, 0U) << "end of stream";
+    }
+  }
+};
+
+TEST_P(CoalescedChangesTest, AToggleThatUndoesItselfMakesNoKernelChange) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  ASSERT_TRUE(registry().register_source(local, kFirst, Interest::readable));
+  ASSERT_TRUE(peer.write(bytes("x")));
+  testing::expect_events(poll(), events_, {{kFirst, kReadable}});
+  drain(local);
+
+  const std::uint64_t made = kernel_changes();
+  const std::uint64_t skipped = skipped_changes();
+  ASSERT_TRUE(registry().reregister_source(local, kFirst, Interest::readable | Interest::writable));
+  ASSERT_TRUE(registry().reregister_source(local, kFirst, Interest::readable));
+  testing::expect_no_events(poll(), events_);
+  EXPECT_EQ(kernel_changes(), made);
+  if (counts_skips()) {
+    EXPECT_GT(skipped_changes(), skipped);
+  }
+
+  // The registration the kernel kept still reports new data.
+  ASSERT_TRUE(peer.write(bytes("y")));
+  testing::expect_events(poll(), events_, {{kFirst, kReadable}});
+  ASSERT_TRUE(registry().deregister_source(local));
+}
+
+TEST_P(CoalescedChangesTest, AModifyAfterWouldBlockIsSkipped) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  ASSERT_TRUE(registry().register_source(local, kFirst, Interest::readable));
+  ASSERT_TRUE(peer.write(bytes("abc")));
+  testing::expect_events(poll(), events_, {{kFirst, kReadable}});
+  drain(local);
+
+  const std::uint64_t made = kernel_changes();
+  ASSERT_TRUE(registry().reregister_source(local, kFirst, Interest::readable));
+  testing::expect_no_events(poll(), events_);
+  EXPECT_EQ(kernel_changes(), made);
+
+  // Data after the drain is still an edge, under a token changed meanwhile (a token change is
+  // always made).
+  ASSERT_TRUE(registry().reregister_source(local, kSecond, Interest::readable));
+  ASSERT_TRUE(peer.write(bytes("d")));
+  auto seen = testing::expect_events(poll(), events_, {{kSecond, kReadable}});
+  for (const Event& event : seen) EXPECT_EQ(event.token(), kSecond);
+  ASSERT_TRUE(registry().deregister_source(local));
+}
+
+// The re-report a modify makes under edge triggering: a source whose data is still unread is
+// reported again.
+TEST_P(CoalescedChangesTest, AModifyWhileStillReadyReportsTheSourceAgain) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  ASSERT_TRUE(registry().register_source(local, kFirst, Interest::readable));
+  ASSERT_TRUE(peer.write(bytes("abcdef")));
+  testing::expect_events(poll(), events_, {{kFirst, kReadable}});
+  std::array<std::byte, 2> partial{};
+  ASSERT_EQ(local.read(std::span(partial)).value(), partial.size());  // not a drain
+
+  ASSERT_TRUE(registry().reregister_source(local, kFirst, Interest::readable));
+  testing::expect_events(poll(), events_, {{kFirst, kReadable}});
+  ASSERT_TRUE(registry().deregister_source(local));
+}
+
+// A drain from an earlier poll does not count: the event since may not have been acted on.
+TEST_P(CoalescedChangesTest, ADrainBeforeTheLastEventDoesNotSkipTheModify) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  ASSERT_TRUE(registry().register_source(local, kFirst, Interest::readable));
+  drain(local);  // nothing there yet: would-block at once
+  ASSERT_TRUE(peer.write(bytes("late")));
+  testing::expect_events(poll(), events_, {{kFirst, kReadable}});
+
+  ASSERT_TRUE(registry().reregister_source(local, kFirst, Interest::readable));
+  testing::expect_events(poll(), events_, {{kFirst, kReadable}});
+  ASSERT_TRUE(registry().deregister_source(local));
+}
+
+// A foreign descriptor's user says it drained it (Registry::drained); then the modify is
+// skipped as for libpoll's own sources.
+TEST_P(CoalescedChangesTest, AForeignDescriptorReportedDrainedSkipsTheModify) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  const int fd = local.as_raw_fd();
+  ASSERT_TRUE(registry().register_source(SourceFd(fd), kFirst, Interest::readable));
+  ASSERT_TRUE(peer.write(bytes("x")));
+  testing::expect_events(poll(), events_, {{kFirst, kReadable}});
+  std::array<char, 64> buffer{};
+  while (::read(fd, buffer.data(), buffer.size()) > 0) {
+  }
+  ASSERT_EQ(errno, EAGAIN);
+  ASSERT_TRUE(registry().drained(SourceFd(fd), Interest::readable));
+
+  const std::uint64_t made = kernel_changes();
+  ASSERT_TRUE(registry().reregister_source(SourceFd(fd), kFirst, Interest::readable));
+  testing::expect_no_events(poll(), events_);
+  EXPECT_EQ(kernel_changes(), made);
+  ASSERT_TRUE(peer.write(bytes("y")));
+  testing::expect_events(poll(), events_, {{kFirst, kReadable}});
+  ASSERT_TRUE(registry().deregister_source(SourceFd(fd)));
+}
+
+// The kernel would have refused a closed descriptor at once; so does the recorded path, both
+// when the change would be skipped and when it would be made.
+TEST_P(CoalescedChangesTest, AClosedDescriptorsReregisterFailsAtTheCall) {
+  for (const bool reported_drained : {true, false}) {
+    SCOPED_TRACE(reported_drained ? "drained" : "not drained");
+    auto [sender, receiver] = net::pipe().value();
+    const int fd = receiver.into_raw_fd();
+    ASSERT_TRUE(registry().register_source(SourceFd(fd), kFirst, Interest::readable));
+    take_hold_of_registered_files();
+    testing::expect_no_events(poll(), events_);
+    if (reported_drained) {
+      ASSERT_TRUE(registry().drained(SourceFd(fd), Interest::readable));
+    }
+    ASSERT_EQ(::close(fd), 0);
+
+    auto result = registry().reregister_source(SourceFd(fd), kFirst, Interest::readable);
+    ASSERT_FALSE(result);
+    EXPECT_EQ(result.error(), std::errc::bad_file_descriptor);
+  }
+}
+
+// A change recorded for a registration that is then deregistered dies with it: the number's
+// next file, registered readable only, never gets the stale readable|writable.
+TEST_P(CoalescedChangesTest, DeregisterThenReuseNeverMakesAStaleChange) {
+  auto [stale, stale_peer] = net::UnixStream::pair().value();
+  auto [fresh, fresh_peer] = net::UnixStream::pair().value();  // before the number is free
+  const int number = stale.as_raw_fd();
+  ASSERT_TRUE(registry().register_source(stale, kFirst, Interest::readable));
+  testing::expect_no_events(poll(), events_);
+  ASSERT_TRUE(registry().reregister_source(stale, kFirst, Interest::readable | Interest::writable));
+  ASSERT_TRUE(registry().deregister_source(stale));
+  { net::UnixStream closed = std::move(stale); }
+
+  ASSERT_EQ(::dup2(fresh.as_raw_fd(), number), number);
+  ASSERT_TRUE(registry().register_source(SourceFd(number), kSecond, Interest::readable));
+  testing::expect_no_events(poll(), events_);  // a writable event would be the stale change
+  auto report = poll().audit();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->clean()) << report->discrepancies.front().detail;
+  ASSERT_TRUE(registry().deregister_source(SourceFd(number)));
+  ASSERT_EQ(::close(number), 0);
+}
+
+// The audit compares the book with the kernel's list: a change recorded for the next poll is
+// made first, so both hold the new interest.
+TEST_P(CoalescedChangesTest, TheAuditSeesTheChangeAsMade) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  ASSERT_TRUE(registry().register_source(local, kFirst, Interest::readable));
+  testing::expect_no_events(poll(), events_);
+  ASSERT_TRUE(
+      registry().reregister_source(local, kSecond, Interest::readable | Interest::writable));
+
+  auto report = poll().audit();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->clean()) << report->discrepancies.front().detail;
+  EXPECT_EQ(report->kernel_registrations, 1U);
+  testing::expect_events(poll(), events_, {{kSecond, kWritable}});
+  ASSERT_TRUE(registry().deregister_source(local));
+}
+
+// What can only fail later: a libpoll source's descriptor replaced behind its back (here by
+// dup2) between a recorded change and the next poll. That poll counts the failure, and the
+// audit names the registration the kernel dropped.
+TEST_P(CoalescedChangesTest, ARecordedChangeOfAReplacedDescriptorFailsAtTheNextPoll) {
+  if (GetParam() != Backend::epoll) {
+    GTEST_SKIP() << "only epoll records a libpoll source's change for a later system call";
+  }
+  auto [local, peer] = net::UnixStream::pair().value();
+  auto [other, other_peer] = net::UnixStream::pair().value();
+  ASSERT_TRUE(registry().register_source(local, kFirst, Interest::readable));
+  testing::expect_no_events(poll(), events_);
+  ASSERT_TRUE(registry().reregister_source(local, kFirst, Interest::readable | Interest::writable));
+  ASSERT_EQ(::dup2(other.as_raw_fd(), local.as_raw_fd()), local.as_raw_fd());
+
+  testing::expect_no_events(poll(), events_);
+  EXPECT_EQ(poll().metrics().late_change_failures, 1U);
+  auto report = poll().audit();
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->count(DiscrepancyKind::vanished), 1U);
+  EXPECT_FALSE(registry().deregister_source(local));
+}
+
+LIBPOLL_INSTANTIATE_FOR_BACKENDS(CoalescedChangesTest);
+
+}  // namespace
+}  // namespace libpoll

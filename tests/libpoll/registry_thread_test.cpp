@@ -52,7 +52,11 @@ TEST_P(RegistryThreadTest, RegisterDuringABlockingPollWakesThatPoll) {
 }
 
 // Three threads register, reregister and deregister through their own clones at once, while
-// the main thread polls: every registration is reported exactly once, under its final token.
+// the main thread polls: every registration is reported, under its final token only; on epoll
+// and poll(2) exactly once. On io_uring a write that lands while its request is being armed can
+// post two completions (the arming finds the pipe ready, and the write's wake-up finds it
+// still unread): reaped by two polls they are two events, a spurious one that the contract
+// allows (as mio's does), never an event lost or under a replaced token.
 TEST_P(RegistryThreadTest, ClonesWorkFromThreeThreadsAtOnce) {
   constexpr std::size_t kThreads = 3;
   constexpr std::size_t kPerThread = 100;
@@ -79,23 +83,37 @@ TEST_P(RegistryThreadTest, ClonesWorkFromThreeThreadsAtOnce) {
   }
 
   std::vector<int> seen(kThreads * kPerThread * 2, 0);
-  std::size_t delivered = 0;
+  std::size_t reported = 0;  // registrations reported at least once
   const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (delivered < kThreads * kPerThread && std::chrono::steady_clock::now() < deadline) {
+  while (reported < kThreads * kPerThread && std::chrono::steady_clock::now() < deadline) {
     ASSERT_TRUE(poll().poll(events_, 100ms));
     for (const Event& event : events_) {
       ASSERT_LT(event.token().value, seen.size());
-      ++seen[event.token().value];
-      ++delivered;
+      if (seen[event.token().value]++ == 0) ++reported;
     }
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0u);
-  testing::expect_no_events(poll(), events_);
+  if (GetParam() == Backend::io_uring) {
+    // A second completion may still be on its way: it counts against the bound below.
+    ASSERT_TRUE(poll().poll(events_, 50ms));
+    for (const Event& event : events_) {
+      ASSERT_LT(event.token().value, seen.size());
+      ++seen[event.token().value];
+    }
+  } else {
+    testing::expect_no_events(poll(), events_);
+  }
 
-  EXPECT_EQ(delivered, kThreads * kPerThread);
+  EXPECT_EQ(reported, kThreads * kPerThread);
+  const int most = GetParam() == Backend::io_uring ? 2 : 1;
   for (std::size_t token = 0; token < seen.size(); ++token) {
-    EXPECT_EQ(seen[token], token % 2 == 1 ? 1 : 0) << "token " << token;
+    if (token % 2 == 0) {
+      EXPECT_EQ(seen[token], 0) << "token " << token << " was replaced before its write";
+    } else {
+      EXPECT_GE(seen[token], 1) << "token " << token;
+      EXPECT_LE(seen[token], most) << "token " << token;
+    }
   }
 
   // Deregister from the threads again, concurrently.

@@ -15,15 +15,9 @@
 
 #include "libpoll/detail/syscall.hpp"
 #include "libpoll/error.hpp"
+#include "sys/own_table.hpp"
 
 namespace libpoll::sys {
-
-namespace readiness = detail::readiness;
-
-// Completions carry poll(2) bits, which become Event bits unchanged.
-static_assert(readiness::in == POLLIN && readiness::pri == POLLPRI && readiness::out == POLLOUT &&
-              readiness::err == POLLERR && readiness::hup == POLLHUP &&
-              readiness::rdhup == POLLRDHUP);
 
 namespace {
 

@@ -13,6 +13,7 @@
 #include "libpoll/detail/io_result.hpp"
 #include "libpoll/detail/syscall.hpp"
 #include "sys/io_uring_selector.hpp"
+#include "sys/own_table.hpp"
 
 namespace libpoll::sys {
 
@@ -228,13 +229,7 @@ Result<std::vector<KernelRegistration>> IoUringSelector::registrations() const {
       const Named named = name_of(static_cast<int>(fd));
       if (named.error || entry.identity != Identity{named.device, named.inode}) continue;
     }
-    list.push_back(KernelRegistration{.target_fd = static_cast<int>(fd),
-                                      .events = entry.interest,
-                                      .data = static_cast<std::uint64_t>(entry.token.value),
-                                      .position = std::nullopt,
-                                      .inode = entry.identity.inode,
-                                      .device = entry.identity.device,
-                                      .access_mode = entry.access_mode});
+    list.push_back(listed(static_cast<int>(fd), entry));
   }
   return list;
 }

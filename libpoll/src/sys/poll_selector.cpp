@@ -14,15 +14,9 @@
 
 #include "libpoll/detail/io_result.hpp"
 #include "libpoll/detail/syscall.hpp"
+#include "sys/own_table.hpp"
 
 namespace libpoll::sys {
-
-namespace readiness = detail::readiness;
-
-// revents become Event bits unchanged.
-static_assert(readiness::in == POLLIN && readiness::pri == POLLPRI && readiness::out == POLLOUT &&
-              readiness::err == POLLERR && readiness::hup == POLLHUP &&
-              readiness::rdhup == POLLRDHUP);
 
 namespace {
 

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include "sys/own_table.hpp"
 #include "sys/poll_selector.hpp"
 
 namespace libpoll::sys {
@@ -19,13 +20,7 @@ Result<std::vector<KernelRegistration>> PollSelector::registrations() const {
   std::vector<KernelRegistration> list;
   list.reserve(table_.size());
   for (const auto& [fd, entry] : table_) {
-    list.push_back(KernelRegistration{.target_fd = fd,
-                                      .events = entry.interest,
-                                      .data = static_cast<std::uint64_t>(entry.token.value),
-                                      .position = std::nullopt,
-                                      .inode = entry.identity.inode,
-                                      .device = entry.identity.device,
-                                      .access_mode = entry.access_mode});
+    list.push_back(listed(fd, entry));
   }
   return list;
 }

@@ -38,7 +38,9 @@ struct BookEntry {
   Interest interest = Interest::readable;
   bool own = false;  // the Poll's Waker, not a user registration
   std::source_location site;
-  std::optional<FileIdentity> file;  // fstat at registration: it outlives a close
+  // The file's identity, filled when the registration is retired, from the selector's record
+  // (poll(2), io_uring); live entries take it from the selector when listed.
+  std::optional<FileIdentity> file;
 };
 
 // A cache line each, so that calls on neighbouring numbers from different threads do not

@@ -1,7 +1,5 @@
 #include "poll_state.hpp"
 
-#include <sys/stat.h>
-
 #include <bit>
 #include <new>
 
@@ -17,20 +15,15 @@ bool registration_is_gone(const std::error_code& error) noexcept {
   return error == std::errc::bad_file_descriptor || error == std::errc::no_such_file_or_directory;
 }
 
-// Fills a slot's entry in place: the slot is already claimed, so nothing is copied twice.
-void fill_entry(BookEntry& entry, int fd, Token token, Interest interest, bool own) noexcept {
+// Fills a slot's entry in place: the slot is already claimed, so nothing is copied twice. The
+// file's identity is not looked up here: that would double a register's system calls. The
+// selector keeps it where it needs it (poll(2), io_uring), and epoll's kernel lists it.
+void fill_entry(BookEntry& entry, Token token, Interest interest, bool own) noexcept {
   entry.token = token;
   entry.interest = interest;
   entry.own = own;
   entry.site =
       current_registration_site != nullptr ? *current_registration_site : std::source_location();
-  struct stat status;  // NOLINT: filled by fstat, read only on success
-  if (::fstat(fd, &status) == 0) {
-    entry.file = FileIdentity{static_cast<std::uint64_t>(status.st_dev),
-                              static_cast<std::uint64_t>(status.st_ino)};
-  } else {
-    entry.file.reset();
-  }
 }
 
 }  // namespace
@@ -74,6 +67,10 @@ RegistrationInfo PollState::retire(int fd, const BookEntry& entry, Retirement re
     std::lock_guard lock(retired_mutex_);
     if (retired_.size() == kMaxRetired) retired_.erase(retired_.begin());
     retired_.push_back(Retired{fd, entry, reason});
+    // Before the selector lets go of the number: where it took the file's identity, the
+    // record keeps it, for the audit to tell a file kept open elsewhere from a closed one.
+    retired_.back().entry.file = selector_->file_of(fd);
+    return info_of(fd, retired_.back().entry);
   } catch (const std::bad_alloc&) {
     // The history is best effort; the live book is already consistent.
   }
@@ -108,7 +105,7 @@ bool PollState::has_waker() const noexcept {
 
 Result<void> PollState::register_claimed(int fd, FdSlot& slot, Token token, Interest interest,
                                          bool own, sys::IoPath path, EdgeLink* edge) noexcept {
-  fill_entry(slot.entry, fd, token, interest, own);
+  fill_entry(slot.entry, token, interest, own);
   try {
     tokens_.add(token.value);  // before the kernel can deliver an event under it
   } catch (const std::bad_alloc&) {

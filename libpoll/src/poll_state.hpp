@@ -151,6 +151,9 @@ class PollState {
   template <typename Visit>
   void for_each_owned(Visit&& visit) const;
   [[nodiscard]] RegistrationInfo info_of(int fd, const BookEntry& entry) const;
+  // Fills each listed registration's file from its selector: poll(2) and io_uring took it at
+  // registration; epoll's kernel lists it while it holds the registration.
+  void attach_files(std::vector<RegistrationInfo>& list) const;
 
   std::shared_ptr<sys::Selector> selector_;
   const bool links_sources_;  // the selector wants a link from each libpoll source (EdgeLink)

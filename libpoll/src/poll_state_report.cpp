@@ -1,8 +1,11 @@
 // What a PollState tells about itself: the listing, the audit, the counters and the leak reports.
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <tuple>
 
+#include "audit_files.hpp"
 #include "audit_join.hpp"
 #include "poll_state.hpp"
 
@@ -17,6 +20,28 @@ void print_leaks(const std::string& headline, std::span<const RegistrationInfo> 
   for (const RegistrationInfo& registration : leaked) {
     std::fprintf(stderr, "  %s\n", to_string(registration).c_str());
   }
+}
+
+// The file of `info` in the kernel's list, sorted by number and token: the one registration
+// there under both, or, where a closed file lives on beside the number's new one, the file the
+// number names now.
+std::optional<FileIdentity> listed_file(std::span<const KernelRegistration> kernel,
+                                        const RegistrationInfo& info) {
+  const auto key = [](const KernelRegistration& k) { return std::tuple(k.target_fd, k.data); };
+  const auto wanted = std::tuple(info.fd, static_cast<std::uint64_t>(info.token.value));
+  const auto first = std::lower_bound(
+      kernel.begin(), kernel.end(), wanted,
+      [&](const KernelRegistration& k, const auto& value) { return key(k) < value; });
+  auto last = first;
+  while (last != kernel.end() && key(*last) == wanted) ++last;
+  std::optional<FileIdentity> now;
+  if (last - first > 1) now = identity_now(info.fd);
+  for (auto at = first; at != last; ++at) {
+    if (!at->inode || !at->device) continue;
+    const FileIdentity file{*at->device, *at->inode};
+    if (last - first == 1 || file == now) return file;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -40,7 +65,26 @@ std::vector<RegistrationInfo> PollState::registrations() const {
     }
     slot.unlock(id_);
   });
+  attach_files(list);
   return list;
+}
+
+void PollState::attach_files(std::vector<RegistrationInfo>& list) const {
+  std::vector<KernelRegistration> kernel;
+  bool read = false;
+  for (RegistrationInfo& info : list) {
+    info.file = selector_->file_of(info.fd);
+    if (info.file) continue;
+    if (!read) {
+      // Read once, for every registration the selector keeps no identity of (all, on epoll).
+      read = true;
+      if (auto listed = selector_->registrations()) kernel = std::move(*listed);
+      std::sort(kernel.begin(), kernel.end(), [](const auto& a, const auto& b) {
+        return std::tuple(a.target_fd, a.data) < std::tuple(b.target_fd, b.data);
+      });
+    }
+    info.file = listed_file(kernel, info);
+  }
 }
 
 Result<AuditReport> PollState::audit() const {

@@ -26,8 +26,12 @@ struct RegistrationInfo {
   int fd = -1;
   Token token{0};
   Interest interest = Interest::readable;
-  /// The file the registration was made for, taken by the book (fstat) when it was registered:
-  /// still there after the descriptor is closed. Empty only if that fstat failed.
+  /// The file the registration watches, as its selector knows it. epoll: read from the kernel's
+  /// own record when listed, so it is there while the kernel holds the registration (a file
+  /// closed through this descriptor but kept open by a duplicate included) and empty once the
+  /// file is gone, the registration with it. poll(2) and io_uring: taken at registration, and
+  /// still there after the descriptor is closed. No registration pays for it: a register makes
+  /// no call of its own to learn it.
   std::optional<FileIdentity> file;
   /// Where in the caller's code `register_source` was called.
   std::source_location site;

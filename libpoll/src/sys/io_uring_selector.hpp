@@ -59,6 +59,7 @@ class IoUringSelector final : public Selector {
   Result<void> deregister_fd(int fd) noexcept override;
   [[nodiscard]] bool holds(int fd) noexcept override;
   [[nodiscard]] Result<std::vector<KernelRegistration>> registrations() const override;
+  [[nodiscard]] std::optional<FileIdentity> file_of(int fd) const noexcept override;
   [[nodiscard]] std::uint32_t mask_for(Interest interest) const noexcept override;
   void rearm_foreign(int fd, Interest kind) noexcept override;
   [[nodiscard]] std::shared_ptr<const std::atomic<std::uint64_t>> drain_clock()

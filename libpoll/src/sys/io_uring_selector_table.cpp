@@ -216,6 +216,14 @@ bool IoUringSelector::holds(int fd) noexcept {
   return entry != nullptr && entry->identity == Identity{named.device, named.inode};
 }
 
+std::optional<FileIdentity> IoUringSelector::file_of(int fd) const noexcept {
+  const std::scoped_lock lock(mutex_);
+  if (fd < 0 || static_cast<std::size_t>(fd) >= entries_.size()) return std::nullopt;
+  const Entry& entry = entries_[static_cast<std::size_t>(fd)];
+  if (entry.generation == 0) return std::nullopt;
+  return identity_of(entry);
+}
+
 Result<std::vector<KernelRegistration>> IoUringSelector::registrations() const {
   const std::scoped_lock lock(mutex_);
   std::vector<KernelRegistration> list;

@@ -11,6 +11,7 @@
 
 #include "libpoll/detail/readiness.hpp"
 #include "libpoll/fdinfo.hpp"
+#include "libpoll/registration_info.hpp"
 
 namespace libpoll::sys {
 
@@ -30,6 +31,13 @@ template <class TableEntry>
                             .inode = entry.identity.inode,
                             .device = entry.identity.device,
                             .access_mode = entry.access_mode};
+}
+
+// The identity a table entry took at registration, as the book reports it.
+template <class TableEntry>
+[[nodiscard]] FileIdentity identity_of(const TableEntry& entry) noexcept {
+  return FileIdentity{static_cast<std::uint64_t>(entry.identity.device),
+                      static_cast<std::uint64_t>(entry.identity.inode)};
 }
 
 }  // namespace libpoll::sys

@@ -66,6 +66,7 @@ class PollSelector final : public Selector {
   Result<void> deregister_fd(int fd) noexcept override;
   [[nodiscard]] bool holds(int fd) noexcept override;
   [[nodiscard]] Result<std::vector<KernelRegistration>> registrations() const override;
+  [[nodiscard]] std::optional<FileIdentity> file_of(int fd) const noexcept override;
   [[nodiscard]] std::uint32_t mask_for(Interest interest) const noexcept override;
   void rearm(int fd, Interest kind) noexcept override;
   void rearm_foreign(int fd, Interest kind) noexcept override;

@@ -25,4 +25,11 @@ Result<std::vector<KernelRegistration>> PollSelector::registrations() const {
   return list;
 }
 
+std::optional<FileIdentity> PollSelector::file_of(int fd) const noexcept {
+  const std::scoped_lock lock(mutex_);
+  auto found = table_.find(fd);
+  if (found == table_.end()) return std::nullopt;
+  return identity_of(found->second);
+}
+
 }  // namespace libpoll::sys

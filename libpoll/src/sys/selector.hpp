@@ -15,6 +15,7 @@
 #include "libpoll/events.hpp"
 #include "libpoll/fdinfo.hpp"
 #include "libpoll/interest.hpp"
+#include "libpoll/registration_info.hpp"
 #include "libpoll/result.hpp"
 #include "libpoll/token.hpp"
 #include "sys/waker_handle.hpp"
@@ -86,6 +87,15 @@ class Selector {
   // The selector's own list of its registrations: for epoll the kernel's (read from
   // /proc/self/fdinfo), for poll(2) its table, with each file's identity when it was registered.
   [[nodiscard]] virtual Result<std::vector<KernelRegistration>> registrations() const = 0;
+
+  // The file `fd` was registered for, where the selector took its identity at registration
+  // (poll(2) and io_uring, which need it to tell a reused number from the file they watch).
+  // epoll leaves the identity to the kernel, which lists it while it holds the registration
+  // (registrations()), so that a register costs one system call: nullopt.
+  [[nodiscard]] virtual std::optional<FileIdentity> file_of(int fd) const noexcept {
+    (void)fd;
+    return std::nullopt;
+  }
 
   // Whether rearm matters: then each libpoll source registered here keeps a link to the
   // selector (detail::EdgeLink) and reports its would-blocks and transfers through it.

@@ -64,7 +64,7 @@ void Poll::reset_leak_handler() {
 }
 
 int Poll::as_raw_fd() const noexcept {
-  return registry_.state_ ? registry_.state_->selector().native_handle() : -1;
+  return registry_.state_ ? registry_.state_->hand_out_handle() : -1;
 }
 
 }  // namespace libpoll

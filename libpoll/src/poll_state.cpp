@@ -44,6 +44,9 @@ PollState::PollState(std::shared_ptr<sys::Selector> selector, const PollOptions&
     : selector_(std::move(selector)),
       links_sources_(selector_->emulates_edges() || selector_->drain_clock() != nullptr),
       id_(next_poll_id()),
+      // poll(2) and io_uring list their own tables, not the kernel's: their batches are always
+      // looked up, as before the gate.
+      ghosts_(selector_->backend() != Backend::epoll),
       measure_blocked_time_(options.measure_blocked_time),
       created_(std::chrono::steady_clock::now()) {}
 
@@ -60,6 +63,7 @@ void PollState::note_higher_number(int fd) noexcept {
 }
 
 RegistrationInfo PollState::retire(int fd, const BookEntry& entry, Retirement reason) noexcept {
+  ghosts_.make_possible();  // the kernel may still hold it, under this token
   tokens_.remove(entry.token.value);
   if (entry.own) waker_fd_.store(-1, std::memory_order_relaxed);
   if (reason != Retirement::lost) count(stale_registrations_);
@@ -201,6 +205,8 @@ Result<void> PollState::reregister_locked(int fd, FdSlot& slot,
   const auto [token, interest, path, drained_at] = change;
   BookEntry& entry = slot.entry;
   const bool new_token = token != entry.token;
+  // A recorded change that fails after the call would leave the kernel the old token.
+  if (new_token) ghosts_.make_possible();
   try {
     if (new_token) tokens_.add(token.value);
   } catch (const std::bad_alloc&) {
@@ -225,10 +231,16 @@ Result<void> PollState::deregister_fd(int fd) noexcept {
   if (slot == nullptr || !slot->try_lock_as(id_)) [[unlikely]] {
     if (auto locked = locked_or_refused(fd, slot); !locked) return locked;
   }
+  // A poll under way may hold this registration's last event: its batch is looked up.
+  ghosts_.begin_removal();
   auto deregistered = selector_->deregister_fd(fd);
-  if (!deregistered) [[unlikely]]
-    return failed_on_slot(*slot, deregistered.error());
+  if (!deregistered) [[unlikely]] {
+    auto failed = failed_on_slot(*slot, deregistered.error());
+    ghosts_.end_removal();
+    return failed;
+  }
   tokens_.remove(slot->entry.token.value);  // after the kernel can no longer deliver it
+  ghosts_.end_removal();
   if (slot->entry.own) [[unlikely]]
     waker_fd_.store(-1, std::memory_order_relaxed);
   slot->unlock(kNoOwner);
@@ -289,7 +301,7 @@ Result<void> PollState::select(Events& events, int timeout_ms) noexcept {
   bump(polls_);
   bump(events_, count);
   bump(events_per_poll_[std::min<std::size_t>(std::bit_width(count), events_per_poll_.size() - 1)]);
-  if (count == 0) return {};
+  if (count == 0 || !ghosts_.batch_may_hold_ghosts()) return {};
   const auto ghosts = tokens_.count_unknown(std::span<const Event>(events.begin(), events.end()));
   if (ghosts != 0) [[unlikely]]
     bump(ghost_events_, ghosts);

@@ -18,6 +18,7 @@
 
 #include "audit_join.hpp"
 #include "fd_owners.hpp"
+#include "ghost_gate.hpp"
 #include "libpoll/audit.hpp"
 #include "libpoll/detail/io_result.hpp"
 #include "libpoll/metrics.hpp"
@@ -37,6 +38,12 @@ class PollState {
   PollState& operator=(const PollState&) = delete;
 
   [[nodiscard]] sys::Selector& selector() const noexcept { return *selector_; }
+  // The selector's descriptor for the user (Poll::as_raw_fd): what they register through it
+  // the book cannot know, so every batch's tokens are looked up from then on.
+  [[nodiscard]] int hand_out_handle() noexcept {
+    ghosts_.make_possible();
+    return selector_->native_handle();
+  }
 
   // `edge`: where a libpoll source wants the link to an edge-emulating selector (IoSource).
   Result<void> register_fd(int fd, Token token, Interest interest, sys::IoPath path,
@@ -160,6 +167,7 @@ class PollState {
   const std::uint64_t id_;
 
   TokenCounts tokens_;
+  GhostGate ghosts_;                 // whether a batch's tokens need looking up
   std::atomic<int> highest_fd_{-1};  // the highest number this Poll ever held: scans end there
   std::atomic<int> waker_fd_{-1};
 

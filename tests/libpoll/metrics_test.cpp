@@ -1,6 +1,8 @@
 #include "libpoll/metrics.hpp"
 
 #include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -201,6 +203,39 @@ TEST_P(MetricsTest, EventUnderARetiredTokenIsAGhost) {
     ASSERT_TRUE(kernel) << kernel.error().message();
     EXPECT_TRUE(kernel->empty());
   }
+}
+
+// The ghost count looks tokens up only where a ghost is possible; these are the ways into the
+// epoll instance that the book cannot see, and each must still be counted.
+TEST_P(MetricsTest, ARegistrationMadeThroughTheRawDescriptorIsAGhost) {
+  if (GetParam() != Backend::epoll) GTEST_SKIP() << "only epoll's descriptor takes epoll_ctl";
+  auto [sender, receiver] = net::pipe().value();
+  epoll_event event{.events = EPOLLIN | EPOLLET, .data = {.u64 = 99}};
+  ASSERT_EQ(::epoll_ctl(poll().as_raw_fd(), EPOLL_CTL_ADD, receiver.as_raw_fd(), &event), 0);
+  ASSERT_TRUE(sender.write("behind the book's back"));
+  testing::expect_events(poll(), events_, {{Token{99}, kReadable}});
+  EXPECT_EQ(poll().metrics().ghost_events, 1u);
+  ASSERT_EQ(::epoll_ctl(poll().as_raw_fd(), EPOLL_CTL_DEL, receiver.as_raw_fd(), &event), 0);
+}
+
+TEST_P(MetricsTest, ARegistrationMadeByAForkedChildIsAGhostInTheParent) {
+  if (GetParam() != Backend::epoll) GTEST_SKIP() << "only an epoll instance is shared by a fork";
+  auto [sender, receiver] = net::pipe().value();
+  testing::expect_no_events(poll(), events_);  // a poll before the fork, with nothing to look up
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The parent's Poll, as the child's copy of it: the parent's book never hears of this.
+    epoll_event event{.events = EPOLLIN | EPOLLET, .data = {.u64 = 77}};
+    ::_exit(::epoll_ctl(poll().as_raw_fd(), EPOLL_CTL_ADD, receiver.as_raw_fd(), &event) == 0 ? 0
+                                                                                              : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_TRUE(sender.write("from the child's registration"));
+  testing::expect_events(poll(), events_, {{Token{77}, kReadable}});
+  EXPECT_EQ(poll().metrics().ghost_events, 1u);
 }
 
 TEST_P(MetricsTest, BlockedTimeIsMeasuredWhenAskedFor) {

@@ -1,0 +1,68 @@
+#pragma once
+
+// Whether a batch of events may hold a ghost: an event under a token the book does not hold.
+// The ghost count looks every event's token up, which is most of what the book costs per event;
+// on epoll, a batch can hold a ghost only in the cases below, so the lookup runs only then.
+//
+// The kernel delivers an event under a token the book does not hold only if it holds a
+// registration the book does not. That takes one of:
+// - a registration the book retired while the kernel may still hold it (closed without
+//   deregister, its file kept open by a duplicate), or one whose token changed (a recorded
+//   change that fails after the call leaves the kernel the old token);
+// - a registration made behind the book's back, through the descriptor Poll::as_raw_fd hands
+//   out, or by a forked process that shares the epoll instance;
+// - a deregister (or token change) racing a poll: the kernel gave the event to epoll_wait before
+//   the registration went, and the book let the token go before the poll looked it up.
+// The first two are lasting: once one happens, every batch is looked up (`make_possible`, and
+// any fork counted by the pthread_atfork hook). The third is transient: a removal that began
+// since the last quiet point (every removal begun was done) may have its last event in this
+// batch; a batch whose wait began after a quiet point cannot, as the kernel gave those
+// registrations up before the removals were done.
+
+#include <atomic>
+#include <cstdint>
+
+namespace libpoll::detail {
+
+// Installs, once, the pthread_atfork hook that counts forks; false if it could not be.
+[[nodiscard]] bool fork_hook_installed() noexcept;
+// Forks of this process (and, in a child, of its parent) since the hook was installed.
+[[nodiscard]] std::uint64_t forks_seen() noexcept;
+
+class GhostGate {
+ public:
+  // `always`: look every batch up (backends whose listing is their own table).
+  explicit GhostGate(bool always) noexcept
+      : possible_(always || !fork_hook_installed()), forks_(forks_seen()) {}
+
+  // Registry calls, any thread: a token leaves the book between the two.
+  void begin_removal() noexcept { removals_begun_.fetch_add(1, std::memory_order_acq_rel); }
+  void end_removal() noexcept { removals_done_.fetch_add(1, std::memory_order_release); }
+  // A lasting cause (see above).
+  void make_possible() noexcept { possible_.store(true, std::memory_order_release); }
+
+  // The polling thread, once per batch, after its wait returned.
+  [[nodiscard]] bool batch_may_hold_ghosts() noexcept {
+    if (possible_.load(std::memory_order_acquire)) [[unlikely]]
+      return true;
+    if (forks_seen() != forks_) [[unlikely]] {
+      make_possible();
+      return true;
+    }
+    const std::uint64_t begun = removals_begun_.load(std::memory_order_acquire);
+    if (begun == quiet_at_) [[likely]]
+      return false;
+    // Later batches wait only after every removal begun so far was done: none of theirs.
+    if (removals_done_.load(std::memory_order_acquire) == begun) quiet_at_ = begun;
+    return true;
+  }
+
+ private:
+  std::atomic<bool> possible_;
+  const std::uint64_t forks_;
+  std::uint64_t quiet_at_ = 0;  // the polling thread's alone
+  alignas(64) std::atomic<std::uint64_t> removals_begun_{0};
+  std::atomic<std::uint64_t> removals_done_{0};
+};
+
+}  // namespace libpoll::detail

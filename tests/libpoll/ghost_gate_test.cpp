@@ -1,0 +1,68 @@
+// GhostGate: when a batch's tokens must be looked up for the ghost count. A lookup skipped
+// wrongly loses a ghost; one made needlessly costs the lookup the gate exists to save.
+
+#include "ghost_gate.hpp"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace libpoll::detail {
+namespace {
+
+TEST(GhostGateTest, AQuietPollLooksNothingUp) {
+  GhostGate gate(false);
+  EXPECT_FALSE(gate.batch_may_hold_ghosts());
+  EXPECT_FALSE(gate.batch_may_hold_ghosts());
+}
+
+TEST(GhostGateTest, ARemovalIsLookedUpUntilABatchWaitedAfterItWasDone) {
+  GhostGate gate(false);
+  gate.begin_removal();
+  EXPECT_TRUE(gate.batch_may_hold_ghosts()) << "the removal is under way";
+  EXPECT_TRUE(gate.batch_may_hold_ghosts()) << "still under way";
+  gate.end_removal();
+  EXPECT_TRUE(gate.batch_may_hold_ghosts()) << "this batch's wait began before it was done";
+  EXPECT_FALSE(gate.batch_may_hold_ghosts()) << "a later wait cannot see the registration";
+}
+
+TEST(GhostGateTest, OverlappingRemovalsKeepTheLookUpUntilAllAreDone) {
+  GhostGate gate(false);
+  gate.begin_removal();
+  gate.begin_removal();
+  gate.end_removal();
+  EXPECT_TRUE(gate.batch_may_hold_ghosts());
+  EXPECT_TRUE(gate.batch_may_hold_ghosts()) << "one removal is still under way";
+  gate.end_removal();
+  EXPECT_TRUE(gate.batch_may_hold_ghosts());
+  EXPECT_FALSE(gate.batch_may_hold_ghosts());
+}
+
+TEST(GhostGateTest, ALastingCauseLooksEveryBatchUp) {
+  GhostGate gate(false);
+  gate.make_possible();
+  for (int batch = 0; batch < 3; ++batch) EXPECT_TRUE(gate.batch_may_hold_ghosts());
+  GhostGate always(true);
+  EXPECT_TRUE(always.batch_may_hold_ghosts());
+}
+
+// After a fork the two processes share every epoll instance: either may register in it behind
+// the other's book.
+TEST(GhostGateTest, AForkLooksEveryBatchUpInTheParentAndTheChild) {
+  ASSERT_TRUE(fork_hook_installed());
+  GhostGate gate(false);
+  ASSERT_FALSE(gate.batch_may_hold_ghosts());
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) ::_exit(gate.batch_may_hold_ghosts() && gate.batch_may_hold_ghosts() ? 0 : 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child skipped its lookups";
+  EXPECT_TRUE(gate.batch_may_hold_ghosts());
+  EXPECT_TRUE(gate.batch_may_hold_ghosts());
+}
+
+}  // namespace
+}  // namespace libpoll::detail

@@ -15,6 +15,7 @@ constexpr int kLibevRead = EV_READ;
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <optional>
 
@@ -48,6 +49,9 @@ class RawLoop final : public Loop {
   }
   void unwatch_all() override {
     for (int fd : fds_) ::epoll_ctl(epoll_, EPOLL_CTL_DEL, fd, nullptr);
+  }
+  void apply() override {
+    (void)::epoll_wait(epoll_, events_.data(), static_cast<int>(events_.size()), 0);
   }
   [[gnu::noinline]] std::size_t dispatch_round(std::size_t expected, bool churn) override {
     std::size_t handled = 0;
@@ -108,6 +112,7 @@ class LibpollLoop final : public Loop {
       }
     }
   }
+  void apply() override { (void)poll_.poll(events_, std::chrono::milliseconds(0)); }
   [[gnu::noinline]] std::size_t dispatch_round(std::size_t expected, bool churn) override {
     return own_ ? own_round(expected, churn) : foreign_round(expected, churn);
   }
@@ -190,7 +195,7 @@ class LibevLoop final : public Loop {
   }
   // libev applies changes at its next iteration: without one, its epoll set would still hold
   // the descriptors when they are closed, and it would take their reused numbers for its own.
-  void settle() override { ev_run(loop_, EVRUN_NOWAIT); }
+  void apply() override { ev_run(loop_, EVRUN_NOWAIT); }
   [[gnu::noinline]] std::size_t dispatch_round(std::size_t expected, bool churn) override {
     handled_ = 0;
     churn_ = churn;
@@ -246,6 +251,7 @@ class LibuvLoop final : public Loop {
   void unwatch_all() override {
     for (Handle& handle : handles_) uv_poll_stop(&handle.poll);
   }
+  void apply() override { uv_run(&loop_, UV_RUN_NOWAIT); }
   void settle() override {
     for (Handle& handle : handles_) uv_close(reinterpret_cast<uv_handle_t*>(&handle.poll), nullptr);
     uv_run(&loop_, UV_RUN_NOWAIT);
@@ -313,6 +319,7 @@ class LibeventLoop final : public Loop {
   void unwatch_all() override {
     for (event* watched : events_) event_del(watched);
   }
+  void apply() override { event_base_loop(base_, EVLOOP_NONBLOCK); }
   [[gnu::noinline]] std::size_t dispatch_round(std::size_t expected, bool churn) override {
     handled_ = 0;
     churn_ = churn;

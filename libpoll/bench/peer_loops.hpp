@@ -28,6 +28,9 @@ class Loop {
   // `unwatch_all` are the register/deregister workload.
   virtual void watch_all(std::vector<bench::StreamPair>& pairs) = 0;
   virtual void unwatch_all() = 0;
+  // One loop iteration that waits for nothing: it makes whatever changes the loop defers to
+  // its next iteration (libev, libuv), so that register and deregister are timed with it.
+  virtual void apply() = 0;
   // Untimed clean-up after unwatch_all (libuv closes its handles here).
   virtual void settle() {}
   // Runs the loop until `expected` readable events were handled (each read drains one source);

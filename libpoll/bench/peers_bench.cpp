@@ -12,6 +12,8 @@
 // "totals: dispatch_round events=<n>" line gives the events to divide the instructions by.
 
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -105,32 +107,74 @@ void run_register(const Options& options, std::vector<bench::StreamPair>& pairs,
   }
 }
 
-// ping-pong: p50 of the round trips of a byte bounced off each loop, in blocks.
+// Pins the calling thread to `cpu` when the machine has more than one; returns whether it did.
+bool pin_to_cpu(int cpu) {
+  if (std::thread::hardware_concurrency() < 2) return false;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return ::pthread_setaffinity_np(::pthread_self(), sizeof(set), &set) == 0;
+}
+
+// ping-pong: p50 of the round trips of a byte bounced off each loop. The client and the echo
+// thread are pinned to two CPUs, so that every implementation gets the same wake-up path (a
+// round trip within one CPU is another workload), and the implementations take turns in short
+// blocks, in an order that rotates, each beginning with a few unmeasured trips, so that a change
+// of load on the machine falls on all of them alike.
 void run_pingpong(const Options& options, std::vector<std::unique_ptr<peers::Loop>>& loops,
                   const rlimit& limit) {
+  constexpr std::size_t kWarmTrips = 20;
+  const std::size_t blocks = std::max<std::size_t>(options.blocks, 20);
+  cpu_set_t before;
+  const bool restore = ::pthread_getaffinity_np(::pthread_self(), sizeof(before), &before) == 0;
+  const bool pinned = pin_to_cpu(0);
   std::vector<std::vector<double>> trips(loops.size());
-  for (std::size_t block = 0; block < options.blocks; ++block) {
-    for (std::size_t i = 0; i < loops.size(); ++i) {
+  std::vector<std::vector<double>> block_p50(loops.size());
+  for (std::size_t block = 0; block < blocks; ++block) {
+    // Each block starts with the next implementation, so that none always follows the same one.
+    for (std::size_t turn = 0; turn < loops.size(); ++turn) {
+      const std::size_t i = (block + turn) % loops.size();
+      const std::size_t first_trip = trips[i].size();
       auto pair = bench::make_pairs(1, limit);
       loops[i]->watch_all(pair);
-      std::thread echo([&loop = *loops[i]] { loop.serve_echo(); });
+      std::thread echo([&loop = *loops[i], pinned] {
+        if (pinned) (void)pin_to_cpu(0);
+        loop.serve_echo();
+      });
       const int fd = pair[0].second.as_raw_fd();
       char byte = 0;
-      for (std::size_t trip = 0; trip < options.trips / options.blocks; ++trip) {
+      for (std::size_t trip = 0; trip < kWarmTrips + options.trips / blocks; ++trip) {
         const auto start = Clock::now();
         (void)::write(fd, "x", 1);
         pollfd wanted{.fd = fd, .events = POLLIN, .revents = 0};
         while (::read(fd, &byte, 1) != 1) (void)::poll(&wanted, 1, 1000);
-        trips[i].push_back(ns_since(start));
+        if (trip >= kWarmTrips) trips[i].push_back(ns_since(start));
       }
       (void)::write(fd, "q", 1);
       echo.join();
       loops[i]->unwatch_all();
       loops[i]->settle();
+      block_p50[i].push_back(
+          bench::summarize(std::vector<double>(trips[i].begin() + first_trip, trips[i].end()))
+              .median);
     }
   }
+  if (restore) (void)::pthread_setaffinity_np(::pthread_self(), sizeof(before), &before);
   for (std::size_t i = 0; i < loops.size(); ++i) {
     report("pingpong", 1, options.impls[i], bench::summarize(trips[i]).median);
+  }
+  // Each block's p50 over raw epoll's in the same block, and the median of those: the ratio
+  // that a drift of the machine's speed between blocks does not move.
+  const auto raw = std::find(options.impls.begin(), options.impls.end(), "raw");
+  if (raw == options.impls.end()) return;
+  const auto& reference = block_p50[static_cast<std::size_t>(raw - options.impls.begin())];
+  for (std::size_t i = 0; i < loops.size(); ++i) {
+    std::vector<double> ratios;
+    for (std::size_t block = 0; block < blocks; ++block) {
+      ratios.push_back(block_p50[i][block] / reference[block]);
+    }
+    std::printf("result pingpong_paired 1 %s %.3f\n", options.impls[i].c_str(),
+                bench::summarize(ratios).median);
   }
 }
 

@@ -6,7 +6,8 @@
 //   register  watch then unwatch all N read ends, each followed by one loop iteration that
 //             waits for nothing (which makes what libev and libuv defer): ns per register, per
 //             deregister;
-//   pingpong  a byte bounced off a loop serving echo in another thread: p50 round trip.
+//   pingpong  a byte bounced off a loop serving echo in another thread, both on one CPU: p50
+//             round trip, and the median over blocks of each block's p50 over raw epoll's.
 // Prints "result <work> <pairs> <impl> <value>" lines; scripts/bench.sh makes the ratio table.
 // With --impl, one implementation's dispatch or churn rounds alone, for callgrind: its
 // "totals: dispatch_round events=<n>" line gives the events to divide the instructions by.

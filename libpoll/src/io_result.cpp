@@ -23,21 +23,24 @@ EdgeLink& EdgeLink::operator=(EdgeLink&& other) noexcept {
   return *this;
 }
 
-void EdgeLink::link(std::weak_ptr<sys::Selector> selector, int fd) noexcept {
-  owner_ = std::move(selector);
+void EdgeLink::link(const std::shared_ptr<sys::Selector>& selector, int fd) noexcept {
+  // Registered again with the selector it was last linked to (compared by control block, which
+  // the weak reference keeps from being reused): the references stand, and no count is touched.
+  if (owner_.owner_before(selector) || selector.owner_before(owner_)) {
+    owner_ = selector;
+    clock_ = selector->drain_clock();
+  }
+  target_ = selector.get();
+  transfers_ = selector->emulates_edges();
   fd_ = fd;
-  auto target = owner_.lock();
-  target_ = target.get();
-  transfers_ = target && target->emulates_edges();
-  clock_ = target ? target->drain_clock() : nullptr;
   read_drained_.store(0, std::memory_order_relaxed);
   write_drained_.store(0, std::memory_order_relaxed);
 }
 
 void EdgeLink::unlink() noexcept {
+  // The references are kept for a later link to the same selector; unlinked, nothing uses them
+  // (every use checks linked() or wants_transfers() first), and the weak one keeps nothing alive.
   target_ = nullptr;
-  owner_.reset();
-  clock_.reset();
   transfers_ = false;
 }
 

@@ -93,6 +93,39 @@ TEST_P(CoalescedChangesTest, AModifyAfterWouldBlockIsSkipped) {
   ASSERT_TRUE(registry().deregister_source(local));
 }
 
+// A source keeps its link to a selector across a deregister, for a cheaper register back with
+// it; registered with another Poll, it must date its drains (and, on poll(2), re-arm) there.
+TEST_P(CoalescedChangesTest, ASourceRegisteredAgainDatesItsDrainsByItsPoll) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  {
+    auto first = Poll::create(GetParam()).value();
+    Events events(8);
+    ASSERT_TRUE(first.registry().register_source(local, kFirst, Interest::readable));
+    ASSERT_TRUE(peer.write(bytes("a")));
+    testing::expect_events(first, events, {{kFirst, kReadable}});
+    drain(local);
+    ASSERT_TRUE(first.registry().deregister_source(local));
+  }
+  // This Poll's count of polls moves past the first one's.
+  for (int polls = 0; polls < 3; ++polls) testing::expect_no_events(poll(), events_);
+
+  for (int round = 0; round < 2; ++round) {  // another Poll's selector, then this one's again
+    SCOPED_TRACE(round);
+    ASSERT_TRUE(registry().register_source(local, kFirst, Interest::readable));
+    ASSERT_TRUE(peer.write(bytes("b")));
+    testing::expect_events(poll(), events_, {{kFirst, kReadable}});
+    drain(local);
+    const std::uint64_t made = kernel_changes();
+    ASSERT_TRUE(registry().reregister_source(local, kFirst, Interest::readable));
+    testing::expect_no_events(poll(), events_);
+    EXPECT_EQ(kernel_changes(), made) << "the drain was dated by another Poll's count";
+    ASSERT_TRUE(peer.write(bytes("c")));
+    testing::expect_events(poll(), events_, {{kFirst, kReadable}});
+    drain(local);
+    ASSERT_TRUE(registry().deregister_source(local));
+  }
+}
+
 // The re-report a modify makes under edge triggering: a source whose data is still unread is
 // reported again.
 TEST_P(CoalescedChangesTest, AModifyWhileStillReadyReportsTheSourceAgain) {

@@ -48,7 +48,7 @@ class EdgeLink {
   ~EdgeLink() = default;
 
   [[nodiscard]] bool linked() const noexcept { return target_ != nullptr; }
-  void link(std::weak_ptr<sys::Selector> selector, int fd) noexcept;
+  void link(const std::shared_ptr<sys::Selector>& selector, int fd) noexcept;
   void unlink() noexcept;
   /// Tells the selector, if it is still alive, that the linked fd is drained or made progress
   /// for `kind` (edge-emulating selectors only).

@@ -24,10 +24,14 @@
 
 namespace libpoll::detail {
 
+// Forks of this process (and, in a child, of its parent) since the hook was installed.
+inline std::atomic<std::uint64_t> fork_count{0};
+
 // Installs, once, the pthread_atfork hook that counts forks; false if it could not be.
 [[nodiscard]] bool fork_hook_installed() noexcept;
-// Forks of this process (and, in a child, of its parent) since the hook was installed.
-[[nodiscard]] std::uint64_t forks_seen() noexcept;
+[[nodiscard]] inline std::uint64_t forks_seen() noexcept {
+  return fork_count.load(std::memory_order_relaxed);
+}
 
 class GhostGate {
  public:

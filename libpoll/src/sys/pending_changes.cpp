@@ -21,9 +21,9 @@ ChangeCounts PendingChanges::counts() const noexcept {
   return ChangeCounts{.made = applied_, .skipped = skipped_, .late_failures = late_failures_};
 }
 
-void PendingChanges::begin_poll() noexcept {
+void PendingChanges::begin_poll_locked() noexcept {
   const std::scoped_lock lock(mutex_);
-  poller_ = this_thread_tag();
+  poller_.store(this_thread_tag(), std::memory_order_relaxed);
   if (!pending_.empty()) flush_locked();
 }
 
@@ -47,6 +47,7 @@ void PendingChanges::flush_locked() noexcept {
     if (!apply(fd, *entry, entry->wanted)) ++late_failures_;
   }
   pending_.clear();
+  recorded_.store(false, std::memory_order_release);
 }
 
 Result<void> PendingChanges::modify(int fd, KernelState wanted) noexcept {
@@ -109,6 +110,7 @@ Result<void> PendingChanges::change(int fd, KernelState wanted, std::uint64_t dr
   if (may_defer && on_polling_thread()) {
     try {
       if (!entry->pending) pending_.push_back(fd);
+      recorded_.store(true, std::memory_order_relaxed);
       entry->wanted = wanted;
       entry->drained_at = drained_at;
       entry->pending = true;

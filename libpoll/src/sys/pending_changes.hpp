@@ -48,10 +48,20 @@ class PendingChanges {
   }
   [[nodiscard]] ChangeCounts counts() const noexcept;
 
-  // select(), before it waits: this thread polls; every recorded change is made.
-  void begin_poll() noexcept;
-  // select(), once the wait returned: a drain dated before now predates its events.
-  void end_poll() noexcept { clock_->fetch_add(1, std::memory_order_release); }
+  // select(), before it waits: this thread polls; every recorded change is made. Without a
+  // lock when the thread polled last time too and has recorded nothing since: only the polling
+  // thread records changes, so nothing can be waiting.
+  void begin_poll() noexcept {
+    if (poller_.load(std::memory_order_relaxed) == this_thread_tag() &&
+        !recorded_.load(std::memory_order_acquire)) [[likely]]
+      return;
+    begin_poll_locked();
+  }
+  // select(), once the wait returned: a drain dated before now predates its events. (select()
+  // runs on one thread at a time, the clock's only writer: no read-modify-write is needed.)
+  void end_poll() noexcept {
+    clock_->store(clock_->load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
   // Makes every recorded change now, from any thread (the audit reads the kernel's list).
   void flush() noexcept;
 
@@ -93,7 +103,9 @@ class PendingChanges {
   [[nodiscard]] bool current(std::uint64_t drained_at) const noexcept {
     return drained_at != 0 && drained_at == clock_->load(std::memory_order_relaxed);
   }
-  [[nodiscard]] bool on_polling_thread() const noexcept { return poller_ == this_thread_tag(); }
+  [[nodiscard]] bool on_polling_thread() const noexcept {
+    return poller_.load(std::memory_order_relaxed) == this_thread_tag();
+  }
   // Whether `entry`, with no change recorded, can stay as it is for `wanted`.
   [[nodiscard]] bool can_skip(const Entry& entry, KernelState wanted,
                               std::uint64_t drained_at) const noexcept {
@@ -102,13 +114,16 @@ class PendingChanges {
   Result<void> modify(int fd, KernelState wanted) noexcept;  // EPOLL_CTL_MOD, counted
   Result<void> apply(int fd, Entry& entry, KernelState wanted) noexcept;
   void flush_locked() noexcept;
+  void begin_poll_locked() noexcept;
 
   const int epoll_fd_;
   std::shared_ptr<std::atomic<std::uint64_t>> clock_;
   mutable detail::FutexMutex mutex_;  // guards everything below
   std::vector<Entry> entries_;        // indexed by fd
   std::vector<int> pending_;          // fds with a recorded change (or one undone since)
-  const void* poller_ = nullptr;
+  // Written under the lock, read without it by begin_poll's fast path.
+  std::atomic<const void*> poller_{nullptr};
+  std::atomic<bool> recorded_{false};  // pending_ is not empty
   std::uint64_t applied_ = 0;
   std::uint64_t skipped_ = 0;
   std::uint64_t late_failures_ = 0;

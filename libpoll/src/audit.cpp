@@ -1,6 +1,7 @@
 #include "libpoll/audit.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -99,6 +100,12 @@ class RecordIndex {
   std::vector<std::size_t> order_;
 };
 
+// io_uring lists a registration whose request never reached the ring, and never will (its
+// number lost its file first), with an empty mask: the kernel watches nothing for it.
+bool never_submitted(const sys::Selector& selector, const KernelRegistration& kernel) {
+  return selector.backend() == Backend::io_uring && kernel.events == 0;
+}
+
 Discrepancy make(DiscrepancyKind kind, int fd, Token token, const BookRecord* record,
                  std::optional<Interest> kernel_interest, std::string detail) {
   Discrepancy found{.kind = kind,
@@ -142,6 +149,9 @@ class Audit {
  private:
   void check_closed_or_reused(const KernelRegistration& kernel, const BookRecord* record,
                               bool open_now);
+  void check_never_submitted(const KernelRegistration& kernel, const BookRecord* record,
+                             bool open_now);
+  [[nodiscard]] bool still_open(const KernelRegistration& kernel);
   void check_unknown(const KernelRegistration& kernel, const BookRecord* retired_record);
   void check_drift(const KernelRegistration& kernel, const BookRecord& record);
   [[nodiscard]] Discrepancy unmatched_retired(const BookRecord& record);
@@ -171,7 +181,7 @@ void Audit::check(const KernelRegistration& kernel) {
       live_record != nullptr ? nullptr : retired_index_.find(kernel.target_fd, token);
   if (live_record != nullptr) {
     live_matched_[live_index_.index_of(live_record)] = true;
-    if (live_record->own) ++own_matched;
+    if (live_record->own && !never_submitted(selector_, kernel)) ++own_matched;
   }
   if (retired_record != nullptr) retired_matched_[retired_index_.index_of(retired_record)] = true;
   if (!same_file) {
@@ -187,9 +197,11 @@ void Audit::check(const KernelRegistration& kernel) {
 void Audit::check_closed_or_reused(const KernelRegistration& kernel, const BookRecord* record,
                                    bool open_now) {
   const Token token{static_cast<std::size_t>(kernel.data)};
-  if (selector_.backend() == Backend::poll && !open_now &&
-      !(kernel.inode && kernel.device &&
-        open_files_.holds(FileIdentity{*kernel.device, *kernel.inode}, kernel.access_mode))) {
+  if (never_submitted(selector_, kernel)) {
+    check_never_submitted(kernel, record, open_now);
+    return;
+  }
+  if (selector_.backend() == Backend::poll && !open_now && !still_open(kernel)) {
     // poll(2) watches numbers: a closed number whose file is gone is what epoll would have
     // dropped with the file. (One whose file lives on through a dup is a zombie below, as
     // epoll would still hold it.)
@@ -207,6 +219,33 @@ void Audit::check_closed_or_reused(const KernelRegistration& kernel, const BookR
   report.discrepancies.push_back(
       make(DiscrepancyKind::zombie, kernel.target_fd, token, record, interest_of(kernel.events),
            open_now ? "the descriptor number now refers to another file" : closed));
+}
+
+// A request the ring never received: nothing watches its file. Whether the process still has
+// that file open decides, as on poll(2): epoll would still hold it (a zombie) or have dropped
+// it with the file (vanished).
+void Audit::check_never_submitted(const KernelRegistration& kernel, const BookRecord* record,
+                                  bool open_now) {
+  const Token token{static_cast<std::size_t>(kernel.data)};
+  if (!still_open(kernel)) {
+    report.discrepancies.push_back(
+        make(DiscrepancyKind::vanished, kernel.target_fd, token, record, std::nullopt,
+             "the descriptor was closed without deregister before its request reached the ring"));
+    return;
+  }
+  report.discrepancies.push_back(
+      make(DiscrepancyKind::zombie, kernel.target_fd, token, record, std::nullopt,
+           std::string(open_now ? "the descriptor number now refers to another file"
+                                : "the descriptor was closed") +
+               " while another descriptor keeps the file open; its request never reached the "
+               "ring, so nothing watches the file"));
+}
+
+// Whether a descriptor of this process refers to the registration's file (of its access mode,
+// where the selector knows it).
+bool Audit::still_open(const KernelRegistration& kernel) {
+  return kernel.inode && kernel.device &&
+         open_files_.holds(FileIdentity{*kernel.device, *kernel.inode}, kernel.access_mode);
 }
 
 void Audit::check_unknown(const KernelRegistration& kernel, const BookRecord* retired_record) {
@@ -290,15 +329,20 @@ AuditReport audit_registrations(const sys::Selector& selector, std::span<const B
   for (const KernelRegistration& kernel : held) audit.check(kernel);
   audit.report_unmatched();
   AuditReport& report = audit.report;
+  // What the kernel watches: requests that never reached the ring are no part of it.
+  std::vector<KernelRegistration> watched;
+  std::copy_if(
+      held.begin(), held.end(), std::back_inserter(watched),
+      [&](const KernelRegistration& kernel) { return !never_submitted(selector, kernel); });
   // The Poll's own Waker is checked like any registration but counted as none of the user's.
-  report.kernel_registrations = held.size() - audit.own_matched;
+  report.kernel_registrations = watched.size() - audit.own_matched;
   report.book_registrations = static_cast<std::size_t>(
       std::count_if(live.begin(), live.end(), [](const BookRecord& r) { return !r.own; }));
 
   // Collisions among what the kernel holds: one discrepancy per registration involved.
   std::map<std::uint64_t, std::vector<const KernelRegistration*>> by_token;
   std::map<int, std::vector<const KernelRegistration*>> by_fd;
-  for (const KernelRegistration& kernel : held) {
+  for (const KernelRegistration& kernel : watched) {
     by_token[kernel.data].push_back(&kernel);
     by_fd[kernel.target_fd].push_back(&kernel);
   }
@@ -312,7 +356,7 @@ AuditReport audit_registrations(const sys::Selector& selector, std::span<const B
     }
   }
   std::vector<const KernelRegistration*> duplicated =
-      registrations_of_one_open_file(held, spent.file_comparisons);
+      registrations_of_one_open_file(watched, spent.file_comparisons);
   for (const auto& [fd, group] : by_fd) {
     if (group.size() > 1) duplicated.insert(duplicated.end(), group.begin(), group.end());
   }

@@ -331,7 +331,8 @@ TEST_P(BookTest, ResetLeakHandlerRestoresTheDefaultReport) {
 
 // A remaining difference, stated in the README: epoll watches the open file, which died with
 // its last descriptor; poll(2) watches the number, and reports the file that took it under the
-// stale registration's token until that registration is replaced or deregistered.
+// stale registration's token until that registration is replaced or deregistered. io_uring's
+// request was still queued, and the next poll does not make it on the file that took the number.
 TEST_P(BookTest, AReusedNumberLeftRegisteredIsWatchedOnlyByPoll2) {
   auto [old_sender, old_receiver] = net::pipe().value();
   const int number = old_receiver.as_raw_fd();
@@ -342,7 +343,7 @@ TEST_P(BookTest, AReusedNumberLeftRegisteredIsWatchedOnlyByPoll2) {
   OwnedFd reused(number);
 
   ASSERT_TRUE(sender.write("new"));
-  if (GetParam() == Backend::epoll) {
+  if (GetParam() != Backend::poll) {
     testing::expect_no_events(poll(), events_);
   } else {
     testing::expect_events(poll(), events_, {{kFirst, testing::kReadable}});

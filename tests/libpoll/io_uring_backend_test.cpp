@@ -2,11 +2,13 @@
 // open, and completions can outnumber the completion queue's entries. The common behaviour is
 // checked by every other suite, on every backend.
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <set>
 #include <vector>
@@ -64,6 +66,50 @@ TEST_F(IoUringBackendTest, AFileClosedWithoutDeregisterStaysOpenUntilTheRegistra
   ASSERT_FALSE(deregistered);
   EXPECT_EQ(deregistered.error(), std::errc::bad_file_descriptor);
   EXPECT_TRUE(hung_up(peer.as_raw_fd()));
+}
+
+// A registration is still queued when its descriptor is closed without deregister, a duplicate
+// keeping the file open, and the number is taken by another file before the next poll. That
+// poll must not make the request on the number: it would watch the new file under the old
+// registration's token. Neither file is reported; the poll counts the change as failed, and the
+// audit names a zombie whose request never reached the ring.
+TEST_F(IoUringBackendTest, AQueuedRequestIsNotMadeOnAFileThatReusedItsNumber) {
+  auto [sender, receiver] = net::pipe().value();
+  const int number = receiver.as_raw_fd();
+  ASSERT_TRUE(poll_->registry().register_source(receiver, kLocal, Interest::readable));
+  OwnedFd duplicate(::fcntl(number, F_DUPFD_CLOEXEC, 0));
+  ASSERT_TRUE(duplicate.is_valid());
+  auto [new_sender, new_receiver] = net::pipe().value();
+  ASSERT_EQ(::dup3(new_receiver.as_raw_fd(), number, O_CLOEXEC), number);  // closes `receiver`'s
+  (void)receiver.into_raw_fd();
+  OwnedFd reused(number);
+  ASSERT_TRUE(new_sender.write("for the new file"));
+  ASSERT_TRUE(sender.write("for the old file"));
+
+  // A request made on a ready file reports it as it is armed: within this wait if at all.
+  ASSERT_TRUE(poll_->poll(events_, 50ms));
+  EXPECT_TRUE(std::none_of(events_.begin(), events_.end(),
+                           [](const Event& event) { return event.token() == kLocal; }));
+  EXPECT_EQ(poll_->metrics().late_change_failures, 1u);
+
+  const auto report = poll_->audit().value();
+  ASSERT_EQ(report.discrepancies.size(), 1u);
+  const auto& found = report.discrepancies[0];
+  EXPECT_EQ(found.kind, DiscrepancyKind::zombie) << to_string(found);
+  EXPECT_EQ(found.fd, number);
+  EXPECT_EQ(found.token, kLocal);
+  EXPECT_EQ(found.kernel_interest, std::nullopt) << "the kernel watches nothing for it";
+  EXPECT_NE(found.detail.find("never reached the ring"), std::string::npos) << found.detail;
+  EXPECT_NE(found.detail.find("another file"), std::string::npos) << found.detail;
+  EXPECT_EQ(report.kernel_registrations, 0u);
+
+  // The new file under the number can be registered on its own.
+  poll_->set_leak_handler(nullptr);  // the replaced registration is reported there, once
+  ASSERT_TRUE(poll_->registry().register_source(SourceFd(number), Token{2}, Interest::readable));
+  ASSERT_TRUE(poll_->poll(events_, 1s));
+  ASSERT_EQ(events_.size(), 1u);
+  EXPECT_EQ(events_.begin()->token(), Token{2});
+  ASSERT_TRUE(poll_->registry().deregister_source(SourceFd(number)));
 }
 
 // More ready sources than the completion queue holds (4,096 entries), taken 1,024 at a time:

@@ -268,8 +268,15 @@ bool IoUringSelector::still_wanted(const Change& change) noexcept {
   }
   const Entry* target = live(fd_of(change.data));
   // Undone before it was submitted: deregistered, or replaced by a later reregister.
-  return target != nullptr && target->generation == generation_of(change.data) &&
-         target->kernel_data == 0;
+  if (target == nullptr || target->generation != generation_of(change.data) ||
+      target->kernel_data != 0) {
+    return false;
+  }
+  // Closed since the change was recorded, without deregister: a request on the number would
+  // fail, or, were the number reused, watch another file under this registration's token.
+  if (names_registered_file(fd_of(change.data), *target)) return true;
+  ++counts_.late_failures;
+  return false;
 }
 
 void IoUringSelector::prepare(const Change& change, io_uring_sqe* entry) noexcept {
@@ -333,6 +340,8 @@ bool IoUringSelector::take(const io_uring_cqe& completion, Events& events,
     entry->kernel_data = 0;
     if (completion.res >= 0) {
       (void)record(Change{Kind::add, user_data(fd_of(completion.user_data), entry->generation)});
+    } else {
+      ++counts_.late_failures;  // closed by another thread while its request was submitted
     }
   }
   if (bits == 0) return true;

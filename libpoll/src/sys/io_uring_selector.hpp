@@ -23,7 +23,11 @@
 //
 // The kernel shows no file of a poll request (its fdinfo lists requests by opcode), so the list
 // the audit reads is this selector's table, with each file's identity taken at registration,
-// as on poll(2). Closed-file and number-reuse checks use that identity too.
+// as on poll(2). Closed-file and number-reuse checks use that identity too: select() makes a
+// recorded request only while its number still names the registered file, since a request on a
+// closed number fails and one on a reused number would watch another file under this token.
+// A registration whose request was dropped so (or that never got one) is listed with an empty
+// mask: the kernel watches nothing for it, and the audit asks whether its file is still open.
 //
 // Threads: only select() submits, so that every request belongs to the polling thread (the
 // kernel runs a request's completion work on the thread that submitted it). A change made while
@@ -125,8 +129,11 @@ class IoUringSelector final : public Selector {
   // All with mutex_ held.
   Entry* live(int fd) noexcept;
   Result<void> fill_queue() noexcept;
-  // Whether a recorded change still has work to do (false: undone meanwhile).
+  // Whether a recorded change still has work to do (false: undone meanwhile, or a request whose
+  // number lost its file, counted as a late failure).
   [[nodiscard]] bool still_wanted(const Change& change) noexcept;
+  // Whether `fd` names the file `entry` was registered for (a pipe's end by its access mode).
+  [[nodiscard]] static bool names_registered_file(int fd, const Entry& entry) noexcept;
   // One wanted change into the submission entry `entry`.
   void prepare(const Change& change, io_uring_sqe* entry) noexcept;
   // Keeps the request the kernel has for `entry` when it is what a reregister asks for and the

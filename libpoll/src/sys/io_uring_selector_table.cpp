@@ -44,6 +44,13 @@ Named name_of(int fd) noexcept {
 
 }  // namespace
 
+bool IoUringSelector::names_registered_file(int fd, const Entry& entry) noexcept {
+  const Named named = name_of(fd);
+  if (named.error || entry.identity != Identity{named.device, named.inode}) return false;
+  // The two ends of a pipe share an inode: the other end under this number is another file.
+  return !S_ISFIFO(named.mode) || (::fcntl(fd, F_GETFL) & O_ACCMODE) == entry.access_mode;
+}
+
 IoUringSelector::Entry* IoUringSelector::live(int fd) noexcept {
   if (fd < 0 || static_cast<std::size_t>(fd) >= entries_.size()) return nullptr;
   Entry& entry = entries_[static_cast<std::size_t>(fd)];
@@ -231,13 +238,12 @@ Result<std::vector<KernelRegistration>> IoUringSelector::registrations() const {
   for (std::size_t fd = 0; fd < entries_.size(); ++fd) {
     const Entry& entry = entries_[fd];
     if (entry.generation == 0) continue;
-    // A request not (or no longer) in the kernel whose number lost its file never took hold of
-    // it, or let it go: the kernel watches nothing for it.
-    if (entry.kernel_data == 0) {
-      const Named named = name_of(static_cast<int>(fd));
-      if (named.error || entry.identity != Identity{named.device, named.inode}) continue;
-    }
     list.push_back(listed(static_cast<int>(fd), entry));
+    // A request not (or no longer) in the kernel whose number lost its file never took hold of
+    // it, or let it go, and select() will not make it: the kernel watches nothing for it.
+    if (entry.kernel_data == 0 && !names_registered_file(static_cast<int>(fd), entry)) {
+      list.back().events = 0;
+    }
   }
   return list;
 }

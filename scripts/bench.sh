@@ -60,24 +60,32 @@ die() {
 only=""
 baseline=""
 json=""
-if [[ "${1:-}" == "--json" ]]; then
-  [[ $# -ge 2 ]] || die "--json needs a file name"
-  json="$2"
-  shift 2
-fi
-if [[ "${1:-}" == "--baseline" ]]; then
-  [[ $# -ge 2 ]] || die "--baseline needs a git revision"
-  baseline="$2"
-  only="baseline"
-  shift 2
-elif [[ "${1:-}" == "--only" ]]; then
-  [[ $# -ge 2 ]] || die "--only needs chain, registry or backends"
-  only="$2"
-  shift 2
-elif [[ "${1:-}" == --only=* ]]; then
-  only="${1#--only=}"
-  shift
-fi
+# bench.sh's own options, in any order; what follows them goes to chain_bench's timed run.
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --json)
+      [[ $# -ge 2 ]] || die "--json needs a file name"
+      json="$2"
+      shift 2
+      ;;
+    --baseline)
+      [[ $# -ge 2 ]] || die "--baseline needs a git revision"
+      baseline="$2"
+      only="baseline"
+      shift 2
+      ;;
+    --only)
+      [[ $# -ge 2 ]] || die "--only needs chain, registry, backends or peers"
+      only="$2"
+      shift 2
+      ;;
+    --only=*)
+      only="${1#--only=}"
+      shift
+      ;;
+    *) break ;;
+  esac
+done
 case "$only" in
   "" | chain | registry | backends | peers | baseline) ;;
   *) die "--only must be chain, registry, backends or peers, not '$only'" ;;

@@ -11,10 +11,15 @@ void count_fork() noexcept {
   fork_count.fetch_add(1, std::memory_order_relaxed);
 }
 
+void count_child() noexcept {
+  count_fork();
+  child_generation.fetch_add(1, std::memory_order_relaxed);
+}
+
 }  // namespace
 
 bool fork_hook_installed() noexcept {
-  static const bool installed = ::pthread_atfork(nullptr, count_fork, count_fork) == 0;
+  static const bool installed = ::pthread_atfork(nullptr, count_fork, count_child) == 0;
   return installed;
 }
 

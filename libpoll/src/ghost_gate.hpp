@@ -8,7 +8,8 @@
 // registration the book does not. That takes one of:
 // - a registration the book retired while the kernel may still hold it (closed without
 //   deregister, its file kept open by a duplicate), or one whose token changed (a recorded
-//   change that fails after the call leaves the kernel the old token);
+//   change that fails after the call leaves the kernel the old token), or one whose recorded
+//   deregister failed when the next poll made it (its descriptor closed behind its source);
 // - a registration made behind the book's back, through the descriptor Poll::as_raw_fd hands
 //   out, or by a forked process that shares the epoll instance;
 // - a deregister (or token change) racing a poll: the kernel gave the event to epoll_wait before
@@ -26,18 +27,27 @@ namespace libpoll::detail {
 
 // Forks of this process (and, in a child, of its parent) since the hook was installed.
 inline std::atomic<std::uint64_t> fork_count{0};
+// How many forks made this process, counted in each child: what was set up before it changed
+// may share memory with another process (an io_uring's queues).
+inline std::atomic<std::uint64_t> child_generation{0};
 
 // Installs, once, the pthread_atfork hook that counts forks; false if it could not be.
 [[nodiscard]] bool fork_hook_installed() noexcept;
 [[nodiscard]] inline std::uint64_t forks_seen() noexcept {
   return fork_count.load(std::memory_order_relaxed);
 }
+[[nodiscard]] inline std::uint64_t generation() noexcept {
+  return child_generation.load(std::memory_order_relaxed);
+}
 
 class GhostGate {
  public:
   // `always`: look every batch up (backends whose listing is their own table).
-  explicit GhostGate(bool always) noexcept
-      : possible_(always || !fork_hook_installed()), forks_(forks_seen()) {}
+  // `removal_lost`: the selector's flag for a recorded deregister that failed after its call.
+  GhostGate(bool always, const std::atomic<bool>* removal_lost) noexcept
+      : possible_(always || !fork_hook_installed()),
+        removal_lost_(removal_lost),
+        forks_(forks_seen()) {}
 
   // Registry calls, any thread: a token leaves the book between the two.
   void begin_removal() noexcept { removals_begun_.fetch_add(1, std::memory_order_acq_rel); }
@@ -49,7 +59,8 @@ class GhostGate {
   [[nodiscard]] bool batch_may_hold_ghosts() noexcept {
     if (possible_.load(std::memory_order_acquire)) [[unlikely]]
       return true;
-    if (forks_seen() != forks_) [[unlikely]] {
+    if (forks_seen() != forks_ ||
+        (removal_lost_ != nullptr && removal_lost_->load(std::memory_order_acquire))) [[unlikely]] {
       make_possible();
       return true;
     }
@@ -63,6 +74,7 @@ class GhostGate {
 
  private:
   std::atomic<bool> possible_;
+  const std::atomic<bool>* removal_lost_;
   const std::uint64_t forks_;
   std::uint64_t quiet_at_ = 0;  // the polling thread's alone
   alignas(64) std::atomic<std::uint64_t> removals_begun_{0};

@@ -44,6 +44,10 @@ void EdgeLink::unlink() noexcept {
   transfers_ = false;
 }
 
+void EdgeLink::before_close() const noexcept {
+  if (auto selector = owner_.lock()) selector->flush_recorded();
+}
+
 void EdgeLink::rearm(Interest kind) const noexcept {
   if (auto selector = owner_.lock()) selector->rearm(fd_, kind);
 }

@@ -46,7 +46,7 @@ PollState::PollState(std::shared_ptr<sys::Selector> selector, const PollOptions&
       id_(next_poll_id()),
       // poll(2) and io_uring list their own tables, not the kernel's: their batches are always
       // looked up, as before the gate.
-      ghosts_(selector_->backend() != Backend::epoll),
+      ghosts_(selector_->backend() != Backend::epoll, selector_->removal_lost()),
       measure_blocked_time_(options.measure_blocked_time),
       created_(std::chrono::steady_clock::now()) {}
 
@@ -83,7 +83,8 @@ RegistrationInfo PollState::retire(int fd, const BookEntry& entry, Retirement re
 
 RegistrationInfo PollState::retire_taken(int fd, const BookEntry& entry) noexcept {
   auto info = retire(fd, entry, Retirement::taken);
-  (void)selector_->deregister_fd(fd);  // where the selector watches numbers, it watched this one
+  // Where the selector watches numbers, it watched this one.
+  (void)selector_->deregister_fd(fd, false);
   return info;
 }
 
@@ -116,7 +117,9 @@ Result<void> PollState::register_claimed(int fd, FdSlot& slot, Token token, Inte
     slot.unlock(kNoOwner);
     return fail(std::make_error_code(std::errc::not_enough_memory));
   }
-  auto registered = selector_->register_fd(fd, token, interest, path);
+  // A libpoll source's (it has an edge) may wait for the next poll: it closes its descriptor
+  // only after whatever is recorded for it was made.
+  auto registered = selector_->register_fd(fd, token, interest, path, edge != nullptr);
   if (!registered) [[unlikely]] {
     tokens_.remove(token.value);
     slot.unlock(kNoOwner);
@@ -163,7 +166,7 @@ Result<void> PollState::take_slot(int fd, FdSlot& slot, std::optional<Lost>& los
     // The book's entry is stale: its file was closed, and the number reused, without a
     // deregister. Report it once and make room for the new registration.
     lost = Lost{nullptr, retire(fd, slot.entry, Retirement::replaced)};
-    (void)selector_->deregister_fd(fd);
+    (void)selector_->deregister_fd(fd, false);
     return {};
   }
   // Another Poll claims this number. Either it really holds the file now at `fd` (misuse), or
@@ -226,14 +229,14 @@ Result<void> PollState::reregister_locked(int fd, FdSlot& slot,
   return {};
 }
 
-Result<void> PollState::deregister_fd(int fd) noexcept {
+Result<void> PollState::deregister_fd(int fd, bool may_defer) noexcept {
   FdSlot* slot = existing_slot_of(fd);
   if (slot == nullptr || !slot->try_lock_as(id_)) [[unlikely]] {
     if (auto locked = locked_or_refused(fd, slot); !locked) return locked;
   }
   // A poll under way may hold this registration's last event: its batch is looked up.
   ghosts_.begin_removal();
-  auto deregistered = selector_->deregister_fd(fd);
+  auto deregistered = selector_->deregister_fd(fd, may_defer);
   if (!deregistered) [[unlikely]] {
     auto failed = failed_on_slot(*slot, deregistered.error());
     ghosts_.end_removal();

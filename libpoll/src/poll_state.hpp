@@ -57,7 +57,8 @@ class PollState {
   Result<void> reregister_fd(int fd, Token token, Interest interest,
                              sys::IoPath path = sys::IoPath::foreign,
                              std::uint64_t drained_at = 0) noexcept;
-  Result<void> deregister_fd(int fd) noexcept;
+  // `may_defer`: from a libpoll source (see sys::Selector::register_fd).
+  Result<void> deregister_fd(int fd, bool may_defer = false) noexcept;
   // The user's own I/O on a registered foreign fd returned would-block for `kinds`.
   Result<void> drained(int fd, Interest kinds) noexcept;
 

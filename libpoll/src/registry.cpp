@@ -57,6 +57,11 @@ Result<void> Registry::reregister_io_fd(int fd, Token token, Interest interest,
   return state_->reregister_fd(fd, token, interest, sys::IoPath::libpoll, drained_at);
 }
 
+Result<void> Registry::deregister_io_fd(int fd) const noexcept {
+  if (!state_) return Unexpected(std::errc::bad_file_descriptor);
+  return state_->deregister_fd(fd, true);
+}
+
 Result<void> Registry::deregister_fd(int fd) const noexcept {
   if (!state_) return Unexpected(std::errc::bad_file_descriptor);
   return state_->deregister_fd(fd);

@@ -659,7 +659,8 @@ TEST_P(AuditTest, TenThousandEventfdsListAndAuditCleanInNLogN) {
   std::vector<detail::BookRecord> live;
   for (std::size_t i = 0; i < count; ++i) {
     const int fd = counters[i].get();
-    ASSERT_TRUE(selector->register_fd(fd, Token{i}, Interest::readable, sys::IoPath::foreign));
+    ASSERT_TRUE(
+        selector->register_fd(fd, Token{i}, Interest::readable, sys::IoPath::foreign, false));
     live.push_back({fd, Token{i}, Interest::readable, {}, false});
   }
   const auto held = selector->registrations().value();
@@ -668,7 +669,7 @@ TEST_P(AuditTest, TenThousandEventfdsListAndAuditCleanInNLogN) {
   EXPECT_LE(static_cast<double>(cost.record_comparisons), 8 * n_log_n(count));
   EXPECT_LE(static_cast<double>(cost.file_comparisons), 8 * n_log_n(count));
   for (const OwnedFd& counter : counters) {
-    ASSERT_TRUE(selector->deregister_fd(counter.get()));
+    ASSERT_TRUE(selector->deregister_fd(counter.get(), false));
     ASSERT_TRUE(registry().deregister_source(SourceFd(counter.get())));
   }
 }

@@ -223,7 +223,7 @@ TEST_P(PollBackendTest, SelectorListsItsTableAndKnowsWhichFileItHolds) {
   EXPECT_EQ(selector->native_handle(), -1);
   const RawPipe pipe = RawPipe::make();
   const int fd = pipe.reader.get();
-  ASSERT_TRUE(selector->register_fd(fd, kPipe, Interest::readable, sys::IoPath::foreign));
+  ASSERT_TRUE(selector->register_fd(fd, kPipe, Interest::readable, sys::IoPath::foreign, false));
 
   struct stat status {};
   ASSERT_EQ(::fstat(fd, &status), 0);
@@ -242,7 +242,7 @@ TEST_P(PollBackendTest, SelectorListsItsTableAndKnowsWhichFileItHolds) {
   ASSERT_EQ(::dup3(other.reader.get(), fd, O_CLOEXEC), fd);
   EXPECT_FALSE(selector->holds(fd));
   // As epoll answers for a number that now names an unregistered file; the dead entry goes.
-  auto deregistered = selector->deregister_fd(fd);
+  auto deregistered = selector->deregister_fd(fd, false);
   ASSERT_FALSE(deregistered);
   EXPECT_EQ(deregistered.error(), std::errc::no_such_file_or_directory);
   EXPECT_TRUE(selector->registrations().value().empty());

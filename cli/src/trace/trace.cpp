@@ -49,20 +49,29 @@ class LogDirectory {
   std::string path_;
 };
 
+// libpoll makes the registration changes of its own sources through io_uring, where the
+// interposer cannot see them; this variable makes a traced libpoll program call epoll_ctl.
+constexpr std::string_view kBatchChangesEnv = "LIBPOLL_BATCH_CHANGES";
+
 // The command's environment with the interposer loaded first and told where to write.
 std::vector<std::string> traced_environment(const std::string& library, const std::string& dir) {
   std::vector<std::string> environment;
   std::string preload = library;
+  const auto names = [](std::string_view text, std::string_view name) {
+    return text.size() > name.size() && text.substr(0, name.size()) == name &&
+           text[name.size()] == '=';
+  };
   for (char** entry = environ; *entry != nullptr; ++entry) {
     const std::string_view text = *entry;
-    if (text.rfind("LD_PRELOAD=", 0) == 0) {
+    if (names(text, "LD_PRELOAD")) {
       preload += ":" + std::string(text.substr(11));
-    } else if (text.rfind(std::string(interposer::kTraceDirEnv) + "=", 0) != 0) {
+    } else if (!names(text, interposer::kTraceDirEnv) && !names(text, kBatchChangesEnv)) {
       environment.emplace_back(text);
     }
   }
   environment.push_back("LD_PRELOAD=" + preload);
   environment.push_back(std::string(interposer::kTraceDirEnv) + "=" + dir);
+  environment.push_back(std::string(kBatchChangesEnv) + "=0");
   return environment;
 }
 

@@ -30,13 +30,23 @@ namespace libpoll {
 class IoSource : public Source {
  public:
   IoSource(IoSource&&) noexcept = default;
-  IoSource& operator=(IoSource&&) noexcept = default;
-  ~IoSource() = default;
+  IoSource& operator=(IoSource&& other) noexcept {
+    if (this != &other) {
+      edge_.before_close();
+      fd_ = std::move(other.fd_);
+      edge_ = std::move(other.edge_);
+    }
+    return *this;
+  }
+  ~IoSource() { edge_.before_close(); }
 
   /// The descriptor, still owned by this object.
   [[nodiscard]] int as_raw_fd() const noexcept { return fd_.get(); }
   /// Gives the descriptor to the caller, who must deregister and close it.
-  [[nodiscard]] int into_raw_fd() noexcept { return fd_.release(); }
+  [[nodiscard]] int into_raw_fd() noexcept {
+    edge_.before_close();  // the caller may close it at once
+    return fd_.release();
+  }
 
  protected:
   explicit IoSource(OwnedFd fd) noexcept : fd_(std::move(fd)) {}
@@ -94,7 +104,7 @@ class IoSource : public Source {
   }
   Result<void> deregister_source(const Registry& registry) noexcept override {
     edge_.unlink();
-    return registry.deregister_source(SourceFd(fd_.get()));
+    return registry.deregister_io_fd(fd_.get());
   }
 
   OwnedFd fd_;

@@ -162,6 +162,9 @@ class Registry {
   Result<void> reregister_io_fd(int fd, Token token, Interest interest,
                                 std::uint64_t drained_at) const noexcept;
   Result<void> deregister_fd(int fd) const noexcept;
+  // An IoSource's descriptor, which the source closes only after whatever the selector
+  // recorded for it was made (detail::EdgeLink::before_close).
+  Result<void> deregister_io_fd(int fd) const noexcept;
 
   std::shared_ptr<detail::PollState> state_;
 };

@@ -34,14 +34,6 @@ KernelState to_state(Token token, Interest interest) noexcept {
   return KernelState{.events = kind, .data = static_cast<std::uint64_t>(token.value)};
 }
 
-epoll_event to_epoll_event(Token token, Interest interest) noexcept {
-  const KernelState state = to_state(token, interest);
-  epoll_event event{};
-  event.events = state.events;
-  event.data.u64 = state.data;
-  return event;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<EpollSelector>> EpollSelector::create() noexcept {
@@ -69,12 +61,9 @@ Result<void> EpollSelector::select(Events& events, int timeout_ms) noexcept {
   return {};
 }
 
-Result<void> EpollSelector::register_fd(int fd, Token token, Interest interest,
-                                        IoPath /*path*/) noexcept {
-  auto event = to_epoll_event(token, interest);
-  auto added = detail::syscall_void(::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_ADD, fd, &event));
-  if (added) changes_.added(fd, to_state(token, interest));
-  return added;
+Result<void> EpollSelector::register_fd(int fd, Token token, Interest interest, IoPath /*path*/,
+                                        bool may_defer) noexcept {
+  return changes_.add(fd, to_state(token, interest), may_defer);
 }
 
 Result<void> EpollSelector::reregister_fd(int fd, Token token, Interest interest, IoPath path,
@@ -86,14 +75,12 @@ Result<void> EpollSelector::reregister_fd(int fd, Token token, Interest interest
   return changes_.change_foreign(fd, wanted, interest);
 }
 
-Result<void> EpollSelector::deregister_fd(int fd) noexcept {
-  changes_.removed(fd);
-  // A non-null event pointer keeps kernels before 2.6.9 happy; later ones ignore it.
-  epoll_event unused{};
-  return detail::syscall_void(::epoll_ctl(epoll_fd_.get(), EPOLL_CTL_DEL, fd, &unused));
+Result<void> EpollSelector::deregister_fd(int fd, bool may_defer) noexcept {
+  return changes_.remove(fd, may_defer);
 }
 
 bool EpollSelector::holds(int fd) noexcept {
+  changes_.flush();  // the kernel's list, as the next poll will find it
   // The kernel keys a registration by (open file, fd number). kcmp asks it exactly; reading it
   // changes nothing, unlike probing with EPOLL_CTL_ADD, which could hand a concurrent epoll_wait
   // an event for the probe. (It walks every registration, so it is kept off paths that run
@@ -121,7 +108,7 @@ bool EpollSelector::holds(int fd) noexcept {
 }
 
 std::uint32_t EpollSelector::mask_for(Interest interest) const noexcept {
-  return to_epoll_event(Token{0}, interest).events;
+  return to_state(Token{0}, interest).events;
 }
 
 Result<std::vector<KernelRegistration>> EpollSelector::registrations() const {

@@ -1,7 +1,7 @@
 #pragma once
 
-// The Linux backend: one epoll instance, every registration edge-triggered. Reregisters made on
-// the polling thread are recorded and made at the start of the next select() (PendingChanges).
+// The Linux backend: one epoll instance, every registration edge-triggered. Changes made on the
+// polling thread are recorded and made at the start of the next select() (PendingChanges).
 
 #include <memory>
 
@@ -17,10 +17,15 @@ class EpollSelector final : public Selector {
 
   [[nodiscard]] Backend backend() const noexcept override { return Backend::epoll; }
   Result<void> select(Events& events, int timeout_ms) noexcept override;
-  Result<void> register_fd(int fd, Token token, Interest interest, IoPath path) noexcept override;
+  Result<void> register_fd(int fd, Token token, Interest interest, IoPath path,
+                           bool may_defer) noexcept override;
   Result<void> reregister_fd(int fd, Token token, Interest interest, IoPath path,
                              std::uint64_t drained_at) noexcept override;
-  Result<void> deregister_fd(int fd) noexcept override;
+  Result<void> deregister_fd(int fd, bool may_defer) noexcept override;
+  void flush_recorded() noexcept override { changes_.flush_recorded(); }
+  [[nodiscard]] const std::atomic<bool>* removal_lost() const noexcept override {
+    return &changes_.removal_lost();
+  }
   [[nodiscard]] bool holds(int fd) noexcept override;
   [[nodiscard]] Result<std::vector<KernelRegistration>> registrations() const override;
   [[nodiscard]] std::uint32_t mask_for(Interest interest) const noexcept override;

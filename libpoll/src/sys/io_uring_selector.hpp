@@ -57,10 +57,11 @@ class IoUringSelector final : public Selector {
 
   [[nodiscard]] Backend backend() const noexcept override { return Backend::io_uring; }
   Result<void> select(Events& events, int timeout_ms) noexcept override;
-  Result<void> register_fd(int fd, Token token, Interest interest, IoPath path) noexcept override;
+  Result<void> register_fd(int fd, Token token, Interest interest, IoPath path,
+                           bool may_defer) noexcept override;
   Result<void> reregister_fd(int fd, Token token, Interest interest, IoPath path,
                              std::uint64_t drained_at) noexcept override;
-  Result<void> deregister_fd(int fd) noexcept override;
+  Result<void> deregister_fd(int fd, bool may_defer) noexcept override;
   [[nodiscard]] bool holds(int fd) noexcept override;
   [[nodiscard]] Result<std::vector<KernelRegistration>> registrations() const override;
   [[nodiscard]] std::optional<FileIdentity> file_of(int fd) const noexcept override;

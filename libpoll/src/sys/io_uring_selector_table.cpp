@@ -96,7 +96,7 @@ void IoUringSelector::remove_request(const Entry& entry, int fd) noexcept {
 }
 
 Result<void> IoUringSelector::register_fd(int fd, Token token, Interest interest,
-                                          IoPath /*path*/) noexcept {
+                                          IoPath /*path*/, bool /*may_defer*/) noexcept {
   const Named named = name_of(fd);
   if (named.error) return Unexpected(named.error);
   // epoll refuses files that are always ready; so does this backend.
@@ -201,7 +201,7 @@ ChangeCounts IoUringSelector::change_counts() const noexcept {
   return counts_;
 }
 
-Result<void> IoUringSelector::deregister_fd(int fd) noexcept {
+Result<void> IoUringSelector::deregister_fd(int fd, bool /*may_defer*/) noexcept {
   const Named named = name_of(fd);
   const std::scoped_lock lock(mutex_);
   Entry* entry = live(fd);

@@ -7,11 +7,35 @@
 #include <cstdint>
 #include <mutex>
 #include <new>
+#include <system_error>
 
 #include "libpoll/detail/io_result.hpp"
 #include "libpoll/detail/syscall.hpp"
 
 namespace libpoll::sys {
+
+namespace {
+
+EpollCtl call_of(int op, int fd, KernelState state = {}) noexcept {
+  EpollCtl call;
+  call.op = op;
+  call.fd = fd;
+  call.state = state;
+  return call;
+}
+
+Result<void> result_of(int result) noexcept {
+  if (result == 0) return {};
+  return Unexpected(std::error_code(-result, std::system_category()));
+}
+
+}  // namespace
+
+PendingChanges::Entry PendingChanges::known_entry() noexcept {
+  Entry entry;
+  entry.known = true;
+  return entry;
+}
 
 PendingChanges::PendingChanges(int epoll_fd)
     : epoll_fd_(epoll_fd), clock_(std::make_shared<std::atomic<std::uint64_t>>(1)) {}
@@ -32,66 +56,175 @@ void PendingChanges::flush() noexcept {
   flush_locked();
 }
 
-void PendingChanges::flush_locked() noexcept {
-  for (const int fd : pending_) {
-    Entry* entry = find(fd);
-    // Undone since: deregistered (and maybe registered anew), or made at once by another thread.
-    if (entry == nullptr || !entry->pending) continue;
-    entry->pending = false;
-    if (can_skip(*entry, entry->wanted, entry->drained_at)) {
-      ++skipped_;
-      continue;
-    }
-    // Only a descriptor closed (or its number reused) since the call fails here; the book still
-    // lists it, and the audit finds it missing from the kernel's list.
-    if (!apply(fd, *entry, entry->wanted)) ++late_failures_;
+bool PendingChanges::may_record() noexcept {
+  return on_polling_thread() && EpollCtlRing::of_this_thread() != nullptr;
+}
+
+void PendingChanges::record(int fd, Entry& entry) noexcept {
+  if (!entry.pending) {
+    pending_.push_back(fd);  // may throw; the caller makes the change at once then
+    entry.pending = true;
   }
-  pending_.clear();
-  recorded_.store(false, std::memory_order_release);
+  recorded_.store(true, std::memory_order_relaxed);
 }
 
-Result<void> PendingChanges::modify(int fd, KernelState wanted) noexcept {
-  epoll_event event{};
-  event.events = wanted.events;
-  event.data.u64 = wanted.data;
-  ++applied_;
-  return detail::syscall_void(::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event));
-}
-
-Result<void> PendingChanges::apply(int fd, Entry& entry, KernelState wanted) noexcept {
-  auto changed = modify(fd, wanted);
-  if (changed) {
-    entry.held = wanted;
-  } else {
-    entry.known = false;  // the kernel no longer has (this file, this fd)
-  }
-  return changed;
-}
-
-void PendingChanges::added(int fd, KernelState state) noexcept {
-  const std::scoped_lock lock(mutex_);
+PendingChanges::Entry* PendingChanges::slot(int fd) noexcept {
   const auto index = static_cast<std::size_t>(fd);
   try {
     if (index >= entries_.size()) entries_.resize(std::max(index + 1, entries_.size() * 2));
   } catch (const std::bad_alloc&) {
-    return;  // unknown here: its changes are made at once
+    return nullptr;  // unknown here: its changes are made at once
   }
-  entries_[index] = Entry{.held = state, .wanted = state, .known = true};
+  return &entries_[index];
 }
 
-void PendingChanges::removed(int fd) noexcept {
+EpollCtl PendingChanges::call_for(int fd, const Entry& entry) const noexcept {
+  if (entry.wants && !entry.in_kernel) return call_of(EPOLL_CTL_ADD, fd, entry.wanted);
+  if (!entry.wants) return call_of(entry.in_kernel ? EPOLL_CTL_DEL : 0, fd);
+  return call_of(EPOLL_CTL_MOD, fd, entry.wanted);
+}
+
+bool PendingChanges::settle(Entry& entry, const EpollCtl& call) noexcept {
+  if (call.op == EPOLL_CTL_MOD) ++applied_;
+  if (call.result != 0) {
+    // The kernel no longer has (this file, this fd), or never took it: the book still lists
+    // it, and the audit finds it missing from the kernel's list. A removal that failed may
+    // have left the registration to a duplicate of the file.
+    if (call.op == EPOLL_CTL_DEL) removal_lost_.store(true, std::memory_order_release);
+    entry = Entry{};
+    return false;
+  }
+  if (call.op == EPOLL_CTL_DEL || call.op == 0) {
+    entry = Entry{};
+  } else {
+    entry.held = entry.wanted;
+    entry.in_kernel = true;
+    entry.fresh = false;
+  }
+  return true;
+}
+
+Result<void> PendingChanges::apply(int fd, Entry& entry) noexcept {
+  EpollCtl call = call_for(fd, entry);
+  entry.pending = false;
+  if (call.op != 0) call.result = make_epoll_ctl(epoll_fd_, call);
+  settle(entry, call);
+  return result_of(call.result);
+}
+
+void PendingChanges::make_recorded(int fd, Entry& entry) noexcept {
+  if (!entry.pending) return;
+  entry.pending = false;
+  if (entry.wants && can_skip(entry, entry.wanted, entry.drained_at)) {
+    ++skipped_;
+    return;
+  }
+  if (!apply(fd, entry)) ++late_failures_;
+}
+
+void PendingChanges::flush_locked() noexcept {
+  batch_.clear();
+  for (const int fd : pending_) {
+    Entry* entry = find(fd);
+    // Undone since: deregistered before it was made, or made at once by another thread.
+    if (entry == nullptr || !entry->pending) continue;
+    entry->pending = false;
+    if (entry->wants && can_skip(*entry, entry->wanted, entry->drained_at)) {
+      ++skipped_;
+      continue;
+    }
+    const EpollCtl call = call_for(fd, *entry);
+    if (call.op == 0) {
+      *entry = Entry{};
+      continue;
+    }
+    try {
+      batch_.push_back(call);
+    } catch (const std::bad_alloc&) {
+      EpollCtl alone = call;
+      alone.result = make_epoll_ctl(epoll_fd_, alone);
+      if (!settle(*entry, alone)) ++late_failures_;
+    }
+  }
+  pending_.clear();
+  recorded_.store(false, std::memory_order_release);
+  if (batch_.empty()) return;
+  if (EpollCtlRing* ring = EpollCtlRing::of_this_thread()) {
+    ring->make(epoll_fd_, batch_);
+  } else {
+    for (EpollCtl& call : batch_) call.result = make_epoll_ctl(epoll_fd_, call);
+  }
+  // Only a descriptor closed (or its number reused) behind the source's back fails here.
+  for (const EpollCtl& call : batch_) {
+    if (!settle(entries_[static_cast<std::size_t>(call.fd)], call)) ++late_failures_;
+  }
+}
+
+Result<void> PendingChanges::add(int fd, KernelState state, bool may_defer) noexcept {
   const std::scoped_lock lock(mutex_);
+  Entry* entry = slot(fd);
+  if (entry == nullptr) {
+    return result_of(make_epoll_ctl(epoll_fd_, call_of(EPOLL_CTL_ADD, fd, state)));
+  }
+  // A recorded deregister of this descriptor stays, to be undone below; any other entry is
+  // stale (the book found its registration gone) and starts afresh.
+  if (!(entry->known && entry->pending && !entry->wants)) *entry = known_entry();
+  if (may_defer && may_record()) {
+    try {
+      record(fd, *entry);
+      entry->wanted = state;
+      entry->wants = true;
+      entry->fresh = true;
+      return {};
+    } catch (const std::bad_alloc&) {
+      // No room to record it: made at once below.
+    }
+  }
+  make_recorded(fd, *entry);  // a deregister recorded before this register goes first
+  if (!entry->known) *entry = known_entry();
+  entry->wanted = state;
+  entry->wants = true;
+  return apply(fd, *entry);
+}
+
+Result<void> PendingChanges::remove(int fd, bool may_defer) noexcept {
+  const std::scoped_lock lock(mutex_);
+  Entry* entry = find(fd);
+  if (entry == nullptr) {
+    return result_of(make_epoll_ctl(epoll_fd_, call_of(EPOLL_CTL_DEL, fd)));
+  }
+  if (!entry->in_kernel) {
+    // Its register was recorded and never made: nothing to undo in the kernel.
+    *entry = Entry{};
+    return {};
+  }
+  if (may_defer && may_record()) {
+    try {
+      record(fd, *entry);
+      entry->wants = false;
+      entry->fresh = false;
+      return {};
+    } catch (const std::bad_alloc&) {
+      // Made at once below.
+    }
+  }
   // A recorded change dies with its registration: never made on a number reused since.
-  if (Entry* entry = find(fd)) *entry = Entry{};
+  entry->pending = false;
+  entry->wants = false;
+  return apply(fd, *entry);
 }
 
 Result<void> PendingChanges::change_foreign(int fd, KernelState wanted,
                                             Interest interest) noexcept {
   const std::scoped_lock lock(mutex_);
   Entry* entry = find(fd);
-  if (entry == nullptr) return modify(fd, wanted);
-  entry->pending = false;  // superseded by this change, made now
+  if (entry == nullptr) {
+    return result_of(make_epoll_ctl(epoll_fd_, call_of(EPOLL_CTL_MOD, fd, wanted)));
+  }
+  make_recorded(fd, *entry);
+  if (!entry->known) return Unexpected(std::errc::no_such_file_or_directory);
   entry->wanted = wanted;
+  entry->wants = true;
   if (can_skip(*entry, wanted,
                detail::oldest_drain(interest, entry->read_drained, entry->write_drained))) {
     // Closed behind the book's back: the kernel would have said so, and so does this call.
@@ -99,33 +232,40 @@ Result<void> PendingChanges::change_foreign(int fd, KernelState wanted,
     ++skipped_;
     return {};
   }
-  return apply(fd, *entry, wanted);
+  return apply(fd, *entry);
 }
 
 Result<void> PendingChanges::change(int fd, KernelState wanted, std::uint64_t drained_at,
                                     bool may_defer) noexcept {
   const std::scoped_lock lock(mutex_);
   Entry* entry = find(fd);
-  if (entry == nullptr) return modify(fd, wanted);  // not known here: the kernel decides
+  if (entry == nullptr) {
+    return result_of(make_epoll_ctl(epoll_fd_, call_of(EPOLL_CTL_MOD, fd, wanted)));
+  }
   if (may_defer && on_polling_thread()) {
     try {
-      if (!entry->pending) pending_.push_back(fd);
-      recorded_.store(true, std::memory_order_relaxed);
+      record(fd, *entry);
       entry->wanted = wanted;
+      entry->wants = true;
       entry->drained_at = drained_at;
-      entry->pending = true;
       return {};
     } catch (const std::bad_alloc&) {
       // No room to record it: made at once below.
     }
   }
-  entry->pending = false;  // superseded by this change, made now
-  entry->wanted = wanted;
-  if (can_skip(*entry, wanted, drained_at)) {
-    ++skipped_;
-    return {};
+  if (entry->pending && !entry->in_kernel) {
+    // A recorded register, made now with this change's state.
+    entry->pending = false;
+  } else {
+    entry->pending = false;  // superseded by this change, made now
+    if (can_skip(*entry, wanted, drained_at)) {
+      entry->wanted = wanted;
+      ++skipped_;
+      return {};
+    }
   }
-  return apply(fd, *entry, wanted);
+  entry->wanted = wanted;
+  return apply(fd, *entry);
 }
 
 void PendingChanges::drained(int fd, Interest kind) noexcept {

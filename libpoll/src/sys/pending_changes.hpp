@@ -1,10 +1,18 @@
 #pragma once
 
 // The epoll selector's change table: what the kernel holds for each registration, and the
-// reregisters the polling thread made since its last poll, which are made at the start of the
-// next one. Between two polls nothing reads the kernel's registrations, so only the final state
-// of each descriptor needs a system call, and none when it is what the kernel holds already:
-// readable, then readable|writable, then readable again costs nothing.
+// changes the polling thread made since its last poll, which are made at the start of the next
+// one. Between two polls nothing reads the kernel's registrations, so only the final state of
+// each descriptor needs a system call, and none when it is what the kernel holds already:
+// readable, then readable|writable, then readable again costs nothing, and so does a register
+// undone by a deregister. What is left is made with one system call for the whole table where
+// io_uring can carry epoll_ctl calls (EpollCtlRing), and one per descriptor elsewhere.
+//
+// Registers and deregisters are recorded only for libpoll's own sources (IoSource), which
+// deregister before they close and make a recorded removal before their descriptor closes
+// (flush_recorded), so that no recorded change ever reaches a number reused since. Reregisters
+// are recorded for the same sources; a foreign descriptor's changes are made at once, so that
+// the kernel answers them.
 //
 // A modify to the mask the kernel holds is not quite nothing under EPOLLET: the kernel polls
 // the file again and re-reports it if it is still ready. So such a change is skipped only when
@@ -13,12 +21,15 @@
 // instance and sits in its ready list until the next epoll_wait, so the re-report would add
 // nothing. The poll count that dates drains (the clock) is shared with libpoll's sources
 // (detail::EdgeLink), which read it before each I/O call; a foreign descriptor's user reports
-// drains through Registry::drained, which counts only on the polling thread between polls.
+// drains through Registry::drained, which counts only on the polling thread between polls. A
+// deregister followed by a register of the same source is a fresh registration: the kernel is
+// asked again, as it reports a ready source to a new registration.
 //
 // Threads: a change is recorded only when it is made on the thread that polls, which is never
-// blocked in epoll_wait while it makes one. Any other thread's change is made at once, as
-// without the table, so that a poll blocked meanwhile sees it (the Waker-free path). The table's
-// lock orders the two: select() names its thread and applies the recorded changes under it.
+// blocked in epoll_wait while it makes one. Any other thread's change is made at once, after
+// whatever was recorded for its descriptor, so that a poll blocked meanwhile sees it (the
+// Waker-free path). The table's lock orders the two: select() names its thread and makes the
+// recorded changes under it.
 
 #include <atomic>
 #include <cstddef>
@@ -28,16 +39,10 @@
 
 #include "futex_mutex.hpp"
 #include "libpoll/result.hpp"
+#include "sys/epoll_ctl_ring.hpp"
 #include "sys/selector.hpp"
 
 namespace libpoll::sys {
-
-// The mask and data of one epoll registration, as epoll_ctl takes them.
-struct KernelState {
-  std::uint32_t events = 0;
-  std::uint64_t data = 0;
-  friend bool operator==(const KernelState&, const KernelState&) = default;
-};
 
 class PendingChanges {
  public:
@@ -64,10 +69,19 @@ class PendingChanges {
   }
   // Makes every recorded change now, from any thread (the audit reads the kernel's list).
   void flush() noexcept;
+  // The same, when something is recorded: a libpoll source about to close its descriptor.
+  void flush_recorded() noexcept {
+    if (recorded_.load(std::memory_order_acquire)) flush();
+  }
+  // Set, for good, when a recorded deregister failed: the kernel may still hold that
+  // registration, under a token the book has let go.
+  [[nodiscard]] const std::atomic<bool>& removal_lost() const noexcept { return removal_lost_; }
 
-  // The kernel took a registration for `fd` / the registration is gone (deregister).
-  void added(int fd, KernelState state) noexcept;
-  void removed(int fd) noexcept;
+  // A register of `fd` for `state`, and a deregister. `may_defer`: a libpoll source's, which
+  // may wait for the next poll. Errors are the kernel's, from a change made at once; a
+  // recorded one that fails later is counted in late failures (and the audit finds it).
+  Result<void> add(int fd, KernelState state, bool may_defer) noexcept;
+  Result<void> remove(int fd, bool may_defer) noexcept;
 
   // A reregister to `wanted`. `drained_at`: the clock when every kind of the wanted interest was
   // last found drained, or 0. `may_defer`: the change may wait for the next poll (a libpoll
@@ -86,13 +100,16 @@ class PendingChanges {
 
  private:
   struct Entry {
-    KernelState held;    // what the kernel has
-    KernelState wanted;  // what it should have once the recorded change is made
+    KernelState held;    // what the kernel has, when `in_kernel`
+    KernelState wanted;  // what it should have once the recorded change is made, when `wants`
     std::uint64_t drained_at = 0;
     std::uint64_t read_drained = 0;  // foreign descriptors' stamps (Registry::drained)
     std::uint64_t write_drained = 0;
-    bool known = false;  // registered here, and `held` is right
-    bool pending = false;
+    bool known = false;      // registered here, and `in_kernel` and `held` are right
+    bool in_kernel = false;  // the kernel has the registration
+    bool wants = false;      // the registration should be there (false: a deregister waits)
+    bool pending = false;    // a change is recorded
+    bool fresh = false;      // the recorded change registers anew: the kernel is asked again
   };
 
   [[nodiscard]] Entry* find(int fd) noexcept {
@@ -109,10 +126,22 @@ class PendingChanges {
   // Whether `entry`, with no change recorded, can stay as it is for `wanted`.
   [[nodiscard]] bool can_skip(const Entry& entry, KernelState wanted,
                               std::uint64_t drained_at) const noexcept {
-    return entry.held == wanted && current(drained_at);
+    return entry.in_kernel && !entry.fresh && entry.held == wanted && current(drained_at);
   }
-  Result<void> modify(int fd, KernelState wanted) noexcept;  // EPOLL_CTL_MOD, counted
-  Result<void> apply(int fd, Entry& entry, KernelState wanted) noexcept;
+  // Whether a register or deregister may be recorded now: on the polling thread, which has a
+  // ring to make them in one system call.
+  [[nodiscard]] bool may_record() noexcept;
+  void record(int fd, Entry& entry) noexcept;
+  // The epoll_ctl call that takes the kernel from `entry.held` to `entry.wanted`; op 0: none.
+  [[nodiscard]] EpollCtl call_for(int fd, const Entry& entry) const noexcept;
+  // Records the result of `call` in `entry`; false if it failed.
+  bool settle(Entry& entry, const EpollCtl& call) noexcept;
+  // Makes `entry`'s change now, with its own system call.
+  Result<void> apply(int fd, Entry& entry) noexcept;
+  // Makes the change recorded for `entry` before a change made at once.
+  void make_recorded(int fd, Entry& entry) noexcept;
+  [[nodiscard]] Entry* slot(int fd) noexcept;
+  [[nodiscard]] static Entry known_entry() noexcept;  // registered here, nothing else yet
   void flush_locked() noexcept;
   void begin_poll_locked() noexcept;
 
@@ -121,6 +150,8 @@ class PendingChanges {
   mutable detail::FutexMutex mutex_;  // guards everything below
   std::vector<Entry> entries_;        // indexed by fd
   std::vector<int> pending_;          // fds with a recorded change (or one undone since)
+  std::vector<EpollCtl> batch_;       // flush's calls, kept for the next
+  std::atomic<bool> removal_lost_{false};
   // Written under the lock, read without it by begin_poll's fast path.
   std::atomic<const void*> poller_{nullptr};
   std::atomic<bool> recorded_{false};  // pending_ is not empty

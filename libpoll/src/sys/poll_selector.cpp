@@ -214,8 +214,8 @@ void PollSelector::wake_if_blocked() noexcept {
   if (blocked_) (void)wake_->wake();
 }
 
-Result<void> PollSelector::register_fd(int fd, Token token, Interest interest,
-                                       IoPath path) noexcept {
+Result<void> PollSelector::register_fd(int fd, Token token, Interest interest, IoPath path,
+                                       bool /*may_defer*/) noexcept {
   struct stat status {};
   if (auto statted = detail::syscall_void(::fstat(fd, &status)); !statted) return statted;
   // epoll refuses files that are always ready; so does this backend.
@@ -265,7 +265,7 @@ Result<void> PollSelector::reregister_fd(int fd, Token token, Interest interest,
   return {};
 }
 
-Result<void> PollSelector::deregister_fd(int fd) noexcept {
+Result<void> PollSelector::deregister_fd(int fd, bool /*may_defer*/) noexcept {
   const std::scoped_lock lock(mutex_);
   auto found = table_.find(fd);
   if (found == table_.end()) return Unexpected(std::errc::no_such_file_or_directory);

@@ -61,8 +61,13 @@ class Selector {
   // EEXIST when `fd` (the same open file) is registered already, ENOENT from reregister and
   // deregister when it is not, EBADF for a closed fd, EPERM for a file that cannot be watched
   // (a regular file or a directory).
-  virtual Result<void> register_fd(int fd, Token token, Interest interest,
-                                   IoPath path) noexcept = 0;
+  // `may_defer`: the call comes from a libpoll source, which makes whatever is recorded for it
+  // (flush_recorded) before its descriptor closes; a backend may then make the register (and
+  // the deregister) with the next select(), as it may a reregister. The book has already ruled
+  // out what the kernel would refuse at once for such a source; a recorded one that fails later
+  // is counted in change_counts().late_failures.
+  virtual Result<void> register_fd(int fd, Token token, Interest interest, IoPath path,
+                                   bool may_defer) noexcept = 0;
   // Replaces token and interest. `path`: the call came through a libpoll source (whose
   // descriptor is open while the source lives, so nothing needs checking at the call) or
   // through a foreign descriptor. `drained_at`: the drain_clock() value at which every kind of
@@ -73,7 +78,15 @@ class Selector {
   // blocked (from another thread) must reach that select(), as a register does.
   virtual Result<void> reregister_fd(int fd, Token token, Interest interest, IoPath path,
                                      std::uint64_t drained_at) noexcept = 0;
-  virtual Result<void> deregister_fd(int fd) noexcept = 0;
+  virtual Result<void> deregister_fd(int fd, bool may_defer) noexcept = 0;
+
+  // A libpoll source is about to close its descriptor: whatever is recorded is made now, so
+  // that no recorded change reaches a number reused since.
+  virtual void flush_recorded() noexcept {}
+  // Set for good once a recorded deregister failed after its call (the descriptor was closed
+  // behind its source's back): the kernel may still hold the registration, under a token the
+  // book let go. nullptr where nothing is recorded.
+  [[nodiscard]] virtual const std::atomic<bool>* removal_lost() const noexcept { return nullptr; }
 
   // Whether the file that `fd` refers to now is registered here under that fd number. Used on
   // the rare path where the book already has `fd`: false means the book's entry is stale (its

@@ -50,6 +50,10 @@ class EdgeLink {
   [[nodiscard]] bool linked() const noexcept { return target_ != nullptr; }
   void link(const std::shared_ptr<sys::Selector>& selector, int fd) noexcept;
   void unlink() noexcept;
+  /// The source is about to close its descriptor: the selector it was last linked to, if it is
+  /// still alive, makes whatever it recorded and has not made yet (a deregister waits for the
+  /// next poll), so that nothing recorded reaches a number reused after the close.
+  void before_close() const noexcept;
   /// Tells the selector, if it is still alive, that the linked fd is drained or made progress
   /// for `kind` (edge-emulating selectors only).
   void rearm(Interest kind) const noexcept;

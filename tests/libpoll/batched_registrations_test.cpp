@@ -1,0 +1,202 @@
+// Registers and deregisters of libpoll's own sources made on the polling thread between two
+// polls: on epoll they wait for the next poll, which makes them all with one system call, and a
+// register undone by a deregister never reaches the kernel. What a user sees must not change on
+// any backend: a registered ready source is reported, a deregistered one never is (not even
+// once its descriptor is closed while a duplicate keeps the file open), a source registered
+// anew is reported again, and the listing and the audit show the registrations as made.
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "libpoll/fdinfo.hpp"
+#include "support/expect_events.hpp"
+#include "support/io_helpers.hpp"
+#include "support/poll_fixture.hpp"
+
+namespace libpoll {
+namespace {
+
+using testing::bytes;
+using testing::kReadable;
+using testing::PollTest;
+
+constexpr Token kFirst{1};
+constexpr Token kSecond{2};
+
+class BatchedRegistrationsTest : public PollTest {
+ protected:
+  // A poll that returns at once: from then on this thread is the polling thread.
+  void become_the_polling_thread() {
+    ASSERT_TRUE(poll().poll(events_, std::chrono::milliseconds(0)));
+  }
+
+  // What the kernel's epoll instance holds now, read from outside the book (epoll only).
+  std::size_t kernel_registrations() {
+    auto listed = read_epoll_fdinfo(0, poll().as_raw_fd());
+    EXPECT_TRUE(listed) << listed.error().message();
+    return listed ? listed->size() : 0;
+  }
+};
+
+TEST_P(BatchedRegistrationsTest, ARegisterUndoneBeforeThePollIsNeverReported) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  become_the_polling_thread();
+  ASSERT_TRUE(peer.write(bytes("x")));
+  ASSERT_TRUE(registry().register_source(local, kFirst, Interest::readable));
+  ASSERT_TRUE(registry().deregister_source(local));
+  testing::expect_no_events(poll(), events_);
+
+  // Registered again, the ready source is reported.
+  ASSERT_TRUE(registry().register_source(local, kSecond, Interest::readable));
+  testing::expect_events(poll(), events_, {{kSecond, kReadable}});
+  ASSERT_TRUE(registry().deregister_source(local));
+}
+
+TEST_P(BatchedRegistrationsTest, ASourceRegisteredAnewIsReportedAgainWhileStillReady) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  ASSERT_TRUE(registry().register_source(local, kFirst, Interest::readable));
+  ASSERT_TRUE(peer.write(bytes("x")));
+  testing::expect_events(poll(), events_, {{kFirst, kReadable}});
+  // Not read: still ready. A deregister and a register between two polls are a new
+  // registration, which the kernel reports at once, not a modify it may skip.
+  ASSERT_TRUE(registry().deregister_source(local));
+  ASSERT_TRUE(registry().register_source(local, kSecond, Interest::readable));
+  testing::expect_events(poll(), events_, {{kSecond, kReadable}});
+  ASSERT_TRUE(registry().deregister_source(local));
+  testing::expect_no_events(poll(), events_);
+}
+
+TEST_P(BatchedRegistrationsTest, ASourceClosedRightAfterItsDeregisterLeavesNoGhost) {
+  auto pair = net::UnixStream::pair().value();
+  std::optional<net::UnixStream> local(std::move(pair.first));
+  net::UnixStream& peer = pair.second;
+  ASSERT_TRUE(registry().register_source(*local, kFirst, Interest::readable));
+  take_hold_of_registered_files();
+  become_the_polling_thread();
+  // A duplicate keeps the file open after the source closes its descriptor: a registration
+  // the kernel still held then would outlive the source.
+  const OwnedFd duplicate(::dup(local->as_raw_fd()));
+  ASSERT_TRUE(duplicate.is_valid());
+  ASSERT_TRUE(registry().deregister_source(*local));
+  local.reset();
+
+  ASSERT_TRUE(peer.write(bytes("x")));
+  testing::expect_no_events(poll(), events_);
+  EXPECT_EQ(poll().metrics().ghost_events, 0U);
+  auto report = poll().audit();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->clean()) << report->count(DiscrepancyKind::zombie) << " zombie(s)";
+}
+
+TEST_P(BatchedRegistrationsTest, ANumberReusedAfterADeregisterNamesOnlyTheNewSource) {
+  auto first = net::UnixStream::pair().value();
+  std::optional<net::UnixStream> local(std::move(first.first));
+  ASSERT_TRUE(registry().register_source(*local, kFirst, Interest::readable));
+  become_the_polling_thread();
+  const int number = local->as_raw_fd();
+  ASSERT_TRUE(registry().deregister_source(*local));
+  local.reset();
+
+  auto second = net::UnixStream::pair().value();
+  net::UnixStream* reused = second.first.as_raw_fd() == number ? &second.first : &second.second;
+  ASSERT_EQ(reused->as_raw_fd(), number) << "the lowest free number is reused";
+  net::UnixStream& reused_peer = reused == &second.first ? second.second : second.first;
+  ASSERT_TRUE(registry().register_source(*reused, kSecond, Interest::readable));
+  ASSERT_TRUE(reused_peer.write(bytes("new")));
+  const auto seen = testing::expect_events(poll(), events_, {{kSecond, kReadable}});
+  EXPECT_TRUE(std::none_of(seen.begin(), seen.end(),
+                           [](const Event& event) { return event.token() == kFirst; }));
+  auto report = poll().audit();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->clean());
+  ASSERT_TRUE(registry().deregister_source(*reused));
+}
+
+TEST_P(BatchedRegistrationsTest, TheListingAndTheAuditSeeRegistersMadeBeforeThePoll) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  become_the_polling_thread();
+  ASSERT_TRUE(registry().register_source(local, kFirst, Interest::readable));
+  const auto listed = poll().registrations();
+  ASSERT_EQ(listed.size(), 1U);
+  EXPECT_EQ(listed[0].token, kFirst);
+  auto report = poll().audit();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->clean());
+  EXPECT_EQ(report->book_registrations, 1U);
+  ASSERT_TRUE(registry().deregister_source(local));
+  report = poll().audit();
+  ASSERT_TRUE(report);
+  EXPECT_TRUE(report->clean());
+  EXPECT_EQ(report->book_registrations, 0U);
+}
+
+// On epoll, what the kernel holds shows the batching itself: nothing of the polling thread's
+// registers until its next poll, then all of them; another thread's register at once.
+TEST_P(BatchedRegistrationsTest, OnEpollThePollingThreadsRegistersReachTheKernelWithItsNextPoll) {
+  if (GetParam() != Backend::epoll) GTEST_SKIP() << "epoll's own kernel list";
+  std::vector<std::pair<net::UnixStream, net::UnixStream>> pairs;
+  for (int i = 0; i < 3; ++i) pairs.push_back(net::UnixStream::pair().value());
+  become_the_polling_thread();
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    ASSERT_TRUE(registry().register_source(pairs[i].first, Token{i}, Interest::readable));
+  }
+  const std::size_t before_the_poll = kernel_registrations();
+  if (before_the_poll == pairs.size()) GTEST_SKIP() << "no io_uring to batch with here";
+  EXPECT_EQ(before_the_poll, 0U);
+  become_the_polling_thread();
+  EXPECT_EQ(kernel_registrations(), pairs.size());
+
+  std::thread other([&] {
+    ASSERT_TRUE(registry().register_source(pairs[0].second, Token{9}, Interest::readable));
+  });
+  other.join();
+  EXPECT_EQ(kernel_registrations(), pairs.size() + 1) << "another thread's register waits";
+
+  for (auto& pair : pairs) ASSERT_TRUE(registry().deregister_source(pair.first));
+  EXPECT_EQ(kernel_registrations(), pairs.size() + 1);
+  become_the_polling_thread();
+  EXPECT_EQ(kernel_registrations(), 1U);
+  ASSERT_TRUE(registry().deregister_source(pairs[0].second));
+}
+
+// A forked child shares its parent's rings; it batches through its own.
+TEST_P(BatchedRegistrationsTest, AForkedChildRegistersAndIsReported) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  ASSERT_TRUE(registry().register_source(local, kFirst, Interest::readable));
+  become_the_polling_thread();  // the parent's ring is open from here on
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto own = Poll::create(GetParam());
+    if (!own) ::_exit(2);
+    Events events(8);
+    auto [a, b] = net::UnixStream::pair().value();
+    if (!own->poll(events, std::chrono::milliseconds(0))) ::_exit(3);
+    if (!own->registry().register_source(a, kSecond, Interest::readable)) ::_exit(4);
+    if (!b.write(bytes("x"))) ::_exit(5);
+    if (!own->poll(events, std::chrono::milliseconds(2000)) || events.size() != 1) ::_exit(6);
+    if (events.begin()->token() != kSecond) ::_exit(7);
+    if (!own->registry().deregister_source(a)) ::_exit(8);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's step that failed";
+  // The parent's registration still works.
+  ASSERT_TRUE(peer.write(bytes("y")));
+  testing::expect_events(poll(), events_, {{kFirst, kReadable}});
+  ASSERT_TRUE(registry().deregister_source(local));
+}
+
+LIBPOLL_INSTANTIATE_FOR_BACKENDS(BatchedRegistrationsTest);
+
+}  // namespace
+}  // namespace libpoll

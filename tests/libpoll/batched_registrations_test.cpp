@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -164,6 +166,34 @@ TEST_P(BatchedRegistrationsTest, OnEpollThePollingThreadsRegistersReachTheKernel
   become_the_polling_thread();
   EXPECT_EQ(kernel_registrations(), 1U);
   ASSERT_TRUE(registry().deregister_source(pairs[0].second));
+}
+
+// LIBPOLL_BATCH_CHANGES=0 (what pollscope trace sets, so that its interposer sees each change):
+// every register reaches the kernel at the call. Set in a forked child, whose environment no
+// other thread reads.
+TEST_P(BatchedRegistrationsTest, OnEpollTurningBatchingOffMakesEachRegisterAtTheCall) {
+  if (GetParam() != Backend::epoll) GTEST_SKIP() << "epoll's own kernel list";
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    if (::setenv("LIBPOLL_BATCH_CHANGES", "0", 1) != 0) ::_exit(2);
+    auto own = Poll::create(Backend::epoll);
+    if (!own) ::_exit(3);
+    Events events(8);
+    auto [a, b] = net::UnixStream::pair().value();
+    if (!own->poll(events, std::chrono::milliseconds(0))) ::_exit(4);
+    if (!own->registry().register_source(a, kFirst, Interest::readable)) ::_exit(5);
+    auto listed = read_epoll_fdinfo(0, own->as_raw_fd());
+    if (!listed) ::_exit(6);
+    if (listed->size() != 1) ::_exit(7);  // not made at the call
+    if (!own->registry().deregister_source(a)) ::_exit(8);
+    listed = read_epoll_fdinfo(0, own->as_raw_fd());
+    ::_exit(listed && listed->empty() ? 0 : 9);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "the child's step that failed";
 }
 
 // A forked child shares its parent's rings; it batches through its own.

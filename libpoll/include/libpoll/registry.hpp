@@ -82,6 +82,33 @@ class Waker;
 /// nothing recorded for that descriptor is made, so a reused number never receives it. The
 /// audit (`Poll::audit`) makes recorded changes before it reads the kernel's list.
 ///
+/// ## Batched registers and deregisters
+/// On epoll, a register or deregister of one of libpoll's own sources (every `IoSource`: the
+/// net types and pipes) made on the polling thread between two polls is recorded too, and the
+/// next poll makes every recorded change with one `io_uring_enter` carrying an epoll_ctl request
+/// per descriptor, where a loop of calls would make one system call each. A register undone by
+/// a deregister before the poll costs no system call at all; a deregister followed by a register
+/// of the same source is made as a fresh registration (a ready source is reported again). Calls
+/// from other threads, and every call through a `SourceFd`, are made at once, as above.
+/// - What a user sees does not change: a registered ready source is reported by the next poll,
+///   and a deregistered one never is. The source makes whatever is recorded for it before it
+///   closes its descriptor (its destructor, move assignment and `into_raw_fd`), so a deregister
+///   recorded just before the close still removes the registration even if a duplicate keeps
+///   the file open.
+/// - The book's misuse errors come at the call. The kernel's own errors for such a source
+///   (there is little left to refuse: its descriptor is open and watchable) come at the next
+///   poll: the change is dropped, counted in `PollMetrics::late_change_failures`, and the audit
+///   reports the registration (`vanished`). A recorded deregister that fails (its descriptor was
+///   closed behind the source's back) makes the ghost count look every later batch up.
+/// - Between the call and the next poll, the kernel's own list (`/proc/PID/fdinfo`, and a
+///   tool that reads it from outside the process) lags the book; `Poll::registrations` and
+///   `Poll::audit` make the recorded changes first.
+/// - The batching needs io_uring's `IORING_OP_EPOLL_CTL` (Linux 5.19 for the ring's setup flags);
+///   without it, or with the environment variable `LIBPOLL_BATCH_CHANGES=0` (for a tool that
+///   interposes or traces epoll_ctl; `pollscope trace` sets it), each change is made with its
+///   own epoll_ctl at the call. Each thread that makes a batch keeps one io_uring descriptor
+///   until it ends.
+///
 /// ## Deregistering
 /// After `deregister_source` returns, polls no longer return events for the source. Events that
 /// an earlier poll already stored in an `Events` buffer stay there. The source itself is left

@@ -31,12 +31,6 @@ Result<void> result_of(int result) noexcept {
 
 }  // namespace
 
-PendingChanges::Entry PendingChanges::known_entry() noexcept {
-  Entry entry;
-  entry.known = true;
-  return entry;
-}
-
 PendingChanges::PendingChanges(int epoll_fd)
     : epoll_fd_(epoll_fd), clock_(std::make_shared<std::atomic<std::uint64_t>>(1)) {}
 
@@ -56,10 +50,6 @@ void PendingChanges::flush() noexcept {
   flush_locked();
 }
 
-bool PendingChanges::may_record() noexcept {
-  return on_polling_thread() && EpollCtlRing::of_this_thread() != nullptr;
-}
-
 void PendingChanges::record(int fd, Entry& entry) noexcept {
   if (!entry.pending) {
     pending_.push_back(fd);  // may throw; the caller makes the change at once then
@@ -68,10 +58,10 @@ void PendingChanges::record(int fd, Entry& entry) noexcept {
   recorded_.store(true, std::memory_order_relaxed);
 }
 
-PendingChanges::Entry* PendingChanges::slot(int fd) noexcept {
+PendingChanges::Entry* PendingChanges::grown_slot(int fd) noexcept {
   const auto index = static_cast<std::size_t>(fd);
   try {
-    if (index >= entries_.size()) entries_.resize(std::max(index + 1, entries_.size() * 2));
+    entries_.resize(std::max(index + 1, entries_.size() * 2));
   } catch (const std::bad_alloc&) {
     return nullptr;  // unknown here: its changes are made at once
   }
@@ -163,12 +153,16 @@ void PendingChanges::flush_locked() noexcept {
 Result<void> PendingChanges::add(int fd, KernelState state, bool may_defer) noexcept {
   const std::scoped_lock lock(mutex_);
   Entry* entry = slot(fd);
-  if (entry == nullptr) {
+  if (entry == nullptr) [[unlikely]]
     return result_of(make_epoll_ctl(epoll_fd_, call_of(EPOLL_CTL_ADD, fd, state)));
+  if (entry->pending) [[unlikely]] {
+    // A recorded deregister of this source is undone. Anything else recorded cannot be there
+    // (the book asks the selector, which makes recorded changes first, before it registers a
+    // number it holds); it would be made first, as it would have been.
+    if (!entry->wants) return undo_removal(fd, *entry, state, may_defer);
+    make_recorded(fd, *entry);
   }
-  // A recorded deregister of this descriptor stays, to be undone below; any other entry is
-  // stale (the book found its registration gone) and starts afresh.
-  if (!(entry->known && entry->pending && !entry->wants)) *entry = known_entry();
+  *entry = known_entry();  // whatever was there is stale: the book found its registration gone
   if (may_defer && may_record()) {
     try {
       record(fd, *entry);
@@ -180,25 +174,39 @@ Result<void> PendingChanges::add(int fd, KernelState state, bool may_defer) noex
       // No room to record it: made at once below.
     }
   }
-  make_recorded(fd, *entry);  // a deregister recorded before this register goes first
-  if (!entry->known) *entry = known_entry();
+  epoll_event event{};
+  event.events = state.events;
+  event.data.u64 = state.data;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) [[unlikely]] {
+    *entry = Entry{};
+    return detail::last_error();
+  }
+  entry->held = state;
   entry->wanted = state;
   entry->wants = true;
-  return apply(fd, *entry);
+  entry->in_kernel = true;
+  return {};
+}
+
+Result<void> PendingChanges::undo_removal(int fd, Entry& entry, KernelState state,
+                                          bool may_defer) noexcept {
+  // One change from what the kernel holds, made as a fresh registration (never skipped).
+  entry.wanted = state;
+  entry.wants = true;
+  entry.fresh = true;
+  if (may_defer && on_polling_thread()) return {};  // stays recorded
+  return apply(fd, entry);
 }
 
 Result<void> PendingChanges::remove(int fd, bool may_defer) noexcept {
   const std::scoped_lock lock(mutex_);
   Entry* entry = find(fd);
-  if (entry == nullptr) {
-    return result_of(make_epoll_ctl(epoll_fd_, call_of(EPOLL_CTL_DEL, fd)));
-  }
-  if (!entry->in_kernel) {
+  if (entry != nullptr && !entry->in_kernel) [[unlikely]] {
     // Its register was recorded and never made: nothing to undo in the kernel.
     *entry = Entry{};
     return {};
   }
-  if (may_defer && may_record()) {
+  if (entry != nullptr && may_defer && may_record()) {
     try {
       record(fd, *entry);
       entry->wants = false;
@@ -209,9 +217,10 @@ Result<void> PendingChanges::remove(int fd, bool may_defer) noexcept {
     }
   }
   // A recorded change dies with its registration: never made on a number reused since.
-  entry->pending = false;
-  entry->wants = false;
-  return apply(fd, *entry);
+  if (entry != nullptr) *entry = Entry{};
+  // A non-null event pointer keeps kernels before 2.6.9 happy; later ones ignore it.
+  epoll_event unused{};
+  return detail::syscall_void(::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, &unused));
 }
 
 Result<void> PendingChanges::change_foreign(int fd, KernelState wanted,

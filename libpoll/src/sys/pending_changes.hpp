@@ -130,7 +130,9 @@ class PendingChanges {
   }
   // Whether a register or deregister may be recorded now: on the polling thread, which has a
   // ring to make them in one system call.
-  [[nodiscard]] bool may_record() noexcept;
+  [[nodiscard]] bool may_record() const noexcept {
+    return on_polling_thread() && EpollCtlRing::of_this_thread() != nullptr;
+  }
   void record(int fd, Entry& entry) noexcept;
   // The epoll_ctl call that takes the kernel from `entry.held` to `entry.wanted`; op 0: none.
   [[nodiscard]] EpollCtl call_for(int fd, const Entry& entry) const noexcept;
@@ -140,8 +142,21 @@ class PendingChanges {
   Result<void> apply(int fd, Entry& entry) noexcept;
   // Makes the change recorded for `entry` before a change made at once.
   void make_recorded(int fd, Entry& entry) noexcept;
-  [[nodiscard]] Entry* slot(int fd) noexcept;
-  [[nodiscard]] static Entry known_entry() noexcept;  // registered here, nothing else yet
+  // `fd`'s entry, made room for; nullptr without memory for it.
+  [[nodiscard]] Entry* slot(int fd) noexcept {
+    if (static_cast<std::size_t>(fd) < entries_.size()) [[likely]]
+      return &entries_[static_cast<std::size_t>(fd)];
+    return grown_slot(fd);
+  }
+  [[nodiscard]] Entry* grown_slot(int fd) noexcept;
+  // Registered here, nothing else yet.
+  [[nodiscard]] static constexpr Entry known_entry() noexcept {
+    Entry entry;
+    entry.known = true;
+    return entry;
+  }
+  // A register of `fd` while its deregister is recorded.
+  Result<void> undo_removal(int fd, Entry& entry, KernelState state, bool may_defer) noexcept;
   void flush_locked() noexcept;
   void begin_poll_locked() noexcept;
 

@@ -10,7 +10,9 @@
 //             round trip, and the median over blocks of each block's p50 over raw epoll's.
 // Prints "result <work> <pairs> <impl> <value>" lines; scripts/bench.sh makes the ratio table.
 // With --impl, one implementation's dispatch or churn rounds alone, for callgrind: its
-// "totals: dispatch_round events=<n>" line gives the events to divide the instructions by.
+// "totals: dispatch_round events=<n>" line gives the events to divide the instructions by;
+// with --work register, its register rounds ("totals: register_round calls=<n>", registers
+// and deregisters together).
 
 #include <poll.h>
 #include <pthread.h>
@@ -205,7 +207,17 @@ Options parse(int argc, char** argv) {
   return options;
 }
 
-// One implementation alone (for callgrind): its dispatch or churn rounds at the first size.
+// One register round for callgrind: watch every pair and let the loop make what it deferred,
+// then the same for unwatch. Never inlined, so that --toggle-collect can name it.
+[[gnu::noinline]] void register_round(peers::Loop& loop, std::vector<bench::StreamPair>& pairs) {
+  loop.watch_all(pairs);
+  loop.apply();
+  loop.unwatch_all();
+  loop.apply();
+}
+
+// One implementation alone (for callgrind): its dispatch, churn or register rounds at the first
+// size.
 int run_single(const Options& options, const rlimit& limit) {
   auto loop = peers::make_loop(options.single);
   if (!loop) {
@@ -214,6 +226,13 @@ int run_single(const Options& options, const rlimit& limit) {
     return 3;
   }
   auto pairs = bench::make_pairs(options.pairs.front(), limit);
+  if (options.work == "register") {
+    loop->apply();  // a first loop iteration, as a loop makes before it serves
+    for (std::size_t round = 0; round < options.rounds + 2; ++round) register_round(*loop, pairs);
+    loop->settle();
+    std::printf("totals: register_round calls=%zu\n", 2 * pairs.size() * (options.rounds + 2));
+    return 0;
+  }
   const std::size_t active = std::min<std::size_t>(100, pairs.size());
   loop->watch_all(pairs);
   std::size_t events = 0;

@@ -27,6 +27,9 @@ void EdgeLink::link(const std::shared_ptr<sys::Selector>& selector, int fd) noex
   // Registered again with the selector it was last linked to (compared by control block, which
   // the weak reference keeps from being reused): the references stand, and no count is touched.
   if (owner_.owner_before(selector) || selector.owner_before(owner_)) {
+    // Moving to another selector: what the last one recorded for this source (a deregister
+    // waiting for its next poll) is made now, since only the current one is asked at the close.
+    if (auto previous = owner_.lock()) previous->flush_recorded();
     owner_ = selector;
     clock_ = selector->drain_clock();
   }

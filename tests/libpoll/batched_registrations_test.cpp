@@ -121,6 +121,33 @@ TEST_P(BatchedRegistrationsTest, ANumberReusedAfterADeregisterNamesOnlyTheNewSou
   ASSERT_TRUE(registry().deregister_source(*reused));
 }
 
+// A source deregistered here (the change recorded) moves to another Poll and is closed there;
+// its number, reused, is registered here again. The recorded deregister was made when the
+// source moved: nothing of it is left to turn the new registration into a modify of nothing.
+TEST_P(BatchedRegistrationsTest, ASourceThatMovedToAnotherPollLeavesNothingRecordedHere) {
+  auto other = Poll::create(GetParam());
+  ASSERT_TRUE(other);
+  auto first = net::UnixStream::pair().value();
+  std::optional<net::UnixStream> local(std::move(first.first));
+  ASSERT_TRUE(registry().register_source(*local, kFirst, Interest::readable));
+  become_the_polling_thread();
+  const int number = local->as_raw_fd();
+  ASSERT_TRUE(registry().deregister_source(*local));
+  ASSERT_TRUE(other->registry().register_source(*local, kFirst, Interest::readable));
+  ASSERT_TRUE(other->registry().deregister_source(*local));
+  local.reset();
+
+  auto second = net::UnixStream::pair().value();
+  net::UnixStream* reused = second.first.as_raw_fd() == number ? &second.first : &second.second;
+  ASSERT_EQ(reused->as_raw_fd(), number) << "the lowest free number is reused";
+  net::UnixStream& reused_peer = reused == &second.first ? second.second : second.first;
+  ASSERT_TRUE(registry().register_source(*reused, kSecond, Interest::readable));
+  ASSERT_TRUE(reused_peer.write(bytes("x")));
+  testing::expect_events(poll(), events_, {{kSecond, kReadable}});
+  EXPECT_EQ(poll().metrics().late_change_failures, 0U);
+  ASSERT_TRUE(registry().deregister_source(*reused));
+}
+
 TEST_P(BatchedRegistrationsTest, TheListingAndTheAuditSeeRegistersMadeBeforeThePoll) {
   auto [local, peer] = net::UnixStream::pair().value();
   become_the_polling_thread();

@@ -201,13 +201,18 @@ ChangeCounts IoUringSelector::change_counts() const noexcept {
   return counts_;
 }
 
-Result<void> IoUringSelector::deregister_fd(int fd, bool /*may_defer*/) noexcept {
-  const Named named = name_of(fd);
+Result<void> IoUringSelector::deregister_fd(int fd, bool may_defer) noexcept {
   const std::scoped_lock lock(mutex_);
   Entry* entry = live(fd);
   if (entry == nullptr) return Unexpected(std::errc::no_such_file_or_directory);
+  // A libpoll source's descriptor names its file until the source closes it, after this call;
+  // once its request is in the kernel, nothing needs asking. A foreign descriptor may have
+  // been closed or reused, and a request still queued may have been refused at the submission.
+  const bool settled = may_defer && entry->kernel_data != 0;
+  const Named named = settled ? Named{} : name_of(fd);
   remove_request(*entry, fd);
-  const bool same_file = !named.error && entry->identity == Identity{named.device, named.inode};
+  const bool same_file =
+      settled || (!named.error && entry->identity == Identity{named.device, named.inode});
   entry->generation = 0;
   --registered_;
   if (named.error) return Unexpected(named.error);

@@ -281,7 +281,8 @@ if wanted peers; then
     --trips "${PEER_TRIPS:-2000}" | tee "$out/peers.txt"
 
   echo
-  echo "== peers: callgrind, user-space instructions per event inside dispatch_round"
+  echo "== peers: callgrind, user-space instructions per event inside dispatch_round, and per call"
+  echo "   inside register_round"
   echo "   ($cg_pairs pairs, $cg_rounds rounds + warm-up; callgrind output in $out)"
   : >"$out/peers-callgrind.txt"
   IFS=, read -r -a impl_list <<<"$peer_impls"
@@ -302,6 +303,10 @@ if wanted peers; then
         --work "$work" --pairs "$cg_pairs" --rounds "$cg_rounds")"
       echo "instructions $work $impl $ir_per_event" | tee -a "$out/peers-callgrind.txt"
     done
+    # Registers and deregisters, each round with the loop iteration that makes what is deferred.
+    ir_per_call="$(per_unit "peers.register.$impl" "(anonymous namespace)::register_round" calls \
+      "$peers" --impl "$impl" --work register --pairs "$cg_pairs" --rounds "$cg_rounds")"
+    echo "instructions register $impl $ir_per_call" | tee -a "$out/peers-callgrind.txt"
   done
 
   echo
@@ -354,6 +359,13 @@ per = {i: [ratio("register", big, i), ratio("deregister", big, i)] for i in impl
 table["rows"]["register_deregister"] = {"fds": big, **per}
 rows.append((f"register / deregister per fd, {big:,} fds",
              [" / ".join(text(v) for v in per[i]) for i in impls]))
+raw_ir = instructions.get(("register", "raw"))
+if raw_ir:
+    extra = {i: (instructions[("register", i)] - raw_ir if ("register", i) in instructions
+                 else None) for i in impls}
+    table["rows"]["register_instructions"] = {"raw_per_call": raw_ir, **extra}
+    rows.append((f"user-space instructions per register or deregister (raw: {raw_ir:.0f})",
+                 [text(extra[i], True) for i in impls]))
 # The median of per-block ratios (peers_bench pairs each block with raw's), else the ratio of
 # the p50s over all blocks.
 per = {i: results.get(("pingpong_paired", 1, i)) or ratio("pingpong", 1, i) for i in impls}

@@ -77,13 +77,19 @@ struct EpollCtlRing::Ring {
     std::size_t reaped = 0;
     while (reaped < count) {
       io_uring_cqe* completion = nullptr;
+      // Usually all there already: the requests ran inline at the submission.
       const int waited = io_uring_wait_cqe(&ring, &completion);
       if (waited == -EINTR) continue;
       if (waited < 0) return false;
-      const std::uint64_t index = io_uring_cqe_get_data64(completion);
-      if (index < calls.size()) calls[index].result = completion->res;
-      io_uring_cqe_seen(&ring, completion);
-      ++reaped;
+      unsigned head = 0;
+      unsigned seen = 0;
+      io_uring_for_each_cqe(&ring, head, completion) {
+        const std::uint64_t index = io_uring_cqe_get_data64(completion);
+        if (index < calls.size()) calls[index].result = completion->res;
+        ++seen;
+      }
+      io_uring_cq_advance(&ring, seen);
+      reaped += seen;
     }
     return true;
   }

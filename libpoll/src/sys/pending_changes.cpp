@@ -39,23 +39,23 @@ ChangeCounts PendingChanges::counts() const noexcept {
   return ChangeCounts{.made = applied_, .skipped = skipped_, .late_failures = late_failures_};
 }
 
+void PendingChanges::look_up_poller_ring() noexcept {
+  poller_ring_ = EpollCtlRing::of_this_thread();
+  poller_ring_generation_ = detail::generation();
+}
+
 void PendingChanges::begin_poll_locked() noexcept {
   const std::scoped_lock lock(mutex_);
-  poller_.store(this_thread_tag(), std::memory_order_relaxed);
+  if (poller_.load(std::memory_order_relaxed) != this_thread_tag()) {
+    poller_.store(this_thread_tag(), std::memory_order_relaxed);
+    look_up_poller_ring();
+  }
   if (!pending_.empty()) flush_locked();
 }
 
 void PendingChanges::flush() noexcept {
   const std::scoped_lock lock(mutex_);
   flush_locked();
-}
-
-void PendingChanges::record(int fd, Entry& entry) noexcept {
-  if (!entry.pending) {
-    pending_.push_back(fd);  // may throw; the caller makes the change at once then
-    entry.pending = true;
-  }
-  recorded_.store(true, std::memory_order_relaxed);
 }
 
 PendingChanges::Entry* PendingChanges::grown_slot(int fd) noexcept {
@@ -230,8 +230,10 @@ Result<void> PendingChanges::change_foreign(int fd, KernelState wanted,
   if (entry == nullptr) {
     return result_of(make_epoll_ctl(epoll_fd_, call_of(EPOLL_CTL_MOD, fd, wanted)));
   }
-  make_recorded(fd, *entry);
-  if (!entry->known) return Unexpected(std::errc::no_such_file_or_directory);
+  if (entry->pending) [[unlikely]] {
+    make_recorded(fd, *entry);
+    if (!entry->known) return Unexpected(std::errc::no_such_file_or_directory);
+  }
   entry->wanted = wanted;
   entry->wants = true;
   if (can_skip(*entry, wanted,

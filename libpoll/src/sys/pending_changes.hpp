@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "futex_mutex.hpp"
+#include "ghost_gate.hpp"
 #include "libpoll/result.hpp"
 #include "sys/epoll_ctl_ring.hpp"
 #include "sys/selector.hpp"
@@ -130,10 +131,21 @@ class PendingChanges {
   }
   // Whether a register or deregister may be recorded now: on the polling thread, which has a
   // ring to make them in one system call.
-  [[nodiscard]] bool may_record() const noexcept {
-    return on_polling_thread() && EpollCtlRing::of_this_thread() != nullptr;
+  [[nodiscard]] bool may_record() noexcept {
+    if (!on_polling_thread()) return false;
+    if (poller_ring_generation_ != detail::generation()) [[unlikely]]
+      look_up_poller_ring();
+    return poller_ring_ != nullptr;
   }
-  void record(int fd, Entry& entry) noexcept;
+  void look_up_poller_ring() noexcept;
+  // Marks `entry` as having a recorded change; throws std::bad_alloc (nothing recorded then).
+  void record(int fd, Entry& entry) {
+    if (!entry.pending) {
+      pending_.push_back(fd);
+      entry.pending = true;
+    }
+    recorded_.store(true, std::memory_order_relaxed);
+  }
   // The epoll_ctl call that takes the kernel from `entry.held` to `entry.wanted`; op 0: none.
   [[nodiscard]] EpollCtl call_for(int fd, const Entry& entry) const noexcept;
   // Records the result of `call` in `entry`; false if it failed.
@@ -166,6 +178,10 @@ class PendingChanges {
   std::vector<Entry> entries_;        // indexed by fd
   std::vector<int> pending_;          // fds with a recorded change (or one undone since)
   std::vector<EpollCtl> batch_;       // flush's calls, kept for the next
+  // The polling thread's ring (EpollCtlRing::of_this_thread), looked up when it began to poll,
+  // in the process generation it was looked up in (a forked child has its own).
+  EpollCtlRing* poller_ring_ = nullptr;
+  std::uint64_t poller_ring_generation_ = ~std::uint64_t{0};
   std::atomic<bool> removal_lost_{false};
   // Written under the lock, read without it by begin_poll's fast path.
   std::atomic<const void*> poller_{nullptr};

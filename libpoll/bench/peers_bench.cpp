@@ -228,8 +228,10 @@ int run_single(const Options& options, const rlimit& limit) {
   auto pairs = bench::make_pairs(options.pairs.front(), limit);
   if (options.work == "register") {
     loop->apply();  // a first loop iteration, as a loop makes before it serves
-    for (std::size_t round = 0; round < options.rounds + 2; ++round) register_round(*loop, pairs);
-    loop->settle();
+    for (std::size_t round = 0; round < options.rounds + 2; ++round) {
+      register_round(*loop, pairs);
+      loop->settle();  // as the timed rounds do (libuv closes its handles here)
+    }
     std::printf("totals: register_round calls=%zu\n", 2 * pairs.size() * (options.rounds + 2));
     return 0;
   }

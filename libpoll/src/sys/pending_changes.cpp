@@ -48,7 +48,9 @@ void PendingChanges::begin_poll_locked() noexcept {
   const std::scoped_lock lock(mutex_);
   if (poller_.load(std::memory_order_relaxed) != this_thread_tag()) {
     poller_.store(this_thread_tag(), std::memory_order_relaxed);
-    look_up_poller_ring();
+    // Looked up at the new poller's first register or deregister: a thread that never makes
+    // one between its polls never opens a ring.
+    poller_ring_generation_ = kNotLookedUp;
   }
   if (!pending_.empty()) flush_locked();
 }

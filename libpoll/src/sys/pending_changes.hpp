@@ -178,10 +178,11 @@ class PendingChanges {
   std::vector<Entry> entries_;        // indexed by fd
   std::vector<int> pending_;          // fds with a recorded change (or one undone since)
   std::vector<EpollCtl> batch_;       // flush's calls, kept for the next
-  // The polling thread's ring (EpollCtlRing::of_this_thread), looked up when it began to poll,
-  // in the process generation it was looked up in (a forked child has its own).
+  // The polling thread's ring (EpollCtlRing::of_this_thread), looked up at its first register
+  // or deregister, and the process generation it was looked up in (a forked child has its own).
+  static constexpr std::uint64_t kNotLookedUp = ~std::uint64_t{0};
   EpollCtlRing* poller_ring_ = nullptr;
-  std::uint64_t poller_ring_generation_ = ~std::uint64_t{0};
+  std::uint64_t poller_ring_generation_ = kNotLookedUp;
   std::atomic<bool> removal_lost_{false};
   // Written under the lock, read without it by begin_poll's fast path.
   std::atomic<const void*> poller_{nullptr};

@@ -245,7 +245,7 @@ Result<void> PendingChanges::change_foreign(int fd, KernelState wanted,
     ++skipped_;
     return {};
   }
-  return apply(fd, *entry);
+  return modify_now(fd, *entry);
 }
 
 Result<void> PendingChanges::change(int fd, KernelState wanted, std::uint64_t drained_at,
@@ -266,19 +266,31 @@ Result<void> PendingChanges::change(int fd, KernelState wanted, std::uint64_t dr
       // No room to record it: made at once below.
     }
   }
-  if (entry->pending && !entry->in_kernel) {
-    // A recorded register, made now with this change's state.
-    entry->pending = false;
-  } else {
-    entry->pending = false;  // superseded by this change, made now
-    if (can_skip(*entry, wanted, drained_at)) {
-      entry->wanted = wanted;
-      ++skipped_;
-      return {};
-    }
-  }
   entry->wanted = wanted;
-  return apply(fd, *entry);
+  if (entry->pending) [[unlikely]] {
+    // Superseded by this change, made now: a recorded register with this change's state, a
+    // recorded modify replaced.
+    entry->pending = false;
+    if (!entry->in_kernel || entry->fresh) return apply(fd, *entry);
+  }
+  if (can_skip(*entry, wanted, drained_at)) {
+    ++skipped_;
+    return {};
+  }
+  return modify_now(fd, *entry);
+}
+
+Result<void> PendingChanges::modify_now(int fd, Entry& entry) noexcept {
+  ++applied_;
+  epoll_event event{};
+  event.events = entry.wanted.events;
+  event.data.u64 = entry.wanted.data;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) != 0) [[unlikely]] {
+    entry = Entry{};  // the kernel no longer has (this file, this fd)
+    return detail::last_error();
+  }
+  entry.held = entry.wanted;
+  return {};
 }
 
 void PendingChanges::drained(int fd, Interest kind) noexcept {

@@ -152,6 +152,8 @@ class PendingChanges {
   bool settle(Entry& entry, const EpollCtl& call) noexcept;
   // Makes `entry`'s change now, with its own system call.
   Result<void> apply(int fd, Entry& entry) noexcept;
+  // The same for a registration the kernel holds, to `entry.wanted` (the common reregister).
+  Result<void> modify_now(int fd, Entry& entry) noexcept;
   // Makes the change recorded for `entry` before a change made at once.
   void make_recorded(int fd, Entry& entry) noexcept;
   // `fd`'s entry, made room for; nullptr without memory for it.

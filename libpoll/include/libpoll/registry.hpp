@@ -106,8 +106,8 @@ class Waker;
 /// - The batching needs io_uring's `IORING_OP_EPOLL_CTL` (Linux 5.19 for the ring's setup flags);
 ///   without it, or with the environment variable `LIBPOLL_BATCH_CHANGES=0` (for a tool that
 ///   interposes or traces epoll_ctl; `pollscope trace` sets it), each change is made with its
-///   own epoll_ctl at the call. Each thread that makes a batch keeps one io_uring descriptor
-///   until it ends.
+///   own epoll_ctl at the call. Each thread that makes a batch holds one io_uring descriptor,
+///   kept for the next threads once it ends.
 ///
 /// ## Deregistering
 /// After `deregister_source` returns, polls no longer return events for the source. Events that

@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstddef>
 #include <cstdlib>
+#include <mutex>
 #include <new>
 #include <string_view>
 
@@ -115,10 +116,52 @@ std::unique_ptr<EpollCtlRing> EpollCtlRing::open() noexcept {
 
 namespace {
 
+// Rings of ended threads, kept for the next threads: a ring is never closed while the process
+// lives (closing one costs its teardown, and interrupts the closing thread's next blocking
+// call), and its memory is never unmapped and mapped again under another thread, which a race
+// detector could not tell from a race (liburing maps it with its own system calls). The mutex
+// hands each ring over from the thread that ended to the one that takes it.
+class IdleRings {
+ public:
+  static IdleRings& instance() noexcept {
+    static auto* rings = new IdleRings;  // never destroyed: threads may end after exit's
+    return *rings;                       // destructors have run
+  }
+  void put(std::unique_ptr<EpollCtlRing> ring, std::uint64_t generation) noexcept {
+    const std::scoped_lock lock(mutex_);
+    if (generation != detail::generation() || count_ == rings_.size()) return;  // closed
+    rings_[count_++] = std::move(ring);
+  }
+  std::unique_ptr<EpollCtlRing> take() noexcept {
+    const std::scoped_lock lock(mutex_);
+    if (generation_ != detail::generation()) {
+      // A forked child: these are the parent's, shared with it. Its copies are closed.
+      for (std::size_t i = 0; i < count_; ++i) rings_[i].reset();
+      count_ = 0;
+      generation_ = detail::generation();
+    }
+    if (count_ == 0) return nullptr;
+    return std::move(rings_[--count_]);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::array<std::unique_ptr<EpollCtlRing>, 16> rings_;
+  std::size_t count_ = 0;
+  std::uint64_t generation_ = detail::generation();
+};
+
 struct ThreadRing {
   std::unique_ptr<EpollCtlRing> ring;
   std::uint64_t generation = 0;  // detail::generation() when it was opened
   bool tried = false;
+
+  ThreadRing() = default;
+  ThreadRing(const ThreadRing&) = delete;
+  ThreadRing& operator=(const ThreadRing&) = delete;
+  ~ThreadRing() {
+    if (ring != nullptr) IdleRings::instance().put(std::move(ring), generation);
+  }
 };
 
 thread_local ThreadRing this_thread_ring;
@@ -136,7 +179,10 @@ EpollCtlRing* EpollCtlRing::of_this_thread() noexcept {
   if (!mine.tried) {
     mine.tried = true;
     mine.generation = detail::generation();
-    if (detail::fork_hook_installed()) mine.ring = open();
+    if (detail::fork_hook_installed()) {
+      mine.ring = IdleRings::instance().take();
+      if (mine.ring == nullptr) mine.ring = open();
+    }
   }
   if (mine.ring != nullptr && mine.ring->ring_->broken) return nullptr;
   return mine.ring.get();

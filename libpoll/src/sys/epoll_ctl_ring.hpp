@@ -6,9 +6,10 @@
 // next poll enters the kernel once for them, not a thousand times. Each call still gets its own
 // result.
 //
-// Each thread has its own ring, opened the first time the thread makes a batch and closed when
-// the thread ends (closing a ring can interrupt the closing thread's next blocking call, so a
-// ring is never closed while its thread may still poll). Where the kernel does not run
+// Each thread has its own ring, taken the first time the thread makes a batch and kept until
+// the thread ends, when it goes back to a small pool for the next threads (a ring is never
+// closed while the process lives: closing one interrupts the closing thread's next blocking
+// call). Where the kernel does not run
 // EPOLL_CTL requests (no liburing at build time, a kernel before 5.19, io_uring disabled by
 // sysctl or seccomp, no descriptor left), or where LIBPOLL_BATCH_CHANGES=0 asks for system calls
 // a tracer can see, there is no ring, and every change is made with its own epoll_ctl. A forked

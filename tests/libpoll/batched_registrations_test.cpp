@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "libpoll/fdinfo.hpp"
@@ -37,6 +38,13 @@ class BatchedRegistrationsTest : public PollTest {
   // A poll that returns at once: from then on this thread is the polling thread.
   void become_the_polling_thread() {
     ASSERT_TRUE(poll().poll(events_, std::chrono::milliseconds(0)));
+  }
+
+  // A new socket pair whose first end has descriptor `number`, if that is the lowest free one.
+  static std::pair<net::UnixStream, net::UnixStream> pair_reusing(int number) {
+    auto pair = net::UnixStream::pair().value();
+    if (pair.second.as_raw_fd() == number) std::swap(pair.first, pair.second);
+    return pair;
   }
 
   // What the kernel's epoll instance holds now, read from outside the book (epoll only).
@@ -106,11 +114,9 @@ TEST_P(BatchedRegistrationsTest, ANumberReusedAfterADeregisterNamesOnlyTheNewSou
   ASSERT_TRUE(registry().deregister_source(*local));
   local.reset();
 
-  auto second = net::UnixStream::pair().value();
-  net::UnixStream* reused = second.first.as_raw_fd() == number ? &second.first : &second.second;
-  ASSERT_EQ(reused->as_raw_fd(), number) << "the lowest free number is reused";
-  net::UnixStream& reused_peer = reused == &second.first ? second.second : second.first;
-  ASSERT_TRUE(registry().register_source(*reused, kSecond, Interest::readable));
+  auto [reused, reused_peer] = pair_reusing(number);
+  ASSERT_EQ(reused.as_raw_fd(), number) << "the lowest free number is reused";
+  ASSERT_TRUE(registry().register_source(reused, kSecond, Interest::readable));
   ASSERT_TRUE(reused_peer.write(bytes("new")));
   const auto seen = testing::expect_events(poll(), events_, {{kSecond, kReadable}});
   EXPECT_TRUE(std::none_of(seen.begin(), seen.end(),
@@ -118,7 +124,7 @@ TEST_P(BatchedRegistrationsTest, ANumberReusedAfterADeregisterNamesOnlyTheNewSou
   auto report = poll().audit();
   ASSERT_TRUE(report);
   EXPECT_TRUE(report->clean());
-  ASSERT_TRUE(registry().deregister_source(*reused));
+  ASSERT_TRUE(registry().deregister_source(reused));
 }
 
 // A source deregistered here (the change recorded) moves to another Poll and is closed there;
@@ -137,15 +143,13 @@ TEST_P(BatchedRegistrationsTest, ASourceThatMovedToAnotherPollLeavesNothingRecor
   ASSERT_TRUE(other->registry().deregister_source(*local));
   local.reset();
 
-  auto second = net::UnixStream::pair().value();
-  net::UnixStream* reused = second.first.as_raw_fd() == number ? &second.first : &second.second;
-  ASSERT_EQ(reused->as_raw_fd(), number) << "the lowest free number is reused";
-  net::UnixStream& reused_peer = reused == &second.first ? second.second : second.first;
-  ASSERT_TRUE(registry().register_source(*reused, kSecond, Interest::readable));
+  auto [reused, reused_peer] = pair_reusing(number);
+  ASSERT_EQ(reused.as_raw_fd(), number) << "the lowest free number is reused";
+  ASSERT_TRUE(registry().register_source(reused, kSecond, Interest::readable));
   ASSERT_TRUE(reused_peer.write(bytes("x")));
   testing::expect_events(poll(), events_, {{kSecond, kReadable}});
   EXPECT_EQ(poll().metrics().late_change_failures, 0U);
-  ASSERT_TRUE(registry().deregister_source(*reused));
+  ASSERT_TRUE(registry().deregister_source(reused));
 }
 
 TEST_P(BatchedRegistrationsTest, TheListingAndTheAuditSeeRegistersMadeBeforeThePoll) {

@@ -8,6 +8,7 @@
 #include <future>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "support/expect_events.hpp"
@@ -21,6 +22,45 @@ using namespace std::chrono_literals;
 using testing::PollTest;
 
 class RegistryThreadTest : public PollTest {};
+
+// Another thread registering and deregistering pipes of its own through a registry clone, round
+// after round (at most 20,000), until stopped: changes made at once, never recorded.
+class Churn {
+ public:
+  explicit Churn(Registry clone) : clone_(std::move(clone)), thread_([this] { run(); }) {}
+  Churn(const Churn&) = delete;
+  Churn& operator=(const Churn&) = delete;
+  ~Churn() { (void)stop(); }
+
+  // Stops and joins the thread; returns how many of its calls failed.
+  std::size_t stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+    return failures_.load();
+  }
+
+ private:
+  void run() {
+    for (std::size_t round = 0; round < 20000 && !stop_.load(); ++round) {
+      auto& receiver = churned_[round % churned_.size()].second;
+      if (!clone_.register_source(receiver, Token{1000 + round}, Interest::readable) ||
+          !clone_.deregister_source(receiver)) {
+        failures_.fetch_add(1);
+      }
+    }
+  }
+  static std::vector<std::pair<net::PipeSender, net::PipeReceiver>> pipes() {
+    std::vector<std::pair<net::PipeSender, net::PipeReceiver>> made;
+    for (int i = 0; i < 8; ++i) made.push_back(net::pipe().value());
+    return made;
+  }
+
+  Registry clone_;
+  std::vector<std::pair<net::PipeSender, net::PipeReceiver>> churned_ = pipes();
+  std::atomic<bool> stop_{false};
+  std::atomic<std::size_t> failures_{0};
+  std::thread thread_;  // last: it starts once everything above is made
+};
 
 // A source registered (with readiness already pending) by thread B while thread A is blocked
 // in poll makes that very poll return it.
@@ -136,20 +176,7 @@ TEST_P(RegistryThreadTest, GhostCountStaysZeroWhileRegistrationsChurn) {
   auto [sender, receiver] = net::pipe().value();
   constexpr Token kLive{1};
   ASSERT_TRUE(registry().register_source(receiver, kLive, Interest::readable));
-  std::vector<std::pair<net::PipeSender, net::PipeReceiver>> churned;
-  for (int i = 0; i < 8; ++i) churned.push_back(net::pipe().value());
-
-  std::atomic<bool> stop{false};
-  std::atomic<std::size_t> failures{0};
-  std::thread churn([&, clone = registry().clone()] {
-    for (std::size_t round = 0; round < 20000 && !stop.load(); ++round) {
-      auto& receiver_i = churned[round % churned.size()].second;
-      if (!clone.register_source(receiver_i, Token{1000 + round}, Interest::readable) ||
-          !clone.deregister_source(receiver_i)) {
-        failures.fetch_add(1);
-      }
-    }
-  });
+  Churn churn(registry().clone());
 
   constexpr std::size_t kRounds = 300;
   std::size_t delivered = 0;
@@ -160,10 +187,7 @@ TEST_P(RegistryThreadTest, GhostCountStaysZeroWhileRegistrationsChurn) {
     delivered += seen.size();
     ASSERT_TRUE(receiver.read(std::span(buffer)));
   }
-  stop = true;
-  churn.join();
-
-  EXPECT_EQ(failures.load(), 0u);
+  EXPECT_EQ(churn.stop(), 0u) << "calls that failed on the churning thread";
   EXPECT_GE(delivered, kRounds);
   EXPECT_EQ(poll().metrics().ghost_events, 0u);
   ASSERT_TRUE(registry().deregister_source(receiver));
@@ -303,20 +327,7 @@ TEST_P(RegistryThreadTest, RecordedChangesRaceNoOtherThread) {
 // sources through a clone (made at once): each round's event comes under its own token, no
 // event is a ghost, no change fails late, and the book and the kernel end agreed.
 TEST_P(RegistryThreadTest, BatchedAndImmediateRegistrationsInterleave) {
-  std::vector<std::pair<net::PipeSender, net::PipeReceiver>> churned;
-  for (int i = 0; i < 8; ++i) churned.push_back(net::pipe().value());
-
-  std::atomic<bool> stop{false};
-  std::atomic<std::size_t> failures{0};
-  std::thread churn([&, clone = registry().clone()] {
-    for (std::size_t round = 0; round < 20000 && !stop.load(); ++round) {
-      auto& receiver = churned[round % churned.size()].second;
-      if (!clone.register_source(receiver, Token{1000 + round}, Interest::readable) ||
-          !clone.deregister_source(receiver)) {
-        failures.fetch_add(1);
-      }
-    }
-  });
+  Churn churn(registry().clone());
 
   constexpr std::size_t kRounds = 200;
   for (std::size_t round = 0; round < kRounds; ++round) {
@@ -328,10 +339,7 @@ TEST_P(RegistryThreadTest, BatchedAndImmediateRegistrationsInterleave) {
     for (const Event& event : seen) ASSERT_EQ(event.token(), token);
     ASSERT_TRUE(registry().deregister_source(receiver));
   }  // each round's pipe closes here, its deregister perhaps still recorded
-  stop = true;
-  churn.join();
-
-  EXPECT_EQ(failures.load(), 0u);
+  EXPECT_EQ(churn.stop(), 0u) << "calls that failed on the churning thread";
   EXPECT_EQ(poll().metrics().ghost_events, 0u);
   EXPECT_EQ(poll().metrics().late_change_failures, 0u);
   auto report = poll().audit();

@@ -213,8 +213,12 @@ void EpollCtlRing::make(int epoll_fd, std::span<EpollCtl> calls) noexcept {
 
 struct EpollCtlRing::Ring {};
 
-EpollCtlRing* EpollCtlRing::of_this_thread() noexcept { return nullptr; }
-std::unique_ptr<EpollCtlRing> EpollCtlRing::open() noexcept { return nullptr; }
+EpollCtlRing* EpollCtlRing::of_this_thread() noexcept {
+  return nullptr;
+}
+std::unique_ptr<EpollCtlRing> EpollCtlRing::open() noexcept {
+  return nullptr;
+}
 EpollCtlRing::EpollCtlRing(std::unique_ptr<Ring> ring) noexcept : ring_(std::move(ring)) {}
 EpollCtlRing::~EpollCtlRing() = default;
 void EpollCtlRing::make(int epoll_fd, std::span<EpollCtl> calls) noexcept {

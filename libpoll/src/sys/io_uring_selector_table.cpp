@@ -95,8 +95,8 @@ void IoUringSelector::remove_request(const Entry& entry, int fd) noexcept {
   if (record(Change{Kind::remove, 0, target})) wake_if_blocked();
 }
 
-Result<void> IoUringSelector::register_fd(int fd, Token token, Interest interest,
-                                          IoPath /*path*/, bool /*may_defer*/) noexcept {
+Result<void> IoUringSelector::register_fd(int fd, Token token, Interest interest, IoPath /*path*/,
+                                          bool /*may_defer*/) noexcept {
   const Named named = name_of(fd);
   if (named.error) return Unexpected(named.error);
   // epoll refuses files that are always ready; so does this backend.

@@ -20,24 +20,17 @@ EdgeLink& EdgeLink::operator=(EdgeLink&& other) noexcept {
                        std::memory_order_relaxed);
   fd_ = std::exchange(other.fd_, -1);
   transfers_ = std::exchange(other.transfers_, false);
+  owner_emulates_edges_ = std::exchange(other.owner_emulates_edges_, false);
   return *this;
 }
 
-void EdgeLink::link(const std::shared_ptr<sys::Selector>& selector, int fd) noexcept {
-  // Registered again with the selector it was last linked to (compared by control block, which
-  // the weak reference keeps from being reused): the references stand, and no count is touched.
-  if (owner_.owner_before(selector) || selector.owner_before(owner_)) {
-    // Moving to another selector: what the last one recorded for this source (a deregister
-    // waiting for its next poll) is made now, since only the current one is asked at the close.
-    if (auto previous = owner_.lock()) previous->flush_recorded();
-    owner_ = selector;
-    clock_ = selector->drain_clock();
-  }
-  target_ = selector.get();
-  transfers_ = selector->emulates_edges();
-  fd_ = fd;
-  read_drained_.store(0, std::memory_order_relaxed);
-  write_drained_.store(0, std::memory_order_relaxed);
+void EdgeLink::relink(const std::shared_ptr<sys::Selector>& selector) noexcept {
+  // What the last selector recorded for this source (a deregister waiting for its next poll) is
+  // made now, since only the current one is asked at the close.
+  if (auto previous = owner_.lock()) previous->flush_recorded();
+  owner_ = selector;
+  clock_ = selector->drain_clock();
+  owner_emulates_edges_ = selector->emulates_edges();
 }
 
 void EdgeLink::unlink() noexcept {

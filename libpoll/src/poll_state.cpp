@@ -111,9 +111,7 @@ bool PollState::has_waker() const noexcept {
 Result<void> PollState::register_claimed(int fd, FdSlot& slot, Token token, Interest interest,
                                          bool own, sys::IoPath path, EdgeLink* edge) noexcept {
   fill_entry(slot.entry, token, interest, own);
-  try {
-    tokens_.add(token.value);  // before the kernel can deliver an event under it
-  } catch (const std::bad_alloc&) {
+  if (!tokens_.add(token.value)) [[unlikely]] {  // before the kernel can deliver an event under it
     slot.unlock(kNoOwner);
     return fail(std::make_error_code(std::errc::not_enough_memory));
   }
@@ -210,9 +208,7 @@ Result<void> PollState::reregister_locked(int fd, FdSlot& slot,
   const bool new_token = token != entry.token;
   // A recorded change that fails after the call would leave the kernel the old token.
   if (new_token) ghosts_.make_possible();
-  try {
-    if (new_token) tokens_.add(token.value);
-  } catch (const std::bad_alloc&) {
+  if (new_token && !tokens_.add(token.value)) [[unlikely]] {
     slot.unlock(id_);
     return fail(std::make_error_code(std::errc::not_enough_memory));
   }

@@ -50,17 +50,17 @@ class TokenCounts {
   TokenCounts(const TokenCounts&) = delete;
   TokenCounts& operator=(const TokenCounts&) = delete;
 
-  // Writers: any thread. Throws (before anything changed) only for a large token whose table
-  // must grow.
-  void add(std::uint64_t token) {
+  // Writers: any thread. False, with nothing changed, only for a large token whose table could
+  // not grow for want of memory.
+  [[nodiscard]] bool add(std::uint64_t token) noexcept {
     if (token < kDirectLimit) [[likely]] {
       auto word = direct(token);
       auto now = word.load(std::memory_order_relaxed);
       while (!word.compare_exchange_weak(now, (now + kOne) | kPresent, std::memory_order_relaxed)) {
       }
-      return;
+      return true;
     }
-    add_large(token);
+    return add_large(token);
   }
 
   void remove(std::uint64_t token) noexcept {
@@ -79,9 +79,15 @@ class TokenCounts {
   }
 
   // The table's writers, out of the common path.
-  [[gnu::noinline]] void add_large(std::uint64_t token) {
+  [[gnu::noinline]] bool add_large(std::uint64_t token) noexcept {
     std::lock_guard lock(table_mutex_);
-    if ((size_ + 1) * 2 > current_->size()) grow();  // may throw before anything changed
+    if ((size_ + 1) * 2 > current_->size()) {
+      try {
+        grow();
+      } catch (const std::bad_alloc&) {
+        return false;  // nothing changed
+      }
+    }
     begin_write();
     Table& table = *current_;
     Slot& slot = table.slots[table.find(token)];
@@ -92,6 +98,7 @@ class TokenCounts {
     }
     slot.count.store(count + 1, std::memory_order_relaxed);
     end_write();
+    return true;
   }
 
   [[gnu::noinline]] void remove_large(std::uint64_t token) noexcept {

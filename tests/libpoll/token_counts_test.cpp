@@ -22,9 +22,9 @@ std::vector<Event> events_for(const std::vector<std::uint64_t>& tokens) {
 TEST(TokenCountsTest, CountsAddsAndRemovesPerToken) {
   TokenCounts counts;
   EXPECT_EQ(counts.count(5), 0u);
-  counts.add(5);
-  counts.add(5);
-  counts.add(0);
+  ASSERT_TRUE(counts.add(5));
+  ASSERT_TRUE(counts.add(5));
+  ASSERT_TRUE(counts.add(0));
   EXPECT_EQ(counts.count(5), 2u);
   EXPECT_EQ(counts.count(0), 1u);
   counts.remove(5);
@@ -56,7 +56,7 @@ TEST(TokenCountsTest, MatchesAMapThroughGrowthAndDeletion) {
   for (int step = 0; step < 20000; ++step) {
     const auto key = keys[random() % keys.size()];
     if (random() % 3 != 0) {
-      counts.add(key);
+      ASSERT_TRUE(counts.add(key));
       ++model[key];
     } else if (model[key] > 0) {
       counts.remove(key);

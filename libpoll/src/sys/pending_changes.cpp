@@ -155,39 +155,59 @@ void PendingChanges::flush_locked() noexcept {
 Result<void> PendingChanges::add(int fd, KernelState state, bool may_defer) noexcept {
   const std::scoped_lock lock(mutex_);
   Entry* entry = slot(fd);
-  if (entry == nullptr) [[unlikely]]
+  if (entry == nullptr || entry->pending) [[unlikely]]
+    return add_otherwise(fd, entry, state, may_defer);
+  return add_known(fd, *entry, state, may_defer);
+}
+
+Result<void> PendingChanges::add_otherwise(int fd, Entry* entry, KernelState state,
+                                           bool may_defer) noexcept {
+  if (entry == nullptr) {
     return result_of(make_epoll_ctl(epoll_fd_, call_of(EPOLL_CTL_ADD, fd, state)));
-  if (entry->pending) [[unlikely]] {
-    // A recorded deregister of this source is undone. Anything else recorded cannot be there
-    // (the book asks the selector, which makes recorded changes first, before it registers a
-    // number it holds); it would be made first, as it would have been.
-    if (!entry->wants) return undo_removal(fd, *entry, state, may_defer);
-    make_recorded(fd, *entry);
   }
-  *entry = known_entry();  // whatever was there is stale: the book found its registration gone
+  // A recorded deregister of this source is undone. Anything else recorded cannot be there (the
+  // book asks the selector, which makes recorded changes first, before it registers a number it
+  // holds); it would be made first, as it would have been.
+  if (!entry->wants) return undo_removal(fd, *entry, state, may_defer);
+  make_recorded(fd, *entry);
+  return add_known(fd, *entry, state, may_defer);
+}
+
+inline Result<void> PendingChanges::add_known(int fd, Entry& entry, KernelState state,
+                                              bool may_defer) noexcept {
+  // Whatever was in `entry` is stale: the book found its registration gone.
   if (may_defer && may_record()) {
-    try {
-      record(fd, *entry);
-      entry->wanted = state;
-      entry->wants = true;
-      entry->fresh = true;
+    entry = Entry{};
+    entry.wanted = state;
+    entry.known = true;
+    entry.wants = true;
+    entry.fresh = true;
+    if (try_record(fd, entry)) [[likely]]
       return {};
-    } catch (const std::bad_alloc&) {
-      // No room to record it: made at once below.
-    }
   }
   epoll_event event{};
   event.events = state.events;
   event.data.u64 = state.data;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) [[unlikely]] {
-    *entry = Entry{};
+    entry = Entry{};
     return detail::last_error();
   }
-  entry->held = state;
-  entry->wanted = state;
-  entry->wants = true;
-  entry->in_kernel = true;
+  entry = Entry{};
+  entry.held = state;
+  entry.wanted = state;
+  entry.known = true;
+  entry.in_kernel = true;
+  entry.wants = true;
   return {};
+}
+
+bool PendingChanges::grow_pending() noexcept {
+  try {
+    pending_.reserve(std::max<std::size_t>(64, pending_.capacity() * 2));
+    return true;
+  } catch (const std::bad_alloc&) {
+    return false;  // not recorded: made at once
+  }
 }
 
 Result<void> PendingChanges::undo_removal(int fd, Entry& entry, KernelState state,
@@ -203,23 +223,25 @@ Result<void> PendingChanges::undo_removal(int fd, Entry& entry, KernelState stat
 Result<void> PendingChanges::remove(int fd, bool may_defer) noexcept {
   const std::scoped_lock lock(mutex_);
   Entry* entry = find(fd);
-  if (entry != nullptr && !entry->in_kernel) [[unlikely]] {
-    // Its register was recorded and never made: nothing to undo in the kernel.
-    *entry = Entry{};
+  if (entry == nullptr || !entry->in_kernel) [[unlikely]]
+    return remove_otherwise(fd, entry);
+  if (may_defer && may_record() && try_record(fd, *entry)) {
+    entry->wants = false;
+    entry->fresh = false;
     return {};
   }
-  if (entry != nullptr && may_defer && may_record()) {
-    try {
-      record(fd, *entry);
-      entry->wants = false;
-      entry->fresh = false;
-      return {};
-    } catch (const std::bad_alloc&) {
-      // Made at once below.
-    }
-  }
-  // A recorded change dies with its registration: never made on a number reused since.
-  if (entry != nullptr) *entry = Entry{};
+  *entry = Entry{};  // a recorded change dies with its registration: never made on a reused number
+  return remove_now(fd);
+}
+
+Result<void> PendingChanges::remove_otherwise(int fd, Entry* entry) noexcept {
+  if (entry == nullptr) return remove_now(fd);
+  // Its register was recorded and never made: nothing to undo in the kernel.
+  *entry = Entry{};
+  return {};
+}
+
+inline Result<void> PendingChanges::remove_now(int fd) noexcept {
   // A non-null event pointer keeps kernels before 2.6.9 happy; later ones ignore it.
   epoll_event unused{};
   return detail::syscall_void(::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, &unused));
@@ -252,22 +274,31 @@ Result<void> PendingChanges::change(int fd, KernelState wanted, std::uint64_t dr
                                     bool may_defer) noexcept {
   const std::scoped_lock lock(mutex_);
   Entry* entry = find(fd);
+  // The common case, kept lean: nothing recorded, and nothing to record (another thread's call,
+  // or one that may not wait): skipped, or one EPOLL_CTL_MOD at once.
+  if (entry == nullptr || entry->pending || (may_defer && on_polling_thread())) [[unlikely]]
+    return change_otherwise(fd, entry, wanted, drained_at, may_defer);
+  entry->wanted = wanted;
+  if (can_skip(*entry, wanted, drained_at)) {
+    ++skipped_;
+    return {};
+  }
+  return modify_now(fd, *entry);
+}
+
+Result<void> PendingChanges::change_otherwise(int fd, Entry* entry, KernelState wanted,
+                                              std::uint64_t drained_at, bool may_defer) noexcept {
   if (entry == nullptr) {
     return result_of(make_epoll_ctl(epoll_fd_, call_of(EPOLL_CTL_MOD, fd, wanted)));
   }
-  if (may_defer && on_polling_thread()) {
-    try {
-      record(fd, *entry);
-      entry->wanted = wanted;
-      entry->wants = true;
-      entry->drained_at = drained_at;
-      return {};
-    } catch (const std::bad_alloc&) {
-      // No room to record it: made at once below.
-    }
+  if (may_defer && on_polling_thread() && try_record(fd, *entry)) {
+    entry->wanted = wanted;
+    entry->wants = true;
+    entry->drained_at = drained_at;
+    return {};
   }
   entry->wanted = wanted;
-  if (entry->pending) [[unlikely]] {
+  if (entry->pending) {
     // Superseded by this change, made now: a recorded register with this change's state, a
     // recorded modify replaced.
     entry->pending = false;
@@ -280,7 +311,7 @@ Result<void> PendingChanges::change(int fd, KernelState wanted, std::uint64_t dr
   return modify_now(fd, *entry);
 }
 
-Result<void> PendingChanges::modify_now(int fd, Entry& entry) noexcept {
+inline Result<void> PendingChanges::modify_now(int fd, Entry& entry) noexcept {
   ++applied_;
   epoll_event event{};
   event.events = entry.wanted.events;

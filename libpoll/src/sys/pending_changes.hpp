@@ -138,14 +138,19 @@ class PendingChanges {
     return poller_ring_ != nullptr;
   }
   void look_up_poller_ring() noexcept;
-  // Marks `entry` as having a recorded change; throws std::bad_alloc (nothing recorded then).
-  void record(int fd, Entry& entry) {
+  // Marks `entry` as having a recorded change; false, with nothing recorded, without memory for
+  // it (the change is then made at once).
+  bool try_record(int fd, Entry& entry) noexcept {
     if (!entry.pending) {
-      pending_.push_back(fd);
+      if (pending_.size() == pending_.capacity() && !grow_pending()) [[unlikely]]
+        return false;
+      pending_.push_back(fd);  // within capacity: cannot throw
       entry.pending = true;
     }
     recorded_.store(true, std::memory_order_relaxed);
+    return true;
   }
+  [[gnu::noinline]] bool grow_pending() noexcept;
   // The epoll_ctl call that takes the kernel from `entry.held` to `entry.wanted`; op 0: none.
   [[nodiscard]] EpollCtl call_for(int fd, const Entry& entry) const noexcept;
   // Records the result of `call` in `entry`; false if it failed.
@@ -153,7 +158,15 @@ class PendingChanges {
   // Makes `entry`'s change now, with its own system call.
   Result<void> apply(int fd, Entry& entry) noexcept;
   // The same for a registration the kernel holds, to `entry.wanted` (the common reregister).
-  Result<void> modify_now(int fd, Entry& entry) noexcept;
+  [[gnu::always_inline]] inline Result<void> modify_now(int fd, Entry& entry) noexcept;
+  // change(), when `fd` has no entry, has a change recorded, or may have this one recorded.
+  [[gnu::noinline]] Result<void> change_otherwise(int fd, Entry* entry, KernelState wanted,
+                                                  std::uint64_t drained_at,
+                                                  bool may_defer) noexcept;
+  // remove(), when `fd` has no entry, or its register is still recorded.
+  [[gnu::noinline]] Result<void> remove_otherwise(int fd, Entry* entry) noexcept;
+  // An EPOLL_CTL_DEL made at once.
+  [[gnu::always_inline]] inline Result<void> remove_now(int fd) noexcept;
   // Makes the change recorded for `entry` before a change made at once.
   void make_recorded(int fd, Entry& entry) noexcept;
   // `fd`'s entry, made room for; nullptr without memory for it.
@@ -169,6 +182,12 @@ class PendingChanges {
     entry.known = true;
     return entry;
   }
+  // add(), when `fd` has no entry or has a change recorded.
+  [[gnu::noinline]] Result<void> add_otherwise(int fd, Entry* entry, KernelState state,
+                                               bool may_defer) noexcept;
+  // A register of `fd`, with nothing recorded for it: recorded, or made at once.
+  [[gnu::always_inline]] inline Result<void> add_known(int fd, Entry& entry, KernelState state,
+                                                       bool may_defer) noexcept;
   // A register of `fd` while its deregister is recorded.
   Result<void> undo_removal(int fd, Entry& entry, KernelState state, bool may_defer) noexcept;
   void flush_locked() noexcept;

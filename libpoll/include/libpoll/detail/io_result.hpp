@@ -48,7 +48,19 @@ class EdgeLink {
   ~EdgeLink() = default;
 
   [[nodiscard]] bool linked() const noexcept { return target_ != nullptr; }
-  void link(const std::shared_ptr<sys::Selector>& selector, int fd) noexcept;
+  /// Links the source, registered as `fd`, to `selector`. Registered again with the selector it
+  /// was last linked to (compared by control block, which the weak reference keeps from being
+  /// reused), the references stand and no count is touched: that is every register but a
+  /// source's first with a Poll, so it stays inline.
+  void link(const std::shared_ptr<sys::Selector>& selector, int fd) noexcept {
+    if (owner_.owner_before(selector) || selector.owner_before(owner_)) [[unlikely]]
+      relink(selector);
+    target_ = selector.get();
+    transfers_ = owner_emulates_edges_;
+    fd_ = fd;
+    read_drained_.store(0, std::memory_order_relaxed);
+    write_drained_.store(0, std::memory_order_relaxed);
+  }
   void unlink() noexcept;
   /// The source is about to close its descriptor: the selector it was last linked to, if it is
   /// still alive, makes whatever it recorded and has not made yet (a deregister waits for the
@@ -75,6 +87,9 @@ class EdgeLink {
   [[nodiscard]] bool wants_transfers() const noexcept { return transfers_; }
 
  private:
+  // Takes the references of a selector other than the last one.
+  void relink(const std::shared_ptr<sys::Selector>& selector) noexcept;
+
   sys::Selector* target_ = nullptr;  // only ever used through owner_.lock()
   std::weak_ptr<sys::Selector> owner_;
   std::shared_ptr<const std::atomic<std::uint64_t>> clock_;  // the selector's poll count
@@ -82,6 +97,7 @@ class EdgeLink {
   mutable std::atomic<std::uint64_t> write_drained_{0};
   int fd_ = -1;  // as registered, so that the hot path need not keep the source's at hand
   bool transfers_ = false;
+  bool owner_emulates_edges_ = false;  // owner_'s emulates_edges(), asked once per selector
 };
 
 /// errno as an error; on would-block, also re-arms `kind` through `edge` and records the drain

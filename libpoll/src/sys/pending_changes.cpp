@@ -274,10 +274,16 @@ Result<void> PendingChanges::change(int fd, KernelState wanted, std::uint64_t dr
                                     bool may_defer) noexcept {
   const std::scoped_lock lock(mutex_);
   Entry* entry = find(fd);
-  // The common case, kept lean: nothing recorded, and nothing to record (another thread's call,
-  // or one that may not wait): skipped, or one EPOLL_CTL_MOD at once.
-  if (entry == nullptr || entry->pending || (may_defer && on_polling_thread())) [[unlikely]]
+  if (entry == nullptr || entry->pending) [[unlikely]]
     return change_otherwise(fd, entry, wanted, drained_at, may_defer);
+  // The common cases, kept lean: recorded for the next poll (a libpoll source's, on the polling
+  // thread), or, with nothing recorded, skipped or made with one EPOLL_CTL_MOD at once.
+  if (may_defer && on_polling_thread() && try_record(fd, *entry)) {
+    entry->wanted = wanted;
+    entry->wants = true;
+    entry->drained_at = drained_at;
+    return {};
+  }
   entry->wanted = wanted;
   if (can_skip(*entry, wanted, drained_at)) {
     ++skipped_;

@@ -159,7 +159,7 @@ class PendingChanges {
   Result<void> apply(int fd, Entry& entry) noexcept;
   // The same for a registration the kernel holds, to `entry.wanted` (the common reregister).
   [[gnu::always_inline]] inline Result<void> modify_now(int fd, Entry& entry) noexcept;
-  // change(), when `fd` has no entry, has a change recorded, or may have this one recorded.
+  // change(), when `fd` has no entry or has a change recorded.
   [[gnu::noinline]] Result<void> change_otherwise(int fd, Entry* entry, KernelState wanted,
                                                   std::uint64_t drained_at,
                                                   bool may_defer) noexcept;

@@ -9,7 +9,7 @@ FROM debian:bookworm
 
 WORKDIR /src/libpoll
 COPY . .
-RUN scripts/setup.sh && rm -rf /var/lib/apt/lists/* \
+RUN scripts/setup.sh --build-only && rm -rf /var/lib/apt/lists/* \
  && scripts/build.sh build -DCMAKE_BUILD_TYPE=Release -DLIBPOLL_BUILD_TESTS=OFF \
       -DLIBPOLL_BUILD_BENCH=OFF \
  && cmake --install build \

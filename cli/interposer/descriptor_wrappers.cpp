@@ -76,18 +76,25 @@ __attribute__((visibility("default"))) int close(int fd) {
     return -1;
   }
   if (!tracked(fd)) return real(next_close, "close")(fd);
+  // The books stay locked from before the close until it is recorded. Another thread may be
+  // given this number the moment it is released: its registrations are then recorded after this
+  // close, rather than found by it and reported as closed with it.
+  Guard guard;
   const int result = real(next_close, "close")(fd);
-  if (result == 0 || errno == EINTR) closed(fd);  // Linux releases the fd even on EINTR
+  const int error = errno;
+  if (guard.active() && (result == 0 || error == EINTR)) note_closed(fd);  // EINTR: released too
+  errno = error;
   return result;
 }
 
 __attribute__((visibility("default"))) int close_range(unsigned first, unsigned last, int flags) {
+  Guard guard;  // as close() holds it: across the close and its record
   const int result = close_range_keeping_log(first, last, flags);
-  if (result != 0 || (flags & CLOSE_RANGE_CLOEXEC) != 0) return result;
+  if (result != 0 || (flags & CLOSE_RANGE_CLOEXEC) != 0 || !guard.active()) return result;
   const int top = highest_tracked();
   for (int fd = static_cast<int>(first); fd >= 0 && fd <= top; ++fd) {
     if (static_cast<unsigned>(fd) > last) break;
-    if (tracked(fd)) closed(fd);
+    if (tracked(fd)) note_closed(fd);
   }
   return result;
 }

@@ -195,6 +195,17 @@ TEST_F(TraceCli, ExecAndPosixSpawnPassTheInterposerOn) {
   }
 }
 
+// close_range(2) ends registrations as close does: both found, under their tokens.
+TEST_F(TraceCli, CloseRangeEndsEveryRegistrationInItsRange) {
+  const auto report = trace({TRACED_SHAPES, "close-range"}, 0);
+  EXPECT_EQ(count(report, "vanished"), 2u) << report.dump(2);
+  EXPECT_EQ(count(report, "total"), 2u);
+  std::set<std::uint64_t> tokens;
+  for (const auto& detail : report.at("leaks").at("details"))
+    tokens.insert(detail.at("token").get<std::uint64_t>());
+  EXPECT_EQ(tokens, (std::set<std::uint64_t>{78, 79}));
+}
+
 TEST_F(TraceCli, SummaryLineCountsInWords) {
   const auto outcome = pollscope({"trace", "--", TRACED_SHAPES, "vanish"});
   EXPECT_TRUE(exited_with(outcome, 0));

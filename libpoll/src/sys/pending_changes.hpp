@@ -176,12 +176,6 @@ class PendingChanges {
     return grown_slot(fd);
   }
   [[nodiscard]] Entry* grown_slot(int fd) noexcept;
-  // Registered here, nothing else yet.
-  [[nodiscard]] static constexpr Entry known_entry() noexcept {
-    Entry entry;
-    entry.known = true;
-    return entry;
-  }
   // add(), when `fd` has no entry or has a change recorded.
   [[gnu::noinline]] Result<void> add_otherwise(int fd, Entry* entry, KernelState state,
                                                bool may_defer) noexcept;

@@ -8,6 +8,8 @@
  *   traced_shapes exec           execs itself as `vanish`: the finding is the new image's.
  *   traced_shapes spawn          posix_spawn()s itself as `vanish` and waits for it.
  *   traced_shapes vanish         one registered eventfd closed under token 77; the set lives on.
+ *   traced_shapes close-range    two registered eventfds (tokens 78, 79) closed by one
+ *                                close_range(2); the set lives on.
  *   traced_shapes fork-threads   forks 40 children while two threads call epoll_ctl without
  *                                pause; each child registers and removes one eventfd. A child
  *                                that hangs (a lock inherited held) is killed after 5 s: exit 3.
@@ -51,6 +53,16 @@ static int vanish(void) {
   int epoll_fd = epoll_create1(0), event = eventfd(0, 0);
   add(epoll_fd, event, 77);
   close(event);
+  close(epoll_fd);
+  return 0;
+}
+
+static int vanish_by_close_range(void) {
+  int epoll_fd = epoll_create1(0), first = eventfd(0, 0), second = eventfd(0, 0);
+  add(epoll_fd, first, 78);
+  add(epoll_fd, second, 79);
+  const int low = first < second ? first : second, high = first < second ? second : first;
+  check(close_range((unsigned)low, (unsigned)high, 0) == 0, "close_range");
   close(epoll_fd);
   return 0;
 }
@@ -187,8 +199,9 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "exec") == 0) return exec_self(argv[0]);
   if (strcmp(mode, "spawn") == 0) return spawn_self(argv[0]);
   if (strcmp(mode, "vanish") == 0) return vanish();
+  if (strcmp(mode, "close-range") == 0) return vanish_by_close_range();
   if (strcmp(mode, "fork-threads") == 0) return fork_threads();
   if (strcmp(mode, "errno") == 0) return errno_untouched();
-  fprintf(stderr, "usage: traced_shapes threads|exec|spawn|vanish|fork-threads|errno\n");
+  fprintf(stderr, "usage: traced_shapes threads|exec|spawn|vanish|close-range|fork-threads|errno\n");
   return 2;
 }

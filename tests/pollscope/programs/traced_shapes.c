@@ -202,6 +202,7 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "close-range") == 0) return vanish_by_close_range();
   if (strcmp(mode, "fork-threads") == 0) return fork_threads();
   if (strcmp(mode, "errno") == 0) return errno_untouched();
-  fprintf(stderr, "usage: traced_shapes threads|exec|spawn|vanish|close-range|fork-threads|errno\n");
+  fprintf(stderr,
+          "usage: traced_shapes threads|exec|spawn|vanish|close-range|fork-threads|errno\n");
   return 2;
 }

@@ -42,6 +42,14 @@ class TraceCli : public ::testing::Test {
     return report.at("leaks").at(kind).get<std::size_t>();
   }
 
+  // The tokens of every finding.
+  static std::set<std::uint64_t> tokens_of(const json& report) {
+    std::set<std::uint64_t> tokens;
+    for (const auto& detail : report.at("leaks").at("details"))
+      tokens.insert(detail.at("token").get<std::uint64_t>());
+    return tokens;
+  }
+
   static const json& only(const json& report, const std::string& kind) {
     for (const auto& detail : report.at("leaks").at("details"))
       if (detail.at("kind") == kind) return detail;
@@ -181,10 +189,8 @@ TEST_F(TraceCli, ThreadsChurningAtOnceFindExactlyWhatEachPlanted) {
   const auto report = trace({TRACED_SHAPES, "threads"}, 0);
   EXPECT_EQ(count(report, "vanished"), 8u) << report.dump(2);
   EXPECT_EQ(count(report, "total"), 8u);
-  std::set<std::uint64_t> tokens;
-  for (const auto& detail : report.at("leaks").at("details"))
-    tokens.insert(detail.at("token").get<std::uint64_t>());
-  EXPECT_EQ(tokens, (std::set<std::uint64_t>{1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007}));
+  EXPECT_EQ(tokens_of(report),
+            (std::set<std::uint64_t>{1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007}));
 }
 
 TEST_F(TraceCli, ExecAndPosixSpawnPassTheInterposerOn) {
@@ -200,10 +206,7 @@ TEST_F(TraceCli, CloseRangeEndsEveryRegistrationInItsRange) {
   const auto report = trace({TRACED_SHAPES, "close-range"}, 0);
   EXPECT_EQ(count(report, "vanished"), 2u) << report.dump(2);
   EXPECT_EQ(count(report, "total"), 2u);
-  std::set<std::uint64_t> tokens;
-  for (const auto& detail : report.at("leaks").at("details"))
-    tokens.insert(detail.at("token").get<std::uint64_t>());
-  EXPECT_EQ(tokens, (std::set<std::uint64_t>{78, 79}));
+  EXPECT_EQ(tokens_of(report), (std::set<std::uint64_t>{78, 79}));
 }
 
 TEST_F(TraceCli, SummaryLineCountsInWords) {

@@ -278,12 +278,7 @@ Result<void> PendingChanges::change(int fd, KernelState wanted, std::uint64_t dr
     return change_otherwise(fd, entry, wanted, drained_at, may_defer);
   // The common cases, kept lean: recorded for the next poll (a libpoll source's, on the polling
   // thread), or, with nothing recorded, skipped or made with one EPOLL_CTL_MOD at once.
-  if (may_defer && on_polling_thread() && try_record(fd, *entry)) {
-    entry->wanted = wanted;
-    entry->wants = true;
-    entry->drained_at = drained_at;
-    return {};
-  }
+  if (may_defer && record_change(fd, *entry, wanted, drained_at)) return {};
   entry->wanted = wanted;
   if (can_skip(*entry, wanted, drained_at)) {
     ++skipped_;
@@ -297,12 +292,7 @@ Result<void> PendingChanges::change_otherwise(int fd, Entry* entry, KernelState 
   if (entry == nullptr) {
     return result_of(make_epoll_ctl(epoll_fd_, call_of(EPOLL_CTL_MOD, fd, wanted)));
   }
-  if (may_defer && on_polling_thread() && try_record(fd, *entry)) {
-    entry->wanted = wanted;
-    entry->wants = true;
-    entry->drained_at = drained_at;
-    return {};
-  }
+  if (may_defer && record_change(fd, *entry, wanted, drained_at)) return {};
   entry->wanted = wanted;
   if (entry->pending) {
     // Superseded by this change, made now: a recorded register with this change's state, a

@@ -151,6 +151,15 @@ class PendingChanges {
     return true;
   }
   [[gnu::noinline]] bool grow_pending() noexcept;
+  // Records a reregister of `entry` to `wanted` for the next poll, when this is the polling
+  // thread; false when it is made at once instead.
+  bool record_change(int fd, Entry& entry, KernelState wanted, std::uint64_t drained_at) noexcept {
+    if (!on_polling_thread() || !try_record(fd, entry)) return false;
+    entry.wanted = wanted;
+    entry.wants = true;
+    entry.drained_at = drained_at;
+    return true;
+  }
   // The epoll_ctl call that takes the kernel from `entry.held` to `entry.wanted`; op 0: none.
   [[nodiscard]] EpollCtl call_for(int fd, const Entry& entry) const noexcept;
   // Records the result of `call` in `entry`; false if it failed.

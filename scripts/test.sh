@@ -25,8 +25,9 @@ backends=(epoll poll)
 ctest_args=(--output-on-failure --timeout 60 -j "$(nproc)")
 
 echo "== normal build"
-# Release, as scripts/run.sh builds the same tree. Without debug information it compiles in two
-# thirds of RelWithDebInfo's time; the sanitizer builds below keep theirs for their reports.
+# Release, as scripts/run.sh builds the same tree. Without debug information pollscope_core
+# compiles in about three quarters of RelWithDebInfo's time; the sanitizer builds below keep line
+# tables for their reports.
 scripts/build.sh build -DCMAKE_BUILD_TYPE=Release -DLIBPOLL_BUILD_TESTS=ON
 ctest --test-dir build "${ctest_args[@]}"
 # io_uring too where this build has it and the kernel allows it: its instances are listed then.
@@ -54,7 +55,8 @@ done
 
 # The sanitizer builds are for what they find at run time: libpoll and pollscope compile in
 # unity batches (the suites do not: tests/CMakeLists.txt), with line tables only (-g1, file and
-# line in every report), in half the time of a file-by-file build with full debug information.
+# line in every report): pollscope_core in about a third of the time of a file-by-file build with
+# full debug information.
 # The normal build above keeps every file compiling on its own.
 sanitizer_build=(-DCMAKE_BUILD_TYPE=Debug -DCMAKE_UNITY_BUILD=ON -DCMAKE_CXX_FLAGS_DEBUG=-g1
   -DCMAKE_C_FLAGS_DEBUG=-g1)

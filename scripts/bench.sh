@@ -16,7 +16,10 @@
 #   peers     peers_bench: libpoll (epoll and io_uring; raw descriptors through SourceFd, and its
 #             own sockets) beside raw epoll, libev, libuv and libevent, interleaved in one
 #             process: dispatch and churn (a reregister on every event) at 100, 1000 and 9984
-#             socket pairs, register/deregister at 9984, ping-pong round-trip p50; then
+#             socket pairs, register/deregister at 9984; ping-pong round-trip p50, in
+#             PEER_PINGPONG_RUNS processes of its own (each process holds each implementation
+#             on one of a few p50 levels about 2 us apart, whatever its code: the table gives
+#             the median of the processes' paired ratios and their range); then
 #             callgrind, user-space instructions per event of dispatch and churn at 1000 pairs;
 #             prints the ratio table (ratios to raw epoll) and, with --json FILE, writes it.
 #
@@ -31,12 +34,14 @@
 #   CG_PAIRS (default 1000), CG_ROUNDS (default 20); registry: REG_FDS (default 1000), REG_ROUNDS
 #   (default 200), REG_CG_ROUNDS (default 20); backends: POLL_ROUNDS (timed rounds at
 #   100,1000,9984 pairs, default "200 100 30"), POLL_TIME_LIMIT (seconds per size, default 60);
-#   peers: PEER_ROUNDS (timed rounds per size, default 200), PEER_TRIPS (ping-pong round trips,
-#   default 2000), PEER_IMPLS (default: all eight).
+#   peers: PEER_ROUNDS (timed rounds per size, default 200), PEER_TRIPS (ping-pong round trips
+#   per process, default 2000), PEER_PINGPONG_RUNS (ping-pong processes, default 15), PEER_IMPLS
+#   (default: all eight).
 # Installs what it needs (the build tools, valgrind, libev, libuv, libevent) through
 # scripts/setup.sh.
-# Takes about three minutes on a 2-core machine once built (chain 45 s, registry 10 s,
-# backends 30 s when the poll(2) backend is present, peers 90 s); the build adds about two.
+# Takes about nine minutes on a 2-core machine once built (chain 45 s, registry 10 s,
+# backends 30 s when the poll(2) backend is present, peers 7 min with its callgrind runs); the
+# build adds about two.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -278,7 +283,17 @@ if wanted peers; then
   echo
   echo "== peers: wall time, ${PEER_ROUNDS:-200} rounds per size and implementation, interleaved"
   "$peers" --impls "$peer_impls" --pairs 100,1000,9984 --rounds "${PEER_ROUNDS:-200}" \
-    --trips "${PEER_TRIPS:-2000}" | tee "$out/peers.txt"
+    --work dispatch,churn,register | tee "$out/peers.txt"
+  pingpong_runs="${PEER_PINGPONG_RUNS:-15}"
+  [[ "$pingpong_runs" =~ ^[1-9][0-9]*$ ]] || die "PEER_PINGPONG_RUNS must be a positive count"
+  echo
+  echo "== peers: ping-pong, ${PEER_TRIPS:-2000} round trips per implementation, in each of" \
+    "$pingpong_runs processes"
+  : >"$out/peers-pingpong.txt"
+  for ((run = 1; run <= pingpong_runs; ++run)); do
+    "$peers" --impls "$peer_impls" --work pingpong --trips "${PEER_TRIPS:-2000}" |
+      sed "s/^result /run $run /" | tee -a "$out/peers-pingpong.txt"
+  done
 
   echo
   echo "== peers: callgrind, user-space instructions per event inside dispatch_round, and per call"
@@ -311,14 +326,24 @@ if wanted peers; then
 
   echo
   echo "== peers: ratios to raw epoll (wall time; instructions: per event over raw's)"
-  python3 - "$out/peers.txt" "$out/peers-callgrind.txt" "$json" <<'PYTHON'
-import json, os, sys, tempfile
+  python3 - "$out/peers.txt" "$out/peers-callgrind.txt" "$json" "$out/peers-pingpong.txt" \
+    <<'PYTHON'
+import json, os, statistics, sys, tempfile
 
-results, instructions = {}, {}
+results, instructions, pingpong_runs, raw_pingpong_ns = {}, {}, {}, []
 for line in open(sys.argv[1]):
     parts = line.split()
     if len(parts) == 5 and parts[0] == "result":
         results[(parts[1], int(parts[2]), parts[3])] = float(parts[4])
+# Each ping-pong process's paired ratio (the median over its blocks of each block's p50 over
+# raw epoll's in the same block), by implementation.
+for line in open(sys.argv[4]):
+    parts = line.split()
+    if len(parts) == 6 and parts[0] == "run" and parts[2] in ("pingpong_paired",
+                                                              "pingpong_mean_paired"):
+        pingpong_runs.setdefault((parts[2], parts[4]), []).append(float(parts[5]))
+    elif len(parts) == 6 and parts[0] == "run" and parts[2] == "pingpong" and parts[4] == "raw":
+        raw_pingpong_ns.append(float(parts[5]))
 for line in open(sys.argv[2]):
     parts = line.split()
     if len(parts) == 4 and parts[0] == "instructions":
@@ -366,12 +391,20 @@ if raw_ir:
     table["rows"]["register_instructions"] = {"raw_per_call": raw_ir, **extra}
     rows.append((f"user-space instructions per register or deregister (raw: {raw_ir:.0f})",
                  [text(extra[i], True) for i in impls]))
-# The median of per-block ratios (peers_bench pairs each block with raw's), else the ratio of
-# the p50s over all blocks.
-per = {i: results.get(("pingpong_paired", 1, i)) or ratio("pingpong", 1, i) for i in impls}
-table["rows"]["pingpong_p50"] = per
-rows.append(("ping-pong wake-up p50", [text(per[i]) for i in impls]))
+# The median over the processes of each one's paired ratio, and their range: one process can
+# hold an implementation on one side of the p50's two paths for all its blocks.
+for key, label, what in (("pingpong_p50", "pingpong_paired", "p50"),
+                         ("pingpong_mean", "pingpong_mean_paired", "mean")):
+    runs = {i: pingpong_runs.get((label, i), []) for i in impls}
+    per = {i: statistics.median(runs[i]) if runs[i] else None for i in impls}
+    table["rows"][key] = per
+    table["rows"][key + "_runs"] = runs
+    count = max((len(r) for r in runs.values()), default=0)
+    rows.append((f"ping-pong round trip {what}, median of {count} processes (their range)",
+                 [f"{text(per[i])} ({min(runs[i]):.2f}–{max(runs[i]):.2f})" if runs[i] else ""
+                  for i in impls]))
 table["raw_ns"] = {f"{w}/{s}": v for (w, s, i), v in results.items() if i == "raw"}
+table["raw_ns"]["pingpong_runs"] = raw_pingpong_ns
 
 print("| work | " + " | ".join(names[i] for i in impls) + " |")
 print("|---|" + "---|" * len(impls))

@@ -177,7 +177,10 @@ class LibpollLoop final : public Loop {
   std::array<std::byte, 64> buffer_{};
 };
 
-// ---- libev: ev_io watchers; a change is stop, set, start (applied at the next iteration) -------
+// ---- libev: ev_io watchers; a change is stop, modify, start (applied at the next iteration) ----
+// libev compares each watched descriptor's final mask at its next iteration and makes no system
+// call when it is unchanged. ev_io_set in place of ev_io_modify would also declare the
+// descriptor new, and libev would then try an EPOLL_CTL_ADD on every event (failing with EEXIST).
 class LibevLoop final : public Loop {
  public:
   LibevLoop() : loop_(ev_loop_new(EVBACKEND_EPOLL)) {}
@@ -218,7 +221,7 @@ class LibevLoop final : public Loop {
     if (drain_one(io->fd, self.echo_)) ev_break(loop, EVBREAK_ALL);
     if (self.churn_) {
       ev_io_stop(loop, io);
-      ev_io_set(io, io->fd, kLibevRead);
+      ev_io_modify(io, kLibevRead);
       ev_io_start(loop, io);
     }
     ++self.handled_;

@@ -9,6 +9,8 @@
 //   pingpong  a byte bounced off a loop serving echo in another thread, both on one CPU: p50
 //             round trip, and the median over blocks of each block's p50 over raw epoll's.
 // Prints "result <work> <pairs> <impl> <value>" lines; scripts/bench.sh makes the ratio table.
+// --work picks the workloads of a run (a comma list; all four by default): scripts/bench.sh runs
+// ping-pong alone in several processes, since its p50 moves with each process's memory layout.
 // With --impl, one implementation's dispatch or churn rounds alone, for callgrind: its
 // "totals: dispatch_round events=<n>" line gives the events to divide the instructions by;
 // with --work register, its register rounds ("totals: register_round calls=<n>", registers
@@ -20,10 +22,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -43,8 +48,18 @@ struct Options {
   std::size_t blocks = 4;    // interleaving blocks
   std::size_t trips = 1000;  // ping-pong round trips per implementation
   std::string single;        // --impl: one implementation, for callgrind
-  std::string work = "dispatch";
+  // --work: with --impl, dispatch, churn or register (dispatch when empty); otherwise the
+  // workloads to run, all four when empty.
+  std::vector<std::string> work;
+
+  [[nodiscard]] bool runs(std::string_view name) const {
+    return work.empty() || std::find(work.begin(), work.end(), name) != work.end();
+  }
+  [[nodiscard]] std::string single_work() const { return work.empty() ? "dispatch" : work[0]; }
 };
+
+constexpr std::array<std::string_view, 4> kWorkloads = {"dispatch", "churn", "register",
+                                                        "pingpong"};
 
 double ns_since(Clock::time_point start) {
   return std::chrono::duration<double, std::nano>(Clock::now() - start).count();
@@ -119,11 +134,38 @@ bool pin_to_cpu(int cpu) {
   return ::pthread_setaffinity_np(::pthread_self(), sizeof(set), &set) == 0;
 }
 
-// ping-pong: p50 of the round trips of a byte bounced off each loop. The client and the echo
-// thread are pinned to two CPUs, so that every implementation gets the same wake-up path (a
-// round trip within one CPU is another workload), and the implementations take turns in short
-// blocks, in an order that rotates, each beginning with a few unmeasured trips, so that a change
-// of load on the machine falls on all of them alike.
+// Each block's value over raw epoll's in the same block, and the median of those: the ratio
+// that a drift of the machine's speed between blocks does not move.
+void report_paired(const char* work, const Options& options,
+                   const std::vector<std::vector<double>>& per_block) {
+  const auto raw = std::find(options.impls.begin(), options.impls.end(), "raw");
+  if (raw == options.impls.end()) return;
+  const auto& reference = per_block[static_cast<std::size_t>(raw - options.impls.begin())];
+  for (std::size_t i = 0; i < per_block.size(); ++i) {
+    std::vector<double> ratios;
+    for (std::size_t block = 0; block < reference.size(); ++block) {
+      ratios.push_back(per_block[i][block] / reference[block]);
+    }
+    std::printf("result %s 1 %s %.3f\n", work, options.impls[i].c_str(),
+                bench::summarize(ratios).median);
+  }
+}
+
+double mean_of(const std::vector<double>& values) {
+  double sum = 0;
+  for (const double value : values) sum += value;
+  return values.empty() ? 0 : sum / static_cast<double>(values.size());
+}
+
+// ping-pong: the round trips of a byte bounced off each loop. The client and the echo thread
+// are pinned to one CPU, so that every implementation gets the same wake-up path (each trip is
+// two switches on that CPU, never a wake-up across CPUs, whose cost the VM varies), and the
+// implementations take turns in short blocks, in an order that rotates, each beginning with a
+// few unmeasured trips, so that a change of load on the machine falls on all of them alike.
+// A trip takes one of two paths: the echo thread runs as soon as the byte is written, and the
+// reply is there at the client's first read; or the client first waits in poll(). About half
+// the trips take each, about 3 us apart here, so the p50 is whichever path just passes half;
+// the mean moves with the share of each, and is reported beside it.
 void run_pingpong(const Options& options, std::vector<std::unique_ptr<peers::Loop>>& loops,
                   const rlimit& limit) {
   constexpr std::size_t kWarmTrips = 20;
@@ -133,6 +175,7 @@ void run_pingpong(const Options& options, std::vector<std::unique_ptr<peers::Loo
   const bool pinned = pin_to_cpu(0);
   std::vector<std::vector<double>> trips(loops.size());
   std::vector<std::vector<double>> block_p50(loops.size());
+  std::vector<std::vector<double>> block_mean(loops.size());
   for (std::size_t block = 0; block < blocks; ++block) {
     // Each block starts with the next implementation, so that none always follows the same one.
     for (std::size_t turn = 0; turn < loops.size(); ++turn) {
@@ -157,28 +200,18 @@ void run_pingpong(const Options& options, std::vector<std::unique_ptr<peers::Loo
       echo.join();
       loops[i]->unwatch_all();
       loops[i]->settle();
-      block_p50[i].push_back(
-          bench::summarize(std::vector<double>(trips[i].begin() + first_trip, trips[i].end()))
-              .median);
+      const std::vector<double> this_block(trips[i].begin() + first_trip, trips[i].end());
+      block_p50[i].push_back(bench::summarize(this_block).median);
+      block_mean[i].push_back(mean_of(this_block));
     }
   }
   if (restore) (void)::pthread_setaffinity_np(::pthread_self(), sizeof(before), &before);
   for (std::size_t i = 0; i < loops.size(); ++i) {
     report("pingpong", 1, options.impls[i], bench::summarize(trips[i]).median);
+    report("pingpong_mean", 1, options.impls[i], mean_of(trips[i]));
   }
-  // Each block's p50 over raw epoll's in the same block, and the median of those: the ratio
-  // that a drift of the machine's speed between blocks does not move.
-  const auto raw = std::find(options.impls.begin(), options.impls.end(), "raw");
-  if (raw == options.impls.end()) return;
-  const auto& reference = block_p50[static_cast<std::size_t>(raw - options.impls.begin())];
-  for (std::size_t i = 0; i < loops.size(); ++i) {
-    std::vector<double> ratios;
-    for (std::size_t block = 0; block < blocks; ++block) {
-      ratios.push_back(block_p50[i][block] / reference[block]);
-    }
-    std::printf("result pingpong_paired 1 %s %.3f\n", options.impls[i].c_str(),
-                bench::summarize(ratios).median);
-  }
+  report_paired("pingpong_paired", options, block_p50);
+  report_paired("pingpong_mean_paired", options, block_mean);
 }
 
 Options parse(int argc, char** argv) {
@@ -198,7 +231,14 @@ Options parse(int argc, char** argv) {
     } else if (args.flag() == "--impl") {
       options.single = std::string(args.value());
     } else if (args.flag() == "--work") {
-      options.work = std::string(args.value());
+      options.work.clear();
+      for (auto name : bench::split(args.value())) {
+        if (std::find(kWorkloads.begin(), kWorkloads.end(), name) == kWorkloads.end()) {
+          throw std::runtime_error("--work: unknown workload '" + std::string(name) +
+                                      "' (dispatch, churn, register or pingpong)");
+        }
+        options.work.emplace_back(name);
+      }
     } else {
       args.reject();
     }
@@ -226,7 +266,12 @@ int run_single(const Options& options, const rlimit& limit) {
     return 3;
   }
   auto pairs = bench::make_pairs(options.pairs.front(), limit);
-  if (options.work == "register") {
+  const std::string work = options.single_work();
+  if (work == "pingpong" || options.work.size() > 1) {
+    std::fprintf(stderr, "peers_bench: --impl takes one --work of dispatch, churn or register\n");
+    return 2;
+  }
+  if (work == "register") {
     loop->apply();  // a first loop iteration, as a loop makes before it serves
     for (std::size_t round = 0; round < options.rounds + 2; ++round) {
       register_round(*loop, pairs);
@@ -240,7 +285,7 @@ int run_single(const Options& options, const rlimit& limit) {
   std::size_t events = 0;
   for (std::size_t round = 0; round < options.rounds + 2; ++round) {
     write_active(pairs, active);
-    events += loop->dispatch_round(active, options.work == "churn");
+    events += loop->dispatch_round(active, work == "churn");
   }
   loop->unwatch_all();
   loop->settle();
@@ -267,13 +312,16 @@ int main(int argc, char** argv) {
     }
     options.impls = present;
     for (std::size_t size : options.pairs) {
+      if (!options.runs("dispatch") && !options.runs("churn") && !options.runs("register")) break;
       auto pairs = bench::make_pairs(size, limit);
-      run_dispatch(options, pairs, false, loops);
-      run_dispatch(options, pairs, true, loops);
-      if (size == options.pairs.back()) run_register(options, pairs, loops);
+      if (options.runs("dispatch")) run_dispatch(options, pairs, false, loops);
+      if (options.runs("churn")) run_dispatch(options, pairs, true, loops);
+      if (options.runs("register") && size == options.pairs.back()) {
+        run_register(options, pairs, loops);
+      }
       std::fflush(stdout);
     }
-    run_pingpong(options, loops, limit);
+    if (options.runs("pingpong")) run_pingpong(options, loops, limit);
     return 0;
   } catch (const std::exception& error) {
     std::fprintf(stderr, "peers_bench: %s\n", error.what());

@@ -235,7 +235,7 @@ Options parse(int argc, char** argv) {
       for (auto name : bench::split(args.value())) {
         if (std::find(kWorkloads.begin(), kWorkloads.end(), name) == kWorkloads.end()) {
           throw std::runtime_error("--work: unknown workload '" + std::string(name) +
-                                      "' (dispatch, churn, register or pingpong)");
+                                   "' (dispatch, churn, register or pingpong)");
         }
         options.work.emplace_back(name);
       }

@@ -268,6 +268,28 @@ TEST(PollscopeRun, WritesTheReportToStdoutWithoutOut) {
   EXPECT_EQ(scenarios.entries(), std::set<std::string>{"tiny.json"});
 }
 
+// The revision is taken at each build, not when the build was configured: a report names the
+// commit it was built from (with "-dirty" when tracked files differed), or "unknown" outside a
+// git checkout.
+TEST(PollscopeRun, ReportNamesTheRevisionItWasBuiltFrom) {
+  const TempDir scenarios;
+  const std::string scenario = scenarios.write("tiny.json", tiny_scenario());
+  const Outcome outcome = pollscope({"run", scenario, "-q"});
+  ASSERT_TRUE(exited_with(outcome, 0));
+  const std::string revision =
+      parse_report(outcome.out).at("context").value("git_revision", std::string());
+
+  const Outcome head =
+      run_program({"git", "-C", kSourceDir.string(), "rev-parse", "--short=12", "HEAD"});
+  if (!head.started || !head.exited || head.exit_code != 0) {
+    EXPECT_EQ(revision, "unknown") << describe(head);
+    return;
+  }
+  const std::string commit = head.out.substr(0, head.out.find('\n'));
+  ASSERT_EQ(commit.size(), 12u) << head.out;
+  EXPECT_TRUE(revision == commit || revision == commit + "-dirty") << revision << " at " << commit;
+}
+
 TEST(PollscopeRun, FailingThresholdExitsOneWithVerdictFail) {
   const TempDir scenarios;
   const TempDir reports;

@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "build_revision.hpp"  // generated at build time: POLLSCOPE_GIT_REVISION
 #include "libpoll/version.hpp"
 #include "report/report.hpp"
 

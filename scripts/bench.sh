@@ -39,9 +39,9 @@
 #   (default: all eight).
 # Installs what it needs (the build tools, valgrind, libev, libuv, libevent) through
 # scripts/setup.sh.
-# Takes about nine minutes on a 2-core machine once built (chain 45 s, registry 10 s,
-# backends 30 s when the poll(2) backend is present, peers 7 min with its callgrind runs); the
-# build adds about two.
+# Takes about three minutes on a 2-core machine once built (chain 45 s, registry 10 s,
+# backends 30 s when the poll(2) backend is present, peers 60 s, its 15 ping-pong processes
+# included); the build adds about two.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

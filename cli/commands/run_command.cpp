@@ -18,7 +18,7 @@ void add_run(CLI::App& app, int& exit_code) {
       "--out,-o", *out,
       "Write the report to this file (atomically; a device or FIFO directly; - for stdout)");
   command->add_option("--backend", *backend, "Override the scenario's backend")
-      ->check(CLI::IsMember({"epoll", "poll"}));
+      ->check(CLI::IsMember({"epoll", "poll", "io_uring"}));
   add_memory_budget(*command, request->memory_budget_mib);
   auto capture = std::make_shared<std::string>();
   auto* capture_option =

@@ -23,6 +23,7 @@
 
 #include "bad_scenarios_table.hpp"
 #include "child_process.hpp"
+#include "libpoll/poll.hpp"
 
 namespace pollscope {
 namespace {
@@ -250,6 +251,34 @@ TEST(PollscopeRun, WritesAValidReportToOutAtomically) {
   EXPECT_EQ(report.at("leaks").value("total", 1u), 0u);
 
   // Last, as the only part that needs python3-jsonschema (scripts/setup.sh installs it).
+  if (!have_jsonschema()) GTEST_SKIP() << "python3 -c 'import jsonschema' fails: not checked";
+  expect_valid_report(report_path);
+}
+
+// --backend io_uring runs on libpoll's io_uring backend, and the report passes the schema; where
+// this kernel offers no usable io_uring, the run is refused with one line naming the backend.
+TEST(PollscopeRun, BackendIoUringRunsThereOrIsRefusedNamingIt) {
+  const TempDir scenarios;
+  const TempDir reports;
+  const std::string scenario = scenarios.write("tiny.json", tiny_scenario());
+  const std::string report_path = reports / "report.json";
+  const Outcome outcome =
+      pollscope({"run", scenario, "--backend", "io_uring", "--out", report_path, "-q"});
+
+  libpoll::PollOptions options;
+  options.backend = libpoll::Backend::io_uring;
+  if (!libpoll::Poll::create(options)) {
+    ASSERT_TRUE(exited_with(outcome, 3));
+    EXPECT_TRUE(one_line(outcome.err)) << outcome.err;
+    EXPECT_TRUE(contains(outcome.err, "io_uring")) << outcome.err;
+    EXPECT_EQ(reports.entries(), std::set<std::string>{});
+    return;
+  }
+  ASSERT_TRUE(exited_with(outcome, 0));
+  const json report = parse_report(read_file(report_path));
+  EXPECT_EQ(report.at("context").value("backend", ""), "io_uring");
+  EXPECT_EQ(report.value("verdict", ""), "pass");
+  EXPECT_EQ(report.at("leaks").value("total", 1u), 0u);
   if (!have_jsonschema()) GTEST_SKIP() << "python3 -c 'import jsonschema' fails: not checked";
   expect_valid_report(report_path);
 }

@@ -3,6 +3,7 @@
 #include "engine/engine.hpp"
 
 #include "figures/catalogue.hpp"
+#include "libpoll/poll.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -44,7 +45,15 @@ std::uint64_t count_of(const RunOutcome& outcome, const std::string& kind) {
   return count;
 }
 
-class EngineTest : public ::testing::TestWithParam<const char*> {};
+// Each test on each backend; io_uring only where this kernel offers it.
+class EngineTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  void SetUp() override {
+    libpoll::PollOptions options;
+    options.backend = libpoll::parse_backend(GetParam()).value_or(libpoll::Backend::automatic);
+    if (!libpoll::Poll::create(options)) GTEST_SKIP() << GetParam() << " is unavailable here";
+  }
+};
 
 TEST_P(EngineTest, ClosedLoopDeliversEveryMessageOnEveryKindAndLeaksNothing) {
   for (const char* kind : {"tcp", "unix", "udp", "pipe"}) {
@@ -335,7 +344,7 @@ TEST_P(EngineTest, WorkersSplitTheOpenLoopRateAndTheMessageCount) {
   EXPECT_GE(figures.seconds, 0.09);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, EngineTest, ::testing::Values("epoll", "poll"));
+INSTANTIATE_TEST_SUITE_P(Backends, EngineTest, ::testing::Values("epoll", "poll", "io_uring"));
 
 // Phases run one after another: the overall target rate is their time-weighted mean, so that an
 // open-loop run that kept pace in every phase keeps pace overall. Workers run side by side: their

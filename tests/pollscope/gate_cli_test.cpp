@@ -27,10 +27,13 @@ using json = nlohmann::json;
 // 2 Unix pairs, one of them active, one phase of 300 ms: a run takes well under a second; each
 // wait returns the one event in flight however busy the machine, and the set-up's calls weigh
 // little per event, so that the counts per event do not depend on the machine's load.
+// On epoll, whatever LIBPOLL_BACKEND says: the slowdown shim wraps epoll_wait and poll, the
+// waits of the epoll and poll(2) backends.
 constexpr const char* kQuickScenario = R"({
   "format": 1,
   "name": "quick",
   "description": "two unix pairs, one active, 300 ms",
+  "backend": "epoll",
   "sockets": {"kind": "unix", "count": 2, "active": 1},
   "phases": [{"name": "steady", "duration_ms": 300}],
   "thresholds": ["missed_events == 0"]

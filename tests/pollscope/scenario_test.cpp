@@ -193,7 +193,7 @@ TEST(ScenarioParse, EverySocketKindBackendAndTogglePattern) {
     document["sockets"]["kind"] = kind;
     EXPECT_EQ(to_string(parsed(document).sockets.kind), kind);
   }
-  for (const char* backend : {"automatic", "epoll", "poll"}) {
+  for (const char* backend : {"automatic", "epoll", "poll", "io_uring"}) {
     json document = minimal();
     document["backend"] = backend;
     EXPECT_EQ(libpoll::to_string(parsed(document).backend), backend);
@@ -1313,7 +1313,7 @@ TEST(ScenarioSchema, KeysAndEnumsAgreeWithTheParser) {
       names(TogglePattern::none, TogglePattern::readable_writable, TogglePattern::write_interest,
             TogglePattern::reregister_cycle, TogglePattern::deregister_cycle));
   EXPECT_EQ(schema.at("/properties/backend/enum"_json_pointer),
-            json::array({"automatic", "epoll", "poll"}));
+            json::array({"automatic", "epoll", "poll", "io_uring"}));
   EXPECT_EQ(schema.at("/properties/format/const"_json_pointer), kScenarioFormat);
 }
 

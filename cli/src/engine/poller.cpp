@@ -33,7 +33,11 @@ Poller::Poller(const Scenario& scenario, const RunOptions& options, PollerPart p
   poll_options.backend = options.backend.value_or(scenario.backend);
   poll_options.measure_blocked_time = true;
   auto poll = libpoll::Poll::create(poll_options);
-  if (!poll) throw Failure::environment("creating the Poll: " + poll.error().message());
+  if (!poll) {
+    throw Failure::environment("creating the Poll (backend " +
+                               std::string(libpoll::to_string(poll_options.backend)) +
+                               "): " + poll.error().message());
+  }
   poll_.emplace(std::move(*poll));
   // pollscope reports leaks itself, in the report; the injected ones are expected.
   poll_->set_leak_handler(nullptr);

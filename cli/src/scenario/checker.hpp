@@ -65,7 +65,7 @@ inline constexpr std::array kTogglePatterns = {
     TogglePattern::none, TogglePattern::readable_writable, TogglePattern::write_interest,
     TogglePattern::reregister_cycle, TogglePattern::deregister_cycle};
 inline constexpr std::array kBackends = {libpoll::Backend::automatic, libpoll::Backend::epoll,
-                                         libpoll::Backend::poll};
+                                         libpoll::Backend::poll, libpoll::Backend::io_uring};
 inline constexpr std::array kComparisons = {Comparison::less, Comparison::less_equal,
                                             Comparison::greater, Comparison::greater_equal,
                                             Comparison::equal};

@@ -298,21 +298,7 @@ void IoUringSelector::prepare(const Change& change, io_uring_sqe* entry) noexcep
   target.held_mask = target.interest;
 }
 
-std::size_t IoUringSelector::reap(Events& events) noexcept {
-  std::size_t count = 0;
-  unsigned head = 0;
-  unsigned seen = 0;
-  io_uring_cqe* completion = nullptr;
-  io_uring_for_each_cqe(&ring_, head, completion) {
-    if (!take(*completion, events, count)) break;  // full: the rest waits for the next poll
-    ++seen;
-  }
-  io_uring_cq_advance(&ring_, seen);
-  detail::EventsAccess::set_size(events, count);
-  return count;
-}
-
-bool IoUringSelector::take(const io_uring_cqe& completion, Events& events,
+inline bool IoUringSelector::take(const io_uring_cqe& completion, Events& events,
                            std::size_t& count) noexcept {
   const bool more = (completion.flags & IORING_CQE_F_MORE) != 0;
   if (completion.user_data == kWakeData) {
@@ -354,6 +340,23 @@ bool IoUringSelector::take(const io_uring_cqe& completion, Events& events,
   entry->slot = static_cast<std::uint32_t>(count);
   out[count++] = detail::EventAccess::make(entry->token, bits);
   return true;
+}
+
+std::size_t IoUringSelector::reap(Events& events) noexcept {
+  std::size_t count = 0;
+  // What the kernel had posted when the reap began, read once; later completions wait for the
+  // next poll, as epoll_wait's later events do.
+  const unsigned ready = io_uring_cq_ready(&ring_);
+  const unsigned head = *ring_.cq.khead;
+  unsigned seen = 0;
+  while (seen < ready) {
+    const io_uring_cqe& completion = ring_.cq.cqes[(head + seen) & ring_.cq.ring_mask];
+    if (!take(completion, events, count)) break;  // full: the rest waits for the next poll
+    ++seen;
+  }
+  io_uring_cq_advance(&ring_, seen);
+  detail::EventsAccess::set_size(events, count);
+  return count;
 }
 
 }  // namespace libpoll::sys

@@ -51,12 +51,6 @@ bool IoUringSelector::names_registered_file(int fd, const Entry& entry) noexcept
   return !S_ISFIFO(named.mode) || (::fcntl(fd, F_GETFL) & O_ACCMODE) == entry.access_mode;
 }
 
-IoUringSelector::Entry* IoUringSelector::live(int fd) noexcept {
-  if (fd < 0 || static_cast<std::size_t>(fd) >= entries_.size()) return nullptr;
-  Entry& entry = entries_[static_cast<std::size_t>(fd)];
-  return entry.generation != 0 ? &entry : nullptr;
-}
-
 void IoUringSelector::reserve_changes(std::size_t more) {
   // Geometric, so that a burst of registrations between two polls costs amortised O(1) each.
   if (changes_.size() + more > changes_.capacity()) {

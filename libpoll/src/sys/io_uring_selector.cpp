@@ -299,7 +299,7 @@ void IoUringSelector::prepare(const Change& change, io_uring_sqe* entry) noexcep
 }
 
 inline bool IoUringSelector::take(const io_uring_cqe& completion, Events& events,
-                           std::size_t& count) noexcept {
+                                  std::size_t& count) noexcept {
   const bool more = (completion.flags & IORING_CQE_F_MORE) != 0;
   if (completion.user_data == kWakeData) {
     (void)wake_->reset();

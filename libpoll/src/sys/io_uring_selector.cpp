@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <mutex>
 #include <new>
 
 #include "libpoll/detail/syscall.hpp"

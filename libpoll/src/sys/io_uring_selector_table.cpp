@@ -6,8 +6,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <new>
 
 #include "libpoll/detail/io_result.hpp"
@@ -18,6 +20,27 @@
 namespace libpoll::sys {
 
 namespace {
+
+// poll(2)'s bits for each interest, indexed by its readable, writable and priority bits: one
+// load on every register and reregister. POLLRDHUP with readable, so that a peer's half-close
+// is reported as read-closed.
+constexpr std::array<std::uint32_t, 8> kPollBits = [] {
+  std::array<std::uint32_t, 8> bits{};
+  for (std::size_t kinds = 0; kinds < bits.size(); ++kinds) {
+    std::uint32_t kind = 0;
+    if ((kinds & 1) != 0) kind |= POLLIN | POLLRDHUP;
+    if ((kinds & 2) != 0) kind |= POLLOUT;
+    if ((kinds & 4) != 0) kind |= POLLPRI;
+    bits[kinds] = kind;
+  }
+  return bits;
+}();
+
+std::uint32_t poll_bits(Interest interest) noexcept {
+  return kPollBits[static_cast<std::size_t>(interest.is_readable()) |
+                   static_cast<std::size_t>(interest.is_writable()) << 1 |
+                   static_cast<std::size_t>(interest.is_priority()) << 2];
+}
 
 // What `fd` names now: the file's identity, or EBADF.
 struct Named {
@@ -119,7 +142,7 @@ Result<void> IoUringSelector::register_fd(int fd, Token token, Interest interest
     ++registered_;
   }
   entry = Entry{.token = token,
-                .interest = mask_for(interest),
+                .interest = poll_bits(interest),
                 .generation = next_generation(),
                 .identity = identity,
                 .access_mode = access_mode};
@@ -146,14 +169,14 @@ Result<void> IoUringSelector::reregister_fd(int fd, Token token, Interest intere
     return Unexpected(std::errc::no_such_file_or_directory);
   }
   if (!own) drained_at = detail::oldest_drain(interest, entry->read_drained, entry->write_drained);
-  if (keep_held(*entry, token, mask_for(interest), drained_at)) return {};
+  if (keep_held(*entry, token, poll_bits(interest), drained_at)) return {};
   try {
     reserve_changes(2);
   } catch (const std::bad_alloc&) {
     return Unexpected(std::errc::not_enough_memory);
   }
   entry->token = token;
-  entry->interest = mask_for(interest);
+  entry->interest = poll_bits(interest);
   entry->generation = next_generation();
   // The request in the kernel is removed and a new one made, in one batch: the new one reports
   // the source again if it is still ready, as EPOLL_CTL_MOD does. (An in-place update,
@@ -248,12 +271,7 @@ Result<std::vector<KernelRegistration>> IoUringSelector::registrations() const {
 }
 
 std::uint32_t IoUringSelector::mask_for(Interest interest) const noexcept {
-  std::uint32_t mask = 0;
-  // POLLRDHUP with readable, so that a peer's half-close is reported as read-closed.
-  if (interest.is_readable()) mask |= POLLIN | POLLRDHUP;
-  if (interest.is_writable()) mask |= POLLOUT;
-  if (interest.is_priority()) mask |= POLLPRI;
-  return mask;
+  return poll_bits(interest);
 }
 
 Result<std::unique_ptr<WakerHandle>> IoUringSelector::make_waker() noexcept {

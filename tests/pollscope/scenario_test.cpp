@@ -392,7 +392,7 @@ const ErrorCase kErrorCases[] = {
     {"DescriptionNull", R"([{"op": "replace", "path": "/description", "value": null}])",
      "/description", "expected a string, got null"},
     {"BackendUnknown", R"([{"op": "add", "path": "/backend", "value": "kqueue"}])", "/backend",
-     R"(expected one of "automatic", "epoll", "poll", got "kqueue")"},
+     R"(expected one of "automatic", "epoll", "poll", "io_uring", got "kqueue")"},
     {"BackendNotString", R"([{"op": "add", "path": "/backend", "value": 1}])", "/backend",
      "got an integer"},
     // events_capacity, workers

@@ -121,7 +121,7 @@ class PollSelector final : public Selector {
   void wake_if_blocked() noexcept;
 
   mutable detail::FutexMutex mutex_;  // as the other selectors': an atomic instruction each way
-  std::map<int, Entry> table_;  // ordered by fd, so that scans can resume where one stopped
+  std::map<int, Entry> table_;        // ordered by fd, so that scans can resume where one stopped
   std::map<int, Identity> unregistered_wakers_;  // made by make_waker, not registered yet
   std::uint64_t next_generation_ = 0;
   int resume_after_ = -1;  // the fd of the last event delivered: the next scan starts after it

@@ -3,7 +3,6 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 
-#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstddef>
@@ -26,26 +25,13 @@ static_assert(readiness::in == EPOLLIN && readiness::pri == EPOLLPRI &&
 
 namespace {
 
-// epoll's bits for each interest, indexed by its readable, writable and priority bits: one load
-// on every register and reregister instead of three tests.
-constexpr std::array<std::uint32_t, 8> kEpollBits = [] {
-  std::array<std::uint32_t, 8> bits{};
-  for (std::size_t kinds = 0; kinds < bits.size(); ++kinds) {
-    // EPOLLRDHUP with readable, so that a peer's half-close is reported as read-closed.
-    std::uint32_t kind = EPOLLET;
-    if ((kinds & 1) != 0) kind |= EPOLLIN | EPOLLRDHUP;
-    if ((kinds & 2) != 0) kind |= EPOLLOUT;
-    if ((kinds & 4) != 0) kind |= EPOLLPRI;
-    bits[kinds] = kind;
-  }
-  return bits;
-}();
+// EPOLLRDHUP with readable, so that a peer's half-close is reported as read-closed.
+constexpr InterestBits kEpollBits =
+    interest_bits(EPOLLET, EPOLLIN | EPOLLRDHUP, EPOLLOUT, EPOLLPRI);
 
 KernelState to_state(Token token, Interest interest) noexcept {
-  const auto kinds = static_cast<std::size_t>(interest.is_readable()) |
-                     static_cast<std::size_t>(interest.is_writable()) << 1 |
-                     static_cast<std::size_t>(interest.is_priority()) << 2;
-  return KernelState{.events = kEpollBits[kinds], .data = static_cast<std::uint64_t>(token.value)};
+  return KernelState{.events = bits_of(kEpollBits, interest),
+                     .data = static_cast<std::uint64_t>(token.value)};
 }
 
 }  // namespace

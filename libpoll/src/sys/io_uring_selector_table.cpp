@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -21,25 +20,11 @@ namespace libpoll::sys {
 
 namespace {
 
-// poll(2)'s bits for each interest, indexed by its readable, writable and priority bits: one
-// load on every register and reregister. POLLRDHUP with readable, so that a peer's half-close
-// is reported as read-closed.
-constexpr std::array<std::uint32_t, 8> kPollBits = [] {
-  std::array<std::uint32_t, 8> bits{};
-  for (std::size_t kinds = 0; kinds < bits.size(); ++kinds) {
-    std::uint32_t kind = 0;
-    if ((kinds & 1) != 0) kind |= POLLIN | POLLRDHUP;
-    if ((kinds & 2) != 0) kind |= POLLOUT;
-    if ((kinds & 4) != 0) kind |= POLLPRI;
-    bits[kinds] = kind;
-  }
-  return bits;
-}();
+// POLLRDHUP with readable, so that a peer's half-close is reported as read-closed.
+constexpr InterestBits kPollBits = interest_bits(0, POLLIN | POLLRDHUP, POLLOUT, POLLPRI);
 
 std::uint32_t poll_bits(Interest interest) noexcept {
-  return kPollBits[static_cast<std::size_t>(interest.is_readable()) |
-                   static_cast<std::size_t>(interest.is_writable()) << 1 |
-                   static_cast<std::size_t>(interest.is_priority()) << 2];
+  return bits_of(kPollBits, interest);
 }
 
 // What `fd` names now: the file's identity, or EBADF.

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <mutex>
 
 #include "libpoll/detail/io_result.hpp"
 #include "libpoll/detail/syscall.hpp"

@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include <mutex>
+
 #include "sys/own_table.hpp"
 #include "sys/poll_selector.hpp"
 

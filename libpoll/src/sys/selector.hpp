@@ -5,7 +5,9 @@
 // one. The registration book (misuse checks, sites, ghost events) sits above this contract, in
 // PollState, so that every backend gets it the same way.
 
+#include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -42,6 +44,26 @@ struct ChangeCounts {
 [[nodiscard]] inline const void* this_thread_tag() noexcept {
   thread_local const char tag = 0;
   return &tag;
+}
+
+// A backend's native bits for every interest, in a table indexed by the interest's kinds
+// (readable 1, writable 2, priority 4): one load per register and reregister instead of three
+// tests. `always` is in every entry.
+using InterestBits = std::array<std::uint32_t, 8>;
+[[nodiscard]] constexpr InterestBits interest_bits(std::uint32_t always, std::uint32_t readable,
+                                                   std::uint32_t writable,
+                                                   std::uint32_t priority) noexcept {
+  InterestBits bits{};
+  for (std::size_t kinds = 0; kinds < bits.size(); ++kinds) {
+    bits[kinds] = always | ((kinds & 1) != 0 ? readable : 0) | ((kinds & 2) != 0 ? writable : 0) |
+                  ((kinds & 4) != 0 ? priority : 0);
+  }
+  return bits;
+}
+[[nodiscard]] inline std::uint32_t bits_of(const InterestBits& bits, Interest interest) noexcept {
+  return bits[static_cast<std::size_t>(interest.is_readable()) |
+              static_cast<std::size_t>(interest.is_writable()) << 1 |
+              static_cast<std::size_t>(interest.is_priority()) << 2];
 }
 
 class Selector {

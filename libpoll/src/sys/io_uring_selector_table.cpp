@@ -14,6 +14,7 @@
 #include "libpoll/detail/io_result.hpp"
 #include "libpoll/detail/syscall.hpp"
 #include "sys/io_uring_selector.hpp"
+#include "sys/open_file.hpp"
 #include "sys/own_table.hpp"
 
 namespace libpoll::sys {
@@ -106,7 +107,7 @@ Result<void> IoUringSelector::register_fd(int fd, Token token, Interest interest
     return Unexpected(std::errc::operation_not_permitted);
   }
   const Identity identity{named.device, named.inode};
-  const int access_mode = ::fcntl(fd, F_GETFL) & O_ACCMODE;
+  const int access_mode = access_mode_of(fd, named.mode);
 
   const std::scoped_lock lock(mutex_);
   try {

@@ -1,7 +1,9 @@
 #include "sys/open_file.hpp"
 
+#include <fcntl.h>
 #include <linux/kcmp.h>
 #include <linux/magic.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -65,6 +67,12 @@ std::optional<bool> epoll_watches_file_at(int epoll_fd, int target_fd, int fd) n
 
 void pretend_kcmp_is_refused(bool refused) noexcept {
   kcmp_refused.store(refused, std::memory_order_relaxed);
+}
+
+int access_mode_of(int fd, unsigned mode) noexcept {
+  // socket(), accept() and socketpair() open every socket read-write.
+  if (S_ISSOCK(mode)) return O_RDWR;
+  return ::fcntl(fd, F_GETFL) & O_ACCMODE;
 }
 
 bool is_anonymous_inode(int fd) noexcept {

@@ -25,6 +25,11 @@ namespace libpoll::sys {
 // empty), so that the fallbacks can be exercised where kcmp works.
 void pretend_kcmp_is_refused(bool refused) noexcept;
 
+// The access mode (O_ACCMODE bits of F_GETFL) of the open file behind `fd`, whose fstat gave
+// `mode`. A socket's is always O_RDWR, so a socket needs no system call; the tables that keep
+// it (poll(2), io_uring) use it to tell a pipe's two ends apart, which share an inode.
+[[nodiscard]] int access_mode_of(int fd, unsigned mode) noexcept;
+
 // True for a file on the anonymous inode (eventfd, timerfd, signalfd, epoll...): its device and
 // inode say nothing about which file it is.
 [[nodiscard]] bool is_anonymous_inode(int fd) noexcept;

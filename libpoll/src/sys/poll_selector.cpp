@@ -15,6 +15,7 @@
 
 #include "libpoll/detail/io_result.hpp"
 #include "libpoll/detail/syscall.hpp"
+#include "sys/open_file.hpp"
 #include "sys/own_table.hpp"
 
 namespace libpoll::sys {
@@ -224,7 +225,7 @@ Result<void> PollSelector::register_fd(int fd, Token token, Interest interest, I
     return Unexpected(std::errc::operation_not_permitted);
   }
   const Identity identity{status.st_dev, status.st_ino};
-  const int access_mode = ::fcntl(fd, F_GETFL) & O_ACCMODE;
+  const int access_mode = access_mode_of(fd, status.st_mode);
 
   const std::scoped_lock lock(mutex_);
   auto [at, added] = table_.try_emplace(fd);

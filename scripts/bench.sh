@@ -17,9 +17,10 @@
 #             own sockets) beside raw epoll, libev, libuv and libevent, interleaved in one
 #             process: dispatch and churn (a reregister on every event) at 100, 1000 and 9984
 #             socket pairs, register/deregister at 9984; ping-pong round-trip p50, in
-#             PEER_PINGPONG_RUNS processes of its own (each process holds each implementation
-#             on one of a few p50 levels about 2 us apart, whatever its code: the table gives
-#             the median of the processes' paired ratios and their range); then
+#             PEER_PINGPONG_RUNS processes of its own (a trip takes one of two paths about 3 us
+#             apart, half each, and one process can keep an implementation's p50 on either:
+#             the table gives the median of the processes' paired ratios, p50 and mean, and
+#             their range); then
 #             callgrind, user-space instructions per event of dispatch and churn at 1000 pairs;
 #             prints the ratio table (ratios to raw epoll) and, with --json FILE, writes it.
 #

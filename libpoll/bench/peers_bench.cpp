@@ -10,7 +10,8 @@
 //             round trip, and the median over blocks of each block's p50 over raw epoll's.
 // Prints "result <work> <pairs> <impl> <value>" lines; scripts/bench.sh makes the ratio table.
 // --work picks the workloads of a run (a comma list; all four by default): scripts/bench.sh runs
-// ping-pong alone in several processes, since its p50 moves with each process's memory layout.
+// ping-pong alone in several processes, since one process can keep an implementation's p50 on
+// either of a trip's two paths (see run_pingpong).
 // With --impl, one implementation's dispatch or churn rounds alone, for callgrind: its
 // "totals: dispatch_round events=<n>" line gives the events to divide the instructions by;
 // with --work register, its register rounds ("totals: register_round calls=<n>", registers

@@ -247,6 +247,24 @@ json parse_report(const std::string& text) {
   return report;
 }
 
+::testing::AssertionResult ran_but_for_latency(const Outcome& outcome, const std::string& report) {
+  if (exited_with(outcome, 0)) return ::testing::AssertionSuccess();
+  if (!exited_with(outcome, 1) || !std::filesystem::exists(report)) {
+    return ::testing::AssertionFailure() << describe(outcome);
+  }
+  const json document = json::parse(read_file(report), nullptr, false);
+  if (document.is_discarded() || !document.contains("thresholds")) {
+    return ::testing::AssertionFailure() << "exit 1 without thresholds in " << report;
+  }
+  for (const json& threshold : document.at("thresholds")) {
+    if (threshold.value("pass", false)) continue;
+    if (threshold.value("metric", "").rfind("latency_ns", 0) != 0) {
+      return ::testing::AssertionFailure() << "failed threshold: " << threshold.dump();
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
 TempDir::TempDir() {
   std::string pattern = (fs::temp_directory_path() / "pollscope_cli_XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) {

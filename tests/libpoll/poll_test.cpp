@@ -1,11 +1,13 @@
 #include "libpoll/poll.hpp"
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <optional>
 
 #include "support/expect_events.hpp"
 #include "support/io_helpers.hpp"
@@ -130,6 +132,30 @@ TEST_P(PollWaitTest, DuplicatedDescriptorKeepsAClosedSourceDelivering) {
 
 TEST_P(PollWaitTest, ReportsTheBackendItRuns) {
   EXPECT_EQ(poll().backend(), GetParam());
+}
+
+// A forked child that destroys its copy of a Poll (exit() running destructors, say) leaves the
+// parent's registrations alone: an epoll instance or an io_uring ring is shared with the child,
+// and the child's copy only lets go of its descriptor.
+TEST_P(PollWaitTest, AForkedChildDestroyingItsCopyLeavesTheParentsRegistrations) {
+  constexpr Token kToken{5};
+  std::optional<Poll> shared(Poll::create(GetParam()).value());
+  auto [sender, receiver] = net::pipe().value();
+  ASSERT_TRUE(shared->registry().register_source(receiver, kToken, Interest::readable));
+  ASSERT_TRUE(shared->poll(events_, 0ms));  // every backend holds the registration now
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    shared->set_leak_handler({});  // the parent deregisters; the child's copy says nothing
+    shared.reset();
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_TRUE(sender.write(testing::bytes("after the child")));
+  testing::expect_events(*shared, events_, {{kToken, kReadable}});
+  ASSERT_TRUE(shared->registry().deregister_source(receiver));
 }
 
 LIBPOLL_INSTANTIATE_FOR_BACKENDS(PollWaitTest);

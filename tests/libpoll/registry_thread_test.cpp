@@ -1,5 +1,7 @@
 // Registration from other threads while the polling thread is blocked in the selector.
 
+#include <poll.h>
+
 #include <gtest/gtest.h>
 
 #include <array>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "support/expect_events.hpp"
+#include "support/io_helpers.hpp"
 #include "support/poll_fixture.hpp"
 #include "support/threads.hpp"
 
@@ -345,6 +348,61 @@ TEST_P(RegistryThreadTest, BatchedAndImmediateRegistrationsInterleave) {
   auto report = poll().audit();
   ASSERT_TRUE(report);
   EXPECT_TRUE(report->clean());
+}
+
+// A registration that reached the kernel from a thread that has exited since (a Poll handed to
+// a new polling thread) keeps reporting: io_uring's kernel ends such a thread's requests at
+// their next wake-up, and the selector makes them again.
+TEST_P(RegistryThreadTest, APollKeepsReportingAfterItsPollingThreadExited) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  const Token token{7};
+  ASSERT_TRUE(registry().register_source(local, token, Interest::readable));
+  std::thread([&] { EXPECT_TRUE(poll().poll(events_, 0ms)); }).join();
+
+  for (const char* message : {"first", "second"}) {
+    SCOPED_TRACE(message);
+    ASSERT_TRUE(peer.write(testing::bytes(message)));
+    testing::expect_events(poll(), events_, {{token, testing::kReadable}});
+    std::array<std::byte, 64> buffer{};
+    ASSERT_TRUE(local.read(buffer));
+    ASSERT_FALSE(local.read(buffer));  // drained: the next write is a new edge
+  }
+  ASSERT_TRUE(registry().deregister_source(local));
+}
+
+// A deregister from another thread while this one polls lets the file go: closed, the peer
+// sees the hang-up. On io_uring the deregister may land while the poll is submitting the
+// registration's request (the kernel does not have it yet, so the cancel finds nothing); the
+// request must then be removed right after, not left to hold the file open.
+TEST_P(RegistryThreadTest, ADeregisterDuringAPollLetsTheClosedFileGo) {
+  std::atomic<bool> stop{false};
+  std::thread poller([&] {
+    Events events(64);
+    while (!stop.load()) (void)poll().poll(events, 20ms);
+  });
+  const Registry clone = registry().clone();
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::size_t kept_open = 0;
+  std::size_t rounds = 0;
+  for (; rounds < 4000 && std::chrono::steady_clock::now() < deadline; ++rounds) {
+    auto [local, peer] = net::UnixStream::pair().value();
+    if (!clone.register_source(local, Token{rounds}, Interest::readable)) {
+      ADD_FAILURE() << "register failed in round " << rounds;
+      break;
+    }
+    // A varying gap, so that the deregister meets the poll at every step of its submission.
+    for (std::size_t spin = 0; spin < (rounds % 64) * 20; ++spin) asm volatile("");
+    ASSERT_TRUE(clone.deregister_source(local));
+    { net::UnixStream closed = std::move(local); }
+    pollfd polled{.fd = peer.as_raw_fd(), .events = POLLIN, .revents = 0};
+    if (::poll(&polled, 1, 2000) != 1 || (polled.revents & (POLLHUP | POLLRDHUP)) == 0) {
+      ++kept_open;
+    }
+  }
+  stop = true;
+  poller.join();
+  EXPECT_EQ(kept_open, 0u) << "of " << rounds << " closed files, " << kept_open
+                           << " stayed open 2 s after their deregister";
 }
 
 LIBPOLL_INSTANTIATE_FOR_BACKENDS(RegistryThreadTest);

@@ -146,6 +146,12 @@ Result<std::unique_ptr<IoUringSelector>> IoUringSelector::adopt(const io_uring& 
 }
 
 IoUringSelector::~IoUringSelector() {
+  // A forked child shares the parent's ring (its queues are shared mappings): a cancel would end
+  // the parent's requests and an advance drop its completions. The child lets go of its copy.
+  if (::getpid() != creator_) {
+    io_uring_queue_exit(&ring_);
+    return;
+  }
   // Closing a ring makes the kernel queue work to every thread that entered it, which ends the
   // interruptible wait that thread is in (an epoll_wait of another Poll returns EINTR). So a
   // ring is closed only where the kernel cannot cancel synchronously: otherwise its requests
@@ -173,16 +179,21 @@ Result<void> IoUringSelector::select(Events& events, int timeout_ms) noexcept {
       timeout_ms > 0 ? Clock::now() + std::chrono::milliseconds(timeout_ms) : Clock::time_point{};
   int wait_ms = timeout_ms;
   for (;;) {
+    bool queued_all = false;
     {
       const std::scoped_lock lock(mutex_);
       poller_ = this_thread_tag();
-      if (auto filled = fill_queue(); !filled) return filled;
+      queued_all = fill_queue();
       ++batch_;
-      blocked_ = wait_ms != 0 && io_uring_cq_ready(&ring_) == 0;
+      // With changes left over for want of room, this round only submits and reaps (which
+      // makes room), so that they are not held back by a wait.
+      blocked_ = queued_all && wait_ms != 0 && io_uring_cq_ready(&ring_) == 0;
+      submitting_ = true;
     }
-    auto waited = submit_and_wait(wait_ms);
+    auto waited = submit_and_wait(queued_all ? wait_ms : 0);
     const std::scoped_lock lock(mutex_);
     blocked_ = false;
+    submitting_ = false;
     if (!waited) return waited;
     const std::size_t taken = reap(events);
     clock_->fetch_add(1, std::memory_order_release);  // drains dated before now predate these
@@ -234,15 +245,17 @@ Result<void> IoUringSelector::submit_and_wait(int timeout_ms) noexcept {
   return Unexpected(std::error_code(-result, std::system_category()));
 }
 
-Result<void> IoUringSelector::fill_queue() noexcept {
+bool IoUringSelector::fill_queue() noexcept {
   auto next = [this]() noexcept -> io_uring_sqe* {
     if (io_uring_sqe* entry = io_uring_get_sqe(&ring_)) return entry;
-    (void)io_uring_submit(&ring_);  // a full queue: this batch goes ahead of the wait
+    // A full queue: this batch goes ahead of the wait. (It may fail with EBUSY while the
+    // kernel's completion overflow list cannot be flushed; the reap that follows makes room.)
+    (void)io_uring_submit(&ring_);
     return io_uring_get_sqe(&ring_);
   };
   if (!wake_armed_) {
     io_uring_sqe* entry = next();
-    if (entry == nullptr) return Unexpected(std::errc::resource_unavailable_try_again);
+    if (entry == nullptr) return false;
     io_uring_prep_poll_multishot(entry, wake_->fd(), POLLIN);
     io_uring_sqe_set_data64(entry, kWakeData);
     wake_armed_ = true;
@@ -257,8 +270,7 @@ Result<void> IoUringSelector::fill_queue() noexcept {
     ++done;
   }
   changes_.erase(changes_.begin(), changes_.begin() + static_cast<std::ptrdiff_t>(done));
-  if (!changes_.empty()) return Unexpected(std::errc::resource_unavailable_try_again);
-  return {};
+  return changes_.empty();
 }
 
 bool IoUringSelector::still_wanted(const Change& change) noexcept {
@@ -322,10 +334,13 @@ inline bool IoUringSelector::take(const io_uring_cqe& completion, Events& events
   if (bits != 0 && !merge && count == events.capacity()) return false;
   if (!more) {
     // The request ended: the completion queue was full (the kernel then ends a multishot
-    // request), or it failed (a descriptor closed before it was submitted). A new request
-    // reports the source if it is still ready, so no edge is lost.
+    // request), the thread that submitted it exited (the kernel cancels it at the next
+    // wake-up: a Poll polled from a new thread), or it failed (a descriptor closed before it
+    // was submitted). libpoll's own removals never get here: they took the request's user data
+    // out of the entry first. A new request reports the source if it is still ready, so no
+    // edge is lost.
     entry->kernel_data = 0;
-    if (completion.res >= 0) {
+    if (completion.res >= 0 || completion.res == -ECANCELED) {
       (void)record(Change{Kind::add, user_data(fd_of(completion.user_data), entry->generation)});
     } else {
       ++counts_.late_failures;  // closed by another thread while its request was submitted

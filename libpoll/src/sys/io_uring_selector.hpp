@@ -32,10 +32,15 @@
 // Threads: only select() submits, so that every request belongs to the polling thread (the
 // kernel runs a request's completion work on the thread that submitted it). A change made while
 // select() is blocked is recorded and wakes it through an internal eventfd; select() submits it
-// and waits again for what remains of the timeout.
+// and waits again for what remains of the timeout. When the thread that submitted a request
+// exits, the kernel ends the request at its next wake-up (ECANCELED); select() makes it again,
+// so a Poll can move to another polling thread. A deregister that meets select() between
+// preparing a request and submitting it finds nothing to cancel, and records a removal to
+// follow it. A forked child shares the ring: its copy of the selector only lets go of it.
 
 #include <liburing.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdint>
@@ -134,7 +139,9 @@ class IoUringSelector final : public Selector {
     Entry& entry = entries_[static_cast<std::size_t>(fd)];
     return entry.generation != 0 ? &entry : nullptr;
   }
-  Result<void> fill_queue() noexcept;
+  // Turns the recorded changes into submission entries; false when some are left for want of
+  // room in the queue.
+  [[nodiscard]] bool fill_queue() noexcept;
   // Whether a recorded change still has work to do (false: undone meanwhile, or a request whose
   // number lost its file, counted as a late failure).
   [[nodiscard]] bool still_wanted(const Change& change) noexcept;
@@ -174,11 +181,15 @@ class IoUringSelector final : public Selector {
       std::make_shared<std::atomic<std::uint64_t>>(1);
   const void* poller_ = nullptr;  // this_thread_tag() of the thread in select()
   ChangeCounts counts_;
-  bool blocked_ = false;                // select() waits in io_uring_enter without the lock
+  bool blocked_ = false;  // select() waits in io_uring_enter without the lock
+  // select() has prepared submission entries the kernel may not have yet (from fill_queue
+  // until its io_uring_enter returned): a cancel that finds no request then proves nothing.
+  bool submitting_ = false;
   bool wake_armed_ = false;             // the internal eventfd's request is live (select() alone)
   std::unique_ptr<EventfdWaker> wake_;  // internal: interrupts a blocked select()
   bool sync_cancel_;                    // the kernel cancels requests synchronously (6.0)
   unsigned skip_success_ = 0;           // IOSQE_CQE_SKIP_SUCCESS where the kernel has it (5.17)
+  const pid_t creator_ = ::getpid();    // a forked child's copy must not touch the ring's requests
 };
 
 }  // namespace libpoll::sys

@@ -91,9 +91,11 @@ void IoUringSelector::remove_request(const Entry& entry, int fd) noexcept {
     cancel.addr = target;
     cancel.timeout.tv_sec = -1;
     cancel.timeout.tv_nsec = -1;
-    // ENOENT: the request had ended already (its completion is dropped as stale).
+    // ENOENT: the request had ended already (its completion is dropped as stale), unless
+    // select() is submitting it right now: then a removal follows it in the next batch.
     const int cancelled = io_uring_register_sync_cancel(&ring_, &cancel);
-    if (cancelled == 0 || cancelled == -ENOENT || cancelled == -EALREADY) return;
+    if (cancelled == 0 || cancelled == -EALREADY) return;
+    if (cancelled == -ENOENT && !submitting_) return;
   }
   if (record(Change{Kind::remove, 0, target})) wake_if_blocked();
 }

@@ -3,6 +3,7 @@
 // since its last event, and still made (re-reporting the source) while it may be ready.
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -10,6 +11,7 @@
 #include <array>
 #include <cerrno>
 #include <cstddef>
+#include <optional>
 
 #include "support/expect_events.hpp"
 #include "support/io_helpers.hpp"
@@ -258,6 +260,43 @@ TEST_P(CoalescedChangesTest, ARecordedChangeOfAReplacedDescriptorFailsAtTheNextP
   ASSERT_TRUE(report);
   EXPECT_EQ(report->count(DiscrepancyKind::vanished), 1U);
   EXPECT_FALSE(registry().deregister_source(local));
+}
+
+// A forked child that drops its copy of a source leaves what its parent recorded to the parent:
+// an epoll instance is shared with the child, and a change made there late would move the
+// parent's registration behind its back (here, back to a token it has given up).
+TEST_P(CoalescedChangesTest, AForkedChildNeverMakesItsParentsRecordedChanges) {
+  auto [sender, first_receiver] = net::pipe().value();
+  std::optional<net::PipeReceiver> receiver(std::move(first_receiver));
+  ASSERT_TRUE(registry().register_source(*receiver, kFirst, Interest::readable));
+  testing::expect_no_events(poll(), events_);  // this thread polls: its changes are recorded
+  ASSERT_TRUE(registry().reregister_source(*receiver, kSecond, Interest::readable));
+  std::array<int, 2> go{};
+  ASSERT_EQ(::pipe(go.data()), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    char signal = 0;
+    const bool told = ::read(go[0], &signal, 1) == 1;
+    receiver.reset();  // the source closes: whatever it finds recorded is its parent's
+    ::_exit(told ? 0 : 1);
+  }
+  testing::expect_no_events(poll(), events_);  // the parent makes its change to kSecond...
+  ASSERT_TRUE(registry().reregister_source(*receiver, kFirst, Interest::readable));
+  testing::expect_no_events(poll(), events_);  // ...and the one back to kFirst
+  ASSERT_EQ(::write(go[1], "g", 1), 1);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ::close(go[0]);
+  ::close(go[1]);
+
+  ASSERT_TRUE(sender.write(bytes("x")));
+  for (const Event& event : testing::expect_events(poll(), events_, {{kFirst, kReadable}})) {
+    EXPECT_EQ(event.token(), kFirst) << "an event under a token the parent gave up";
+  }
+  EXPECT_EQ(poll().metrics().ghost_events, 0U);
+  ASSERT_TRUE(registry().deregister_source(*receiver));
 }
 
 LIBPOLL_INSTANTIATE_FOR_BACKENDS(CoalescedChangesTest);

@@ -46,6 +46,7 @@ void PendingChanges::look_up_poller_ring() noexcept {
 
 void PendingChanges::begin_poll_locked() noexcept {
   const std::scoped_lock lock(mutex_);
+  if (inherited()) drop_inherited();
   if (poller_.load(std::memory_order_relaxed) != this_thread_tag()) {
     poller_.store(this_thread_tag(), std::memory_order_relaxed);
     // Looked up at the new poller's first register or deregister: a thread that never makes
@@ -57,7 +58,26 @@ void PendingChanges::begin_poll_locked() noexcept {
 
 void PendingChanges::flush() noexcept {
   const std::scoped_lock lock(mutex_);
+  if (inherited()) drop_inherited();
   flush_locked();
+}
+
+void PendingChanges::drop_inherited() noexcept {
+  for (const int fd : pending_) {
+    Entry* entry = find(fd);
+    if (entry == nullptr || !entry->pending) continue;
+    if (!entry->in_kernel) {
+      *entry = Entry{};  // a register the parent never made
+      continue;
+    }
+    entry->pending = false;
+    entry->wanted = entry->held;
+    entry->wants = true;
+    entry->fresh = false;
+  }
+  pending_.clear();
+  recorded_.store(false, std::memory_order_release);
+  recorded_in_.store(detail::generation(), std::memory_order_relaxed);
 }
 
 PendingChanges::Entry* PendingChanges::grown_slot(int fd) noexcept {

@@ -70,9 +70,11 @@ class PendingChanges {
   }
   // Makes every recorded change now, from any thread (the audit reads the kernel's list).
   void flush() noexcept;
-  // The same, when something is recorded: a libpoll source about to close its descriptor.
+  // The same, when something is recorded: a libpoll source about to close its descriptor. A
+  // forked child leaves what its parent recorded alone, and takes no lock a thread of the
+  // parent may have held at the fork.
   void flush_recorded() noexcept {
-    if (recorded_.load(std::memory_order_acquire)) flush();
+    if (recorded_.load(std::memory_order_acquire) && !inherited()) flush();
   }
   // Set, for good, when a recorded deregister failed: the kernel may still hold that
   // registration, under a token the book has let go.
@@ -141,6 +143,8 @@ class PendingChanges {
   // Marks `entry` as having a recorded change; false, with nothing recorded, without memory for
   // it (the change is then made at once).
   bool try_record(int fd, Entry& entry) noexcept {
+    if (inherited()) [[unlikely]]
+      drop_inherited();
     if (!entry.pending) {
       if (pending_.size() == pending_.capacity() && !grow_pending()) [[unlikely]]
         return false;
@@ -151,6 +155,14 @@ class PendingChanges {
     return true;
   }
   [[gnu::noinline]] bool grow_pending() noexcept;
+  // Whether what is recorded was recorded by the parent of this forked process: the epoll
+  // instance is shared, so making it here would change the parent's registrations behind its
+  // back (late, and perhaps to a token it has given up since).
+  [[nodiscard]] bool inherited() const noexcept {
+    return recorded_in_.load(std::memory_order_relaxed) != detail::generation();
+  }
+  // Forgets what the parent recorded: each entry goes back to what the kernel held at the fork.
+  [[gnu::noinline]] void drop_inherited() noexcept;
   // Records a reregister of `entry` to `wanted` for the next poll, when this is the polling
   // thread; false when it is made at once instead.
   bool record_change(int fd, Entry& entry, KernelState wanted, std::uint64_t drained_at) noexcept {
@@ -211,6 +223,8 @@ class PendingChanges {
   // Written under the lock, read without it by begin_poll's fast path.
   std::atomic<const void*> poller_{nullptr};
   std::atomic<bool> recorded_{false};  // pending_ is not empty
+  // detail::generation() of the process that recorded pending_ (written under the lock).
+  std::atomic<std::uint64_t> recorded_in_{detail::generation()};
   std::uint64_t applied_ = 0;
   std::uint64_t skipped_ = 0;
   std::uint64_t late_failures_ = 0;

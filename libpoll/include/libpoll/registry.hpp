@@ -68,8 +68,13 @@ class Waker;
 /// that returned fewer bytes than asked for), or, for a `SourceFd`, by the caller's own I/O
 /// reported through `drained` on the polling thread. Readiness that came after such a drain is
 /// queued for the next poll already, so the skipped modify could not have added an event; a
-/// source that was not drained is modified, and re-reported. A reregister from any other
-/// thread is made at once, so that a poll blocked meanwhile sees it (no `Waker` needed).
+/// source that was not drained is modified, and re-reported. A short read is taken for a drain
+/// although a stream read also stops early at a boundary it keeps: urgent data (`MSG_OOB`, on
+/// TCP and on Unix streams), or descriptors or credentials passed on a Unix stream. After such
+/// a read a reregister is skipped, and what follows the boundary is reported with the next data
+/// only; a loop that reads until `WouldBlock`, as edge triggering asks, never meets this. A
+/// reregister from any other thread is made at once, so that a poll blocked meanwhile sees it
+/// (no `Waker` needed).
 /// `PollMetrics` counts the changes made (`kernel_changes`) and skipped (`skipped_changes`).
 ///
 /// Errors are found at the call as before: the book's misuse errors, and for a `SourceFd` the

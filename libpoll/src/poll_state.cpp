@@ -10,11 +10,6 @@ namespace libpoll::detail {
 
 namespace {
 
-bool registration_is_gone(const std::error_code& error) noexcept {
-  // The kernel no longer has (this file, this fd): the fd was closed, or reused by another file.
-  return error == std::errc::bad_file_descriptor || error == std::errc::no_such_file_or_directory;
-}
-
 // Fills a slot's entry in place: the slot is already claimed, so nothing is copied twice. The
 // file's identity is not looked up here: that would double a register's system calls. The
 // selector keeps it where it needs it (poll(2), io_uring), and epoll's kernel lists it.
@@ -69,8 +64,12 @@ RegistrationInfo PollState::retire(int fd, const BookEntry& entry, Retirement re
   if (reason != Retirement::lost) count(stale_registrations_);
   try {
     std::lock_guard lock(retired_mutex_);
-    if (retired_.size() == kMaxRetired) retired_.erase(retired_.begin());
+    if (retired_.size() == kMaxRetired) {
+      if (retired_.front().reason == Retirement::lost) lost_records_.fetch_sub(1);
+      retired_.erase(retired_.begin());
+    }
     retired_.push_back(Retired{fd, entry, reason});
+    if (reason == Retirement::lost) lost_records_.fetch_add(1);
     // Before the selector lets go of the number: where it took the file's identity, the
     // record keeps it, for the audit to tell a file kept open elsewhere from a closed one.
     retired_.back().entry.file = selector_->file_of(fd);
@@ -79,6 +78,23 @@ RegistrationInfo PollState::retire(int fd, const BookEntry& entry, Retirement re
     // The history is best effort; the live book is already consistent.
   }
   return info_of(fd, entry);
+}
+
+void PollState::replace_lost(int fd) noexcept {
+  std::vector<RegistrationInfo> replaced;
+  try {
+    std::lock_guard lock(retired_mutex_);
+    for (Retired& record : retired_) {
+      if (record.fd != fd || record.reason != Retirement::lost) continue;
+      record.reason = Retirement::replaced;
+      lost_records_.fetch_sub(1);
+      count(stale_registrations_);
+      replaced.push_back(info_of(fd, record.entry));
+    }
+  } catch (const std::bad_alloc&) {
+    // The records stay as they were: audits keep naming them.
+  }
+  for (const RegistrationInfo& info : replaced) report_lost(info);  // no lock held
 }
 
 RegistrationInfo PollState::retire_taken(int fd, const BookEntry& entry) noexcept {
@@ -129,6 +145,10 @@ Result<void> PollState::register_claimed(int fd, FdSlot& slot, Token token, Inte
   count(registers_);
   if (edge != nullptr && links_sources_) [[unlikely]]
     edge->link(selector_, fd);
+  // A registration this Poll lost under the number (a registry call found it closed) is
+  // replaced by this one, as a stale one found at the claim is.
+  if (lost_records_.load(std::memory_order_relaxed) != 0) [[unlikely]]
+    replace_lost(fd);
   return {};
 }
 
@@ -248,7 +268,7 @@ Result<void> PollState::deregister_fd(int fd, bool may_defer) noexcept {
 }
 
 Result<void> PollState::failed_on_slot(FdSlot& slot, std::error_code error) noexcept {
-  if (registration_is_gone(error)) {
+  if (registration_gone(error)) {
     retire_lost(slot.number(), slot);
   } else {
     slot.unlock(id_);

@@ -154,6 +154,10 @@ class PollState {
   // The slot's registration is gone from the kernel (its fd closed): retire it, free the slot.
   void retire_lost(int fd, FdSlot& slot) noexcept;
   RegistrationInfo retire(int fd, const BookEntry& entry, Retirement reason) noexcept;
+  // `fd` was registered again: this Poll's lost records of it become replaced ones, each
+  // reported once to the leak handler and counted as stale, as a registration replaced at the
+  // claim is. No lock held.
+  [[gnu::noinline]] void replace_lost(int fd) noexcept;
   void note_higher_number(int fd) noexcept;
   // Calls `visit(fd, slot)` with the bit held for every slot this Poll owns; `visit` clears it.
   template <typename Visit>
@@ -174,6 +178,7 @@ class PollState {
 
   mutable std::mutex retired_mutex_;  // guards retired_ alone
   std::vector<Retired> retired_;
+  std::atomic<std::size_t> lost_records_{0};  // retired_'s lost ones: read by every register
 
   mutable std::mutex handler_mutex_;  // guards leak_handler_ alone: handlers run unlocked
   std::optional<LeakHandler> leak_handler_;

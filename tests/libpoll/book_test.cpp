@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <optional>
 #include <source_location>
 #include <span>
@@ -244,6 +245,66 @@ TEST_P(BookTest, RegisteringAReusedNumberReplacesTheStaleEntry) {
   ASSERT_TRUE(sender.write("new"));
   testing::expect_events(poll(), events_, {{kSecond, testing::kReadable}});
   ASSERT_TRUE(registry().deregister_source(SourceFd(number)));
+}
+
+// A registration lost at a registry call (its descriptor closed first) is replaced when its
+// number is registered again, as one found stale at the claim is: reported once, counted as
+// stale, and no longer named by audits.
+TEST_P(BookTest, ALostRegistrationIsReplacedWhenItsNumberIsRegisteredAgain) {
+  std::vector<RegistrationInfo> reported;
+  poll().set_leak_handler([&](std::span<const RegistrationInfo> lost) {
+    reported.insert(reported.end(), lost.begin(), lost.end());
+  });
+  auto [old_sender, old_receiver] = net::pipe().value();
+  const int number = old_receiver.as_raw_fd();
+  ASSERT_TRUE(registry().register_source(old_receiver, kFirst, Interest::readable));
+  take_hold_of_registered_files();
+  OwnedFd(old_receiver.into_raw_fd()).reset();
+  auto deregistered = registry().deregister_source(SourceFd(number));
+  ASSERT_FALSE(deregistered);
+  ASSERT_TRUE(deregistered.error() == std::errc::bad_file_descriptor ||
+              deregistered.error() == std::errc::no_such_file_or_directory)
+      << deregistered.error().message();
+  EXPECT_TRUE(reported.empty()) << "a lost registration is reported when it is replaced";
+
+  auto [sender, receiver] = net::pipe().value();
+  if (const int fresh = receiver.into_raw_fd(); fresh != number) move_fd(fresh, number);
+  OwnedFd reused(number);
+  ASSERT_TRUE(registry().register_source(SourceFd(number), kSecond, Interest::readable));
+  ASSERT_EQ(reported.size(), 1u);
+  EXPECT_EQ(reported[0].fd, number);
+  EXPECT_EQ(reported[0].token, kFirst);
+  EXPECT_EQ(poll().metrics().stale_registrations, 1u);
+  auto audit = poll().audit();
+  ASSERT_TRUE(audit) << audit.error().message();
+  EXPECT_TRUE(audit->clean()) << to_string(audit->discrepancies.front());
+
+  // Replaced once: registering the number again reports nothing more.
+  ASSERT_TRUE(registry().deregister_source(SourceFd(number)));
+  ASSERT_TRUE(registry().register_source(SourceFd(number), kSecond, Interest::readable));
+  EXPECT_EQ(reported.size(), 1u);
+  ASSERT_TRUE(registry().deregister_source(SourceFd(number)));
+  poll().reset_leak_handler();
+}
+
+// Another Poll's refused deregister leaves the registration as it was, and the source's link
+// to its selector with it (through which poll(2) re-arms a drained source).
+TEST_P(BookTest, ADeregisterRefusedByAnotherPollLeavesTheSourceReporting) {
+  auto other = make_poll();
+  auto [sender, receiver] = net::pipe().value();
+  ASSERT_TRUE(registry().register_source(receiver, kFirst, Interest::readable));
+  auto refused = other.registry().deregister_source(receiver);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), Errc::registered_with_another_poll);
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    ASSERT_TRUE(sender.write("x"));
+    testing::expect_events(poll(), events_, {{kFirst, testing::kReadable}});
+    std::array<std::byte, 16> buffer{};
+    while (receiver.read(std::span(buffer))) {
+    }
+  }
+  ASSERT_TRUE(registry().deregister_source(receiver));
 }
 
 // A second Poll gives one answer for every operation on what the first one holds.

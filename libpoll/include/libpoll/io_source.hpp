@@ -103,8 +103,11 @@ class IoSource : public Source {
     return registry.reregister_io_fd(fd_.get(), token, interest, edge_.drained_at(interest));
   }
   Result<void> deregister_source(const Registry& registry) noexcept override {
-    edge_.unlink();
-    return registry.deregister_io_fd(fd_.get());
+    auto deregistered = registry.deregister_io_fd(fd_.get());
+    // A refused call (another Poll's registry, or none) leaves the registration, and the link
+    // an edge-emulating selector re-arms it through.
+    if (deregistered || detail::registration_gone(deregistered.error())) edge_.unlink();
+    return deregistered;
   }
 
   OwnedFd fd_;

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <system_error>
 
 #include "libpoll/interest.hpp"
 #include "libpoll/result.hpp"
@@ -31,6 +32,12 @@ namespace libpoll::detail {
   if (interest.is_priority()) return 0;
   if (interest.is_readable() && interest.is_writable()) return read < write ? read : write;
   return interest.is_readable() ? read : write;
+}
+
+/// Whether a registry call's error says the registration itself is gone: the kernel no longer
+/// has (this file, this fd), its descriptor having been closed or the number reused.
+[[nodiscard]] inline bool registration_gone(const std::error_code& error) noexcept {
+  return error == std::errc::bad_file_descriptor || error == std::errc::no_such_file_or_directory;
 }
 
 /// The selector a libpoll source is registered with, when it wants to hear of the source's I/O,

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <filesystem>
 
@@ -114,7 +115,12 @@ std::string mask_to_string(std::uint32_t mask) {
     text += name;
     mask &= ~bit;
   }
-  if (mask != 0) text += (text.empty() ? "0x" : "|0x") + std::to_string(mask);
+  if (mask != 0) {
+    std::array<char, 8> hex{};
+    const auto end = std::to_chars(hex.data(), hex.data() + hex.size(), mask, 16).ptr;
+    text += text.empty() ? "0x" : "|0x";
+    text.append(hex.data(), end);
+  }
   return text.empty() ? "0" : text;
 }
 

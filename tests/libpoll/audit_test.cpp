@@ -17,6 +17,7 @@
 #include <source_location>
 #include <vector>
 
+#include "audit_files.hpp"
 #include "audit_join.hpp"
 #include "libpoll/libpoll.hpp"
 #include "support/poll_fixture.hpp"
@@ -82,6 +83,14 @@ void AuditTest::expect_zombie_under_a_reused_number(bool polled_first) {
   EXPECT_EQ(report.discrepancies[0].token, kFirst);
   EXPECT_NE(report.discrepancies[0].detail.find("another file"), std::string::npos);
   poll().set_leak_handler(nullptr);
+}
+
+// Bits without a name are spelled in hexadecimal, as their prefix says.
+TEST(AuditMaskText, NamesKnownBitsAndWritesTheRestInHex) {
+  EXPECT_EQ(detail::mask_to_string(0), "0");
+  EXPECT_EQ(detail::mask_to_string(detail::readiness::in | detail::readiness::out), "IN|OUT");
+  EXPECT_EQ(detail::mask_to_string(0x400), "0x400");
+  EXPECT_EQ(detail::mask_to_string(detail::readiness::in | 0x800), "IN|0x800");
 }
 
 TEST_P(AuditTest, AWellKeptBookAuditsClean) {

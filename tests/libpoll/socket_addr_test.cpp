@@ -1,13 +1,20 @@
 #include "libpoll/net/socket_addr.hpp"
 
 #include <arpa/inet.h>
+#include <net/if.h>
+#include <sys/socket.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <string_view>
+
+#include "libpoll/net/unix_listener.hpp"
 
 namespace libpoll::net {
 namespace {
@@ -117,6 +124,30 @@ TEST(SocketAddrTest, ToStringRoundTripsThroughParse) {
   }
 }
 
+// A link-local address's zone (its interface) is part of it: parsed by index or name, printed
+// by index, and two zones are two addresses.
+TEST(SocketAddrTest, AnIpv6ZoneIsParsedAndPrinted) {
+  auto by_index = SocketAddr::parse("[fe80::1%7]:80");
+  ASSERT_TRUE(by_index) << by_index.error().message();
+  EXPECT_EQ(reinterpret_cast<const sockaddr_in6*>(by_index->native())->sin6_scope_id, 7u);
+  EXPECT_EQ(by_index->ip(), "fe80::1");
+  EXPECT_EQ(by_index->to_string(), "[fe80::1%7]:80");
+  EXPECT_EQ(SocketAddr::parse(by_index->to_string()).value(), *by_index);
+  EXPECT_NE(SocketAddr::parse("[fe80::1%8]:80").value(), *by_index);
+
+  const unsigned loopback = ::if_nametoindex("lo");
+  ASSERT_NE(loopback, 0u) << "no interface named lo";
+  auto by_name = SocketAddr::parse("[fe80::1%lo]:80");
+  ASSERT_TRUE(by_name) << by_name.error().message();
+  EXPECT_EQ(by_name->to_string(), "[fe80::1%" + std::to_string(loopback) + "]:80");
+
+  for (const char* bad : {"[fe80::1%]:80", "[fe80::1%no-such-if0]:80", "[fe80::1%lo%lo]:80"}) {
+    auto parsed = SocketAddr::parse(bad);
+    ASSERT_FALSE(parsed) << bad;
+    EXPECT_EQ(parsed.error(), std::errc::invalid_argument) << bad;
+  }
+}
+
 TEST(SocketAddrTest, ToStringWritesIpv6InItsCanonicalForm) {
   EXPECT_EQ(SocketAddr::parse("[0:0:0:0:0:0:0:1]:9").value().to_string(), "[::1]:9");
   EXPECT_EQ(SocketAddr::parse("[2001:DB8::A]:9").value().to_string(), "[2001:db8::a]:9");
@@ -180,6 +211,42 @@ TEST(SocketAddrTest, UnixPathTooLongIsFilenameTooLong) {
   auto addr = SocketAddr::unix_path(too_long);
   ASSERT_FALSE(addr);
   EXPECT_EQ(addr.error(), std::errc::filename_too_long);
+}
+
+// An abstract name (Linux) is its bytes exactly, with no terminating NUL: a client that
+// connects by the name as other programs write it reaches the listener.
+TEST(SocketAddrTest, AnAbstractUnixNameIsItsBytesExactly) {
+  const std::string name = std::string(1, '\0') + "libpoll-socket-addr-test";
+  auto addr = SocketAddr::unix_path(name);
+  ASSERT_TRUE(addr) << addr.error().message();
+  EXPECT_EQ(addr->native_length(), offsetof(sockaddr_un, sun_path) + name.size());
+  EXPECT_EQ(addr->path(), name);
+  EXPECT_EQ(addr->to_string(), "unix:@libpoll-socket-addr-test");
+
+  auto listener = UnixListener::bind(name);
+  ASSERT_TRUE(listener) << listener.error().message();
+  auto local = listener->local_addr();
+  ASSERT_TRUE(local) << local.error().message();
+  EXPECT_EQ(*local, *addr);
+  sockaddr_un peer{};
+  peer.sun_family = AF_UNIX;
+  name.copy(peer.sun_path, name.size());
+  const int client = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(client, 0);
+  EXPECT_EQ(::connect(client, reinterpret_cast<const sockaddr*>(&peer),
+                      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + name.size())),
+            0)
+      << std::strerror(errno);
+  ::close(client);
+}
+
+TEST(SocketAddrTest, AnAbstractNameFillsTheWholePath) {
+  const std::string longest =
+      std::string(1, '\0') + std::string(sizeof(sockaddr_un::sun_path) - 1, 'a');
+  ASSERT_TRUE(SocketAddr::unix_path(longest));
+  auto too_long = SocketAddr::unix_path(longest + "a");
+  ASSERT_FALSE(too_long);
+  EXPECT_EQ(too_long.error(), std::errc::filename_too_long);
 }
 
 TEST(SocketAddrTest, EmptyUnixPathIsInvalid) {

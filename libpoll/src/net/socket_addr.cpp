@@ -1,16 +1,33 @@
 #include "libpoll/net/socket_addr.hpp"
 
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <sys/un.h>
 
 #include <charconv>
 #include <cstddef>
 #include <cstring>
+#include <optional>
 #include <string>
 
 namespace libpoll::net {
 
 namespace {
+
+// An IPv6 zone, after the '%' of "fe80::1%eth0": an interface index, or a name.
+std::optional<std::uint32_t> parse_scope(std::string_view text) noexcept {
+  if (text.empty() || text.size() >= IF_NAMESIZE) return std::nullopt;
+  std::uint32_t index = 0;
+  const auto* end = text.data() + text.size();
+  if (auto [ptr, ec] = std::from_chars(text.data(), end, index); ec == std::errc{} && ptr == end) {
+    return index;
+  }
+  char name[IF_NAMESIZE] = {};
+  text.copy(name, text.size());
+  index = ::if_nametoindex(name);
+  if (index == 0) return std::nullopt;
+  return index;
+}
 
 std::optional<std::uint16_t> parse_port(std::string_view text) noexcept {
   unsigned value = 0;
@@ -39,9 +56,15 @@ Result<SocketAddr> SocketAddr::parse(std::string_view text) noexcept {
   char buffer[INET6_ADDRSTRLEN] = {};
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr.storage_);
+    if (const auto percent = host.find('%'); percent != std::string_view::npos) {
+      const auto scope = parse_scope(host.substr(percent + 1));
+      if (!scope) return Unexpected(std::errc::invalid_argument);
+      v6->sin6_scope_id = *scope;
+      host = host.substr(0, percent);
+    }
     if (host.size() >= sizeof buffer) return Unexpected(std::errc::invalid_argument);
     host.copy(buffer, host.size());
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr.storage_);
     if (::inet_pton(AF_INET6, buffer, &v6->sin6_addr) != 1) {
       return Unexpected(std::errc::invalid_argument);
     }
@@ -86,11 +109,16 @@ Result<SocketAddr> SocketAddr::unix_path(std::string_view path) noexcept {
   SocketAddr addr;
   auto* un = reinterpret_cast<sockaddr_un*>(&addr.storage_);
   if (path.empty()) return Unexpected(std::errc::invalid_argument);
-  // Keep room for the terminating NUL so that the path reads back as a C string.
-  if (path.size() >= sizeof un->sun_path) return Unexpected(std::errc::filename_too_long);
+  // An abstract name (a leading NUL) is its bytes exactly: a NUL after it would be part of the
+  // name. A path keeps room for its terminating NUL, so that it reads back as a C string.
+  const bool abstract = path.front() == '\0';
+  if (path.size() > sizeof un->sun_path - (abstract ? 0 : 1)) {
+    return Unexpected(std::errc::filename_too_long);
+  }
   un->sun_family = AF_UNIX;
   path.copy(un->sun_path, path.size());
-  addr.length_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  addr.length_ =
+      static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + (abstract ? 0 : 1));
   return addr;
 }
 
@@ -112,7 +140,8 @@ std::string SocketAddr::path() const {
   if (!is_unix()) return {};
   const auto* un = reinterpret_cast<const sockaddr_un*>(&storage_);
   const auto header = offsetof(sockaddr_un, sun_path);
-  if (length_ <= header || un->sun_path[0] == '\0') return {};
+  if (length_ <= header) return {};                                                 // unnamed
+  if (un->sun_path[0] == '\0') return std::string(un->sun_path, length_ - header);  // abstract
   return std::string(un->sun_path, ::strnlen(un->sun_path, length_ - header));
 }
 
@@ -141,13 +170,19 @@ std::string SocketAddr::to_string() const {
     // Appended in place: GCC 12's -Wrestrict misreads `"[" + std::string&&` at -O2.
     std::string text = "[";
     text += ip();
+    if (const auto scope = reinterpret_cast<const sockaddr_in6*>(&storage_)->sin6_scope_id) {
+      text += '%';
+      text += std::to_string(scope);
+    }
     text += "]:";
     text += std::to_string(port());
     return text;
   }
   if (is_unix()) {
     auto name = path();
-    return name.empty() ? "unix:(unnamed)" : "unix:" + name;
+    if (name.empty()) return "unix:(unnamed)";
+    if (name.front() == '\0') name.front() = '@';  // an abstract name, as ss and lsof show it
+    return "unix:" + name;
   }
   return "(unspecified)";
 }

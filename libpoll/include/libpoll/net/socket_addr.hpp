@@ -27,13 +27,16 @@ namespace libpoll::net {
 /// ```
 class SocketAddr {
  public:
-  /// `a.b.c.d:port` or `[v6]:port`. Errors: `std::errc::invalid_argument`.
+  /// `a.b.c.d:port` or `[v6]:port`, the IPv6 address with an optional zone: `[fe80::1%2]:80`
+  /// or `[fe80::1%eth0]:80` (an interface index or name). Errors: `std::errc::invalid_argument`
+  /// (an unknown interface name too).
   [[nodiscard]] static Result<SocketAddr> parse(std::string_view text) noexcept;
   /// 127.0.0.1 or ::1 with the given port (0: let the kernel pick).
   [[nodiscard]] static SocketAddr loopback_v4(std::uint16_t port = 0) noexcept;
   [[nodiscard]] static SocketAddr loopback_v6(std::uint16_t port = 0) noexcept;
-  /// A filesystem Unix-socket address. Errors: `std::errc::filename_too_long` when the path
-  /// does not fit `sockaddr_un` (107 bytes on Linux), `std::errc::invalid_argument` when empty.
+  /// A Unix-socket address: a filesystem path, or an abstract name (Linux) when `path` begins
+  /// with a NUL. Errors: `std::errc::filename_too_long` when it does not fit `sockaddr_un` (107
+  /// bytes for a path, 108 for an abstract name), `std::errc::invalid_argument` when empty.
   [[nodiscard]] static Result<SocketAddr> unix_path(std::string_view path) noexcept;
   /// An address as the kernel returned it (accept, recvfrom, getsockname).
   [[nodiscard]] static SocketAddr from_native(const sockaddr* addr, socklen_t length) noexcept;
@@ -49,9 +52,11 @@ class SocketAddr {
   /// The IP address's bytes in network order: 4 for IPv4, 16 for IPv6, none for a Unix
   /// address. They live in this object.
   [[nodiscard]] std::span<const std::byte> ip_bytes() const noexcept;
-  /// The path of a Unix address; empty for an unnamed one or an IP address.
+  /// The path of a Unix address, or its abstract name with the leading NUL; empty for an
+  /// unnamed one or an IP address.
   [[nodiscard]] std::string path() const;
-  /// "127.0.0.1:8080", "[::1]:8080", "unix:/tmp/app.sock", "unix:(unnamed)".
+  /// "127.0.0.1:8080", "[::1]:8080", "[fe80::1%2]:8080" (with its zone's index),
+  /// "unix:/tmp/app.sock", "unix:@name" (abstract), "unix:(unnamed)".
   [[nodiscard]] std::string to_string() const;
 
   [[nodiscard]] const sockaddr* native() const noexcept {

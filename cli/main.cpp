@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "base/failure.hpp"
+#include "base/terminal_text.hpp"
 #include "commands/commands.hpp"
 #include "libpoll/version.hpp"
 
@@ -37,7 +38,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     if (error.get_exit_code() == 0) return app.exit(error);  // --help, --version
-    std::cerr << "pollscope: " << error.what() << " (see pollscope --help)\n";
+    // CLI11 quotes the arguments it rejects as they are: any bytes, newlines included.
+    std::cerr << "pollscope: " << pollscope::one_line_text(error.what())
+              << " (see pollscope --help)\n";
     return pollscope::kExitInvalidInput;
   } catch (...) {
     const auto failure = pollscope::report_failure(std::current_exception());

@@ -13,14 +13,20 @@ void add_ab(CLI::App& app, int& exit_code) {
   auto scenario = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   auto keep = std::make_shared<std::string>();
-  command->add_option("--base", request->base, "The base build's pollscope")->required();
+  command->add_option("--base", request->base, "The base build's pollscope")
+      ->required()
+      ->check(not_empty());
   command->add_option("--candidate", request->candidate, "The candidate build's pollscope")
-      ->required();
-  command->add_option("scenario", *scenario, "Scenario file (default: the built-in one)");
+      ->required()
+      ->check(not_empty());
+  command->add_option("scenario", *scenario, "Scenario file (default: the built-in one)")
+      ->check(not_empty());
   command->add_option("--rounds", request->rounds, "Runs per side (at least 2)")
       ->capture_default_str();
-  command->add_option("--out,-o", *out, "Write the comparison to this file (atomically)");
-  command->add_option("--keep-reports", *keep, "Keep every run's report in this directory");
+  command->add_option("--out,-o", *out, "Write the comparison to this file (atomically)")
+      ->check(not_empty());
+  command->add_option("--keep-reports", *keep, "Keep every run's report in this directory")
+      ->check(not_empty());
   command->add_flag("--strict", request->strict, "An inconclusive verdict exits 4");
   command->add_flag("--instructions", request->instructions,
                     "Also run each build once under callgrind and compare instructions per event");

@@ -6,7 +6,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 
 namespace pollscope::commands {
 
@@ -17,6 +19,27 @@ void add_compare(CLI::App& app, int& exit_code);
 void add_ab(CLI::App& app, int& exit_code);
 void add_inspect(CLI::App& app, int& exit_code);
 void add_trace(CLI::App& app, int& exit_code);
+
+// For every option that names a file or directory: empty is refused ("--baseline: is empty"),
+// never taken as absent. A CI script whose variable is unset would otherwise run without its
+// baseline, or with the built-in scenario, and pass.
+inline CLI::Validator not_empty() {
+  return CLI::Validator(
+      [](const std::string& value) { return value.empty() ? std::string("is empty") : ""; }, "");
+}
+
+// For every number of seconds, before its CLI::Range: a range lets NaN through (every comparison
+// with NaN is false), and "inf" parses as a number too.
+inline CLI::Validator finite_number() {
+  return CLI::Validator(
+      [](const std::string& value) {
+        // What strtod cannot read is left to the option's own conversion, which names it.
+        return std::isfinite(std::strtod(value.c_str(), nullptr))
+                   ? std::string()
+                   : "must be a finite number, got " + value;
+      },
+      "");
+}
 
 // --memory-budget MIB, for the commands that check a scenario's buffering (run, validate).
 inline void add_memory_budget(CLI::App& command, std::uint64_t& mib) {

@@ -11,25 +11,31 @@ void add_compare(CLI::App& app, int& exit_code) {
       "compare", "Compare a run's report with a baseline's, figure by figure (JSON out)");
   auto request = std::make_shared<CompareRequest>();
   auto out = std::make_shared<std::string>();
-  command->add_option("baseline", request->baseline_path, "The baseline's report (pollscope run)");
-  command->add_option("current", request->current_path, "The report to judge against it");
+  command->add_option("baseline", request->baseline_path, "The baseline's report (pollscope run)")
+      ->check(not_empty());
+  command->add_option("current", request->current_path, "The report to judge against it")
+      ->check(not_empty());
   command
       ->add_option("--base", request->base_paths,
                    "Several reports a side: a base build's report (repeatable; with --candidate "
                    "instead of BASELINE CURRENT, judged as `ab` judges)")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->check(not_empty());
   command
       ->add_option("--candidate", request->candidate_paths,
                    "A candidate build's report (repeatable)")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->check(not_empty());
   command
       ->add_option("--format", request->formats,
                    "With --base: also write KIND=FILE (junit, markdown, benchmark-smaller, "
                    "benchmark-bigger, bencher; repeatable)")
       ->allow_extra_args(false);
   command->add_flag("--strict", request->strict, "With --base: an inconclusive verdict exits 4");
-  command->add_option("--out,-o", *out,
-                      "Write the comparison to this file (atomically) instead of stdout");
+  command
+      ->add_option("--out,-o", *out,
+                   "Write the comparison to this file (atomically) instead of stdout")
+      ->check(not_empty());
   // One value per occurrence, so that a report after the flag is not taken as a second value.
   command
       ->add_option("--tolerance", request->options.tolerances,

@@ -17,11 +17,13 @@ void add_inspect(CLI::App& app, int& exit_code) {
   command
       ->add_option("--watch", request->watch_seconds,
                    "Sample every SECONDS and report each set's size over time and growth rate")
+      ->check(finite_number())
       ->check(CLI::Range(0.001, 3600.0));
   command->add_option("--samples", request->samples, "With --watch: how many samples (default 5)")
       ->check(CLI::Range(2, 100000));
   command->add_flag("--json", request->json, "Print the findings as JSON instead of text");
-  command->add_option("--out,-o", request->out_path, "Write the JSON to this file (atomically)");
+  command->add_option("--out,-o", request->out_path, "Write the JSON to this file (atomically)")
+      ->check(not_empty());
   command->add_flag("--fail-on-findings", request->fail_on_findings,
                     "Exit 1 when an error is found");
   command->add_flag("--fail-on-warnings", request->fail_on_warnings,

@@ -13,10 +13,13 @@ void add_run(CLI::App& app, int& exit_code) {
   auto scenario = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   auto backend = std::make_shared<std::string>();
-  command->add_option("scenario", *scenario, "Scenario file (JSON); see `pollscope scenarios`");
-  command->add_option(
-      "--out,-o", *out,
-      "Write the report to this file (atomically; a device or FIFO directly; - for stdout)");
+  command->add_option("scenario", *scenario, "Scenario file (JSON); see `pollscope scenarios`")
+      ->check(not_empty());
+  command
+      ->add_option("--out,-o", *out,
+                   "Write the report to this file (atomically; a device, FIFO or /dev/stdout "
+                   "directly; - for stdout)")
+      ->check(not_empty());
   command->add_option("--backend", *backend, "Override the scenario's backend")
       ->check(CLI::IsMember({"epoll", "poll", "io_uring"}));
   add_memory_budget(*command, request->memory_budget_mib);
@@ -32,7 +35,8 @@ void add_run(CLI::App& app, int& exit_code) {
   command
       ->add_option("--pcap-out", *pcap_out,
                    "With a capture: write its packets to this pcap file (tcpdump -r, Wireshark)")
-      ->allow_extra_args(false);
+      ->allow_extra_args(false)
+      ->check(not_empty());
   command
       ->add_option("--repeat", request->repeat,
                    "Run the scenario N times, each a fresh process; report every repetition "
@@ -43,9 +47,12 @@ void add_run(CLI::App& app, int& exit_code) {
                     "measured phases");
   command->add_flag("--quiet,-q", request->quiet, "No progress line and no summary on stderr");
   auto baseline = std::make_shared<std::string>();
-  auto* baseline_option = command->add_option(
-      "--baseline", *baseline,
-      "Compare the report with this one (an earlier run's); a regression fails the run");
+  auto* baseline_option =
+      command
+          ->add_option(
+              "--baseline", *baseline,
+              "Compare the report with this one (an earlier run's); a regression fails the run")
+          ->check(not_empty());
   command
       ->add_option("--tolerance", request->compare.tolerances,
                    "With --baseline: METRIC=PERCENT, how much worse METRIC may get (repeatable)")

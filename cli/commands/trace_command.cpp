@@ -12,12 +12,15 @@ void add_trace(CLI::App& app, int& exit_code) {
       "Run a command with the epoll interposer loaded and report the registrations it "
       "leaks (vanished, zombies, closed sets, collisions, leaked at exit)");
   auto request = std::make_shared<TraceRequest>();
-  command->add_option("--out,-o", request->out_path,
-                      "Write the findings as JSON to this file (atomically)");
+  command
+      ->add_option("--out,-o", request->out_path,
+                   "Write the findings as JSON to this file (atomically)")
+      ->check(not_empty());
   command
       ->add_option("--interval", request->interval_seconds,
                    "Also write the findings every SECONDS while the command runs")
-      ->check(CLI::Range(0.01, 86400.0));
+      ->check(finite_number())
+      ->check(CLI::Range(kShortestInterval, kLongestInterval));
   command->add_flag("--fail-on-findings", request->fail_on_findings,
                     "Exit 1 when an error is found (zombie, token collision, growing set)");
   command->add_flag("--fail-on-warnings", request->fail_on_warnings,

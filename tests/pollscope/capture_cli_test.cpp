@@ -120,6 +120,19 @@ TEST(CaptureRefusals, PcapOutNeedsACaptureAndOneWorker) {
   EXPECT_EQ(dir.entries(), (std::set<std::string>{"s.json", "w.json"}));
 }
 
+TEST(CaptureRefusals, APcapOutInAMissingFolderIsNamedAsPcapOut) {
+  const TempDir dir;
+  const std::string scenario = dir.write("s.json", scenario_of("tcp"));
+  const std::string pcap = dir / "missing/x.pcap";
+  const Outcome outcome =
+      pollscope({"run", scenario, "-q", "--capture", "--pcap-out", pcap, "--out", dir / "r.json"});
+  ASSERT_TRUE(exited_with(outcome, 2)) << describe(outcome);
+  EXPECT_TRUE(one_line(outcome.err));
+  EXPECT_TRUE(contains(outcome.err, "pollscope: --pcap-out " + pcap + ": the folder"))
+      << outcome.err;
+  EXPECT_EQ(dir.entries(), std::set<std::string>{"s.json"});
+}
+
 // A user without CAP_NET_RAW: exit 3, one line saying what is needed, no report.
 TEST(CaptureRefusals, NoPermissionToCaptureIsExitThreeInOneLine) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run pollscope as another user";

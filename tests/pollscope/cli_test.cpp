@@ -122,6 +122,42 @@ TEST(PollscopeUsage, UnknownBackendIsAUsageError) {
   EXPECT_EQ(outcome.out, "");
 }
 
+// An empty value is a mistake (an unset variable in a CI script), never "no value": a
+// --baseline "" that compared nothing would let any regression pass.
+TEST(PollscopeUsage, EmptyValuesAreRefusedNotTakenAsAbsent) {
+  const TempDir dir;
+  const std::string scenario = dir.write("tiny.json", tiny_scenario());
+  const std::string report = dir / "report.json";
+  struct Case {
+    std::vector<std::string> args;
+    std::string option;
+  };
+  for (const Case& empty : std::vector<Case>{
+           {{"run", scenario, "-q", "--out", report, "--baseline", ""}, "--baseline"},
+           {{"run", "", "-q", "--out", report}, "scenario"},
+           {{"run", scenario, "-q", "--out", ""}, "--out"},
+           {{"run", scenario, "-q", "--out", report, "--capture", "--pcap-out", ""}, "--pcap-out"},
+           {{"compare", "", report}, "baseline"},
+           {{"compare", report, report, "-o", ""}, "--out"},
+           {{"compare", "--base", "", "--candidate", report}, "--base"},
+           {{"ab", "--base", POLLSCOPE_BINARY, "--candidate", POLLSCOPE_BINARY, ""}, "scenario"},
+           {{"ab", "--base", POLLSCOPE_BINARY, "--candidate", POLLSCOPE_BINARY, "--keep-reports",
+             ""},
+            "--keep-reports"},
+           {{"validate", ""}, "scenario"},
+           {{"trace", "-o", "", "--", "true"}, "--out"},
+       }) {
+    SCOPED_TRACE(empty.args.front() + " " + empty.option);
+    const Outcome outcome = pollscope(empty.args);
+    ASSERT_TRUE(exited_with(outcome, 2));
+    EXPECT_TRUE(one_line(outcome.err));
+    EXPECT_TRUE(outcome.err.starts_with("pollscope: " + empty.option + ": is empty"))
+        << outcome.err;
+    EXPECT_EQ(outcome.out, "");
+  }
+  EXPECT_EQ(dir.entries(), std::set<std::string>{"tiny.json"});
+}
+
 TEST(PollscopeUsage, MissingScenarioFileIsOneLineNamingIt) {
   const Outcome outcome = pollscope({"run", "/nonexistent.json"});
   ASSERT_TRUE(exited_with(outcome, 2));
@@ -353,6 +389,25 @@ TEST(PollscopeRun, OutInAMissingDirectoryIsRefusedBeforeTheRun) {
   EXPECT_TRUE(contains(outcome.err, report_path)) << outcome.err;
   EXPECT_EQ(outcome.out, "");
   EXPECT_EQ(reports.entries(), std::set<std::string>{});
+}
+
+// The machine's limit, named in the scenario's terms: its file and the figure to change.
+TEST(PollscopeRun, ADescriptorLimitTooLowNamesTheFileAndItsSocketCount) {
+  const TempDir dir;
+  const std::string scenario = dir.write("many.json", R"({"format": 1, "name": "many",
+    "description": "a thousand unix pairs", "sockets": {"kind": "unix", "count": 1000, "active": 2},
+    "phases": [{"name": "p", "duration_ms": 50}]})");
+  const std::string report = dir / "report.json";
+  // ulimit -n without -S or -H lowers the hard limit too, which root could raise again.
+  const Outcome outcome = run_program(
+      {"sh", "-c",
+       "ulimit -n 256 && exec " POLLSCOPE_BINARY " run -q " + scenario + " -o " + report});
+  ASSERT_TRUE(exited_with(outcome, 3)) << describe(outcome);
+  EXPECT_TRUE(one_line(outcome.err));
+  EXPECT_TRUE(contains(outcome.err, "pollscope: " + scenario + ": /sockets/count: "))
+      << outcome.err;
+  EXPECT_TRUE(contains(outcome.err, "RLIMIT_NOFILE allows 256")) << outcome.err;
+  EXPECT_EQ(dir.entries(), std::set<std::string>{"many.json"});
 }
 
 TEST(PollscopeRun, InvalidScenarioLeavesAnExistingReportUntouched) {

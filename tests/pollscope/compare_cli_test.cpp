@@ -234,6 +234,24 @@ TEST_F(PollscopeCompare, ReportsThatCannotBeComparedAreOneLineErrors) {
   }
 }
 
+// 50,000 arrays deep: dumping or checking it recursively would overflow the stack.
+TEST_F(PollscopeCompare, ADeeplyNestedReportIsRefusedNotACrash) {
+  const std::string report = run_report("report.json");
+  const std::string deep = dir_.write(
+      "deep.json", "{\"tool\": " + std::string(50'000, '[') + std::string(50'000, ']') + "}");
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"compare", deep, report},
+           {"compare", report, deep},
+           {"run", scenario_, "-q", "--out", dir_ / "new.json", "--baseline", deep}}) {
+    SCOPED_TRACE(args.front());
+    const Outcome outcome = pollscope(args);
+    ASSERT_TRUE(exited_with(outcome, 2)) << describe(outcome);
+    EXPECT_TRUE(one_line(outcome.err));
+    EXPECT_EQ(outcome.err, "pollscope: " + deep + ": nested deeper than 64 levels\n");
+  }
+  EXPECT_EQ(dir_.entries(), (std::set<std::string>{"quick.json", "report.json", "deep.json"}));
+}
+
 TEST_F(PollscopeCompare, AnUnwritableOutIsAnEnvironmentError) {
   const std::string report = run_report("report.json");
   const std::string out = "/proc/self/comparison.json";  // nobody may create a file there

@@ -286,6 +286,17 @@ TEST(CompareReports, AZeroBaselineGivesRatioZeroNeverNaN) {
   EXPECT_FALSE(contains(block.dump(), "NaN"));
 }
 
+// |baseline| * percent overflowed to infinity first: then nothing could exceed the tolerance.
+TEST(CompareReports, AHugeBaselineStillRegressesPastItsTolerance) {
+  const auto p99 = [](double value) {
+    return changed([value](json& report) { report["overall"]["latency_ns"]["p99"] = value; });
+  };
+  const ComparisonRow row = row_of(compared(p99(1e308), p99(1.5e308)), "latency_ns.p99");
+  EXPECT_EQ(row.tolerance_percent, 25);
+  EXPECT_TRUE(row.regressed);
+  EXPECT_FALSE(row_of(compared(p99(1e308), p99(1.2e308)), "latency_ns.p99").regressed);
+}
+
 TEST(CompareReports, ExtremeValuesStayFinite) {
   const json tiny = changed([](json& report) { report["overall"]["latency_ns"]["p50"] = 1e-300; });
   const json huge = changed([](json& report) { report["overall"]["latency_ns"]["p50"] = 1e300; });

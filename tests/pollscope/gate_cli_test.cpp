@@ -250,6 +250,49 @@ TEST_F(PollscopeGate, CompareJudgesSeveralReportsASideAndWritesEachCiFormat) {
   EXPECT_GE(measure.at("upper_value").get<double>(), measure.at("value").get<double>());
 }
 
+// What ab could refuse is refused before the first round: the builds here leave a mark if one
+// ever runs.
+TEST_F(PollscopeGate, AbRefusesBadInputBeforeAnyRound) {
+  const std::string ran = dir_ / "ran";
+  const std::string marking =
+      dir_.write("marking.sh", "#!/bin/sh\ntouch " + ran + "\nexec " POLLSCOPE_BINARY " \"$@\"\n");
+  ::chmod(marking.c_str(), 0755);
+  const std::string bad = dir_.write("bad.json", R"({"format": 1, "name": "bad"})");
+  const std::string file = dir_.write("file", "");
+  const std::string missing = dir_ / "missing/x";
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  for (const Case& refused : std::vector<Case>{
+           {{bad}, bad + ": "},
+           {{scenario_, "--keep-reports", file}, "--keep-reports " + file + ": not a directory"},
+           {{scenario_, "--keep-reports", file + "/sub"}, "--keep-reports " + file + "/sub: "},
+           {{scenario_, "--out", missing}, "--out " + missing + ": the folder"},
+           {{scenario_, "--format", "junit=" + missing},
+            "--format junit " + missing + ": the folder"},
+       }) {
+    SCOPED_TRACE(refused.message);
+    std::vector<std::string> args = {"ab",    "--base",   marking, "--candidate",
+                                     marking, "--rounds", "2"};
+    args.insert(args.end(), refused.args.begin(), refused.args.end());
+    const Outcome outcome = pollscope(args);
+    ASSERT_TRUE(exited_with(outcome, 2));
+    EXPECT_TRUE(one_line(outcome.err));
+    EXPECT_TRUE(outcome.err.starts_with("pollscope: " + refused.message)) << outcome.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(ran)) << "a round ran";
+}
+
+TEST_F(PollscopeGate, AbNamesTheBuildWhoseRunFailedInOneLine) {
+  const std::string failing = dir_.write("failing.sh", "#!/bin/sh\nexit 3\n");
+  ::chmod(failing.c_str(), 0755);
+  const Outcome outcome =
+      pollscope({"ab", "--base", failing, "--candidate", failing, scenario_, "--rounds", "2"});
+  ASSERT_TRUE(exited_with(outcome, 3));
+  EXPECT_EQ(outcome.err, "pollscope: ab: " + failing + " run exited with 3 (no report)\n");
+}
+
 TEST_F(PollscopeGate, AnUnknownFormatIsAOneLineUsageError) {
   const Outcome outcome = pollscope(
       {"compare", "--base", scenario_, "--candidate", scenario_, "--format", "yaml=" + dir_ / "x"});

@@ -135,6 +135,16 @@ TEST(InspectCli, NoSuchProcessIsInvalidInput) {
   EXPECT_TRUE(contains(outcome.err, "no process 999999999")) << outcome.err;
 }
 
+TEST(InspectCli, AWatchIntervalThatIsNotAFiniteNumberIsRefused) {
+  for (const std::string seconds : {"nan", "inf"}) {
+    SCOPED_TRACE(seconds);
+    const auto outcome = pollscope({"inspect", std::to_string(::getpid()), "--watch", seconds});
+    EXPECT_TRUE(exited_with(outcome, 2));
+    EXPECT_TRUE(one_line(outcome.err));
+    EXPECT_TRUE(contains(outcome.err, "--watch: must be a finite number")) << outcome.err;
+  }
+}
+
 TEST(InspectCli, MissingRightsExitThreeNamingWhatIsNeeded) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run pollscope as another user";
   // As nobody, this test process (root's) may not be inspected.

@@ -73,6 +73,42 @@ TEST(PollscopeOutput, ADashIsStdout) {
   EXPECT_EQ(dir.entries(), std::set<std::string>{"s.json"});
 }
 
+TEST(PollscopeOutput, DevStdoutOnAPipeIsWrittenToTheDescriptor) {
+  const TempDir dir;
+  const std::string scenario = dir.write("s.json", kQuick);
+  for (const std::string out : {"/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"}) {
+    SCOPED_TRACE(out);
+    const Outcome outcome = pollscope({"run", scenario, "-q", "--out", out});
+    ASSERT_TRUE(exited_with(outcome, 0)) << describe(outcome);
+    EXPECT_EQ(parse_report(outcome.out).value("verdict", ""), "pass");
+  }
+  EXPECT_EQ(dir.entries(), std::set<std::string>{"s.json"});
+}
+
+// `>>` opened the file to append: the report goes after what it held, never over it.
+TEST(PollscopeOutput, DevStdoutOnAFileKeepsWhatTheShellRedirectHeld) {
+  const TempDir dir;
+  const std::string scenario = dir.write("s.json", kQuick);
+  const std::string log = dir.write("log", "prev\n");
+  const Outcome outcome = run_program(
+      {"sh", "-c",
+       std::string(POLLSCOPE_BINARY) + " run -q " + scenario + " -o /dev/stdout >> " + log});
+  ASSERT_TRUE(exited_with(outcome, 0)) << describe(outcome);
+  const std::string text = read_file(log);
+  ASSERT_TRUE(text.starts_with("prev\n")) << text.substr(0, 200);
+  EXPECT_EQ(parse_report(text.substr(5)).value("verdict", ""), "pass");
+  EXPECT_EQ(dir.entries(), (std::set<std::string>{"s.json", "log"}));
+}
+
+TEST(PollscopeOutput, ADescriptorThatIsNotOpenIsRefusedBeforeTheRun) {
+  const TempDir dir;
+  const std::string scenario = dir.write("s.json", kLong);
+  const Outcome outcome = pollscope({"run", scenario, "-q", "--out", "/dev/fd/9"}, kBeforeTheRun);
+  ASSERT_TRUE(exited_with(outcome, 2)) << describe(outcome);
+  EXPECT_TRUE(one_line(outcome.err));
+  EXPECT_TRUE(contains(outcome.err, "/dev/fd/9: descriptor 9 is not open")) << outcome.err;
+}
+
 TEST(PollscopeOutput, ADirectoryOrAMissingFolderIsRefusedBeforeTheRun) {
   const TempDir dir;
   const std::string scenario = dir.write("s.json", kLong);
@@ -138,6 +174,17 @@ TEST(PollscopeInput, ANulByteIsAnErrorAtItsOffset) {
                  path + ": a NUL byte at offset " + std::to_string(std::string(kQuick).size()));
 }
 
+TEST(PollscopeInput, ADeeplyNestedScenarioIsRefusedNotACrash) {
+  const TempDir dir;
+  const std::string deep =
+      dir.write("deep.json", R"({"format": 1, "name": "deep", "sockets": {"kind": )" +
+                                 std::string(50'000, '[') + std::string(50'000, ']') + "}}");
+  expect_refused(validate(deep), deep + ": nested deeper than 64 levels");
+  expect_refused(pollscope({"run", deep, "-q", "--out", dir / "r.json"}, kBeforeTheRun),
+                 deep + ": nested deeper than 64 levels");
+  EXPECT_EQ(dir.entries(), std::set<std::string>{"deep.json"});
+}
+
 TEST(PollscopeInput, StdinIsADash) {
   const TempDir dir;
   const std::string path = dir.write("s.json", kQuick);
@@ -158,6 +205,21 @@ TEST(PollscopeInput, ControlCharactersAreEscapedOnTheTerminal) {
   EXPECT_EQ(listed.out.find('\x1b'), std::string::npos);
   EXPECT_TRUE(contains(listed.out, "clears \\x1b[2J the \\u009b screen\\x1b]0;x\\x07"))
       << listed.out;
+}
+
+// A key, a file name or the parser's excerpt of the text may hold a newline or bytes that are
+// not UTF-8: the message escapes them and stays one line.
+TEST(PollscopeInput, ErrorMessagesStayOneLineWhateverTheNamesHold) {
+  const TempDir dir;
+  const std::string key = dir.write("key.json", R"({"format": 1, "bogus\nkey": 1})");
+  expect_refused(validate(key), key + ": /bogus\\x0akey: unknown key");
+  const std::string bytes = dir.write("bytes.json", "{\"format\": 1, \"name\": \"t\xff\"}");
+  const Outcome invalid = validate(bytes);
+  expect_refused(invalid, bytes + ": not valid JSON: ");
+  EXPECT_TRUE(contains(invalid.err, "\\xff")) << invalid.err;
+  EXPECT_FALSE(contains(invalid.err, "\xff")) << "a byte that is not UTF-8 was echoed";
+  const std::string name = dir.write("new\nline.json", "[]");
+  expect_refused(validate(name), dir / "new\\x0aline.json: the document must be a JSON object");
 }
 
 // 100,000 unix pairs all active, 1024 in flight of 64 KiB: 14 GiB at worst.

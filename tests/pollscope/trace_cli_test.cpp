@@ -6,7 +6,15 @@
 // tracer gets wrong: threads at once, exec and posix_spawn, fork beside busy threads, and the
 // return values and errno of failing calls.
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <future>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -227,6 +235,47 @@ TEST_F(TraceCli, FailingCallsKeepTheirReturnValuesAndErrno) {
   ASSERT_TRUE(exited_with(run_program({TRACED_SHAPES, "errno"}), 0));  // the untraced reference
   const auto report = trace({TRACED_SHAPES, "errno"}, 0);
   EXPECT_EQ(count(report, "total"), 0u) << outcome_.err;
+}
+
+// As `run` does: an --out that cannot be written is refused before the command runs, not after.
+TEST_F(TraceCli, AnOutThatCannotBeWrittenIsRefusedBeforeTheCommandRuns) {
+  const std::string ran = dir_ / "ran";
+  const auto outcome = pollscope({"trace", "--interval", "0.01", "--out", "/nonexistent/x.json",
+                                  "--", "/bin/sh", "-c", "touch " + ran});
+  EXPECT_TRUE(exited_with(outcome, 2));
+  EXPECT_TRUE(one_line(outcome.err));
+  EXPECT_TRUE(contains(outcome.err, "/nonexistent/x.json: the folder /nonexistent does not exist"))
+      << outcome.err;
+  EXPECT_FALSE(std::filesystem::exists(ran)) << "the command ran";
+}
+
+// Checking a FIFO before the command runs must not open it: its reader would take that close
+// for the end of the document, and the document's own open would then wait for no one.
+TEST_F(TraceCli, AnOutFifoGetsTheWholeReport) {
+  const std::string fifo = dir_ / "report.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0) << std::strerror(errno);
+  auto received = std::async(std::launch::async, [&fifo] { return read_file(fifo); });
+  const auto outcome =
+      pollscope({"trace", "--quiet", "--out", fifo, "--", "true"}, std::chrono::seconds(10));
+  if (received.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+    // Release a reader still waiting for a writer, so that the test ends.
+    const int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (writer >= 0) ::close(writer);
+  }
+  EXPECT_TRUE(exited_with(outcome, 0)) << describe(outcome);
+  const std::string report = received.get();
+  EXPECT_TRUE(parse_report(report).is_object()) << report.substr(0, 200);
+}
+
+// CLI::Range lets NaN through; NaN seconds made an int of milliseconds out of nothing.
+TEST_F(TraceCli, AnIntervalThatIsNotAFiniteNumberIsRefused) {
+  for (const std::string interval : {"nan", "inf", "1e400"}) {
+    SCOPED_TRACE(interval);
+    const auto outcome = pollscope({"trace", "--interval", interval, "--", "true"});
+    EXPECT_TRUE(exited_with(outcome, 2));
+    EXPECT_TRUE(one_line(outcome.err));
+    EXPECT_TRUE(contains(outcome.err, "--interval: must be a finite number")) << outcome.err;
+  }
 }
 
 TEST_F(TraceCli, CommandsExitStatusPassesThrough) {

@@ -5,14 +5,17 @@
 #include <new>
 #include <stdexcept>
 
+#include "base/terminal_text.hpp"
+
 namespace pollscope {
 
 std::string Problem::to_string() const {
-  std::string line = subject;
+  // A file name, a key or a parser's excerpt may hold a newline or bytes that are not UTF-8.
+  std::string line = one_line_text(subject);
   for (const std::string* part : {&path, &reason}) {
     if (part->empty()) continue;
     if (!line.empty()) line += ": ";
-    line += *part;
+    line += one_line_text(*part);
   }
   return line;
 }
@@ -22,9 +25,9 @@ FailureReport report_failure(std::exception_ptr thrown) noexcept {
     try {
       std::rethrow_exception(thrown);
     } catch (const Failure& failure) {
-      return {failure.code(), std::string("pollscope: ") + failure.what()};
+      return {failure.code(), "pollscope: " + one_line_text(failure.what())};
     } catch (const std::exception& error) {
-      return {kExitEnvironment, std::string("pollscope: internal error: ") + error.what()};
+      return {kExitEnvironment, "pollscope: internal error: " + one_line_text(error.what())};
     } catch (...) {
       return {kExitEnvironment, "pollscope: internal error: an unknown exception"};
     }

@@ -12,7 +12,8 @@
 namespace pollscope {
 
 // What is wrong, located: "FILE: /phases/0/load/mode: expected one of ...", or, for an option,
-// "--tolerance x=abc: the percent must be a number, 0 or more".
+// "--tolerance x=abc: the percent must be a number, 0 or more". to_string() escapes control
+// characters and bytes that are not UTF-8 (terminal_text.hpp), so that it is one line.
 struct Problem {
   std::string subject;  // the file, or the option, at fault
   std::string path;     // a JSON pointer into the file; "" for none

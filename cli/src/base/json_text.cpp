@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/terminal_text.hpp"
+
 namespace pollscope {
 
 std::string json_child(const std::string& path, std::string_view key) {
   std::string result = path;
   result += '/';
-  for (char c : key) {
+  for (char c : one_line_text(key)) {
     if (c == '~') {
       result += "~0";
     } else if (c == '/') {
@@ -50,21 +52,50 @@ std::string_view describe(const nlohmann::json& value) {
   return "a discarded value";
 }
 
+namespace {
+
+constexpr std::size_t kShownLimit = 64;
+constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
+
+// A string as JSON, cut after kShownLimit characters; ASCII when `ascii`, so that a later cut
+// cannot split a character (one cut here is replaced, like any invalid UTF-8).
+std::string shown_string(const std::string& text, bool ascii) {
+  if (text.size() <= kShownLimit) return nlohmann::json(text).dump(-1, ' ', ascii, kReplace);
+  return nlohmann::json(text.substr(0, kShownLimit) + "...").dump(-1, ' ', ascii, kReplace);
+}
+
+// Appends `value` as one-line ASCII JSON until `text` passes kShownLimit. Every level writes a
+// character first, so the recursion is never deeper than the limit, however deep the value.
+void append_shown(const nlohmann::json& value, std::string& text) {
+  if (text.size() > kShownLimit) return;
+  if (value.is_string()) {
+    text += shown_string(value.get_ref<const std::string&>(), true);
+  } else if (value.is_object() || value.is_array()) {
+    text += value.is_object() ? '{' : '[';
+    bool first = true;
+    for (auto member = value.begin(); member != value.end(); ++member) {
+      if (text.size() > kShownLimit) return;
+      if (!first) text += ',';
+      first = false;
+      if (value.is_object()) text += shown_string(member.key(), true) + ':';
+      append_shown(*member, text);
+    }
+    text += value.is_object() ? '}' : ']';
+  } else {
+    text += value.dump(-1, ' ', true, kReplace);
+  }
+}
+
+}  // namespace
+
 std::string shown(const nlohmann::json& value) {
-  constexpr std::size_t kLimit = 64;
-  constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
   // dump() writes NaN and infinities as null; only a document built in C++ can hold them.
   if (value.is_number_float() && !std::isfinite(value.get<double>())) return "a non-finite number";
-  if (value.is_string()) {
-    const auto& text = value.get_ref<const std::string&>();
-    if (text.size() <= kLimit) return value.dump(-1, ' ', false, kReplace);
-    // A character cut in two is replaced, like any invalid UTF-8.
-    return nlohmann::json(text.substr(0, kLimit) + "...").dump(-1, ' ', false, kReplace);
-  }
-  // ASCII only, so that the cut cannot split a character.
-  std::string text = value.dump(-1, ' ', true, kReplace);
-  if (text.size() > kLimit) {
-    text.resize(kLimit);
+  if (value.is_string()) return shown_string(value.get_ref<const std::string&>(), false);
+  std::string text;
+  append_shown(value, text);
+  if (text.size() > kShownLimit) {
+    text.resize(kShownLimit);
     text += "...";
   }
   return text;

@@ -11,7 +11,9 @@
 
 namespace pollscope {
 
-// A JSON pointer (RFC 6901) one step down: "~" and "/" in a key are escaped as "~0" and "~1".
+// A JSON pointer (RFC 6901) one step down: "~" and "/" in a key are escaped as "~0" and "~1",
+// and control characters and bytes that are not UTF-8 as one_line_text() does: the pointer names
+// a place in a one-line message.
 [[nodiscard]] std::string json_child(const std::string& path, std::string_view key);
 [[nodiscard]] std::string json_child(const std::string& path, std::size_t index);
 

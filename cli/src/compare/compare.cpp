@@ -126,7 +126,9 @@ void judge(ComparisonRow& row) {
   // How far the figure moved the bad way, against how far its tolerance lets it.
   const double worse =
       row.direction == Direction::higher_is_better ? baseline - current : current - baseline;
-  const double allowed = std::abs(baseline) * row.tolerance_percent / 100;
+  // The percent becomes a fraction first: |baseline| * percent overflows to infinity for a
+  // baseline near the largest double, and an infinite allowance lets anything pass.
+  const double allowed = std::abs(baseline) * (row.tolerance_percent / 100);
   row.regressed = worse > allowed;
   row.improved = -worse > allowed;
 }

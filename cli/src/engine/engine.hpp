@@ -35,9 +35,9 @@ struct RunOptions {
 // The descriptors one process needs for its share of the pairs, with room for the Poll and stdio.
 [[nodiscard]] std::uint64_t descriptors_needed(const Scenario& scenario);
 
-// Raises the process's descriptor limit to what `scenario` needs, or throws a Failure saying how
-// many workers would fit.
-void raise_fd_limit(const Scenario& scenario);
+// Raises the process's descriptor limit to what `scenario` needs; when the hard limit is too low,
+// the reason, saying how many workers would fit (the caller names the scenario's file).
+[[nodiscard]] std::optional<std::string> raise_fd_limit(const Scenario& scenario);
 
 // Which of the run's pairs one process or poller holds: `pairs` pairs, the first `active`
 // carrying traffic (the run's active pairs from `first_active` on).

@@ -4,7 +4,6 @@
 
 #include <string>
 
-#include "base/failure.hpp"
 #include "engine/engine.hpp"
 #include "scenario/split.hpp"
 
@@ -33,7 +32,7 @@ std::string fd_limit_advice(const Scenario& scenario, std::uint64_t hard_limit) 
 
 }  // namespace
 
-void raise_fd_limit(const Scenario& scenario) {
+std::optional<std::string> raise_fd_limit(const Scenario& scenario) {
   rlimit limit{};
   ::getrlimit(RLIMIT_NOFILE, &limit);
   const auto needed = descriptors_needed(scenario);
@@ -42,8 +41,8 @@ void raise_fd_limit(const Scenario& scenario) {
     ::setrlimit(RLIMIT_NOFILE, &limit);
   }
   ::getrlimit(RLIMIT_NOFILE, &limit);
-  if (limit.rlim_cur >= needed) return;
-  throw Failure::environment(
+  if (limit.rlim_cur >= needed) return std::nullopt;
+  return std::string(
       "scenario \"" + scenario.name + "\" needs " + std::to_string(needed) +
       " descriptors per process (sockets.count " + std::to_string(scenario.sockets.count) +
       " pairs over " + std::to_string(scenario.workers) + " worker(s)), but RLIMIT_NOFILE allows " +

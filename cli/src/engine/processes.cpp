@@ -70,7 +70,7 @@ WorkerProcess spawn_process(std::size_t index, const std::function<RunOutcome()>
 }
 
 RunOutcome run_scenario(const Scenario& scenario, const RunOptions& options) {
-  raise_fd_limit(scenario);
+  if (auto refused = raise_fd_limit(scenario)) throw Failure::environment(*refused);
   if (scenario.workers == 1) {
     RunOutcome outcome = run_threads(
         scenario, options, PairShare{scenario.sockets.count, scenario.sockets.active, 0}, true);

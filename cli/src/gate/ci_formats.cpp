@@ -75,7 +75,7 @@ void write_formats(const GateComparison& comparison, const std::vector<std::stri
     auto parsed = parse_format(format);
     if (auto* problem = std::get_if<Problem>(&parsed)) throw Failure::invalid_input(*problem);
     const auto& request = std::get<FormatRequest>(parsed);
-    write_atomically(request.path, text_of(comparison, request.kind));
+    write_atomically(request.path, text_of(comparison, request.kind), "--format " + request.kind);
   }
 }
 

@@ -15,7 +15,7 @@ namespace pollscope {
 std::string own_executable() {
   std::error_code error;
   const auto path = std::filesystem::read_symlink("/proc/self/exe", error);
-  if (error) throw Failure::environment("pollscope: cannot find its own executable");
+  if (error) throw Failure::environment("cannot find its own executable");
   return path.string();
 }
 
@@ -39,7 +39,7 @@ int run_child(const std::string& binary, const std::vector<std::string>& argumen
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   const pid_t child = ::fork();
-  if (child < 0) throw Failure::environment("pollscope: fork failed");
+  if (child < 0) throw Failure::environment("fork failed");
   if (child == 0) {
     ::execv(argv[0], argv.data());
     ::_exit(127);
@@ -53,7 +53,7 @@ int run_child(const std::string& binary, const std::vector<std::string>& argumen
 TemporaryDirectory::TemporaryDirectory(const std::string& purpose)
     : path_((std::filesystem::temp_directory_path() / (purpose + "-XXXXXX")).string()) {
   if (::mkdtemp(path_.data()) == nullptr) {
-    throw Failure::environment("pollscope: cannot make a temporary directory");
+    throw Failure::environment("cannot make a temporary directory");
   }
 }
 

@@ -98,8 +98,21 @@ std::variant<JsonFile, Problem> read_json_file(const std::string& path) {
   if (file.text.find_first_not_of(" \t\r\n") == std::string::npos) {
     return Problem{path, "", "not valid JSON: the file holds only white space"};
   }
+  // The parser itself keeps its own stack, but dump() and the checks recurse: a value nested
+  // 50,000 deep would overflow the C++ stack. Deeper containers are dropped, then refused.
+  bool too_deep = false;
+  const auto depth_guard = [&too_deep](int depth, nlohmann::json::parse_event_t event,
+                                       const nlohmann::json&) {
+    using event_t = nlohmann::json::parse_event_t;
+    if ((event == event_t::object_start || event == event_t::array_start) &&
+        depth >= kMaxJsonDepth) {
+      too_deep = true;
+      return false;
+    }
+    return true;
+  };
   try {
-    file.document = nlohmann::json::parse(file.text);
+    file.document = nlohmann::json::parse(file.text, depth_guard);
   } catch (const nlohmann::json::exception& error) {
     // what() starts with "[json.exception.parse_error.101] ": the id means nothing to a user.
     std::string_view message = error.what();
@@ -108,13 +121,16 @@ std::variant<JsonFile, Problem> read_json_file(const std::string& path) {
     }
     return Problem{path, "", fmt::format("not valid JSON: {}", message)};
   }
+  if (too_deep) {
+    return Problem{path, "", fmt::format("nested deeper than {} levels", kMaxJsonDepth)};
+  }
   return file;
 }
 
-void write_atomically(const std::string& path, const std::string& text) {
+void write_atomically(const std::string& path, const std::string& text, std::string_view option) {
   injected_failure_point("io");
   std::ostringstream unused;
-  OutputFile::open(path).write(text, unused);
+  OutputFile::open(path, option).write(text, unused);
 }
 
 void write_document(const std::string& text, const std::optional<std::string>& out_path,

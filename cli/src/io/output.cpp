@@ -7,9 +7,13 @@
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <climits>
 #include <cstring>
+#include <string_view>
 #include <utility>
+
+#include <fmt/format.h>
 
 #include "base/failure.hpp"
 
@@ -21,8 +25,9 @@ namespace {
   throw Failure::environment(path + ": cannot write: " + std::strerror(error));
 }
 
-[[noreturn]] void refuse(const std::string& path, const std::string& reason) {
-  throw Failure::invalid_input(Problem{"--out " + path, "", reason});
+[[noreturn]] void refuse(std::string_view option, const std::string& path,
+                         const std::string& reason) {
+  throw Failure::invalid_input(Problem{fmt::format("{} {}", option, path), "", reason});
 }
 
 std::string folder_of(const std::string& path) {
@@ -31,19 +36,43 @@ std::string folder_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-// Follows symlinks by hand, so that a dangling one still names the file to create.
-std::string resolve_links(const std::string& path) {
+// The descriptor N that /dev/fd/N, /proc/self/fd/N or /proc/thread-self/fd/N names. Such a
+// link is no path to open again: for a pipe it reads "pipe:[N]", and a file opened anew would be
+// written from offset 0, without the O_APPEND of the shell's `>>`.
+std::optional<int> descriptor_named(const std::string& path) {
+  for (const std::string_view folder : {"/dev/fd/", "/proc/self/fd/", "/proc/thread-self/fd/"}) {
+    if (!path.starts_with(folder)) continue;
+    const std::string_view number = std::string_view(path).substr(folder.size());
+    int descriptor = -1;
+    const auto [end, error] =
+        std::from_chars(number.data(), number.data() + number.size(), descriptor);
+    if (error == std::errc{} && end == number.data() + number.size() && !number.empty()) {
+      return descriptor;
+    }
+  }
+  return std::nullopt;
+}
+
+// Where a path leads: a file (links followed by hand, so that a dangling one still names the
+// file to create), or one of this process's descriptors (/dev/stdout is a link to one).
+struct Destination {
+  std::string target;
+  std::optional<int> descriptor;
+};
+
+Destination resolve_links(const std::string& path, std::string_view option) {
   std::string target = path;
   for (int hops = 0; hops < 40; ++hops) {
+    if (const auto descriptor = descriptor_named(target)) return {target, descriptor};
     struct stat status {};
-    if (::lstat(target.c_str(), &status) != 0 || !S_ISLNK(status.st_mode)) return target;
+    if (::lstat(target.c_str(), &status) != 0 || !S_ISLNK(status.st_mode)) return {target, {}};
     char link[PATH_MAX];
     const auto length = ::readlink(target.c_str(), link, sizeof link - 1);
-    if (length < 0) return target;
+    if (length < 0) return {target, {}};
     const std::string next(link, static_cast<std::size_t>(length));
     target = next.starts_with('/') ? next : folder_of(target) + "/" + next;
   }
-  refuse(path, "too many levels of symbolic links");
+  refuse(option, path, "too many levels of symbolic links");
 }
 
 // SIGINT and SIGTERM wait while a temporary file exists: the handler notes them, and they are
@@ -82,28 +111,33 @@ void write_all(int fd, const std::string& text, const auto& give_up) {
 
 }  // namespace
 
-OutputFile OutputFile::open(const std::optional<std::string>& path) {
+OutputFile OutputFile::open(const std::optional<std::string>& path, std::string_view option) {
   OutputFile output;
   if (!path || *path == "-") return output;
   output.name_ = *path;
-  if (path->empty()) refuse(*path, "the path is empty");
-  const std::string target = resolve_links(*path);
+  output.option_ = option;
+  if (path->empty()) refuse(option, *path, "the path is empty");
+  const auto [target, descriptor] = resolve_links(*path, option);
+  if (descriptor) {
+    output.open_descriptor(*descriptor);
+    return output;
+  }
   struct stat status {};
   if (::stat(target.c_str(), &status) == 0) {
-    if (S_ISDIR(status.st_mode)) refuse(*path, "is a directory");
+    if (S_ISDIR(status.st_mode)) refuse(option, *path, "is a directory");
     if (S_ISCHR(status.st_mode) || S_ISFIFO(status.st_mode) || S_ISSOCK(status.st_mode)) {
       output.open_stream(target);
     } else if (S_ISREG(status.st_mode)) {
       output.open_temporary(target, true, status.st_mode & 07777);
     } else {
-      refuse(*path, "not a regular file, a character device or a FIFO");
+      refuse(option, *path, "not a regular file, a character device or a FIFO");
     }
     return output;
   }
   if (errno != ENOENT) cannot_write(*path, errno);
   const std::string folder = folder_of(target);
   if (::stat(folder.c_str(), &status) != 0 || !S_ISDIR(status.st_mode)) {
-    refuse(*path, "the folder " + folder + " does not exist");
+    refuse(option, *path, "the folder " + folder + " does not exist");
   }
   output.open_temporary(target, false, 0644);
   return output;
@@ -111,6 +145,20 @@ OutputFile OutputFile::open(const std::optional<std::string>& path) {
 
 void OutputFile::open_stream(const std::string& target) {
   fd_ = ::open(target.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd_ < 0) cannot_write(name_, errno);
+}
+
+// A copy of the descriptor, written at its offset as the shell left it (appending after `>>`).
+void OutputFile::open_descriptor(int descriptor) {
+  const int flags = ::fcntl(descriptor, F_GETFL);
+  if (flags < 0) refuse(option_, name_, fmt::format("descriptor {} is not open", descriptor));
+  if ((flags & O_ACCMODE) == O_RDONLY) {
+    refuse(option_, name_, fmt::format("descriptor {} is open for reading only", descriptor));
+  }
+  struct stat status {};
+  if (::fstat(descriptor, &status) == 0 && S_ISDIR(status.st_mode))
+    refuse(option_, name_, "is a directory");
+  fd_ = ::fcntl(descriptor, F_DUPFD_CLOEXEC, 0);
   if (fd_ < 0) cannot_write(name_, errno);
 }
 
@@ -163,6 +211,20 @@ void OutputFile::write(const std::string& text, std::ostream& out) {
     temporary_.clear();
   }
   release();
+}
+
+void check_destination(const std::optional<std::string>& path, std::string_view option) {
+  // A FIFO is not opened to be checked: the open would wait for a reader, and the close would
+  // hand that reader an end of file before the document.
+  if (path && !path->empty() && *path != "-") {
+    const auto [target, descriptor] = resolve_links(*path, option);
+    struct stat status {};
+    if (!descriptor && ::stat(target.c_str(), &status) == 0 && S_ISFIFO(status.st_mode)) {
+      if (::access(target.c_str(), W_OK) != 0) cannot_write(*path, errno);
+      return;
+    }
+  }
+  (void)OutputFile::open(path, option);  // the temporary file it makes is removed as it goes
 }
 
 }  // namespace pollscope

@@ -6,12 +6,16 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 
 namespace pollscope {
 
 // One document's destination.
 //   - no path, or "-": the stream given to write (stdout);
-//   - a character device, FIFO or socket (/dev/null, /dev/stdout, a pipe): opened now, written
+//   - one of this process's descriptors (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N):
+//     written directly at its offset, whatever it is (a pipe, or a file the shell opened with
+//     `>` or `>>`), never opened again or renamed over;
+//   - a character device, FIFO or socket (/dev/null, a named pipe): opened now, written
 //     directly, never renamed over;
 //   - a regular file, a symlink to one, or a new name in an existing folder: a temporary file is
 //     created now next to the target (the symlink's target, not the link) and renamed onto it
@@ -22,7 +26,9 @@ namespace pollscope {
 // held until it is renamed or removed, then take their usual effect.
 class OutputFile {
  public:
-  [[nodiscard]] static OutputFile open(const std::optional<std::string>& path);
+  // `option` names the destination in a refusal: "--out PATH: is a directory".
+  [[nodiscard]] static OutputFile open(const std::optional<std::string>& path,
+                                       std::string_view option = "--out");
 
   OutputFile(OutputFile&& other) noexcept;
   OutputFile& operator=(OutputFile&&) = delete;
@@ -38,15 +44,22 @@ class OutputFile {
 
  private:
   OutputFile() = default;
+  void open_descriptor(int descriptor);
   void open_stream(const std::string& target);
   void open_temporary(const std::string& target, bool exists, unsigned mode);
   void release();
 
   std::string name_ = "(stdout)";
+  std::string option_;     // the option that gave the path
   std::string target_;     // the file renamed onto; "" unless atomic
   std::string temporary_;  // "" once renamed or removed
   int fd_ = -1;            // -1 for stdout
   bool holds_signals_ = false;
 };
+
+// Refuses now what OutputFile::open would refuse, and keeps nothing open: for a document written
+// later or again and again (trace --interval), after work that must stay interruptible
+// meanwhile (ab's rounds: an open OutputFile holds SIGINT).
+void check_destination(const std::optional<std::string>& path, std::string_view option = "--out");
 
 }  // namespace pollscope

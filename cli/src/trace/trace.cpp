@@ -19,7 +19,10 @@
 
 #include "../../interposer/records.hpp"
 #include "base/exit_code.hpp"
+#include "base/failure.hpp"
+#include "base/terminal_text.hpp"
 #include "io/files.hpp"
+#include "io/output.hpp"
 #include "trace/program_check.hpp"
 
 extern char** environ;
@@ -88,8 +91,8 @@ bool write_findings(const TraceRequest& request, const TraceOutcome& outcome, st
   try {
     write_atomically(*request.out_path, trace_document(request, outcome).dump(2) + "\n");
     return true;
-  } catch (const std::exception& error) {
-    err << "pollscope: " << error.what() << "\n";
+  } catch (const std::exception&) {
+    err << report_failure(std::current_exception()).line << "\n";
     return false;
   }
 }
@@ -103,16 +106,19 @@ int status_of(int wait_status) {
 std::optional<int> wait_for(pid_t child, const TraceRequest& request, const std::string& dir,
                             std::ostream& err) {
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+  // refusal() has checked the interval: finite, and short enough for an int of milliseconds.
   const int timeout_ms =
       request.interval_seconds ? static_cast<int>(*request.interval_seconds * 1000) : -1;
+  bool writing = true;  // a destination that fails once is said once, not every interval
   while (pidfd >= 0) {
     pollfd ended{pidfd, POLLIN, 0};
     const int ready = ::poll(&ended, 1, timeout_ms);
     if (ready < 0 && errno == EINTR) continue;
     if (ready != 0) break;
+    if (!writing) continue;
     auto outcome = grade_directory(dir, false);
     outcome.running = true;
-    write_findings(request, outcome, err);
+    writing = write_findings(request, outcome, err);
   }
   if (pidfd >= 0) ::close(pidfd);
   int wait_status = 0;
@@ -133,7 +139,8 @@ std::optional<pid_t> spawn_traced(const std::vector<std::string>& command,
   pid_t child = -1;
   if (const int error = ::posix_spawnp(&child, argv.front().c_str(), nullptr, nullptr,
                                        argv_pointers.data(), environment_pointers.data())) {
-    err << "pollscope: trace: " << argv.front() << ": " << std::strerror(error) << "\n";
+    err << "pollscope: trace: " << one_line_text(argv.front()) << ": " << std::strerror(error)
+        << "\n";
     return std::nullopt;
   }
   return child;
@@ -165,6 +172,10 @@ int exit_code_for(const TraceRequest& request, const TraceOutcome& outcome) {
 
 std::optional<std::string> refusal(const TraceRequest& request) {
   if (request.command.empty()) return "trace: give the command to run after --";
+  if (const auto interval = request.interval_seconds;
+      interval && !(*interval >= kShortestInterval && *interval <= kLongestInterval)) {
+    return fmt::format("--interval: must be {} to {} seconds", kShortestInterval, kLongestInterval);
+  }
   const auto program = program_file(request.command.front());
   if (!program) return fmt::format("trace: {}: no such program", request.command.front());
   if (const auto reason = untraceable_reason(*program))
@@ -192,9 +203,10 @@ std::optional<std::string> interposer_path() {
 
 int run_trace(const TraceRequest& request, std::ostream& err) {
   if (const auto refused = refusal(request)) {
-    err << "pollscope: " << *refused << "\n";
+    err << "pollscope: " << one_line_text(*refused) << "\n";
     return kExitInvalidInput;
   }
+  check_destination(request.out_path);  // as `run` does: a bad --out costs no run of the command
   const auto library = interposer_path();
   LogDirectory logs;
   if (!library || logs.path().empty()) {
@@ -211,7 +223,8 @@ int run_trace(const TraceRequest& request, std::ostream& err) {
   auto outcome = grade_directory(logs.path(), true);
   outcome.exit_status = status;
   if (outcome.processes.empty()) {
-    err << "pollscope: trace: the interposer never loaded into " << request.command.front()
+    err << "pollscope: trace: the interposer never loaded into "
+        << one_line_text(request.command.front())
         << " (a setuid program, or one that clears LD_PRELOAD): nothing was traced\n";
     return kExitEnvironment;
   }

@@ -15,6 +15,10 @@
 
 namespace pollscope {
 
+// --interval's range, in seconds.
+inline constexpr double kShortestInterval = 0.01;
+inline constexpr double kLongestInterval = 86400.0;
+
 struct TraceRequest {
   std::vector<std::string> command;
   std::optional<std::string> out_path;     // the findings as JSON, written atomically

@@ -4,8 +4,11 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <ostream>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -13,6 +16,8 @@
 #include "gate/gate_json.hpp"
 #include "io/child_run.hpp"
 #include "io/files.hpp"
+#include "io/output.hpp"
+#include "scenario/scenario.hpp"
 #include "verbs/ab.hpp"
 
 namespace pollscope {
@@ -37,8 +42,7 @@ GateInput load_input(const std::string& path) {
 
 void check_ran(const std::string& binary, int code) {
   if (code != kExitPassed && code != kExitThresholdFailed) {
-    throw Failure::environment(
-        fmt::format("pollscope: ab: {} run exited with {} (no report)", binary, code));
+    throw Failure::environment(fmt::format("ab: {} run exited with {} (no report)", binary, code));
   }
 }
 
@@ -72,6 +76,46 @@ void check_executable(const std::string& binary, const char* option) {
   }
 }
 
+// Checked here, once, with this build's rules: a scenario that every run would refuse must
+// cost no round, nor leave only "exited with 2" behind.
+void check_scenario(const std::optional<std::string>& path) {
+  if (!path) return;
+  if (*path == "-") {
+    throw Failure::invalid_input(
+        Problem{"scenario", "", "- (stdin) can be read by one run only: give a file"});
+  }
+  auto loaded = load_scenario(*path);
+  if (auto* problem = std::get_if<Problem>(&loaded)) throw Failure::invalid_input(*problem);
+}
+
+// Every file ab writes at the end, checked before the first round.
+void check_outputs(const AbRequest& request) {
+  check_destination(request.out_path);
+  for (const std::string& format : request.formats) {
+    auto parsed = parse_format(format);
+    if (auto* problem = std::get_if<Problem>(&parsed)) throw Failure::invalid_input(*problem);
+    const auto& destination = std::get<FormatRequest>(parsed);
+    check_destination(destination.path, "--format " + destination.kind);
+  }
+}
+
+// --keep-reports: made now, parents included. A path where no directory can be is a usage error;
+// one the system will not let pollscope make or write in is the machine's.
+void make_report_directory(const std::string& path) {
+  const auto problem = [&path](const std::string& reason) {
+    return Problem{"--keep-reports " + path, "", reason};
+  };
+  std::error_code error;
+  std::filesystem::create_directories(path, error);
+  if (error == std::errc::file_exists || error == std::errc::not_a_directory) {
+    throw Failure::invalid_input(problem("not a directory, and one cannot be made there"));
+  }
+  if (error) throw Failure(kExitEnvironment, problem("cannot create: " + error.message()));
+  if (::access(path.c_str(), W_OK | X_OK) != 0) {
+    throw Failure(kExitEnvironment, problem(std::string("cannot write: ") + std::strerror(errno)));
+  }
+}
+
 }  // namespace
 
 int exit_code_of(stats::Verdict verdict, bool strict) {
@@ -87,9 +131,11 @@ int ab_command(const AbRequest& request, std::ostream& out, std::ostream& err) {
     throw Failure::invalid_input(Problem{"--rounds", "", "needs at least 2 rounds"});
   }
   if (auto problem = check_formats(request.formats)) throw Failure::invalid_input(*problem);
+  check_scenario(request.scenario_path);
+  check_outputs(request);
   std::optional<TemporaryDirectory> temporary;
   if (request.keep_reports) {
-    std::filesystem::create_directories(*request.keep_reports);
+    make_report_directory(*request.keep_reports);
   } else {
     temporary.emplace("pollscope-ab");
   }

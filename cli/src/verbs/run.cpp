@@ -90,6 +90,16 @@ nlohmann::json load_checked_baseline(const RunRequest& request, const Scenario& 
   return std::get<nlohmann::json>(std::move(loaded));
 }
 
+// The descriptors the scenario needs, asked of the system here so that the error names the
+// file; repetitions and the run under callgrind inherit the raised limit.
+void raise_descriptor_limit(const RunRequest& request, const Scenario& scenario) {
+  if (auto refused = raise_fd_limit(scenario)) {
+    throw Failure(kExitEnvironment,
+                  Problem{request.scenario_path.value_or("(built-in default scenario)"),
+                          "/sockets/count", *refused});
+  }
+}
+
 // --capture and --pcap-out, checked against the scenario before anything runs.
 void apply_capture(const RunRequest& request, Scenario& scenario) {
   const std::string file = request.scenario_path.value_or("(built-in default scenario)");
@@ -158,7 +168,7 @@ std::vector<nlohmann::json> run_repetitions(const RunRequest& request, std::ostr
     const int code = run_child(binary, single_run_arguments(request, report));
     if (code != kExitPassed && code != kExitThresholdFailed && code != kExitInterrupted) {
       throw Failure::environment(
-          fmt::format("pollscope: repetition {} exited with {} (no report)", i + 1, code));
+          fmt::format("repetition {} exited with {} (no report)", i + 1, code));
     }
     auto loaded = read_json_file(report);
     if (auto* problem = std::get_if<Problem>(&loaded)) throw Failure::invalid_input(*problem);
@@ -205,9 +215,11 @@ int run_command(const RunRequest& request, std::ostream& out, std::ostream& err)
   Scenario scenario = load(request);
   apply_capture(request, scenario);
   const nlohmann::json baseline = load_checked_baseline(request, scenario);
+  raise_descriptor_limit(request, scenario);
   OutputFile output = OutputFile::open(request.out_path);  // before any socket: never a wasted run
   std::optional<OutputFile> pcap_output;
-  if (request.pcap_out_path) pcap_output.emplace(OutputFile::open(request.pcap_out_path));
+  if (request.pcap_out_path)
+    pcap_output.emplace(OutputFile::open(request.pcap_out_path, "--pcap-out"));
   PcapSink sink;
   nlohmann::json report;
   std::optional<std::string> failure;

@@ -28,7 +28,7 @@ nlohmann::json report_with_instructions(const std::string& directory) {
   std::stringstream profile;
   profile << file.rdbuf();
   const auto total = callgrind_total(profile.str());
-  if (!total) throw Failure::environment("pollscope: --instructions: callgrind wrote no count");
+  if (!total) throw Failure::environment("--instructions: callgrind wrote no count");
   const double events = report.at("overall").value("events", 0.0);
   report["overall"]["cost"]["instructions_per_event"] = events > 0 ? *total / events : 0.0;
   return report;
@@ -80,7 +80,7 @@ nlohmann::json run_under_callgrind(const RunRequest& request) {
   ::unsetenv(kInsideVariable);
   if (code != kExitPassed && code != kExitThresholdFailed) {
     throw Failure::environment(
-        fmt::format("pollscope: --instructions: the run under callgrind exited with {}", code));
+        fmt::format("--instructions: the run under callgrind exited with {}", code));
   }
   return report_with_instructions(directory);
 }

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "stats/rank_sum.hpp"
 #include "stats/ratio_interval.hpp"
 #include "stats/verdict.hpp"
@@ -162,6 +164,21 @@ TEST(VerdictTest, DirectionDecidesWhichWayRegresses) {
   EXPECT_EQ(judge_timing(base, higher, {Direction::higher_is_better, 3}).verdict,
             Verdict::improved);
   EXPECT_EQ(judge_timing(base, lower, {Direction::lower_is_better, 3}).verdict, Verdict::improved);
+}
+
+// An idle figure (zero in every round) has no ratio: the same zeros on both sides are no
+// change, and a zero against a positive value says nothing either way; never a NaN.
+TEST(VerdictTest, ZerosAreJudgedWithoutARatio) {
+  const std::vector<double> zeros(4, 0.0);
+  const auto same = judge_timing(zeros, zeros, {Direction::lower_is_better, 3});
+  EXPECT_EQ(same.verdict, Verdict::unchanged);
+  EXPECT_EQ(same.interval.ratio, 1.0);
+  EXPECT_FALSE(std::isnan(same.interval.low) || std::isnan(same.interval.high));
+
+  const std::vector<double> busy{10, 11, 10, 12};
+  const auto against = judge_timing(zeros, busy, {Direction::lower_is_better, 3});
+  EXPECT_EQ(against.verdict, Verdict::inconclusive);
+  EXPECT_FALSE(std::isnan(against.interval.ratio));
 }
 
 TEST(VerdictTest, SmallShiftInWideNoiseIsInconclusive) {

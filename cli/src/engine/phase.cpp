@@ -127,9 +127,11 @@ bool Poller::awaiting(const PhaseRun& run) const {
 int Poller::tick(PhaseRun& run) {
   const auto now = now_ns();
   double wake_at = static_cast<double>(now) + kLongestWaitNs;
+  bool sends_due = false;  // an open loop's or a replay's send is what the poll waits for
   if (run.open_loop && run.sending && !run.starters.empty()) {  // the near side only answers
     send_due(run, now);
     wake_at = run.sends.sooner(run.replay.sooner(wake_at));
+    sends_due = run.figures.sent < run.budget;
   }
   if (run.running && !run.toggled.empty()) {
     while (run.toggle_ticks.take(now)) {  // a tick's time does not matter to a toggle
@@ -144,11 +146,11 @@ int Poller::tick(PhaseRun& run) {
   }
   const double wait_ms = (wake_at - static_cast<double>(now_ns())) / 1e6;
   if (wait_ms <= 0) return 0;
-  // A poll waits whole milliseconds. A replay keeps to its recorded times: it waits the whole
-  // milliseconds short of its next message, then polls without waiting until that is due.
-  if (const auto due = run.replay.next_due(); due && static_cast<double>(*due) <= wake_at) {
-    return std::min(static_cast<int>(wait_ms), 100);
-  }
+  // A poll waits whole milliseconds. Sends keep to their times (an open loop's rate, a replay's
+  // recorded ones): the poll waits the whole milliseconds short of the next one, then polls
+  // without waiting until it is due. Rounded up, every send would go out up to a millisecond
+  // late, and the latency, counted from the intended time, would be mostly that lateness.
+  if (sends_due) return std::min(static_cast<int>(wait_ms), 100);
   return std::min(static_cast<int>(wait_ms) + 1, 100);
 }
 

@@ -355,26 +355,6 @@ TEST(PollscopeRun, ReportNamesTheRevisionItWasBuiltFrom) {
   EXPECT_TRUE(revision == commit || revision == commit + "-dirty") << revision << " at " << commit;
 }
 
-// An open loop sends each message at its intended time, not at the next whole millisecond its
-// poll wakes up: the latency counted from that time is the message's, not the loop's lateness.
-// (Rounded up, a 4,000/s loop sent every message up to 1 ms late: p50 about 550 us against an
-// uncorrected 9 us.)
-TEST(PollscopeRun, AnOpenLoopSendsOnTimeNotAtTheNextMillisecond) {
-  const TempDir dir;
-  const std::string scenario = dir.write("open.json", R"({"format": 1, "name": "open",
-    "description": "an open loop at 4,000/s", "sockets": {"kind": "unix", "count": 20, "active": 10},
-    "phases": [{"name": "open", "duration_ms": 500,
-                "load": {"mode": "open", "rate_per_second": 4000}}]})");
-  const Outcome outcome = pollscope({"run", scenario, "-q"});
-  ASSERT_TRUE(exited_with(outcome, 0)) << describe(outcome);
-  const json report = parse_report(outcome.out);
-  const json& phase = report.at("phases").at(0);
-  const double corrected = phase.at("latency_ns").at("p50").get<double>();
-  const double uncorrected = phase.at("uncorrected_latency_ns").at("p50").get<double>();
-  EXPECT_LT(corrected - uncorrected, 250'000)
-      << "p50 " << corrected << " ns, uncorrected " << uncorrected << " ns";
-}
-
 TEST(PollscopeRun, FailingThresholdExitsOneWithVerdictFail) {
   const TempDir scenarios;
   const TempDir reports;

@@ -1,6 +1,7 @@
 // The engine, called directly with scenario literals, on loopback.
 
 #include "engine/engine.hpp"
+#include "engine/ticker.hpp"
 
 #include "figures/catalogue.hpp"
 #include "libpoll/poll.hpp"
@@ -90,6 +91,21 @@ TEST_P(EngineTest, InterestTogglingKeepsEveryMessageAndReportsNoSpuriousEvents) 
     EXPECT_GT(outcome.overall.reregisters + outcome.overall.registers, 16u)
         << "the pattern changed nothing";
   }
+}
+
+// A poll waits whole milliseconds. For a send it waits the whole milliseconds short of it (the
+// loop then polls without waiting until it is due), so that no send goes out late by the
+// rounding; for anything else it rounds up. Before, a send due in 0.25 ms got a 1 ms wait.
+TEST(PollWait, ASendIsWaitedForShortOfItsTimeAnythingElseRoundedUp) {
+  EXPECT_EQ(poll_wait_ms(0.25, true), 0);
+  EXPECT_EQ(poll_wait_ms(0.25, false), 1);
+  EXPECT_EQ(poll_wait_ms(4.3, true), 4);
+  EXPECT_EQ(poll_wait_ms(4.3, false), 5);
+  EXPECT_EQ(poll_wait_ms(0, false), 0);
+  EXPECT_EQ(poll_wait_ms(-2, true), 0);
+  EXPECT_EQ(poll_wait_ms(250, true), 100);
+  EXPECT_EQ(poll_wait_ms(250, false), 100);
+  EXPECT_EQ(poll_wait_ms(99.5, false), 100);
 }
 
 TEST_P(EngineTest, OpenLoopSendsOnScheduleAndMeasuresFromTheIntendedTime) {

@@ -144,14 +144,7 @@ int Poller::tick(PhaseRun& run) {
                       run.figures.events);
     run.next_progress = now + kProgressNs;
   }
-  const double wait_ms = (wake_at - static_cast<double>(now_ns())) / 1e6;
-  if (wait_ms <= 0) return 0;
-  // A poll waits whole milliseconds. Sends keep to their times (an open loop's rate, a replay's
-  // recorded ones): the poll waits the whole milliseconds short of the next one, then polls
-  // without waiting until it is due. Rounded up, every send would go out up to a millisecond
-  // late, and the latency, counted from the intended time, would be mostly that lateness.
-  if (sends_due) return std::min(static_cast<int>(wait_ms), 100);
-  return std::min(static_cast<int>(wait_ms) + 1, 100);
+  return poll_wait_ms((wake_at - static_cast<double>(now_ns())) / 1e6, sends_due);
 }
 
 // The open loop's sends that are due, or the replay's.

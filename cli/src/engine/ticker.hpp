@@ -36,4 +36,16 @@ class Ticker {
   double next_ns_ = 0;
 };
 
+// How long a poll may wait, in whole milliseconds (at most 100), for what is due in `wait_ms`.
+// A send keeps to its time (an open loop's rate, a replay's recorded times): the poll waits the
+// whole milliseconds short of it, and the loop then polls without waiting until it is due.
+// Rounded up, every send would go out up to a millisecond late, and the latency, counted from
+// the intended time, would be mostly that lateness. Anything else (a toggle at a rate, the
+// progress line) may come late by a fraction of a millisecond: its wait is rounded up.
+[[nodiscard]] inline int poll_wait_ms(double wait_ms, bool send_due) noexcept {
+  if (wait_ms <= 0) return 0;
+  const int whole = static_cast<int>(std::min(wait_ms, 100.0));
+  return send_due ? whole : std::min(whole + 1, 100);
+}
+
 }  // namespace pollscope

@@ -47,6 +47,12 @@ template <typename Call>
 int duplicate_onto(int original, int target, Call call) {
   if (is_log(target) && original != target) move_log_away();
   const bool target_tracked = tracked(target) && original != target;
+  if (target_tracked) {
+    const int saved = errno;
+    Guard guard;
+    if (guard.active()) note_closing(target);
+    errno = saved;
+  }
   const int result = call();
   if (result >= 0 && target_tracked) closed(target);
   return duplicated(original, result);
@@ -80,6 +86,7 @@ __attribute__((visibility("default"))) int close(int fd) {
   // given this number the moment it is released: its registrations are then recorded after this
   // close, rather than found by it and reported as closed with it.
   Guard guard;
+  if (guard.active()) note_closing(fd);
   const int result = real(next_close, "close")(fd);
   const int error = errno;
   if (guard.active() && (result == 0 || error == EINTR)) note_closed(fd);  // EINTR: released too

@@ -23,11 +23,12 @@ int created(int epoll_fd) {
 }
 
 void record_ctl(int epoll_fd, int op, int fd, const epoll_event* event, int result, int error) {
-  // A MOD that keeps the token changes nothing the grader follows: the common case (toggling
-  // write interest) costs neither a record nor the Guard's getpid. The table is read without
-  // the lock: only a program racing two threads on one registration could make it stale.
+  // A MOD that keeps the token changes nothing the grader follows but the mask a finding
+  // shows, which the table keeps: the common case (toggling write interest) costs neither a
+  // record nor the Guard's getpid. The table is read without the lock: only a program racing
+  // two threads on one registration could make it stale.
   if (op == EPOLL_CTL_MOD && result == 0 && event != nullptr &&
-      registered_as(epoll_fd, fd, event->data.u64))
+      refresh_if_registered_as(epoll_fd, fd, event->data.u64, event->events))
     return;
   Guard guard;
   if (!guard.active()) return;
@@ -44,7 +45,7 @@ void record_ctl(int epoll_fd, int op, int fd, const epoll_event* event, int resu
   if (op == EPOLL_CTL_DEL)
     note_deregistration(epoll_fd, fd);
   else
-    note_registration(epoll_fd, fd, data);
+    note_registration(epoll_fd, fd, data, events);
 }
 
 int delivered(int epoll_fd, epoll_event* events, int count) {

@@ -53,10 +53,16 @@ void move_log_away();
 // The interposer's own view, changed under a Guard.
 void note_epoll(int epoll_fd);
 [[nodiscard]] bool is_epoll(int epoll_fd);
-void note_registration(int epoll_fd, int fd, std::uint64_t data);
+void note_registration(int epoll_fd, int fd, std::uint64_t data, std::uint32_t events);
 void note_deregistration(int epoll_fd, int fd);
-// Whether `fd` is registered in `epoll_fd` under `data` already.
-[[nodiscard]] bool registered_as(int epoll_fd, int fd, std::uint64_t data);
+// Whether `fd` is registered in `epoll_fd` under `data` already; if so, its mask is now `events`
+// (a MOD that keeps the token needs no record, only the mask a finding will show).
+[[nodiscard]] bool refresh_if_registered_as(int epoll_fd, int fd, std::uint64_t data,
+                                            std::uint32_t events);
+// Just before `fd` is closed (or replaced by dup2): where a zombie holds the same number in a
+// set `fd` is registered in, notes what the kernel lists under it, so that the close's record
+// tells its own registration from the zombie's.
+void note_closing(int fd);
 // After `fd` was closed (or replaced by dup2): records V, Z or X and forgets it.
 void note_closed(int fd);
 // After an epoll_wait on `epoll_fd` returned `events`: records events under zombies' tokens.

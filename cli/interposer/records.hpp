@@ -8,11 +8,14 @@
 //   C <epoll fd>                              an epoll instance was created
 //   A|M|D <epoll fd> <fd> <events> <data> <result> <errno> [<module>@<hex offset>]...
 //                                             epoll_ctl ADD, MOD or DEL (ADD with its stack)
-//   V <epoll fd> <fd>                         fd closed while registered; the kernel removed it
-//   Z <epoll fd> <fd> <keeper>                fd closed while registered; the registration lives
+//   V <epoll fd> <fd> <events>                fd closed while registered; the kernel removed it
+//   Z <epoll fd> <fd> <keeper> <events>       fd closed while registered; the registration lives
 //                                             on, its file kept by descriptor <keeper> (-1: by
 //                                             another process)
-//   G <epoll fd> <data> <count>               events delivered under a zombie's token
+//                                             (<events>: the mask last set, MODs included)
+//   G <epoll fd> <data> <count>               events delivered under a zombie's token (one line
+//                                             for all zombies of the set under it; none while a
+//                                             live registration of the set has that token too)
 //   U <old fd> <new fd>                       a tracked descriptor was duplicated
 //   X <epoll fd>                              an epoll instance's descriptor was closed
 

@@ -2,7 +2,6 @@
 #include <execinfo.h>
 #include <fcntl.h>
 #include <link.h>
-#include <linux/kcmp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
@@ -16,20 +15,12 @@
 #include <cstring>
 
 #include "interposer.hpp"
+#include "kernel_view.hpp"
 #include "records.hpp"
 
 namespace pollscope::interposer {
 
 namespace {
-
-// getdents64's record (glibc declares no such struct).
-struct linux_dirent64 {
-  std::uint64_t d_ino;
-  std::int64_t d_off;
-  unsigned short d_reclen;
-  unsigned char d_type;
-  char d_name[];
-};
 
 // Descriptors above this number are not tracked (a process holds at most this many here).
 constexpr int kMaxFd = 1 << 16;
@@ -41,11 +32,23 @@ struct Registration {
   int fd;
   std::uint64_t data;
   int next;  // the next registration of the same fd, or -1
+  // The mask last set (a MOD that keeps the token updates it without a record); atomic, as
+  // epoll_ctl's fast path writes it without the lock.
+  std::uint32_t events;
+  // Taken just before a close, when a zombie of the set holds the same number: how many
+  // registrations the kernel listed under it, and this one's position among them (kcmp's toff).
+  // -1: not taken (no zombie under the number: whatever is listed after the close is this one).
+  int listed_before;
+  int position;
 };
 
 struct Zombie {
   int epoll_fd;  // -1: free
+  int fd;
   std::uint64_t data;
+  // Live registrations of the same set under the same token: while there is one, an event under
+  // the token may be theirs, and is not counted as a ghost.
+  int live_twins;
 };
 
 struct Tables {
@@ -144,60 +147,12 @@ int find_registration(int epoll_fd, int fd, int** link) {
   return *at;
 }
 
-// Whether the kernel still lists `fd` in the epoll instance: after a close, only when another
-// descriptor (a dup, a forked child) keeps the file open.
-bool kernel_still_lists(int epoll_fd, int fd) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", epoll_fd);
-  const int info = static_cast<int>(libc_syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
-  if (info < 0) return false;
-  char text[16384];
-  bool found = false;
-  long length = 0;
-  char wanted[32];
-  std::snprintf(wanted, sizeof wanted, "tfd: %8d ", fd);
-  while (!found && (length = libc_syscall(SYS_read, info, text, sizeof text - 1)) > 0) {
-    text[length] = '\0';
-    found = std::strstr(text, wanted) != nullptr;  // lines are shorter than a read
-  }
-  libc_syscall(SYS_close, info);
-  return found;
-}
-
 void forget_zombies_of(int epoll_fd) {
   for (auto& zombie : tables->zombies)
     if (zombie.epoll_fd == epoll_fd) {
       zombie.epoll_fd = -1;
       --zombie_count;
     }
-}
-
-// The descriptor of this process that is the file registered in `epoll_fd` under `fd`, asked
-// of the kernel with kcmp(KCMP_EPOLL_TFD); -1 when none is (another process holds it).
-int keeper_of(int epoll_fd, int fd) {
-  const int directory = static_cast<int>(
-      libc_syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (directory < 0) return -1;
-  const long pid = raw_getpid();
-  kcmp_epoll_slot slot{static_cast<std::uint32_t>(epoll_fd), static_cast<std::uint32_t>(fd), 0};
-  alignas(8) char entries[8192];
-  int keeper = -1;
-  long length = 0;
-  while (keeper < 0 &&
-         (length = libc_syscall(SYS_getdents64, directory, entries, sizeof entries)) > 0) {
-    for (long at = 0; at < length && keeper < 0;) {
-      const auto* entry = reinterpret_cast<const linux_dirent64*>(entries + at);
-      at += entry->d_reclen;
-      const int candidate = std::atoi(entry->d_name);
-      if (entry->d_name[0] < '0' || entry->d_name[0] > '9' || candidate == directory ||
-          is_log(candidate))
-        continue;
-      if (libc_syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, candidate, &slot) == 0)
-        keeper = candidate;
-    }
-  }
-  libc_syscall(SYS_close, directory);
-  return keeper;
 }
 
 // An epoll instance's descriptor closed: the kernel dropped its registrations with it.
@@ -213,17 +168,55 @@ void forget_registrations_of(int epoll_fd) {
   }
 }
 
+// The live registrations of `epoll_fd` under `data`.
+int count_live(int epoll_fd, std::uint64_t data) {
+  int count = 0;
+  const int top = highest;
+  for (int fd = 0; fd <= top; ++fd) {
+    for (int at = tables->first_registration[fd]; at >= 0; at = tables->registrations[at].next)
+      count +=
+          tables->registrations[at].epoll_fd == epoll_fd && tables->registrations[at].data == data;
+  }
+  return count;
+}
+
+// A live registration of `epoll_fd` under `data` came (+1) or went (-1).
+void count_twin(int epoll_fd, std::uint64_t data, int change) {
+  if (zombie_count.load(std::memory_order_relaxed) == 0) return;
+  for (auto& zombie : tables->zombies)
+    if (zombie.epoll_fd == epoll_fd && zombie.data == data) zombie.live_twins += change;
+}
+
+// Whether a zombie of `epoll_fd` holds the number `fd`.
+bool zombie_under(int epoll_fd, int fd) {
+  if (zombie_count.load(std::memory_order_relaxed) == 0) return false;
+  for (const auto& zombie : tables->zombies)
+    if (zombie.epoll_fd == epoll_fd && zombie.fd == fd) return true;
+  return false;
+}
+
 void close_registration(int fd, int index) {
   auto& registration = tables->registrations[index];
-  const bool lives = kernel_still_lists(registration.epoll_fd, fd);
+  bool lives = false;
+  int position = 0;
+  if (registration.listed_before >= 0 && registration.position >= 0) {
+    // An earlier zombie is listed under the number too: this one lives if nothing went.
+    lives = kernel_count(registration.epoll_fd, fd) == registration.listed_before;
+    position = registration.position;
+  } else {
+    lives = kernel_count(registration.epoll_fd, fd) > 0;
+  }
+  const auto events = __atomic_load_n(&registration.events, __ATOMIC_RELAXED);
   Line line(lives ? 'Z' : 'V');
   line.number(registration.epoll_fd).number(fd);
-  if (lives) line.number(keeper_of(registration.epoll_fd, fd));
-  line.write();
+  if (lives) line.number(keeper_of(registration.epoll_fd, fd, position));
+  line.unsigned_number(events).write();
   if (!lives) return;
   for (auto& zombie : tables->zombies) {
     if (zombie.epoll_fd >= 0) continue;
-    zombie = {registration.epoll_fd, registration.data};
+    // Counted with the registration itself, which note_closed removes next.
+    zombie = {registration.epoll_fd, fd, registration.data,
+              count_live(registration.epoll_fd, registration.data)};
     ++zombie_count;
     break;
   }
@@ -282,7 +275,7 @@ bool is_epoll(int epoll_fd) {
   return epoll_fd >= 0 && epoll_fd < kMaxFd && tables->is_epoll[epoll_fd] != 0;
 }
 
-void note_registration(int epoll_fd, int fd, std::uint64_t data) {
+void note_registration(int epoll_fd, int fd, std::uint64_t data, std::uint32_t events) {
   if (fd < 0 || fd >= kMaxFd) return;
   int* link = nullptr;
   int index = find_registration(epoll_fd, fd, &link);
@@ -290,18 +283,26 @@ void note_registration(int epoll_fd, int fd, std::uint64_t data) {
     index = tables->free_registration;
     if (index < 0) return;  // full: the grader still has the record
     tables->free_registration = tables->registrations[index].next;
-    tables->registrations[index] = {epoll_fd, fd, data, tables->first_registration[fd]};
+    tables->registrations[index] = {epoll_fd, fd, data, tables->first_registration[fd],
+                                    events,   -1, -1};
     __atomic_store_n(&tables->first_registration[fd], index, __ATOMIC_RELAXED);
+    count_twin(epoll_fd, data, +1);
+  } else if (tables->registrations[index].data != data) {
+    count_twin(epoll_fd, tables->registrations[index].data, -1);
+    count_twin(epoll_fd, data, +1);
   }
   tables->registrations[index].data = data;
+  __atomic_store_n(&tables->registrations[index].events, events, __ATOMIC_RELAXED);
   if (fd > highest) highest = fd;
 }
 
-bool registered_as(int epoll_fd, int fd, std::uint64_t data) {
+bool refresh_if_registered_as(int epoll_fd, int fd, std::uint64_t data, std::uint32_t events) {
   if (tables == nullptr || log_fd < 0 || fd < 0 || fd >= kMaxFd) return false;
   int* link = nullptr;
   const int index = find_registration(epoll_fd, fd, &link);
-  return index >= 0 && tables->registrations[index].data == data;
+  if (index < 0 || tables->registrations[index].data != data) return false;
+  __atomic_store_n(&tables->registrations[index].events, events, __ATOMIC_RELAXED);
+  return true;
 }
 
 void note_deregistration(int epoll_fd, int fd) {
@@ -309,9 +310,20 @@ void note_deregistration(int epoll_fd, int fd) {
   int* link = nullptr;
   const int index = find_registration(epoll_fd, fd, &link);
   if (index < 0) return;
+  count_twin(epoll_fd, tables->registrations[index].data, -1);
   __atomic_store_n(link, tables->registrations[index].next, __ATOMIC_RELAXED);
   tables->registrations[index].next = tables->free_registration;
   tables->free_registration = index;
+}
+
+void note_closing(int fd) {
+  if (fd < 0 || fd >= kMaxFd || zombie_count.load(std::memory_order_relaxed) == 0) return;
+  for (int at = tables->first_registration[fd]; at >= 0; at = tables->registrations[at].next) {
+    auto& registration = tables->registrations[at];
+    if (!zombie_under(registration.epoll_fd, fd)) continue;
+    registration.listed_before = kernel_count(registration.epoll_fd, fd);
+    registration.position = position_of(registration.epoll_fd, fd, registration.listed_before);
+  }
 }
 
 void note_closed(int fd) {
@@ -333,8 +345,15 @@ void note_delivered(int epoll_fd, const void* events, int count) {
   if (epoll_fd < 0 || epoll_fd >= kMaxFd) return;
   // epoll_event is packed on x86-64: a 32-bit mask, then the 64-bit data.
   const auto* bytes = static_cast<const unsigned char*>(events);
-  for (const auto& zombie : tables->zombies) {
-    if (zombie.epoll_fd != epoll_fd) continue;
+  for (int z = 0; z < kMaxZombies; ++z) {
+    const Zombie& zombie = tables->zombies[z];
+    if (zombie.epoll_fd != epoll_fd || zombie.live_twins > 0) continue;
+    // Zombies under one token share its events: one record for them all.
+    bool counted = false;
+    for (int earlier = 0; earlier < z && !counted; ++earlier)
+      counted = tables->zombies[earlier].epoll_fd == epoll_fd &&
+                tables->zombies[earlier].data == zombie.data;
+    if (counted) continue;
     std::uint64_t ghosts = 0;
     for (int i = 0; i < count; ++i) {
       std::uint64_t data = 0;

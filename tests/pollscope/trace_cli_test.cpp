@@ -283,5 +283,45 @@ TEST_F(TraceCli, CommandsExitStatusPassesThrough) {
   EXPECT_TRUE(exited_with(outcome, 7));
 }
 
+// Zombies counted as the kernel holds them (traced_zombies.c): a close under a number an earlier
+// zombie still holds ends its own registration, events under a token a live registration shares
+// are not ghosts, a finding shows the mask last set, every zombie of a large set is found, and a
+// worker's teardown is no error.
+TEST_F(TraceCli, ACloseUnderAZombiesNumberEndsItsOwnRegistration) {
+  const auto report = trace({TRACED_ZOMBIES, "reuse"}, 0);
+  EXPECT_EQ(count(report, "zombie"), 1u) << report.dump(2);
+  EXPECT_EQ(count(report, "vanished"), 1u);
+  EXPECT_EQ(only(report, "zombie").at("token"), 1);
+  EXPECT_EQ(only(report, "vanished").at("token"), 2);
+}
+
+TEST_F(TraceCli, EventsUnderATokenALiveRegistrationSharesAreNoGhosts) {
+  const auto report = trace({TRACED_ZOMBIES, "token"}, 0);
+  EXPECT_EQ(count(report, "zombie"), 1u) << report.dump(2);
+  EXPECT_EQ(count(report, "token_collision"), 1u);
+  EXPECT_EQ(only(report, "zombie").at("ghost_events"), 0);
+  EXPECT_TRUE(contains(only(report, "zombie").at("detail").get<std::string>(),
+                       "not counting events while a live registration"));
+}
+
+TEST_F(TraceCli, AZombieShowsTheMaskLastSet) {
+  const auto report = trace({TRACED_ZOMBIES, "mask"}, 0);
+  EXPECT_EQ(only(report, "zombie").at("interest"), "EPOLLIN") << report.dump(2);
+}
+
+TEST_F(TraceCli, EveryZombieOfALargeSetIsFound) {
+  const auto report = trace({TRACED_ZOMBIES, "many", "400"}, 0);
+  EXPECT_EQ(count(report, "zombie"), 400u) << report.at("leaks").dump();
+  EXPECT_EQ(count(report, "vanished"), 0u);
+}
+
+TEST_F(TraceCli, AWorkersTeardownIsAWarningNotAnError) {
+  const auto report = trace({TRACED_ZOMBIES, "teardown"}, 0, {"--fail-on-findings"});
+  ASSERT_EQ(count(report, "zombie"), 1u) << report.dump(2);
+  const auto& zombie = only(report, "zombie");
+  EXPECT_EQ(zombie.at("severity"), "warning");
+  EXPECT_TRUE(contains(zombie.at("detail").get<std::string>(), "loop's teardown"));
+}
+
 }  // namespace
 }  // namespace pollscope::test_support

@@ -28,7 +28,7 @@ TEST(TraceGrade, FailedCtlThatTheProgramHandledIsNotAFinding) {
 }
 
 TEST(TraceGrade, VanishedAtTeardownSaysTheSetWasClosedAfterwards) {
-  const auto findings = grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nV 3 5\nX 3\n");
+  const auto findings = grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nV 3 5 1\nX 3\n");
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_EQ(findings[0].kind, "vanished");
   EXPECT_EQ(findings[0].severity, Severity::kWarning);
@@ -38,12 +38,47 @@ TEST(TraceGrade, VanishedAtTeardownSaysTheSetWasClosedAfterwards) {
 
 TEST(TraceGrade, ZombieIsAnErrorCountingGhostEvents) {
   const auto findings =
-      grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nZ 3 5 9\nG 3 7 2\nG 3 7 1\nD 3 9 0 0 -1 2\n");
+      grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nZ 3 5 9 1\nG 3 7 2\nG 3 7 1\nD 3 9 0 0 -1 2\n");
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_EQ(findings[0].kind, "zombie");
   EXPECT_EQ(findings[0].severity, Severity::kError);
   EXPECT_EQ(findings[0].ghost_events, 3u);
   EXPECT_NE(findings[0].detail.find("fd 9 (a dup)"), std::string::npos);
+}
+
+TEST(TraceGrade, ZombieShowsTheMaskItsCloseRecorded) {
+  // Added for EPOLLOUT (4); a MOD to EPOLLIN under the same token leaves no record of its own.
+  const auto findings = grade("I 10 1 /bin/x\nC 3\nA 3 5 4 7 0 0\nZ 3 5 9 1\n");
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].interest, "EPOLLIN");
+}
+
+TEST(TraceGrade, ZombieOnlyFollowedByItsSetsCloseIsAWarning) {
+  const auto teardown = grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nZ 3 5 -1 1\nX 3\n");
+  ASSERT_EQ(teardown.size(), 1u);
+  EXPECT_EQ(teardown[0].severity, Severity::kWarning);
+  EXPECT_NE(teardown[0].detail.find("loop's teardown"), std::string::npos);
+  // An event under its token, or another change before the close: the zombie did harm.
+  for (const char* between : {"G 3 7 1\n", "A 3 6 1 8 0 0\n"}) {
+    const auto findings =
+        grade(std::string("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nZ 3 5 -1 1\n") + between + "X 3\n");
+    EXPECT_EQ(findings[0].severity, Severity::kError) << between;
+  }
+}
+
+TEST(TraceGrade, ZombiesUnderOneTokenEachHaveTheirDetailAndShareItsEvents) {
+  // fd 4 under token 4 twice over (a number reused, the token being the number), both zombies.
+  const auto findings =
+      grade("I 10 1 /bin/x\nC 3\nA 3 4 1 4 0 0\nZ 3 4 8 1\nA 3 4 1 4 0 0\nZ 3 4 6 1\nG 3 4 2\n");
+  ASSERT_EQ(count_kind(findings, "zombie"), 2u);
+  EXPECT_EQ(count_kind(findings, "token_collision"), 1u);  // the second ADD took a zombie's token
+  std::uint64_t ghosts = 0;
+  for (const auto& finding : findings) {
+    if (finding.kind != "zombie") continue;
+    EXPECT_FALSE(finding.detail.empty());
+    ghosts += finding.ghost_events;
+  }
+  EXPECT_EQ(ghosts, 2u);
 }
 
 TEST(TraceGrade, SetThatOnlyGrowsIsAnError) {

@@ -15,16 +15,26 @@ struct Registration {
   std::vector<std::string> frames;
 };
 
+struct ZombieNote {
+  std::size_t finding;
+  int keeper;
+  bool changed = false;  // the set changed after it (a ctl, or an event under its token)
+};
+
+// The zombies of one set under one token: the kernel's events under it cannot say whose they
+// are, so they are counted once, at the first.
+struct ZombieGroup {
+  std::vector<ZombieNote> zombies;
+  std::uint64_t ghost_events = 0;
+  bool shared_with_live = false;  // a live registration of the set took the token too
+};
+
 struct EpollSet {
   std::map<int, Registration> live;
   bool shrank = false;
   // vanished findings of this set, and whether the set changed after each.
   std::vector<std::pair<std::size_t, bool>> vanished;
-};
-
-struct ZombieNote {
-  std::size_t finding;
-  int keeper;
+  std::map<std::uint64_t, ZombieGroup> zombies;  // by token
 };
 
 bool is_interposer(const std::string& frame) {
@@ -52,12 +62,12 @@ class Grader {
   void registered(const TraceRecord& record);
   void closed(const TraceRecord& record);
   void set_closed(int epoll_fd);
+  void describe_zombies(int epoll_fd, EpollSet& set, bool set_closed);
   void new_image(const TraceRecord& record);
 
   Symbolizer& symbolizer_;
   TracedProcess& process_;
   std::map<int, EpollSet> sets_;
-  std::map<std::pair<int, std::uint64_t>, ZombieNote> zombies_;
   std::vector<Finding> findings_;
 };
 
@@ -97,6 +107,8 @@ void Grader::symbolize(Finding& finding, const std::vector<std::string>& frames)
 void Grader::registered(const TraceRecord& record) {
   auto& set = sets_[record.epoll_fd];
   for (auto& vanished : set.vanished) vanished.second = true;
+  for (auto& [token, group] : set.zombies)
+    for (auto& zombie : group.zombies) zombie.changed = true;
   if (record.kind == 'D') {
     if (set.live.erase(record.fd) > 0) set.shrank = true;
     return;
@@ -112,14 +124,23 @@ void Grader::registered(const TraceRecord& record) {
         fmt::format("token {} is also fd {}'s in this set: their events cannot be told apart",
                     record.data, fd));
   }
+  if (const auto zombies = set.zombies.find(record.data); zombies != set.zombies.end()) {
+    zombies->second.shared_with_live = true;
+    const auto& first = findings_[zombies->second.zombies.front().finding];
+    add("token_collision", Severity::kError, record.epoll_fd, record.fd, registration,
+        fmt::format("token {} is also the token of fd {}'s registration, closed but alive in the "
+                    "kernel (a zombie): their events cannot be told apart",
+                    record.data, first.fd));
+  }
   set.live[record.fd] = std::move(registration);
 }
 
 void Grader::closed(const TraceRecord& record) {
   auto& set = sets_[record.epoll_fd];
   const auto it = set.live.find(record.fd);
-  const Registration registration = it == set.live.end() ? Registration{} : it->second;
+  Registration registration = it == set.live.end() ? Registration{} : it->second;
   if (it != set.live.end()) set.live.erase(it);
+  registration.events = record.events;  // the mask last set, MODs the log left out included
   set.shrank = true;
   if (record.kind == 'V') {
     add("vanished", Severity::kWarning, record.epoll_fd, record.fd, registration,
@@ -130,11 +151,49 @@ void Grader::closed(const TraceRecord& record) {
     return;
   }
   add("zombie", Severity::kError, record.epoll_fd, record.fd, registration, {});
-  zombies_[{record.epoll_fd, registration.data}] = {findings_.size() - 1, record.keeper};
+  set.zombies[registration.data].zombies.push_back({findings_.size() - 1, record.keeper});
+}
+
+// Each zombie's detail: who keeps its file, and the events under its token. A zombie whose set
+// was closed next, with no other change and no event under its token, did nothing: its
+// registration ended with the set (a worker's teardown), so it is only a warning.
+void Grader::describe_zombies(int epoll_fd, EpollSet& set, bool set_closed) {
+  for (auto& [token, group] : set.zombies) {
+    const auto& first = findings_[group.zombies.front().finding];
+    for (std::size_t i = 0; i < group.zombies.size(); ++i) {
+      const ZombieNote& note = group.zombies[i];
+      auto& finding = findings_[note.finding];
+      const auto keeper =
+          note.keeper >= 0 ? fmt::format("fd {} (a dup) keeps the file open", note.keeper)
+                           : std::string("another process (a forked child?) keeps the file open");
+      const auto events = i == 0
+                              ? fmt::format("{} events arrived under token {} afterwards",
+                                            group.ghost_events, token)
+                              : fmt::format(
+                                    "its token {} is also fd {}'s, an earlier zombie of this set: "
+                                    "events under it are counted there",
+                                    token, first.fd);
+      finding.ghost_events = i == 0 ? group.ghost_events : 0;
+      finding.detail = fmt::format(
+          "fd {} was closed while registered in epoll fd {}, but {}: the registration lives on "
+          "and {}",
+          finding.fd, epoll_fd, keeper, events);
+      if (group.shared_with_live)
+        finding.detail +=
+            " (not counting events while a live registration of the set had the same token)";
+      if (set_closed && !note.changed && group.ghost_events == 0) {
+        finding.severity = Severity::kWarning;
+        finding.detail +=
+            "; its epoll set was itself closed next, with no other change and no event under its "
+            "token (as at a loop's teardown): the registration ended with the set";
+      }
+    }
+  }
 }
 
 void Grader::set_closed(int epoll_fd) {
   auto& set = sets_[epoll_fd];
+  describe_zombies(epoll_fd, set, true);
   for (const auto& [index, changed] : set.vanished) {
     findings_[index].detail += changed ? "; its epoll set lived on, and was closed later"
                                        : "; its epoll set was itself closed afterwards, with no "
@@ -171,8 +230,11 @@ void Grader::apply(const TraceRecord& record) {
       closed(record);
       break;
     case 'G':
-      if (const auto it = zombies_.find({record.epoll_fd, record.data}); it != zombies_.end())
-        findings_[it->second.finding].ghost_events += record.count;
+      if (const auto set = sets_.find(record.epoll_fd); set != sets_.end()) {
+        if (const auto group = set->second.zombies.find(record.data);
+            group != set->second.zombies.end())
+          group->second.ghost_events += record.count;
+      }
       break;
     case 'X':
       set_closed(record.epoll_fd);
@@ -185,24 +247,13 @@ void Grader::apply(const TraceRecord& record) {
 void Grader::new_image(const TraceRecord& record) {
   if (process_.pid != 0) finish(true);  // the earlier image executed this one
   sets_.clear();
-  zombies_.clear();
   process_.pid = record.pid;
   process_.parent = record.parent;
   process_.executable = record.executable;
 }
 
 void Grader::finish(bool finished) {
-  for (const auto& [key, note] : zombies_) {
-    const auto& [epoll_fd, data] = key;
-    auto& finding = findings_[note.finding];
-    const auto keeper = note.keeper >= 0
-                            ? fmt::format("fd {} (a dup) keeps the file open", note.keeper)
-                            : std::string("another process (a forked child?) keeps the file open");
-    finding.detail = fmt::format(
-        "fd {} was closed while registered in epoll fd {}, but {}: the registration lives on "
-        "and {} events arrived under token {} afterwards",
-        finding.fd, epoll_fd, keeper, finding.ghost_events, data);
-  }
+  for (auto& [epoll_fd, set] : sets_) describe_zombies(epoll_fd, set, false);
   if (!finished) return;
   for (auto& [epoll_fd, set] : sets_) {
     for (const auto& [index, changed] : set.vanished)

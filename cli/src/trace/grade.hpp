@@ -2,8 +2,11 @@
 
 // Grading one traced process's records into findings. Severity follows what real programs do:
 //   error    zombie: closed while another descriptor keeps the file, so the registration lives
-//            and events arrive under a dead token (ghost events counted);
-//            token_collision: one data word used by two live registrations of one set;
+//            and events arrive under a dead token (ghost events counted); a warning when the set
+//            closes next with no other change and no ghost event (a worker's teardown: the
+//            registration ends with the set);
+//            token_collision: one data word used by two live registrations of one set, or by a
+//            live registration and a zombie;
 //            growing: a set that ends with kGrowingSize registrations or more and never lost one.
 //   warning  vanished: closed while registered and no other descriptor keeps the file; the
 //            kernel removed the registration (libuv closes its signal pipe and async eventfd so

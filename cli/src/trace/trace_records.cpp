@@ -37,10 +37,11 @@ bool read_fields(std::istringstream& in, TraceRecord& record) {
     case 'D':
       return read_ctl(in, record);
     case 'V':
-      return read_number(in, record.epoll_fd) && read_number(in, record.fd);
+      return read_number(in, record.epoll_fd) && read_number(in, record.fd) &&
+             read_number(in, record.events);
     case 'Z':
       return read_number(in, record.epoll_fd) && read_number(in, record.fd) &&
-             read_number(in, record.keeper);
+             read_number(in, record.keeper) && read_number(in, record.events);
     case 'G':
       return read_number(in, record.epoll_fd) && read_number(in, record.data) &&
              read_number(in, record.count);

@@ -1,0 +1,91 @@
+// What the kernel shows of the traced process's own epoll registrations: /proc/self/fdinfo and
+// kcmp(2). Used when a registered descriptor closes, to tell a registration the close ended from
+// one that lives on (a zombie) and to find what keeps the latter's file open.
+
+#include "kernel_view.hpp"
+
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+
+#include "fdinfo_scan.hpp"
+#include "interposer.hpp"
+
+namespace pollscope::interposer {
+
+namespace {
+
+// getdents64's record (glibc declares no such struct).
+struct linux_dirent64 {
+  std::uint64_t d_ino;
+  std::int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
+}  // namespace
+
+// How many registrations the kernel lists under the number `fd` in the epoll instance. After a
+// close a registration is listed only while another descriptor (a dup, a forked child) keeps
+// the file open; an earlier zombie under the same number is listed too.
+int kernel_count(int epoll_fd, int fd) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", epoll_fd);
+  const int info = static_cast<int>(libc_syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
+  if (info < 0) return 0;
+  FdinfoScan scan(fd);
+  char text[16384];
+  long length = 0;
+  while ((length = libc_syscall(SYS_read, info, text, sizeof text)) > 0)
+    scan.feed(text, static_cast<std::size_t>(length));
+  libc_syscall(SYS_close, info);
+  return scan.count();
+}
+
+// The descriptor of this process that is the file registered in `epoll_fd` under `fd`, asked
+// of the kernel with kcmp(KCMP_EPOLL_TFD); -1 when none is (another process holds it).
+int keeper_of(int epoll_fd, int fd, int position) {
+  const int directory = static_cast<int>(
+      libc_syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (directory < 0) return -1;
+  const long pid = libc_syscall(SYS_getpid);
+  kcmp_epoll_slot slot{static_cast<std::uint32_t>(epoll_fd), static_cast<std::uint32_t>(fd),
+                       static_cast<std::uint32_t>(position)};
+  alignas(8) char entries[8192];
+  int keeper = -1;
+  long length = 0;
+  while (keeper < 0 &&
+         (length = libc_syscall(SYS_getdents64, directory, entries, sizeof entries)) > 0) {
+    for (long at = 0; at < length && keeper < 0;) {
+      const auto* entry = reinterpret_cast<const linux_dirent64*>(entries + at);
+      at += entry->d_reclen;
+      const int candidate = std::atoi(entry->d_name);
+      if (entry->d_name[0] < '0' || entry->d_name[0] > '9' || candidate == directory ||
+          is_log(candidate))
+        continue;
+      if (libc_syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, candidate, &slot) == 0)
+        keeper = candidate;
+    }
+  }
+  libc_syscall(SYS_close, directory);
+  return keeper;
+}
+
+// The position of `fd`'s file among the kernel's `listed` registrations under its number.
+int position_of(int epoll_fd, int fd, int listed) {
+  const long pid = libc_syscall(SYS_getpid);
+  for (int position = 0; position < listed; ++position) {
+    kcmp_epoll_slot slot{static_cast<std::uint32_t>(epoll_fd), static_cast<std::uint32_t>(fd),
+                         static_cast<std::uint32_t>(position)};
+    if (libc_syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, &slot) == 0) return position;
+  }
+  return -1;
+}
+
+}  // namespace pollscope::interposer

@@ -1,0 +1,17 @@
+#pragma once
+
+// What the kernel shows of the traced process's own epoll registrations (kernel_view.cpp). No
+// allocation: these run inside the interposer's wrappers.
+
+namespace pollscope::interposer {
+
+// How many registrations the kernel lists under the number `fd` in the epoll instance.
+[[nodiscard]] int kernel_count(int epoll_fd, int fd);
+// The position (kcmp's toff) of the file `fd` names now among the instance's `listed`
+// registrations under that number; -1 when it is none of them.
+[[nodiscard]] int position_of(int epoll_fd, int fd, int listed);
+// The descriptor of this process that is the file registered under `fd` at `position`; -1 when
+// none is (another process holds it).
+[[nodiscard]] int keeper_of(int epoll_fd, int fd, int position);
+
+}  // namespace pollscope::interposer

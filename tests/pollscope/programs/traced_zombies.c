@@ -1,0 +1,138 @@
+/* Zombies as `pollscope trace` must count them: which registration under a reused number a close
+ * ended, events under a token a live registration shares, the mask a MOD left, many zombies in
+ * one set, and a worker's teardown. One mode per run:
+ *
+ *   traced_zombies reuse       an eventfd under token 1 is dup'ed and closed (a zombie, kept by
+ *                              the dup); a new eventfd takes its number under token 2 and is
+ *                              closed with no copy: one zombie and one vanished.
+ *   traced_zombies token       a zombie under token = its number; a new eventfd takes the number
+ *                              and the token, and is made readable and polled: one zombie with no
+ *                              ghost event, one token collision.
+ *   traced_zombies mask        registered for EPOLLOUT, changed to EPOLLIN, dup'ed and closed:
+ *                              the zombie shows EPOLLIN.
+ *   traced_zombies many N      N eventfds, each dup'ed, each closed while registered, the set
+ *                              and the dups left open at exit: N zombies.
+ *   traced_zombies teardown    a forked worker registers an eventfd its parent holds, closes its
+ *                              copy, then its epoll set: a zombie warning, no error.
+ *
+ * Every wait is bounded; nothing here sends network traffic. */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void check(int ok, const char* what) {
+  if (!ok) {
+    perror(what);
+    exit(2);
+  }
+}
+
+static void add(int epoll_fd, int fd, uint32_t events, uint64_t data) {
+  struct epoll_event event = {.events = events, .data.u64 = data};
+  check(epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0, "epoll_ctl ADD");
+}
+
+static int reuse(void) {
+  int epoll_fd = epoll_create1(0), first = eventfd(0, 0);
+  add(epoll_fd, first, EPOLLIN, 1);
+  int keeper = dup(first);
+  close(first);
+  int second = eventfd(0, 0);
+  check(second == first, "eventfd reusing the number");
+  add(epoll_fd, second, EPOLLIN, 2);
+  close(second);
+  close(keeper);
+  close(epoll_fd);
+  return 0;
+}
+
+static int token(void) {
+  int epoll_fd = epoll_create1(0), first = eventfd(0, 0);
+  add(epoll_fd, first, EPOLLIN, (uint64_t)first);
+  int keeper = dup(first);
+  close(first);
+  int second = eventfd(0, 0);
+  check(second == first, "eventfd reusing the number");
+  add(epoll_fd, second, EPOLLIN, (uint64_t)second);
+  uint64_t one = 1;
+  check(write(second, &one, sizeof one) == sizeof one, "write");
+  struct epoll_event ready[4];
+  check(epoll_wait(epoll_fd, ready, 4, 1000) == 1, "epoll_wait");
+  check(epoll_ctl(epoll_fd, EPOLL_CTL_DEL, second, NULL) == 0, "epoll_ctl DEL");
+  close(second);
+  close(keeper);
+  close(epoll_fd);
+  return 0;
+}
+
+static int mask(void) {
+  int epoll_fd = epoll_create1(0), event = eventfd(0, 0);
+  add(epoll_fd, event, EPOLLOUT, 5);
+  struct epoll_event changed = {.events = EPOLLIN, .data.u64 = 5};
+  check(epoll_ctl(epoll_fd, EPOLL_CTL_MOD, event, &changed) == 0, "epoll_ctl MOD");
+  int keeper = dup(event);
+  close(event);
+  close(keeper);
+  close(epoll_fd);
+  return 0;
+}
+
+static int many(int count) {
+  struct rlimit limit;
+  check(getrlimit(RLIMIT_NOFILE, &limit) == 0, "getrlimit");
+  if (limit.rlim_cur < (rlim_t)(2 * count + 64)) {
+    limit.rlim_cur = (rlim_t)(2 * count + 64);
+    check(setrlimit(RLIMIT_NOFILE, &limit) == 0, "setrlimit");
+  }
+  int epoll_fd = epoll_create1(0);
+  int* originals = calloc((size_t)count, sizeof *originals);
+  int* keepers = calloc((size_t)count, sizeof *keepers);
+  check(originals != NULL && keepers != NULL, "calloc");
+  for (int i = 0; i < count; ++i) {
+    originals[i] = eventfd(0, 0);
+    check(originals[i] >= 0, "eventfd");
+    add(epoll_fd, originals[i], EPOLLIN, 100000 + (uint64_t)i);
+    keepers[i] = dup(originals[i]);
+    check(keepers[i] >= 0, "dup");
+  }
+  for (int i = 0; i < count; ++i) close(originals[i]);
+  /* The set and the dups live on to the exit: the zombies are still there then. */
+  free(originals);
+  free(keepers);
+  return 0;
+}
+
+static int teardown(void) {
+  int shared = eventfd(0, 0);
+  pid_t worker = fork();
+  check(worker >= 0, "fork");
+  if (worker == 0) {
+    int epoll_fd = epoll_create1(0);
+    add(epoll_fd, shared, EPOLLIN, 9);
+    close(shared); /* the parent still holds the file: the registration lives on */
+    close(epoll_fd);
+    _exit(0);
+  }
+  int status = 0;
+  check(waitpid(worker, &status, 0) == worker, "waitpid");
+  close(shared);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+}
+
+int main(int argc, char** argv) {
+  const char* mode = argc > 1 ? argv[1] : "";
+  if (strcmp(mode, "reuse") == 0) return reuse();
+  if (strcmp(mode, "token") == 0) return token();
+  if (strcmp(mode, "mask") == 0) return mask();
+  if (strcmp(mode, "many") == 0 && argc > 2) return many(atoi(argv[2]));
+  if (strcmp(mode, "teardown") == 0) return teardown();
+  fprintf(stderr, "usage: traced_zombies reuse|token|mask|many N|teardown\n");
+  return 2;
+}

@@ -18,7 +18,7 @@ void add_inspect(CLI::App& app, int& exit_code) {
       ->add_option("--watch", request->watch_seconds,
                    "Sample every SECONDS and report each set's size over time and growth rate")
       ->check(finite_number())
-      ->check(CLI::Range(0.001, 3600.0));
+      ->check(CLI::Range(kShortestWatch, kLongestWatch));
   command->add_option("--samples", request->samples, "With --watch: how many samples (default 5)")
       ->check(CLI::Range(2, 100000));
   command->add_flag("--json", request->json, "Print the findings as JSON instead of text");

@@ -218,5 +218,40 @@ TEST(CatalogueTest, MergeFollowsEachFiguresRule) {
   EXPECT_DOUBLE_EQ(after.target_rate, 175);
 }
 
+double achieved_rate_ratio(const Figures& figures) {
+  return value_of(*find_figure("achieved_rate_ratio")->spec, figures);
+}
+
+// A closed-loop phase has no target: the overall ratio counts the open-loop phases' sends against
+// what they asked for, whichever way the phases and pollers merge. Before, it took every send
+// over the target rate averaged over every phase's time: (10000 + 900) / 2 s / 500 = 10.9.
+TEST(CatalogueTest, TheOverallRateRatioCountsOnlyTheOpenLoopPhases) {
+  Figures closed;
+  closed.seconds = 1;
+  closed.sent = 10000;
+  Figures open;
+  open.seconds = 1;
+  open.sent = 900;
+  open.target_rate = 1000;
+  open.open_loop_sent = 900;
+  open.open_loop_intended = 1000;
+  EXPECT_DOUBLE_EQ(achieved_rate_ratio(closed), 1.0);
+  EXPECT_DOUBLE_EQ(achieved_rate_ratio(open), 0.9);
+  Figures overall = closed;
+  merge_figures(overall, open, Combine::sequential);
+  EXPECT_EQ(overall.sent, 10900u);
+  EXPECT_DOUBLE_EQ(achieved_rate_ratio(overall), 0.9);
+  // A second worker, side by side, that kept pace: 1900 of the 2000 asked for in all.
+  Figures other = closed;
+  Figures kept_pace = open;
+  kept_pace.open_loop_sent = 1000;
+  merge_figures(other, kept_pace, Combine::sequential);
+  merge_figures(overall, other, Combine::parallel);
+  EXPECT_DOUBLE_EQ(achieved_rate_ratio(overall), 0.95);
+  Figures closed_only = closed;
+  merge_figures(closed_only, closed, Combine::parallel);
+  EXPECT_DOUBLE_EQ(achieved_rate_ratio(closed_only), 1.0);
+}
+
 }  // namespace
 }  // namespace pollscope

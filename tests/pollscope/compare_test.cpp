@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <string>
 #include <utility>
 #include <variant>
@@ -310,6 +311,30 @@ TEST(CompareReports, ExtremeValuesStayFinite) {
     EXPECT_TRUE(row_json.at("ratio").is_number()) << row_json.dump();
     EXPECT_TRUE(row_json.at("change_percent").is_number()) << row_json.dump();
   }
+}
+
+// (1e300 - 1e-300) / 1e-300 overflows: the change once read "+0.0%" in the text and 0 in the
+// JSON. The JSON keeps the largest finite number of the change's sign; the text says how large.
+TEST(CompareReports, AChangeTooLargeForADoubleReadsAsHugeNotAsZero) {
+  const auto p50 = [](double value) {
+    return changed([value](json& report) { report["overall"]["latency_ns"]["p50"] = value; });
+  };
+  const ReportComparison up = compared(p50(1e-300), p50(1e300));
+  const ComparisonRow row = row_of(up, "latency_ns.p50");
+  EXPECT_EQ(row.change_percent, std::numeric_limits<double>::max());
+  EXPECT_EQ(row.ratio, std::numeric_limits<double>::max());
+  const json block = to_json(up);
+  const std::string text = comparison_summary(block, "");
+  EXPECT_TRUE(contains(text, "regressed: latency_ns.p50: 1e-300 -> 1e+300 (>+1e9%; tolerance 25%"))
+      << text;
+  EXPECT_FALSE(contains(text, "+0.0%")) << text;
+  EXPECT_FALSE(contains(block.dump(), "null")) << "NaN and infinity would be written as null";
+
+  const std::string down = comparison_summary(to_json(compared(p50(1e-300), p50(-1e300))), "");
+  EXPECT_TRUE(contains(down, "1e-300 -> -1e+300 (<-1e9%;")) << down;
+  // Short of a billion percent, the digits are shown.
+  const std::string large = comparison_summary(to_json(compared(p50(1), p50(5e6))), "");
+  EXPECT_TRUE(contains(large, "1 -> 5000000 (+499999900.0%;")) << large;
 }
 
 TEST(CompareReports, AFigureMissingFromOneReportIsReportedButNotARegression) {

@@ -362,9 +362,9 @@ TEST_P(EngineTest, WorkersSplitTheOpenLoopRateAndTheMessageCount) {
 
 INSTANTIATE_TEST_SUITE_P(Backends, EngineTest, ::testing::Values("epoll", "poll", "io_uring"));
 
-// Phases run one after another: the overall target rate is their time-weighted mean, so that an
-// open-loop run that kept pace in every phase keeps pace overall. Workers run side by side: their
-// target rates add.
+// Phases run one after another: the overall target rate is their time-weighted mean. Workers run
+// side by side: their target rates add. (The overall achieved_rate_ratio does not use it: see
+// catalogue_test.cpp.)
 TEST(FiguresTest, SequentialPhasesAverageTheTargetRateAndWorkersAddIt) {
   Figures first;
   first.seconds = 1;

@@ -107,6 +107,41 @@ TEST(InspectCli, WatchReportsASetThatOnlyGrows) {
   EXPECT_EQ(program.release(10s), 0);
 }
 
+// What another program names its files and itself is its choice: a newline, an escape sequence or
+// a byte that is not UTF-8 in them is escaped in the text, so that every line is one of inspect's
+// own; the JSON holds the names as they are, but for that byte (U+FFFD: JSON is UTF-8).
+TEST(InspectCli, NamesHoldingNewlinesAndControlCharactersStayOnTheirLine) {
+  TempDir dir;
+  HeldProgram program({kPrograms, "odd_names", dir.path().string()});
+  ASSERT_TRUE(program.first_line(10s).has_value());
+  const auto text = pollscope({"inspect", std::to_string(program.pid())});
+  ASSERT_TRUE(exited_with(text, 0)) << describe(text);
+  EXPECT_FALSE(contains(text.out, "\x1b[")) << "an escape sequence reached the terminal";
+  const std::string name = "fifo\\x0aline\\x1b[2J\\xff";
+  std::size_t naming = 0;
+  for (const auto& line : lines_of(text.out)) {
+    SCOPED_TRACE(line);
+    naming += contains(line, name) ? 1 : 0;
+    EXPECT_TRUE(line.starts_with("pid ") || line.starts_with("  fd ") ||
+                line.starts_with("  error zombie: ") || line.ends_with("(1 error, 0 warnings)"));
+  }
+  EXPECT_EQ(naming, 2u) << "the live registration's line and the zombie's detail:\n" << text.out;
+  EXPECT_TRUE(contains(text.out, "(odd\\x0acomm) epoll fd ")) << text.out;
+
+  const auto report = inspect_json(program.pid());
+  const auto& process = report.at("processes").at(0);
+  EXPECT_EQ(process.at("command"), "odd\ncomm");
+  const std::string path = dir / "fifo\nline\x1b[2J\xef\xbf\xbd";
+  std::size_t live = 0;
+  for (const auto& registration : process.at("epoll_sets").at(0).at("registrations")) {
+    if (registration.at("data") != 1) continue;
+    EXPECT_EQ(registration.at("names_now"), path);
+    ++live;
+  }
+  EXPECT_EQ(live, 1u) << report.dump(2);
+  EXPECT_EQ(program.release(10s), 0);
+}
+
 TEST(InspectCli, FailOnFindingsExitsOneOnAnError) {
   HeldProgram program({kPrograms, "planted"});
   ASSERT_TRUE(program.first_line(10s).has_value());

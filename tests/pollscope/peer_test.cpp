@@ -80,6 +80,9 @@ TEST_P(PeerPlacementTest, OpenLoopFromThePeerIsOneWayOnly) {
   EXPECT_EQ(figures.messages, 400u);
   EXPECT_EQ(figures.missed_events, 0u);
   EXPECT_EQ(figures.round_trip.count(), 0u);
+  // The rate asked for is the peer's: the near side, which only receives, asks for none.
+  EXPECT_DOUBLE_EQ(figures.target_rate, 4000);
+  EXPECT_EQ(figures.open_loop_sent, 400u);
   EXPECT_GE(figures.seconds, 0.09);  // the schedule set the pace
   EXPECT_TRUE(outcome.leaks.empty());
 }

@@ -1,6 +1,7 @@
-// Worker processes under faults, end to end: a worker killed, stopped, orphaned, and SIGINT while
-// one is stopped. Each case: the exit code, one line naming the worker and how it ended, the
-// report (partial, marked), no temporary file, and no worker left running or unreaped.
+// Worker processes end to end: their figures merged into one report, and under faults: a worker
+// killed, stopped, orphaned, and SIGINT while one is stopped. Each fault: the exit code, one line
+// naming the worker and how it ended, the report (partial, marked), no temporary file, and no
+// worker left running or unreaped.
 
 #include <signal.h>
 #include <sys/prctl.h>
@@ -50,6 +51,33 @@ std::size_t descriptors_of(pid_t pid) {
     ++count;
   }
   return count;
+}
+
+// A closed-loop phase sends as fast as it can, with no target: the overall rate ratio, merged
+// over the phases and the two workers, is the open-loop phase's alone (it once counted the
+// closed-loop sends against a target diluted by the closed-loop time: 40.96).
+TEST(WorkersMerge, TheOverallRateRatioOfAMixedRunIsItsOpenLoopPhases) {
+  TempDir dir;
+  const auto scenario = dir.write("mixed.json", R"({"format": 1, "name": "mixed",
+    "description": "a closed-loop phase, then an open-loop one, over two workers",
+    "workers": 2, "sockets": {"kind": "unix", "count": 4, "active": 4},
+    "phases": [{"name": "closed", "duration_ms": 200, "load": {"mode": "closed", "in_flight": 4}},
+               {"name": "open", "duration_ms": 300,
+                "load": {"mode": "open", "rate_per_second": 2000}}]})");
+  const auto outcome = pollscope({"run", scenario, "-q", "--out", dir / "report.json"});
+  ASSERT_TRUE(exited_with(outcome, 0)) << describe(outcome);
+  const auto report = parse_report(read_file(dir / "report.json"));
+  const auto& phases = report.at("phases");
+  ASSERT_EQ(phases.size(), 2u);
+  EXPECT_EQ(phases.at(0).at("achieved_rate_ratio").get<double>(), 1.0);
+  EXPECT_GT(phases.at(0).at("messages").get<double>(), phases.at(1).at("messages").get<double>())
+      << "the closed loop outpaces the open one, or the test shows nothing";
+  const double open = phases.at(1).at("achieved_rate_ratio").get<double>();
+  EXPECT_GT(open, 0.5);
+  EXPECT_LT(open, 1.5);
+  // The one open-loop phase is all the overall ratio counts: the same sends, the same target.
+  EXPECT_NEAR(report.at("overall").at("achieved_rate_ratio").get<double>(), open, 1e-9);
+  expect_valid_report(dir / "report.json");
 }
 
 // A pollscope run of kWorkers, under way: both workers hold their 40 descriptors.

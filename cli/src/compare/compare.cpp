@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <system_error>
 
@@ -115,13 +116,21 @@ ReportIdentity identity_of(const json& report, std::string_view file) {
   return identity;
 }
 
+// A quotient that overflowed, as the largest finite double of its sign: the JSON stays finite
+// and still says "enormous", where 0 would say "unchanged" (1e300 against 1e-300).
+double saturated(double value) {
+  if (std::isnan(value)) return 0;
+  const double largest = std::numeric_limits<double>::max();
+  return std::clamp(value, -largest, largest);
+}
+
 void judge(ComparisonRow& row) {
   if (row.missing()) return;
   const double baseline = *row.baseline;
   const double current = *row.current;
   if (baseline != 0) {
-    row.ratio = finite_or_zero(current / baseline);
-    row.change_percent = finite_or_zero((current - baseline) / baseline * 100);
+    row.ratio = saturated(current / baseline);
+    row.change_percent = saturated((current - baseline) / baseline * 100);
   }
   // How far the figure moved the bad way, against how far its tolerance lets it.
   const double worse =

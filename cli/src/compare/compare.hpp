@@ -45,8 +45,10 @@ struct ComparisonRow {
   std::optional<double> current;   // none: the current report has no such figure
   Direction direction = Direction::lower_is_better;
   double tolerance_percent = 0;
-  double ratio = 0;           // current / baseline; 0 when the baseline is 0 or a side is missing
-  double change_percent = 0;  // (current - baseline) / baseline, in percent; 0 likewise
+  // current / baseline; 0 when the baseline is 0 or a side is missing; past the range of a
+  // double (a baseline near 0), the largest finite one of its sign.
+  double ratio = 0;
+  double change_percent = 0;  // (current - baseline) / baseline, in percent; 0 and largest likewise
   bool regressed = false;
   bool improved = false;
 

@@ -38,11 +38,23 @@ json identity_json(const ReportIdentity& identity) {
           {"start_time", identity.start_time}};
 }
 
-// A figure for a person: whole above 1000, else four significant digits.
+// A figure for a person: whole from 1000 up to 1e15, else four significant digits (1e+300, not
+// three hundred digits).
 std::string shown_number(const json& value) {
   const double number = value.get<double>();
-  if (std::abs(number) >= 1000) return fmt::format("{:.0f}", number);
+  if (std::abs(number) >= 1000 && std::abs(number) < 1e15) return fmt::format("{:.0f}", number);
   return fmt::format("{:.4g}", number);
+}
+
+// A change in percent for a person. Past a billion percent the digits say nothing more, and the
+// JSON's value may be a saturated overflow (compare.hpp): only its size and sign are true.
+std::string shown_change(const json& row) {
+  if (row.at("baseline").get<double>() == 0) return "from 0";
+  constexpr double kHuge = 1e9;
+  const double change = row.at("change_percent").get<double>();
+  if (change >= kHuge) return ">+1e9%";
+  if (change <= -kHuge) return "<-1e9%";
+  return fmt::format("{:+.1f}%", change);
 }
 
 }  // namespace
@@ -97,13 +109,10 @@ std::string comparison_summary(const nlohmann::json& block, std::string_view pre
     }
     const bool regressed = row.at("regressed").get<bool>();
     if (!regressed && !row.at("improved").get<bool>()) continue;
-    const double baseline = row.at("baseline").get<double>();
     text += fmt::format(
         "{}{}: {}: {} -> {} ({}; tolerance {}%, {})\n", prefix,
         regressed ? "regressed" : "improved", metric, shown_number(row.at("baseline")),
-        shown_number(row.at("current")),
-        baseline == 0 ? std::string("from 0")
-                      : fmt::format("{:+.1f}%", row.at("change_percent").get<double>()),
+        shown_number(row.at("current")), shown_change(row),
         shown_number(row.at("tolerance_percent")),
         row.at("direction") == "higher_is_better" ? "higher is better" : "lower is better");
   }

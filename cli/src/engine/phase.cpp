@@ -46,7 +46,9 @@ void Poller::begin_phase(PhaseRun& run) {
   const auto* open = std::get_if<OpenLoop>(&phase.load);
   run.open_loop = open != nullptr || replay_of(phase) != nullptr;
   run.framing = replay_of(phase) ? Framing::variable() : Framing::fixed(phase.payload_bytes);
-  const double rate = open ? open->rate_per_second * share_ : 0;
+  // With the peer elsewhere, the peer sends the open loop and the near side only receives: the
+  // target is the peer's alone (counted on both sides, it was twice the rate asked for).
+  const double rate = open && side_ != Side::near ? open->rate_per_second * share_ : 0;
   run.figures.target_rate = rate;
   run.start = now_ns();
   run.next_progress = run.start + kProgressNs;
@@ -210,7 +212,12 @@ void Poller::end_phase(PhaseRun& run) {
   }
   (stopped() ? run.figures.in_flight_at_stop : run.figures.missed_events) = lost;
   run.figures.seconds = static_cast<double>(now_ns() - run.start) / 1e9;
-  if (!run.open_loop) run.figures.uncorrected = run.figures.latency;
+  if (run.open_loop) {
+    run.figures.open_loop_sent = run.figures.sent;
+    run.figures.open_loop_intended = run.figures.target_rate * run.figures.seconds;
+  } else {
+    run.figures.uncorrected = run.figures.latency;
+  }
   if (capture_) capture_->finish_phase(run.figures);
   // Bytes of messages that never completed are dropped with the phase.
   for (End& end : ends_) {

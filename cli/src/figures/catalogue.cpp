@@ -44,10 +44,10 @@ double events_per_second(const Figures& f) {
 double messages_per_second(const Figures& f) {
   return per_second(static_cast<double>(f.messages), f);
 }
-// Closed loop: whatever rate it reached is the target.
+// Open-loop sends over what their schedules asked for (figures.hpp says why); closed loop: 1.
 double achieved_rate_ratio(const Figures& f) {
-  if (f.target_rate <= 0) return 1.0;
-  return per_second(static_cast<double>(f.sent), f) / f.target_rate;
+  if (f.open_loop_intended <= 0) return 1.0;
+  return static_cast<double>(f.open_loop_sent) / f.open_loop_intended;
 }
 double correct(const Figures& f) {
   return f.spurious_events == 0 && f.missed_events == 0;
@@ -138,6 +138,15 @@ FigureSpec loop_count(std::string_view name, Count reading) {
           .threshold = false};
 }
 
+FigureSpec internal_count(std::string_view name, Count reading) {
+  return {.name = name,
+          .unit = "count",
+          .scope = Scope::internal,
+          .reading = reading,
+          .judgement = kWork,
+          .threshold = false};
+}
+
 FigureSpec leak_count(std::string_view name, std::string_view kind, std::vector<Watch> watched) {
   return {.name = name,
           .unit = "count",
@@ -173,6 +182,9 @@ std::vector<FigureSpec> traffic_figures() {
     {.name = "achieved_rate_ratio", .unit = "ratio", .shape = kReal, .merge = Merge::recomputed,
      .reading = &achieved_rate_ratio, .judgement = kThroughput,
      .watched = {{"", kThroughputTolerance, false}}},
+    internal_count("open_loop_sent", &Figures::open_loop_sent),
+    {.name = "open_loop_intended", .unit = "count", .shape = kReal, .scope = Scope::internal,
+     .reading = &Figures::open_loop_intended, .judgement = kWork, .threshold = false},
     {.name = "late_sends", .unit = "count", .reading = &Figures::late_sends, .judgement = kWork},
     {.name = "latency_ns", .unit = "ns", .shape = Shape::histogram, .merge = Merge::histogram,
      .reading = &Figures::latency, .judgement = kWork,
@@ -247,15 +259,6 @@ FigureSpec per_event_cost(std::string_view name, Derived reading) {
           .merge = Merge::recomputed,
           .reading = reading,
           .judgement = kWork};
-}
-
-FigureSpec internal_count(std::string_view name, Count reading) {
-  return {.name = name,
-          .unit = "count",
-          .scope = Scope::internal,
-          .reading = reading,
-          .judgement = kWork,
-          .threshold = false};
 }
 
 // What the whole run cost the machine per event: figures that neighbours do not move, since

@@ -29,6 +29,11 @@ struct Figures {
   std::uint64_t toggles = 0;               // interest toggles applied
   double seconds = 0;                      // wall time of the measured phase(s)
   double target_rate = 0;                  // open loop: messages per second asked for (0: closed)
+  // Open loop (and replay) only: the messages sent, and those the schedule asked for (its rate
+  // times the phase's time). achieved_rate_ratio is one over the other, so that the closed-loop
+  // phases of a mixed run neither add their sends nor dilute the target.
+  std::uint64_t open_loop_sent = 0;
+  double open_loop_intended = 0;
   Histogram latency;      // one way: from the (intended) send time to dispatch on the receiver
   Histogram uncorrected;  // from the actual send time to dispatch
   Histogram round_trip;   // closed loop: from a message's send to the dispatch of its answer

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "base/terminal_text.hpp"
+
 namespace pollscope {
 
 namespace {
@@ -91,14 +93,18 @@ std::string severity_tally(const std::vector<Finding>& findings) {
                      warnings == 1 ? "" : "s");
 }
 
+// A detail names the other program's files, and a site its functions and source files: escaped,
+// so that a name holding a newline cannot start a line of its own.
 std::string findings_text(const std::vector<Finding>& findings) {
   std::string text;
   for (const auto& finding : findings) {
     text +=
         fmt::format("  {} {}: pid {} epoll fd {} fd {} token {} ({}): {}\n",
                     severity_name(finding.severity), finding.kind, finding.pid, finding.epoll_fd,
-                    finding.fd, finding.token, finding.interest, finding.detail);
-    if (!finding.site.empty()) text += fmt::format("      registered at {}\n", finding.site);
+                    finding.fd, finding.token, finding.interest, terminal_text(finding.detail));
+    if (!finding.site.empty()) {
+      text += fmt::format("      registered at {}\n", terminal_text(finding.site));
+    }
   }
   return text;
 }

@@ -152,13 +152,25 @@ int run_inspect(const InspectRequest& request, std::ostream& out, std::ostream& 
     err << "pollscope: inspect: give one or more PIDs, or --all\n";
     return kExitInvalidInput;
   }
+  // Checked here too, not only by the command line: a NaN or infinite interval is undefined
+  // behaviour in sleep_for (its conversion to whole ticks).
+  if (const auto watch = request.watch_seconds;
+      watch && !(*watch >= kShortestWatch && *watch <= kLongestWatch)) {
+    err << fmt::format("pollscope: inspect: --watch: must be {} to {} seconds, got {}\n",
+                       kShortestWatch, kLongestWatch, *watch);
+    return kExitInvalidInput;
+  }
   InspectOutcome outcome;
   if (const auto failure = inspect(request, outcome)) {
     err << "pollscope: " << failure->message << "\n";
     return failure->exit_code;
   }
   if (request.json || request.out_path) {
-    const auto text = inspect_document(outcome).dump(2) + "\n";
+    // A file name is any bytes but JSON's strings are UTF-8: a byte that is not becomes U+FFFD
+    // (strict, the dump threw, and the whole inspection was lost).
+    const auto text =
+        inspect_document(outcome).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) +
+        "\n";
     write_document(text, request.out_path, out);
   }
   if (!request.json) (request.out_path ? err : out) << inspect_text(outcome);

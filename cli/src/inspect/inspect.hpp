@@ -15,6 +15,10 @@
 
 namespace pollscope {
 
+// --watch's range, in seconds.
+inline constexpr double kShortestWatch = 0.001;
+inline constexpr double kLongestWatch = 3600.0;
+
 struct InspectRequest {
   std::vector<pid_t> pids;
   bool all = false;                     // every process this user may inspect

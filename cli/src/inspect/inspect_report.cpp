@@ -1,6 +1,7 @@
 #include <fmt/format.h>
 
 #include "base/json_text.hpp"
+#include "base/terminal_text.hpp"
 #include "inspect/inspect.hpp"
 
 namespace pollscope {
@@ -67,18 +68,21 @@ nlohmann::json inspect_document(const InspectOutcome& outcome) {
   return document;
 }
 
+// A process's command and its files' names are whatever that program chose ("a\nb" is a valid
+// file name and comm): escaped, so that each stays on its line and moves no cursor.
 std::string inspect_text(const InspectOutcome& outcome) {
   std::string text;
   for (const auto& process : outcome.processes) {
     for (const auto& set : process.sets) {
-      text += fmt::format("pid {} ({}) epoll fd {}: {} registrations\n", process.files.pid,
-                          process.files.command, set.epoll_fd, set.registrations.size());
+      text +=
+          fmt::format("pid {} ({}) epoll fd {}: {} registrations\n", process.files.pid,
+                      terminal_text(process.files.command), set.epoll_fd, set.registrations.size());
       for (const auto& registration : set.registrations) {
-        text +=
-            fmt::format("  fd {:<5} {:<24} data {:<20} {:<10} {}\n", registration.kernel.target_fd,
-                        epoll_events_text(registration.kernel.events), registration.kernel.data,
-                        registration.state,
-                        registration.names_now.empty() ? "(closed)" : registration.names_now);
+        text += fmt::format(
+            "  fd {:<5} {:<24} data {:<20} {:<10} {}\n", registration.kernel.target_fd,
+            epoll_events_text(registration.kernel.events), registration.kernel.data,
+            registration.state,
+            registration.names_now.empty() ? "(closed)" : terminal_text(registration.names_now));
       }
       if (const auto* history = history_of(outcome, set)) {
         text += fmt::format("  sizes {} ({:.1f} per second)\n", fmt::join(history->sizes, " "),

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <charconv>
 #include <fstream>
+#include <iterator>
 #include <memory>
 
 namespace pollscope {
@@ -20,10 +21,12 @@ std::string read_link(const std::string& path) {
   return target;
 }
 
+// The kernel ends the name with a newline, and prints it as it is: a name may hold a newline of
+// its own (prctl(PR_SET_NAME, "a\nb")), so only the last one is dropped.
 std::string read_command(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
-  std::string command;
-  std::getline(in, command);
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm", std::ios::binary);
+  std::string command{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (command.ends_with('\n')) command.pop_back();
   return command;
 }
 

@@ -5,10 +5,16 @@
  *                             registration removed before its descriptor is closed.
  *   epoll_programs planted    each leak class once (see plant_* below), in two sets.
  *   epoll_programs growing    adds a registration every 5 ms (at most 2,000).
+ *   epoll_programs odd_names DIR
+ *                             a FIFO made in DIR, named with a newline, an escape sequence and
+ *                             a byte that is not UTF-8,
+ *                             registered, and registered again through a copy that is then
+ *                             closed (a zombie whose detail names it); its comm holds a newline.
  *
  * Each prints "ready <epoll fd>" once its sets are in place, then waits (at most 20 s) for its
  * standard input to close, so that a test can inspect it; then it tears down and exits 0. */
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -17,8 +23,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -151,6 +159,28 @@ static int planted(void) {
   return 0;
 }
 
+static int odd_names(const char* directory) {
+  char path[4096];
+  check(snprintf(path, sizeof path, "%s/fifo\nline\x1b[2J\xff", directory) < (int)sizeof path,
+        "snprintf");
+  check(mkfifo(path, 0600) == 0, "mkfifo");
+  check(prctl(PR_SET_NAME, "odd\ncomm") == 0, "prctl");
+  int epoll_fd = epoll_create1(0);
+  int live = open(path, O_RDWR | O_NONBLOCK);
+  int copied = open(path, O_RDWR | O_NONBLOCK);
+  check(live >= 0 && copied >= 0, "open");
+  add(epoll_fd, live, 1, EPOLLIN);
+  int keeper = dup(copied);
+  add(epoll_fd, copied, 2, EPOLLIN);
+  close(copied);
+  ready_and_wait(epoll_fd);
+  close(keeper);
+  del(epoll_fd, live);
+  close(live);
+  close(epoll_fd);
+  return 0;
+}
+
 static int growing(void) {
   int epoll_fd = epoll_create1(0);
   printf("ready %d\n", epoll_fd);
@@ -167,6 +197,7 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "correct") == 0) return correct();
   if (strcmp(mode, "planted") == 0) return planted();
   if (strcmp(mode, "growing") == 0) return growing();
-  fprintf(stderr, "usage: epoll_programs correct|planted|growing\n");
+  if (strcmp(mode, "odd_names") == 0 && argc > 2) return odd_names(argv[2]);
+  fprintf(stderr, "usage: epoll_programs correct|planted|growing|odd_names DIR\n");
   return 2;
 }

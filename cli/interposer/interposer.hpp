@@ -93,7 +93,8 @@ class Line {
 // The traced executable's path, as /proc/self/exe names it.
 [[nodiscard]] const char* executable_path();
 
-// A fork child: a log of its own, and nothing inherited to track.
+// A fork child: a log of its own; the sets and registrations it inherited stay tracked, marked
+// as the parent's.
 void start_child();
 
 }  // namespace pollscope::interposer

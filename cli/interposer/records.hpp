@@ -8,11 +8,15 @@
 //   C <epoll fd>                              an epoll instance was created
 //   A|M|D <epoll fd> <fd> <events> <data> <result> <errno> [<module>@<hex offset>]...
 //                                             epoll_ctl ADD, MOD or DEL (ADD with its stack)
-//   V <epoll fd> <fd> <events>                fd closed while registered; the kernel removed it
-//   Z <epoll fd> <fd> <keeper> <events>       fd closed while registered; the registration lives
+//   V <epoll fd> <fd> <events> <data> <inherited>
+//                                             fd closed while registered; the kernel removed it
+//   Z <epoll fd> <fd> <keeper> <events> <data> <inherited>
+//                                             fd closed while registered; the registration lives
 //                                             on, its file kept by descriptor <keeper> (-1: by
 //                                             another process)
-//                                             (<events>: the mask last set, MODs included)
+//                                             (<events>: the mask last set, MODs included;
+//                                             <inherited> 1: made by the parent before a fork,
+//                                             so this process's log has no A for it)
 //   G <epoll fd> <data> <count>               events delivered under a zombie's token (one line
 //                                             for all zombies of the set under it; none while a
 //                                             live registration of the set has that token too)

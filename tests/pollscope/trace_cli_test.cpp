@@ -323,5 +323,29 @@ TEST_F(TraceCli, AWorkersTeardownIsAWarningNotAnError) {
   EXPECT_TRUE(contains(zombie.at("detail").get<std::string>(), "loop's teardown"));
 }
 
+// A forked child keeps the books it inherited: closing its copy of a registered file its parent
+// still holds is no finding (CorrectRawEpollProgramAndItsForkedChildHaveNoFindings), and a dup of
+// its own that keeps the parent's registration alive, with an event under its token, is a zombie
+// error found in the child.
+TEST_F(TraceCli, AForkedChildsInheritedRegistrationsAreGradedAsTheParents) {
+  const auto inherited = trace({TRACED_ZOMBIES, "inherited"}, 0, {"--fail-on-warnings"});
+  EXPECT_EQ(count(inherited, "total"), 0u) << inherited.dump(2);
+
+  const auto daemon = trace({TRACED_ZOMBIES, "daemon"}, 1, {"--fail-on-findings"});
+  ASSERT_EQ(count(daemon, "total"), 1u) << daemon.dump(2);
+  const auto& zombie = only(daemon, "zombie");
+  EXPECT_EQ(zombie.at("severity"), "error");
+  EXPECT_EQ(zombie.at("token"), 32);
+  EXPECT_EQ(zombie.at("ghost_events"), 1);
+  // The child's: its process's parent is the other traced process.
+  std::set<long> pids;
+  long parent_of_zombies_process = 0;
+  for (const auto& process : daemon.at("processes")) {
+    pids.insert(process.at("pid").get<long>());
+    if (process.at("pid") == zombie.at("pid")) parent_of_zombies_process = process.at("parent");
+  }
+  EXPECT_EQ(pids.count(parent_of_zombies_process), 1u) << daemon.at("processes").dump();
+}
+
 }  // namespace
 }  // namespace pollscope::test_support

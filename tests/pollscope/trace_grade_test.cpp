@@ -28,7 +28,7 @@ TEST(TraceGrade, FailedCtlThatTheProgramHandledIsNotAFinding) {
 }
 
 TEST(TraceGrade, VanishedAtTeardownSaysTheSetWasClosedAfterwards) {
-  const auto findings = grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nV 3 5 1\nX 3\n");
+  const auto findings = grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nV 3 5 1 7 0\nX 3\n");
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_EQ(findings[0].kind, "vanished");
   EXPECT_EQ(findings[0].severity, Severity::kWarning);
@@ -38,7 +38,7 @@ TEST(TraceGrade, VanishedAtTeardownSaysTheSetWasClosedAfterwards) {
 
 TEST(TraceGrade, ZombieIsAnErrorCountingGhostEvents) {
   const auto findings =
-      grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nZ 3 5 9 1\nG 3 7 2\nG 3 7 1\nD 3 9 0 0 -1 2\n");
+      grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nZ 3 5 9 1 7 0\nG 3 7 2\nG 3 7 1\nD 3 9 0 0 -1 2\n");
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_EQ(findings[0].kind, "zombie");
   EXPECT_EQ(findings[0].severity, Severity::kError);
@@ -48,28 +48,28 @@ TEST(TraceGrade, ZombieIsAnErrorCountingGhostEvents) {
 
 TEST(TraceGrade, ZombieShowsTheMaskItsCloseRecorded) {
   // Added for EPOLLOUT (4); a MOD to EPOLLIN under the same token leaves no record of its own.
-  const auto findings = grade("I 10 1 /bin/x\nC 3\nA 3 5 4 7 0 0\nZ 3 5 9 1\n");
+  const auto findings = grade("I 10 1 /bin/x\nC 3\nA 3 5 4 7 0 0\nZ 3 5 9 1 7 0\n");
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_EQ(findings[0].interest, "EPOLLIN");
 }
 
 TEST(TraceGrade, ZombieOnlyFollowedByItsSetsCloseIsAWarning) {
-  const auto teardown = grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nZ 3 5 -1 1\nX 3\n");
+  const auto teardown = grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nZ 3 5 -1 1 7 0\nX 3\n");
   ASSERT_EQ(teardown.size(), 1u);
   EXPECT_EQ(teardown[0].severity, Severity::kWarning);
   EXPECT_NE(teardown[0].detail.find("loop's teardown"), std::string::npos);
   // An event under its token, or another change before the close: the zombie did harm.
   for (const char* between : {"G 3 7 1\n", "A 3 6 1 8 0 0\n"}) {
-    const auto findings =
-        grade(std::string("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nZ 3 5 -1 1\n") + between + "X 3\n");
+    const auto findings = grade(std::string("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nZ 3 5 -1 1 7 0\n") +
+                                between + "X 3\n");
     EXPECT_EQ(findings[0].severity, Severity::kError) << between;
   }
 }
 
 TEST(TraceGrade, ZombiesUnderOneTokenEachHaveTheirDetailAndShareItsEvents) {
   // fd 4 under token 4 twice over (a number reused, the token being the number), both zombies.
-  const auto findings =
-      grade("I 10 1 /bin/x\nC 3\nA 3 4 1 4 0 0\nZ 3 4 8 1\nA 3 4 1 4 0 0\nZ 3 4 6 1\nG 3 4 2\n");
+  const auto findings = grade(
+      "I 10 1 /bin/x\nC 3\nA 3 4 1 4 0 0\nZ 3 4 8 1 4 0\nA 3 4 1 4 0 0\nZ 3 4 6 1 4 0\nG 3 4 2\n");
   ASSERT_EQ(count_kind(findings, "zombie"), 2u);
   EXPECT_EQ(count_kind(findings, "token_collision"), 1u);  // the second ADD took a zombie's token
   std::uint64_t ghosts = 0;
@@ -79,6 +79,25 @@ TEST(TraceGrade, ZombiesUnderOneTokenEachHaveTheirDetailAndShareItsEvents) {
     ghosts += finding.ghost_events;
   }
   EXPECT_EQ(ghosts, 2u);
+}
+
+TEST(TraceGrade, AnInheritedCopyClosedWhileTheParentHoldsTheFileIsNoFindingUntilEventsArrive) {
+  // A forked child's log: no A for the parent's registration of fd 4 under token 11.
+  const std::string child = "I 11 10 /bin/x\n";
+  EXPECT_TRUE(grade(child + "Z 3 4 -1 1 11 1\n").empty());
+  // Events under the token reached the child, or a dup of the child's keeps the file: errors.
+  const auto ghosts = grade(child + "Z 3 4 -1 1 11 1\nG 3 11 2\n");
+  ASSERT_EQ(ghosts.size(), 1u);
+  EXPECT_EQ(ghosts[0].kind, "zombie");
+  EXPECT_EQ(ghosts[0].token, 11u);
+  EXPECT_EQ(ghosts[0].severity, Severity::kError);
+  EXPECT_EQ(ghosts[0].ghost_events, 2u);
+  EXPECT_NE(ghosts[0].detail.find("its parent"), std::string::npos);
+  const auto kept = grade(child + "Z 3 4 6 1 11 1\n");
+  ASSERT_EQ(kept.size(), 1u);
+  EXPECT_EQ(kept[0].severity, Severity::kError);
+  // Whatever the child inherited and never ended is not its leak.
+  EXPECT_TRUE(grade(child + "X 3\n").empty());
 }
 
 TEST(TraceGrade, SetThatOnlyGrowsIsAnError) {

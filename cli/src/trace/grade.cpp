@@ -18,13 +18,16 @@ struct Registration {
 struct ZombieNote {
   std::size_t finding;
   int keeper;
-  bool changed = false;  // the set changed after it (a ctl, or an event under its token)
+  bool inherited = false;  // the parent made the registration before a fork
+  bool changed = false;    // the set changed after it (a ctl, or an event under its token)
 };
 
 // The zombies of one set under one token: the kernel's events under it cannot say whose they
 // are, so they are counted once, at the first.
 struct ZombieGroup {
   std::vector<ZombieNote> zombies;
+  // Inherited registrations whose copies this process closed while its parent holds the files.
+  std::vector<std::pair<int, Registration>> inherited;
   std::uint64_t ghost_events = 0;
   bool shared_with_live = false;  // a live registration of the set took the token too
 };
@@ -126,11 +129,13 @@ void Grader::registered(const TraceRecord& record) {
   }
   if (const auto zombies = set.zombies.find(record.data); zombies != set.zombies.end()) {
     zombies->second.shared_with_live = true;
-    const auto& first = findings_[zombies->second.zombies.front().finding];
-    add("token_collision", Severity::kError, record.epoll_fd, record.fd, registration,
-        fmt::format("token {} is also the token of fd {}'s registration, closed but alive in the "
-                    "kernel (a zombie): their events cannot be told apart",
-                    record.data, first.fd));
+    if (!zombies->second.zombies.empty()) {
+      const int zombie_fd = findings_[zombies->second.zombies.front().finding].fd;
+      add("token_collision", Severity::kError, record.epoll_fd, record.fd, registration,
+          fmt::format("token {} is also the token of fd {}'s registration, closed but alive in "
+                      "the kernel (a zombie): their events cannot be told apart",
+                      record.data, zombie_fd));
+    }
   }
   set.live[record.fd] = std::move(registration);
 }
@@ -141,17 +146,34 @@ void Grader::closed(const TraceRecord& record) {
   Registration registration = it == set.live.end() ? Registration{} : it->second;
   if (it != set.live.end()) set.live.erase(it);
   registration.events = record.events;  // the mask last set, MODs the log left out included
+  registration.data = record.data;
   set.shrank = true;
   if (record.kind == 'V') {
     add("vanished", Severity::kWarning, record.epoll_fd, record.fd, registration,
         fmt::format("fd {} was closed while registered and no other descriptor kept its file: "
-                    "the kernel removed the registration",
-                    record.fd));
+                    "the kernel removed the registration{}",
+                    record.fd, record.inherited ? " (its parent's, inherited at a fork)" : ""));
     set.vanished.emplace_back(findings_.size() - 1, false);
     return;
   }
+  auto& group = set.zombies[registration.data];
+  if (record.inherited && record.keeper < 0) {
+    // The parent's registration, live for the parent, which holds the file: closing an
+    // inherited copy is what a forked child should do. A finding only if events under its
+    // token reach this process (describe_zombies).
+    group.inherited.push_back({record.fd, registration});
+    return;
+  }
   add("zombie", Severity::kError, record.epoll_fd, record.fd, registration, {});
-  set.zombies[registration.data].zombies.push_back({findings_.size() - 1, record.keeper});
+  group.zombies.push_back({findings_.size() - 1, record.keeper, record.inherited});
+}
+
+std::string keeper_text(const ZombieNote& note) {
+  if (note.keeper >= 0) return fmt::format("fd {} (a dup) keeps the file open", note.keeper);
+  if (note.inherited)
+    return "its parent, which made the registration before the fork, still holds the file, and "
+           "the set is shared: events under its token reach this process too";
+  return "another process (a forked child?) keeps the file open";
 }
 
 // Each zombie's detail: who keeps its file, and the events under its token. A zombie whose set
@@ -159,20 +181,26 @@ void Grader::closed(const TraceRecord& record) {
 // registration ended with the set (a worker's teardown), so it is only a warning.
 void Grader::describe_zombies(int epoll_fd, EpollSet& set, bool set_closed) {
   for (auto& [token, group] : set.zombies) {
-    const auto& first = findings_[group.zombies.front().finding];
+    if (group.ghost_events > 0) {
+      for (const auto& [fd, registration] : group.inherited) {
+        add("zombie", Severity::kError, epoll_fd, fd, registration, {});
+        group.zombies.push_back({findings_.size() - 1, -1, true});
+      }
+    }
+    group.inherited.clear();
+    if (group.zombies.empty()) continue;
+    const int first_fd = findings_[group.zombies.front().finding].fd;
     for (std::size_t i = 0; i < group.zombies.size(); ++i) {
       const ZombieNote& note = group.zombies[i];
       auto& finding = findings_[note.finding];
-      const auto keeper =
-          note.keeper >= 0 ? fmt::format("fd {} (a dup) keeps the file open", note.keeper)
-                           : std::string("another process (a forked child?) keeps the file open");
+      const auto keeper = keeper_text(note);
       const auto events = i == 0
                               ? fmt::format("{} events arrived under token {} afterwards",
                                             group.ghost_events, token)
                               : fmt::format(
                                     "its token {} is also fd {}'s, an earlier zombie of this set: "
                                     "events under it are counted there",
-                                    token, first.fd);
+                                    token, first_fd);
       finding.ghost_events = i == 0 ? group.ghost_events : 0;
       finding.detail = fmt::format(
           "fd {} was closed while registered in epoll fd {}, but {}: the registration lives on "

@@ -24,6 +24,14 @@ bool read_ctl(std::istringstream& in, TraceRecord& record) {
   return true;
 }
 
+// A V or Z record's data word and whether the registration was inherited.
+bool read_closed(std::istringstream& in, TraceRecord& record) {
+  int inherited = 0;
+  if (!(read_number(in, record.data) && read_number(in, inherited))) return false;
+  record.inherited = inherited != 0;
+  return true;
+}
+
 bool read_fields(std::istringstream& in, TraceRecord& record) {
   switch (record.kind) {
     case 'I':
@@ -38,10 +46,11 @@ bool read_fields(std::istringstream& in, TraceRecord& record) {
       return read_ctl(in, record);
     case 'V':
       return read_number(in, record.epoll_fd) && read_number(in, record.fd) &&
-             read_number(in, record.events);
+             read_number(in, record.events) && read_closed(in, record);
     case 'Z':
       return read_number(in, record.epoll_fd) && read_number(in, record.fd) &&
-             read_number(in, record.keeper) && read_number(in, record.events);
+             read_number(in, record.keeper) && read_number(in, record.events) &&
+             read_closed(in, record);
     case 'G':
       return read_number(in, record.epoll_fd) && read_number(in, record.data) &&
              read_number(in, record.count);

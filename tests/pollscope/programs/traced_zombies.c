@@ -14,6 +14,11 @@
  *                              and the dups left open at exit: N zombies.
  *   traced_zombies teardown    a forked worker registers an eventfd its parent holds, closes its
  *                              copy, then its epoll set: a zombie warning, no error.
+ *   traced_zombies inherited   the parent registers an eventfd (token 31) and forks; the child
+ *                              closes its copy, the parent still holding the file: no finding.
+ *   traced_zombies daemon      the same under token 32, but the child dups the eventfd before
+ *                              closing it, makes it readable and waits on the shared set: a
+ *                              zombie error in the child, with one ghost event.
  *
  * Every wait is bounded; nothing here sends network traffic. */
 #define _GNU_SOURCE
@@ -126,6 +131,40 @@ static int teardown(void) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
 }
 
+/* The parent's half of `inherited` and `daemon`: registers under `token`, forks `child`, waits
+ * for it, then deregisters and closes as a correct program does. */
+static int shared_set(uint64_t token, void (*child)(int epoll_fd, int event)) {
+  int epoll_fd = epoll_create1(0), event = eventfd(0, 0);
+  add(epoll_fd, event, EPOLLIN, token);
+  pid_t worker = fork();
+  check(worker >= 0, "fork");
+  if (worker == 0) {
+    child(epoll_fd, event);
+    _exit(0);
+  }
+  int status = 0;
+  check(waitpid(worker, &status, 0) == worker, "waitpid");
+  check(epoll_ctl(epoll_fd, EPOLL_CTL_DEL, event, NULL) == 0, "epoll_ctl DEL");
+  close(event);
+  close(epoll_fd);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+}
+
+static void close_copy(int epoll_fd, int event) {
+  (void)epoll_fd;
+  close(event);
+}
+
+static void keep_and_wait(int epoll_fd, int event) {
+  int keeper = dup(event);
+  close(event);
+  uint64_t one = 1;
+  check(write(keeper, &one, sizeof one) == sizeof one, "write");
+  struct epoll_event ready[4];
+  check(epoll_wait(epoll_fd, ready, 4, 1000) == 1, "epoll_wait");
+  close(keeper);
+}
+
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "";
   if (strcmp(mode, "reuse") == 0) return reuse();
@@ -133,6 +172,8 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "mask") == 0) return mask();
   if (strcmp(mode, "many") == 0 && argc > 2) return many(atoi(argv[2]));
   if (strcmp(mode, "teardown") == 0) return teardown();
-  fprintf(stderr, "usage: traced_zombies reuse|token|mask|many N|teardown\n");
+  if (strcmp(mode, "inherited") == 0) return shared_set(31, close_copy);
+  if (strcmp(mode, "daemon") == 0) return shared_set(32, keep_and_wait);
+  fprintf(stderr, "usage: traced_zombies reuse|token|mask|many N|teardown|inherited|daemon\n");
   return 2;
 }

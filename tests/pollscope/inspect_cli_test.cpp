@@ -1,11 +1,14 @@
 // `pollscope inspect` end to end, on small raw-epoll programs held running
 // (programs/epoll_programs.c): each class the kernel can show found exactly once, nothing on a
-// correct program (pipe ends, eventfds, timerfd, signalfd), growth over samples, and the exit
-// codes for a missing process and missing rights.
+// correct program (pipe ends, eventfds, timerfd, signalfd), a set shared across a fork, a
+// disarmed EPOLLONESHOT zombie, no zombie on a busy correct program, growth over samples, and the
+// exit codes for a missing process and missing rights.
 
 #include <linux/kcmp.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include <gtest/gtest.h>
 
@@ -139,6 +142,86 @@ TEST(InspectCli, NamesHoldingNewlinesAndControlCharactersStayOnTheirLine) {
     ++live;
   }
   EXPECT_EQ(live, 1u) << report.dump(2);
+  EXPECT_EQ(program.release(10s), 0);
+}
+
+// The registration with data word `data` of the set `epoll_fd` in an inspection of one process.
+json registration_with(const json& report, int epoll_fd, std::uint64_t data) {
+  for (const auto& set : report.at("processes").at(0).at("epoll_sets")) {
+    if (set.at("fd") != epoll_fd) continue;
+    for (const auto& registration : set.at("registrations"))
+      if (registration.at("data") == data) return registration;
+  }
+  ADD_FAILURE() << "no registration with data " << data << " in " << report.dump(2);
+  return json::object();
+}
+
+// A forked child shares its parent's epoll set: each registers a file of its own under the same
+// number (the child closed its copy of the parent's first). Each registration is live in the
+// process that holds its file, not a zombie of the other; a file held only by a process that
+// does not share the set is still a zombie.
+TEST(InspectCli, ASetSharedAcrossAForkIsLiveInTheProcessHoldingEachFile) {
+  if (!kcmp_allowed()) GTEST_SKIP() << "telling processes that share a set apart needs kcmp";
+  HeldProgram program({kPrograms, "shared_fork"});
+  const auto line = program.first_line(10s);
+  ASSERT_TRUE(line.has_value());
+  int epoll_fd = -1;
+  pid_t child = 0;
+  ASSERT_EQ(std::sscanf(line->c_str(), "ready %d %d", &epoll_fd, &child), 2) << *line;
+
+  const auto in_child = inspect_json(child);
+  EXPECT_EQ(count_kind(in_child.at("leaks"), "total"), 0u) << in_child.dump(2);
+  EXPECT_EQ(registration_with(in_child, epoll_fd, 22).at("state"), "live");
+  const auto parents = registration_with(in_child, epoll_fd, 11);
+  EXPECT_EQ(parents.at("state"), "live_elsewhere") << parents.dump();
+  EXPECT_EQ(parents.value("live_in", 0), program.pid());
+
+  const auto in_parent = inspect_json(program.pid());
+  const auto& leaks = in_parent.at("leaks");
+  EXPECT_EQ(count_kind(leaks, "total"), 1u) << in_parent.dump(2);
+  ASSERT_EQ(count_kind(leaks, "zombie"), 1u) << in_parent.dump(2);
+  const auto& zombie = leaks.at("details").at(0);
+  EXPECT_EQ(zombie.at("token"), 33) << "the set the child closed";
+  EXPECT_TRUE(contains(zombie.at("detail").get<std::string>(), "another process does"));
+  EXPECT_EQ(registration_with(in_parent, epoll_fd, 11).at("state"), "live");
+  const auto childs = registration_with(in_parent, epoll_fd, 22);
+  EXPECT_EQ(childs.at("state"), "live_elsewhere") << childs.dump();
+  EXPECT_EQ(childs.value("live_in", 0), child);
+  EXPECT_EQ(program.release(10s), 0);
+}
+
+// An EPOLLONESHOT registration that fired is disarmed: a zombie still (the set keeps it while
+// the file is open), but no event can arrive under its token.
+TEST(InspectCli, ADisarmedOneshotZombieSaysNoEventCanArrive) {
+  HeldProgram program({kPrograms, "oneshot"});
+  ASSERT_TRUE(program.first_line(10s).has_value());
+  const auto report = inspect_json(program.pid());
+  const auto& leaks = report.at("leaks");
+  ASSERT_EQ(count_kind(leaks, "zombie"), 1u) << report.dump(2);
+  const auto& zombie = leaks.at("details").at(0);
+  EXPECT_EQ(zombie.at("token"), 100);
+  EXPECT_EQ(zombie.at("interest"), "EPOLLONESHOT");
+  const auto detail = zombie.at("detail").get<std::string>();
+  EXPECT_TRUE(contains(detail, "disarmed, so no event can arrive under token 100")) << detail;
+  EXPECT_FALSE(contains(detail, "still arrive")) << detail;
+  EXPECT_EQ(program.release(10s), 0);
+}
+
+// A correct program that adds, deletes and closes without pause, beside 800 other descriptors:
+// its table and its set are read one after the other, and however they interleave with the
+// program, no inspection may call a registration a zombie.
+TEST(InspectCli, ABusyCorrectProgramIsNeverTakenForAZombie) {
+  HeldProgram program({kPrograms, "churn"});
+  ASSERT_TRUE(program.first_line(10s).has_value());
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  int inspections = 0;
+  for (; inspections < 50 && std::chrono::steady_clock::now() < deadline; ++inspections) {
+    const auto outcome = pollscope({"inspect", std::to_string(program.pid()), "--json"}, 10s);
+    ASSERT_TRUE(exited_with(outcome, 0)) << describe(outcome);
+    const auto report = parse_report(outcome.out);
+    ASSERT_EQ(count_kind(report.at("leaks"), "total"), 0u) << report.dump(2);
+  }
+  EXPECT_GE(inspections, 20);
   EXPECT_EQ(program.release(10s), 0);
 }
 

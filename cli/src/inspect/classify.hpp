@@ -4,8 +4,19 @@
 // what its descriptor number names now, and the findings. A registration whose number is
 // closed, or names another file, is a zombie: the kernel removes a registration when its file's
 // last descriptor closes, so the file is kept open elsewhere (a dup, a forked child) and events
-// still arrive under its token. One open file registered under two numbers is a
-// duplicate_target; one data word used twice, a token_collision.
+// still arrive under its token (none, once an EPOLLONESHOT registration has fired). One open file
+// registered under two numbers is a duplicate_target; one data word used twice, a
+// token_collision.
+//
+// The descriptor table and the fdinfo are read one after the other while the program runs, so a
+// busy program that adds, deletes and closes can make them disagree for an instant: a suspect is
+// read again, its number before and after a fresh fdinfo, and is a zombie only when that holds
+// twice in a row (a few rounds at most; one that never holds still is shown as `changing`).
+//
+// A set is shared by the processes that have it open (a fork shares it): a registration made by
+// one of them, whose file that process holds under the registered number, is live there even
+// though the number names nothing, or another file, here (`live_elsewhere`). A file held only by
+// a process that does not share the set keeps a zombie.
 //
 // Files are compared with kcmp(2). When the kernel refuses kcmp, inodes are compared instead:
 // exact for sockets, but the ends of one pipe and all eventfds, timerfds and signalfds share an
@@ -27,8 +38,12 @@ namespace pollscope {
 struct RegistrationView {
   libpoll::KernelRegistration kernel;
   std::string names_now;  // what the number names now; empty when it is closed
-  // live (the number still names the registered file), closed, or other_file.
+  // live (the number still names the registered file), closed, other_file, live_elsewhere (a
+  // process sharing the set holds the file under the number), or changing (the number never
+  // held still while it was read again).
   std::string state;
+  unsigned occurrence = 0;  // which registration of its number this is (kcmp's toff)
+  pid_t live_in = 0;        // live_elsewhere: the process that holds the file
 };
 
 struct EpollSetView {

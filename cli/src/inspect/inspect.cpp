@@ -1,13 +1,8 @@
 #include "inspect/inspect.hpp"
 
-#include <dirent.h>
-#include <unistd.h>
-
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstring>
-#include <memory>
 #include <ostream>
 #include <thread>
 
@@ -35,20 +30,6 @@ InspectFailure failure_for(pid_t pid, std::error_code error) {
                         "descriptors needs the same user or CAP_SYS_PTRACE",
                         pid)};
   return {kExitEnvironment, fmt::format("inspect: process {}: {}", pid, error.message())};
-}
-
-std::vector<pid_t> every_process() {
-  std::vector<pid_t> pids;
-  const std::unique_ptr<DIR, int (*)(DIR*)> listing(::opendir("/proc"), ::closedir);
-  if (!listing) return pids;
-  while (const dirent* entry = ::readdir(listing.get())) {
-    const std::string_view name = entry->d_name;
-    pid_t pid = 0;
-    const auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), pid);
-    if (error == std::errc() && end == name.data() + name.size() && pid != ::getpid())
-      pids.push_back(pid);
-  }
-  return pids;
 }
 
 // One process's epoll sets, classified. A set closed while it was being read is skipped.

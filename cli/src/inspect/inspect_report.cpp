@@ -10,13 +10,22 @@ namespace {
 
 nlohmann::json registration_json(const RegistrationView& registration) {
   const auto& kernel = registration.kernel;
-  return {{"fd", kernel.target_fd},
-          {"events", epoll_events_text(kernel.events)},
-          {"data", kernel.data},
-          {"inode", kernel.inode.value_or(0)},
-          {"device", kernel.device.value_or(0)},
-          {"names_now", registration.names_now},
-          {"state", registration.state}};
+  nlohmann::json block = {{"fd", kernel.target_fd},
+                          {"events", epoll_events_text(kernel.events)},
+                          {"data", kernel.data},
+                          {"inode", kernel.inode.value_or(0)},
+                          {"device", kernel.device.value_or(0)},
+                          {"names_now", registration.names_now},
+                          {"state", registration.state}};
+  if (registration.state == "live_elsewhere") block["live_in"] = registration.live_in;
+  return block;
+}
+
+// What the number names here; for a registration live in a process sharing the set, that too.
+std::string names_text(const RegistrationView& registration) {
+  auto text = registration.names_now.empty() ? "(closed)" : terminal_text(registration.names_now);
+  if (registration.state != "live_elsewhere") return text;
+  return fmt::format("{}; live in process {}, which shares this set", text, registration.live_in);
 }
 
 const SetHistory* history_of(const InspectOutcome& outcome, const EpollSetView& set) {
@@ -78,11 +87,10 @@ std::string inspect_text(const InspectOutcome& outcome) {
           fmt::format("pid {} ({}) epoll fd {}: {} registrations\n", process.files.pid,
                       terminal_text(process.files.command), set.epoll_fd, set.registrations.size());
       for (const auto& registration : set.registrations) {
-        text += fmt::format(
-            "  fd {:<5} {:<24} data {:<20} {:<10} {}\n", registration.kernel.target_fd,
-            epoll_events_text(registration.kernel.events), registration.kernel.data,
-            registration.state,
-            registration.names_now.empty() ? "(closed)" : terminal_text(registration.names_now));
+        text +=
+            fmt::format("  fd {:<5} {:<24} data {:<20} {:<10} {}\n", registration.kernel.target_fd,
+                        epoll_events_text(registration.kernel.events), registration.kernel.data,
+                        registration.state, names_text(registration));
       }
       if (const auto* history = history_of(outcome, set)) {
         text += fmt::format("  sizes {} ({:.1f} per second)\n", fmt::join(history->sizes, " "),

@@ -9,6 +9,8 @@
 #include <iterator>
 #include <memory>
 
+#include "inspect/file_identity.hpp"
+
 namespace pollscope {
 
 namespace {
@@ -31,6 +33,38 @@ std::string read_command(pid_t pid) {
 }
 
 }  // namespace
+
+std::string read_descriptor(pid_t pid, int fd) {
+  return read_link("/proc/" + std::to_string(pid) + "/fd/" + std::to_string(fd));
+}
+
+std::vector<pid_t> every_process() {
+  std::vector<pid_t> pids;
+  const std::unique_ptr<DIR, int (*)(DIR*)> listing(::opendir("/proc"), ::closedir);
+  if (!listing) return pids;
+  while (const dirent* entry = ::readdir(listing.get())) {
+    const std::string_view name = entry->d_name;
+    pid_t pid = 0;
+    const auto [end, error] = std::from_chars(name.data(), name.data() + name.size(), pid);
+    if (error == std::errc() && end == name.data() + name.size() && pid != ::getpid())
+      pids.push_back(pid);
+  }
+  return pids;
+}
+
+std::vector<ProcessFiles> processes_sharing(pid_t pid, int epoll_fd) {
+  std::vector<ProcessFiles> sharing;
+  for (const pid_t other : every_process()) {
+    ProcessFiles files;
+    if (other == pid || read_process_files(other, files)) continue;
+    for (const auto& [fd, target] : files.fds) {
+      if (!names_epoll(target) || is_same_file(pid, epoll_fd, other, fd) != true) continue;
+      sharing.push_back(std::move(files));
+      break;
+    }
+  }
+  return sharing;
+}
 
 std::error_code read_process_files(pid_t pid, ProcessFiles& files) {
   const std::string directory = "/proc/" + std::to_string(pid) + "/fd";

@@ -5,6 +5,15 @@
  *                             registration removed before its descriptor is closed.
  *   epoll_programs planted    each leak class once (see plant_* below), in two sets.
  *   epoll_programs growing    adds a registration every 5 ms (at most 2,000).
+ *   epoll_programs shared_fork
+ *                             a set shared across a fork, each process registering in it a file
+ *                             of its own under the same number (the child closed its copy of the
+ *                             parent's); and a zombie: a second set, which the child closed, whose
+ *                             registered pipe the parent closed while the child keeps it. It
+ *                             prints "ready <epoll fd> <child pid>".
+ *   epoll_programs oneshot    a zombie whose EPOLLONESHOT registration fired (now disarmed).
+ *   epoll_programs churn      a correct busy loop: a socketpair registered, deregistered and
+ *                             closed over and over (at most 20 s), beside 800 other descriptors.
  *   epoll_programs odd_names DIR
  *                             a FIFO made in DIR, named with a newline, an escape sequence and
  *                             a byte that is not UTF-8,
@@ -29,6 +38,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static void check(int ok, const char* what) {
@@ -47,14 +57,19 @@ static void del(int epoll_fd, int fd) {
   check(epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL) == 0, "epoll_ctl DEL");
 }
 
+/* Waits for `fd` to close at its other end (or 20 s). */
+static void wait_for_close(int fd) {
+  struct pollfd input = {.fd = fd, .events = POLLIN};
+  char buffer[64];
+  while (poll(&input, 1, 20000) == 1 && read(fd, buffer, sizeof buffer) > 0) {
+  }
+}
+
 /* Announces the set and waits for standard input to close (or 20 s). */
 static void ready_and_wait(int epoll_fd) {
   printf("ready %d\n", epoll_fd);
   fflush(stdout);
-  struct pollfd input = {.fd = 0, .events = POLLIN};
-  char buffer[64];
-  while (poll(&input, 1, 20000) == 1 && read(0, buffer, sizeof buffer) > 0) {
-  }
+  wait_for_close(0);
 }
 
 static int correct(void) {
@@ -181,6 +196,85 @@ static int odd_names(const char* directory) {
   return 0;
 }
 
+static int shared_fork(void) {
+  int shared = epoll_create1(0), ends[2], other_set = epoll_create1(0), kept[2], sync[2], go[2];
+  check(pipe(ends) == 0 && pipe(kept) == 0 && pipe(sync) == 0 && pipe(go) == 0, "pipe");
+  add(shared, ends[0], 11, EPOLLIN);
+  add(other_set, kept[0], 33, EPOLLIN);
+  pid_t child = fork();
+  check(child >= 0, "fork");
+  if (child == 0) {
+    close(ends[0]);            /* the registration is the parent's: no DEL, which would remove it */
+    int event = eventfd(0, 0); /* the lowest free number: ends[0]'s */
+    add(shared, event, 22, EPOLLIN);
+    close(other_set); /* kept[0] stays open here, in no set of this process */
+    check(write(sync[1], "r", 1) == 1, "write");
+    close(go[1]);
+    wait_for_close(go[0]);
+    del(shared, event);
+    close(event);
+    _exit(0);
+  }
+  close(go[0]);
+  char c;
+  check(read(sync[0], &c, 1) == 1, "read");
+  close(kept[0]); /* without DEL: the child keeps the file, but not the set */
+  printf("ready %d %d\n", shared, (int)child);
+  fflush(stdout);
+  wait_for_close(0);
+  close(go[1]);
+  check(waitpid(child, NULL, 0) == child, "waitpid");
+  del(shared, ends[0]);
+  close(ends[0]);
+  close(shared);
+  close(other_set);
+  return 0;
+}
+
+static int oneshot(void) {
+  int epoll_fd = epoll_create1(0), ends[2];
+  check(pipe(ends) == 0, "pipe");
+  add(epoll_fd, ends[0], 100, EPOLLIN | EPOLLONESHOT);
+  check(write(ends[1], "x", 1) == 1, "write");
+  struct epoll_event ready[8];
+  check(epoll_wait(epoll_fd, ready, 8, 1000) == 1, "epoll_wait"); /* fired: now disarmed */
+  int keeper = dup(ends[0]);
+  close(ends[0]);
+  ready_and_wait(epoll_fd);
+  close(keeper);
+  close(ends[1]);
+  close(epoll_fd);
+  return 0;
+}
+
+/* Adds, deletes and closes as fast as it can, as a server taking short connections does, until
+ * standard input closes (or 20 s); the other descriptors make reading its table slow. */
+static int churn(void) {
+  for (int i = 0; i < 800 && dup2(0, 100 + i) >= 0; ++i) {
+  }
+  int epoll_fd = epoll_create1(0), base[2];
+  check(socketpair(AF_UNIX, SOCK_STREAM, 0, base) == 0, "socketpair");
+  add(epoll_fd, base[0], 1000, EPOLLIN);
+  printf("ready %d\n", epoll_fd);
+  fflush(stdout);
+  struct pollfd input = {.fd = 0, .events = POLLIN};
+  const time_t end = time(NULL) + 20;
+  for (long cycles = 1; cycles % 256 != 0 || (poll(&input, 1, 0) == 0 && time(NULL) < end);
+       ++cycles) {
+    int pair[2];
+    check(socketpair(AF_UNIX, SOCK_STREAM, 0, pair) == 0, "socketpair");
+    add(epoll_fd, pair[0], (uint64_t)pair[0], EPOLLIN);
+    del(epoll_fd, pair[0]);
+    close(pair[0]);
+    close(pair[1]);
+  }
+  del(epoll_fd, base[0]);
+  close(base[0]);
+  close(base[1]);
+  close(epoll_fd);
+  return 0;
+}
+
 static int growing(void) {
   int epoll_fd = epoll_create1(0);
   printf("ready %d\n", epoll_fd);
@@ -197,7 +291,12 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "correct") == 0) return correct();
   if (strcmp(mode, "planted") == 0) return planted();
   if (strcmp(mode, "growing") == 0) return growing();
+  if (strcmp(mode, "shared_fork") == 0) return shared_fork();
+  if (strcmp(mode, "oneshot") == 0) return oneshot();
+  if (strcmp(mode, "churn") == 0) return churn();
   if (strcmp(mode, "odd_names") == 0 && argc > 2) return odd_names(argv[2]);
-  fprintf(stderr, "usage: epoll_programs correct|planted|growing|odd_names DIR\n");
+  fprintf(stderr,
+          "usage: epoll_programs correct|planted|growing|shared_fork|oneshot|churn|odd_names "
+          "DIR\n");
   return 2;
 }

@@ -2,6 +2,7 @@
 // pcap read back by tcpdump, and each refusal (exit 2 before the run, exit 3 without permission)
 // in one line.
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -78,6 +79,48 @@ TEST_F(CaptureCli, AReplayedRunMatchesEveryMessageOfVariableSize) {
   EXPECT_EQ(overall.at("capture").at("kernel_drops"), 0);
 }
 
+// Packets past --pcap-out's limit (lowered here through the test seam) are counted in the
+// report and said on stderr, even with --quiet.
+TEST_F(CaptureCli, PacketsPastThePcapLimitAreCountedAndWarnedOf) {
+  const TempDir dir;
+  const std::string scenario = dir.write("s.json", scenario_of("udp"));
+  const std::string report = dir / "report.json";
+  ::setenv("POLLSCOPE_PCAP_MOST_BYTES", "1000", 1);
+  const Outcome outcome = pollscope(
+      {"run", scenario, "-q", "--capture", "--pcap-out", dir / "run.pcap", "--out", report});
+  ::unsetenv("POLLSCOPE_PCAP_MOST_BYTES");
+  ASSERT_TRUE(exited_with(outcome, 0)) << describe(outcome);
+  expect_valid_report(report);
+  const auto capture = parse_report(read_file(report)).at("overall").at("capture");
+  const auto left_out = capture.at("pcap_packets_left_out").get<int>();
+  EXPECT_GT(left_out, 0);
+  EXPECT_EQ(capture.at("messages_over_limit"), 0);
+  EXPECT_TRUE(one_line(outcome.err)) << outcome.err;
+  EXPECT_TRUE(contains(outcome.err, "pollscope: warning: --pcap-out: " + std::to_string(left_out) +
+                                        " packet(s) left out"))
+      << outcome.err;
+  EXPECT_LE(fs::file_size(dir / "run.pcap"), 24u + 1000u);
+}
+
+// A threshold on a figure the report does not hold fails and says so, rather than "actual 0".
+TEST(CaptureThresholds, AThresholdOnAFigureNotInTheReportSaysSo) {
+  const TempDir dir;
+  std::string text = scenario_of("udp");
+  text.insert(text.size() - 1, R"(, "thresholds": ["capture.kernel_drops == 0"])");
+  const std::string scenario = dir.write("s.json", text);
+  const std::string report = dir / "report.json";
+  const Outcome outcome = pollscope({"run", scenario, "--out", report});
+  ASSERT_TRUE(exited_with(outcome, 1)) << describe(outcome);
+  expect_valid_report(report);
+  const auto threshold = parse_report(read_file(report)).at("thresholds").at(0);
+  EXPECT_EQ(threshold.at("pass"), false);
+  EXPECT_EQ(threshold.at("missing"), "not in the report: capture.kernel_drops");
+  EXPECT_TRUE(contains(outcome.err,
+                       "threshold capture.kernel_drops == 0: FAIL (not in the report: "
+                       "capture.kernel_drops)"))
+      << outcome.err;
+}
+
 TEST_F(CaptureCli, WithoutCaptureTheReportHasNoCaptureFigures) {
   const TempDir dir;
   const std::string scenario = dir.write("s.json", scenario_of("udp"));
@@ -118,6 +161,61 @@ TEST(CaptureRefusals, PcapOutNeedsACaptureAndOneWorker) {
   ASSERT_TRUE(exited_with(outcome, 2)) << describe(outcome);
   EXPECT_TRUE(contains(outcome.err, "needs one worker process")) << outcome.err;
   EXPECT_EQ(dir.entries(), (std::set<std::string>{"s.json", "w.json"}));
+
+  std::string threads = scenario_of("tcp");
+  threads.insert(1, R"("threads": 2, )");
+  const std::string two_threads = dir.write("t.json", threads);
+  const Outcome refused =
+      pollscope({"run", two_threads, "-q", "--capture", "--pcap-out", dir / "x.pcap"});
+  ASSERT_TRUE(exited_with(refused, 2)) << describe(refused);
+  EXPECT_TRUE(one_line(refused.err));
+  EXPECT_TRUE(contains(refused.err, "--pcap-out: needs one poller thread")) << refused.err;
+  EXPECT_EQ(dir.entries(), (std::set<std::string>{"s.json", "w.json", "t.json"}));
+}
+
+// --pcap-out where the report (stdout, or --out) or the summary (stderr) goes would mix the
+// two: refused before the run, however the path names it.
+TEST(CaptureRefusals, APcapOutWhereTheReportOrSummaryGoesIsRefused) {
+  const TempDir dir;
+  const std::string scenario = dir.write("s.json", scenario_of("tcp"));
+  const std::vector<std::vector<std::string>> cases = {
+      {"--pcap-out", "/dev/stdout"},
+      {"--pcap-out", "/proc/self/fd/1"},
+      {"--pcap-out", "/dev/fd/1", "--out", "/dev/stdout"},
+      {"--pcap-out", "-", "--out", "/dev/fd/1"},
+      {"--pcap-out", "/dev/stderr", "--out", dir / "r.json"},
+  };
+  for (const auto& extra : cases) {
+    SCOPED_TRACE(extra[1]);
+    std::vector<std::string> args = {"run", scenario, "-q", "--capture"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const Outcome outcome = pollscope(args);
+    ASSERT_TRUE(exited_with(outcome, 2)) << describe(outcome);
+    EXPECT_TRUE(one_line(outcome.err)) << outcome.err;
+    EXPECT_TRUE(contains(outcome.err, "pollscope: --pcap-out")) << outcome.err;
+    EXPECT_EQ(outcome.out, "");
+  }
+  EXPECT_EQ(dir.entries(), std::set<std::string>{"s.json"});
+}
+
+TEST(CaptureRefusals, PcapOutAndOutNamingTheSameFileAreRefused) {
+  const TempDir dir;
+  const std::string scenario = dir.write("s.json", scenario_of("tcp"));
+  const std::string file = dir / "same.out";
+  const Outcome fresh =
+      pollscope({"run", scenario, "-q", "--capture", "--pcap-out", file, "--out", file});
+  ASSERT_TRUE(exited_with(fresh, 2)) << describe(fresh);
+  EXPECT_TRUE(one_line(fresh.err));
+  EXPECT_TRUE(contains(fresh.err, "--pcap-out and --out name the same file")) << fresh.err;
+
+  dir.write("same.out", "kept");
+  fs::create_symlink(file, dir / "link");
+  const Outcome linked =
+      pollscope({"run", scenario, "-q", "--capture", "--pcap-out", dir / "link", "--out", file});
+  ASSERT_TRUE(exited_with(linked, 2)) << describe(linked);
+  EXPECT_TRUE(contains(linked.err, "--pcap-out and --out name the same file")) << linked.err;
+  EXPECT_EQ(read_file(file), "kept");
+  EXPECT_EQ(dir.entries(), (std::set<std::string>{"s.json", "same.out", "link"}));
 }
 
 TEST(CaptureRefusals, APcapOutInAMissingFolderIsNamedAsPcapOut) {

@@ -81,6 +81,10 @@ TEST(ReplayCli, LoadFieldsAreCheckedByName) {
        "must be greater than 0 and at most 1000, got 0"},
       {R"({"mode": "replay", "pcap": "trace.pcap", "speed": -2})", "", "/phases/0/load/speed",
        "must be greater than 0"},
+      // 6 ms at this speed is past any integer of milliseconds: refused, never converted.
+      {R"({"mode": "replay", "pcap": "trace.pcap", "speed": 1e-300})", "", "/phases/0/load/pcap",
+       (dir / "trace.pcap") + ": its schedule lasts 6e+297 s at speed 1e-300, longer than a phase "
+                              "may (an hour)"},
       {R"({"mode": "replay", "pcap": "trace.pcap", "rate_per_second": 5})", "",
        "/phases/0/load/rate_per_second",
        R"(unknown key "rate_per_second" (known: mode, pcap, speed))"},

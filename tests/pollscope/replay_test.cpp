@@ -119,6 +119,18 @@ TEST(ReplayScheduleTest, MapsFlowIOntoActivePairIWrappingRound) {
   EXPECT_EQ(without.size(), 3u);  // flows 0, 2 and 3
 }
 
+// A speed so slow that later messages fall past what 64 bits of nanoseconds hold (a phase with
+// duration_ms may ask for it): they are never due, rather than due at a wrapped time.
+TEST(ReplayScheduleTest, MessagesPastTheEndOfTimeAreNeverDue) {
+  ReplayTrace trace;
+  trace.messages = {{0, 0, 100}, {1'000'000, 0, 200}};
+  ReplaySchedule schedule(trace, 1e-300, 10'000, {0, 1, 1}, [](std::size_t) { return true; });
+  ASSERT_EQ(schedule.size(), 2u);
+  EXPECT_EQ(schedule.take(10'000)->bytes, 100u);
+  EXPECT_EQ(schedule.next_due(), UINT64_MAX);
+  EXPECT_FALSE(schedule.take(UINT64_MAX - 1).has_value());
+}
+
 Scenario replay_scenario(const std::string& folder, const std::string& sockets,
                          const std::string& load_extra = "", const std::string& top_extra = "",
                          const std::string& phase_extra = "") {

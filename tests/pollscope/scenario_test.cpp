@@ -819,6 +819,8 @@ TEST(ScenarioMetrics, OverallListIsTheDocumentedOne) {
                                              "capture.matched_messages",
                                              "capture.kernel_drops",
                                              "capture.interface_drops",
+                                             "capture.messages_over_limit",
+                                             "capture.pcap_packets_left_out",
                                              "replay.bytes_sent",
                                              "replay.bytes_received",
                                              "cost.cpu_ns_per_event",

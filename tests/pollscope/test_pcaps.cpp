@@ -1,6 +1,7 @@
 #include "test_pcaps.hpp"
 
 #include <pcap/pcap.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -61,6 +62,56 @@ void write_cut_header(const std::string& path) {
   out.frame(frame, 2'000, 30);
 }
 
+// An IPv4 header whose length field says 4 (16 bytes): impossible, not cut short.
+void write_header_length_four(const std::string& path) {
+  PcapWriter out(path);
+  out.arp(1'000);
+  std::vector<std::byte> frame(154);
+  frame[12] = std::byte{0x08};
+  frame[14] = std::byte{0x44};
+  out.frame(frame, 2'000);
+}
+// The first 8 bytes of a pcapng file: its section header's type and length, and no more.
+void write_pcapng_eight_bytes(const std::string& path) {
+  std::ofstream(path, std::ios::binary) << std::string("\x0a\x0d\x0d\x0a\x1c\0\0\0", 8);
+}
+// A pcapng file whose one packet (a UDP datagram) is stamped 2e16 microseconds after 1970, the
+// year 2603: past what 64 bits of nanoseconds hold (2554).
+void write_far_future(const std::string& path) {
+  std::string out;
+  const auto put = [&out](std::uint32_t value, std::size_t size = 4) {
+    out.append(reinterpret_cast<const char*>(&value), size);  // the writer's byte order
+  };
+  for (std::uint32_t field : {0x0a0d0d0aU, 28U, 0x1a2b3c4dU, 1U, 0xffffffffU, 0xffffffffU, 28U}) {
+    put(field);  // a section header (version 1.0 in one field), of unknown length
+  }
+  for (std::uint32_t field : {1U, 20U, 1U, 0U, 20U}) put(field);  // an Ethernet interface
+  std::string frame(64, '\0');  // Ethernet, IPv4 (48 bytes), UDP (28), 20 bytes of payload
+  frame[12] = '\x08';
+  frame[14] = '\x45';
+  frame[17] = 48;
+  frame[23] = 17;
+  frame[39] = 28;
+  constexpr std::uint64_t kMicroseconds = 20'000'000'000'000'000;
+  for (std::uint32_t field : {6U, 32U + 64U, 0U, static_cast<std::uint32_t>(kMicroseconds >> 32),
+                              static_cast<std::uint32_t>(kMicroseconds), 62U, 62U}) {
+    put(field);
+  }
+  out += frame;
+  put(32U + 64U);
+  std::ofstream(path, std::ios::binary) << out;
+}
+// What is not a regular file: libpcap would read a directory as a file cut short, and wait on a
+// FIFO without a writer for ever.
+void write_directory(const std::string& path) {
+  fs::remove_all(path);
+  fs::create_directory(path);
+}
+void write_fifo(const std::string& path) {
+  fs::remove_all(path);
+  ::mkfifo(path.c_str(), 0600);
+}
+
 }  // namespace
 
 const std::vector<BadPcap>& bad_pcaps() {
@@ -71,6 +122,13 @@ const std::vector<BadPcap>& bad_pcaps() {
       {"wireless", write_wireless, "link type IEEE802_11 (105) is not one pollscope reads"},
       {"no_payload", write_no_payload, "no TCP or UDP payload in any of its 4 packets"},
       {"cut_header", write_cut_header, "packet 2: truncated: the IPv4 header cut short"},
+      {"header_length_four", write_header_length_four,
+       "packet 2: invalid: the IPv4 header length is 16 bytes (at least 20)"},
+      {"pcapng_eight_bytes", write_pcapng_eight_bytes, "the file header: cut short (8 bytes)"},
+      {"far_future", write_far_future, "packet 1: its timestamp (20000000000 s since 1970)"},
+      // Last: each replaces what the path held.
+      {"directory", write_directory, "not a regular file (a directory)"},
+      {"fifo", write_fifo, "not a regular file (a FIFO)"},
   };
   return cases;
 }

@@ -75,28 +75,32 @@ void CaptureSession::begin_phase(Framing framing, const Clock& clock) {
 void CaptureSession::drain(Figures& figures) {
   auto drained = capture_.drain([&](const libpoll::pcap::Packet& packet) {
     ++figures.captured_packets;
-    if (sink_ != nullptr) {
-      sink_->add(link_type_, kSnapshotLength, packet.timestamp_ns, packet.data, packet.wire_length);
+    if (sink_ != nullptr && !sink_->add(link_type_, kSnapshotLength, packet.timestamp_ns,
+                                        packet.data, packet.wire_length)) {
+      ++figures.pcap_left_out;
     }
     const auto parsed = parse_frame(packet.data, link_type_);
     if (const auto* transport = std::get_if<TransportPacket>(&parsed)) {
       matcher_.on_packet(packet.timestamp_ns, *transport);
     }
   });
-  if (!drained) {
-    throw Failure::environment(
-        fmt::format("capture on {}: {}", interface_, drained.error().message()));
-  }
+  if (!drained) throw Failure::environment(failed("", drained.error()));
+}
+
+// libpcap's own message says which failure it was ("The interface disappeared"); the error
+// code alone often says only "Generic error".
+std::string CaptureSession::failed(std::string_view what, std::error_code error) const {
+  const std::string reason = capture_.last_error();
+  return fmt::format("capture on {}: {}{}", interface_, what,
+                     reason.empty() ? error.message() : reason);
 }
 
 void CaptureSession::finish_phase(Figures& figures) {
+  ++figures.captures;
   drain(figures);
   matcher_.finish_phase(figures);
   auto stats = capture_.stats();
-  if (!stats) {
-    throw Failure::environment(
-        fmt::format("capture on {}: statistics: {}", interface_, stats.error().message()));
-  }
+  if (!stats) throw Failure::environment(failed("statistics: ", stats.error()));
   figures.capture_kernel_drops = stats->dropped - counted_.dropped;
   figures.capture_interface_drops = stats->interface_dropped - counted_.interface_dropped;
   counted_ = *stats;

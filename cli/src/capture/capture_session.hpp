@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "capture/pcap_sink.hpp"
@@ -37,6 +39,8 @@ class CaptureSession {
   void finish_phase(Figures& figures);
 
  private:
+  [[nodiscard]] std::string failed(std::string_view what, std::error_code error) const;
+
   libpoll::pcap::Capture capture_;
   std::string interface_;
   WireMatcher matcher_;

@@ -24,13 +24,27 @@ NotTransport truncated(const char* what) {
   return {true, std::string(what) + " cut short"};
 }
 
+NotTransport invalid(std::string what) {
+  return {false, std::move(what), true};
+}
+
+// The EtherType after the addresses and any VLAN tags (802.1Q 0x8100, 802.1ad 0x88a8, the older
+// QinQ 0x9100, stacked in any number), and the offset of what it announces.
+std::variant<std::pair<std::size_t, std::uint32_t>, NotTransport> ethernet_start(
+    std::span<const std::byte> frame) {
+  for (std::size_t at = 12;; at += 4) {
+    if (frame.size() < at + 2) return truncated("the Ethernet header");
+    const auto type = big_endian(frame, at, 2);
+    if (type != 0x8100 && type != 0x88a8 && type != 0x9100) return std::pair{at + 2, type};
+  }
+}
+
 // The offset of the network header and its EtherType (0x0800 IPv4, 0x86dd IPv6).
 std::variant<std::pair<std::size_t, std::uint32_t>, NotTransport> network_start(
     std::span<const std::byte> frame, int link_type) {
   switch (link_type) {
     case DLT_EN10MB:
-      if (frame.size() < 14) return truncated("the Ethernet header");
-      return std::pair{std::size_t{14}, big_endian(frame, 12, 2)};
+      return ethernet_start(frame);
     case DLT_LINUX_SLL:
       if (frame.size() < 16) return truncated("the Linux cooked header");
       return std::pair{std::size_t{16}, big_endian(frame, 14, 2)};
@@ -57,25 +71,46 @@ struct TransportStart {
   std::span<const std::byte> destination;
 };
 
+std::variant<TransportStart, NotTransport> ipv4_start(std::span<const std::byte> frame,
+                                                      std::size_t at) {
+  if (frame.size() < at + 20) return truncated("the IPv4 header");
+  const std::size_t header = (std::to_integer<std::size_t>(frame[at]) & 0x0f) * 4;
+  if (header < 20) {
+    return invalid("the IPv4 header length is " + std::to_string(header) + " bytes (at least 20)");
+  }
+  if (frame.size() < at + header) return truncated("the IPv4 header");
+  if ((big_endian(frame, at + 6, 2) & 0x3fff) != 0) return NotTransport{false, "an IP fragment"};
+  const std::size_t total = big_endian(frame, at + 2, 2);
+  if (total < header) return invalid("the IPv4 length is shorter than its header");
+  return TransportStart{at + header, std::to_integer<std::uint8_t>(frame[at + 9]), at + total,
+                        frame.subspan(at + 12, 4), frame.subspan(at + 16, 4)};
+}
+
+// Hop-by-hop options (0), routing (43), destination options (60) and authentication (51)
+// headers may come between the IPv6 header and TCP or UDP: each names the next and says its
+// own length (in 8-byte units past the first 8, or AH's 4-byte units past the first 8).
+std::variant<TransportStart, NotTransport> ipv6_start(std::span<const std::byte> frame,
+                                                      std::size_t at) {
+  if (frame.size() < at + 40) return truncated("the IPv6 header");
+  auto next = std::to_integer<std::uint8_t>(frame[at + 6]);
+  std::size_t header_at = at + 40;
+  while (next == 0 || next == 43 || next == 60 || next == 51) {
+    if (frame.size() < header_at + 2) return truncated("an IPv6 extension header");
+    const auto units = std::to_integer<std::size_t>(frame[header_at + 1]);
+    const std::size_t length = next == 51 ? (units + 2) * 4 : (units + 1) * 8;
+    next = std::to_integer<std::uint8_t>(frame[header_at]);
+    header_at += length;
+  }
+  if (next == 44) return NotTransport{false, "an IP fragment"};
+  return TransportStart{header_at, next, at + 40 + big_endian(frame, at + 4, 2),
+                        frame.subspan(at + 8, 16), frame.subspan(at + 24, 16)};
+}
+
 std::variant<TransportStart, NotTransport> transport_start(std::span<const std::byte> frame,
                                                            std::size_t at,
                                                            std::uint32_t ether_type) {
-  if (ether_type == 0x0800) {
-    if (frame.size() < at + 20) return truncated("the IPv4 header");
-    const std::size_t header = (std::to_integer<std::size_t>(frame[at]) & 0x0f) * 4;
-    if (header < 20 || frame.size() < at + header) return truncated("the IPv4 header");
-    if ((big_endian(frame, at + 6, 2) & 0x3fff) != 0) return NotTransport{false, "an IP fragment"};
-    const std::size_t total = big_endian(frame, at + 2, 2);
-    if (total < header) return NotTransport{true, "an IPv4 length shorter than its header"};
-    return TransportStart{at + header, std::to_integer<std::uint8_t>(frame[at + 9]), at + total,
-                          frame.subspan(at + 12, 4), frame.subspan(at + 16, 4)};
-  }
-  if (ether_type == 0x86dd) {  // no extension headers: TCP and UDP follow directly
-    if (frame.size() < at + 40) return truncated("the IPv6 header");
-    return TransportStart{at + 40, std::to_integer<std::uint8_t>(frame[at + 6]),
-                          at + 40 + big_endian(frame, at + 4, 2), frame.subspan(at + 8, 16),
-                          frame.subspan(at + 24, 16)};
-  }
+  if (ether_type == 0x0800) return ipv4_start(frame, at);
+  if (ether_type == 0x86dd) return ipv6_start(frame, at);
   return NotTransport{false, "not IPv4 or IPv6"};
 }
 
@@ -104,13 +139,16 @@ std::variant<TransportPacket, NotTransport> parse_frame(std::span<const std::byt
   } else if (protocol == kTcp) {
     if (frame.size() < at + 20) return truncated("the TCP header");
     header = (std::to_integer<std::size_t>(frame[at + 12]) >> 4) * 4;
-    if (header < 20 || frame.size() < at + header) return truncated("the TCP header");
+    if (header < 20) {
+      return invalid("the TCP header length is " + std::to_string(header) + " bytes (at least 20)");
+    }
+    if (frame.size() < at + header) return truncated("the TCP header");
     packet.transport = Transport::tcp;
     packet.tcp_sequence = big_endian(frame, at + 4, 4);
   } else {
     return NotTransport{false, "neither TCP nor UDP"};
   }
-  if (end < at + header) return NotTransport{true, "an IP length shorter than its headers"};
+  if (end < at + header) return invalid("the IP length is shorter than its headers");
   packet.payload_length = end - at - header;
   packet.payload = frame.subspan(at + header, std::min(frame.size(), end) - at - header);
   packet.source_address = source;

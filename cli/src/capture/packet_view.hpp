@@ -24,18 +24,22 @@ struct TransportPacket {
   std::size_t payload_length = 0;      // its length on the wire, from the IP header
 };
 
-// Why a frame has no TCP or UDP payload to offer. `unsupported` frames (ARP, ICMP, a fragment)
-// are skipped by both users; `truncated` ones are cut short by the snapshot or the file.
+// Why a frame has no TCP or UDP payload to offer. Frames that are neither (ARP, ICMP, a
+// fragment) are skipped by both users; `truncated` ones are cut short by the snapshot or the
+// file, `invalid` ones say impossible things (an IPv4 header of 16 bytes): a replay refuses both.
 struct NotTransport {
   bool truncated = false;
   std::string reason;
+  bool invalid = false;
 };
 
 // The link-layer types pollscope reads: Ethernet (Linux's loopback too), raw IP, Linux cooked
 // (the "any" interface) and BSD loopback (NULL and LOOP).
 [[nodiscard]] bool supported_link_type(int link_type);
 
-// Parses an IPv4 or IPv6 frame of `link_type` down to its TCP or UDP payload.
+// Parses an IPv4 or IPv6 frame of `link_type` down to its TCP or UDP payload, through VLAN tags
+// (802.1Q, 802.1ad, stacked) and IPv6 extension headers (hop-by-hop, routing, destination
+// options, authentication).
 [[nodiscard]] std::variant<TransportPacket, NotTransport> parse_frame(
     std::span<const std::byte> frame, int link_type);
 

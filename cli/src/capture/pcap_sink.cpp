@@ -24,22 +24,23 @@ std::string pcap_file_header(int link_type, std::uint32_t snapshot_length) {
   return header;
 }
 
-void PcapSink::add(int link_type, std::uint32_t snapshot_length, std::uint64_t timestamp_ns,
+bool PcapSink::add(int link_type, std::uint32_t snapshot_length, std::uint64_t timestamp_ns,
                    std::span<const std::byte> data, std::uint32_t wire_length) {
   const std::lock_guard lock(mutex_);
   if (link_type_ < 0) {
     link_type_ = link_type;
     snapshot_length_ = snapshot_length;
   }
-  if (records_.size() + 16 + data.size() > kMostBytes) {
+  if (records_.size() + 16 + data.size() > most_bytes_) {
     ++left_out_;
-    return;
+    return false;
   }
   append(records_, static_cast<std::uint32_t>(timestamp_ns / 1'000'000'000),
          static_cast<std::uint32_t>(timestamp_ns % 1'000'000'000),
          static_cast<std::uint32_t>(data.size()), wire_length);
   records_.append(reinterpret_cast<const char*>(data.data()), data.size());
   ++packets_;
+  return true;
 }
 
 std::string PcapSink::file(int link_type) const {

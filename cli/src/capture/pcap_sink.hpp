@@ -17,8 +17,12 @@ class PcapSink {
   // Beyond this the packets are counted, not kept.
   static constexpr std::size_t kMostBytes = std::size_t{512} << 20;
 
-  // Adds one packet. The first sets the file's link type and snapshot length. Thread-safe.
-  void add(int link_type, std::uint32_t snapshot_length, std::uint64_t timestamp_ns,
+  // `most_bytes` of records at most (smaller in tests).
+  explicit PcapSink(std::size_t most_bytes = kMostBytes) : most_bytes_(most_bytes) {}
+
+  // Adds one packet; false when it is left out, past the file's limit. The first sets the
+  // file's link type and snapshot length. Thread-safe.
+  bool add(int link_type, std::uint32_t snapshot_length, std::uint64_t timestamp_ns,
            std::span<const std::byte> data, std::uint32_t wire_length);
 
   // The whole file: a header (even with no packet, with `link_type` then) and the packets.
@@ -27,6 +31,7 @@ class PcapSink {
   [[nodiscard]] std::uint64_t packets_left_out() const;
 
  private:
+  std::size_t most_bytes_;
   mutable std::mutex mutex_;
   std::string records_;
   int link_type_ = -1;

@@ -81,9 +81,13 @@ std::uint32_t WireMatcher::on_head(std::span<const std::byte> head, std::uint64_
 }
 
 void WireMatcher::on_sequence(std::span<const std::byte> header, std::uint64_t timestamp_ns) {
-  if (header.size() < kSequencedBytes || wire_times_.size() >= kMostRecords) return;
+  if (header.size() < kSequencedBytes) return;
   std::uint64_t sequence = 0;
   std::memcpy(&sequence, header.data() + kSequenceOffset, sizeof sequence);
+  if (wire_times_.size() >= most_records_ && !wire_times_.contains(sequence)) {
+    wire_times_full_ = true;
+    return;
+  }
   wire_times_.try_emplace(sequence, timestamp_ns);  // a retransmission keeps the first time
 }
 
@@ -91,9 +95,14 @@ void WireMatcher::finish_phase(Figures& figures) {
   const auto clamp = [](std::int64_t value) {
     return static_cast<std::uint64_t>(std::max<std::int64_t>(value, 0));
   };
+  figures.capture_over_limit += unrecorded_;
   for (const MessageRecord& message : messages_) {
     const auto wire = wire_times_.find(message.sequence);
-    if (wire == wire_times_.end()) continue;
+    if (wire == wire_times_.end()) {
+      // Once packets were left unread, an unmatched message may be one of them.
+      figures.capture_over_limit += wire_times_full_ ? 1 : 0;
+      continue;
+    }
     const auto wire_real = static_cast<std::int64_t>(wire->second);
     const auto wire_engine = wire_real - realtime_offset_;
     const auto to_wire = wire_engine - static_cast<std::int64_t>(message.sent);
@@ -108,6 +117,8 @@ void WireMatcher::finish_phase(Figures& figures) {
   }
   messages_.clear();
   wire_times_.clear();
+  unrecorded_ = 0;
+  wire_times_full_ = false;
 }
 
 }  // namespace pollscope

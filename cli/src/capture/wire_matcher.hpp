@@ -30,12 +30,23 @@ struct MessageRecord {
 
 class WireMatcher {
  public:
+  // Bounds what a phase keeps (about 56 bytes a message): later messages go unmatched, and are
+  // counted as such (Figures::capture_over_limit).
+  static constexpr std::size_t kMostRecords = std::size_t{1} << 20;
+
+  // `most_records` messages and as many packets' sequence numbers a phase (fewer in tests).
+  explicit WireMatcher(std::size_t most_records = kMostRecords) : most_records_(most_records) {}
+
   // A phase's messages: how they are framed, and the offset from the engine's clock to
   // CLOCK_REALTIME.
   void begin_phase(Framing framing, std::int64_t realtime_offset);
   void on_packet(std::uint64_t timestamp_ns, const TransportPacket& packet);
   void on_message(const MessageRecord& record) {
-    if (messages_.size() < kMostRecords) messages_.push_back(record);
+    if (messages_.size() < most_records_) {
+      messages_.push_back(record);
+    } else {
+      ++unrecorded_;
+    }
   }
   // Records the phase's matched messages into `figures` and forgets them.
   void finish_phase(Figures& figures);
@@ -50,9 +61,6 @@ class WireMatcher {
     std::uint64_t head_time = 0;
     bool lost = false;
   };
-  // Bounds what a phase keeps (about 56 bytes a message): later messages go unmatched.
-  static constexpr std::size_t kMostRecords = std::size_t{1} << 20;
-
   void on_stream(std::uint64_t timestamp_ns, const TransportPacket& packet);
   void complete_head(Flow& flow, const TransportPacket& packet);
   // Records the message whose head is `head`; returns its length.
@@ -64,6 +72,9 @@ class WireMatcher {
   std::unordered_map<std::uint32_t, Flow> flows_;                // by source and destination port
   std::unordered_map<std::uint64_t, std::uint64_t> wire_times_;  // by sequence number
   std::vector<MessageRecord> messages_;
+  std::size_t most_records_;
+  std::uint64_t unrecorded_ = 0;  // messages past the limit this phase
+  bool wire_times_full_ = false;  // a packet's sequence number was past the limit this phase
 };
 
 }  // namespace pollscope

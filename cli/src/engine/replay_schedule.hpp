@@ -38,9 +38,8 @@ class ReplaySchedule {
       const std::size_t pair = message.flow % pairs.run_active;
       if (pair < pairs.first || pair >= pairs.first + pairs.count) continue;
       if (!sends(pair - pairs.first)) continue;
-      const auto offset = static_cast<double>(message.offset_ns) / speed;
-      slots_.push_back(
-          {start_ns + static_cast<std::uint64_t>(offset), pair - pairs.first, message.bytes});
+      slots_.push_back({due_at(start_ns, static_cast<double>(message.offset_ns) / speed),
+                        pair - pairs.first, message.bytes});
     }
   }
 
@@ -62,6 +61,15 @@ class ReplaySchedule {
   }
 
  private:
+  // `start_ns` plus `offset_ns`; never, past what 64 bits hold (a phase with duration_ms may
+  // replay at a speed so slow that its later messages are due after the end of time: converting
+  // such an offset would be undefined).
+  static std::uint64_t due_at(std::uint64_t start_ns, double offset_ns) noexcept {
+    if (!(offset_ns < 0x1p63)) return UINT64_MAX;  // NaN too
+    const auto offset = static_cast<std::uint64_t>(offset_ns);
+    return offset > UINT64_MAX - start_ns ? UINT64_MAX : start_ns + offset;
+  }
+
   std::vector<Slot> slots_;
   std::size_t next_ = 0;
 };

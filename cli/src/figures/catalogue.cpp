@@ -86,8 +86,8 @@ double involuntary_switches_per_event(const Figures& f) {
 double kernel_syscalls(const Figures& f) {
   return f.kernel_syscalls > 0;
 }
-double captured(const Figures& f) {
-  return static_cast<double>(f.captured_packets);
+double captured(const Figures& f) {  // a capture ran, even one that saw no packet
+  return static_cast<double>(f.captures);
 }
 double replayed(const Figures& f) {
   return static_cast<double>(f.replay_bytes_sent + f.replay_bytes_received);
@@ -289,6 +289,7 @@ std::vector<FigureSpec> cost_figures() {
 // Reported when the run captured its packets (run --capture).
 std::vector<FigureSpec> capture_figures() {
   return {
+      internal_count("captures", &Figures::captures),
       wire_latency("wire_latency_ns.send_to_wire", &Figures::send_to_wire),
       wire_latency("wire_latency_ns.wire_to_dispatch", &Figures::wire_to_dispatch),
       wire_latency("wire_latency_ns.clock_difference", &Figures::clock_difference),
@@ -296,23 +297,21 @@ std::vector<FigureSpec> capture_figures() {
       capture_count("capture.matched_messages", &Figures::matched_messages, kThroughput),
       capture_count("capture.kernel_drops", &Figures::capture_kernel_drops, kMustNotGrow),
       capture_count("capture.interface_drops", &Figures::capture_interface_drops, kMustNotGrow),
+      capture_count("capture.messages_over_limit", &Figures::capture_over_limit, kMustNotGrow),
+      capture_count("capture.pcap_packets_left_out", &Figures::pcap_left_out, kMustNotGrow),
   };
 }
 
 // Reported when a phase replayed a pcap.
 std::vector<FigureSpec> replay_figures() {
+  // clang-format off
   return {
-      {.name = "replay.bytes_sent",
-       .unit = "count",
-       .reading = &Figures::replay_bytes_sent,
-       .judgement = kWork,
-       .shown_when = &replayed},
-      {.name = "replay.bytes_received",
-       .unit = "count",
-       .reading = &Figures::replay_bytes_received,
-       .judgement = kWork,
-       .shown_when = &replayed},
+    {.name = "replay.bytes_sent", .unit = "count", .reading = &Figures::replay_bytes_sent,
+     .judgement = kWork, .shown_when = &replayed},
+    {.name = "replay.bytes_received", .unit = "count", .reading = &Figures::replay_bytes_received,
+     .judgement = kWork, .shown_when = &replayed},
   };
+  // clang-format on
 }
 
 std::vector<FigureSpec> make_catalogue() {

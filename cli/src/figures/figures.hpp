@@ -38,11 +38,16 @@ struct Figures {
   Histogram uncorrected;  // from the actual send time to dispatch
   Histogram round_trip;   // closed loop: from a message's send to the dispatch of its answer
 
-  // With a capture (run --capture): packets captured, messages matched to their packet, the
-  // two parts of a matched message's latency and how well the two clocks agreed on it
-  // (capture/wire_matcher.hpp), and what the kernel dropped.
+  // With a capture (run --capture): the captures that ran (one a poller and phase), packets
+  // captured, messages matched to their packet, the two parts of a matched message's latency
+  // and how well the two clocks agreed on it (capture/wire_matcher.hpp), what the kernel
+  // dropped, messages left unmatched past the matcher's limit, and packets left out of
+  // --pcap-out's file past its limit.
+  std::uint64_t captures = 0;
   std::uint64_t captured_packets = 0;
   std::uint64_t matched_messages = 0;
+  std::uint64_t capture_over_limit = 0;
+  std::uint64_t pcap_left_out = 0;
   std::uint64_t capture_kernel_drops = 0;
   std::uint64_t capture_interface_drops = 0;
   Histogram send_to_wire;

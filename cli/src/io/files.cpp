@@ -18,6 +18,15 @@
 
 namespace pollscope {
 
+const char* kind_of_file(unsigned mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a file";
+}
+
 namespace {
 
 Problem cannot_read(const std::string& path, int code) {
@@ -28,15 +37,6 @@ Problem too_large(const std::string& path) {
   return Problem{
       path, "",
       fmt::format("larger than the {} MiB limit for an input file", kMaxInputBytes >> 20)};
-}
-
-const char* kind_of(mode_t mode) {
-  if (S_ISDIR(mode)) return "a directory";
-  if (S_ISFIFO(mode)) return "a FIFO";
-  if (S_ISCHR(mode)) return "a character device";
-  if (S_ISBLK(mode)) return "a block device";
-  if (S_ISSOCK(mode)) return "a socket";
-  return "not a file";
 }
 
 // Reads what `fd` holds, at most kMaxInputBytes + 1 bytes; the caller closes it.
@@ -65,7 +65,7 @@ std::variant<std::string, Problem> read_regular_file(const std::string& path) {
   } else if (!S_ISREG(status.st_mode)) {
     read = Problem{path, "",
                    fmt::format("not a regular file ({}): give a file, or - for stdin",
-                               kind_of(status.st_mode))};
+                               kind_of_file(status.st_mode))};
   } else if (static_cast<std::uint64_t>(status.st_size) > kMaxInputBytes) {
     read = too_large(path);
   } else {

@@ -36,6 +36,9 @@ inline constexpr int kMaxJsonDepth = 64;
 // naming the file and the reason.
 [[nodiscard]] std::variant<JsonFile, Problem> read_json_file(const std::string& path);
 
+// What a file that is not a regular one is, for a refusal: "a directory", "a FIFO", ...
+[[nodiscard]] const char* kind_of_file(unsigned mode);
+
 // Writes `text` to `path` as OutputFile does (output.hpp): a regular file (or a symlink's target)
 // through a temporary file in the same directory and a rename, so that it never holds a partial
 // document; a device or FIFO directly. Throws a Failure (exit 3, or 2 for a directory or a

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <climits>
 #include <cstring>
+#include <filesystem>
 #include <string_view>
 #include <utility>
 
@@ -77,7 +78,11 @@ Destination resolve_links(const std::string& path, std::string_view option) {
 
 // SIGINT and SIGTERM wait while a temporary file exists: the handler notes them, and they are
 // raised again once the file is gone. A run's own handler, installed on top, takes them first.
+// Holds nest (the report and the pcap each hold while their temporary exists): the first saves
+// the handlers there were, the last restores them and raises what arrived meanwhile. Holds are
+// taken and released on the main thread only.
 std::atomic<int> held_signal{0};
+int holds = 0;
 struct sigaction held_interrupt {};
 struct sigaction held_terminate {};
 
@@ -85,7 +90,10 @@ extern "C" void hold_signal(int signal) {
   held_signal.store(signal, std::memory_order_relaxed);
 }
 
+}  // namespace
+
 void hold_signals() {
+  if (holds++ > 0) return;
   held_signal = 0;
   struct sigaction action {};
   action.sa_handler = hold_signal;
@@ -95,10 +103,13 @@ void hold_signals() {
 }
 
 void release_signals() {
+  if (holds == 0 || --holds > 0) return;
   ::sigaction(SIGINT, &held_interrupt, nullptr);
   ::sigaction(SIGTERM, &held_terminate, nullptr);
   if (const int signal = held_signal.exchange(0); signal != 0) ::raise(signal);
 }
+
+namespace {
 
 void write_all(int fd, const std::string& text, const auto& give_up) {
   for (std::size_t written = 0; written < text.size();) {
@@ -225,6 +236,59 @@ void check_destination(const std::optional<std::string>& path, std::string_view 
     }
   }
   (void)OutputFile::open(path, option);  // the temporary file it makes is removed as it goes
+}
+
+namespace {
+
+// Where a destination leads, for same_destination.
+struct Place {
+  std::optional<int> descriptor;
+  std::string target;  // the file, links followed, when no descriptor
+  bool exists = false;
+  bool device = false;
+  dev_t file_device = 0;
+  ino_t inode = 0;
+};
+
+Place place_of(const std::optional<std::string>& path, std::string_view option) {
+  Place place;
+  if (!path || *path == "-" || path->empty()) {
+    place.descriptor = STDOUT_FILENO;
+  } else {
+    auto [target, descriptor] = resolve_links(*path, option);
+    place.descriptor = descriptor;
+    place.target = std::move(target);
+  }
+  struct stat status {};
+  const int got = place.descriptor ? ::fstat(*place.descriptor, &status)
+                                   : ::stat(place.target.c_str(), &status);
+  if (got == 0) {
+    place.exists = true;
+    place.device = S_ISCHR(status.st_mode);
+    place.file_device = status.st_dev;
+    place.inode = status.st_ino;
+  }
+  return place;
+}
+
+}  // namespace
+
+bool same_destination(const std::optional<std::string>& one,
+                      const std::optional<std::string>& other, std::string_view option) {
+  const Place a = place_of(one, option);
+  const Place b = place_of(other, option);
+  if (a.descriptor && a.descriptor == b.descriptor) return true;
+  if (a.exists && b.exists) {
+    return a.file_device == b.file_device && a.inode == b.inode && !a.device;
+  }
+  if (a.exists || b.exists || a.descriptor || b.descriptor) return false;
+  // Two new names: the same once their folders' links are followed.
+  std::error_code error_a;
+  std::error_code error_b;
+  const auto canonical_a = std::filesystem::weakly_canonical(a.target, error_a);
+  const auto canonical_b = std::filesystem::weakly_canonical(b.target, error_b);
+  if (error_a || error_b) return a.target == b.target;
+  return canonical_a == canonical_b;
 }
 
 }  // namespace pollscope

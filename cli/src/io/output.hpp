@@ -62,4 +62,18 @@ class OutputFile {
 // meanwhile (ab's rounds: an open OutputFile holds SIGINT).
 void check_destination(const std::optional<std::string>& path, std::string_view option = "--out");
 
+// SIGINT and SIGTERM held (noted, not acted on) from the first hold_signals() to the last
+// matching release_signals(), which restores the handlers there were before the first and
+// raises a signal that arrived meanwhile. OutputFile holds them while its temporary file exists.
+void hold_signals();
+void release_signals();
+
+// Whether two destinations (as OutputFile::open takes them: none or "-" is stdout) would write
+// to the same place: the same descriptor of this process, the same file (through links, a
+// descriptor's file, or a name neither has created yet), or the same pipe. Two character devices
+// never count (/dev/null twice is no mix-up). Refuses what OutputFile::open refuses on a link.
+[[nodiscard]] bool same_destination(const std::optional<std::string>& one,
+                                    const std::optional<std::string>& other,
+                                    std::string_view option = "--out");
+
 }  // namespace pollscope

@@ -1,17 +1,22 @@
 #include "replay/replay_trace.hpp"
 
+#include <fcntl.h>
 #include <pcap/pcap.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 
 #include <fmt/format.h>
 
 #include "capture/packet_view.hpp"
+#include "io/files.hpp"
 
 namespace pollscope {
 
@@ -87,11 +92,54 @@ class TraceBuilder {
   ReplayTrace trace_;
 };
 
+using FileHandle = std::unique_ptr<std::FILE, FileCloser>;
+
+// Opens `path` if it is a regular file. Opened without waiting and checked before a byte is
+// read: a FIFO with no writer must not hang validation, and libpcap would read a directory or a
+// pipe as a file cut short, or refuse a piped pcap for its magic.
+std::variant<FileHandle, TraceProblem> open_regular(const std::string& path, off_t* size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    return TraceProblem{fmt::format("{}: cannot be read: {}", path, std::strerror(errno))};
+  struct stat status {};
+  if (::fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) {
+    const int error = errno;
+    ::close(fd);
+    return TraceProblem{S_ISREG(status.st_mode) || status.st_mode == 0
+                            ? fmt::format("{}: cannot be read: {}", path, std::strerror(error))
+                            : fmt::format("{}: not a regular file ({}): give a pcap or pcapng file",
+                                          path, kind_of_file(status.st_mode))};
+  }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  *size = status.st_size;
+  FileHandle file(::fdopen(fd, "rb"));
+  if (!file) {
+    const int error = errno;
+    ::close(fd);
+    return TraceProblem{fmt::format("{}: cannot be read: {}", path, std::strerror(error))};
+  }
+  return file;
+}
+
+// The smallest file header of a pcap file (24 bytes) or a pcapng one (a section header block,
+// 28 bytes), by the magic it starts with; 0 for neither.
+std::size_t smallest_header(const unsigned char* magic) {
+  const std::uint32_t value = (std::uint32_t{magic[0]} << 24) | (std::uint32_t{magic[1]} << 16) |
+                              (std::uint32_t{magic[2]} << 8) | magic[3];
+  if (value == 0x0a0d0d0a) return 28;
+  for (const std::uint32_t pcap : {0xa1b2c3d4U, 0xd4c3b2a1U, 0xa1b23c4dU, 0x4d3cb2a1U}) {
+    if (value == pcap) return 24;
+  }
+  return 0;
+}
+
 // Opens `path` with libpcap, or says why not: the reasons libpcap gives for a file header are
 // reworded so that a wrong or short file reads as such.
 std::variant<PcapHandle, TraceProblem> open_trace(const std::string& path) {
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  if (!file) return TraceProblem{fmt::format("{}: cannot be read: {}", path, std::strerror(errno))};
+  off_t size = 0;
+  auto opened = open_regular(path, &size);
+  if (auto* problem = std::get_if<TraceProblem>(&opened)) return std::move(*problem);
+  FileHandle file = std::get<FileHandle>(std::move(opened));
   unsigned char magic[4] = {};
   const std::size_t got = std::fread(magic, 1, sizeof magic, file.get());
   std::rewind(file.get());
@@ -102,8 +150,9 @@ std::variant<PcapHandle, TraceProblem> open_trace(const std::string& path) {
     (void)file.release();  // pcap_close closes it
     return PcapHandle(handle);
   }
-  if (got < sizeof magic) {
-    return TraceProblem{fmt::format("{}: the file header: cut short ({} bytes)", path, got)};
+  const auto smallest = got < sizeof magic ? 0 : smallest_header(magic);
+  if (got < sizeof magic || static_cast<std::uint64_t>(size) < smallest) {
+    return TraceProblem{fmt::format("{}: the file header: cut short ({} bytes)", path, size)};
   }
   if (std::strstr(error, "truncated") != nullptr) {
     return TraceProblem{fmt::format("{}: the file header: cut short ({})", path, error)};
@@ -115,6 +164,27 @@ std::variant<PcapHandle, TraceProblem> open_trace(const std::string& path) {
                     path, magic[0], magic[1], magic[2], magic[3])};
   }
   return TraceProblem{fmt::format("{}: the file header: {}", path, error)};
+}
+
+// A packet's time in nanoseconds since 1970 (libpcap gives nanoseconds in tv_usec here); none
+// past what 64 bits of nanoseconds hold (the year 2554), or before 1970.
+std::optional<std::uint64_t> timestamp_ns(const pcap_pkthdr& header) {
+  constexpr auto kLatestSecond = (UINT64_MAX - 999'999'999U) / 1'000'000'000U;
+  if (header.ts.tv_sec < 0 || static_cast<std::uint64_t>(header.ts.tv_sec) > kLatestSecond ||
+      header.ts.tv_usec < 0) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint64_t>(header.ts.tv_sec) * 1'000'000'000U +
+         static_cast<std::uint64_t>(header.ts.tv_usec);
+}
+
+TraceProblem no_payload(const std::string& path, const ReplayTrace& trace, std::uint64_t packets) {
+  return TraceProblem{
+      trace.reverse_packets > 0
+          ? fmt::format("{}: no TCP or UDP payload in the direction of a flow's first packet "
+                        "(only {} in the other direction)",
+                        path, trace.reverse_packets)
+          : fmt::format("{}: no TCP or UDP payload in any of its {} packets", path, packets)};
 }
 
 }  // namespace
@@ -149,22 +219,21 @@ std::variant<ReplayTrace, TraceProblem> read_replay_trace(const std::string& pat
     const auto frame = std::as_bytes(std::span(data, header->caplen));
     const auto parsed = parse_frame(frame, link_type);
     if (const auto* other = std::get_if<NotTransport>(&parsed)) {
-      if (!other->truncated) continue;  // ARP, ICMP, a fragment: not replayed
-      return TraceProblem{fmt::format("{}: packet {}: truncated: {}", path, index, other->reason)};
+      if (!other->truncated && !other->invalid) continue;  // ARP, ICMP, a fragment: not replayed
+      return TraceProblem{fmt::format("{}: packet {}: {}: {}", path, index,
+                                      other->invalid ? "invalid" : "truncated", other->reason)};
     }
-    const auto timestamp = static_cast<std::uint64_t>(header->ts.tv_sec) * 1'000'000'000U +
-                           static_cast<std::uint64_t>(header->ts.tv_usec);  // nanoseconds here
-    builder.add(std::get<TransportPacket>(parsed), timestamp);
+    const auto timestamp = timestamp_ns(*header);
+    if (!timestamp) {
+      return TraceProblem{fmt::format(
+          "{}: packet {}: its timestamp ({} s since 1970) is outside what pollscope reads (1970 "
+          "to the year 2554)",
+          path, index, static_cast<long long>(header->ts.tv_sec))};
+    }
+    builder.add(std::get<TransportPacket>(parsed), *timestamp);
   }
   ReplayTrace trace = std::move(builder).finish(path, index);
-  if (trace.messages.empty()) {
-    return TraceProblem{
-        trace.reverse_packets > 0
-            ? fmt::format("{}: no TCP or UDP payload in the direction of a flow's first packet "
-                          "(only {} in the other direction)",
-                          path, trace.reverse_packets)
-            : fmt::format("{}: no TCP or UDP payload in any of its {} packets", path, index)};
-  }
+  if (trace.messages.empty()) return no_payload(path, trace, index);
   return trace;
 }
 

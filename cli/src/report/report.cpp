@@ -61,10 +61,13 @@ bool evaluate_thresholds(const Scenario& scenario, json& report) {
     const auto actual = figure(report, threshold.metric);
     const bool pass = actual && compare(*actual, threshold.comparison, threshold.value);
     passed = passed && pass;
-    report["thresholds"].push_back({{"threshold", threshold.text},
-                                    {"metric", threshold.metric},
-                                    {"actual", actual ? finite_or_zero(*actual) : 0.0},
-                                    {"pass", pass}});
+    json entry = {{"threshold", threshold.text},
+                  {"metric", threshold.metric},
+                  {"actual", actual ? finite_or_zero(*actual) : 0.0},
+                  {"pass", pass}};
+    // A figure shown only when it applies (a capture's, a replay's): say it is absent, not 0.
+    if (!actual) entry["missing"] = "not in the report: " + threshold.metric;
+    report["thresholds"].push_back(std::move(entry));
   }
   return passed;
 }

@@ -69,9 +69,11 @@ std::string human_summary(const nlohmann::json& report, std::string_view before_
     text += fmt::format("  {}: {}\n", label, summary_line(report, line));
   }
   for (const auto& threshold : report.at("thresholds")) {
-    text += fmt::format(
-        "  threshold {}: {} (actual {})\n", threshold.at("threshold").get<std::string>(),
-        threshold.at("pass").get<bool>() ? "pass" : "FAIL", threshold.at("actual").get<double>());
+    const std::string actual = threshold.contains("missing")
+                                   ? threshold.at("missing").get<std::string>()
+                                   : fmt::format("actual {}", threshold.at("actual").get<double>());
+    text += fmt::format("  threshold {}: {} ({})\n", threshold.at("threshold").get<std::string>(),
+                        threshold.at("pass").get<bool>() ? "pass" : "FAIL", actual);
   }
   text += before_verdict;
   text += fmt::format("  verdict: {}\n", report.at("verdict").get<std::string>());

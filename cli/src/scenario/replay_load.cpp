@@ -1,6 +1,7 @@
 // A replay's pcap, read when its scenario is loaded: a bad file is refused at validation, as any
 // other mistake in the scenario, and the run uses the schedule read then.
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -11,6 +12,12 @@ namespace pollscope {
 namespace {
 
 constexpr std::uint64_t kLongestPhaseMs = 3600000;  // as duration_ms
+
+// "7200", or "1e+300" for a length no one would count in digits.
+std::string seconds_text(double seconds) {
+  if (!std::isfinite(seconds)) return "more than 1e+308";
+  return seconds < 1e12 ? fmt::format("{:.0f}", seconds) : fmt::format("{:.3g}", seconds);
+}
 
 // The problem with replaying `trace` on `scenario`'s pairs in `phase`, if any.
 std::optional<std::string> unfit(const Scenario& scenario, const Phase& phase,
@@ -27,24 +34,30 @@ std::optional<std::string> unfit(const Scenario& scenario, const Phase& phase,
   if (scenario.sockets.active == 0) {
     return fmt::format("{}: a replay needs sockets.active > 0 to carry its flows", trace.file);
   }
-  const auto ms = planned_ms(phase);
-  if (!phase.duration_ms && ms && *ms > kLongestPhaseMs) {
+  const double ms = schedule_ms(replay);
+  if (!phase.duration_ms && ms > kLongestPhaseMs) {
     return fmt::format(
-        "{}: its schedule lasts {:.0f} s at speed {}, longer than a phase may "
+        "{}: its schedule lasts {} s at speed {}, longer than a phase may "
         "(an hour): raise speed, or give duration_ms",
-        trace.file, static_cast<double>(*ms) / 1e3, replay.speed);
+        trace.file, seconds_text(ms / 1e3), replay.speed);
   }
   return std::nullopt;
 }
 
 }  // namespace
 
+// A slow speed stretches a schedule past any integer (speed 1e-300: 1e300 ms): it stays a
+// double until it is known to fit, since converting one that does not is undefined.
+double schedule_ms(const Replay& replay) {
+  return std::ceil(static_cast<double>(replay.trace->span_ns()) / replay.speed / 1e6);
+}
+
 std::optional<std::uint64_t> planned_ms(const Phase& phase) {
   if (phase.duration_ms) return *phase.duration_ms;
   const Replay* replay = replay_of(phase);
   if (replay == nullptr || !replay->trace) return std::nullopt;
-  return static_cast<std::uint64_t>(
-      std::ceil(static_cast<double>(replay->trace->span_ns()) / replay->speed / 1e6));
+  // Validation refused a schedule longer than an hour without duration_ms.
+  return static_cast<std::uint64_t>(std::min(schedule_ms(*replay), double{kLongestPhaseMs}));
 }
 
 std::optional<Problem> load_replays(Scenario& scenario, std::string_view file) {

@@ -159,6 +159,9 @@ struct Scenario {
 // How long a phase is planned to take, in milliseconds: its duration, or its replay's schedule
 // at its speed; none when it ends after a number of messages.
 [[nodiscard]] std::optional<std::uint64_t> planned_ms(const Phase& phase);
+// A replay's schedule at its speed, in milliseconds, as a double: past any integer for a slow
+// enough speed.
+[[nodiscard]] double schedule_ms(const Replay& replay);
 
 [[nodiscard]] std::string_view to_string(SocketKind kind);
 [[nodiscard]] std::string_view to_string(PeerPlacement peer);

@@ -3,15 +3,19 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <ostream>
 
 #include <fmt/format.h>
 
 #include "capture/pcap_sink.hpp"
+#include "capture/wire_matcher.hpp"
 #include "cost/process_cost.hpp"
 #include "engine/engine.hpp"
 #include "io/child_run.hpp"
@@ -100,6 +104,26 @@ void raise_descriptor_limit(const RunRequest& request, const Scenario& scenario)
   }
 }
 
+// The pcap must not land where the report or the summary does: the two would be mixed in one
+// file, or the second temporary file would collide with the first. stderr is refused even with
+// --quiet, which still prints warnings and errors there.
+void check_pcap_destination(const RunRequest& request) {
+  const auto& pcap = request.pcap_out_path;
+  const auto refuse = [](std::string reason) {
+    return Failure::invalid_input(Problem{"--pcap-out", "", std::move(reason)});
+  };
+  if (same_destination(pcap, request.out_path, "--pcap-out")) {
+    if (request.out_path.value_or("-") == "-") {
+      throw refuse("the report already goes to stdout: give the pcap or the report a file");
+    }
+    throw Failure(kExitInvalidInput,
+                  "--pcap-out and --out name the same file: " + *request.out_path);
+  }
+  if (same_destination(pcap, std::string("/dev/stderr"), "--pcap-out")) {
+    throw refuse(*pcap + ": is stderr, where the summary, warnings and errors go: give it a file");
+  }
+}
+
 // --capture and --pcap-out, checked against the scenario before anything runs.
 void apply_capture(const RunRequest& request, Scenario& scenario) {
   const std::string file = request.scenario_path.value_or("(built-in default scenario)");
@@ -121,9 +145,13 @@ void apply_capture(const RunRequest& request, Scenario& scenario) {
     throw refuse(fmt::format("needs one worker process ({} has {}): each would capture apart", file,
                              scenario.workers));
   }
-  if (*request.pcap_out_path == "-" && request.out_path.value_or("-") == "-") {
-    throw refuse("the report already goes to stdout: give the pcap or the report a file");
+  // Each poller thread captures its own ports, and a port range past 32 ports takes in the
+  // others': their packets would be written again, out of time order.
+  if (scenario.threads > 1) {
+    throw refuse(fmt::format("needs one poller thread ({} has {}): each captures apart", file,
+                             scenario.threads));
   }
+  check_pcap_destination(request);
 }
 
 RunOutcome run_with_progress(const Scenario& scenario, const RunRequest& request, std::ostream& err,
@@ -195,6 +223,39 @@ std::string compare_with_baseline(const RunRequest& request, const nlohmann::jso
   return comparison_summary(report["baseline"], "  baseline: ");
 }
 
+// A test seam: POLLSCOPE_PCAP_MOST_BYTES lowers the limit of --pcap-out's file, so that a test
+// sees what happens past it without capturing 512 MiB.
+std::size_t pcap_most_bytes() {
+  const char* given = std::getenv("POLLSCOPE_PCAP_MOST_BYTES");
+  std::size_t bytes = 0;
+  if (given == nullptr ||
+      std::from_chars(given, given + std::strlen(given), bytes).ec != std::errc{}) {
+    return PcapSink::kMostBytes;
+  }
+  return std::min(bytes, PcapSink::kMostBytes);
+}
+
+// What a capture's limits left out, counted in the report, said on stderr too (even with
+// --quiet): a pcap or a match that silently stops is a wrong answer.
+void warn_of_capture_limits(const nlohmann::json& report, std::size_t pcap_bytes,
+                            std::ostream& err) {
+  const auto& overall = report.at("overall");
+  const auto capture = overall.find("capture");
+  if (capture == overall.end()) return;
+  if (const auto n = capture->value("pcap_packets_left_out", std::uint64_t{0}); n > 0) {
+    err << fmt::format(
+        "pollscope: warning: --pcap-out: {} packet(s) left out of the file, past its limit of {} "
+        "bytes (capture.pcap_packets_left_out)\n",
+        n, pcap_bytes);
+  }
+  if (const auto n = capture->value("messages_over_limit", std::uint64_t{0}); n > 0) {
+    err << fmt::format(
+        "pollscope: warning: --capture: {} message(s) not matched to a packet, past the limit of "
+        "{} a phase and poller (capture.messages_over_limit)\n",
+        n, WireMatcher::kMostRecords);
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> single_run_arguments(const RunRequest& request,
@@ -220,7 +281,7 @@ int run_command(const RunRequest& request, std::ostream& out, std::ostream& err)
   std::optional<OutputFile> pcap_output;
   if (request.pcap_out_path)
     pcap_output.emplace(OutputFile::open(request.pcap_out_path, "--pcap-out"));
-  PcapSink sink;
+  PcapSink sink(pcap_most_bytes());
   nlohmann::json report;
   std::optional<std::string> failure;
   if (request.repeat > 1) {
@@ -241,6 +302,7 @@ int run_command(const RunRequest& request, std::ostream& out, std::ostream& err)
   injected_failure_point("io");
   output.write(report.dump(2) + "\n", out);
   if (pcap_output) pcap_output->write(sink.file(), out);
+  warn_of_capture_limits(report, pcap_most_bytes(), err);
   if (!request.quiet) err << human_summary(report, compared);
   if (failure) throw Failure::environment(*failure);
 

@@ -156,6 +156,10 @@ Result<std::size_t> Capture::drain_with(Callback callback, void* context) noexce
   return total;
 }
 
+std::string Capture::last_error() const {
+  return handle_ != nullptr ? pcap_geterr(handle_) : "";
+}
+
 Result<CaptureStats> Capture::stats() const noexcept {
   if (handle_ == nullptr) return Unexpected(std::errc::bad_file_descriptor);
   pcap_stat counts{};

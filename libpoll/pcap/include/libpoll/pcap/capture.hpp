@@ -116,6 +116,10 @@ class Capture final : public Source {
         &on_packet);
   }
 
+  /// libpcap's own message for the last failure of `drain` or `stats` (`pcap_geterr`: "The
+  /// interface disappeared", where the error code alone says only "Generic error"); empty after
+  /// a move or when libpcap gave none. The code says what kind of failure; this says which.
+  [[nodiscard]] std::string last_error() const;
   /// The kernel's counts so far (`pcap_stats`).
   [[nodiscard]] Result<CaptureStats> stats() const noexcept;
   /// The link-layer header type of the packets (a `DLT_*` value: `DLT_EN10MB` on Linux's

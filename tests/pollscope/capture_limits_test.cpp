@@ -1,0 +1,88 @@
+// What a capture's limits leave out is counted, never silent: packets past --pcap-out's file
+// limit, messages past the wire matcher's; and a capture that saw no packet still reports its
+// figures (zeros), so that a threshold on them reads them rather than a missing figure.
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "capture/packet_view.hpp"
+#include "capture/pcap_sink.hpp"
+#include "capture/wire_matcher.hpp"
+#include "report/report.hpp"
+
+namespace pollscope {
+namespace {
+
+// A UDP datagram on Ethernet whose payload carries `sequence` where messages carry theirs.
+std::vector<std::byte> datagram(std::uint64_t sequence) {
+  std::vector<std::byte> bytes(14 + 20 + 8 + 64);
+  bytes[12] = std::byte{0x08};
+  bytes[14] = std::byte{0x45};
+  bytes[17] = std::byte{20 + 8 + 64};
+  bytes[23] = std::byte{17};
+  std::memcpy(bytes.data() + 42 + kSequenceOffset, &sequence, sizeof sequence);
+  return bytes;
+}
+
+void see(WireMatcher& matcher, std::uint64_t sequence) {
+  const auto frame = datagram(sequence);
+  matcher.on_packet(1000 + sequence, std::get<TransportPacket>(parse_frame(frame, 1)));
+}
+
+TEST(PcapSinkLimitTest, PacketsPastTheLimitAreCountedAsLeftOut) {
+  const std::vector<std::byte> packet(100);
+  PcapSink sink(250);  // two records of 16 + 100 bytes
+  EXPECT_TRUE(sink.add(1, 2048, 1, packet, 100));
+  EXPECT_TRUE(sink.add(1, 2048, 2, packet, 100));
+  EXPECT_FALSE(sink.add(1, 2048, 3, packet, 100));
+  EXPECT_EQ(sink.packets(), 2u);
+  EXPECT_EQ(sink.packets_left_out(), 1u);
+}
+
+TEST(WireMatcherLimitTest, MessagesPastTheRecordLimitAreCounted) {
+  WireMatcher matcher(2);
+  matcher.begin_phase(Framing::fixed(64), 0);
+  for (std::uint64_t sequence = 1; sequence <= 2; ++sequence) see(matcher, sequence);
+  for (std::uint64_t sequence = 1; sequence <= 3; ++sequence) {
+    matcher.on_message({sequence, 0, 5000, 5000});
+  }
+  Figures figures;
+  matcher.finish_phase(figures);
+  EXPECT_EQ(figures.matched_messages, 2u);
+  EXPECT_EQ(figures.capture_over_limit, 1u);
+}
+
+TEST(WireMatcherLimitTest, MessagesWhosePacketsCamePastTheLimitAreCounted) {
+  WireMatcher matcher(2);
+  matcher.begin_phase(Framing::fixed(64), 0);
+  for (std::uint64_t sequence = 1; sequence <= 3; ++sequence) see(matcher, sequence);
+  matcher.on_message({1, 0, 5000, 5000});
+  matcher.on_message({3, 0, 5000, 5000});  // its packet was past the limit
+  Figures figures;
+  matcher.finish_phase(figures);
+  EXPECT_EQ(figures.matched_messages, 1u);
+  EXPECT_EQ(figures.capture_over_limit, 1u);
+
+  Figures next;  // the count starts again each phase
+  matcher.finish_phase(next);
+  EXPECT_EQ(next.capture_over_limit, 0u);
+}
+
+TEST(CaptureFiguresTest, ACaptureThatSawNoPacketStillReportsItsFigures) {
+  Figures figures;
+  figures.captures = 1;
+  const auto block = figures_block(figures, true);
+  ASSERT_TRUE(block.contains("capture")) << block.dump();
+  EXPECT_EQ(block.at("capture").at("packets"), 0);
+  EXPECT_EQ(block.at("capture").at("kernel_drops"), 0);
+  EXPECT_EQ(block.at("capture").at("messages_over_limit"), 0);
+  EXPECT_EQ(block.at("capture").at("pcap_packets_left_out"), 0);
+  EXPECT_TRUE(block.contains("wire_latency_ns"));
+
+  EXPECT_FALSE(figures_block(Figures{}, true).contains("capture"));
+}
+
+}  // namespace
+}  // namespace pollscope

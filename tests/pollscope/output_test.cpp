@@ -1,0 +1,60 @@
+// The signal holds an OutputFile takes while its temporary file exists: they nest, so that a
+// run writing two files (--out and --pcap-out) still ends on a SIGINT that came meanwhile.
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include "io/output.hpp"
+
+namespace pollscope {
+namespace {
+
+// In a child: two holds, SIGINT raised, then the releases one by one. The child writes a byte
+// after the first release (the signal must still be held) and exits 0 if it outlives the last
+// one (the signal must be delivered then).
+TEST(SignalHolds, ASignalHeldUnderTwoHoldsIsDeliveredAtTheLastRelease) {
+  int pipe_ends[2];
+  ASSERT_EQ(::pipe(pipe_ends), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(pipe_ends[0]);
+    ::signal(SIGINT, SIG_DFL);
+    hold_signals();
+    hold_signals();
+    ::raise(SIGINT);
+    release_signals();
+    (void)!::write(pipe_ends[1], "1", 1);
+    release_signals();
+    ::_exit(0);
+  }
+  ::close(pipe_ends[1]);
+  char mark = 0;
+  const auto got = ::read(pipe_ends[0], &mark, 1);
+  ::close(pipe_ends[0]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_EQ(got, 1) << "the first release let the signal through";
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the signal was swallowed: exit " << WEXITSTATUS(status);
+  EXPECT_EQ(WTERMSIG(status), SIGINT);
+}
+
+// A release without a hold is ignored, and the handler from before the holds comes back.
+TEST(SignalHolds, TheLastReleaseRestoresTheHandlerFromBeforeTheFirstHold) {
+  struct sigaction before {};
+  ASSERT_EQ(::sigaction(SIGTERM, nullptr, &before), 0);
+  hold_signals();
+  hold_signals();
+  release_signals();
+  release_signals();
+  release_signals();  // unmatched: ignored
+  struct sigaction after {};
+  ASSERT_EQ(::sigaction(SIGTERM, nullptr, &after), 0);
+  EXPECT_EQ(after.sa_handler, before.sa_handler);
+}
+
+}  // namespace
+}  // namespace pollscope

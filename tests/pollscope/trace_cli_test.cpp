@@ -347,5 +347,12 @@ TEST_F(TraceCli, AForkedChildsInheritedRegistrationsAreGradedAsTheParents) {
   EXPECT_EQ(pids.count(parent_of_zombies_process), 1u) << daemon.at("processes").dump();
 }
 
+// A registration of a shared set that the child removed is not the parent's leak at its exit.
+TEST_F(TraceCli, ARegistrationAChildRemovedIsNotItsParentsLeak) {
+  const auto report = trace({TRACED_ZOMBIES, "handover"}, 0, {"--fail-on-warnings"});
+  EXPECT_EQ(count(report, "total"), 0u) << report.dump(2);
+  EXPECT_EQ(report.at("processes").size(), 2u);
+}
+
 }  // namespace
 }  // namespace pollscope::test_support

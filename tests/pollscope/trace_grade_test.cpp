@@ -100,6 +100,24 @@ TEST(TraceGrade, AnInheritedCopyClosedWhileTheParentHoldsTheFileIsNoFindingUntil
   EXPECT_TRUE(grade(child + "X 3\n").empty());
 }
 
+TEST(TraceGrade, WhatAChildRemovedFromASharedSetIsNotItsParentsLeak) {
+  Symbolizer symbolizer;
+  std::vector<TracedProcess> processes(3);
+  auto findings = grade_process(parse_trace_records("I 10 1 /bin/x\nC 3\nA 3 4 1 7 0 0\n"
+                                                    "A 3 5 1 8 0 0\n"),
+                                true, symbolizer, processes[0]);
+  ASSERT_EQ(count_kind(findings, "leaked"), 2u);
+  // The child (pid 11) removed fd 4's registration; an unrelated process (pid 12) removed fd 5's.
+  auto child = grade_process(parse_trace_records("I 11 10 /bin/x\nD 3 4 0 0 0 0\n"), true,
+                             symbolizer, processes[1]);
+  auto stranger = grade_process(parse_trace_records("I 12 1 /bin/x\nD 3 5 0 0 0 0\n"), true,
+                                symbolizer, processes[2]);
+  EXPECT_TRUE(child.empty() && stranger.empty());
+  end_what_children_removed(processes, findings);
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].fd, 5);
+}
+
 TEST(TraceGrade, SetThatOnlyGrowsIsAnError) {
   std::string log = "I 10 1 /bin/x\nC 3\n";
   for (std::size_t fd = 4; fd < 4 + kGrowingSize; ++fd)

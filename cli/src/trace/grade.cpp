@@ -1,5 +1,6 @@
 #include "trace/grade.hpp"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -113,7 +114,10 @@ void Grader::registered(const TraceRecord& record) {
   for (auto& [token, group] : set.zombies)
     for (auto& zombie : group.zombies) zombie.changed = true;
   if (record.kind == 'D') {
-    if (set.live.erase(record.fd) > 0) set.shrank = true;
+    if (set.live.erase(record.fd) > 0)
+      set.shrank = true;
+    else
+      process_.removed_inherited.emplace_back(record.epoll_fd, record.fd);
     return;
   }
   Registration registration{record.data, record.events, record.frames};
@@ -299,6 +303,20 @@ void Grader::finish(bool finished) {
 }
 
 }  // namespace
+
+void end_what_children_removed(const std::vector<TracedProcess>& processes,
+                               std::vector<Finding>& findings) {
+  const auto removed_by_child = [&](const Finding& finding) {
+    if (finding.kind != "leaked" && finding.kind != "vanished") return false;
+    const std::pair<int, int> registration{finding.epoll_fd, finding.fd};
+    return std::any_of(processes.begin(), processes.end(), [&](const TracedProcess& child) {
+      return child.parent == finding.pid &&
+             std::find(child.removed_inherited.begin(), child.removed_inherited.end(),
+                       registration) != child.removed_inherited.end();
+    });
+  };
+  std::erase_if(findings, removed_by_child);
+}
 
 std::vector<Finding> grade_process(const std::vector<TraceRecord>& records, bool finished,
                                    Symbolizer& symbolizer, TracedProcess& process) {

@@ -19,6 +19,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "inspect/finding.hpp"
@@ -34,6 +35,9 @@ struct TracedProcess {
   pid_t parent = 0;
   std::string executable;
   std::size_t records = 0;
+  // (epoll fd, fd) of each successful EPOLL_CTL_DEL of a registration this process did not make:
+  // its parent's, in a set shared at a fork (see end_what_children_removed).
+  std::vector<std::pair<int, int>> removed_inherited;
 };
 
 // Grades `records` (one process's log, in order). `finished`: the process has exited, so what
@@ -41,5 +45,10 @@ struct TracedProcess {
 [[nodiscard]] std::vector<Finding> grade_process(const std::vector<TraceRecord>& records,
                                                  bool finished, Symbolizer& symbolizer,
                                                  TracedProcess& process);
+
+// A parent cannot see its children's calls: a registration of a shared set that a child removed
+// is dropped from the parent's `leaked` and `vanished` findings.
+void end_what_children_removed(const std::vector<TracedProcess>& processes,
+                               std::vector<Finding>& findings);
 
 }  // namespace pollscope

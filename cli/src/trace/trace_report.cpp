@@ -36,6 +36,7 @@ TraceOutcome grade_directory(const std::string& directory, bool finished) {
     outcome.findings.insert(outcome.findings.end(), std::make_move_iterator(found.begin()),
                             std::make_move_iterator(found.end()));
   }
+  end_what_children_removed(outcome.processes, outcome.findings);
   return outcome;
 }
 

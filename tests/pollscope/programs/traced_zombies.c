@@ -19,6 +19,9 @@
  *   traced_zombies daemon      the same under token 32, but the child dups the eventfd before
  *                              closing it, makes it readable and waits on the shared set: a
  *                              zombie error in the child, with one ghost event.
+ *   traced_zombies handover    the parent registers an eventfd (token 34) and forks; the child
+ *                              removes the registration from the shared set; the parent exits
+ *                              without touching it: no finding.
  *
  * Every wait is bounded; nothing here sends network traffic. */
 #define _GNU_SOURCE
@@ -165,6 +168,20 @@ static void keep_and_wait(int epoll_fd, int event) {
   close(keeper);
 }
 
+static int handover(void) {
+  int epoll_fd = epoll_create1(0), event = eventfd(0, 0);
+  add(epoll_fd, event, EPOLLIN, 34);
+  pid_t worker = fork();
+  check(worker >= 0, "fork");
+  if (worker == 0) {
+    check(epoll_ctl(epoll_fd, EPOLL_CTL_DEL, event, NULL) == 0, "epoll_ctl DEL");
+    _exit(0);
+  }
+  int status = 0;
+  check(waitpid(worker, &status, 0) == worker, "waitpid");
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 2; /* the child removed it: nothing to do */
+}
+
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "";
   if (strcmp(mode, "reuse") == 0) return reuse();
@@ -174,6 +191,8 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "teardown") == 0) return teardown();
   if (strcmp(mode, "inherited") == 0) return shared_set(31, close_copy);
   if (strcmp(mode, "daemon") == 0) return shared_set(32, keep_and_wait);
-  fprintf(stderr, "usage: traced_zombies reuse|token|mask|many N|teardown|inherited|daemon\n");
+  if (strcmp(mode, "handover") == 0) return handover();
+  fprintf(stderr,
+          "usage: traced_zombies reuse|token|mask|many N|teardown|inherited|daemon|handover\n");
   return 2;
 }

@@ -296,14 +296,16 @@ Result<void> PendingChanges::change(int fd, KernelState wanted, std::uint64_t dr
   Entry* entry = find(fd);
   if (entry == nullptr || entry->pending) [[unlikely]]
     return change_otherwise(fd, entry, wanted, drained_at, may_defer);
-  // The common cases, kept lean: recorded for the next poll (a libpoll source's, on the polling
-  // thread), or, with nothing recorded, skipped or made with one EPOLL_CTL_MOD at once.
-  if (may_defer && record_change(fd, *entry, wanted, drained_at)) return {};
-  entry->wanted = wanted;
+  // The common cases, kept lean. Skipped now when the next poll would skip it: the clock that
+  // dates the drain moves only when a poll returns, so recording it would change nothing but
+  // the cost (a churning loop's every event). Otherwise recorded for the next poll (a libpoll
+  // source's, on the polling thread), or made with one EPOLL_CTL_MOD at once.
   if (can_skip(*entry, wanted, drained_at)) {
     ++skipped_;
     return {};
   }
+  if (may_defer && record_change(fd, *entry, wanted, drained_at)) return {};
+  entry->wanted = wanted;
   return modify_now(fd, *entry);
 }
 

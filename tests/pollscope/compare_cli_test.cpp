@@ -199,6 +199,45 @@ TEST_F(PollscopeCompare, BadToleranceSyntaxIsAUsageError) {
   EXPECT_TRUE(contains(unknown.err, "bogus is not a figure of " + report)) << unknown.err;
 }
 
+// --base/--candidate judge as ab does: the options of two reports' comparison would silently
+// change nothing, so each is refused, in one line naming it, before any report is read.
+TEST_F(PollscopeCompare, OptionsOfTwoReportsAreRefusedWithBaseAndCandidate) {
+  const std::vector<std::vector<std::string>> options = {{"--tolerance", "events_per_second=50"},
+                                                         {"--metric", "latency_ns.p99"},
+                                                         {"--allow-different-scenario"}};
+  for (const auto& option : options) {
+    SCOPED_TRACE(option.front());
+    const Outcome outcome = pollscope(concat(
+        {"compare", "--base", dir_ / "a.json", "--candidate", dir_ / "b.json", "-q"}, option));
+    ASSERT_TRUE(exited_with(outcome, 2));
+    EXPECT_TRUE(one_line(outcome.err));
+    EXPECT_TRUE(outcome.err.starts_with("pollscope: " + option.front() +
+                                        ": applies to BASELINE CURRENT, not to --base/--candidate"))
+        << outcome.err;
+    EXPECT_EQ(outcome.out, "");
+  }
+}
+
+// Two outputs in one place would leave only the last one written: refused before any report is
+// read, and the file already there is left as it was.
+TEST_F(PollscopeCompare, AFormatFileWhereTheComparisonGoesIsRefused) {
+  const std::string out = dir_ / "gate.json";
+  { std::ofstream(out) << "kept\n"; }
+  const std::vector<std::vector<std::string>> cases = {
+      {"-o", out, "--format", "markdown=" + out},
+      {"--format", "markdown=" + out, "--format", "junit=" + out},
+      {"--format", "markdown=/dev/stdout"}};
+  for (const auto& outputs : cases) {
+    SCOPED_TRACE(outputs.back());
+    const Outcome outcome = pollscope(concat(
+        {"compare", "--base", dir_ / "a.json", "--candidate", dir_ / "b.json", "-q"}, outputs));
+    ASSERT_TRUE(exited_with(outcome, 2)) << outcome.err;
+    EXPECT_TRUE(one_line(outcome.err)) << outcome.err;
+    EXPECT_TRUE(contains(outcome.err, "--format ")) << outcome.err;
+    EXPECT_EQ(read_file(out), "kept\n");
+  }
+}
+
 TEST_F(PollscopeCompare, ReportsThatCannotBeComparedAreOneLineErrors) {
   const std::string report = run_report("report.json");
   const std::string not_json = dir_.write("not_json.json", "{\"format\": 1,");

@@ -446,6 +446,29 @@ TEST(CompareReports, MetricChoosesTheComparedFiguresInTheTableOrNot) {
   EXPECT_EQ(row_of(comparison, "correct").tolerance_percent, 0);
 }
 
+// Events and messages are counted over the phase's time: fewer is less throughput, not less
+// work, so halving them regresses (and --metric can name them like any figure).
+TEST(CompareReports, FewerEventsOrMessagesRegress) {
+  const auto counts = [](double scale) {
+    return changed([scale](json& report) {
+      for (json* block : {&report["overall"], &report["phases"][0]}) {
+        (*block)["events"] = 1000 * scale;
+        (*block)["messages"] = 500 * scale;
+      }
+    });
+  };
+  const ReportComparison halved =
+      compared(counts(1), counts(0.5), with_metrics({"events", "phases.steady.messages"}));
+  EXPECT_EQ(row_of(halved, "events").direction, Direction::higher_is_better);
+  EXPECT_TRUE(row_of(halved, "events").regressed);
+  EXPECT_TRUE(row_of(halved, "phases.steady.messages").regressed);
+  EXPECT_TRUE(halved.regressed());
+  const ReportComparison doubled =
+      compared(counts(1), counts(2), with_metrics({"events", "phases.steady.messages"}));
+  EXPECT_FALSE(doubled.regressed());
+  EXPECT_TRUE(row_of(doubled, "events").improved);
+}
+
 TEST(CompareReports, AFigureTheBaselineDoesNotHaveIsAUsageErrorNamingIt) {
   for (const std::string metric :
        {"bogus", "latency_ns", "latency_ns.p42", "phases.nope.events_per_second", "phases.steady",

@@ -4,10 +4,15 @@
 // back. The must-flag tests use effects no load can hide: one extra system call per event,
 // caught by the kernel's exact count, and a busy delay that triples the CPU time per event.
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -63,11 +68,13 @@ class PollscopeGate : public ::testing::Test {
   // An executable "build": pollscope with the slowdown shim loaded and `settings` (environment
   // assignments) for it. The shim with nothing asked only forwards the calls.
   std::string build(const std::string& name, const std::string& settings = "") {
-    const std::string path = dir_.write(
-        name,
-        "#!/bin/sh\n"
-        "ASAN_OPTIONS=verify_asan_link_order=0:${ASAN_OPTIONS:-} " +
-            settings + " LD_PRELOAD=" SLOWDOWN_SHIM " exec " POLLSCOPE_BINARY " \"$@\"\n");
+    return script(name, "ASAN_OPTIONS=verify_asan_link_order=0:${ASAN_OPTIONS:-} " + settings +
+                            " LD_PRELOAD=" SLOWDOWN_SHIM " exec " POLLSCOPE_BINARY " \"$@\"\n");
+  }
+
+  // An executable shell script: `body` after its #! line.
+  std::string script(const std::string& name, const std::string& body) {
+    const std::string path = dir_.write(name, "#!/bin/sh\n" + body);
     ::chmod(path.c_str(), 0755);
     return path;
   }
@@ -255,8 +262,7 @@ TEST_F(PollscopeGate, CompareJudgesSeveralReportsASideAndWritesEachCiFormat) {
 TEST_F(PollscopeGate, AbRefusesBadInputBeforeAnyRound) {
   const std::string ran = dir_ / "ran";
   const std::string marking =
-      dir_.write("marking.sh", "#!/bin/sh\ntouch " + ran + "\nexec " POLLSCOPE_BINARY " \"$@\"\n");
-  ::chmod(marking.c_str(), 0755);
+      script("marking.sh", "touch " + ran + "\nexec " POLLSCOPE_BINARY " \"$@\"\n");
   const std::string bad = dir_.write("bad.json", R"({"format": 1, "name": "bad"})");
   const std::string file = dir_.write("file", "");
   const std::string missing = dir_ / "missing/x";
@@ -271,6 +277,8 @@ TEST_F(PollscopeGate, AbRefusesBadInputBeforeAnyRound) {
            {{scenario_, "--out", missing}, "--out " + missing + ": the folder"},
            {{scenario_, "--format", "junit=" + missing},
             "--format junit " + missing + ": the folder"},
+           {{scenario_, "-o", dir_ / "gate", "--format", "markdown=" + dir_ / "gate"},
+            "--format markdown " + dir_ / "gate" + ": the same file as --out"},
        }) {
     SCOPED_TRACE(refused.message);
     std::vector<std::string> args = {"ab",    "--base",   marking, "--candidate",
@@ -281,16 +289,100 @@ TEST_F(PollscopeGate, AbRefusesBadInputBeforeAnyRound) {
     EXPECT_TRUE(one_line(outcome.err));
     EXPECT_TRUE(outcome.err.starts_with("pollscope: " + refused.message)) << outcome.err;
   }
+  // A directory passes access(X_OK): only a regular file is a build.
+  const Outcome directory =
+      pollscope({"ab", "--base", marking, "--candidate", dir_.path(), scenario_, "--rounds", "2"});
+  ASSERT_TRUE(exited_with(directory, 2));
+  EXPECT_EQ(directory.err,
+            "pollscope: --candidate: " + dir_.path().string() + " is not an executable file\n");
   EXPECT_FALSE(std::filesystem::exists(ran)) << "a round ran";
 }
 
 TEST_F(PollscopeGate, AbNamesTheBuildWhoseRunFailedInOneLine) {
-  const std::string failing = dir_.write("failing.sh", "#!/bin/sh\nexit 3\n");
-  ::chmod(failing.c_str(), 0755);
+  const std::string failing = script("failing.sh", "exit 3\n");
   const Outcome outcome =
       pollscope({"ab", "--base", failing, "--candidate", failing, scenario_, "--rounds", "2"});
   ASSERT_TRUE(exited_with(outcome, 3));
   EXPECT_EQ(outcome.err, "pollscope: ab: " + failing + " run exited with 3 (no report)\n");
+}
+
+// A run that says it wrote its report (exit 0) but left none, or a broken one: the build failed
+// (exit 3), and the message names it, not the temporary file.
+TEST_F(PollscopeGate, AbNamesTheBuildThatLeftNoValidReport) {
+  for (const std::string writes :
+       {"", "for a; do [ \"$p\" = --out ] && echo 'Segfault {' >\"$a\"; p=$a; done\n"}) {
+    const std::string fake = script("fake.sh", writes + "exit 0\n");
+    const Outcome outcome =
+        pollscope({"ab", "--base", fake, "--candidate", fake, scenario_, "--rounds", "2"});
+    ASSERT_TRUE(exited_with(outcome, 3));
+    EXPECT_TRUE(one_line(outcome.err));
+    EXPECT_TRUE(outcome.err.starts_with("pollscope: ab: " + fake +
+                                        " run exited with 0 but left no valid report: "))
+        << outcome.err;
+  }
+}
+
+// What a build prints on its stdout goes to ab's stderr: ab's stdout is the comparison alone.
+TEST_F(PollscopeGate, AbKeepsWhatABuildPrintsOutOfTheComparison) {
+  const std::string chatty =
+      script("chatty.sh", "echo debug: starting\nexec " POLLSCOPE_BINARY " \"$@\"\n");
+  const Outcome outcome =
+      pollscope({"ab", "--base", chatty, "--candidate", chatty, scenario_, "--rounds", "2", "-q"});
+  ASSERT_TRUE(outcome.exited) << describe(outcome);
+  EXPECT_TRUE(outcome.out.starts_with("{")) << outcome.out;
+  EXPECT_EQ(parse_report(outcome.out).value("kind", ""), "ab");
+  EXPECT_TRUE(contains(outcome.err, "debug: starting\n")) << outcome.err;
+}
+
+// SIGTERM to ab, Ctrl-C (SIGINT to its group) or a build's own exit 130, in round 2: ab stops the
+// build, judges round 1 in a document marked interrupted, removes its reports and exits 130.
+TEST_F(PollscopeGate, AbInterruptedJudgesTheRoundsThatEndedAndLeavesNothingBehind) {
+  const std::string fifo = dir_ / "started";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const int stop : {SIGTERM, -SIGINT, 0}) {  // negative: to the group
+    SCOPED_TRACE(stop);
+    const TempDir tmp;
+    const std::string ran = dir_ / ("ran" + std::to_string(stop));
+    const std::string out = dir_ / ("ab" + std::to_string(stop) + ".json");
+    // Its first run is pollscope's; its second, the first of round 2, says its pid and hangs.
+    const std::string candidate =
+        script("second.sh", "[ -e " + ran + " ] || { touch " + ran +
+                                "; exec " POLLSCOPE_BINARY " \"$@\"; }\necho $$ >" + fifo +
+                                (stop ? "\nexec sleep 300\n" : "\nexit 130\n"));
+    const int started = ::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    Child ab({"env", "TMPDIR=" + tmp.path().string(), POLLSCOPE_BINARY, "ab", "--base",
+              build("base.sh"), "--candidate", candidate, scenario_, "--rounds", "2", "-o", out});
+    pollfd ready{started, POLLIN, 0};
+    ASSERT_EQ(::poll(&ready, 1, 60'000), 1);
+    char pid[32] = {};
+    ASSERT_GT(::read(started, pid, sizeof pid - 1), 0);
+    ::close(started);
+    if (stop != 0) ::kill(stop > 0 ? ab.pid() : -ab.pid(), std::abs(stop));
+    const Outcome outcome = ab.wait(kRunLimit);
+    ASSERT_TRUE(exited_with(outcome, 130));
+    EXPECT_TRUE(contains(outcome.err, "pollscope: ab: interrupted after 1 of 2 rounds ("))
+        << outcome.err;
+    const json comparison = read_json(out);
+    EXPECT_EQ(comparison.value("verdict", ""), "interrupted");
+    EXPECT_EQ(comparison.value("rounds", -1), 1);
+    expect_valid_against(kComparisonSchema, out);
+    EXPECT_NE(::kill(std::atoi(pid), 0), 0) << "the build still runs";
+    EXPECT_TRUE(tmp.entries().empty()) << "temporary reports left behind";
+  }
+}
+
+// A build that hangs is stopped at the run's limit (lowered here), SIGKILL after an ignored
+// SIGTERM, and fails the gate in one line naming it.
+TEST_F(PollscopeGate, AbStopsABuildThatRunsPastItsLimit) {
+  const std::string pid = dir_ / "pid";
+  const std::string hung =
+      script("hung.sh", "trap '' TERM\necho $$ >" + pid + "\nexec sleep 300\n");
+  const Outcome outcome =
+      run_program({"env", "POLLSCOPE_AB_RUN_LIMIT_MS=1000", POLLSCOPE_BINARY, "ab", "--base", hung,
+                   "--candidate", hung, scenario_, "--rounds", "2"});
+  ASSERT_TRUE(exited_with(outcome, 3));
+  EXPECT_EQ(outcome.err, "pollscope: ab: " + hung + " run did not end within 1.0 s: stopped\n");
+  EXPECT_NE(::kill(std::atoi(read_file(pid).c_str()), 0), 0) << "the build still runs";
 }
 
 TEST_F(PollscopeGate, AnUnknownFormatIsAOneLineUsageError) {

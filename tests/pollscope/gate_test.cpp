@@ -1,5 +1,6 @@
 // The gate over several reports per side: timings judged by their spread, counts per event by
-// their medians, and a changed count naming itself.
+// their medians (as timings in paced runs), correctness counts and thresholds that may not get
+// worse, runs without events, and a changed count naming itself.
 
 #include <gtest/gtest.h>
 
@@ -13,15 +14,35 @@ namespace {
 
 // A report as check_report sees one, with just the figures the gate reads.
 GateInput report(int index, double rate, double registry_calls) {
-  nlohmann::json overall = {{"events_per_second", rate},
+  nlohmann::json overall = {{"events", rate},
+                            {"events_per_second", rate},
+                            {"missed_events", 0},
+                            {"spurious_events", 0},
                             {"latency_ns", {{"p50", 1000.0 + index}, {"p99", 5000.0 + index}}},
                             {"cost",
                              {{"cpu_ns_per_event", 1e9 / rate},
                               {"syscalls_per_event", 3.0 + registry_calls},
                               {"polls_per_event", 0.05},
                               {"registry_calls_per_event", registry_calls}}}};
-  return {"r" + std::to_string(index) + ".json",
-          {{"context", {{"scenario_hash", "abc"}}}, {"overall", overall}}};
+  return {
+      "r" + std::to_string(index) + ".json",
+      {{"context", {{"scenario_hash", "abc"}}}, {"overall", overall}, {"leaks", {{"total", 0}}}}};
+}
+
+// The count row of `metric`, or a test failure (and a null pointer).
+const CountRow* count_of(const GateComparison& comparison, const std::string& metric) {
+  for (const CountRow& row : comparison.counts) {
+    if (row.figure.metric == metric) return &row;
+  }
+  ADD_FAILURE() << "no count row for " << metric;
+  return nullptr;
+}
+
+const TimingRow* timing_of(const GateComparison& comparison, const std::string& metric) {
+  for (const TimingRow& row : comparison.timings) {
+    if (row.figure.metric == metric) return &row;
+  }
+  return nullptr;
 }
 
 std::vector<GateInput> side(double rate, double registry_calls) {
@@ -35,7 +56,7 @@ TEST(GateTest, OneMoreRegistryCallPerEventNamesItself) {
   const auto compared = compare_repeated(side(1000, 0), side(1000, 1), GateOptions{});
   const auto& comparison = std::get<GateComparison>(compared);
   EXPECT_EQ(comparison.verdict(), stats::Verdict::regressed);
-  const CountRow& registry = comparison.counts.back();
+  const CountRow& registry = *count_of(comparison, "cost.registry_calls_per_event");
   EXPECT_EQ(registry.verdict, stats::Verdict::regressed);
   EXPECT_EQ(describe_change(registry), "registry_calls per event 0 \u2192 1");
   EXPECT_EQ(gate_document(comparison, 8)["verdict"], "regressed");
@@ -74,26 +95,27 @@ GateInput instructions_report(double instructions) {
 TEST(GateTest, InstructionsAreComparedWithinTwoPercentAndOnlyWhereCounted) {
   auto base = side(1000, 0), candidate = side(1000, 0);
   const auto without = std::get<GateComparison>(compare_repeated(base, candidate, {}));
-  EXPECT_EQ(without.counts.size(), 3u);  // no row for a figure neither side counted
+  EXPECT_EQ(without.counts.size(), 6u);  // no row for a figure neither side counted
   EXPECT_TRUE(without.warnings.empty());
 
   base.push_back(instructions_report(10000));
   candidate.push_back(instructions_report(10190));  // +1.9%
   auto within = std::get<GateComparison>(compare_repeated(base, candidate, {}));
-  ASSERT_EQ(within.counts.size(), 4u);
-  EXPECT_EQ(within.counts.back().verdict, stats::Verdict::unchanged);
+  ASSERT_EQ(within.counts.size(), 7u);
+  EXPECT_EQ(count_of(within, "cost.instructions_per_event")->verdict, stats::Verdict::unchanged);
   // The callgrind run's throughput (1/s) is no sample of the timings.
   EXPECT_EQ(within.timings.front().candidate.size(), 8u);
   EXPECT_NE(within.verdict(), stats::Verdict::regressed);
 
   candidate.back() = instructions_report(10210);  // +2.1%
   auto beyond = std::get<GateComparison>(compare_repeated(base, candidate, {}));
-  EXPECT_EQ(beyond.counts.back().verdict, stats::Verdict::regressed);
-  EXPECT_EQ(describe_change(beyond.counts.back()), "instructions per event 10000 \u2192 10210");
+  const CountRow* instructions = count_of(beyond, "cost.instructions_per_event");
+  EXPECT_EQ(instructions->verdict, stats::Verdict::regressed);
+  EXPECT_EQ(describe_change(*instructions), "instructions per event 10000 \u2192 10210");
 
   candidate.pop_back();
   auto one_side = std::get<GateComparison>(compare_repeated(base, candidate, {}));
-  EXPECT_EQ(one_side.counts.size(), 3u);
+  EXPECT_EQ(one_side.counts.size(), 6u);
   ASSERT_EQ(one_side.warnings.size(), 1u);
   EXPECT_EQ(one_side.warnings[0], "cost.instructions_per_event was measured on one side only");
 }
@@ -108,6 +130,155 @@ TEST(GateTest, ThresholdsAreCountedOverTheCandidatesRuns) {
   EXPECT_EQ(comparison.thresholds[0].threshold, "missed_events == 0");
   EXPECT_EQ(comparison.thresholds[0].runs, 8);
   EXPECT_EQ(comparison.thresholds[0].failed, 1);
+  EXPECT_EQ(comparison.thresholds[0].base_runs, 0);
+}
+
+// Every run of `reports` with `threshold` passed or failed.
+void set_threshold(std::vector<GateInput>& reports, const std::string& threshold, bool pass) {
+  for (GateInput& input : reports) {
+    input.report["thresholds"] = {{{"threshold", threshold}, {"pass", pass}}};
+  }
+}
+
+TEST(GateTest, AThresholdOnlyTheCandidateFailsRegressesAndIsShown) {
+  auto base = side(1000, 0), candidate = side(1000, 0);
+  set_threshold(base, "leaks.total == 0", true);
+  set_threshold(candidate, "leaks.total == 0", false);
+  const auto comparison = std::get<GateComparison>(compare_repeated(base, candidate, {}));
+  ASSERT_EQ(comparison.thresholds.size(), 1u);
+  EXPECT_EQ(comparison.thresholds[0].base_runs, 8);
+  EXPECT_EQ(comparison.thresholds[0].base_failed, 0);
+  EXPECT_EQ(comparison.thresholds[0].verdict(), stats::Verdict::regressed);
+  EXPECT_EQ(comparison.verdict(), stats::Verdict::regressed);
+  EXPECT_EQ(exit_code_of(comparison.verdict(), false), kExitRegressed);
+  const auto document = gate_document(comparison, 8);
+  EXPECT_EQ(document["verdict"], "regressed");
+  EXPECT_EQ(document["thresholds"][0]["verdict"], "regressed");
+  EXPECT_EQ(document["thresholds"][0]["base_failed"], 0);
+  const std::string summary = gate_summary(comparison, "p: ");
+  EXPECT_NE(summary.find("p: threshold leaks.total == 0: failed in 8 of 8 candidate and 0 of 8 "
+                         "base runs: regressed\n"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(junit_xml(comparison).find("failures=\"1\""), std::string::npos);
+
+  // Failing on both sides, it failed before the change: not the candidate's regression.
+  set_threshold(base, "leaks.total == 0", false);
+  const auto both = std::get<GateComparison>(compare_repeated(base, candidate, {}));
+  EXPECT_EQ(both.thresholds[0].verdict(), stats::Verdict::unchanged);
+  EXPECT_NE(both.verdict(), stats::Verdict::regressed);
+  EXPECT_NE(junit_xml(both).find("failures=\"0\""), std::string::npos);
+}
+
+TEST(GateTest, MoreMissedEventsOrLeaksRegressAsExactCounts) {
+  auto candidate = side(1000, 0);
+  candidate[5].report["overall"]["missed_events"] = 40;  // one bad run is never voted away
+  candidate[2].report["leaks"]["total"] = 7;
+  const auto comparison = std::get<GateComparison>(compare_repeated(side(1000, 0), candidate, {}));
+  const CountRow* missed = count_of(comparison, "missed_events");
+  ASSERT_NE(missed, nullptr);
+  EXPECT_EQ(missed->verdict, stats::Verdict::regressed);
+  EXPECT_EQ(describe_change(*missed), "missed_events 0 \u2192 40");
+  EXPECT_EQ(count_of(comparison, "leaks.total")->verdict, stats::Verdict::regressed);
+  EXPECT_EQ(count_of(comparison, "spurious_events")->verdict, stats::Verdict::unchanged);
+  EXPECT_EQ(comparison.verdict(), stats::Verdict::regressed);
+  const auto document = gate_document(comparison, 8);
+  bool found = false;
+  for (const auto& row : document["counts"]) {
+    if (row["metric"] != "leaks.total") continue;
+    found = true;
+    EXPECT_EQ(row["exact"], true);
+    EXPECT_EQ(row["change"], "leaks.total 0 \u2192 7");
+  }
+  EXPECT_TRUE(found);
+}
+
+// A candidate that handled no event: its throughput 0 in every run, and its figures per event
+// and latencies the 0 its report gives for "no events". Its throughput regressed, with no ratio
+// made up, and no figure per event or latency is called improved.
+TEST(GateTest, ACandidateWithoutEventsRegressesWithNoRatioAndNoFigurePerEvent) {
+  auto candidate = side(1000, 0);
+  for (GateInput& input : candidate) {
+    auto& overall = input.report["overall"];
+    overall["events"] = 0;
+    overall["events_per_second"] = 0.0;
+    overall["latency_ns"] = {{"count", 0}, {"p50", 0}, {"p99", 0}};  // an empty histogram
+    for (auto& [name, value] : overall["cost"].items()) value = 0.0;
+  }
+  const auto comparison = std::get<GateComparison>(compare_repeated(side(1000, 0), candidate, {}));
+  const TimingRow* throughput = timing_of(comparison, "events_per_second");
+  ASSERT_NE(throughput, nullptr);
+  EXPECT_EQ(throughput->judgement.verdict, stats::Verdict::regressed);
+  EXPECT_FALSE(throughput->judgement.interval.has_value());
+  for (const char* metric : {"cost.cpu_ns_per_event", "latency_ns.p50", "latency_ns.p99"}) {
+    EXPECT_EQ(timing_of(comparison, metric), nullptr) << metric;
+  }
+  for (const CountRow& row : comparison.counts) {
+    EXPECT_FALSE(row.figure.metric.ends_with("_per_event")) << row.figure.metric;
+    EXPECT_NE(row.verdict, stats::Verdict::improved) << row.figure.metric;
+  }
+  ASSERT_EQ(comparison.warnings.size(), 1u);
+  EXPECT_EQ(
+      comparison.warnings[0],
+      "8 of 8 candidate runs handled no event: their figures per event and latencies are left out");
+  EXPECT_EQ(comparison.verdict(), stats::Verdict::regressed);
+  const auto row = gate_document(comparison, 8)["timings"][0];
+  EXPECT_TRUE(row["ratio"].is_null() && row["ratio_low"].is_null() && row["confidence"].is_null())
+      << row.dump();
+  EXPECT_NE(gate_summary(comparison, "").find("events_per_second: no ratio (medians "),
+            std::string::npos);
+}
+
+// Eight runs' waits (and system calls) per event around `polls`, a few per cent apart, paced by
+// a schedule or not.
+std::vector<GateInput> waits(double polls, bool paced) {
+  auto reports = side(1000, 0);
+  for (std::size_t i = 0; i < reports.size(); ++i) {
+    auto& overall = reports[i].report["overall"];
+    overall["cost"]["polls_per_event"] = polls * (1 + 0.01 * double(i % 4));
+    overall["cost"]["syscalls_per_event"] = polls * (1 + 0.01 * double(i % 4));
+    if (paced) overall["target_rate_per_second"] = 20000.0;
+  }
+  return reports;
+}
+
+// In open loop a wait returns what arrived since the last one, so waits per event follow the
+// load: runs of one build gave medians 26.2 and 29.6. There they are judged as timings within
+// 25%; in closed loop they stay exact counts within 0.25.
+TEST(GateTest, WaitsPerEventOfPacedRunsAreJudgedAsTimings) {
+  const auto same_build =
+      std::get<GateComparison>(compare_repeated(waits(26.2, true), waits(29.6, true), {}));
+  const TimingRow* polls = timing_of(same_build, "cost.polls_per_event");
+  ASSERT_NE(polls, nullptr);
+  EXPECT_EQ(polls->figure.tolerance_percent, 25);
+  EXPECT_EQ(polls->judgement.verdict, stats::Verdict::unchanged);
+  EXPECT_NE(same_build.verdict(), stats::Verdict::regressed);
+  for (const CountRow& row : same_build.counts) {
+    EXPECT_NE(row.figure.metric, "cost.polls_per_event");
+    EXPECT_NE(row.figure.metric, "cost.syscalls_per_event");
+  }
+
+  const auto doubled =
+      std::get<GateComparison>(compare_repeated(waits(26.2, true), waits(52.4, true), {}));
+  EXPECT_EQ(timing_of(doubled, "cost.syscalls_per_event")->judgement.verdict,
+            stats::Verdict::regressed);
+
+  const auto closed =
+      std::get<GateComparison>(compare_repeated(waits(26.2, false), waits(29.6, false), {}));
+  EXPECT_EQ(timing_of(closed, "cost.polls_per_event"), nullptr);
+  EXPECT_EQ(count_of(closed, "cost.polls_per_event")->verdict, stats::Verdict::regressed);
+}
+
+// One report a side: an "interval" of one ratio covers nothing, so it is no evidence that a
+// timing is unchanged, and --strict must say so.
+TEST(GateTest, OneReportASideIsInconclusiveNotUnchanged) {
+  const auto comparison = std::get<GateComparison>(
+      compare_repeated({report(0, 1000, 0)}, {report(0, 1000 / 1.004, 0)}, {}));
+  for (const TimingRow& row : comparison.timings) {
+    EXPECT_EQ(row.judgement.verdict, stats::Verdict::inconclusive) << row.figure.metric;
+  }
+  EXPECT_EQ(comparison.verdict(), stats::Verdict::inconclusive);
+  EXPECT_EQ(exit_code_of(comparison.verdict(), true), kExitInconclusive);
 }
 
 TEST(CiFormatsTest, KindEqualsFileIsParsedAndAnythingElseIsNamed) {
@@ -130,7 +301,8 @@ TEST(CiFormatsTest, ARegressionIsAJunitFailureAndEachFigureAnEntry) {
   auto candidate = side(1000, 1);
   const auto comparison = std::get<GateComparison>(compare_repeated(side(1000, 0), candidate, {}));
   const std::string xml = junit_xml(comparison);
-  EXPECT_NE(xml.find("tests=\"7\" failures=\"2\""), std::string::npos) << xml;
+  // 4 timings, 3 counts per event, 3 correctness counts.
+  EXPECT_NE(xml.find("tests=\"10\" failures=\"2\""), std::string::npos) << xml;
   EXPECT_NE(xml.find("name=\"cost.registry_calls_per_event\""), std::string::npos);
   EXPECT_NE(xml.find("<failure message=\"regressed: registry_calls per event 0 \u2192 1\""),
             std::string::npos)
@@ -141,7 +313,8 @@ TEST(CiFormatsTest, ARegressionIsAJunitFailureAndEachFigureAnEntry) {
   ASSERT_EQ(bigger.size(), 1u);
   EXPECT_EQ(bigger[0]["name"], ": events_per_second");
   const auto smaller = benchmark_action_json(comparison, Direction::lower_is_better);
-  EXPECT_EQ(smaller.size(), 3u + 3u);  // cpu, p50, p99 and the three counts
+  EXPECT_EQ(smaller.size(), 3u + 6u);          // cpu, p50, p99 and the six counts
+  EXPECT_EQ(smaller.back()["unit"], "count");  // leaks.total
   const auto bmf = bencher_json(comparison);
   EXPECT_DOUBLE_EQ(bmf["pollscope"]["cost-registry-calls-per-event"]["value"].get<double>(), 1);
 }

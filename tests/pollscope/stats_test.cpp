@@ -142,7 +142,8 @@ TEST(VerdictTest, TenPercentSlowerWithOnePercentNoiseRegressed) {
   const auto candidate = noisy(1100, 0.01, 10, state);
   const auto judgement = judge_timing(base, candidate, {Direction::lower_is_better, 3});
   EXPECT_EQ(judgement.verdict, Verdict::regressed);
-  EXPECT_NEAR(judgement.interval.ratio, 1.1, 0.01);
+  ASSERT_TRUE(judgement.interval.has_value());
+  EXPECT_NEAR(judgement.interval->ratio, 1.1, 0.01);
   EXPECT_LT(judgement.test.p_value, 0.001);
 }
 
@@ -167,18 +168,59 @@ TEST(VerdictTest, DirectionDecidesWhichWayRegresses) {
 }
 
 // An idle figure (zero in every round) has no ratio: the same zeros on both sides are no
-// change, and a zero against a positive value says nothing either way; never a NaN.
+// change, and a zero against positive values is judged by the rank test alone; never a NaN,
+// and never a ratio that was not measured.
 TEST(VerdictTest, ZerosAreJudgedWithoutARatio) {
   const std::vector<double> zeros(4, 0.0);
   const auto same = judge_timing(zeros, zeros, {Direction::lower_is_better, 3});
   EXPECT_EQ(same.verdict, Verdict::unchanged);
-  EXPECT_EQ(same.interval.ratio, 1.0);
-  EXPECT_FALSE(std::isnan(same.interval.low) || std::isnan(same.interval.high));
+  EXPECT_FALSE(same.interval.has_value());
 
   const std::vector<double> busy{10, 11, 10, 12};
   const auto against = judge_timing(zeros, busy, {Direction::lower_is_better, 3});
-  EXPECT_EQ(against.verdict, Verdict::inconclusive);
-  EXPECT_FALSE(std::isnan(against.interval.ratio));
+  EXPECT_EQ(against.verdict, Verdict::regressed);  // 4 against 4 apart: p = 2/70
+  EXPECT_FALSE(against.interval.has_value());
+  EXPECT_FALSE(std::isnan(against.test.p_value));
+}
+
+// A build that handled no event: its throughput is 0 in every run. Lower throughput is worse,
+// so that is a regression as soon as the rank test can tell (4 runs a side), never a "1.000x".
+TEST(VerdictTest, ZeroThroughputAgainstAPositiveBaseRegresses) {
+  const std::vector<double> base{1000, 1010, 990, 1005};
+  const std::vector<double> deaf(4, 0.0);
+  const auto judged = judge_timing(base, deaf, {Direction::higher_is_better, 1});
+  EXPECT_EQ(judged.verdict, Verdict::regressed);
+  EXPECT_FALSE(judged.interval.has_value());
+  // The other way round it improved; with two runs a side the rank test cannot tell.
+  EXPECT_EQ(judge_timing(deaf, base, {Direction::higher_is_better, 1}).verdict, Verdict::improved);
+  const std::vector<double> two{1000, 1010}, two_deaf(2, 0.0);
+  EXPECT_EQ(judge_timing(two, two_deaf, {Direction::higher_is_better, 1}).verdict,
+            Verdict::inconclusive);
+  // A zero in some runs only: judged by the medians, here both positive and far apart.
+  const std::vector<double> sometimes{0, 400, 410, 420};
+  EXPECT_EQ(judge_timing(base, sometimes, {Direction::higher_is_better, 1}).verdict,
+            Verdict::regressed);
+}
+
+// "Unchanged" claims the change lies within the tolerance at the confidence level; one or two
+// runs a side cannot show that, however close their values, nor can three (90% at most).
+TEST(VerdictTest, UnchangedNeedsTheConfidenceLevelToo) {
+  const TimingRule rule{Direction::lower_is_better, 1};
+  const std::vector<double> one{1000}, one_close{1004};
+  const auto single = judge_timing(one, one_close, rule);
+  EXPECT_EQ(single.verdict, Verdict::inconclusive);
+  ASSERT_TRUE(single.interval.has_value());
+  EXPECT_LT(single.interval->confidence, 0.95);
+  const std::vector<double> three{1000, 1001, 1002}, three_close{1001, 1002, 1003};
+  EXPECT_EQ(judge_timing(three, three_close, rule).verdict, Verdict::inconclusive);
+  const std::vector<double> four{1000, 1001, 1002, 1003}, four_close{1001, 1002, 1003, 1004};
+  EXPECT_EQ(judge_timing(four, four_close, rule).verdict, Verdict::unchanged);
+  // The same holds for figures without a ratio: one zero a side says nothing.
+  const std::vector<double> zero{0.0};
+  EXPECT_EQ(judge_timing(zero, zero, rule).verdict, Verdict::inconclusive);
+  EXPECT_NEAR(interval_confidence(3, 3, 0.95), 0.9, 1e-12);
+  EXPECT_NEAR(interval_confidence(4, 4, 0.95), 1 - 2.0 / 70, 1e-12);
+  EXPECT_EQ(interval_confidence(0, 4, 0.95), 0);
 }
 
 TEST(VerdictTest, SmallShiftInWideNoiseIsInconclusive) {

@@ -166,9 +166,9 @@ std::vector<FigureSpec> traffic_figures() {
     {.name = "duration_s", .unit = "s", .shape = kReal, .merge = Merge::wall_time,
      .reading = &Figures::seconds, .judgement = kWork, .threshold = false,
      .summary = SummaryLine::throughput},
-    {.name = "events", .unit = "count", .reading = &Figures::events, .judgement = kWork,
-     .summary = SummaryLine::throughput},
-    {.name = "messages", .unit = "count", .reading = &Figures::messages, .judgement = kWork},
+    {.name = "events", .unit = "count", .reading = &Figures::events, .judgement = kThroughput,
+     .summary = SummaryLine::throughput},  // in the same time, more is better
+    {.name = "messages", .unit = "count", .reading = &Figures::messages, .judgement = kThroughput},
     {.name = "sent", .unit = "count", .scope = Scope::internal, .reading = &Figures::sent,
      .judgement = kWork, .threshold = false},
     {.name = "events_per_second", .unit = "1/s", .shape = kReal, .merge = Merge::recomputed,

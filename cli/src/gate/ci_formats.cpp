@@ -83,20 +83,19 @@ nlohmann::json benchmark_action_json(const GateComparison& comparison, Direction
   nlohmann::json entries = nlohmann::json::array();
   for (const TimingRow& row : comparison.timings) {
     if (row.figure.direction != better) continue;
-    const auto& interval = row.judgement.interval;
     entries.push_back({{"name", benchmark_name(comparison, row.figure.metric)},
                        {"unit", unit_of(row.figure.metric)},
                        {"value", median_of_copy(row.candidate)},
-                       {"range", fmt::format("ratio {:.3f} [{:.3f}, {:.3f}]", interval.ratio,
-                                             interval.low, interval.high)},
+                       {"range", describe_ratio(row)},
                        {"extra", fmt::format("{} runs; {}", row.candidate.size(),
                                              stats::to_string(row.judgement.verdict))}});
   }
-  if (better == Direction::lower_is_better) {  // every count per event: fewer is better
+  if (better == Direction::lower_is_better) {  // every count: fewer is better
     for (const CountRow& row : comparison.counts) {
+      const bool per_event = row.figure.metric.ends_with("_per_event");
       entries.push_back(
           {{"name", benchmark_name(comparison, row.figure.metric)},
-           {"unit", "per event"},
+           {"unit", per_event ? "per event" : "count"},
            {"value", row.candidate},
            {"extra", fmt::format("base {:.6g}; {}", row.base, stats::to_string(row.verdict))}});
     }

@@ -54,10 +54,13 @@ std::string test_case(std::string_view group, std::string_view name, Verdict ver
 }
 
 std::string timing_detail(const TimingRow& row) {
-  const auto& interval = row.judgement.interval;
-  return fmt::format("ratio {:.3f} [{:.3f}, {:.3f}] ({:.0f}% interval), p = {:.2g}, tolerance {}%",
-                     interval.ratio, interval.low, interval.high, interval.confidence * 100,
+  return fmt::format("{}, p = {:.2g}, tolerance {}%", describe_ratio(row),
                      row.judgement.test.p_value, row.figure.tolerance_percent);
+}
+
+std::string threshold_detail(const ThresholdRow& row) {
+  return fmt::format("failed in {} of {} candidate runs and {} of {} base runs", row.failed,
+                     row.runs, row.base_failed, row.base_runs);
 }
 
 }  // namespace
@@ -73,8 +76,7 @@ std::string junit_xml(const GateComparison& comparison) {
     skipped += verdict == Verdict::inconclusive;
   };
   for (const ThresholdRow& row : comparison.thresholds) {
-    add("thresholds", row.threshold, row.failed ? Verdict::regressed : Verdict::unchanged,
-        fmt::format("failed in {} of {} candidate runs", row.failed, row.runs));
+    add("thresholds", row.threshold, row.verdict(), threshold_detail(row));
   }
   for (const TimingRow& row : comparison.timings) {
     add("timings", row.figure.metric, row.judgement.verdict, timing_detail(row));
@@ -100,10 +102,13 @@ std::string markdown_summary(const GateComparison& comparison) {
   text += "| --- | --- | --- | --- | --- | --- |\n";
   for (const TimingRow& row : comparison.timings) {
     const auto& interval = row.judgement.interval;
-    text += fmt::format("| `{}` | {:.3f} | [{:.3f}, {:.3f}] ({:.0f}%) | {:.2g} | {}% | {} |\n",
-                        row.figure.metric, interval.ratio, interval.low, interval.high,
-                        interval.confidence * 100, row.judgement.test.p_value,
-                        row.figure.tolerance_percent, stats::to_string(row.judgement.verdict));
+    const std::string ratio = interval ? fmt::format("{:.3f}", interval->ratio) : "none";
+    const std::string range = interval ? fmt::format("[{:.3f}, {:.3f}] ({:.0f}%)", interval->low,
+                                                     interval->high, interval->confidence * 100)
+                                       : "none (a zero)";
+    text += fmt::format("| `{}` | {} | {} | {:.2g} | {}% | {} |\n", row.figure.metric, ratio, range,
+                        row.judgement.test.p_value, row.figure.tolerance_percent,
+                        stats::to_string(row.judgement.verdict));
   }
   text += "\n| count | change | verdict |\n| --- | --- | --- |\n";
   for (const CountRow& row : comparison.counts) {
@@ -111,9 +116,9 @@ std::string markdown_summary(const GateComparison& comparison) {
                         stats::to_string(row.verdict));
   }
   for (const ThresholdRow& row : comparison.thresholds) {
-    if (row.failed) {
-      text += fmt::format("\nThreshold `{}` failed in {} of {} candidate runs.\n", row.threshold,
-                          row.failed, row.runs);
+    if (row.failed || row.base_failed) {
+      text += fmt::format("\nThreshold `{}` {}: {}.\n", row.threshold, threshold_detail(row),
+                          stats::to_string(row.verdict()));
     }
   }
   for (const std::string& warning : comparison.warnings) text += "\n> " + warning + "\n";

@@ -32,6 +32,27 @@ std::vector<const nlohmann::json*> samples_of(const GateInput& input) {
   return samples;
 }
 
+// A figure per event: meaningless in a run that handled no event, whose report says 0.
+bool per_event(const std::string& metric) {
+  return metric.ends_with("_per_event");
+}
+
+// A run that handled no event (a report without the count is taken to have some).
+bool without_events(const nlohmann::json& sample) {
+  const auto events = figure(sample, "events");
+  return events && *events <= 0;
+}
+
+// A figure the sample has no value of, although its report says 0: one per event of a run that
+// handled no event, or a statistic of a histogram that recorded nothing (latencies).
+bool empty_figure(const nlohmann::json& sample, const std::string& metric) {
+  if (per_event(metric)) return without_events(sample);
+  const auto found = find_figure(metric);
+  if (!found || found->spec->shape != Shape::histogram || found->statistic == "count") return false;
+  const auto count = figure(sample, std::string(found->spec->name) + ".count");
+  return count && *count <= 0;
+}
+
 // The samples' values of `metric`; with `optional`, only those of the samples that have it.
 std::variant<std::vector<double>, Problem> values_of(const std::vector<GateInput>& side,
                                                      const std::string& metric,
@@ -40,6 +61,7 @@ std::variant<std::vector<double>, Problem> values_of(const std::vector<GateInput
   for (const GateInput& input : side) {
     if (input.instructions_only && !optional) continue;
     for (const nlohmann::json* sample : samples_of(input)) {
+      if (empty_figure(*sample, metric)) continue;
       const auto value = figure(*sample, metric);
       if (!value && optional) continue;
       if (!value) return Problem{input.file, metric, "the report has no such figure"};
@@ -70,6 +92,35 @@ std::optional<Problem> check_inputs(const std::vector<GateInput>& base,
   return std::nullopt;
 }
 
+// Paced by a schedule (open loop, replay): a run whose overall target rate is positive.
+bool paced(const std::vector<GateInput>& side) {
+  for (const GateInput& input : side) {
+    for (const nlohmann::json* sample : samples_of(input)) {
+      const auto rate = figure(*sample, "target_rate_per_second");
+      if (rate && *rate > 0) return true;
+    }
+  }
+  return false;
+}
+
+// A warning for the runs of a side that handled no event, whose figures per event are left out.
+void note_runs_without_events(const std::vector<GateInput>& side, std::string_view name,
+                              std::vector<std::string>& warnings) {
+  int runs = 0, idle = 0;
+  for (const GateInput& input : side) {
+    if (input.instructions_only) continue;
+    for (const nlohmann::json* sample : samples_of(input)) {
+      ++runs;
+      idle += without_events(*sample);
+    }
+  }
+  if (idle > 0) {
+    warnings.push_back(fmt::format(
+        "{} of {} {} runs handled no event: their figures per event and latencies are left out",
+        idle, runs, name));
+  }
+}
+
 Verdict count_verdict(const GateCount& figure, double base, double candidate) {
   const double change = std::abs(candidate - base);
   if (change <= figure.tolerance || change <= std::abs(base) * figure.tolerance_percent / 100) {
@@ -78,23 +129,66 @@ Verdict count_verdict(const GateCount& figure, double base, double candidate) {
   return candidate > base ? Verdict::regressed : Verdict::improved;
 }
 
-// The thresholds of the candidate's runs (each repetition one run).
-std::vector<ThresholdRow> thresholds_of(const std::vector<GateInput>& candidate) {
-  std::vector<ThresholdRow> rows;
-  for (const GateInput& input : candidate) {
+// Counts the thresholds of `side`'s runs (each repetition one run) into `rows`, matched by
+// their text.
+void count_thresholds(const std::vector<GateInput>& side, bool base,
+                      std::vector<ThresholdRow>& rows) {
+  for (const GateInput& input : side) {
     if (input.instructions_only) continue;
     for (const nlohmann::json* sample : samples_of(input)) {
       const auto thresholds = sample->find("thresholds");
       if (thresholds == sample->end() || !thresholds->is_array()) continue;
-      for (std::size_t i = 0; i < thresholds->size(); ++i) {
-        const nlohmann::json& threshold = (*thresholds)[i];
-        if (rows.size() <= i) rows.push_back({threshold.value("threshold", ""), 0, 0});
-        ++rows[i].runs;
-        if (!threshold.value("pass", false)) ++rows[i].failed;
+      for (const nlohmann::json& threshold : *thresholds) {
+        const std::string text = threshold.value("threshold", "");
+        auto row = std::find_if(rows.begin(), rows.end(),
+                                [&](const ThresholdRow& known) { return known.threshold == text; });
+        if (row == rows.end()) row = rows.insert(rows.end(), ThresholdRow{text});
+        const bool failed = !threshold.value("pass", false);
+        ++(base ? row->base_runs : row->runs);
+        (base ? row->base_failed : row->failed) += failed;
       }
     }
   }
-  return rows;
+}
+
+// The timing's row, unless a side has no sample of it (only runs without events).
+std::optional<Problem> add_timing(const std::vector<GateInput>& base,
+                                  const std::vector<GateInput>& candidate, const GateTiming& timing,
+                                  double level, GateComparison& comparison) {
+  auto base_values = values_of(base, timing.metric);
+  if (auto* problem = std::get_if<Problem>(&base_values)) return *problem;
+  auto candidate_values = values_of(candidate, timing.metric);
+  if (auto* problem = std::get_if<Problem>(&candidate_values)) return *problem;
+  TimingRow row{
+      timing, std::get<0>(std::move(base_values)), std::get<0>(std::move(candidate_values)), {}};
+  if (row.base.empty() || row.candidate.empty()) return std::nullopt;
+  const stats::TimingRule rule{timing.direction, timing.tolerance_percent, level};
+  row.judgement = stats::judge_timing(row.base, row.candidate, rule);
+  comparison.timings.push_back(std::move(row));
+  return std::nullopt;
+}
+
+std::optional<Problem> add_count(const std::vector<GateInput>& base,
+                                 const std::vector<GateInput>& candidate, const GateCount& count,
+                                 GateComparison& comparison) {
+  auto base_values = values_of(base, count.metric, count.optional);
+  if (auto* problem = std::get_if<Problem>(&base_values)) return *problem;
+  auto candidate_values = values_of(candidate, count.metric, count.optional);
+  if (auto* problem = std::get_if<Problem>(&candidate_values)) return *problem;
+  const auto& base_side = std::get<0>(base_values);
+  const auto& candidate_side = std::get<0>(candidate_values);
+  if (count.optional && base_side.empty() != candidate_side.empty()) {
+    comparison.warnings.push_back(count.metric + " was measured on one side only");
+  }
+  if (base_side.empty() || candidate_side.empty()) return std::nullopt;
+  // A correctness count's worst run, so that one bad run is never voted away.
+  const auto summary = [&](const std::vector<double>& values) {
+    return count.exact ? *std::max_element(values.begin(), values.end()) : median(values);
+  };
+  CountRow row{count, summary(base_side), summary(candidate_side)};
+  row.verdict = count_verdict(count, row.base, row.candidate);
+  comparison.counts.push_back(row);
+  return std::nullopt;
 }
 
 }  // namespace
@@ -107,16 +201,25 @@ std::vector<GateTiming> default_gate_timings() {
 }
 
 std::vector<GateCount> default_gate_counts() {
-  return {{"cost.syscalls_per_event", 0.25},
-          {"cost.polls_per_event", 0.25},
-          {"cost.registry_calls_per_event", 0.05},
-          {"cost.instructions_per_event", 0, 2, true}};
+  return {{.metric = "cost.syscalls_per_event", .tolerance = 0.25, .paced_tolerance_percent = 25},
+          {.metric = "cost.polls_per_event", .tolerance = 0.25, .paced_tolerance_percent = 25},
+          {.metric = "cost.registry_calls_per_event", .tolerance = 0.05},
+          {.metric = "cost.instructions_per_event", .tolerance_percent = 2, .optional = true},
+          {.metric = "missed_events", .exact = true},
+          {.metric = "spurious_events", .exact = true},
+          {.metric = "leaks.total", .exact = true}};
+}
+
+Verdict ThresholdRow::verdict() const {
+  if (failed > 0) return base_failed > 0 ? Verdict::unchanged : Verdict::regressed;
+  return base_failed > 0 ? Verdict::improved : Verdict::unchanged;
 }
 
 Verdict GateComparison::verdict() const {
   std::vector<Verdict> all;
   for (const TimingRow& row : timings) all.push_back(row.judgement.verdict);
   for (const CountRow& row : counts) all.push_back(row.verdict);
+  for (const ThresholdRow& row : thresholds) all.push_back(row.verdict());
   for (const Verdict verdict : {Verdict::regressed, Verdict::inconclusive, Verdict::improved}) {
     if (std::find(all.begin(), all.end(), verdict) != all.end()) return verdict;
   }
@@ -129,43 +232,48 @@ std::variant<GateComparison, Problem> compare_repeated(const std::vector<GateInp
   if (auto problem = check_inputs(base, candidate)) return *problem;
   GateComparison comparison;
   comparison.scenario = base.front().report.at("context").value("scenario", "");
-  comparison.thresholds = thresholds_of(candidate);
+  count_thresholds(candidate, false, comparison.thresholds);
+  count_thresholds(base, true, comparison.thresholds);
   for (const GateInput& input : base) comparison.base_files.push_back(input.file);
   for (const GateInput& input : candidate) comparison.candidate_files.push_back(input.file);
+  note_runs_without_events(base, "base", comparison.warnings);
+  note_runs_without_events(candidate, "candidate", comparison.warnings);
   for (const GateTiming& timing : options.timings) {
-    auto base_values = values_of(base, timing.metric);
-    if (auto* problem = std::get_if<Problem>(&base_values)) return *problem;
-    auto candidate_values = values_of(candidate, timing.metric);
-    if (auto* problem = std::get_if<Problem>(&candidate_values)) return *problem;
-    TimingRow row{
-        timing, std::get<0>(std::move(base_values)), std::get<0>(std::move(candidate_values)), {}};
-    const stats::TimingRule rule{timing.direction, timing.tolerance_percent, options.level};
-    row.judgement = stats::judge_timing(row.base, row.candidate, rule);
-    comparison.timings.push_back(std::move(row));
-  }
-  for (const GateCount& count : options.counts) {
-    auto base_values = values_of(base, count.metric, count.optional);
-    if (auto* problem = std::get_if<Problem>(&base_values)) return *problem;
-    auto candidate_values = values_of(candidate, count.metric, count.optional);
-    if (auto* problem = std::get_if<Problem>(&candidate_values)) return *problem;
-    const bool one_side_only =
-        std::get<0>(base_values).empty() != std::get<0>(candidate_values).empty();
-    if (one_side_only) {
-      comparison.warnings.push_back(count.metric + " was measured on one side only");
+    if (auto problem = add_timing(base, candidate, timing, options.level, comparison)) {
+      return *problem;
     }
-    if (std::get<0>(base_values).empty() || std::get<0>(candidate_values).empty()) continue;
-    CountRow row{count, median(std::get<0>(base_values)), median(std::get<0>(candidate_values))};
-    row.verdict = count_verdict(count, row.base, row.candidate);
-    comparison.counts.push_back(row);
+  }
+  const bool any_paced = paced(base) || paced(candidate);
+  for (const GateCount& count : options.counts) {
+    auto problem =
+        any_paced && count.paced_tolerance_percent > 0
+            ? add_timing(base, candidate,
+                         {count.metric, Direction::lower_is_better, count.paced_tolerance_percent},
+                         options.level, comparison)
+            : add_count(base, candidate, count, comparison);
+    if (problem) return *problem;
   }
   return comparison;
 }
 
 std::string describe_change(const CountRow& row) {
   std::string_view name = row.figure.metric;
+  if (!per_event(row.figure.metric)) {
+    return fmt::format("{} {:.6g} \u2192 {:.6g}", name, row.base, row.candidate);
+  }
   if (name.starts_with("cost.")) name.remove_prefix(5);
-  if (name.ends_with("_per_event")) name.remove_suffix(10);
+  name.remove_suffix(10);
   return fmt::format("{} per event {:.6g} \u2192 {:.6g}", name, row.base, row.candidate);
+}
+
+std::string describe_ratio(const TimingRow& row) {
+  const auto& interval = row.judgement.interval;
+  if (!interval) {
+    return fmt::format("no ratio (medians {:.6g} \u2192 {:.6g}; a zero has none)", median(row.base),
+                       median(row.candidate));
+  }
+  return fmt::format("{:.3f}x [{:.3f}, {:.3f}] ({:.0f}% interval)", interval->ratio, interval->low,
+                     interval->high, interval->confidence * 100);
 }
 
 }  // namespace pollscope

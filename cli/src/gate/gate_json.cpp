@@ -15,18 +15,26 @@ double finite(double value) {
 
 nlohmann::json timing_json(const TimingRow& row) {
   const auto& judgement = row.judgement;
-  return {{"metric", row.figure.metric},
-          {"direction", to_string(row.figure.direction)},
-          {"tolerance_percent", row.figure.tolerance_percent},
-          {"base", row.base},
-          {"candidate", row.candidate},
-          {"ratio", finite(judgement.interval.ratio)},
-          {"ratio_low", finite(judgement.interval.low)},
-          {"ratio_high", finite(judgement.interval.high)},
-          {"confidence", judgement.interval.confidence},
-          {"p_value", judgement.test.p_value},
-          {"exact_test", judgement.test.exact},
-          {"verdict", stats::to_string(judgement.verdict)}};
+  nlohmann::json json = {{"metric", row.figure.metric},
+                         {"direction", to_string(row.figure.direction)},
+                         {"tolerance_percent", row.figure.tolerance_percent},
+                         {"base", row.base},
+                         {"candidate", row.candidate},
+                         {"ratio", nullptr},
+                         {"ratio_low", nullptr},
+                         {"ratio_high", nullptr},
+                         {"confidence", nullptr},
+                         {"p_value", judgement.test.p_value},
+                         {"exact_test", judgement.test.exact},
+                         {"verdict", stats::to_string(judgement.verdict)}};
+  // No ratio (a side with a zero) is null, not a ratio of 1 that was never measured.
+  if (const auto& interval = judgement.interval) {
+    json["ratio"] = finite(interval->ratio);
+    json["ratio_low"] = finite(interval->low);
+    json["ratio_high"] = finite(interval->high);
+    json["confidence"] = interval->confidence;
+  }
+  return json;
 }
 
 nlohmann::json count_json(const CountRow& row) {
@@ -35,6 +43,7 @@ nlohmann::json count_json(const CountRow& row) {
                          {"tolerance_percent", row.figure.tolerance_percent},
                          {"base", row.base},
                          {"candidate", row.candidate},
+                         {"exact", row.figure.exact},
                          {"verdict", stats::to_string(row.verdict)}};
   if (row.verdict != stats::Verdict::unchanged) json["change"] = describe_change(row);
   return json;
@@ -49,8 +58,12 @@ nlohmann::json gate_document(const GateComparison& comparison, int rounds) {
   for (const CountRow& row : comparison.counts) counts.push_back(count_json(row));
   nlohmann::json thresholds = nlohmann::json::array();
   for (const ThresholdRow& row : comparison.thresholds) {
-    thresholds.push_back(
-        {{"threshold", row.threshold}, {"runs", row.runs}, {"failed", row.failed}});
+    thresholds.push_back({{"threshold", row.threshold},
+                          {"runs", row.runs},
+                          {"failed", row.failed},
+                          {"base_runs", row.base_runs},
+                          {"base_failed", row.base_failed},
+                          {"verdict", stats::to_string(row.verdict())}});
   }
   return {{"format", 1},
           {"tool", "pollscope"},
@@ -69,14 +82,19 @@ nlohmann::json gate_document(const GateComparison& comparison, int rounds) {
 std::string gate_summary(const GateComparison& comparison, std::string_view prefix) {
   std::string text;
   for (const TimingRow& row : comparison.timings) {
-    const auto& judgement = row.judgement;
-    text += fmt::format("{}{}: {:.3f}x [{:.3f}, {:.3f}] ({:.0f}% interval), p = {:.2g}: {}\n",
-                        prefix, row.figure.metric, judgement.interval.ratio, judgement.interval.low,
-                        judgement.interval.high, judgement.interval.confidence * 100,
-                        judgement.test.p_value, stats::to_string(judgement.verdict));
+    text +=
+        fmt::format("{}{}: {}, p = {:.2g}: {}\n", prefix, row.figure.metric, describe_ratio(row),
+                    row.judgement.test.p_value, stats::to_string(row.judgement.verdict));
   }
   for (const CountRow& row : comparison.counts) {
     text += fmt::format("{}{}: {}\n", prefix, describe_change(row), stats::to_string(row.verdict));
+  }
+  // A threshold only when it failed somewhere: passing ones would bury the figures.
+  for (const ThresholdRow& row : comparison.thresholds) {
+    if (row.failed == 0 && row.base_failed == 0) continue;
+    text += fmt::format("{}threshold {}: failed in {} of {} candidate and {} of {} base runs: {}\n",
+                        prefix, row.threshold, row.failed, row.runs, row.base_failed, row.base_runs,
+                        stats::to_string(row.verdict()));
   }
   for (const std::string& warning : comparison.warnings) {
     text += fmt::format("{}warning: {}\n", prefix, warning);

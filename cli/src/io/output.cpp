@@ -109,6 +109,14 @@ void release_signals() {
   if (const int signal = held_signal.exchange(0); signal != 0) ::raise(signal);
 }
 
+int pending_held_signal() {
+  return held_signal.load(std::memory_order_relaxed);
+}
+
+int take_held_signal() {
+  return held_signal.exchange(0);
+}
+
 namespace {
 
 void write_all(int fd, const std::string& text, const auto& give_up) {

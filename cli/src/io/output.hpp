@@ -67,6 +67,10 @@ void check_destination(const std::optional<std::string>& path, std::string_view 
 // raises a signal that arrived meanwhile. OutputFile holds them while its temporary file exists.
 void hold_signals();
 void release_signals();
+// The signal held since the first hold_signals() (or the last take), 0 when none arrived; ab asks
+// it between waits for a build. take_held_signal() also forgets it: the release raises nothing.
+[[nodiscard]] int pending_held_signal();
+int take_held_signal();
 
 // Whether two destinations (as OutputFile::open takes them: none or "-" is stdout) would write
 // to the same place: the same descriptor of this process, the same file (through links, a

@@ -46,7 +46,16 @@ Depth normal_depth(std::size_t n, std::size_t m, double tail) {
   return depth;
 }
 
+Depth depth_for(std::size_t n, std::size_t m, double level) {
+  const double tail = (1 - level) / 2;
+  return n * m <= kExactLimit ? exact_depth(n, m, tail) : normal_depth(n, m, tail);
+}
+
 }  // namespace
+
+double interval_confidence(std::size_t n, std::size_t m, double level) {
+  return n == 0 || m == 0 ? 0 : depth_for(n, m, level).confidence;
+}
 
 RatioInterval hodges_lehmann_ratio(std::span<const double> base, std::span<const double> candidate,
                                    double level) {
@@ -61,10 +70,8 @@ RatioInterval hodges_lehmann_ratio(std::span<const double> base, std::span<const
   const std::size_t pairs = logs.size();
   const double middle = pairs % 2 ? logs[pairs / 2] : (logs[pairs / 2 - 1] + logs[pairs / 2]) / 2;
   result.ratio = std::exp(middle);
-  const double tail = (1 - level) / 2;
   result.exact = pairs <= kExactLimit;
-  const Depth depth = result.exact ? exact_depth(base.size(), candidate.size(), tail)
-                                   : normal_depth(base.size(), candidate.size(), tail);
+  const Depth depth = depth_for(base.size(), candidate.size(), level);
   result.low = std::exp(logs[depth.k - 1]);
   result.high = std::exp(logs[pairs - depth.k]);
   result.confidence = depth.confidence;

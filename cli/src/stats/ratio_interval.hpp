@@ -7,6 +7,7 @@
 // k-th largest pairwise ratios, with k the largest count that keeps P(U < k) within half of
 // what the confidence level leaves.
 
+#include <cstddef>
 #include <span>
 
 namespace pollscope::stats {
@@ -26,5 +27,9 @@ struct RatioInterval {
 // Either sample empty: the ratio 1 with confidence 0.
 [[nodiscard]] RatioInterval hodges_lehmann_ratio(std::span<const double> base,
                                                  std::span<const double> candidate, double level);
+
+// The coverage hodges_lehmann_ratio's interval has for samples of n and m values at `level`:
+// whether so few values can say anything at that level, whatever they are. 0 when n or m is 0.
+[[nodiscard]] double interval_confidence(std::size_t n, std::size_t m, double level);
 
 }  // namespace pollscope::stats

@@ -5,6 +5,7 @@
 // tell? "Inconclusive" is what a noisy machine should produce instead of a false alarm: the
 // interval of the ratio reaches past a tolerance bound on one side and inside it on the other.
 
+#include <optional>
 #include <span>
 #include <string_view>
 
@@ -27,14 +28,19 @@ struct TimingRule {
 
 struct TimingJudgement {
   Verdict verdict = Verdict::inconclusive;
-  RatioInterval interval;  // candidate / base
+  // candidate / base; none when a side is empty or has a value at or below 0 (a build that
+  // handled no event): a zero has no logarithm, and a made-up ratio of 1 would read as measured.
+  std::optional<RatioInterval> interval;
   RankSumTest test;
 };
 
 // Regressed: the whole interval lies beyond the tolerance the bad way, the rank-sum test finds
 // a difference and the interval covers at least `level`. Improved: the same, the good way.
-// Unchanged: the whole interval lies within the tolerance. Otherwise inconclusive. Values must
-// be positive.
+// Unchanged: the whole interval lies within the tolerance and covers at least `level`.
+// Otherwise inconclusive. Without a ratio (a value at or below 0): the same value throughout
+// both sides is unchanged when the samples could reach `level`; else the rank-sum test must find
+// a difference and the medians differ beyond the tolerance (a zero against a positive median
+// always does).
 [[nodiscard]] TimingJudgement judge_timing(std::span<const double> base,
                                            std::span<const double> candidate,
                                            const TimingRule& rule);

@@ -28,7 +28,13 @@ struct AbRequest {
 // 0 unless a figure regressed (1); with `strict`, 4 when inconclusive.
 [[nodiscard]] int exit_code_of(stats::Verdict verdict, bool strict);
 
-// Runs both builds `rounds` times each, ABBA, and writes their comparison (kind "ab").
+// Every file a gate writes at the end (the comparison, each --format KIND=FILE), checked before
+// anything runs: two in one place would leave only the last one written. Exit 2 otherwise.
+void check_gate_outputs(const std::optional<std::string>& out_path,
+                        const std::vector<std::string>& formats);
+
+// Runs both builds `rounds` times each, ABBA, and writes their comparison (kind "ab"); after
+// SIGINT or SIGTERM, that of the rounds that ended, marked interrupted, and returns 130.
 int ab_command(const AbRequest& request, std::ostream& out, std::ostream& err);
 
 }  // namespace pollscope

@@ -25,13 +25,29 @@ std::vector<GateInput> load_side(const std::vector<std::string>& paths) {
   return side;
 }
 
+// The options of two reports' comparison mean nothing to the gate, whose figures and tolerances
+// are ab's: refused, so that a CI job never believes it loosened or narrowed the gate.
+void refuse_report_options(const CompareOptions& options) {
+  const auto refuse = [](const char* option) {
+    throw Failure::invalid_input(
+        Problem{option, "",
+                "applies to BASELINE CURRENT, not to --base/--candidate (judged as ab "
+                "judges, with its figures and tolerances)"});
+  };
+  if (!options.tolerances.empty()) refuse("--tolerance");
+  if (!options.metrics.empty()) refuse("--metric");
+  if (options.allow_different_scenario) refuse("--allow-different-scenario");
+}
+
 // Several reports a side, judged by their spread as `ab` judges them.
 int compare_sides(const CompareRequest& request, std::ostream& out, std::ostream& err) {
   if (!request.baseline_path.empty() || !request.current_path.empty()) {
     throw Failure::invalid_input(Problem{
         "compare", "", "give reports either as BASELINE CURRENT or with --base and --candidate"});
   }
+  refuse_report_options(request.options);
   if (auto problem = check_formats(request.formats)) throw Failure::invalid_input(*problem);
+  check_gate_outputs(request.out_path, request.formats);
   OutputFile output = OutputFile::open(request.out_path);
   auto compared = compare_repeated(load_side(request.base_paths),
                                    load_side(request.candidate_paths), GateOptions{});

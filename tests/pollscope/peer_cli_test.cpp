@@ -3,8 +3,14 @@
 // says where the peer ran and with which clock, holds every message, a round trip for each answer,
 // no leak, and validates against cli/report.schema.json.
 
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -94,6 +100,45 @@ INSTANTIATE_TEST_SUITE_P(BackendsAndKinds, PollscopeWakeup,
                          [](const auto& info) {
                            return std::get<0>(info.param) + "_" + std::get<1>(info.param);
                          });
+
+// The peer process, signalled while a long ping-pong runs: the run fails (exit 3), naming the
+// peer process as such (once "worker 0 ... the report holds what the others collected"), and no
+// report is written. A SIGTERM to it alone is no stop of the run's (it once passed, exit 0).
+class PeerProcessFault : public ::testing::TestWithParam<int> {};
+
+TEST_P(PeerProcessFault, IsNamedAsThePeerProcessAndFailsTheRun) {
+  const TempDir dir;
+  const std::string path = dir.write(
+      "peer.json", scenario_text(R"("kind": "tcp", "count": 2, "active": 2, "peer": "process")",
+                                 R"("duration_ms": 20000)"));
+  const std::string report_path = dir / "report.json";
+  Child child({POLLSCOPE_BINARY, "run", path, "-q", "--out", report_path});
+  ASSERT_TRUE(child.started()) << child.spawn_error();
+  // The peer process is pollscope's one child: a bounded wait on what /proc shows.
+  pid_t peer = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (peer == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::ifstream children("/proc/" + std::to_string(child.pid()) + "/task/" +
+                           std::to_string(child.pid()) + "/children");
+    if (!(children >> peer)) sleep_briefly(std::chrono::milliseconds(2));
+  }
+  ASSERT_NE(peer, 0) << "no peer process within 10 s";
+  ASSERT_EQ(::kill(peer, GetParam()), 0);
+  const Outcome outcome = child.wait(std::chrono::seconds(10));
+  ASSERT_TRUE(exited_with(outcome, 3)) << describe(outcome);
+  EXPECT_TRUE(one_line(outcome.err));
+  const std::string named = "the peer process (pid " + std::to_string(peer) + ") ";
+  EXPECT_TRUE(contains(outcome.err, named)) << outcome.err;
+  EXPECT_TRUE(contains(outcome.err, GetParam() == SIGKILL ? "killed by signal 9 (SIGKILL)"
+                                                          : "stopped early by a signal"))
+      << outcome.err;
+  EXPECT_FALSE(contains(outcome.err, "worker")) << outcome.err;
+  EXPECT_FALSE(contains(outcome.err, "the report holds")) << outcome.err;
+  EXPECT_FALSE(std::filesystem::exists(report_path));
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, PeerProcessFault, ::testing::Values(SIGKILL, SIGTERM),
+                         [](const auto& info) { return std::string(sigabbrev_np(info.param)); });
 
 }  // namespace
 }  // namespace pollscope

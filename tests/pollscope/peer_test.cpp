@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <set>
 #include <string>
@@ -195,6 +196,29 @@ INSTANTIATE_TEST_SUITE_P(BackendsAndKinds, WakeupTest,
                            return std::string(std::get<0>(info.param)) + "_" +
                                   std::get<1>(info.param);
                          });
+
+// A stop during set-up ends it at once: nothing more is made or registered, and the faults of a
+// set-up cut short are not injected (a worker of scale_100k once spent seconds making its pairs,
+// deaf to Ctrl-C, and was killed). Here the stop comes before the first pair.
+TEST(SetUpStop, AStopDuringSetUpMakesAndRegistersNothingMore) {
+  // (A peer process needs pollscope's own SIGINT handler, which a test does not install.)
+  for (const char* peer : {"same_loop", "thread"}) {
+    const std::string text = R"({"format": 1, "name": "stop", "description": "stopped at once",
+        "sockets": {"kind": "tcp", "count": 400, "active": 2, "peer": ")" +
+                             std::string(peer) + R"("}, "faults": {"leak": 1},
+        "phases": [{"name": "p", "duration_ms": 10000}]})";
+    auto parsed = parse_scenario(nlohmann::json::parse(text), "literal");
+    ASSERT_TRUE(std::holds_alternative<Scenario>(parsed)) << std::get<Problem>(parsed).to_string();
+    std::atomic<bool> stop{true};
+    RunOptions options;
+    options.stop = &stop;
+    const auto outcome = run_scenario(std::get<Scenario>(parsed), options);
+    EXPECT_TRUE(outcome.interrupted) << peer;
+    EXPECT_TRUE(outcome.phases.empty()) << peer;
+    EXPECT_EQ(outcome.overall.registers, 0u) << peer;
+    EXPECT_TRUE(outcome.leaks.empty()) << peer;
+  }
+}
 
 TEST(PeerScenarioCheck, RefusesWhatAPeerCannotDo) {
   const auto problem = [](const std::string& sockets, const std::string& phase) {

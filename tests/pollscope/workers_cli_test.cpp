@@ -157,6 +157,70 @@ TEST_F(WorkerFault, SigintWhileAWorkerIsStoppedEndsWithinTwoSeconds) {
   expect_partial_report(outcome, workers_.front(), "stopped by signal 19 (SIGSTOP)");
 }
 
+// SIGTERM to one worker alone: it stops early, cleanly, and says it was interrupted; nobody
+// asked it to, so its share is cut short: a failure (it once passed, exit 0, 80% of it missing).
+TEST_F(WorkerFault, AWorkerStoppedEarlyByASignalOfItsOwnFailsTheRun) {
+  ASSERT_EQ(::kill(workers_.back(), SIGTERM), 0);
+  const Outcome outcome = wait_within(kEndsWithin);
+  expect_partial_report(outcome, workers_.back(),
+                        "exit 0, stopped early by a signal sent to it alone");
+  const auto report = parse_report(read_file(report_path()));
+  ASSERT_TRUE(report.is_object());
+  EXPECT_EQ(report.value("interrupted", true), false);
+}
+
+// Every worker killed: no outcome, no report, and the message says so (it once promised "the
+// report holds what the others collected", and no report was written).
+TEST_F(WorkerFault, EveryWorkerKilledIsNoReportAndSaysSo) {
+  for (pid_t worker : workers_) ASSERT_EQ(::kill(worker, SIGKILL), 0);
+  const Outcome outcome = wait_within(kEndsWithin);
+  ASSERT_TRUE(exited_with(outcome, 3)) << describe(outcome);
+  EXPECT_TRUE(one_line(outcome.err));
+  EXPECT_TRUE(contains(outcome.err, "killed by signal 9 (SIGKILL)")) << outcome.err;
+  EXPECT_TRUE(contains(outcome.err, "no report")) << outcome.err;
+  EXPECT_FALSE(contains(outcome.err, "the report holds")) << outcome.err;
+  EXPECT_TRUE(reports_.entries().empty());
+}
+
+// Workers that do not answer the user's stop (SIGINT blocked, inherited from the wrapper that
+// starts pollscope; SIGTERM reaches the parent) are killed after their grace: the run was still
+// interrupted by the user, so a report of it, marked, and exit 130 (it once exited 3 with no
+// report at all).
+TEST(WorkersStop, WorkersKilledAfterTheUsersStopStillGiveAnInterruptedReport) {
+  if (!run_program({"python3", "-c", "pass"}).exited) GTEST_SKIP() << "needs python3";
+  TempDir dir;
+  TempDir reports;
+  const auto scenario = dir.write("workers.json", kWorkers);
+  const std::string report_path = reports / "report.json";
+  Child child({"python3", "-c",
+               "import os, signal, sys; signal.pthread_sigmask(signal.SIG_BLOCK, "
+               "{signal.SIGINT}); os.execv(sys.argv[1], sys.argv[1:])",
+               POLLSCOPE_BINARY, "run", scenario, "-q", "--out", report_path});
+  ASSERT_TRUE(child.started()) << child.spawn_error();
+  const auto deadline = steady_clock::now() + milliseconds(10'000);
+  std::size_t held = 0;
+  while (steady_clock::now() < deadline) {
+    held = 0;
+    for (pid_t worker : children_of(child.pid())) held += descriptors_of(worker);
+    if (held > 80) break;
+    sleep_briefly(milliseconds(2));
+  }
+  ASSERT_GT(held, 80u) << "the workers did not open their sockets within 10 s";
+  ASSERT_EQ(::kill(child.pid(), SIGTERM), 0);
+  const Outcome outcome = child.wait(kRunLimit);
+  ASSERT_TRUE(exited_with(outcome, 130)) << describe(outcome);
+  EXPECT_EQ(reports.entries(), std::set<std::string>{"report.json"});
+  const auto report = parse_report(read_file(report_path));
+  ASSERT_TRUE(report.is_object());
+  EXPECT_EQ(report.value("interrupted", false), true);
+  EXPECT_EQ(report.value("verdict", ""), "interrupted");
+  for (const auto& end : report.at("context").at("worker_ends")) {
+    EXPECT_TRUE(end.value("failed", false));
+    EXPECT_TRUE(contains(end.value("how", ""), "killed: not stopped")) << end.dump();
+  }
+  expect_valid_report(report_path);
+}
+
 // The workers die with their parent: this test adopts them (a subreaper) to see them end.
 TEST_F(WorkerFault, OrphanedWorkersDieWithTheirParent) {
   ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);

@@ -8,14 +8,22 @@
 #include <cstddef>
 #include <functional>
 
+#include "base/failure.hpp"
 #include "engine/engine.hpp"
 #include "engine/supervisor.hpp"
 
 namespace pollscope {
 
+// A failure that only follows from another's: a near side whose peer ended (because the peer
+// failed). run_side_by_side reports the other.
+class ConsequentFailure : public Failure {
+ public:
+  using Failure::Failure;
+};
+
 // Runs `count` jobs side by side, each on a thread of its own (a single one on the calling
 // thread), and merges their outcomes in order. A failure in any fails the run, with the first
-// one's message (in job order).
+// one's message (in job order), a ConsequentFailure only when no job failed otherwise.
 [[nodiscard]] RunOutcome run_side_by_side(std::size_t count,
                                           const std::function<RunOutcome(std::size_t)>& job);
 

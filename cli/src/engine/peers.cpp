@@ -6,6 +6,7 @@
 // code as the near side, so that both sides are measured alike.
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -26,7 +27,8 @@ struct Parts {
   std::vector<PollerPart> far;
 };
 
-Parts split_parts(const Scenario& scenario, PairShare share, bool faults, std::size_t pollers) {
+Parts split_parts(const Scenario& scenario, const RunOptions& options, PairShare share, bool faults,
+                  std::size_t pollers) {
   Parts parts;
   for (std::size_t t = 0; t < pollers; ++t) {
     auto [near_channel, far_channel] = PeerChannel::make();
@@ -35,7 +37,8 @@ Parts split_parts(const Scenario& scenario, PairShare share, bool faults, std::s
     const bool part_faults = faults && t == 0;
     PollerPart near{{}, part_active, first, part_faults, Side::near, std::move(near_channel)};
     PollerPart far{{}, part_active, first, part_faults, Side::far, std::move(far_channel)};
-    for (LinkPair& pair : make_pairs(scenario.sockets.kind, share_of(share.pairs, pollers, t))) {
+    for (LinkPair& pair : make_pairs_until_stopped(
+             scenario.sockets.kind, share_of(share.pairs, pollers, t), options.stop)) {
       near.pairs.push_back(LinkPair{nullptr, std::move(pair.b), pair.two_way});
       far.pairs.push_back(LinkPair{std::move(pair.a), nullptr, pair.two_way});
     }
@@ -61,17 +64,20 @@ RunOutcome run_peer_process(const Scenario& scenario, const RunOptions& options,
   });
 }
 
-// The peer process's outcome, as its Supervisor collected it; its end is not a worker's.
+// The peer process's outcome, as its Supervisor collected it; its end is not a worker's, and a
+// failure names it as the peer process. Killed for not answering the user's stop, it sent
+// nothing: the run is interrupted, and the near side's figures stand.
 RunOutcome watch_peer_process(Supervisor& supervisor) {
-  RunOutcome peer = supervisor.run();
-  for (const WorkerEnd& end : peer.workers) {
-    if (end.failed) {
+  std::optional<RunOutcome> peer = supervisor.collect();
+  for (const WorkerEnd& end : supervisor.ends()) {
+    if (end.failed && !end.unanswered_stop) {
       throw Failure::environment(fmt::format("the peer process (pid {}) {}", end.pid, end.how));
     }
   }
-  peer.workers.clear();
-  peer.peak_rss_kib = 0;
-  return peer;
+  RunOutcome outcome = peer ? std::move(*peer) : RunOutcome();
+  outcome.workers.clear();
+  outcome.peak_rss_kib = 0;
+  return outcome;
 }
 
 }  // namespace
@@ -83,7 +89,7 @@ RunOutcome run_with_peers(const Scenario& scenario, const RunOptions& options, P
   // Calibrated before a peer process forks, which then reads the very same clock: one-way
   // latencies subtract stamps taken on both sides.
   (void)Clock::get();
-  Parts parts = split_parts(scenario, share, faults, pollers);
+  Parts parts = split_parts(scenario, options, share, faults, pollers);
   if (scenario.sockets.peer == PeerPlacement::thread) {
     // Near part t is job 2t, its peer job 2t + 1.
     return run_side_by_side(2 * pollers, [&](std::size_t job) {

@@ -10,6 +10,7 @@
 
 #include "base/failure.hpp"
 #include "engine/callgrind_zone.hpp"
+#include "engine/fan_out.hpp"
 #include "engine/poller.hpp"
 
 namespace pollscope {
@@ -19,6 +20,28 @@ namespace {
 constexpr std::uint64_t kDrainNs = 1'000'000'000;  // in-flight messages get this long to arrive
 constexpr std::uint64_t kProgressNs = 1'000'000'000;
 constexpr double kLongestWaitNs = 100e6;
+// Sends one tick makes at most, however far behind the schedule is: the rest wait for the next,
+// so that the loop still polls, reads and sees its deadline and a stop.
+constexpr std::size_t kMostSendsPerTick = 1024;
+
+// An open loop's messages still owed when it stops were never written: not sent, and not in
+// flight (nor waited for by the peer), but late sends, so that the phase ends near its time
+// instead of writing a backlog its socket could not take.
+void unsend_owed(PhaseRun& run, std::vector<End>& ends) {
+  for (End& end : ends) {
+    const std::uint64_t owed = end.owed.size();
+    if (owed == 0) continue;
+    for (const Stamps& stamps : end.owed) {
+      run.figures.late_sends += stamps.actual > stamps.intended + kLateSendNs ? 0 : 1;
+    }
+    run.figures.sent -= owed;
+    run.sent_healthy -= owed;
+    run.in_flight -= std::min(run.in_flight, owed);
+    std::uint32_t& pair = run.pair_in_flight[end.pair];
+    pair -= static_cast<std::uint32_t>(std::min<std::uint64_t>(pair, owed));
+    end.owed.clear();
+  }
+}
 
 }  // namespace
 
@@ -80,11 +103,21 @@ void Poller::start_traffic(PhaseRun& run) {
   if (const Replay* replay = replay_of(run.phase); replay && side_ != Side::near) {
     plan_replay(run, *replay);
   }
-  if (run.open_loop || run.starters.empty()) return;
-  const auto in_flight = std::get<ClosedLoop>(run.phase.load).in_flight;
-  for (std::size_t e : run.starters) {
-    for (std::uint32_t i = 0; i < in_flight && run.figures.sent < run.budget; ++i) send(run, e, 0);
+  if (!run.open_loop && !run.starters.empty()) {
+    const auto in_flight = std::get<ClosedLoop>(run.phase.load).in_flight;
+    for (std::size_t e : run.starters) {
+      for (std::uint32_t i = 0; i < in_flight && run.figures.sent < run.budget; ++i) {
+        send(run, e, 0);
+      }
+    }
   }
+  // A phase that ends after its messages, whose faults left no pair to carry them (a closed loop
+  // goes on only on a healthy pair: a faulted one's messages are never answered), would never
+  // end: it ends now, once what is in flight has arrived.
+  const bool carried = std::any_of(run.starters.begin(), run.starters.end(), [&](std::size_t e) {
+    return run.open_loop || pair_state_[ends_[e].pair] == PairState::healthy;
+  });
+  if (run.phase.messages && side_ != Side::near && !carried) run.budget = run.figures.sent;
 }
 
 // This poller's part of the replay, from now: the messages of the flows its active pairs carry
@@ -114,6 +147,7 @@ void Poller::stop_sending(PhaseRun& run, std::uint64_t now) {
   run.running = false;
   run.sending = false;
   run.drain_until = now + kDrainNs;
+  if (run.sends.active()) unsend_owed(run, ends_);
   if (peer_ && !peer_gone_) peer_->tell_stopped(run.sent_healthy);
 }
 
@@ -151,7 +185,8 @@ int Poller::tick(PhaseRun& run) {
 
 // The open loop's sends that are due, or the replay's.
 void Poller::send_due(PhaseRun& run, std::uint64_t now) {
-  while (run.figures.sent < run.budget) {
+  for (std::size_t made = 0;
+       made < kMostSendsPerTick && run.figures.sent < run.budget && !stopped(); ++made) {
     if (const auto slot = run.replay.take(now)) {
       send(run, run.starter_of[slot->pair], slot->due_ns, slot->bytes);
       continue;
@@ -195,12 +230,14 @@ void Poller::hear_peer(PhaseRun& run) {
   if (run.peer_sent || peer_gone_) return;
   peer_gone_ = true;
   if (side_ == Side::near && !stopped()) {
-    throw Failure::environment(fmt::format("the peer ({}) ended during phase {}",
-                                           to_string(scenario_.sockets.peer), run.phase.name));
+    throw ConsequentFailure(kExitEnvironment,
+                            fmt::format("the peer ({}) ended during phase {}",
+                                        to_string(scenario_.sockets.peer), run.phase.name));
   }
 }
 
 void Poller::end_phase(PhaseRun& run) {
+  if (run.open_loop) unsend_owed(run, ends_);  // a replay's backlog the drain did not write
   std::uint64_t lost = run.in_flight;
   if (peer_) {
     if (!run.peer_sent && !stopped() && !peer_gone_) {

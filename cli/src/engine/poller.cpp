@@ -3,6 +3,7 @@
 #include "engine/poller.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 #include "base/failure.hpp"
 
@@ -11,11 +12,34 @@ namespace pollscope {
 using libpoll::Interest;
 using libpoll::Token;
 
+namespace {
+
+// Pairs and registrations are made this many at a time between looks at the stop flag: a worker
+// of scale_100k makes 8,000 pairs and 16,000 registrations, seconds on a loaded machine.
+constexpr std::size_t kSetUpBatch = 256;
+
+bool stop_set(const std::atomic<bool>* stop) {
+  return stop != nullptr && stop->load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+std::vector<LinkPair> make_pairs_until_stopped(SocketKind kind, std::size_t count,
+                                               const std::atomic<bool>* stop) {
+  std::vector<LinkPair> pairs;
+  pairs.reserve(count);
+  while (pairs.size() < count && !stop_set(stop)) {
+    auto batch = make_pairs(kind, std::min(kSetUpBatch, count - pairs.size()));
+    std::move(batch.begin(), batch.end(), std::back_inserter(pairs));
+  }
+  return pairs;
+}
+
 Poller::Poller(const Scenario& scenario, const RunOptions& options, std::size_t pairs,
                std::size_t active, std::size_t first_active, bool inject_faults)
     : Poller(scenario, options,
-             PollerPart{make_pairs(scenario.sockets.kind, pairs), active, first_active,
-                        inject_faults, Side::both, std::nullopt}) {}
+             PollerPart{make_pairs_until_stopped(scenario.sockets.kind, pairs, options.stop),
+                        active, first_active, inject_faults, Side::both, std::nullopt}) {}
 
 Poller::Poller(const Scenario& scenario, const RunOptions& options, PollerPart part)
     : scenario_(scenario),
@@ -47,15 +71,26 @@ Poller::Poller(const Scenario& scenario, const RunOptions& options, PollerPart p
     if (holds_peer_ends() && pairs_[i].two_way) add_end(*pairs_[i].a, i);
     if (holds_registered_ends()) add_end(*pairs_[i].b, i);
   }
-  for (std::size_t e = 0; e < ends_.size(); ++e) register_end(e);
-  if (peer_) {
+  register_ends();
+  // Stopped during set-up, the run ends here: no phase runs, and teardown undoes what was done.
+  set_up_cut_short_ = stopped();
+  if (set_up_cut_short_) return;
+  if (scenario.capture) start_capture();
+  calibrate();
+}
+
+// Every end, then the channel to the peer; the ends a few at a time, until a stop.
+void Poller::register_ends() {
+  for (std::size_t e = 0; e < ends_.size(); ++e) {
+    if (e % kSetUpBatch == 0 && stopped()) return;
+    register_end(e);
+  }
+  if (peer_ && !stopped()) {
     auto registered =
         poll_->registry().register_source(peer_->source(), Token{kPeerToken}, Interest::readable);
     if (!registered) throw Failure::environment("register: " + registered.error().message());
     peer_registered_ = true;
   }
-  if (scenario.capture) start_capture();
-  calibrate();
 }
 
 RunOutcome Poller::run() {
@@ -124,7 +159,7 @@ bool Poller::meet_peer(std::size_t phase) {
 }
 
 bool Poller::stopped() const {
-  return options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed);
+  return stop_set(options_.stop);
 }
 
 // What one clock read and one histogram record cost here, so that the report can say what

@@ -6,6 +6,7 @@
 // loop: schedule, poll, dispatch), traffic.cpp (sending and reading messages), toggles.cpp and
 // faults.cpp.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -74,6 +75,11 @@ struct PollerPart {
   std::optional<PeerChannel> peer;
 };
 
+// `count` pairs of `kind`, made a few at a time: fewer once `stop` is set, so that a stop during
+// the set-up of thousands of pairs is answered at once, not after it.
+[[nodiscard]] std::vector<LinkPair> make_pairs_until_stopped(SocketKind kind, std::size_t count,
+                                                             const std::atomic<bool>* stop);
+
 class Poller {
  public:
   // `pairs` pairs, of which the first `active` carry traffic (the run's from `first_active` on);
@@ -87,6 +93,7 @@ class Poller {
  private:
   [[nodiscard]] std::uint64_t now_ns() const noexcept { return clock_.now_ns(); }
   [[nodiscard]] bool stopped() const;
+  void register_ends();
   void add_end(Link& link, std::size_t pair);
   [[nodiscard]] bool meet_peer(std::size_t phase);
   void calibrate();
@@ -160,6 +167,7 @@ class Poller {
   std::size_t first_active_;
   bool inject_faults_;
   bool faults_injected_ = false;
+  bool set_up_cut_short_ = false;  // stopped during set-up: fewer pairs, not all registered
   // This poller's part of the scenario's rates: open-loop sends and rate toggles are given for
   // the whole run, and go where the traffic is.
   double share_;

@@ -11,10 +11,13 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <fstream>
+#include <string>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "engine/clock.hpp"
 #include "engine/wire.hpp"
 #include "libpoll/libpoll.hpp"
 
@@ -24,6 +27,9 @@ namespace {
 
 constexpr int kTickMs = 50;                // a death or a stop is noticed within this
 constexpr std::uint64_t kGraceMs = 1'500;  // told to stop, a worker has this long to answer
+// and this much longer per descriptor slot it holds: its teardown deregisters and closes each,
+// and a worker of scale_100k (16,000 descriptors, 12 workers on 2 cores) needs over 1.5 s.
+constexpr double kGraceMsPerSlot = 0.05;
 constexpr std::uint64_t kSetupMarginMs = 30'000;
 
 std::uint64_t now_ms() {
@@ -35,6 +41,20 @@ std::uint64_t now_ms() {
 std::string signal_name(int signal) {
   const char* name = ::sigabbrev_np(signal);
   return fmt::format("signal {} (SIG{})", signal, name != nullptr ? name : "?");
+}
+
+// The size of a process's descriptor table (FDSize in /proc/PID/status): cheap to read, and
+// within twice the descriptors it holds. 0 when it is gone.
+std::uint64_t descriptor_slots(pid_t pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string key; status >> key;) {
+    if (key == "FDSize:") {
+      std::uint64_t slots = 0;
+      status >> slots;
+      return slots;
+    }
+  }
+  return 0;
 }
 
 int open_pidfd(pid_t pid) {
@@ -121,6 +141,19 @@ void Supervisor::reap(Watched& worker) {
     worker.end.how = fmt::format("exit {}", WEXITSTATUS(status));
     worker.end.failed = worker.text.empty();  // it ended without a word
   }
+  if (!worker.end.failed && stopped_unasked(worker)) {
+    worker.end.how += ", stopped early by a signal sent to it alone";
+    worker.end.failed = true;  // the others are stopped: the run is cut short
+  }
+}
+
+// A worker that stopped early (SIGINT or SIGTERM, handled as a stop) when neither the user nor
+// this supervisor asked it to: a signal sent to it alone cut its share short, a failure.
+bool Supervisor::stopped_unasked(const Watched& worker) const {
+  if (user_stopped() || grace_until_ms_) return false;
+  const auto message = decode_message(worker.text);
+  const auto* sent = std::get_if<RunOutcome>(&message);
+  return sent != nullptr && sent->interrupted;
 }
 
 // A worker stopped (SIGSTOP, SIGTSTP) will answer nothing: caught at once, not at the deadline.
@@ -134,16 +167,27 @@ void Supervisor::check_stopped(Watched& worker) {
 
 void Supervisor::stop_all(std::uint64_t now) {
   if (grace_until_ms_) return;
-  grace_until_ms_ = now + kGraceMs;
+  std::uint64_t slots = 0;
   for (Watched& worker : workers_) {
-    if (!worker.ended) ::kill(worker.process.pid, SIGINT);
+    if (worker.ended) continue;
+    ::kill(worker.process.pid, SIGINT);
+    slots = std::max(slots, descriptor_slots(worker.process.pid));
   }
+  grace_ms_ = kGraceMs + static_cast<std::uint64_t>(static_cast<double>(slots) * kGraceMsPerSlot);
+  grace_until_ms_ = now + grace_ms_;
 }
 
 void Supervisor::kill_remaining(const std::string& how) {
   for (Watched& worker : workers_) {
-    if (!worker.ended) fail(worker, how);
+    if (worker.ended) continue;
+    // Too slow to answer the user's stop: the run was interrupted, not failed.
+    if (!worker.end.failed) worker.end.unanswered_stop = user_stopped();
+    fail(worker, how);
   }
+}
+
+bool Supervisor::user_stopped() const {
+  return options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed);
 }
 
 bool Supervisor::all_ended() const {
@@ -155,20 +199,21 @@ bool Supervisor::all_ended() const {
 
 // Every tick: a stop asked for, a worker stopped or failed, a grace or the deadline run out.
 void Supervisor::watch(std::uint64_t now) {
-  if (options_.stop != nullptr && options_.stop->load(std::memory_order_relaxed)) stop_all(now);
+  if (user_stopped()) stop_all(now);
   for (Watched& worker : workers_) {
     if (!worker.ended) check_stopped(worker);
     if (worker.end.failed) stop_all(now);
   }
   if (grace_until_ms_ && now >= *grace_until_ms_) {
-    kill_remaining(fmt::format("killed: not stopped {} ms after being told to", kGraceMs));
+    kill_remaining(fmt::format("killed: not stopped {} ms after being told to", grace_ms_));
   }
   if (now >= deadline_ms_) kill_remaining("killed: no answer before the run's deadline");
 }
 
-RunOutcome Supervisor::run() {
+std::optional<RunOutcome> Supervisor::collect() {
   auto poll = libpoll::Poll::create();
   if (!poll) throw Failure::environment("poll: " + poll.error().message());
+  own_backend_ = poll->backend();
   const libpoll::Registry& registry = poll->registry();
   for (std::size_t i = 0; i < workers_.size(); ++i) {
     for (int fd : {workers_[i].process.pipe, workers_[i].pidfd}) {
@@ -199,14 +244,24 @@ RunOutcome Supervisor::run() {
   return merged();
 }
 
+RunOutcome Supervisor::run() {
+  std::optional<RunOutcome> outcome = collect();
+  if (!outcome) throw Failure::environment(no_worker_outcome(ends()));
+  return std::move(*outcome);
+}
+
+std::vector<WorkerEnd> Supervisor::ends() const {
+  std::vector<WorkerEnd> ends;
+  for (const Watched& worker : workers_) ends.push_back(worker.end);
+  return ends;
+}
+
 // What the workers sent, merged, with how each ended. A Failure a worker reported itself (it
 // could not run) is thrown as before; a worker that died leaves the others' outcome, marked.
-RunOutcome Supervisor::merged() {
+std::optional<RunOutcome> Supervisor::merged() {
   std::optional<RunOutcome> outcome;
   std::optional<Failure> failure;
-  std::vector<WorkerEnd> ends;
-  for (Watched& worker : workers_) {
-    ends.push_back(worker.end);
+  for (const Watched& worker : workers_) {
     if (worker.end.failed) continue;
     auto message = decode_message(worker.text);
     if (auto* failed = std::get_if<Failure>(&message)) {
@@ -218,18 +273,19 @@ RunOutcome Supervisor::merged() {
     }
   }
   if (failure) throw *failure;
+  if (!outcome && !user_stopped()) return std::nullopt;
+  // Stopped by the user before any worker sent a word: a report of nothing, interrupted, on the
+  // backend asked for (or this machine's default, which the workers' own Polls would name).
   if (!outcome) {
-    RunOutcome none;
-    none.workers = ends;
-    throw Failure::environment(*worker_failure(none));
+    outcome.emplace().interrupted = true;
+    outcome->backend = std::string(libpoll::to_string(options_.backend.value_or(own_backend_)));
+    outcome->clock = std::string(Clock::get().name());
   }
   // The others were stopped by this supervisor, not by the user: no interruption to report.
-  if (options_.stop == nullptr || !options_.stop->load(std::memory_order_relaxed)) {
-    outcome->interrupted = false;
-  }
-  outcome->workers = std::move(ends);
+  if (!user_stopped()) outcome->interrupted = false;
+  outcome->workers = ends();
   outcome->peak_rss_kib = own_peak_rss_kib();
-  return std::move(*outcome);
+  return outcome;
 }
 
 }  // namespace pollscope

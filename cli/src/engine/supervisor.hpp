@@ -2,9 +2,10 @@
 
 // The parent of worker processes watches them on a libpoll Poll of its own: each worker's pipe
 // (its outcome) and a pidfd (its end). A worker that dies, stops (SIGSTOP) or stops answering
-// (the deadline) is noticed within a tick; the others are told to stop and given a grace; what
-// the rest sent is merged and marked with which worker ended how. SIGINT always ends the run
-// within two seconds: workers that do not stop in the grace are killed. No worker is left
+// (the deadline) is noticed within a tick; the others are told to stop and given a grace (1.5 s,
+// longer for workers holding thousands of descriptors); what the rest sent is merged and marked
+// with which worker ended how. A stop the user asked for ends the run within that grace, as an
+// interrupted run: workers that do not stop in it are killed, and marked. No worker is left
 // running or unreaped.
 
 #include <sys/types.h>
@@ -40,7 +41,14 @@ class Supervisor {
 
   void adopt(WorkerProcess worker);
   // Watches until every worker has ended; the merged outcome, or the Failure a worker reported.
+  // When none sent an outcome (and the user did not stop the run), a Failure naming the first
+  // worker that failed.
   RunOutcome run();
+  // As run(), for a caller that words a failure itself (the peer process is no worker): none
+  // when no worker sent an outcome and the user did not stop the run; ends() says why.
+  std::optional<RunOutcome> collect();
+  // How each worker ended, once collect() or run() returned.
+  [[nodiscard]] std::vector<WorkerEnd> ends() const;
 
  private:
   struct Watched {
@@ -59,13 +67,18 @@ class Supervisor {
   void stop_all(std::uint64_t now_ms);
   void kill_remaining(const std::string& how);
   void watch(std::uint64_t now_ms);
-  RunOutcome merged();
+  std::optional<RunOutcome> merged();
   [[nodiscard]] bool all_ended() const;
+  [[nodiscard]] bool user_stopped() const;
+  [[nodiscard]] bool stopped_unasked(const Watched& worker) const;
 
   const RunOptions& options_;
   std::uint64_t deadline_ms_;
   std::vector<Watched> workers_;
-  std::optional<std::uint64_t> grace_until_ms_;  // once the workers were told to stop
+  // Once the workers were told to stop: by the user, or by this supervisor after a failure.
+  std::optional<std::uint64_t> grace_until_ms_;
+  libpoll::Backend own_backend_{};
+  std::uint64_t grace_ms_ = 0;  // its length, by the descriptors the workers hold
 };
 
 }  // namespace pollscope

@@ -1,5 +1,6 @@
 // Poller threads: each a Poller with its own Poll over its part of the process's pairs, merged
-// like worker processes. A failure in any thread fails the run, with that thread's message.
+// like worker processes. A failure in any thread fails the run, with that thread's message (the
+// cause's, when another thread's only follows from it).
 
 #include <algorithm>
 #include <exception>
@@ -11,6 +12,20 @@
 #include "scenario/split.hpp"
 
 namespace pollscope {
+
+namespace {
+
+bool is_consequent(const std::exception_ptr& failure) {
+  try {
+    std::rethrow_exception(failure);
+  } catch (const ConsequentFailure&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
 
 RunOutcome run_side_by_side(std::size_t count, const std::function<RunOutcome(std::size_t)>& job) {
   std::vector<RunOutcome> outcomes(count);
@@ -29,6 +44,10 @@ RunOutcome run_side_by_side(std::size_t count, const std::function<RunOutcome(st
     std::vector<std::thread> running;
     for (std::size_t t = 0; t < count; ++t) running.emplace_back(run_one, t);
     for (auto& thread : running) thread.join();
+  }
+  // The cause first: a near side's "the peer ended" hides why its peer did (say, EMFILE).
+  for (const auto& failure : failures) {
+    if (failure && !is_consequent(failure)) std::rethrow_exception(failure);
   }
   for (const auto& failure : failures) {
     if (failure) std::rethrow_exception(failure);

@@ -4,18 +4,23 @@
 // per interval, catching up on the ticks a slow poll made them miss.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <optional>
 
 namespace pollscope {
 
+// An open-loop send this long after its tick is late (the report's late_sends).
+inline constexpr std::uint64_t kLateSendNs = 1'000'000;
+
 class Ticker {
  public:
   Ticker() = default;  // never due
   // `per_second` ticks a second from `start_ns`; the first is due at `start_ns + first_after`
-  // intervals.
+  // intervals. A rate so small that its interval is no finite number of nanoseconds never ticks
+  // (its first tick would be NaN, which every comparison calls due).
   Ticker(double per_second, std::uint64_t start_ns, double first_after)
-      : interval_ns_(per_second > 0 ? 1e9 / per_second : 0),
+      : interval_ns_(per_second > 0 && std::isfinite(1e9 / per_second) ? 1e9 / per_second : 0),
         next_ns_(static_cast<double>(start_ns) + first_after * interval_ns_) {}
 
   [[nodiscard]] bool active() const noexcept { return interval_ns_ > 0; }

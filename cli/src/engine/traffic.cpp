@@ -1,7 +1,9 @@
 // Messages: sending them (stamped), writing what a socket buffer could not take yet, and reading
 // them back to would-block, as the edge-triggered contract asks.
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <utility>
 
@@ -13,7 +15,15 @@ using libpoll::Interest;
 
 namespace {
 
-constexpr std::uint64_t kLateNs = 1'000'000;  // an open-loop send later than this is late
+// The messages an end of an open loop at a rate may owe: a second of its pair's schedule (what
+// the memory budget counts, scenario/memory.hpp). Past that the loop is a second behind, and
+// more would grow without bound while the socket cannot take them. Other loads owe less: a
+// closed loop its in-flight count, a replay at most its schedule.
+std::size_t most_owed(const PhaseRun& run) {
+  if (!run.sends.active() || run.starters.empty()) return SIZE_MAX;
+  const double per_pair = run.figures.target_rate / static_cast<double>(run.starters.size());
+  return static_cast<std::size_t>(std::max(1.0, std::ceil(per_pair)));
+}
 
 }  // namespace
 
@@ -25,6 +35,11 @@ void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended, std::uin
   LinkPair& pair = pairs_[end.pair];
   const PairState state = pair_state_[end.pair];
   if (state != PairState::healthy && !still_takes_data(state)) return;
+  const bool full = !end.outbox.empty() || !end.owed.empty();  // the socket took all it could
+  if (state == PairState::healthy && full && end.owed.size() >= most_owed(run)) {
+    ++run.figures.late_sends;  // never sent: the schedule is a second ahead of the socket
+    return;
+  }
   Link& writer = pair.two_way ? *end.link : *pair.a;
   const auto actual = now_ns();
   ++clock_reads_;
@@ -32,7 +47,7 @@ void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended, std::uin
   const Stamps stamps{intended, actual};
   build_message(stamps, bytes, run.framing);
   const std::vector<std::byte>& message = scratch_;
-  if (run.open_loop && actual > intended + kLateNs) ++run.figures.late_sends;
+  if (run.open_loop && actual > intended + kLateSendNs) ++run.figures.late_sends;
   ++run.figures.sent;
   if (run.framing.is_variable()) run.figures.replay_bytes_sent += bytes;
   if (state != PairState::healthy) {
@@ -42,7 +57,7 @@ void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended, std::uin
   ++run.in_flight;
   ++run.pair_in_flight[end.pair];
   ++run.sent_healthy;
-  if (!end.outbox.empty() || !end.owed.empty()) {  // the socket is full: the stamps wait
+  if (full) {  // the socket is full: the stamps wait
     end.owed.push_back(stamps);
     if (run.framing.is_variable()) end.owed_bytes.push_back(bytes);
     return;

@@ -20,6 +20,12 @@ void RunOutcome::merge(const RunOutcome& other) {
     phases[i].leaks.insert(phases[i].leaks.end(), other.phases[i].leaks.begin(),
                            other.phases[i].leaks.end());
   }
+  // A poller stopped early may have run fewer phases than another: the later ones are the other's.
+  for (std::size_t i = phases.size(); i < other.phases.size(); ++i) {
+    phases.push_back(other.phases[i]);
+  }
+  if (backend.empty()) backend = other.backend;
+  if (clock.empty()) clock = other.clock;
   merge_figures(overall, other.overall, Combine::parallel);
   leaks.insert(leaks.end(), other.leaks.begin(), other.leaks.end());
   interrupted = interrupted || other.interrupted;
@@ -27,12 +33,22 @@ void RunOutcome::merge(const RunOutcome& other) {
 
 std::optional<std::string> worker_failure(const RunOutcome& outcome) {
   for (const WorkerEnd& end : outcome.workers) {
-    if (end.failed) {
+    if (end.failed && !end.unanswered_stop) {
       return fmt::format("worker {} (pid {}) {}: the report holds what the others collected",
                          end.index, end.pid, end.how);
     }
   }
   return std::nullopt;
+}
+
+std::string no_worker_outcome(const std::vector<WorkerEnd>& ends) {
+  for (const WorkerEnd& end : ends) {
+    if (end.failed) {
+      return fmt::format("worker {} (pid {}) {}, and no worker sent its outcome: no report",
+                         end.index, end.pid, end.how);
+    }
+  }
+  return "no worker sent its outcome: no report";
 }
 
 }  // namespace pollscope

@@ -33,6 +33,9 @@ struct WorkerEnd {
   int pid = 0;
   std::string how;  // "exit 0", "killed by signal 9 (SIGKILL)", "stopped by signal 19 (SIGSTOP)"
   bool failed = false;  // it ended without sending its outcome: the report lacks its share
+  // Killed for not ending within its grace after the user's stop: the run was interrupted, and
+  // this is no failure of the machine (the report lacks its share all the same).
+  bool unanswered_stop = false;
   std::uint64_t peak_rss_kib = 0;
 };
 
@@ -54,7 +57,12 @@ struct RunOutcome {
 };
 
 // With worker processes: the first worker that ended without its outcome (died, stopped, hung),
-// as one line naming its index, pid and how it ended; nothing when none did.
+// as one line naming its index, pid and how it ended; nothing when none did. One killed after
+// the user's stop is no failure: the run was interrupted.
 [[nodiscard]] std::optional<std::string> worker_failure(const RunOutcome& outcome);
+
+// When no worker sent its outcome: one line naming the first that failed, and that there is no
+// report.
+[[nodiscard]] std::string no_worker_outcome(const std::vector<WorkerEnd>& ends);
 
 }  // namespace pollscope

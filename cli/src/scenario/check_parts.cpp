@@ -1,5 +1,10 @@
 // The checks of a scenario's parts: sockets, phases (load and toggle) and faults.
 
+#include <array>
+#include <optional>
+#include <string_view>
+#include <utility>
+
 #include "libpoll/audit.hpp"
 #include "scenario/checker.hpp"
 #include "scenario/split.hpp"
@@ -57,12 +62,62 @@ bool Checker::check_wake_sockets(const std::string& path, const Sockets& sockets
 
 namespace {
 
+constexpr double kMinRate = 0.001;  // the slowest rate: one every 1000 s
+
 // Whether a phase document asks for a replay (its load is checked later).
 bool asks_replay(const json& phase) {
   const auto load = phase.find("load");
   if (load == phase.end() || !load->is_object()) return false;
   const auto mode = load->find("mode");
   return mode != load->end() && *mode == "replay";
+}
+
+// Of the faults, in the order the engine takes pairs for them (active pairs first), the key of
+// the one that leaves none of `active` pairs to carry a phase's messages, if one does. A closed
+// loop needs a healthy pair (a faulted pair's messages are never answered); an open loop also
+// sends on a dropped or dup'd source's pair, whose file still takes data.
+std::optional<std::string_view> last_carrier_taken_by(const Faults& faults, std::uint64_t active,
+                                                      bool open) {
+  const std::array<std::pair<std::string_view, std::uint32_t>, 4> order{{
+      {"dup_then_close", faults.dup_then_close},
+      {"leak", faults.leak},
+      {"close_before_deregister", faults.close_before_deregister},
+      {"peer_reset", faults.peer_reset},
+  }};
+  std::uint64_t taken = 0;
+  std::uint64_t silenced = 0;
+  for (const auto& [key, count] : order) {
+    const std::uint64_t now = std::min<std::uint64_t>(active, taken + count);
+    if (!open || (key != "dup_then_close" && key != "leak")) silenced += now - taken;
+    taken = now;
+    if (active > 0 && count > 0 && silenced == active) return key;
+  }
+  return std::nullopt;
+}
+
+// Faults injected at a phase stay for the phases after it. One that ends after its messages
+// needs a pair to carry them in the poller that takes the faults (the first of the first
+// worker): without one, its share of the messages is never sent and the phase never ends.
+std::optional<std::pair<std::string_view, std::string>> strands_messages(const Scenario& scenario,
+                                                                         const Faults& faults) {
+  if (!faults.phase) return std::nullopt;
+  const std::uint64_t active =
+      largest_share(largest_share(scenario.sockets.active, scenario.workers), scenario.threads);
+  bool injected = false;
+  for (const Phase& phase : scenario.phases) {
+    injected = injected || phase.name == *faults.phase;
+    if (!injected || !phase.messages) continue;
+    const bool open = std::holds_alternative<OpenLoop>(phase.load);
+    const auto key = last_carrier_taken_by(faults, active, open);
+    if (!key) continue;
+    return std::pair{
+        *key, fmt::format("the faults injected at phase {} take all {} active pairs of the poller "
+                          "that holds them, leaving phase {} no {} to send its messages on (it "
+                          "would never end): lower the faults or raise sockets.active",
+                          quote(*faults.phase), active, quote(phase.name),
+                          open ? "pair whose file still takes data" : "healthy pair")};
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -213,6 +268,14 @@ bool Checker::read_rate(const json& object, const std::string& path, std::string
     return fail(rate_path, fmt::format("must be greater than 0 and at most {}, got {}",
                                        static_cast<std::uint64_t>(high), shown(rate)));
   }
+  // A slower rate's interval (1e9 / rate ns) is no number of nanoseconds a schedule can keep: at
+  // 1e-300 it is infinite, and its ticks NaN. (A replay's speed is held to a schedule of at most
+  // an hour, load.cpp.)
+  if (key == "rate_per_second" && number < kMinRate) {
+    return fail(rate_path, fmt::format("must be at least {} (a slower schedule's interval is "
+                                       "no number of nanoseconds pollscope can keep), got {}",
+                                       kMinRate, shown(rate)));
+  }
   *out = number;
   return true;
 }
@@ -288,6 +351,9 @@ bool Checker::check_faults(const json& value, const std::string& path, const Sce
                             : fmt::format("the faults add up to {} pairs, more than "
                                           "sockets.count ({})",
                                           total, sockets.count));
+  }
+  if (const auto stranded = strands_messages(scenario, *faults)) {
+    return fail(json_child(path, stranded->first), stranded->second);
   }
   return true;
 }

@@ -1,6 +1,7 @@
 #include "scenario/memory.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include <fmt/format.h>
 
@@ -20,10 +21,12 @@ std::uint64_t replay_buffering_bytes(const Scenario& scenario, const ReplayTrace
 }
 
 // The messages one pair may owe at once: its in-flight count in a closed loop; in an open loop,
-// a second of the whole schedule (the drain pollscope allows), should one pair fall behind.
+// a second of the whole schedule, should one pair carry it all (faults silenced the others). The
+// engine owes a pair no more than a second of its schedule (engine/traffic.cpp): the rest of a
+// loop that far behind is not sent, but counted late.
 std::uint64_t messages_owed(const Phase& phase) {
   if (const auto* closed = std::get_if<ClosedLoop>(&phase.load)) return closed->in_flight;
-  return static_cast<std::uint64_t>(std::get<OpenLoop>(phase.load).rate_per_second);
+  return static_cast<std::uint64_t>(std::ceil(std::get<OpenLoop>(phase.load).rate_per_second));
 }
 
 }  // namespace

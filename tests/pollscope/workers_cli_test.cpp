@@ -218,6 +218,8 @@ TEST(WorkersStop, WorkersKilledAfterTheUsersStopStillGiveAnInterruptedReport) {
     EXPECT_TRUE(end.value("failed", false));
     EXPECT_TRUE(contains(end.value("how", ""), "killed: not stopped")) << end.dump();
   }
+  // Their shares after the stop are missing: the report says so, as for any killed worker.
+  EXPECT_TRUE(contains(report.value("incomplete", ""), "killed: not stopped")) << report.dump();
   expect_valid_report(report_path);
 }
 

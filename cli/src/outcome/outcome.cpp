@@ -31,14 +31,27 @@ void RunOutcome::merge(const RunOutcome& other) {
   interrupted = interrupted || other.interrupted;
 }
 
-std::optional<std::string> worker_failure(const RunOutcome& outcome) {
+namespace {
+
+std::optional<std::string> first_failed(const RunOutcome& outcome, bool with_unanswered_stop) {
   for (const WorkerEnd& end : outcome.workers) {
-    if (end.failed && !end.unanswered_stop) {
+    if (end.failed && (with_unanswered_stop || !end.unanswered_stop)) {
       return fmt::format("worker {} (pid {}) {}: the report holds what the others collected",
                          end.index, end.pid, end.how);
     }
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::string> worker_failure(const RunOutcome& outcome) {
+  return first_failed(outcome, false);
+}
+
+std::optional<std::string> missing_share(const RunOutcome& outcome) {
+  if (auto failure = first_failed(outcome, false)) return failure;
+  return first_failed(outcome, true);
 }
 
 std::string no_worker_outcome(const std::vector<WorkerEnd>& ends) {

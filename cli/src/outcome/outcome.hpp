@@ -60,6 +60,9 @@ struct RunOutcome {
 // as one line naming its index, pid and how it ended; nothing when none did. One killed after
 // the user's stop is no failure: the run was interrupted.
 [[nodiscard]] std::optional<std::string> worker_failure(const RunOutcome& outcome);
+// The same, counting one killed after the user's stop too: the report's "incomplete", since its
+// share after the stop is missing all the same.
+[[nodiscard]] std::optional<std::string> missing_share(const RunOutcome& outcome);
 
 // When no worker sent its outcome: one line naming the first that failed, and that there is no
 // report.

@@ -125,7 +125,7 @@ json make_report(const Scenario& scenario, const RunOutcome& outcome,
   const bool passed = evaluate_thresholds(scenario, report);
   report["interrupted"] = outcome.interrupted;
   report["verdict"] = outcome.interrupted ? "interrupted" : (passed ? "pass" : "fail");
-  if (const auto failure = worker_failure(outcome)) {  // a partial report: a worker's share lacks
+  if (const auto failure = missing_share(outcome)) {  // a partial report: a worker's share lacks
     report["incomplete"] = *failure;
     if (report["verdict"] == "pass") report["verdict"] = "fail";
   }

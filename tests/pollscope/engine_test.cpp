@@ -541,30 +541,14 @@ TEST(EngineLimitTest, MoreDescriptorsThanOneProcessMayHoldIsAClearErrorBeforeAny
 // The failure run_scenario throws under a hard descriptor limit of `hard`, from a child process (a
 // lowered hard limit cannot be raised again).
 std::string failure_under_hard_limit(const Scenario& scenario, rlim_t hard) {
-  int pipe_fds[2];
-  if (::pipe(pipe_fds) != 0) return "pipe failed";
-  const pid_t child = ::fork();
-  if (child == 0) {
-    ::close(pipe_fds[0]);
-    const rlimit limit{hard, hard};
-    std::string message = "no failure";
-    try {
-      if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) throw std::runtime_error("setrlimit");
-      (void)run_scenario(scenario, {});
-    } catch (const std::exception& error) {
-      message = error.what();
-    }
-    (void)!::write(pipe_fds[1], message.data(), message.size());
-    ::_exit(0);
-  }
-  ::close(pipe_fds[1]);
-  std::string message;
-  char buffer[512];
-  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) message.append(buffer, n);
-  ::close(pipe_fds[0]);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  return message;
+  return in_child(
+      [&]() -> std::string {
+        const rlimit limit{hard, hard};
+        if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) return "setrlimit";
+        (void)run_scenario(scenario, {});
+        return "no failure";
+      },
+      60);
 }
 
 // Each poller holds descriptors of its own (its Poll, and with a peer elsewhere the peer's Poll

@@ -163,6 +163,20 @@ TEST_P(RegistryTest, RegularFilesCannotBeWatched) {
   EXPECT_EQ(result.error(), std::errc::operation_not_permitted);
 }
 
+// A device whose driver cannot be polled (/dev/null: stdin redirected from it) is always ready,
+// like a regular file: refused at the call on every backend, not reported at every poll.
+TEST_P(RegistryTest, DevicesThatCannotBePolledCannotBeWatched) {
+  for (const char* path : {"/dev/null", "/dev/zero"}) {
+    SCOPED_TRACE(path);
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    auto result = registry().register_source(SourceFd(fd), kFirst, Interest::readable);
+    ::close(fd);
+    ASSERT_FALSE(result);
+    EXPECT_EQ(result.error(), std::errc::operation_not_permitted);
+  }
+}
+
 TEST_P(RegistryTest, MovedFromRegistryFailsEveryOperation) {
   Registry clone = registry().clone();
   Registry taken = std::move(clone);

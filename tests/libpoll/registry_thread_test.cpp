@@ -405,6 +405,55 @@ TEST_P(RegistryThreadTest, ADeregisterDuringAPollLetsTheClosedFileGo) {
                            << " stayed open 2 s after their deregister";
 }
 
+// The polling thread records a deregister behind many registers; another thread makes what is
+// recorded (registrations() does) while the next poll begins. That poll must not wait ahead of
+// the deregister the other thread is still making: after deregister_source returns, no poll
+// reports the source. A race: each round lines the two up a little differently, and the whole
+// fails in most runs when the poll may pass the flush.
+TEST_P(RegistryThreadTest, APollNeverOvertakesAnotherThreadsFlushOfItsChanges) {
+  constexpr std::size_t kRounds = 40;
+  constexpr std::size_t kCrowd = 300;  // recorded registers ahead of the deregister
+  std::atomic<std::size_t> asked{0};
+  std::atomic<std::size_t> flushing{0};
+  std::thread flusher([&] {
+    for (std::size_t seen = 0; seen < kRounds;) {
+      asked.wait(seen);
+      seen = asked.load();
+      flushing.store(seen);
+      flushing.notify_one();
+      (void)poll().registrations();
+    }
+  });
+  std::size_t overtaken = 0;
+  for (std::size_t round = 1; round <= kRounds; ++round) {
+    auto [watched, peer] = net::UnixStream::pair().value();
+    constexpr Token kWatched{1};
+    ASSERT_TRUE(registry().register_source(watched, kWatched, Interest::readable));
+    ASSERT_TRUE(poll().poll(events_, 0ms));
+    std::vector<std::pair<net::UnixStream, net::UnixStream>> crowd;
+    for (std::size_t i = 0; i < kCrowd; ++i) {
+      crowd.push_back(net::UnixStream::pair().value());
+      ASSERT_TRUE(
+          registry().register_source(crowd.back().first, Token{100 + i}, Interest::readable));
+    }
+    ASSERT_TRUE(peer.write(testing::bytes("x")));
+    ASSERT_TRUE(registry().deregister_source(watched));
+    asked.store(round);
+    asked.notify_one();
+    flushing.wait(round - 1);
+    for (std::size_t spin = 0; spin < (round % 8) * 2000; ++spin) asm volatile("");
+    ASSERT_TRUE(poll().poll(events_, 0ms));
+    for (const Event& event : events_) {
+      if (event.token() == kWatched) ++overtaken;
+    }
+    for (auto& pair : crowd) ASSERT_TRUE(registry().deregister_source(pair.first));
+    ASSERT_TRUE(poll().poll(events_, 0ms));
+  }
+  flusher.join();
+  EXPECT_EQ(overtaken, 0u) << "polls that reported a source after its deregister returned";
+  EXPECT_EQ(poll().metrics().late_change_failures, 0u);
+}
+
 LIBPOLL_INSTANTIATE_FOR_BACKENDS(RegistryThreadTest);
 
 }  // namespace

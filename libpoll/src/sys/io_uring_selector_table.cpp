@@ -104,8 +104,9 @@ Result<void> IoUringSelector::register_fd(int fd, Token token, Interest interest
                                           bool /*may_defer*/) noexcept {
   const Named named = name_of(fd);
   if (named.error) return Unexpected(named.error);
-  // epoll refuses files that are always ready; so does this backend.
-  if (S_ISREG(named.mode) || S_ISDIR(named.mode)) {
+  // epoll refuses files that are always ready; so does this backend (a request on one would
+  // complete at once, and be made again at every poll).
+  if (is_always_ready(fd, named.mode)) {
     return Unexpected(std::errc::operation_not_permitted);
   }
   const Identity identity{named.device, named.inode};

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/kcmp.h>
 #include <linux/magic.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -73,6 +74,18 @@ int access_mode_of(int fd, unsigned mode) noexcept {
   // socket(), accept() and socketpair() open every socket read-write.
   if (S_ISSOCK(mode)) return O_RDWR;
   return ::fcntl(fd, F_GETFL) & O_ACCMODE;
+}
+
+bool is_always_ready(int fd, unsigned mode) noexcept {
+  if (S_ISREG(mode) || S_ISDIR(mode)) return true;
+  if (!S_ISCHR(mode) && !S_ISBLK(mode)) return false;
+  const int probe = ::epoll_create1(EPOLL_CLOEXEC);
+  if (probe < 0) return false;  // cannot ask: let the backend try
+  epoll_event event{};
+  event.events = EPOLLIN;
+  const bool refused = ::epoll_ctl(probe, EPOLL_CTL_ADD, fd, &event) != 0 && errno == EPERM;
+  ::close(probe);
+  return refused;
 }
 
 bool is_anonymous_inode(int fd) noexcept {

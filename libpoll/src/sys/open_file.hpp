@@ -30,6 +30,13 @@ void pretend_kcmp_is_refused(bool refused) noexcept;
 // it (poll(2), io_uring) use it to tell a pipe's two ends apart, which share an inode.
 [[nodiscard]] int access_mode_of(int fd, unsigned mode) noexcept;
 
+// Whether the file behind `fd`, whose fstat gave `mode`, is always ready, so that no
+// readiness backend can watch it: regular files and directories, and devices whose driver
+// cannot be polled (/dev/null, /dev/zero). epoll refuses these with EPERM; the other backends
+// refuse what it refuses. A device is asked through a scratch epoll instance, three system
+// calls: only devices pay them.
+[[nodiscard]] bool is_always_ready(int fd, unsigned mode) noexcept;
+
 // True for a file on the anonymous inode (eventfd, timerfd, signalfd, epoll...): its device and
 // inode say nothing about which file it is.
 [[nodiscard]] bool is_anonymous_inode(int fd) noexcept;

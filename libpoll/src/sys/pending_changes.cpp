@@ -1,7 +1,7 @@
 #include "sys/pending_changes.hpp"
 
-#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -159,17 +159,21 @@ void PendingChanges::flush_locked() noexcept {
     }
   }
   pending_.clear();
+  if (!batch_.empty()) {
+    if (EpollCtlRing* ring = EpollCtlRing::of_this_thread()) {
+      ring->make(epoll_fd_, batch_);
+    } else {
+      for (EpollCtl& call : batch_) call.result = make_epoll_ctl(epoll_fd_, call);
+    }
+    // Only a descriptor closed (or its number reused) behind the source's back fails here.
+    for (const EpollCtl& call : batch_) {
+      if (!settle(entries_[static_cast<std::size_t>(call.fd)], call)) ++late_failures_;
+    }
+  }
+  // Only now that the kernel has the batch: begin_poll and flush_recorded skip the lock when
+  // they read false, and must not wait in epoll_wait, or close a descriptor, ahead of a change
+  // another thread is still making.
   recorded_.store(false, std::memory_order_release);
-  if (batch_.empty()) return;
-  if (EpollCtlRing* ring = EpollCtlRing::of_this_thread()) {
-    ring->make(epoll_fd_, batch_);
-  } else {
-    for (EpollCtl& call : batch_) call.result = make_epoll_ctl(epoll_fd_, call);
-  }
-  // Only a descriptor closed (or its number reused) behind the source's back fails here.
-  for (const EpollCtl& call : batch_) {
-    if (!settle(entries_[static_cast<std::size_t>(call.fd)], call)) ++late_failures_;
-  }
 }
 
 Result<void> PendingChanges::add(int fd, KernelState state, bool may_defer) noexcept {
@@ -282,12 +286,32 @@ Result<void> PendingChanges::change_foreign(int fd, KernelState wanted,
   entry->wants = true;
   if (can_skip(*entry, wanted,
                detail::oldest_drain(interest, entry->read_drained, entry->write_drained))) {
-    // Closed behind the book's back: the kernel would have said so, and so does this call.
-    if (::fcntl(fd, F_GETFD) < 0) return detail::last_error();
+    return skip_foreign(fd, *entry);
+  }
+  return modify_now(fd, *entry);
+}
+
+// The number may have been closed, or closed and reused, behind the book's back: the kernel
+// would have refused EPOLL_CTL_MOD then, and so must the skip. It compares the file now at the
+// number with the one the kernel last accepted a modify for; the first skip of a registration
+// asks the kernel, and learns the file. (Files on the anonymous inode, eventfd and the like,
+// share one identity: one of them put under the number of another passes for it.)
+Result<void> PendingChanges::skip_foreign(int fd, Entry& entry) noexcept {
+  struct stat status {};
+  if (::fstat(fd, &status) != 0) return detail::last_error();
+  const auto device = static_cast<std::uint64_t>(status.st_dev);
+  const auto inode = static_cast<std::uint64_t>(status.st_ino);
+  if (entry.file_known && entry.file_device == device && entry.file_inode == inode) {
     ++skipped_;
     return {};
   }
-  return modify_now(fd, *entry);
+  auto made = modify_now(fd, entry);
+  if (made) {
+    entry.file_device = device;
+    entry.file_inode = inode;
+    entry.file_known = true;
+  }
+  return made;
 }
 
 Result<void> PendingChanges::change(int fd, KernelState wanted, std::uint64_t drained_at,

@@ -108,6 +108,11 @@ class PendingChanges {
     std::uint64_t drained_at = 0;
     std::uint64_t read_drained = 0;  // foreign descriptors' stamps (Registry::drained)
     std::uint64_t write_drained = 0;
+    // A foreign descriptor's file (device, inode) as of a modify the kernel accepted: what a
+    // skip compares the number's file with (skip_foreign).
+    std::uint64_t file_device = 0;
+    std::uint64_t file_inode = 0;
+    bool file_known = false;
     bool known = false;      // registered here, and `in_kernel` and `held` are right
     bool in_kernel = false;  // the kernel has the registration
     bool wants = false;      // the registration should be there (false: a deregister waits)
@@ -184,6 +189,8 @@ class PendingChanges {
   [[gnu::noinline]] Result<void> change_otherwise(int fd, Entry* entry, KernelState wanted,
                                                   std::uint64_t drained_at,
                                                   bool may_defer) noexcept;
+  // change_foreign(), when the kernel holds `entry.wanted` already and its user drained it.
+  [[gnu::noinline]] Result<void> skip_foreign(int fd, Entry& entry) noexcept;
   // remove(), when `fd` has no entry, or its register is still recorded.
   [[gnu::noinline]] Result<void> remove_otherwise(int fd, Entry* entry) noexcept;
   // An EPOLL_CTL_DEL made at once.

@@ -221,7 +221,7 @@ Result<void> PollSelector::register_fd(int fd, Token token, Interest interest, I
   struct stat status {};
   if (auto statted = detail::syscall_void(::fstat(fd, &status)); !statted) return statted;
   // epoll refuses files that are always ready; so does this backend.
-  if (S_ISREG(status.st_mode) || S_ISDIR(status.st_mode)) {
+  if (is_always_ready(fd, status.st_mode)) {
     return Unexpected(std::errc::operation_not_permitted);
   }
   const Identity identity{status.st_dev, status.st_ino};

@@ -6,8 +6,12 @@
 //
 //   I <pid> <parent pid> <executable>        a process image starts being traced
 //   C <epoll fd>                              an epoll instance was created
-//   A|M|D <epoll fd> <fd> <events> <data> <result> <errno> [<module>@<hex offset>]...
-//                                             epoll_ctl ADD, MOD or DEL (ADD with its stack)
+//   A|M|D <epoll fd> <fd> <events> <data> <result> <errno> <time> [<module>@<hex offset>]...
+//                                             epoll_ctl ADD, MOD or DEL (ADD with its stack);
+//                                             <time>: CLOCK_MONOTONIC ns, taken after an ADD or
+//                                             MOD returned and before a DEL was called, so that
+//                                             a DEL by one process and an ADD by another that
+//                                             the kernel ran after it are in that order
 //   V <epoll fd> <fd> <events> <data> <inherited>
 //                                             fd closed while registered; the kernel removed it
 //   Z <epoll fd> <fd> <keeper> <events> <data> <inherited>

@@ -354,5 +354,15 @@ TEST_F(TraceCli, ARegistrationAChildRemovedIsNotItsParentsLeak) {
   EXPECT_EQ(report.at("processes").size(), 2u);
 }
 
+// Only what the parent had registered when its child removed it, before the fork or after:
+// registrations the parent adds again after the child's DELs are its own, and graded.
+TEST_F(TraceCli, WhatAParentRegistersAgainAfterItsChildRemovedItIsGraded) {
+  const auto report = trace({TRACED_ZOMBIES, "readd"}, 0);
+  EXPECT_EQ(count(report, "total"), 2u) << report.dump(2);
+  EXPECT_EQ(only(report, "leaked").at("token"), 38);
+  EXPECT_EQ(only(report, "vanished").at("token"), 39);
+  EXPECT_EQ(report.at("processes").size(), 2u);
+}
+
 }  // namespace
 }  // namespace pollscope::test_support

@@ -1,6 +1,8 @@
 // Grading the interposer's records (cli/src/trace/grade.cpp) from literal logs, and the growth
 // rule of `pollscope inspect --watch`: what is a finding, how severe, and what is not.
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "inspect/inspect.hpp"
@@ -116,6 +118,39 @@ TEST(TraceGrade, WhatAChildRemovedFromASharedSetIsNotItsParentsLeak) {
   end_what_children_removed(processes, findings);
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_EQ(findings[0].fd, 5);
+}
+
+TEST(TraceGrade, WhatAParentAddsAfterItsChildRemovedItIsItsOwnFinding) {
+  Symbolizer symbolizer;
+  std::vector<TracedProcess> processes(2);
+  // Times last in A and D. Fds 4 and 5 added at 100, 6 at 150 (after the fork); the child
+  // removes them at 200; the parent adds 4 and 5 again at 300 (tokens 10, 11) and closes 5.
+  // Fd 7's first registration (token 12) vanished at a close; the number's second, added at 150
+  // (token 13), is the one the child removed.
+  auto findings = grade_process(
+      parse_trace_records("I 10 1 /bin/x\nC 3\nA 3 4 1 7 0 0 100\nA 3 5 1 8 0 0 100\n"
+                          "A 3 7 1 12 0 0 100\nV 3 7 1 12 0\nA 3 7 1 13 0 0 150\n"
+                          "A 3 6 1 9 0 0 150\nA 3 4 1 10 0 0 300\nA 3 5 1 11 0 0 300\n"
+                          "V 3 5 1 11 0\n"),
+      true, symbolizer, processes[0]);
+  auto child = grade_process(parse_trace_records("I 11 10 /bin/x\nD 3 4 0 0 0 0 200\n"
+                                                 "D 3 5 0 0 0 0 200\nD 3 6 0 0 0 0 200\n"
+                                                 "D 3 7 0 0 0 0 200\n"),
+                             true, symbolizer, processes[1]);
+  EXPECT_TRUE(child.empty());
+  end_what_children_removed(processes, findings);
+  std::multiset<std::pair<std::string, std::uint64_t>> left;
+  for (const auto& finding : findings) left.insert({finding.kind, finding.token});
+  EXPECT_EQ(left, (std::multiset<std::pair<std::string, std::uint64_t>>{
+                      {"leaked", 10}, {"vanished", 11}, {"vanished", 12}}));
+}
+
+TEST(TraceGrade, ACtlRecordsTimeComesBeforeItsStack) {
+  const auto records = parse_trace_records("A 3 4 1 7 0 0 123 /bin/x@1f\nD 3 4 0 0 0 0\n");
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].time, 123u);
+  EXPECT_EQ(records[0].frames, std::vector<std::string>{"/bin/x@1f"});
+  EXPECT_EQ(records[1].time, 0u);  // a hand-written log may leave it out
 }
 
 TEST(TraceGrade, SetThatOnlyGrowsIsAnError) {

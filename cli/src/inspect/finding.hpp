@@ -39,8 +39,9 @@ struct Finding {
   std::string interest;  // the event mask, decoded ("EPOLLIN|EPOLLET")
   std::string site;      // the innermost frame of the program's own code, "function (file:line)"
   std::string detail;
-  std::vector<StackFrame> stack;   // trace only: where the registration was made
-  std::uint64_t ghost_events = 0;  // trace, zombies: events delivered after the close
+  std::vector<StackFrame> stack;    // trace only: where the registration was made
+  std::uint64_t ghost_events = 0;   // trace, zombies: events delivered after the close
+  std::uint64_t registered_at = 0;  // trace: the time of the registration's ADD (records.hpp)
 };
 
 inline constexpr const char* kLeakFindingKinds[] = {"leaked",

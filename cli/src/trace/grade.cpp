@@ -1,7 +1,9 @@
 #include "trace/grade.hpp"
 
-#include <algorithm>
 #include <map>
+#include <optional>
+#include <set>
+#include <tuple>
 #include <utility>
 
 #include <fmt/format.h>
@@ -14,6 +16,7 @@ struct Registration {
   std::uint64_t data = 0;
   std::uint32_t events = 0;
   std::vector<std::string> frames;
+  std::uint64_t added = 0;  // its ADD's time
 };
 
 struct ZombieNote {
@@ -86,6 +89,7 @@ Finding& Grader::add(const char* kind, Severity severity, int epoll_fd, int fd,
   finding.token = registration.data;
   finding.interest = epoll_events_text(registration.events);
   finding.detail = std::move(detail);
+  finding.registered_at = registration.added;
   symbolize(finding, registration.frames);
   findings_.push_back(std::move(finding));
   return findings_.back();
@@ -117,13 +121,16 @@ void Grader::registered(const TraceRecord& record) {
     if (set.live.erase(record.fd) > 0)
       set.shrank = true;
     else
-      process_.removed_inherited.emplace_back(record.epoll_fd, record.fd);
+      process_.removed_inherited.push_back({record.epoll_fd, record.fd, record.time});
     return;
   }
-  Registration registration{record.data, record.events, record.frames};
+  Registration registration{record.data, record.events, record.frames, record.time};
+  if (record.kind == 'A') process_.added[{record.epoll_fd, record.fd}].push_back(record.time);
   if (record.kind == 'M') {
-    if (const auto it = set.live.find(record.fd); it != set.live.end())
+    if (const auto it = set.live.find(record.fd); it != set.live.end()) {
       registration.frames = it->second.frames;  // the site is where it was added
+      registration.added = it->second.added;
+    }
   }
   for (const auto& [fd, other] : set.live) {
     if (fd == record.fd || other.data != record.data) continue;
@@ -302,20 +309,35 @@ void Grader::finish(bool finished) {
   }
 }
 
+// The ADD time of `parent`'s registration that `removal` ended: its last under that set and
+// number at or before the DEL.
+std::optional<std::uint64_t> removed_registration(const TracedProcess& parent,
+                                                  const Removal& removal) {
+  const auto history = parent.added.find({removal.epoll_fd, removal.fd});
+  if (history == parent.added.end()) return std::nullopt;
+  std::optional<std::uint64_t> last;
+  for (const auto time : history->second)
+    if (time <= removal.time && (!last || time > *last)) last = time;
+  return last;
+}
+
 }  // namespace
 
 void end_what_children_removed(const std::vector<TracedProcess>& processes,
                                std::vector<Finding>& findings) {
-  const auto removed_by_child = [&](const Finding& finding) {
-    if (finding.kind != "leaked" && finding.kind != "vanished") return false;
-    const std::pair<int, int> registration{finding.epoll_fd, finding.fd};
-    return std::any_of(processes.begin(), processes.end(), [&](const TracedProcess& child) {
-      return child.parent == finding.pid &&
-             std::find(child.removed_inherited.begin(), child.removed_inherited.end(),
-                       registration) != child.removed_inherited.end();
-    });
-  };
-  std::erase_if(findings, removed_by_child);
+  std::set<std::tuple<pid_t, int, int, std::uint64_t>> removed;  // pid, set, fd, ADD time
+  for (const auto& parent : processes) {
+    for (const auto& child : processes) {
+      if (child.parent != parent.pid) continue;
+      for (const auto& removal : child.removed_inherited)
+        if (const auto added = removed_registration(parent, removal))
+          removed.insert({parent.pid, removal.epoll_fd, removal.fd, *added});
+    }
+  }
+  std::erase_if(findings, [&](const Finding& finding) {
+    return (finding.kind == "leaked" || finding.kind == "vanished") &&
+           removed.contains({finding.pid, finding.epoll_fd, finding.fd, finding.registered_at});
+  });
 }
 
 std::vector<Finding> grade_process(const std::vector<TraceRecord>& records, bool finished,

@@ -18,6 +18,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,14 +32,23 @@ namespace pollscope {
 
 inline constexpr std::size_t kGrowingSize = 64;
 
+// A successful EPOLL_CTL_DEL of a registration the process did not make: its parent's, in a set
+// shared at a fork (see end_what_children_removed).
+struct Removal {
+  int epoll_fd = -1;
+  int fd = -1;
+  std::uint64_t time = 0;  // taken before the call
+};
+
 struct TracedProcess {
   pid_t pid = 0;
   pid_t parent = 0;
   std::string executable;
   std::size_t records = 0;
-  // (epoll fd, fd) of each successful EPOLL_CTL_DEL of a registration this process did not make:
-  // its parent's, in a set shared at a fork (see end_what_children_removed).
-  std::vector<std::pair<int, int>> removed_inherited;
+  std::vector<Removal> removed_inherited;
+  // The times of this process's successful ADDs, by (epoll fd, fd): which of its registrations a
+  // child's DEL removed.
+  std::map<std::pair<int, int>, std::vector<std::uint64_t>> added;
 };
 
 // Grades `records` (one process's log, in order). `finished`: the process has exited, so what
@@ -47,7 +58,11 @@ struct TracedProcess {
                                                  TracedProcess& process);
 
 // A parent cannot see its children's calls: a registration of a shared set that a child removed
-// is dropped from the parent's `leaked` and `vanished` findings.
+// is dropped from the parent's `leaked` and `vanished` findings. Which one a DEL removed is told
+// by the calls' times, the only order between two processes' logs: the parent's registration of
+// that set and number added last at or before the DEL. One the parent adds after the DEL is
+// graded as usual (an ADD's time is taken after the call and a DEL's before it, so an ADD the
+// kernel ran after the DEL always reads later; one racing the DEL may too, and stays a finding).
 void end_what_children_removed(const std::vector<TracedProcess>& processes,
                                std::vector<Finding>& findings);
 

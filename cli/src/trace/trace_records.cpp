@@ -7,12 +7,20 @@ namespace pollscope {
 
 namespace {
 
+// `value` is left as it was unless the whole word is a number.
+template <typename T>
+bool parse_number(const std::string& word, T& value) {
+  T parsed{};
+  const auto [end, error] = std::from_chars(word.data(), word.data() + word.size(), parsed);
+  if (error != std::errc() || end != word.data() + word.size()) return false;
+  value = parsed;
+  return true;
+}
+
 template <typename T>
 bool read_number(std::istringstream& in, T& value) {
   std::string word;
-  if (!(in >> word)) return false;
-  const auto [end, error] = std::from_chars(word.data(), word.data() + word.size(), value);
-  return error == std::errc() && end == word.data() + word.size();
+  return static_cast<bool>(in >> word) && parse_number(word, value);
 }
 
 bool read_ctl(std::istringstream& in, TraceRecord& record) {
@@ -20,7 +28,11 @@ bool read_ctl(std::istringstream& in, TraceRecord& record) {
         read_number(in, record.events) && read_number(in, record.data) &&
         read_number(in, record.result) && read_number(in, record.error)))
     return false;
-  for (std::string frame; in >> frame;) record.frames.push_back(frame);
+  // The time (a hand-written log may leave it out), then the frames: module@offset.
+  std::string word;
+  for (bool first = true; in >> word; first = false) {
+    if (!(first && parse_number(word, record.time))) record.frames.push_back(word);
+  }
   return true;
 }
 

@@ -20,6 +20,7 @@ struct TraceRecord {
   int result = 0;
   int error = 0;
   int keeper = -1;                  // Z: the descriptor that keeps the file open
+  std::uint64_t time = 0;           // A, M, D: CLOCK_MONOTONIC ns; 0 in a log without times
   bool inherited = false;           // V, Z: a registration the parent made before a fork
   std::uint64_t count = 0;          // G: events under a zombie's token
   pid_t pid = 0;                    // I

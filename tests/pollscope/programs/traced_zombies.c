@@ -22,6 +22,10 @@
  *   traced_zombies handover    the parent registers an eventfd (token 34) and forks; the child
  *                              removes the registration from the shared set; the parent exits
  *                              without touching it: no finding.
+ *   traced_zombies readd       the parent registers eventfds under tokens 35 and 36, forks, and
+ *                              registers a third (token 37); the child removes all three; the
+ *                              parent then adds the first two again, leaves one (token 38) and
+ *                              closes the other (token 39): one leaked and one vanished.
  *
  * Every wait is bounded; nothing here sends network traffic. */
 #define _GNU_SOURCE
@@ -182,6 +186,35 @@ static int handover(void) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 2; /* the child removed it: nothing to do */
 }
 
+static int readd(void) {
+  int epoll_fd = epoll_create1(0), left = eventfd(0, 0), closed = eventfd(0, 0);
+  int late = eventfd(0, 0), ready[2];
+  check(pipe(ready) == 0, "pipe");
+  add(epoll_fd, left, EPOLLIN, 35);
+  add(epoll_fd, closed, EPOLLIN, 36);
+  pid_t worker = fork();
+  check(worker >= 0, "fork");
+  if (worker == 0) {
+    /* Waits until the parent registered `late` (a parent that failed ends the read). */
+    char go = 0;
+    close(ready[1]);
+    check(read(ready[0], &go, 1) == 1, "read");
+    const int removed[] = {left, closed, late};
+    for (int i = 0; i < 3; ++i)
+      check(epoll_ctl(epoll_fd, EPOLL_CTL_DEL, removed[i], NULL) == 0, "epoll_ctl DEL");
+    _exit(0);
+  }
+  close(ready[0]);
+  add(epoll_fd, late, EPOLLIN, 37);
+  check(write(ready[1], "g", 1) == 1, "write");
+  int status = 0;
+  check(waitpid(worker, &status, 0) == worker, "waitpid");
+  add(epoll_fd, left, EPOLLIN, 38); /* new registrations, made after the child's DELs */
+  add(epoll_fd, closed, EPOLLIN, 39);
+  close(closed);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+}
+
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "";
   if (strcmp(mode, "reuse") == 0) return reuse();
@@ -192,7 +225,9 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "inherited") == 0) return shared_set(31, close_copy);
   if (strcmp(mode, "daemon") == 0) return shared_set(32, keep_and_wait);
   if (strcmp(mode, "handover") == 0) return handover();
+  if (strcmp(mode, "readd") == 0) return readd();
   fprintf(stderr,
-          "usage: traced_zombies reuse|token|mask|many N|teardown|inherited|daemon|handover\n");
+          "usage: traced_zombies reuse|token|mask|many N|teardown|inherited|daemon|handover|"
+          "readd\n");
   return 2;
 }

@@ -1,5 +1,6 @@
 // Dispatching one event: ghosts and spurious readiness are counted, a reset peer is observed,
-// writable flushes, readable receives, and toggles every k events follow.
+// writable flushes (a pipe's writing end too), readable receives, and toggles every k events
+// follow.
 
 #include "engine/poller.hpp"
 
@@ -18,6 +19,10 @@ void Poller::dispatch(PhaseRun& run, const libpoll::Event& event, std::uint64_t 
     return;
   }
   ++run.figures.events;
+  if ((e & kWriterToken) != 0) {
+    dispatch_writer(run, event, e & ~kWriterToken);
+    return;
+  }
   if (e >= ends_.size() || ends_[e].gone) {
     ++run.figures.ghost_events;  // no source of ours has this token now
     return;
@@ -37,10 +42,10 @@ void Poller::dispatch(PhaseRun& run, const libpoll::Event& event, std::uint64_t 
   if (event.is_writable()) {
     if (end.waiting_writable) {
       end.waiting_writable = false;
-      reregister_end(e, Interest::readable);
+      reregister_end(e, resting_interest(end));
       restored = true;
     }
-    flush(e, run.framing);
+    flush(run, e);
   }
   if (event.is_readable() || closed) receive(run, e, event_time);
   // Toggles follow the handling of data, and never undo in the same event what the writable
@@ -49,6 +54,18 @@ void Poller::dispatch(PhaseRun& run, const libpoll::Event& event, std::uint64_t 
       ++end.events % run.phase.toggle.every_events == 0) {
     toggle(run, e);
   }
+}
+
+// A pipe's writing end: the reader drained the full pipe, which takes what waited for it.
+void Poller::dispatch_writer(PhaseRun& run, const libpoll::Event& event, std::size_t e) {
+  if (e >= ends_.size() || !ends_[e].writer_registered) {
+    ++run.figures.ghost_events;  // deregistered: no source of ours has this token now
+    return;
+  }
+  if (!event.is_writable() && !event.is_error() && !event.is_write_closed()) {
+    ++run.figures.spurious_events;
+  }
+  flush(run, e);
 }
 
 }  // namespace pollscope

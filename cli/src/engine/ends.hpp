@@ -55,8 +55,11 @@ struct End {
   // replayed message also keeps its size.
   std::deque<Stamps> owed;
   std::deque<std::uint32_t> owed_bytes;  // replay only
+  bool backlogged = false;               // the outbox or owed messages wait for the socket
   std::uint64_t events = 0;
   bool waiting_writable = false;  // readable_writable toggle: registered writable only
+  // A pipe's writing end (pair.a), registered for writable while the outbox waits for the pipe.
+  bool writer_registered = false;
   bool write_toggle_due = false;  // write_interest toggle at a rate: wrap the next write
 };
 

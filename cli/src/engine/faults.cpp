@@ -32,6 +32,8 @@ void Poller::inject_faults(PhaseRun* run) {
   const auto take = [&](PairState state) {
     const std::size_t pair = order.at(taken++);  // the scenario's check keeps this in range
     pair_state_[pair] = state;
+    if (holds_registered_ends()) drop_backlog(registered_end_of(pair));
+    if (holds_peer_ends() && pairs_[pair].two_way) drop_backlog(peer_end_of(pair));
     if (run != nullptr) {  // its messages in flight are lost with it
       run->in_flight -= std::min(run->in_flight, std::uint64_t{run->pair_in_flight[pair]});
       run->pair_in_flight[pair] = 0;
@@ -80,6 +82,7 @@ void Poller::inject_faults(PhaseRun* run) {
 void Poller::observe_reset(PhaseRun& run, std::size_t e) {
   End& end = ends_[e];
   ++run.figures.peer_resets_observed;
+  drop_backlog(e);
   if (end.registered) deregister_end(e);
   ::close(end.link->release_fd());
   end.gone = true;
@@ -92,6 +95,7 @@ void Poller::teardown(RunOutcome& outcome) {
   if (inject_faults_ && !faults_injected_ && !set_up_cut_short_) inject_faults(nullptr);
   for (std::size_t e = 0; e < ends_.size(); ++e) {
     if (!ends_[e].gone && ends_[e].registered) deregister_end(e);
+    deregister_writer(e);  // a pipe's writing end, registered while its outbox waited
   }
   if (peer_registered_) {
     peer_registered_ = false;

@@ -24,25 +24,6 @@ constexpr double kLongestWaitNs = 100e6;
 // so that the loop still polls, reads and sees its deadline and a stop.
 constexpr std::size_t kMostSendsPerTick = 1024;
 
-// An open loop's messages still owed when it stops were never written: not sent, and not in
-// flight (nor waited for by the peer), but late sends, so that the phase ends near its time
-// instead of writing a backlog its socket could not take.
-void unsend_owed(PhaseRun& run, std::vector<End>& ends) {
-  for (End& end : ends) {
-    const std::uint64_t owed = end.owed.size();
-    if (owed == 0) continue;
-    for (const Stamps& stamps : end.owed) {
-      run.figures.late_sends += stamps.actual > stamps.intended + kLateSendNs ? 0 : 1;
-    }
-    run.figures.sent -= owed;
-    run.sent_healthy -= owed;
-    run.in_flight -= std::min(run.in_flight, owed);
-    std::uint32_t& pair = run.pair_in_flight[end.pair];
-    pair -= static_cast<std::uint32_t>(std::min<std::uint64_t>(pair, owed));
-    end.owed.clear();
-  }
-}
-
 }  // namespace
 
 Figures Poller::run_phase(const Phase& phase, libpoll::Events& events) {
@@ -136,31 +117,46 @@ void Poller::plan_replay(PhaseRun& run, const Replay& replay) {
 // Stops sending when the phase is over (or the peer ended it), and says whether to poll again.
 bool Poller::keep_going(PhaseRun& run) {
   const auto now = now_ns();
-  if (run.running && (now >= run.deadline || run.figures.sent >= run.budget || stopped() ||
-                      run.peer_sent || peer_gone_)) {
+  const bool used_up = run.figures.sent >= run.budget && !still_owing(run, now);
+  if (run.running && (now >= run.deadline || used_up || stopped() || run.peer_sent || peer_gone_)) {
     stop_sending(run, now);
   }
   return run.running || (awaiting(run) && now < run.drain_until && !stopped() && !peer_gone_);
+}
+
+// With the peer elsewhere, what a side says it sent when it stops is all the other waits for:
+// a replay whose schedule is done first writes what it owes (a drain's time at most), so that
+// the messages it tells of were written. Another stop ends it at once: what is owed then is
+// dropped unsent.
+bool Poller::still_owing(PhaseRun& run, std::uint64_t now) {
+  if (!peer_ || !run.open_loop || run.sends.active() || backlogged_ == 0) return false;
+  if (run.owing_until == 0) run.owing_until = now + kDrainNs;
+  return now < run.owing_until;
 }
 
 void Poller::stop_sending(PhaseRun& run, std::uint64_t now) {
   run.running = false;
   run.sending = false;
   run.drain_until = now + kDrainNs;
-  if (run.sends.active()) unsend_owed(run, ends_);
+  // An open loop's backlog is dropped, so that the phase ends near its time instead of writing
+  // what its socket could not take; a replay's (a schedule, bounded) gets the drain, unless the
+  // peer is told now what was sent: then it had its drain before (still_owing).
+  if (run.sends.active() || (peer_ && run.open_loop)) unsend_all_owed(run);
   if (peer_ && !peer_gone_) peer_->tell_stopped(run.sent_healthy);
 }
 
 // Messages still due: in the same loop, those in flight; with the peer elsewhere, what it says it
-// sent and has not arrived yet (and, until it says, its word).
+// sent and has not arrived yet (and, until it says, its word), and what this side told it of
+// and has not written yet (a message its socket took only part of).
 bool Poller::awaiting(const PhaseRun& run) const {
   if (!peer_) return run.in_flight != 0;
-  return !run.peer_sent || run.received_healthy < *run.peer_sent;
+  return !run.peer_sent || run.received_healthy < *run.peer_sent || backlogged_ != 0;
 }
 
-// Does what is due (open-loop sends, toggles at a rate, the progress line) and returns how long
-// the poll may wait for the next of them, in milliseconds.
+// Does what is due (flushes left for the tick, open-loop sends, toggles at a rate, the progress
+// line) and returns how long the poll may wait for the next of them, in milliseconds.
 int Poller::tick(PhaseRun& run) {
+  flush_due(run);  // what the last flushes left, before new sends queue behind it
   const auto now = now_ns();
   double wake_at = static_cast<double>(now) + kLongestWaitNs;
   bool sends_due = false;  // an open loop's or a replay's send is what the poll waits for
@@ -180,6 +176,7 @@ int Poller::tick(PhaseRun& run) {
                       run.figures.events);
     run.next_progress = now + kProgressNs;
   }
+  if (!flush_due_.empty()) return 0;  // the sockets have room: no edge will come for it
   return poll_wait_ms((wake_at - static_cast<double>(now_ns())) / 1e6, sends_due);
 }
 
@@ -237,7 +234,7 @@ void Poller::hear_peer(PhaseRun& run) {
 }
 
 void Poller::end_phase(PhaseRun& run) {
-  if (run.open_loop) unsend_owed(run, ends_);  // a replay's backlog the drain did not write
+  if (run.open_loop) unsend_all_owed(run);  // a replay's backlog the drain did not write
   std::uint64_t lost = run.in_flight;
   if (peer_) {
     if (!run.peer_sent && !stopped() && !peer_gone_) {
@@ -257,11 +254,14 @@ void Poller::end_phase(PhaseRun& run) {
   }
   if (capture_) capture_->finish_phase(run.figures);
   // Bytes of messages that never completed are dropped with the phase.
-  for (End& end : ends_) {
+  for (std::size_t e = 0; e < ends_.size(); ++e) {
+    End& end = ends_[e];
     end.inbox.clear();
     end.owed.clear();  // none of their bytes were written: the stream stays whole
     end.owed_bytes.clear();
+    settle_backlog(e);
   }
+  flush_due_.clear();
 }
 
 }  // namespace pollscope

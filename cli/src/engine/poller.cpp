@@ -231,6 +231,27 @@ void Poller::deregister_end(std::size_t e) {
   end.registered = false;
 }
 
+// A pipe's writing end, while its outbox waits: edge-triggered, the pipe's drain is its edge.
+void Poller::register_writer(std::size_t e) {
+  End& end = ends_[e];
+  if (end.writer_registered) return;
+  Link& writer = *pairs_[end.pair].a;
+  timed(clock_, register_ns_, "register", [&] {
+    return poll_->registry().register_source(writer.source(), Token{kWriterToken | e},
+                                             Interest::writable);
+  });
+  end.writer_registered = true;
+}
+
+void Poller::deregister_writer(std::size_t e) {
+  End& end = ends_[e];
+  if (!end.writer_registered) return;
+  Link& writer = *pairs_[end.pair].a;
+  timed(clock_, deregister_ns_, "deregister",
+        [&] { return poll_->registry().deregister_source(writer.source()); });
+  end.writer_registered = false;
+}
+
 std::vector<LeakFinding> Poller::audit() {
   std::vector<LeakFinding> findings;
   auto report = poll_->audit();

@@ -40,6 +40,7 @@ struct PhaseRun {
   std::uint64_t deadline = UINT64_MAX;
   std::uint64_t budget = UINT64_MAX;  // messages this poller may send
   std::uint64_t drain_until = 0;      // once stopped: in-flight messages get until then
+  std::uint64_t owing_until = 0;      // a replay done, with the peer elsewhere: writes until then
   std::uint64_t next_progress = 0;
   std::vector<std::size_t> starters;  // the ends that start the traffic
   std::size_t next_starter = 0;
@@ -103,6 +104,8 @@ class Poller {
   void register_end(std::size_t e);
   void reregister_end(std::size_t e, libpoll::Interest interest);
   void deregister_end(std::size_t e);
+  void register_writer(std::size_t e);
+  void deregister_writer(std::size_t e);
   [[nodiscard]] std::vector<LeakFinding> audit();
 
   // phase.cpp
@@ -112,9 +115,11 @@ class Poller {
   void plan_replay(PhaseRun& run, const Replay& replay);
   void send_due(PhaseRun& run, std::uint64_t now);
   [[nodiscard]] bool keep_going(PhaseRun& run);
+  [[nodiscard]] bool still_owing(PhaseRun& run, std::uint64_t now);
   [[nodiscard]] int tick(PhaseRun& run);
   void poll_once(PhaseRun& run, libpoll::Events& events, int timeout_ms);
   void dispatch(PhaseRun& run, const libpoll::Event& event, std::uint64_t event_time);
+  void dispatch_writer(PhaseRun& run, const libpoll::Event& event, std::size_t e);
   void end_phase(PhaseRun& run);
   void stop_sending(PhaseRun& run, std::uint64_t now);
   [[nodiscard]] bool awaiting(const PhaseRun& run) const;
@@ -125,7 +130,19 @@ class Poller {
   void send(PhaseRun& run, std::size_t e, std::uint64_t intended, std::uint32_t payload = 0);
   void build_message(const Stamps& stamps, std::uint32_t bytes, Framing framing);
   void write_all(std::size_t e, Link& writer, std::span<const std::byte> data);
-  void flush(std::size_t e, Framing framing);
+  void flush(PhaseRun& run, std::size_t e);
+  void settle_backlog(std::size_t e);
+  // What an end is registered for between toggles: readable, and writable while its outbox
+  // waits (a pipe's reading end never writes: its writing end is registered instead).
+  [[nodiscard]] libpoll::Interest resting_interest(const End& end) const {
+    return pairs_[end.pair].two_way && end.backlogged
+               ? libpoll::Interest::readable | libpoll::Interest::writable
+               : libpoll::Interest::readable;
+  }
+  void drop_backlog(std::size_t e);
+  void unsend_owed(PhaseRun& run, std::size_t e);
+  void unsend_all_owed(PhaseRun& run);
+  void flush_due(PhaseRun& run);
   void receive(PhaseRun& run, std::size_t e, std::uint64_t event_time);
   void discard(const PhaseRun& run, std::size_t e);
   template <typename OnMessage>
@@ -148,6 +165,9 @@ class Poller {
   [[nodiscard]] bool is_capture(std::size_t token) const {
     return capture_ != nullptr && token == ends_.size();
   }
+  // A pipe's writing end is no end of its own: registered under its reading end's token with
+  // this bit set (the channel's token, all bits set, is told apart first).
+  static constexpr std::size_t kWriterToken = std::size_t{1} << 62;
 
   // faults.cpp
   void inject_faults(PhaseRun* run);
@@ -182,6 +202,9 @@ class Poller {
   std::vector<std::size_t> leaked_;  // ends dropped without deregister, cleaned up after the check
   std::vector<int> duplicates_;      // the zombies' duplicates, closed after the check
   std::vector<std::byte> scratch_;
+  std::size_t backlogged_ = 0;          // ends whose outbox or owed messages wait
+  std::vector<std::size_t> flush_due_;  // ends a flush left with room in the socket
+  std::vector<std::size_t> flushing_;
   Histogram register_ns_;
   Histogram reregister_ns_;
   Histogram deregister_ns_;

@@ -38,7 +38,7 @@ void Poller::toggle(PhaseRun& run, std::size_t e) {
     case TogglePattern::readable_writable:
       // Writable fires at once on an idle socket; its event turns readable back on, and the
       // reregister reports any data that came meanwhile.
-      if (pairs_[end.pair].two_way && !end.waiting_writable && end.outbox.empty()) {
+      if (pairs_[end.pair].two_way && !end.waiting_writable && !end.backlogged) {
         end.waiting_writable = true;
         reregister_end(e, Interest::writable);
         ++run.figures.toggles;

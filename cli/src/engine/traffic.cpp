@@ -25,6 +25,11 @@ std::size_t most_owed(const PhaseRun& run) {
   return static_cast<std::size_t>(std::max(1.0, std::ceil(per_pair)));
 }
 
+// Messages one flush builds at most, as a tick sends at most kMostSendsPerTick: with a peer that
+// reads as fast as it is written, the socket never fills, and the loop must still poll and see
+// its deadline and a stop.
+constexpr std::size_t kMostBuiltPerFlush = 1024;
+
 }  // namespace
 
 // Sends one message from end `e` (for a pipe: into the pipe that `e` reads). `intended` is its
@@ -45,31 +50,32 @@ void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended, std::uin
   ++clock_reads_;
   const std::uint32_t bytes = run.framing.message_bytes(payload);
   const Stamps stamps{intended, actual};
-  build_message(stamps, bytes, run.framing);
-  const std::vector<std::byte>& message = scratch_;
   if (run.open_loop && actual > intended + kLateSendNs) ++run.figures.late_sends;
   ++run.figures.sent;
   if (run.framing.is_variable()) run.figures.replay_bytes_sent += bytes;
   if (state != PairState::healthy) {
-    (void)writer.write(message);  // best effort: nobody reads it, and nothing waits for it
+    build_message(stamps, bytes, run.framing);
+    (void)writer.write(scratch_);  // best effort: nobody reads it, and nothing waits for it
     return;
   }
   ++run.in_flight;
   ++run.pair_in_flight[end.pair];
   ++run.sent_healthy;
-  if (full) {  // the socket is full: the stamps wait
+  if (full) {  // the socket is full: the stamps wait (the message is built when it has room)
     end.owed.push_back(stamps);
     if (run.framing.is_variable()) end.owed_bytes.push_back(bytes);
     return;
   }
-  if (wraps_write(run, end)) {
+  build_message(stamps, bytes, run.framing);
+  const bool wrapped = wraps_write(run, end);
+  if (wrapped) {
     ++run.figures.toggles;
     reregister_end(e, Interest::readable | Interest::writable);
-    write_all(e, writer, message);
-    reregister_end(e, Interest::readable);
-    return;
   }
-  write_all(e, writer, message);
+  write_all(e, writer, scratch_);
+  settle_backlog(e);
+  // The wrap takes writable off again, unless what the socket did not take needs it.
+  if (wrapped) reregister_end(e, resting_interest(end));
 }
 
 // The message in scratch_: its stamps, its sequence number and, when variable, its length.
@@ -92,28 +98,31 @@ void Poller::write_all(std::size_t e, Link& writer, std::span<const std::byte> d
   if (!written && !libpoll::is_would_block(written.error())) return;  // peer gone: dropped
   if (done < data.size() && !writer.datagram()) {
     end.outbox.assign(data.begin() + static_cast<std::ptrdiff_t>(done), data.end());
-    if (end.registered && pairs_[end.pair].two_way) {
-      reregister_end(e, end.interest | Interest::writable);
-    }
   }
 }
 
-void Poller::flush(std::size_t e, Framing framing) {
+void Poller::flush(PhaseRun& run, std::size_t e) {
   End& end = ends_[e];
-  if (end.outbox.empty()) return;
+  if (!end.backlogged) return;
+  const Framing framing = run.framing;
   LinkPair& pair = pairs_[end.pair];
   Link& writer = pair.two_way ? *end.link : *pair.a;
-  auto written = writer.write(end.outbox);
-  if (written) {
-    end.outbox.erase(end.outbox.begin(),
-                     end.outbox.begin() + static_cast<std::ptrdiff_t>(*written));
-  } else if (!libpoll::is_would_block(written.error())) {
-    end.outbox.clear();  // the peer is gone: nothing will take it
-    end.owed.clear();
-    end.owed_bytes.clear();
+  if (!end.outbox.empty()) {
+    auto written = writer.write(end.outbox);
+    if (written) {
+      end.outbox.erase(end.outbox.begin(),
+                       end.outbox.begin() + static_cast<std::ptrdiff_t>(*written));
+    } else if (!libpoll::is_would_block(written.error())) {
+      end.outbox.clear();  // the peer is gone: nothing will take it
+      unsend_owed(run, e);
+    }
   }
-  // The messages owed, built one at a time as the socket takes them.
-  while (end.outbox.empty() && !end.owed.empty()) {
+  // The messages owed, built one at a time as the socket takes them: a tick's worth at most.
+  for (std::size_t built = 0; end.outbox.empty() && !end.owed.empty(); ++built) {
+    if (built == kMostBuiltPerFlush) {  // the socket has room still, which no edge will say
+      flush_due_.push_back(e);
+      return;
+    }
     std::uint32_t bytes = framing.message_bytes(0);
     if (framing.is_variable()) {
       bytes = end.owed_bytes.front();
@@ -123,9 +132,75 @@ void Poller::flush(std::size_t e, Framing framing) {
     end.owed.pop_front();
     write_all(e, writer, scratch_);
   }
-  if (end.outbox.empty() && end.interest.is_writable() && !end.waiting_writable) {
+  settle_backlog(e);
+}
+
+// Whether `e` has bytes or messages waiting for its socket, kept with what that needs: the
+// socket's writable edge says when it takes more. A two-way end adds writable to its interest;
+// a pipe's writing end, registered for nothing else, is registered.
+void Poller::settle_backlog(std::size_t e) {
+  End& end = ends_[e];
+  const bool waiting = !end.outbox.empty() || !end.owed.empty();
+  if (waiting == end.backlogged) return;
+  end.backlogged = waiting;
+  const bool two_way = pairs_[end.pair].two_way;
+  if (waiting) {
+    ++backlogged_;
+    if (!two_way) register_writer(e);
+    if (two_way && end.registered && !end.interest.is_writable()) {
+      reregister_end(e, end.interest | Interest::writable);
+    }
+    return;
+  }
+  --backlogged_;
+  deregister_writer(e);
+  if (end.registered && end.interest.is_writable() && !end.waiting_writable) {
     reregister_end(e, Interest::readable);
   }
+}
+
+// A faulted pair's unwritten bytes: nothing healthy reads them now (and a pipe whose reader is
+// closed would answer the next write with SIGPIPE).
+void Poller::drop_backlog(std::size_t e) {
+  End& end = ends_[e];
+  end.outbox.clear();
+  end.owed.clear();
+  end.owed_bytes.clear();
+  settle_backlog(e);
+}
+
+// Messages owed were counted when scheduled, but never written: dropped, they are taken back
+// out of every figure that counted them (replayed bytes too), and an open loop's count as late
+// sends (unless they already did), like those its schedule could not make.
+void Poller::unsend_owed(PhaseRun& run, std::size_t e) {
+  End& end = ends_[e];
+  const std::uint64_t owed = end.owed.size();
+  if (owed == 0) return;
+  if (run.open_loop) {
+    for (const Stamps& stamps : end.owed) {
+      run.figures.late_sends += stamps.actual > stamps.intended + kLateSendNs ? 0 : 1;
+    }
+  }
+  for (const std::uint32_t bytes : end.owed_bytes) run.figures.replay_bytes_sent -= bytes;
+  run.figures.sent -= owed;
+  run.sent_healthy -= owed;
+  run.in_flight -= std::min(run.in_flight, owed);
+  std::uint32_t& pair = run.pair_in_flight[end.pair];
+  pair -= static_cast<std::uint32_t>(std::min<std::uint64_t>(pair, owed));
+  end.owed.clear();
+  end.owed_bytes.clear();
+  settle_backlog(e);
+}
+
+void Poller::unsend_all_owed(PhaseRun& run) {
+  for (std::size_t e = 0; e < ends_.size(); ++e) unsend_owed(run, e);
+}
+
+// The flushes a tick goes on with (each stopped at kMostBuiltPerFlush).
+void Poller::flush_due(PhaseRun& run) {
+  std::swap(flush_due_, flushing_);
+  for (const std::size_t e : flushing_) flush(run, e);
+  flushing_.clear();
 }
 
 // Reads everything `e` has and hands each complete message to `on_message`.

@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstring>
+#include <memory>
+#include <new>
+#include <string_view>
 #include <vector>
 
 #include "capture/packet_view.hpp"
@@ -39,6 +43,60 @@ TEST(PcapSinkLimitTest, PacketsPastTheLimitAreCountedAsLeftOut) {
   EXPECT_FALSE(sink.add(1, 2048, 3, packet, 100));
   EXPECT_EQ(sink.packets(), 2u);
   EXPECT_EQ(sink.packets_left_out(), 1u);
+}
+
+// A block allocator that gives `blocks_before_failing` blocks, then fails as memory running out
+// does; it notes the sizes it was asked for.
+std::vector<std::size_t> asked;
+std::size_t blocks_before_failing = SIZE_MAX;
+
+std::unique_ptr<char[]> scarce_block(std::size_t bytes) {
+  if (asked.size() == blocks_before_failing) throw std::bad_alloc();
+  asked.push_back(bytes);
+  return PcapSink::new_block(bytes);
+}
+
+std::size_t bytes_of(const std::vector<std::string_view>& pieces) {
+  std::size_t bytes = 0;
+  for (const std::string_view piece : pieces) bytes += piece.size();
+  return bytes;
+}
+
+// The sink grows a block at a time, and its blocks add up to its limit at most: it never holds
+// more than the limit, not even while it grows (a string doubled to 512 MiB needed 768).
+TEST(PcapSinkLimitTest, GrowsInBlocksAndNeverHoldsMoreThanItsLimit) {
+  asked.clear();
+  blocks_before_failing = SIZE_MAX;
+  const std::size_t limit = 2 * PcapSink::kBlockBytes + PcapSink::kBlockBytes / 2;
+  PcapSink sink(limit, scarce_block);
+  const std::vector<std::byte> packet(100'000);  // 10 records of 100,016 bytes a block
+  while (sink.add(1, 262144, 1, packet, 100'000)) {
+  }
+  EXPECT_EQ(asked, (std::vector<std::size_t>{PcapSink::kBlockBytes, PcapSink::kBlockBytes,
+                                             PcapSink::kBlockBytes / 2}));
+  EXPECT_EQ(sink.packets(), 10u + 10u + 5u);
+  EXPECT_EQ(sink.packets_left_out(), 1u);
+  EXPECT_FALSE(sink.ran_out_of_memory());
+  EXPECT_EQ(bytes_of(sink.file()), 24u + sink.packets() * 100'016);
+}
+
+// Memory that runs out while packets come in (inside libpcap's callback, where an exception
+// would end the process with std::terminate) leaves the later packets out, counted as such.
+TEST(PcapSinkLimitTest, AFailedAllocationLeavesPacketsOutInsteadOfThrowing) {
+  asked.clear();
+  blocks_before_failing = 1;
+  PcapSink sink(PcapSink::kMostBytes, scarce_block);
+  const std::vector<std::byte> packet(100'000);
+  static_assert(noexcept(sink.add(1, 262144, 1, packet, 100'000)));
+  for (int i = 0; i < 12; ++i) sink.add(1, 262144, 1, packet, 100'000);
+  EXPECT_EQ(sink.packets(), 10u);  // the first block's
+  EXPECT_EQ(sink.packets_left_out(), 2u);
+  EXPECT_TRUE(sink.ran_out_of_memory());
+  EXPECT_EQ(asked.size(), 1u) << "once memory ran out, the sink stops asking for more";
+  const std::vector<std::byte> small(10);
+  EXPECT_FALSE(sink.add(1, 262144, 2, small, 10)) << "no packet is kept once memory ran out";
+  EXPECT_EQ(bytes_of(sink.file()), 24u + 10 * 100'016);
+  blocks_before_failing = SIZE_MAX;
 }
 
 TEST(WireMatcherLimitTest, MessagesPastTheRecordLimitAreCounted) {

@@ -67,6 +67,23 @@ TEST(ReplayCli, ABadPcapIsRefusedInOneLineNamingTheFileAndThePacket) {
   }
 }
 
+// pcap's seconds are unsigned 32-bit, good to 2106: a file recorded in 2040 is replayed, its
+// schedule the second between its two packets.
+TEST(ReplayCli, APcapRecordedIn2040IsReplayed) {
+  const TempDir dir;
+  write_raw_stamps(dir / "trace.pcap", {{2'208'988'800, 0}, {2'208'988'801, 0}});  // 2040-01-01
+  const std::string scenario = dir.write(
+      "s.json", replay_scenario(R"({"mode": "replay", "pcap": "trace.pcap", "speed": 10})"));
+  const Outcome validated = pollscope({"validate", scenario});
+  ASSERT_TRUE(exited_with(validated, 0)) << describe(validated);
+  const std::string report = dir / "report.json";
+  const Outcome outcome = pollscope({"run", scenario, "-q", "--out", report});
+  ASSERT_TRUE(ran_but_for_latency(outcome, report));
+  const auto replayed = parse_report(read_file(report)).at("context").at("replay").at("p");
+  EXPECT_EQ(replayed.at("messages"), 2);
+  EXPECT_DOUBLE_EQ(replayed.at("schedule_s").get<double>(), 0.1);
+}
+
 TEST(ReplayCli, LoadFieldsAreCheckedByName) {
   const TempDir dir;
   write_three_flows(dir / "trace.pcap");

@@ -890,6 +890,7 @@ TEST(ScenarioMetrics, OverallListIsTheDocumentedOne) {
                                              "capture.kernel_drops",
                                              "capture.interface_drops",
                                              "capture.messages_over_limit",
+                                             "capture.unmatched_messages",
                                              "capture.pcap_packets_left_out",
                                              "replay.bytes_sent",
                                              "replay.bytes_received",

@@ -30,6 +30,41 @@ void write_three_flows(const std::string& path, std::uint64_t gap_us) {
   out.send(banner, true, t + 1'000 + 3 * gap_us, 300);
 }
 
+void write_burst(const std::string& path, std::uint32_t messages, std::uint32_t bytes) {
+  PcapWriter out(path);
+  const std::uint64_t t = 1'700'000'000ULL * 1'000'000;
+  Conversation flow;
+  out.handshake(flow, t);
+  for (std::uint32_t i = 0; i < messages; ++i) out.send(flow, true, t + 10, bytes);
+}
+
+void write_raw_stamps(const std::string& path, const std::vector<RawStamp>& stamps,
+                      bool nanoseconds) {
+  std::string out;
+  const auto put = [&out](std::uint32_t value, std::size_t size = 4) {
+    out.append(reinterpret_cast<const char*>(&value), size);  // the writer's byte order
+  };
+  put(nanoseconds ? 0xa1b23c4dU : 0xa1b2c3d4U);
+  put(2, 2);  // version 2.4
+  put(4, 2);
+  for (std::uint32_t field : {0U, 0U, 65535U, 1U}) put(field);  // zone, accuracy, snaplen, EN10MB
+  std::string frame(14 + 20 + 8 + 100, '\0');  // Ethernet, IPv4, UDP, 100 bytes of payload
+  frame[12] = '\x08';
+  frame[14] = '\x45';
+  frame[17] = static_cast<char>(20 + 8 + 100);
+  frame[23] = 17;
+  frame[39] = 8 + 100;
+  for (const RawStamp& stamp : stamps) {
+    for (std::uint32_t field :
+         {stamp.seconds, stamp.fraction, static_cast<std::uint32_t>(frame.size()),
+          static_cast<std::uint32_t>(frame.size())}) {
+      put(field);
+    }
+    out += frame;
+  }
+  std::ofstream(path, std::ios::binary) << out;
+}
+
 namespace {
 
 void write_cut_short(const std::string& path) {
@@ -101,6 +136,13 @@ void write_far_future(const std::string& path) {
   put(32U + 64U);
   std::ofstream(path, std::ios::binary) << out;
 }
+// A fraction field past its unit's second: 0xffffffff microseconds, 10^9 nanoseconds.
+void write_bad_microseconds(const std::string& path) {
+  write_raw_stamps(path, {{1000, 0}, {1000, 0xffffffff}});
+}
+void write_bad_nanoseconds(const std::string& path) {
+  write_raw_stamps(path, {{1000, 999'999'999}, {1000, 1'000'000'000}}, true);
+}
 // What is not a regular file: libpcap would read a directory as a file cut short, and wait on a
 // FIFO without a writer for ever.
 void write_directory(const std::string& path) {
@@ -126,6 +168,12 @@ const std::vector<BadPcap>& bad_pcaps() {
        "packet 2: invalid: the IPv4 header length is 16 bytes (at least 20)"},
       {"pcapng_eight_bytes", write_pcapng_eight_bytes, "the file header: cut short (8 bytes)"},
       {"far_future", write_far_future, "packet 1: its timestamp (20000000000 s since 1970)"},
+      {"bad_microseconds", write_bad_microseconds,
+       "packet 2: invalid: its timestamp's fraction field is 4294967295 (microseconds: at most "
+       "999999)"},
+      {"bad_nanoseconds", write_bad_nanoseconds,
+       "packet 2: invalid: its timestamp's fraction field is 1000000000 (nanoseconds: at most "
+       "999999999)"},
       // Last: each replaces what the path held.
       {"directory", write_directory, "not a regular file (a directory)"},
       {"fifo", write_fifo, "not a regular file (a FIFO)"},

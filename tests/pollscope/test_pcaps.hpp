@@ -17,6 +17,20 @@ namespace pollscope::test_support {
 inline constexpr std::array<std::uint32_t, 4> kReplayed = {100, 40, 10, 300};
 void write_three_flows(const std::string& path, std::uint64_t gap_us = 2'000);
 
+// One TCP flow whose client sends `messages` payloads of `bytes` each, all stamped at the same
+// microsecond: a replay sends them as one burst, which TCP coalesces into segments of many.
+void write_burst(const std::string& path, std::uint32_t messages, std::uint32_t bytes);
+
+// A pcap file of UDP datagrams of 100 bytes each, written byte by byte (not through libpcap),
+// whose packets carry the given seconds and fraction fields as stored, in microseconds or, with
+// `nanoseconds`, in nanoseconds.
+struct RawStamp {
+  std::uint32_t seconds;
+  std::uint32_t fraction;
+};
+void write_raw_stamps(const std::string& path, const std::vector<RawStamp>& stamps,
+                      bool nanoseconds = false);
+
 struct BadPcap {
   const char* name;
   void (*write)(const std::string& path);

@@ -2,6 +2,11 @@
 
 #include <time.h>
 
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+
 #include <fmt/format.h>
 
 #include "base/failure.hpp"
@@ -11,19 +16,39 @@ namespace pollscope {
 
 namespace {
 
-// In immediate mode each packet takes a slot of the snapshot's length in the kernel's ring: 2 KiB
-// keeps the headers of every message of a segment (and whole packets of small messages) while
-// 32 MiB hold 15,000 packets, a burst the loop has time to read (262,144 bytes, tcpdump's
-// snapshot, left room for 120 and dropped packets at 20,000 messages a second).
-constexpr std::uint32_t kSnapshotLength = 2048;
+// A TCP segment may carry dozens of messages (up to 64 KiB on loopback, a coalesced burst): cut
+// short, it hides the heads of the messages past the cut. A whole packet is kept with its
+// link-layer header; 2 KiB keep a datagram's one head, and the first heads of a segment. In
+// immediate mode each packet takes a ring slot of the snapshot's length (libpcap caps an
+// Ethernet slot at the interface's largest frame): 32 MiB hold 512 whole packets, 256 on
+// loopback, which passes each twice, but 15,000 of 2 KiB. An open loop of 20,000 messages a
+// second on a loaded machine overflowed the 256 (15% of its messages unmatched over TCP), never
+// the 15,000.
+constexpr std::uint32_t kWholePacket = 65536 + 64;
+constexpr std::uint32_t kMessageHeads = 2048;
 constexpr int kRingBytes = 32 << 20;
 
+// A test seam: POLLSCOPE_CAPTURE_SNAPSHOT lowers what a capture keeps of each packet, so that a
+// test sees a TCP flow lose its step, and the messages it leaves unmatched counted, without
+// making the kernel drop packets.
+std::uint32_t snapshot_length(Snapshot snapshot) {
+  const std::uint32_t length = snapshot == Snapshot::whole_packets ? kWholePacket : kMessageHeads;
+  const char* given = std::getenv("POLLSCOPE_CAPTURE_SNAPSHOT");
+  std::uint32_t bytes = 0;
+  if (given == nullptr ||
+      std::from_chars(given, given + std::strlen(given), bytes).ec != std::errc{} || bytes < 128) {
+    return length;
+  }
+  return std::min(bytes, length);
+}
+
 libpoll::pcap::Capture open_capture(const std::string& interface,
-                                    const std::vector<std::uint16_t>& ports) {
+                                    const std::vector<std::uint16_t>& ports,
+                                    std::uint32_t snapshot_bytes) {
   std::string detail;
   auto capture = libpoll::pcap::Capture::open({.interface = interface,
                                                .filter = capture_filter(ports),
-                                               .snapshot_length = kSnapshotLength,
+                                               .snapshot_length = static_cast<int>(snapshot_bytes),
                                                .buffer_bytes = kRingBytes},
                                               &detail);
   if (capture) return std::move(*capture);
@@ -54,6 +79,14 @@ std::int64_t realtime_offset(const Clock& clock) {
 
 }  // namespace
 
+Snapshot snapshot_for(const Scenario& scenario) {
+  if (scenario.sockets.kind != SocketKind::tcp) return Snapshot::message_heads;
+  const auto replays = [](const Phase& phase) { return replay_of(phase) != nullptr; };
+  return std::any_of(scenario.phases.begin(), scenario.phases.end(), replays)
+             ? Snapshot::whole_packets
+             : Snapshot::message_heads;
+}
+
 std::uint64_t realtime_ns() noexcept {
   timespec now{};
   ::clock_gettime(CLOCK_REALTIME, &now);
@@ -62,8 +95,10 @@ std::uint64_t realtime_ns() noexcept {
 }
 
 CaptureSession::CaptureSession(const std::string& interface,
-                               const std::vector<std::uint16_t>& ports, PcapSink* sink)
-    : capture_(open_capture(interface, ports)),
+                               const std::vector<std::uint16_t>& ports, PcapSink* sink,
+                               Snapshot snapshot)
+    : snapshot_length_(snapshot_length(snapshot)),
+      capture_(open_capture(interface, ports, snapshot_length_)),
       interface_(interface),
       sink_(sink),
       link_type_(capture_.link_type()) {}
@@ -75,7 +110,7 @@ void CaptureSession::begin_phase(Framing framing, const Clock& clock) {
 void CaptureSession::drain(Figures& figures) {
   auto drained = capture_.drain([&](const libpoll::pcap::Packet& packet) {
     ++figures.captured_packets;
-    if (sink_ != nullptr && !sink_->add(link_type_, kSnapshotLength, packet.timestamp_ns,
+    if (sink_ != nullptr && !sink_->add(link_type_, snapshot_length_, packet.timestamp_ns,
                                         packet.data, packet.wire_length)) {
       ++figures.pcap_left_out;
     }

@@ -15,18 +15,31 @@
 #include "engine/clock.hpp"
 #include "figures/figures.hpp"
 #include "libpoll/pcap/capture.hpp"
+#include "scenario/scenario.hpp"
 
 namespace pollscope {
 
 // CLOCK_REALTIME, the clock of the kernel's packet timestamps.
 [[nodiscard]] std::uint64_t realtime_ns() noexcept;
 
+// What a capture keeps of each packet: all of it, or its first 2 KiB, which hold the head of
+// each message that starts there (capture_session.cpp says what each costs).
+enum class Snapshot { whole_packets, message_heads };
+
+// Whole packets when a phase replays a pcap over TCP: its messages say their own length, and a
+// segment cut short would hide where the flow's next one starts. Message heads otherwise: a
+// datagram's one head is at its start, and fixed-size messages keep their step across a cut
+// (those whose heads it hid go unmatched, counted).
+[[nodiscard]] Snapshot snapshot_for(const Scenario& scenario);
+
 class CaptureSession {
  public:
-  // Captures the TCP and UDP traffic of `ports` on `interface`. Throws a Failure: exit 3, one
-  // line, when this process may not capture or the interface cannot be opened.
+  // Captures the TCP and UDP traffic of `ports` on `interface`, keeping `snapshot` of each
+  // packet (whole packets, which never lose a flow's step, unless told the scenario needs
+  // less). Throws a Failure: exit 3, one line, when this process may not capture or the
+  // interface cannot be opened.
   CaptureSession(const std::string& interface, const std::vector<std::uint16_t>& ports,
-                 PcapSink* sink);
+                 PcapSink* sink, Snapshot snapshot = Snapshot::whole_packets);
 
   [[nodiscard]] libpoll::pcap::Capture& source() noexcept { return capture_; }
   // Measures the offset from `clock` to CLOCK_REALTIME afresh for the phase's messages.
@@ -41,6 +54,7 @@ class CaptureSession {
  private:
   [[nodiscard]] std::string failed(std::string_view what, std::error_code error) const;
 
+  std::uint32_t snapshot_length_;  // first: the capture is opened with it
   libpoll::pcap::Capture capture_;
   std::string interface_;
   WireMatcher matcher_;

@@ -1,6 +1,6 @@
 #include "capture/pcap_sink.hpp"
 
-#include <array>
+#include <algorithm>
 #include <cstring>
 
 namespace pollscope {
@@ -8,46 +8,83 @@ namespace pollscope {
 namespace {
 
 constexpr std::uint32_t kNanosecondMagic = 0xa1b23c4d;  // pcap's magic for nanosecond stamps
+constexpr std::size_t kRecordHeaderBytes = 16;
 
+// Copies `fields` one after another to `out`, in the writer's byte order (readers detect it
+// from the magic); returns the byte after them.
 template <typename... Fields>
-void append(std::string& out, Fields... fields) {
-  (out.append(reinterpret_cast<const char*>(&fields), sizeof fields), ...);
+char* put(char* out, Fields... fields) noexcept {
+  ((std::memcpy(out, &fields, sizeof fields), out += sizeof fields), ...);
+  return out;
+}
+
+void fill_header(std::array<char, 24>& header, int link_type,
+                 std::uint32_t snapshot_length) noexcept {
+  put(header.data(), kNanosecondMagic, std::uint16_t{2}, std::uint16_t{4}, std::int32_t{0},
+      std::uint32_t{0}, snapshot_length, static_cast<std::uint32_t>(link_type));
 }
 
 }  // namespace
 
 std::string pcap_file_header(int link_type, std::uint32_t snapshot_length) {
-  std::string header;
-  // In the writer's byte order, which readers detect from the magic.
-  append(header, kNanosecondMagic, std::uint16_t{2}, std::uint16_t{4}, std::int32_t{0},
-         std::uint32_t{0}, snapshot_length, static_cast<std::uint32_t>(link_type));
-  return header;
+  std::array<char, 24> header{};
+  fill_header(header, link_type, snapshot_length);
+  return {header.data(), header.size()};
+}
+
+std::unique_ptr<char[]> PcapSink::new_block(std::size_t bytes) {
+  return std::make_unique_for_overwrite<char[]>(bytes);  // its pages are taken as written
+}
+
+PcapSink::PcapSink(std::size_t most_bytes, Allocate allocate)
+    : most_bytes_(most_bytes), allocate_(allocate) {
+  fill_header(header_, 1, 262144);
+}
+
+// Room for `record` bytes at the end of the last block, or in a new one within the limit. Once
+// memory ran out, none: the file keeps the packets until then, without gaps after.
+bool PcapSink::room_for(std::size_t record) noexcept {
+  if (out_of_memory_) return false;
+  if (!blocks_.empty() && blocks_.back().size - blocks_.back().used >= record) return true;
+  const std::size_t size = std::min(most_bytes_ - allocated_, std::max(kBlockBytes, record));
+  if (size < record) return false;
+  try {
+    blocks_.push_back(Block{allocate_(size), size, 0});
+  } catch (...) {  // std::bad_alloc: the run goes on, and what came after is counted left out
+    out_of_memory_ = true;
+    return false;
+  }
+  allocated_ += size;
+  return true;
 }
 
 bool PcapSink::add(int link_type, std::uint32_t snapshot_length, std::uint64_t timestamp_ns,
-                   std::span<const std::byte> data, std::uint32_t wire_length) {
+                   std::span<const std::byte> data, std::uint32_t wire_length) noexcept {
   const std::lock_guard lock(mutex_);
-  if (link_type_ < 0) {
-    link_type_ = link_type;
-    snapshot_length_ = snapshot_length;
+  if (!header_set_) {
+    fill_header(header_, link_type, snapshot_length);
+    header_set_ = true;
   }
-  if (records_.size() + 16 + data.size() > most_bytes_) {
+  if (!room_for(kRecordHeaderBytes + data.size())) {
     ++left_out_;
     return false;
   }
-  append(records_, static_cast<std::uint32_t>(timestamp_ns / 1'000'000'000),
-         static_cast<std::uint32_t>(timestamp_ns % 1'000'000'000),
-         static_cast<std::uint32_t>(data.size()), wire_length);
-  records_.append(reinterpret_cast<const char*>(data.data()), data.size());
+  Block& block = blocks_.back();
+  char* out =
+      put(block.bytes.get() + block.used, static_cast<std::uint32_t>(timestamp_ns / 1'000'000'000),
+          static_cast<std::uint32_t>(timestamp_ns % 1'000'000'000),
+          static_cast<std::uint32_t>(data.size()), wire_length);
+  if (!data.empty()) std::memcpy(out, data.data(), data.size());
+  block.used += kRecordHeaderBytes + data.size();
   ++packets_;
   return true;
 }
 
-std::string PcapSink::file(int link_type) const {
+std::vector<std::string_view> PcapSink::file() const {
   const std::lock_guard lock(mutex_);
-  return pcap_file_header(link_type_ < 0 ? link_type : link_type_,
-                          link_type_ < 0 ? 262144 : snapshot_length_) +
-         records_;
+  std::vector<std::string_view> pieces{std::string_view(header_.data(), header_.size())};
+  for (const Block& block : blocks_) pieces.emplace_back(block.bytes.get(), block.used);
+  return pieces;
 }
 
 std::uint64_t PcapSink::packets() const {
@@ -58,6 +95,11 @@ std::uint64_t PcapSink::packets() const {
 std::uint64_t PcapSink::packets_left_out() const {
   const std::lock_guard lock(mutex_);
   return left_out_;
+}
+
+bool PcapSink::ran_out_of_memory() const {
+  const std::lock_guard lock(mutex_);
+  return out_of_memory_;
 }
 
 }  // namespace pollscope

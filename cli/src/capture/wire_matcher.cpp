@@ -5,6 +5,15 @@
 
 namespace pollscope {
 
+namespace {
+
+// Whether sequence number `a` comes before `b`: they wrap, so their difference is read signed.
+bool before(std::uint32_t a, std::uint32_t b) {
+  return static_cast<std::int32_t>(a - b) < 0;
+}
+
+}  // namespace
+
 void WireMatcher::begin_phase(Framing framing, std::int64_t realtime_offset) {
   framing_ = framing;
   realtime_offset_ = realtime_offset;
@@ -29,11 +38,17 @@ void WireMatcher::on_stream(std::uint64_t timestamp_ns, const TransportPacket& p
   if (first) flow.next_message = packet.tcp_sequence;
   if (!flow.head.empty()) complete_head(flow, packet);
   if (flow.lost || !flow.head.empty()) return;
+  // A segment that starts past the next message: the capture missed the bytes between.
+  if (before(flow.next_message, packet.tcp_sequence)) skip_to(flow, packet.tcp_sequence);
+  if (!flow.lost) read_heads(flow, timestamp_ns, packet);
+}
+
+void WireMatcher::read_heads(Flow& flow, std::uint64_t timestamp_ns,
+                             const TransportPacket& packet) {
   // The segment's length on the wire places the messages; the snapshot may have kept less.
   const auto size = static_cast<std::uint32_t>(packet.payload_length);
   const std::size_t captured = packet.payload.size();
   const std::size_t wanted = framing_.head_bytes();
-  // Sequence numbers wrap: compare differences as signed.
   for (auto ahead = static_cast<std::int32_t>(flow.next_message - packet.tcp_sequence);
        ahead >= 0 && static_cast<std::uint32_t>(ahead) < size;
        ahead = static_cast<std::int32_t>(flow.next_message - packet.tcp_sequence)) {
@@ -45,13 +60,23 @@ void WireMatcher::on_stream(std::uint64_t timestamp_ns, const TransportPacket& p
                        packet.payload.end());
       flow.head_time = timestamp_ns;
       return;
-    } else if (framing_.is_variable()) {  // the snapshot cut the length off: lost from here
-      flow.lost = true;
-      return;
-    } else {  // the snapshot cut it off: that message goes unmatched
-      flow.next_message += static_cast<std::uint32_t>(framing_.length(nullptr));
+    } else {  // the snapshot cut the head off: that message goes unmatched
+      skip_to(flow, flow.next_message + 1);
+      if (flow.lost) return;
     }
   }
+}
+
+// Messages of a fixed length start on known boundaries: the first one at or past `sequence`.
+// Without the lengths of the messages skipped, where the next one starts is unknown.
+void WireMatcher::skip_to(Flow& flow, std::uint32_t sequence) {
+  if (framing_.is_variable()) {
+    flow.lost = true;
+    return;
+  }
+  const auto length = static_cast<std::uint32_t>(framing_.length(nullptr));
+  const std::uint32_t gap = sequence - flow.next_message;
+  flow.next_message += (gap + length - 1) / length * length;
 }
 
 // The rest of a head begun in an earlier segment, when this segment carries it on.
@@ -67,10 +92,8 @@ void WireMatcher::complete_head(Flow& flow, const TransportPacket& packet) {
                      packet.payload.begin() + static_cast<std::ptrdiff_t>(taken));
     if (flow.head.size() < framing_.head_bytes()) return;  // a tiny segment: more to come
     flow.next_message += on_head(flow.head, flow.head_time);
-  } else if (framing_.is_variable()) {
-    flow.lost = true;  // without its length, where the next message starts is unknown
-  } else {
-    flow.next_message += static_cast<std::uint32_t>(framing_.length(nullptr));
+  } else {  // the rest of the head was missed or cut off: that message goes unmatched
+    skip_to(flow, flow.next_message + 1);
   }
   flow.head.clear();
 }
@@ -100,7 +123,7 @@ void WireMatcher::finish_phase(Figures& figures) {
     const auto wire = wire_times_.find(message.sequence);
     if (wire == wire_times_.end()) {
       // Once packets were left unread, an unmatched message may be one of them.
-      figures.capture_over_limit += wire_times_full_ ? 1 : 0;
+      (wire_times_full_ ? figures.capture_over_limit : figures.capture_unmatched) += 1;
       continue;
     }
     const auto wire_real = static_cast<std::int64_t>(wire->second);

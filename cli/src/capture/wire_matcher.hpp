@@ -54,7 +54,9 @@ class WireMatcher {
  private:
   // A TCP flow: where its next message starts in its sequence space, and the head of that
   // message while the next segment has still to complete it (its length is not known till then
-  // when messages say their own). A flow whose framing was lost is no longer read.
+  // when messages say their own). A flow of such messages that lost its step (a segment the
+  // capture missed, or cut short inside a head) is no longer read: its later messages go
+  // unmatched, and are counted as such (Figures::capture_unmatched).
   struct Flow {
     std::uint32_t next_message = 0;
     std::vector<std::byte> head;
@@ -62,7 +64,10 @@ class WireMatcher {
     bool lost = false;
   };
   void on_stream(std::uint64_t timestamp_ns, const TransportPacket& packet);
+  void read_heads(Flow& flow, std::uint64_t timestamp_ns, const TransportPacket& packet);
   void complete_head(Flow& flow, const TransportPacket& packet);
+  // Moves past bytes the capture never saw, up to `sequence`.
+  void skip_to(Flow& flow, std::uint32_t sequence);
   // Records the message whose head is `head`; returns its length.
   std::uint32_t on_head(std::span<const std::byte> head, std::uint64_t timestamp_ns);
   void on_sequence(std::span<const std::byte> header, std::uint64_t timestamp_ns);

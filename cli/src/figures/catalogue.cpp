@@ -298,6 +298,7 @@ std::vector<FigureSpec> capture_figures() {
       capture_count("capture.kernel_drops", &Figures::capture_kernel_drops, kMustNotGrow),
       capture_count("capture.interface_drops", &Figures::capture_interface_drops, kMustNotGrow),
       capture_count("capture.messages_over_limit", &Figures::capture_over_limit, kMustNotGrow),
+      capture_count("capture.unmatched_messages", &Figures::capture_unmatched, kMustNotGrow),
       capture_count("capture.pcap_packets_left_out", &Figures::pcap_left_out, kMustNotGrow),
   };
 }

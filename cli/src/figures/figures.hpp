@@ -41,12 +41,14 @@ struct Figures {
   // With a capture (run --capture): the captures that ran (one a poller and phase), packets
   // captured, messages matched to their packet, the two parts of a matched message's latency
   // and how well the two clocks agreed on it (capture/wire_matcher.hpp), what the kernel
-  // dropped, messages left unmatched past the matcher's limit, and packets left out of
+  // dropped, messages left unmatched past the matcher's limit, messages left unmatched within
+  // it (their packet missed, or a flow that lost its step), and packets left out of
   // --pcap-out's file past its limit.
   std::uint64_t captures = 0;
   std::uint64_t captured_packets = 0;
   std::uint64_t matched_messages = 0;
   std::uint64_t capture_over_limit = 0;
+  std::uint64_t capture_unmatched = 0;
   std::uint64_t pcap_left_out = 0;
   std::uint64_t capture_kernel_drops = 0;
   std::uint64_t capture_interface_drops = 0;

@@ -119,7 +119,7 @@ int take_held_signal() {
 
 namespace {
 
-void write_all(int fd, const std::string& text, const auto& give_up) {
+void write_all(int fd, std::string_view text, const auto& give_up) {
   for (std::size_t written = 0; written < text.size();) {
     const auto n = ::write(fd, text.data() + written, text.size() - written);
     if (n < 0 && errno == EINTR) continue;
@@ -214,15 +214,21 @@ void OutputFile::release() {
 }
 
 void OutputFile::write(const std::string& text, std::ostream& out) {
+  const std::string_view piece = text;
+  write(std::span(&piece, 1), out);
+}
+
+void OutputFile::write(std::span<const std::string_view> pieces, std::ostream& out) {
   if (fd_ < 0 && temporary_.empty()) {
-    out << text << std::flush;
+    for (const std::string_view piece : pieces) out << piece;
+    out << std::flush;
     return;
   }
   const auto give_up = [&](int error) {
     release();
     cannot_write(name_, error);
   };
-  write_all(fd_, text, give_up);
+  for (const std::string_view piece : pieces) write_all(fd_, piece, give_up);
   if (!temporary_.empty() && ::fsync(fd_) != 0) give_up(errno);
   if (::close(std::exchange(fd_, -1)) != 0) give_up(errno);
   if (!temporary_.empty()) {
@@ -279,6 +285,18 @@ Place place_of(const std::optional<std::string>& path, std::string_view option) 
   return place;
 }
 
+// A new file's path, absolute, its folders' links followed. Absolute first: weakly_canonical
+// leaves a relative path relative when its first component does not exist ("r.json" stays
+// "r.json" while "./r.json" becomes "/cwd/r.json"), and the two would differ.
+std::optional<std::filesystem::path> new_file_path(const std::string& target) {
+  std::error_code error;
+  const auto absolute = std::filesystem::absolute(target, error);
+  if (error) return std::nullopt;
+  auto canonical = std::filesystem::weakly_canonical(absolute, error);
+  if (error) return std::nullopt;
+  return canonical;
+}
+
 }  // namespace
 
 bool same_destination(const std::optional<std::string>& one,
@@ -290,13 +308,12 @@ bool same_destination(const std::optional<std::string>& one,
     return a.file_device == b.file_device && a.inode == b.inode && !a.device;
   }
   if (a.exists || b.exists || a.descriptor || b.descriptor) return false;
-  // Two new names: the same once their folders' links are followed.
-  std::error_code error_a;
-  std::error_code error_b;
-  const auto canonical_a = std::filesystem::weakly_canonical(a.target, error_a);
-  const auto canonical_b = std::filesystem::weakly_canonical(b.target, error_b);
-  if (error_a || error_b) return a.target == b.target;
-  return canonical_a == canonical_b;
+  // Two new names (a dangling link's target among them, resolve_links followed it): the same
+  // once their folders' links are followed.
+  const auto a_path = new_file_path(a.target);
+  const auto b_path = new_file_path(b.target);
+  if (!a_path || !b_path) return a.target == b.target;
+  return *a_path == *b_path;
 }
 
 }  // namespace pollscope

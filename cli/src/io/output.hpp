@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <ostream>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -38,6 +39,9 @@ class OutputFile {
 
   // Writes the whole document and closes the destination. Throws a Failure (exit 3).
   void write(const std::string& text, std::ostream& out);
+  // The same, the document given in pieces written one after another: a large one (a pcap) is
+  // never copied into one string first.
+  void write(std::span<const std::string_view> pieces, std::ostream& out);
 
   // The name reports and messages give the destination.
   [[nodiscard]] const std::string& name() const { return name_; }

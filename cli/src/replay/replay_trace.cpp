@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <optional>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -121,11 +120,26 @@ std::variant<FileHandle, TraceProblem> open_regular(const std::string& path, off
   return file;
 }
 
+// How a file stores its packets' times, by its magic number: pcap's 32-bit seconds and fraction
+// (of microseconds, or of nanoseconds for the nanosecond magic), or pcapng's 64-bit count.
+enum class Stamps { pcap_microseconds, pcap_nanoseconds, pcapng };
+
+std::uint32_t magic_value(const unsigned char* magic) {
+  return (std::uint32_t{magic[0]} << 24) | (std::uint32_t{magic[1]} << 16) |
+         (std::uint32_t{magic[2]} << 8) | magic[3];
+}
+
+Stamps stamps_of(const unsigned char* magic) {
+  const std::uint32_t value = magic_value(magic);
+  if (value == 0x0a0d0d0a) return Stamps::pcapng;
+  if (value == 0xa1b23c4dU || value == 0x4d3cb2a1U) return Stamps::pcap_nanoseconds;
+  return Stamps::pcap_microseconds;  // and libpcap's other pcap variants
+}
+
 // The smallest file header of a pcap file (24 bytes) or a pcapng one (a section header block,
 // 28 bytes), by the magic it starts with; 0 for neither.
 std::size_t smallest_header(const unsigned char* magic) {
-  const std::uint32_t value = (std::uint32_t{magic[0]} << 24) | (std::uint32_t{magic[1]} << 16) |
-                              (std::uint32_t{magic[2]} << 8) | magic[3];
+  const std::uint32_t value = magic_value(magic);
   if (value == 0x0a0d0d0a) return 28;
   for (const std::uint32_t pcap : {0xa1b2c3d4U, 0xd4c3b2a1U, 0xa1b23c4dU, 0x4d3cb2a1U}) {
     if (value == pcap) return 24;
@@ -133,9 +147,14 @@ std::size_t smallest_header(const unsigned char* magic) {
   return 0;
 }
 
+struct OpenedTrace {
+  PcapHandle handle;
+  Stamps stamps;
+};
+
 // Opens `path` with libpcap, or says why not: the reasons libpcap gives for a file header are
 // reworded so that a wrong or short file reads as such.
-std::variant<PcapHandle, TraceProblem> open_trace(const std::string& path) {
+std::variant<OpenedTrace, TraceProblem> open_trace(const std::string& path) {
   off_t size = 0;
   auto opened = open_regular(path, &size);
   if (auto* problem = std::get_if<TraceProblem>(&opened)) return std::move(*problem);
@@ -144,11 +163,15 @@ std::variant<PcapHandle, TraceProblem> open_trace(const std::string& path) {
   const std::size_t got = std::fread(magic, 1, sizeof magic, file.get());
   std::rewind(file.get());
   char error[PCAP_ERRBUF_SIZE] = {};
-  pcap_t* handle =
-      pcap_fopen_offline_with_tstamp_precision(file.get(), PCAP_TSTAMP_PRECISION_NANO, error);
+  // A pcap file read in its own precision: libpcap then hands its fraction field over as stored,
+  // not scaled (where a bad field would be scaled out of recognition).
+  const Stamps stamps = got < sizeof magic ? Stamps::pcapng : stamps_of(magic);
+  const int precision = stamps == Stamps::pcap_microseconds ? PCAP_TSTAMP_PRECISION_MICRO
+                                                            : PCAP_TSTAMP_PRECISION_NANO;
+  pcap_t* handle = pcap_fopen_offline_with_tstamp_precision(file.get(), precision, error);
   if (handle != nullptr) {
     (void)file.release();  // pcap_close closes it
-    return PcapHandle(handle);
+    return OpenedTrace{PcapHandle(handle), stamps};
   }
   const auto smallest = got < sizeof magic ? 0 : smallest_header(magic);
   if (got < sizeof magic || static_cast<std::uint64_t>(size) < smallest) {
@@ -166,16 +189,27 @@ std::variant<PcapHandle, TraceProblem> open_trace(const std::string& path) {
   return TraceProblem{fmt::format("{}: the file header: {}", path, error)};
 }
 
-// A packet's time in nanoseconds since 1970 (libpcap gives nanoseconds in tv_usec here); none
-// past what 64 bits of nanoseconds hold (the year 2554), or before 1970.
-std::optional<std::uint64_t> timestamp_ns(const pcap_pkthdr& header) {
+// A packet's time in nanoseconds since 1970, or why it cannot be read. A pcap file stores its
+// seconds and fraction as unsigned 32-bit fields (good to 2106), which libpcap copies into
+// signed ones, sign-extended: taken back as the unsigned values stored. A pcapng file's time is
+// a 64-bit count, which may go past what 64 bits of nanoseconds hold (the year 2554).
+std::variant<std::uint64_t, std::string> timestamp_ns(const pcap_pkthdr& header, Stamps stamps) {
   constexpr auto kLatestSecond = (UINT64_MAX - 999'999'999U) / 1'000'000'000U;
-  if (header.ts.tv_sec < 0 || static_cast<std::uint64_t>(header.ts.tv_sec) > kLatestSecond ||
-      header.ts.tv_usec < 0) {
-    return std::nullopt;
+  const bool micro = stamps == Stamps::pcap_microseconds;
+  const auto fraction = static_cast<std::uint32_t>(header.ts.tv_usec);
+  if (fraction >= (micro ? 1'000'000U : 1'000'000'000U)) {
+    return fmt::format("invalid: its timestamp's fraction field is {} ({}: at most {})", fraction,
+                       micro ? "microseconds" : "nanoseconds", micro ? 999'999 : 999'999'999);
   }
-  return static_cast<std::uint64_t>(header.ts.tv_sec) * 1'000'000'000U +
-         static_cast<std::uint64_t>(header.ts.tv_usec);
+  const std::uint64_t seconds = stamps == Stamps::pcapng
+                                    ? static_cast<std::uint64_t>(header.ts.tv_sec)
+                                    : static_cast<std::uint32_t>(header.ts.tv_sec);
+  if (seconds > kLatestSecond) {
+    return fmt::format(
+        "its timestamp ({} s since 1970) is outside what pollscope reads (1970 to the year 2554)",
+        seconds);
+  }
+  return seconds * 1'000'000'000U + (micro ? fraction * std::uint64_t{1000} : fraction);
 }
 
 TraceProblem no_payload(const std::string& path, const ReplayTrace& trace, std::uint64_t packets) {
@@ -192,7 +226,8 @@ TraceProblem no_payload(const std::string& path, const ReplayTrace& trace, std::
 std::variant<ReplayTrace, TraceProblem> read_replay_trace(const std::string& path) {
   auto opened = open_trace(path);
   if (auto* problem = std::get_if<TraceProblem>(&opened)) return std::move(*problem);
-  pcap_t* handle = std::get<PcapHandle>(opened).get();
+  pcap_t* handle = std::get<OpenedTrace>(opened).handle.get();
+  const Stamps stamps = std::get<OpenedTrace>(opened).stamps;
   const int link_type = pcap_datalink(handle);
   if (!supported_link_type(link_type)) {
     const char* name = pcap_datalink_val_to_name(link_type);
@@ -223,14 +258,11 @@ std::variant<ReplayTrace, TraceProblem> read_replay_trace(const std::string& pat
       return TraceProblem{fmt::format("{}: packet {}: {}: {}", path, index,
                                       other->invalid ? "invalid" : "truncated", other->reason)};
     }
-    const auto timestamp = timestamp_ns(*header);
-    if (!timestamp) {
-      return TraceProblem{fmt::format(
-          "{}: packet {}: its timestamp ({} s since 1970) is outside what pollscope reads (1970 "
-          "to the year 2554)",
-          path, index, static_cast<long long>(header->ts.tv_sec))};
+    const auto timestamp = timestamp_ns(*header, stamps);
+    if (const auto* why = std::get_if<std::string>(&timestamp)) {
+      return TraceProblem{fmt::format("{}: packet {}: {}", path, index, *why)};
     }
-    builder.add(std::get<TransportPacket>(parsed), *timestamp);
+    builder.add(std::get<TransportPacket>(parsed), std::get<std::uint64_t>(timestamp));
   }
   ReplayTrace trace = std::move(builder).finish(path, index);
   if (trace.messages.empty()) return no_payload(path, trace, index);

@@ -15,10 +15,25 @@ namespace pollscope {
 
 inline constexpr std::uint64_t kDefaultMemoryBudgetMib = 1024;
 
+// What a replay phase may hold, term by term, in bytes.
+struct ReplayMemory {
+  std::uint64_t pairs = 0;      // each active pair: one message out, one in, of the largest size
+  std::uint64_t owed = 0;       // every message owed at once (a pair that fell behind)
+  std::uint64_t trace = 0;      // the trace, kept for the whole run
+  std::uint64_t schedules = 0;  // each sending poller's schedule, at its peak while built
+  std::uint64_t flows = 0;      // the table of flows the trace was read with
+  std::uint64_t schedule_slots = 0;  // a count: the schedules' slots at their peak, all pollers
+  [[nodiscard]] std::uint64_t total() const { return pairs + owed + trace + schedules + flows; }
+};
+
+// What replaying `trace` in `scenario` may hold: see memory.cpp for each term.
+[[nodiscard]] ReplayMemory replay_memory(const Scenario& scenario, const ReplayTrace& trace);
+
 // The most bytes the phase may hold in pollscope's own buffers at once. A pair holds at most one
 // message partly written and one partly read; messages due while its socket is full wait as
 // their 16-byte stamps: in a closed loop its in-flight count, in an open loop a second of the
-// schedule. The socket buffers are the kernel's, not counted here.
+// schedule. A replay also holds its trace and schedules (replay_memory). The socket buffers are
+// the kernel's, not counted here.
 [[nodiscard]] std::uint64_t phase_buffering_bytes(const Scenario& scenario, const Phase& phase);
 
 // A Problem naming the phase and its figures when a phase's buffering would exceed
@@ -26,5 +41,9 @@ inline constexpr std::uint64_t kDefaultMemoryBudgetMib = 1024;
 [[nodiscard]] std::optional<Problem> check_memory_budget(const Scenario& scenario,
                                                          const std::string& file,
                                                          std::uint64_t budget_mib);
+
+// What `budget_mib` MiB leave once the most demanding phase is counted (0 when nothing): the
+// room for what a run keeps from start to end, such as the packets of `run --pcap-out`.
+[[nodiscard]] std::uint64_t budget_left(const Scenario& scenario, std::uint64_t budget_mib);
 
 }  // namespace pollscope

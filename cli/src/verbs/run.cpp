@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <new>
 #include <ostream>
 
 #include <fmt/format.h>
@@ -223,36 +224,52 @@ std::string compare_with_baseline(const RunRequest& request, const nlohmann::jso
   return comparison_summary(report["baseline"], "  baseline: ");
 }
 
-// A test seam: POLLSCOPE_PCAP_MOST_BYTES lowers the limit of --pcap-out's file, so that a test
-// sees what happens past it without capturing 512 MiB.
-std::size_t pcap_most_bytes() {
+// The packets --pcap-out keeps stay in memory until the run ends, on top of what the phases
+// buffer: its limit is the smaller of PcapSink's cap and what the memory budget leaves once the
+// most demanding phase is counted, so that the run as a whole keeps within --memory-budget.
+// A test seam, POLLSCOPE_PCAP_MOST_BYTES, lowers it further, so that a test sees what happens
+// past it without capturing 512 MiB.
+std::size_t pcap_most_bytes(const Scenario& scenario, const RunRequest& request) {
+  const std::size_t most = static_cast<std::size_t>(std::min<std::uint64_t>(
+      PcapSink::kMostBytes, budget_left(scenario, request.memory_budget_mib)));
   const char* given = std::getenv("POLLSCOPE_PCAP_MOST_BYTES");
   std::size_t bytes = 0;
   if (given == nullptr ||
       std::from_chars(given, given + std::strlen(given), bytes).ec != std::errc{}) {
-    return PcapSink::kMostBytes;
+    return most;
   }
-  return std::min(bytes, PcapSink::kMostBytes);
+  return std::min(bytes, most);
 }
 
 // What a capture's limits left out, counted in the report, said on stderr too (even with
 // --quiet): a pcap or a match that silently stops is a wrong answer.
-void warn_of_capture_limits(const nlohmann::json& report, std::size_t pcap_bytes,
-                            std::ostream& err) {
+void warn_of_capture_limits(const nlohmann::json& report, const PcapSink& sink, std::ostream& err) {
   const auto& overall = report.at("overall");
   const auto capture = overall.find("capture");
   if (capture == overall.end()) return;
   if (const auto n = capture->value("pcap_packets_left_out", std::uint64_t{0}); n > 0) {
     err << fmt::format(
-        "pollscope: warning: --pcap-out: {} packet(s) left out of the file, past its limit of {} "
-        "bytes (capture.pcap_packets_left_out)\n",
-        n, pcap_bytes);
+        "pollscope: warning: --pcap-out: {} packet(s) left out of the file, {} "
+        "(capture.pcap_packets_left_out)\n",
+        n,
+        sink.ran_out_of_memory()
+            ? "once memory ran out"
+            : fmt::format("past its limit of {} bytes (the smaller of {} MiB and what "
+                          "--memory-budget leaves)",
+                          sink.most_bytes(), PcapSink::kMostBytes >> 20));
   }
   if (const auto n = capture->value("messages_over_limit", std::uint64_t{0}); n > 0) {
     err << fmt::format(
         "pollscope: warning: --capture: {} message(s) not matched to a packet, past the limit of "
         "{} a phase and poller (capture.messages_over_limit)\n",
         n, WireMatcher::kMostRecords);
+  }
+  if (const auto n = capture->value("unmatched_messages", std::uint64_t{0}); n > 0) {
+    err << fmt::format(
+        "pollscope: warning: --capture: {} message(s) not matched to a packet: their packets were "
+        "dropped (capture.kernel_drops: {}) or their TCP flow lost its step after a packet missed "
+        "or cut short (capture.unmatched_messages)\n",
+        n, capture->value("kernel_drops", std::uint64_t{0}));
   }
 }
 
@@ -272,7 +289,16 @@ std::vector<std::string> single_run_arguments(const RunRequest& request,
   return args;
 }
 
-int run_command(const RunRequest& request, std::ostream& out, std::ostream& err) {
+namespace {
+
+// A test seam: POLLSCOPE_INJECT_FAILURE=memory runs out of memory where the run's files are
+// written, with their temporary files open.
+void injected_memory_failure() {
+  const char* wanted = std::getenv("POLLSCOPE_INJECT_FAILURE");
+  if (wanted != nullptr && std::strcmp(wanted, "memory") == 0) throw std::bad_alloc();
+}
+
+int run_once(const RunRequest& request, std::ostream& out, std::ostream& err) {
   Scenario scenario = load(request);
   apply_capture(request, scenario);
   const nlohmann::json baseline = load_checked_baseline(request, scenario);
@@ -281,7 +307,7 @@ int run_command(const RunRequest& request, std::ostream& out, std::ostream& err)
   std::optional<OutputFile> pcap_output;
   if (request.pcap_out_path)
     pcap_output.emplace(OutputFile::open(request.pcap_out_path, "--pcap-out"));
-  PcapSink sink(pcap_most_bytes());
+  PcapSink sink(pcap_most_bytes(scenario, request));
   nlohmann::json report;
   std::optional<std::string> failure;
   if (request.repeat > 1) {
@@ -300,15 +326,30 @@ int run_command(const RunRequest& request, std::ostream& out, std::ostream& err)
     compared = compare_with_baseline(request, baseline, report, output.name(), err);
   }
   injected_failure_point("io");
+  injected_memory_failure();
   output.write(report.dump(2) + "\n", out);
-  if (pcap_output) pcap_output->write(sink.file(), out);
-  warn_of_capture_limits(report, pcap_most_bytes(), err);
+  if (pcap_output) pcap_output->write(sink.file(), out);  // in pieces: no copy of the packets
+  warn_of_capture_limits(report, sink, err);
   if (!request.quiet) err << human_summary(report, compared);
   if (failure) throw Failure::environment(*failure);
 
   const auto verdict = verdict_of(report);
   if (verdict.interrupted) return kExitInterrupted;
   return verdict.thresholds_passed ? kExitPassed : kExitThresholdFailed;
+}
+
+}  // namespace
+
+// Memory that ran out ends the run as any failure of the machine does: exit 3, one line. The
+// run's locals are gone by the time it is caught, their temporary files removed.
+int run_command(const RunRequest& request, std::ostream& out, std::ostream& err) {
+  try {
+    return run_once(request, out, err);
+  } catch (const std::bad_alloc&) {
+    throw Failure::environment(
+        "out of memory: the run stopped, and what it had not written was left out "
+        "(--memory-budget bounds what a scenario and --pcap-out keep)");
+  }
 }
 
 }  // namespace pollscope

@@ -101,7 +101,8 @@ TEST(ReplayScheduleTest, MapsFlowIOntoActivePairIWrappingRound) {
   }
   const auto all = [](std::size_t) { return true; };
   // Three active pairs in the run; this poller holds the second and the third.
-  ReplaySchedule schedule(trace, 2.0, 10'000, {1, 2, 3}, all);
+  ReplaySchedule schedule(trace, 2.0, {1, 2, 3}, all);
+  schedule.begin(10'000);
   ASSERT_EQ(schedule.size(), 3u);  // flows 1, 2 and 4 (4 wraps onto pair 1)
   EXPECT_FALSE(schedule.take(10'000 + 499'999).has_value());
   const auto first = schedule.take(10'000 + 500'000);
@@ -116,7 +117,7 @@ TEST(ReplayScheduleTest, MapsFlowIOntoActivePairIWrappingRound) {
   }();
   EXPECT_EQ(rest, (std::vector<std::size_t>{1, 0}));
   // A pair without a file to send to is left out.
-  ReplaySchedule without(trace, 1.0, 0, {0, 3, 3}, [](std::size_t pair) { return pair != 1; });
+  ReplaySchedule without(trace, 1.0, {0, 3, 3}, [](std::size_t pair) { return pair != 1; });
   EXPECT_EQ(without.size(), 3u);  // flows 0, 2 and 3
 }
 
@@ -125,7 +126,8 @@ TEST(ReplayScheduleTest, MapsFlowIOntoActivePairIWrappingRound) {
 TEST(ReplayScheduleTest, MessagesPastTheEndOfTimeAreNeverDue) {
   ReplayTrace trace;
   trace.messages = {{0, 0, 100}, {1'000'000, 0, 200}};
-  ReplaySchedule schedule(trace, 1e-300, 10'000, {0, 1, 1}, [](std::size_t) { return true; });
+  ReplaySchedule schedule(trace, 1e-300, {0, 1, 1}, [](std::size_t) { return true; });
+  schedule.begin(10'000);
   ASSERT_EQ(schedule.size(), 2u);
   EXPECT_EQ(schedule.take(10'000)->bytes, 100u);
   EXPECT_EQ(schedule.next_due(), UINT64_MAX);

@@ -54,7 +54,14 @@ void Poller::begin_phase(PhaseRun& run) {
   // target is the peer's alone (counted on both sides, it was twice the rate asked for).
   const double rate = open && side_ != Side::near ? open->rate_per_second * share_ : 0;
   run.figures.target_rate = rate;
+  find_starters(run);
+  // A replay's schedule is laid out before the phase's clock starts: its time is set-up, not
+  // traffic (neither the first messages' latency nor a part of duration_ms).
+  if (const Replay* replay = replay_of(phase); replay && side_ != Side::near) {
+    plan_replay(run, *replay);
+  }
   run.start = now_ns();
+  run.replay.begin(run.start);
   run.next_progress = run.start + kProgressNs;
   if (phase.duration_ms) run.deadline = run.start + std::uint64_t{*phase.duration_ms} * 1'000'000;
   // A phase that ends after a number of messages splits them like the rate; with the peer
@@ -70,9 +77,9 @@ void Poller::begin_phase(PhaseRun& run) {
 }
 
 // The active ends: end 2i of each active pair (or the pipe's reader) starts the traffic; pairs a
-// fault left without a file to send to stay quiet. A closed loop sends its first messages now.
-// With the peer elsewhere, the peer starts, and the near side answers.
-void Poller::start_traffic(PhaseRun& run) {
+// fault left without a file to send to stay quiet. With the peer elsewhere, the peer starts,
+// and the near side answers.
+void Poller::find_starters(PhaseRun& run) {
   for (std::size_t e = 0; e < ends_.size() && side_ != Side::near; ++e) {
     const std::size_t pair = ends_[e].pair;
     if (pair < active_ && (e == 0 || ends_[e - 1].pair != pair) &&
@@ -80,10 +87,11 @@ void Poller::start_traffic(PhaseRun& run) {
       run.starters.push_back(e);
     }
   }
+}
+
+// A closed loop sends its first messages now.
+void Poller::start_traffic(PhaseRun& run) {
   run.sending = !run.starters.empty() || (side_ == Side::near && active_ > 0);
-  if (const Replay* replay = replay_of(run.phase); replay && side_ != Side::near) {
-    plan_replay(run, *replay);
-  }
   if (!run.open_loop && !run.starters.empty()) {
     const auto in_flight = std::get<ClosedLoop>(run.phase.load).in_flight;
     for (std::size_t e : run.starters) {
@@ -101,12 +109,13 @@ void Poller::start_traffic(PhaseRun& run) {
   if (run.phase.messages && side_ != Side::near && !carried) run.budget = run.figures.sent;
 }
 
-// This poller's part of the replay, from now: the messages of the flows its active pairs carry
-// (those a fault left without a file to send to stay quiet). The phase ends once they are sent.
+// This poller's part of the replay (begun once the phase starts): the messages of the flows
+// its active pairs carry (those a fault left without a file to send to stay quiet). The phase
+// ends once they are sent.
 void Poller::plan_replay(PhaseRun& run, const Replay& replay) {
   run.starter_of.assign(active_, SIZE_MAX);
   for (std::size_t e : run.starters) run.starter_of[ends_[e].pair] = e;
-  run.replay = ReplaySchedule(*replay.trace, replay.speed, now_ns(),
+  run.replay = ReplaySchedule(*replay.trace, replay.speed,
                               {first_active_, active_, scenario_.sockets.active},
                               [&](std::size_t pair) { return run.starter_of[pair] != SIZE_MAX; });
   run.budget = run.replay.size();
@@ -137,6 +146,9 @@ bool Poller::still_owing(PhaseRun& run, std::uint64_t now) {
 void Poller::stop_sending(PhaseRun& run, std::uint64_t now) {
   run.running = false;
   run.sending = false;
+  // A replay's slots due before the phase stopped (its deadline at the latest) and not sent yet
+  // never will be: late sends, like what it still owes when dropped.
+  run.figures.late_sends += run.replay.drop_due_before(std::min(now, run.deadline));
   run.drain_until = now + kDrainNs;
   // An open loop's backlog is dropped, so that the phase ends near its time instead of writing
   // what its socket could not take; a replay's (a schedule, bounded) gets the drain, unless the
@@ -159,6 +171,8 @@ int Poller::tick(PhaseRun& run) {
   flush_due(run);  // what the last flushes left, before new sends queue behind it
   const auto now = now_ns();
   double wake_at = static_cast<double>(now) + kLongestWaitNs;
+  // The phase ends at its deadline, however far off the next send is.
+  if (run.running) wake_at = std::min(wake_at, static_cast<double>(run.deadline));
   bool sends_due = false;  // an open loop's or a replay's send is what the poll waits for
   if (run.open_loop && run.sending && !run.starters.empty()) {  // the near side only answers
     send_due(run, now);
@@ -248,7 +262,11 @@ void Poller::end_phase(PhaseRun& run) {
   run.figures.seconds = static_cast<double>(now_ns() - run.start) / 1e9;
   if (run.open_loop) {
     run.figures.open_loop_sent = run.figures.sent;
-    run.figures.open_loop_intended = run.figures.target_rate * run.figures.seconds;
+    // A replay asked for the slots that came due before it stopped (its own, summed over the
+    // pollers); its target rate is the whole trace's, and its time includes the drain.
+    run.figures.open_loop_intended = replay_of(run.phase)
+                                         ? static_cast<double>(run.replay.taken())
+                                         : run.figures.target_rate * run.figures.seconds;
   } else {
     run.figures.uncorrected = run.figures.latency;
   }

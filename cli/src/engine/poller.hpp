@@ -111,6 +111,7 @@ class Poller {
   // phase.cpp
   Figures run_phase(const Phase& phase, libpoll::Events& events);
   void begin_phase(PhaseRun& run);
+  void find_starters(PhaseRun& run);
   void start_traffic(PhaseRun& run);
   void plan_replay(PhaseRun& run, const Replay& replay);
   void send_due(PhaseRun& run, std::uint64_t now);

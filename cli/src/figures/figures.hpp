@@ -30,8 +30,9 @@ struct Figures {
   double seconds = 0;                      // wall time of the measured phase(s)
   double target_rate = 0;                  // open loop: messages per second asked for (0: closed)
   // Open loop (and replay) only: the messages sent, and those the schedule asked for (its rate
-  // times the phase's time). achieved_rate_ratio is one over the other, so that the closed-loop
-  // phases of a mixed run neither add their sends nor dilute the target.
+  // times the phase's time; a replay's, its slots due before the phase stopped).
+  // achieved_rate_ratio is one over the other, so that the closed-loop phases of a mixed run
+  // neither add their sends nor dilute the target.
   std::uint64_t open_loop_sent = 0;
   double open_loop_intended = 0;
   Histogram latency;      // one way: from the (intended) send time to dispatch on the receiver

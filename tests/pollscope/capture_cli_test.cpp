@@ -80,15 +80,20 @@ TEST_F(CaptureCli, AReplayedRunMatchesEveryMessageOfVariableSize) {
   EXPECT_EQ(overall.at("capture").at("kernel_drops"), 0);
 }
 
+// A scenario replaying 400 messages of 1,000 bytes recorded at one instant over one TCP pair.
+std::string write_burst_replay(const TempDir& dir) {
+  write_burst(dir / "burst.pcap", 400, 1000);
+  return dir.write("s.json", R"({"format": 1, "name": "burst",
+    "description": "a recorded burst", "sockets": {"kind": "tcp", "count": 2, "active": 1},
+    "phases": [{"name": "p", "load": {"mode": "replay", "pcap": "burst.pcap"}}]})");
+}
+
 // A replay of messages recorded at one instant: TCP coalesces them into segments of up to
 // 64 KiB, each holding dozens of heads. Every message is still matched to its segment (a
 // snapshot that cut the segments lost the flow after the first few).
 TEST_F(CaptureCli, AReplayedBurstOfOneInstantIsMatchedWhole) {
   const TempDir dir;
-  write_burst(dir / "burst.pcap", 400, 1000);
-  const std::string scenario = dir.write("s.json", R"({"format": 1, "name": "burst",
-    "description": "a recorded burst", "sockets": {"kind": "tcp", "count": 2, "active": 1},
-    "phases": [{"name": "p", "load": {"mode": "replay", "pcap": "burst.pcap"}}]})");
+  const std::string scenario = write_burst_replay(dir);
   const std::string report = dir / "report.json";
   const Outcome outcome = pollscope({"run", scenario, "-q", "--capture", "--out", report});
   ASSERT_TRUE(ran_but_for_latency(outcome, report));
@@ -107,10 +112,7 @@ TEST_F(CaptureCli, AReplayedBurstOfOneInstantIsMatchedWhole) {
 // unmatched are counted, not silently missing.
 TEST_F(CaptureCli, MessagesOfAFlowThatLostItsStepAreCountedAsUnmatched) {
   const TempDir dir;
-  write_burst(dir / "burst.pcap", 400, 1000);
-  const std::string scenario = dir.write("s.json", R"({"format": 1, "name": "burst",
-    "description": "a recorded burst", "sockets": {"kind": "tcp", "count": 2, "active": 1},
-    "phases": [{"name": "p", "load": {"mode": "replay", "pcap": "burst.pcap"}}]})");
+  const std::string scenario = write_burst_replay(dir);
   const std::string report = dir / "report.json";
   ::setenv("POLLSCOPE_CAPTURE_SNAPSHOT", "2048", 1);
   const Outcome outcome = pollscope({"run", scenario, "-q", "--capture", "--out", report});

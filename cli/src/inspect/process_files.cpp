@@ -1,12 +1,11 @@
 #include "inspect/process_files.hpp"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
-#include <fstream>
-#include <iterator>
 #include <memory>
 
 #include "inspect/file_identity.hpp"
@@ -25,9 +24,19 @@ std::string read_link(const std::string& path) {
 
 // The kernel ends the name with a newline, and prints it as it is: a name may hold a newline of
 // its own (prctl(PR_SET_NAME, "a\nb")), so only the last one is dropped.
+// Read with read(2), not a stream: a process that exits while it is read makes the read fail
+// with ESRCH, which libstdc++'s filebuf throws even without exceptions asked for; here the
+// name is then what was read (empty), as for a process gone before the open.
 std::string read_command(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/comm", std::ios::binary);
-  std::string command{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  const std::string path = "/proc/" + std::to_string(pid) + "/comm";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  std::string command;
+  char buffer[256];
+  for (ssize_t got; (got = ::read(fd, buffer, sizeof buffer)) > 0;) {
+    command.append(buffer, static_cast<std::size_t>(got));
+  }
+  ::close(fd);
   if (command.ends_with('\n')) command.pop_back();
   return command;
 }

@@ -183,10 +183,10 @@ Result<void> IoUringSelector::select(Events& events, int timeout_ms) noexcept {
     {
       const std::scoped_lock lock(mutex_);
       poller_ = this_thread_tag();
-      queued_all = fill_queue();
-      ++batch_;
       // With changes left over for want of room, this round only submits and reaps (which
-      // makes room), so that they are not held back by a wait.
+      // makes room), so that they are not held back by a wait; nor is readiness owed.
+      queued_all = fill_queue() && !owes();
+      ++batch_;
       blocked_ = queued_all && wait_ms != 0 && io_uring_cq_ready(&ring_) == 0;
       submitting_ = true;
     }
@@ -331,7 +331,8 @@ inline bool IoUringSelector::take(const io_uring_cqe& completion, Events& events
   // Several wake-ups of one source since the last poll make one event, as on epoll.
   const bool merge =
       entry->batch == batch_ && entry->slot < count && out[entry->slot].token() == entry->token;
-  if (bits != 0 && !merge && count == events.capacity()) return false;
+  const bool full = bits != 0 && !merge && count == events.capacity();
+  if (full && !owe(fd_of(completion.user_data), *entry, bits)) return false;  // stays queued
   if (!more) {
     // The request ended: the completion queue was full (the kernel then ends a multishot
     // request), the thread that submitted it exited (the kernel cancels it at the next
@@ -346,7 +347,7 @@ inline bool IoUringSelector::take(const io_uring_cqe& completion, Events& events
       ++counts_.late_failures;  // closed by another thread while its request was submitted
     }
   }
-  if (bits == 0) return true;
+  if (bits == 0 || full) return true;
   if (merge) {
     out[entry->slot] =
         detail::EventAccess::make(entry->token, detail::EventAccess::bits(out[entry->slot]) | bits);
@@ -358,16 +359,57 @@ inline bool IoUringSelector::take(const io_uring_cqe& completion, Events& events
   return true;
 }
 
+bool IoUringSelector::owe(int fd, Entry& entry, Mask bits) noexcept {
+  if (entry.owed_generation != entry.generation) {
+    entry.owed = 0;  // owed by a request replaced since: the new one reports afresh
+    entry.owed_generation = entry.generation;
+  }
+  if (!entry.queued) {
+    try {
+      owed_.push_back(fd);
+    } catch (const std::bad_alloc&) {
+      return false;
+    }
+    entry.queued = true;
+  }
+  entry.owed |= bits;
+  return true;
+}
+
+void IoUringSelector::pay_owed(Events& events, std::size_t& count) noexcept {
+  Event* const out = detail::EventsAccess::data(events);
+  while (owes() && count < events.capacity()) {
+    const int fd = owed_[owed_head_++];
+    Entry* entry = live(fd);
+    // Deregistered since, or listed twice (a registration replaced while queued).
+    if (entry == nullptr || !entry->queued) continue;
+    entry->queued = false;
+    const Mask bits = entry->owed_generation == entry->generation
+                          ? entry->owed & (entry->interest | kFaults)
+                          : 0;
+    entry->owed = 0;
+    if (bits == 0) continue;
+    entry->batch = batch_;
+    entry->slot = static_cast<std::uint32_t>(count);
+    out[count++] = detail::EventAccess::make(entry->token, bits);
+  }
+  if (!owes()) {
+    owed_.clear();
+    owed_head_ = 0;
+  }
+}
+
 std::size_t IoUringSelector::reap(Events& events) noexcept {
   std::size_t count = 0;
+  pay_owed(events, count);
   // What the kernel had posted when the reap began, read once; later completions wait for the
-  // next poll, as epoll_wait's later events do.
+  // next poll, as epoll_wait's later events do. Those that do not fit are owed.
   const unsigned ready = io_uring_cq_ready(&ring_);
   const unsigned head = *ring_.cq.khead;
   unsigned seen = 0;
   while (seen < ready) {
     const io_uring_cqe& completion = ring_.cq.cqes[(head + seen) & ring_.cq.ring_mask];
-    if (!take(completion, events, count)) break;  // full: the rest waits for the next poll
+    if (!take(completion, events, count)) break;  // no memory to owe: the rest waits
     ++seen;
   }
   io_uring_cq_advance(&ring_, seen);

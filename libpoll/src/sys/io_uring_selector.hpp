@@ -6,6 +6,10 @@
 // default: it posts a completion when armed on a ready file, then one per wake-up of the file
 // that matches its mask, as EPOLLET reports one event per wake-up. Completions for one source
 // that pile up between two select() calls are merged into one event, as epoll merges them.
+// Every completion posted is reaped at each select(), even when `Events` is full: the readiness
+// that does not fit is kept in the entry (`owed`) and reported first by the next select(), merged
+// with whatever comes meanwhile. Left in the ring instead, a source's older completions would
+// come back as new events after its loop had drained it, once for every wake-up.
 //
 // Registration changes are recorded in `changes_` and become submission queue entries at the
 // next select(), which submits them with its wait in one io_uring_enter: a reregister is a
@@ -108,6 +112,11 @@ class IoUringSelector final : public Selector {
     int access_mode = 0;      // O_ACCMODE bits: the two ends of a pipe share an inode
     std::uint32_t batch = 0;  // the select() that last reported it...
     std::uint32_t slot = 0;   // ...at this index of its events
+    // Readiness reaped while `Events` was full, for the request of `owed_generation`; `queued`:
+    // the number is in owed_ (set again by the registration that replaced a queued one).
+    Mask owed = 0;
+    std::uint32_t owed_generation = 0;
+    bool queued = false;
   };
 
   // A change waiting for the next select(): a new request for `data` (fd, generation), or the
@@ -163,8 +172,13 @@ class IoUringSelector final : public Selector {
   unsigned publish_queue() noexcept;
   Result<void> submit_and_wait(int timeout_ms) noexcept;
   std::size_t reap(Events& events) noexcept;
-  // Turns one completion into (part of) an event; false, leaving it queued, when `events` is
-  // full. Inlined into reap(), its one caller, which runs it for every completion.
+  // Keeps `bits` of `entry` (number `fd`) for the next select(); false without memory for it.
+  [[nodiscard]] bool owe(int fd, Entry& entry, Mask bits) noexcept;
+  // Reports what earlier selects owe, oldest first, as far as `events` has room.
+  void pay_owed(Events& events, std::size_t& count) noexcept;
+  [[nodiscard]] bool owes() const noexcept { return owed_head_ < owed_.size(); }
+  // Turns one completion into (part of) an event, or readiness owed when `events` is full;
+  // false, leaving it queued, when there is no memory to owe it. Inlined into reap(), its one caller, which runs it for every completion.
   [[gnu::always_inline]] inline bool take(const io_uring_cqe& completion, Events& events,
                                           std::size_t& count) noexcept;
 
@@ -175,6 +189,8 @@ class IoUringSelector final : public Selector {
   std::vector<Entry> entries_;  // indexed by fd
   std::size_t registered_ = 0;
   std::vector<Change> changes_;
+  std::vector<int> owed_;  // numbers whose entries owe readiness, from owed_head_ on
+  std::size_t owed_head_ = 0;
   std::uint32_t batch_ = 0;
   // How many reaps have run, starting at 1: dates the drains of libpoll sources (EdgeLink).
   std::shared_ptr<std::atomic<std::uint64_t>> clock_ =

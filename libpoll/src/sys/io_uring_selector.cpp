@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -16,6 +15,7 @@
 
 #include "libpoll/detail/syscall.hpp"
 #include "libpoll/error.hpp"
+#include "sys/idle_rings.hpp"
 #include "sys/own_table.hpp"
 
 namespace libpoll::sys {
@@ -69,41 +69,6 @@ bool cancels_synchronously(io_uring& ring) noexcept {
   cancel.timeout.tv_nsec = -1;
   return io_uring_register_sync_cancel(&ring, &cancel) == -ENOENT;
 }
-
-// Rings of destroyed selectors, kept for the next (see ~IoUringSelector). Their requests are all
-// cancelled; a late completion of one is dropped, its generation (process-wide) matching no
-// registration.
-class IdleRings {
- public:
-  static IdleRings& instance() noexcept {
-    static IdleRings rings;
-    return rings;
-  }
-  bool take(io_uring& ring) noexcept {
-    const std::scoped_lock lock(mutex_);
-    // A forked child would share the parent's rings (their queues are shared mappings).
-    if (owner_ != ::getpid()) {
-      for (std::size_t i = 0; i < count_; ++i) io_uring_queue_exit(&rings_[i]);
-      count_ = 0;
-      owner_ = ::getpid();
-    }
-    if (count_ == 0) return false;
-    ring = rings_[--count_];
-    return true;
-  }
-  bool put(const io_uring& ring) noexcept {
-    const std::scoped_lock lock(mutex_);
-    if (count_ == rings_.size() || owner_ != ::getpid()) return false;
-    rings_[count_++] = ring;
-    return true;
-  }
-
- private:
-  std::mutex mutex_;
-  std::array<io_uring, 8> rings_{};
-  std::size_t count_ = 0;
-  pid_t owner_ = ::getpid();
-};
 
 }  // namespace
 
@@ -384,9 +349,8 @@ void IoUringSelector::pay_owed(Events& events, std::size_t& count) noexcept {
     // Deregistered since, or listed twice (a registration replaced while queued).
     if (entry == nullptr || !entry->queued) continue;
     entry->queued = false;
-    const Mask bits = entry->owed_generation == entry->generation
-                          ? entry->owed & (entry->interest | kFaults)
-                          : 0;
+    const Mask bits =
+        entry->owed_generation == entry->generation ? entry->owed & (entry->interest | kFaults) : 0;
     entry->owed = 0;
     if (bits == 0) continue;
     entry->batch = batch_;

@@ -178,7 +178,8 @@ class IoUringSelector final : public Selector {
   void pay_owed(Events& events, std::size_t& count) noexcept;
   [[nodiscard]] bool owes() const noexcept { return owed_head_ < owed_.size(); }
   // Turns one completion into (part of) an event, or readiness owed when `events` is full;
-  // false, leaving it queued, when there is no memory to owe it. Inlined into reap(), its one caller, which runs it for every completion.
+  // false, leaving it queued, when there is no memory to owe it. Inlined into reap(), its one
+  // caller, which runs it for every completion.
   [[gnu::always_inline]] inline bool take(const io_uring_cqe& completion, Events& events,
                                           std::size_t& count) noexcept;
 

@@ -1,0 +1,33 @@
+#pragma once
+
+// Rings of destroyed io_uring selectors, kept for the next (see ~IoUringSelector): closing a
+// ring interrupts the waits of every thread that entered it, so a process keeps up to eight
+// idle ones. Their requests are all cancelled; a late completion of one is dropped, its
+// generation (process-wide) matching no registration.
+
+#include <liburing.h>
+#include <sys/types.h>
+
+#include <array>
+#include <cstddef>
+#include <mutex>
+
+namespace libpoll::sys {
+
+class IdleRings {
+ public:
+  static IdleRings& instance() noexcept;
+  // An idle ring of this process into `ring`; false when there is none.
+  bool take(io_uring& ring) noexcept;
+  // Keeps `ring` for the next selector; false when there is no room (the caller closes it).
+  bool put(const io_uring& ring) noexcept;
+
+ private:
+  std::mutex mutex_;
+  std::array<io_uring, 8> rings_{};
+  std::size_t count_ = 0;
+  pid_t owner_;
+  IdleRings() noexcept;
+};
+
+}  // namespace libpoll::sys

@@ -225,6 +225,85 @@ TEST(InspectCli, ABusyCorrectProgramIsNeverTakenForAZombie) {
   EXPECT_EQ(program.release(10s), 0);
 }
 
+// Thousands of eventfds share the one anonymous inode, so inodes cannot tell them apart: inspect
+// orders them by open file (kcmp) instead of comparing each pair with a walk of the set (cubic:
+// 64 s for 2,000 of them). The duplicate and the zombie's keeper are still found among them.
+TEST(InspectCli, ThousandsOfEventfdsInOneSetAreInspectedInSeconds) {
+  HeldProgram program({kPrograms, "many_eventfds", "3000"});
+  const auto line = program.first_line(20s);
+  ASSERT_TRUE(line.has_value());
+  int epoll_fd = -1;
+  std::size_t registrations = 0;
+  int keeper = -1;
+  ASSERT_EQ(std::sscanf(line->c_str(), "ready %d %zu %d", &epoll_fd, &registrations, &keeper), 3)
+      << *line;
+  if (registrations < 2000) GTEST_SKIP() << "the descriptor limit holds " << registrations;
+  const auto start = std::chrono::steady_clock::now();
+  const auto outcome = pollscope({"inspect", std::to_string(program.pid()), "--json"}, 30s);
+  const auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(exited_with(outcome, 0)) << describe(outcome);
+  EXPECT_LT(took, 15s) << "quadratic or worse in the eventfds";
+  const auto report = parse_report(outcome.out);
+  const auto& set = report.at("processes").at(0).at("epoll_sets").at(0);
+  EXPECT_EQ(set.at("registrations").size(), registrations);
+  const auto& leaks = report.at("leaks");
+  const bool kcmp = kcmp_allowed();
+  EXPECT_EQ(count_kind(leaks, "zombie"), 1u) << leaks.dump(2);
+  EXPECT_EQ(count_kind(leaks, "duplicate_target"), kcmp ? 1u : 0u) << leaks.dump(2);
+  EXPECT_EQ(count_kind(leaks, "token_collision"), 0u) << leaks.dump(2);
+  for (const auto& detail : leaks.at("details")) {
+    const auto text = detail.at("detail").get<std::string>();
+    if (detail.at("kind") == "zombie") {
+      EXPECT_EQ(detail.at("token"), 7);
+      if (kcmp) {
+        EXPECT_TRUE(contains(text, "fd " + std::to_string(keeper) +
+                                       " (anon_inode:[eventfd]) of this process keeps"))
+            << text;
+      }
+    } else {
+      EXPECT_EQ(detail.at("token"), 8);
+      EXPECT_TRUE(contains(text, "are one open file")) << text;
+    }
+  }
+  EXPECT_EQ(program.release(10s), 0);
+}
+
+// A report that stdout cannot take (a full disk) is lost: exit 3 and one line, as for --out,
+// never exit 0. `exec` keeps the shell out of it: its status is pollscope's.
+TEST(InspectCli, AReportStdoutCannotTakeIsExitThree) {
+  HeldProgram program({kPrograms, "correct"});
+  ASSERT_TRUE(program.first_line(10s).has_value());
+  for (const bool as_json : {false, true}) {
+    SCOPED_TRACE(as_json ? "--json" : "text");
+    std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" > /dev/full",
+                                     POLLSCOPE_BINARY, "inspect", std::to_string(program.pid())};
+    if (as_json) argv.emplace_back("--json");
+    const auto outcome = run_program(argv);
+    EXPECT_TRUE(exited_with(outcome, 3));
+    EXPECT_TRUE(one_line(outcome.err));
+    EXPECT_TRUE(contains(outcome.err, "pollscope: (stdout): cannot write: No space left on device"))
+        << outcome.err;
+  }
+  EXPECT_EQ(program.release(10s), 0);
+}
+
+// An --out that cannot be written is refused before the first sample, as trace and run refuse
+// theirs: a --watch of minutes is not spent first (the limit is far shorter than the watch).
+TEST(InspectCli, AnOutInAMissingFolderIsRefusedBeforeWatching) {
+  HeldProgram program({kPrograms, "correct"});
+  ASSERT_TRUE(program.first_line(10s).has_value());
+  TempDir dir;
+  const auto outcome =
+      pollscope({"inspect", std::to_string(program.pid()), "--watch", "60", "--samples", "10",
+                 "--out", dir / "missing/w.json"},
+                10s);
+  EXPECT_TRUE(exited_with(outcome, 2)) << describe(outcome);
+  EXPECT_TRUE(one_line(outcome.err));
+  EXPECT_TRUE(contains(outcome.err, "does not exist")) << outcome.err;
+  EXPECT_EQ(outcome.out, "");
+  EXPECT_EQ(program.release(10s), 0);
+}
+
 TEST(InspectCli, FailOnFindingsExitsOneOnAnError) {
   HeldProgram program({kPrograms, "planted"});
   ASSERT_TRUE(program.first_line(10s).has_value());

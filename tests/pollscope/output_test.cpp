@@ -5,8 +5,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <optional>
+#include <ostream>
+#include <sstream>
+#include <streambuf>
+
 #include <gtest/gtest.h>
 
+#include "base/failure.hpp"
+#include "io/files.hpp"
 #include "io/output.hpp"
 
 namespace pollscope {
@@ -54,6 +62,43 @@ TEST(SignalHolds, TheLastReleaseRestoresTheHandlerFromBeforeTheFirstHold) {
   struct sigaction after {};
   ASSERT_EQ(::sigaction(SIGTERM, nullptr, &after), 0);
   EXPECT_EQ(after.sa_handler, before.sa_handler);
+}
+
+// A stream whose device takes nothing, as stdout on a full disk (`> /dev/full`): the buffer
+// takes the document, the flush fails.
+class FullDevice : public std::streambuf {
+ protected:
+  int sync() override {
+    errno = ENOSPC;
+    return -1;
+  }
+  int_type overflow(int_type) override {
+    errno = ENOSPC;
+    return traits_type::eof();
+  }
+  std::streamsize xsputn(const char*, std::streamsize) override {
+    errno = ENOSPC;
+    return 0;
+  }
+};
+
+// Every command's document on stdout (run, compare, ab, inspect) goes through OutputFile: one
+// that stdout could not take is exit 3, as it is for an --out file, never a silent exit 0.
+TEST(OutputFileOnStdout, ADocumentStdoutCannotTakeIsAFailure) {
+  FullDevice device;
+  std::ostream full(&device);
+  try {
+    OutputFile::open(std::nullopt).write("{}\n", full);
+    FAIL() << "the lost document went unnoticed";
+  } catch (const Failure& failure) {
+    EXPECT_EQ(failure.code(), kExitEnvironment);
+    EXPECT_STREQ(failure.what(), "(stdout): cannot write: No space left on device");
+  }
+  std::ostream again(&device);
+  EXPECT_THROW(write_document("{}\n", std::nullopt, again), Failure);
+  std::ostringstream taken;
+  OutputFile::open(std::nullopt).write("{}\n", taken);
+  EXPECT_EQ(taken.str(), "{}\n");
 }
 
 }  // namespace

@@ -6,10 +6,13 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <unordered_map>
+#include <utility>
 
 #include <fmt/format.h>
 
 #include "inspect/file_identity.hpp"
+#include "inspect/file_index.hpp"
 
 namespace pollscope {
 
@@ -18,17 +21,6 @@ namespace {
 // How many times a suspect is read again, and how many of those in a row must agree.
 constexpr int kRereads = 3;
 constexpr int kSteadyReads = 2;
-
-struct FileStat {
-  std::uint64_t inode = 0;
-  std::uint64_t device = 0;
-};
-
-std::optional<FileStat> stat_fd(pid_t pid, int fd) {
-  struct stat status {};
-  if (::stat(fmt::format("/proc/{}/fd/{}", pid, fd).c_str(), &status) != 0) return std::nullopt;
-  return FileStat{status.st_ino, status.st_dev};
-}
 
 bool same_inode(const libpoll::KernelRegistration& kernel, const FileStat& file) {
   return kernel.inode == file.inode && (!kernel.device || *kernel.device == file.device);
@@ -79,15 +71,26 @@ NumberNow read_number(pid_t pid, const RegistrationView& registration, EpollSetV
   return {"live", std::move(names)};
 }
 
+// A fresh read of the set, by number: a set of thousands is searched once per suspect.
+using FreshRead = std::unordered_multimap<int, const libpoll::KernelRegistration*>;
+
+FreshRead by_number(const std::vector<libpoll::KernelRegistration>& fresh) {
+  FreshRead index;
+  index.reserve(fresh.size());
+  for (const auto& entry : fresh) index.emplace(entry.target_fd, &entry);
+  return index;
+}
+
 // The registration in a fresh read of the set: same number, same file (by inode) and token.
-const libpoll::KernelRegistration* find_again(const std::vector<libpoll::KernelRegistration>& fresh,
+const libpoll::KernelRegistration* find_again(const FreshRead& fresh,
                                               const RegistrationView& registration) {
   const auto& kernel = registration.kernel;
-  const auto it = std::find_if(fresh.begin(), fresh.end(), [&](const auto& entry) {
-    return entry.target_fd == kernel.target_fd && entry.inode == kernel.inode &&
-           entry.device == kernel.device && entry.data == kernel.data;
+  const auto [first, last] = fresh.equal_range(kernel.target_fd);
+  const auto it = std::find_if(first, last, [&](const auto& entry) {
+    return entry.second->inode == kernel.inode && entry.second->device == kernel.device &&
+           entry.second->data == kernel.data;
   });
-  return it == fresh.end() ? nullptr : &*it;
+  return it == last ? nullptr : it->second;
 }
 
 struct Suspect {
@@ -98,8 +101,7 @@ struct Suspect {
 
 // One re-read of a suspect: its number before (`suspect.before`) and after the fresh fdinfo.
 // True when the suspect is decided: a zombie held steady, or cleared (state live or gone).
-bool reread(pid_t pid, Suspect& suspect, const std::vector<libpoll::KernelRegistration>* fresh,
-            EpollSetView& view) {
+bool reread(pid_t pid, Suspect& suspect, const FreshRead* fresh, EpollSetView& view) {
   auto& registration = *suspect.registration;
   const auto* again = fresh ? find_again(*fresh, registration) : nullptr;
   auto after = read_number(pid, registration, view);
@@ -129,8 +131,9 @@ void confirm_suspects(pid_t pid, EpollSetView& view) {
   for (int round = 0; round < kRereads && !open.empty(); ++round) {
     for (auto& suspect : open) suspect.before = read_number(pid, *suspect.registration, view);
     const auto fresh = libpoll::read_epoll_fdinfo(pid, view.epoll_fd);
+    const auto index = fresh ? by_number(*fresh) : FreshRead{};
     std::erase_if(open, [&](Suspect& suspect) {
-      return reread(pid, suspect, fresh ? &*fresh : nullptr, view);
+      return reread(pid, suspect, fresh ? &index : nullptr, view);
     });
   }
   for (const auto& suspect : open)
@@ -152,9 +155,28 @@ Finding finding_for(const EpollSetView& view, const RegistrationView& registrati
   return finding;
 }
 
+// This process's descriptors, indexed once per set when a zombie asks for its keeper.
+struct Keepers {
+  std::optional<FileIndex> index;
+};
+
 // Which other descriptor of the process keeps a zombie's file open, if one does.
 std::optional<std::string> keeper_of(const ProcessFiles& files, const RegistrationView& zombie,
-                                     EpollSetView& view) {
+                                     Keepers& keepers, EpollSetView& view) {
+  if (!keepers.index) {
+    std::vector<Holder> holders;
+    for (const auto& [fd, target] : files.fds) holders.push_back({files.pid, fd, target});
+    keepers.index.emplace(std::move(holders));
+  }
+  if (const auto holders =
+          keepers.index->holding({view.pid, view.epoll_fd, zombie.kernel, zombie.occurrence})) {
+    for (const auto& holder : *holders) {
+      if (holder.fd == zombie.kernel.target_fd) continue;
+      return fmt::format("fd {} ({}) of this process keeps the file open", holder.fd, holder.names);
+    }
+    return std::nullopt;
+  }
+  // kcmp refused: the inode fallback, which asks no walk of the set.
   for (const auto& [fd, target] : files.fds) {
     if (fd == zombie.kernel.target_fd) continue;
     if (names_registered_file(files, view.epoll_fd, fd, zombie.kernel, zombie.occurrence, view))
@@ -163,34 +185,29 @@ std::optional<std::string> keeper_of(const ProcessFiles& files, const Registrati
   return std::nullopt;
 }
 
-// A descriptor of a process sharing the set that is the registered file.
-struct Holder {
-  pid_t pid = 0;
-  int fd = -1;
-  std::string names;
-};
-
 // Read once per set, and only when a registration's file is held by no descriptor of the
 // process: listing every process's descriptors is the slow part of an inspection.
 struct Sharers {
   std::optional<std::vector<ProcessFiles>> processes;
+  std::optional<FileIndex> index;  // their descriptors
 };
 
 std::optional<Holder> holder_among(Sharers& sharers, const EpollSetView& view,
                                    const RegistrationView& registration) {
   if (!sharers.processes) sharers.processes = processes_sharing(view.pid, view.epoll_fd);
-  const auto& kernel = registration.kernel;
-  std::optional<Holder> holder;
-  for (const auto& other : *sharers.processes) {
-    for (const auto& [fd, names] : other.fds) {
-      const auto match = match_registered_file(other.pid, fd, view.pid, view.epoll_fd,
-                                               kernel.target_fd, registration.occurrence);
-      if (match != RegistrationMatch::kSame) continue;
-      if (fd == kernel.target_fd) return Holder{other.pid, fd, names};  // live there
-      if (!holder) holder = Holder{other.pid, fd, names};
-    }
+  if (!sharers.index) {
+    std::vector<Holder> holders;
+    for (const auto& other : *sharers.processes)
+      for (const auto& [fd, names] : other.fds) holders.push_back({other.pid, fd, names});
+    sharers.index.emplace(std::move(holders));
   }
-  return holder;
+  // Processes sharing the set are found with kcmp: without it there are none to ask.
+  const auto holders = sharers.index->holding(
+      {view.pid, view.epoll_fd, registration.kernel, registration.occurrence});
+  if (!holders || holders->empty()) return std::nullopt;
+  for (const auto& holder : *holders)
+    if (holder.fd == registration.kernel.target_fd) return holder;  // live there
+  return holders->front();
 }
 
 std::string nobody_here(const Sharers& sharers) {
@@ -231,9 +248,9 @@ std::string zombie_detail(const RegistrationView& registration, const std::strin
 
 // A confirmed suspect: a zombie kept by this process or by one sharing the set under another
 // number, or a registration live in a process that shares the set.
-void classify_zombie(const ProcessFiles& files, RegistrationView& registration, Sharers& sharers,
-                     EpollSetView& view, std::vector<Finding>& findings) {
-  auto keeper = keeper_of(files, registration, view);
+void classify_zombie(const ProcessFiles& files, RegistrationView& registration, Keepers& keepers,
+                     Sharers& sharers, EpollSetView& view, std::vector<Finding>& findings) {
+  auto keeper = keeper_of(files, registration, keepers, view);
   if (!keeper) {
     if (const auto holder = holder_among(sharers, view, registration)) {
       if (holder->fd == registration.kernel.target_fd) {
@@ -271,18 +288,61 @@ bool same_open_file(const ProcessFiles& files, const RegistrationView& first,
   return !shares_inodes(first.names_now);
 }
 
+// Live registrations are one open file only when their numbers are: they are grouped by inode,
+// each group of two or more ordered by kcmp(KCMP_FILE) (no walk of the set), and only the
+// neighbours that kcmp calls one file are asked again, as same_open_file does. Every eventfd,
+// timerfd and signalfd shares one inode: comparing each pair of them, a walk of the set each,
+// was cubic in their number. Each later registration of one file is reported against the first.
 void find_duplicates(const ProcessFiles& files, EpollSetView& view,
                      std::vector<Finding>& findings) {
   auto& all = view.registrations;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<std::size_t>> by_inode;
   for (std::size_t i = 0; i < all.size(); ++i) {
-    for (std::size_t j = i + 1; j < all.size(); ++j) {
-      if (all[i].state != "live" || all[j].state != "live") continue;
-      if (!same_open_file(files, all[i], all[j], view)) continue;
-      findings.push_back(finding_for(
-          view, all[j], "duplicate_target", Severity::kWarning,
-          fmt::format("fd {} and fd {} are one open file (a dup, or inherited), registered twice",
-                      all[i].kernel.target_fd, all[j].kernel.target_fd)));
+    if (all[i].state != "live") continue;
+    by_inode[{all[i].kernel.inode.value_or(0), all[i].kernel.device.value_or(0)}].push_back(i);
+  }
+  const auto fd_of = [&](std::size_t i) { return all[i].kernel.target_fd; };
+  std::vector<std::pair<std::size_t, std::size_t>> pairs;  // (first, later) registration
+  for (auto& [inode, group] : by_inode) {
+    if (group.size() < 2) continue;
+    bool refused = false;
+    merge_sort(group, [&](std::size_t a, std::size_t b) {
+      const auto answer = compare_files(files.pid, fd_of(a), files.pid, fd_of(b));
+      if (answer == FileOrder::kUnknown) refused = true;
+      if (answer == FileOrder::kLess) return true;
+      if (answer == FileOrder::kNoDescriptor) return a < b;  // closed meanwhile: any place
+      return false;
+    });
+    if (refused) {
+      // Without kcmp, one inode is one file only for kinds whose files never share one.
+      view.compared_by_inode = true;
+      std::sort(group.begin(), group.end());
+      if (shares_inodes(all[group.front()].names_now)) continue;
+      for (std::size_t k = 1; k < group.size(); ++k) pairs.emplace_back(group.front(), group[k]);
+      continue;
     }
+    for (std::size_t begin = 0; begin < group.size();) {
+      auto end = begin + 1;
+      while (end < group.size() && compare_files(files.pid, fd_of(group[begin]), files.pid,
+                                                 fd_of(group[end])) == FileOrder::kSame)
+        ++end;
+      if (end - begin > 1) {
+        std::vector<std::size_t> run(group.begin() + static_cast<std::ptrdiff_t>(begin),
+                                     group.begin() + static_cast<std::ptrdiff_t>(end));
+        std::sort(run.begin(), run.end());
+        for (std::size_t k = 1; k < run.size(); ++k)
+          if (same_open_file(files, all[run.front()], all[run[k]], view))
+            pairs.emplace_back(run.front(), run[k]);
+      }
+      begin = end;
+    }
+  }
+  std::sort(pairs.begin(), pairs.end());
+  for (const auto& [first, later] : pairs) {
+    findings.push_back(finding_for(
+        view, all[later], "duplicate_target", Severity::kWarning,
+        fmt::format("fd {} and fd {} are one open file (a dup, or inherited), registered twice",
+                    all[first].kernel.target_fd, all[later].kernel.target_fd)));
   }
 }
 
@@ -324,10 +384,11 @@ EpollSetView classify_epoll_set(const ProcessFiles& files, int epoll_fd,
   EpollSetView view{files.pid, epoll_fd, {}, false};
   first_read(files, kernel, view);
   confirm_suspects(files.pid, view);
+  Keepers keepers;
   Sharers sharers;
   for (auto& registration : view.registrations) {
     if (registration.state == "closed" || registration.state == "other_file")
-      classify_zombie(files, registration, sharers, view, findings);
+      classify_zombie(files, registration, keepers, sharers, view, findings);
   }
   find_duplicates(files, view, findings);
   find_token_collisions(view, findings);

@@ -22,7 +22,30 @@ RegistrationMatch match_from(long answer) {
   return RegistrationMatch::kUnknown;
 }
 
+FileOrder order_from(long answer) {
+  if (answer == 0) return FileOrder::kSame;
+  if (answer == 1) return FileOrder::kLess;
+  if (answer == 2) return FileOrder::kGreater;
+  if (answer > 0) return FileOrder::kUnknown;  // 3: no ordering given
+  if (errno == EBADF) return FileOrder::kNoDescriptor;
+  if (errno == ENOENT) return FileOrder::kNoRegistration;
+  return FileOrder::kUnknown;
+}
+
 }  // namespace
+
+FileOrder compare_files(pid_t first_pid, int first, pid_t second_pid, int second) {
+  return order_from(::syscall(SYS_kcmp, first_pid, second_pid, KCMP_FILE, first, second));
+}
+
+FileOrder compare_with_registration(pid_t holder, int fd, pid_t owner, int epoll_fd, int target_fd,
+                                    unsigned occurrence) {
+  kcmp_epoll_slot slot{};
+  slot.efd = static_cast<std::uint32_t>(epoll_fd);
+  slot.tfd = static_cast<std::uint32_t>(target_fd);
+  slot.toff = occurrence;
+  return order_from(::syscall(SYS_kcmp, holder, owner, KCMP_EPOLL_TFD, fd, &slot));
+}
 
 RegistrationMatch match_registered_file(pid_t holder, int fd, pid_t owner, int epoll_fd,
                                         int target_fd, unsigned occurrence) {

@@ -10,6 +10,7 @@
 
 #include "base/exit_code.hpp"
 #include "io/files.hpp"
+#include "io/output.hpp"
 
 namespace pollscope {
 
@@ -32,19 +33,12 @@ InspectFailure failure_for(pid_t pid, std::error_code error) {
   return {kExitEnvironment, fmt::format("inspect: process {}: {}", pid, error.message())};
 }
 
-// One process's epoll sets, classified. A set closed while it was being read is skipped.
+// One process's epoll sets, classified.
 std::optional<InspectFailure> view_process(pid_t pid, ProcessView& view,
                                            std::vector<Finding>& findings) {
   if (const auto error = read_process_files(pid, view.files)) return failure_for(pid, error);
-  for (const auto& [fd, target] : view.files.fds) {
-    if (!names_epoll(target)) continue;
-    auto kernel = libpoll::read_epoll_fdinfo(pid, fd);
-    if (!kernel) {
-      if (kernel.error() == std::errc::no_such_file_or_directory) continue;
-      return failure_for(pid, kernel.error());
-    }
-    view.sets.push_back(classify_epoll_set(view.files, fd, *kernel, findings));
-  }
+  if (const auto error = read_epoll_sets(view.files, view.sets, findings))
+    return failure_for(pid, error);
   return std::nullopt;
 }
 
@@ -108,6 +102,27 @@ int exit_code_for(const InspectRequest& request, const std::vector<Finding>& fin
 
 }  // namespace
 
+std::error_code read_epoll_sets(const ProcessFiles& files, std::vector<EpollSetView>& sets,
+                                std::vector<Finding>& findings) {
+  for (const auto& [fd, target] : files.fds) {
+    if (!names_epoll(target)) continue;
+    auto kernel = libpoll::read_epoll_fdinfo(files.pid, fd);
+    if (!kernel) {
+      // Closed since the listing (ENOENT), or the number reused for a file that is no epoll set
+      // (EINVAL: a busy program tore its loop down and opened a pipe meanwhile).
+      if (kernel.error() == std::errc::no_such_file_or_directory ||
+          kernel.error() == std::errc::invalid_argument)
+        continue;
+      return kernel.error();
+    }
+    // Reused between the check and the read, a pipe's fdinfo reads as an empty set: the number
+    // must still name an epoll set after the read.
+    if (!names_epoll(read_descriptor(files.pid, fd))) continue;
+    sets.push_back(classify_epoll_set(files, fd, *kernel, findings));
+  }
+  return {};
+}
+
 void find_growth(const std::vector<SetHistory>& histories, std::vector<Finding>& findings) {
   for (const auto& history : histories) {
     const auto& sizes = history.sizes;
@@ -141,6 +156,9 @@ int run_inspect(const InspectRequest& request, std::ostream& out, std::ostream& 
                        kShortestWatch, kLongestWatch, *watch);
     return kExitInvalidInput;
   }
+  // As trace and run do: an --out that cannot be written costs no sampling (a --watch of
+  // minutes); a Failure, one line, exit 2 or 3.
+  if (request.out_path) check_destination(request.out_path);
   InspectOutcome outcome;
   if (const auto failure = inspect(request, outcome)) {
     err << "pollscope: " << failure->message << "\n";
@@ -154,7 +172,14 @@ int run_inspect(const InspectRequest& request, std::ostream& out, std::ostream& 
         "\n";
     write_document(text, request.out_path, out);
   }
-  if (!request.json) (request.out_path ? err : out) << inspect_text(outcome);
+  if (!request.json) {
+    // The text on stdout is the report, written and checked as the JSON is (a full disk is exit
+    // 3); beside --out it is a summary on stderr.
+    if (request.out_path)
+      err << inspect_text(outcome);
+    else
+      write_document(inspect_text(outcome), std::nullopt, out);
+  }
   return exit_code_for(request, outcome.findings);
 }
 

@@ -9,6 +9,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "inspect/classify.hpp"
@@ -49,6 +50,14 @@ struct InspectOutcome {
   std::vector<Finding> findings;       // the last sample's, and growth over the samples
   std::size_t unreadable = 0;          // --all: processes this user may not inspect
 };
+
+// The epoll sets among `files` (a process's descriptors as listed), each read and classified into
+// `sets`. A number that names no epoll set any more when it is read (closed, or reused for
+// another file by a busy program meanwhile) is skipped; the error is any other that reading a
+// set gave (EACCES...).
+[[nodiscard]] std::error_code read_epoll_sets(const ProcessFiles& files,
+                                              std::vector<EpollSetView>& sets,
+                                              std::vector<Finding>& findings);
 
 // Runs `pollscope inspect`; the exit code as documented in `pollscope --help`.
 int run_inspect(const InspectRequest& request, std::ostream& out, std::ostream& err);

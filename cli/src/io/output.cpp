@@ -220,8 +220,12 @@ void OutputFile::write(const std::string& text, std::ostream& out) {
 
 void OutputFile::write(std::span<const std::string_view> pieces, std::ostream& out) {
   if (fd_ < 0 && temporary_.empty()) {
+    // The stream (stdout) buffers: a full disk or a closed pipe shows only in its state, after
+    // the flush, and a document lost there is as much a failure as one lost in a file.
+    errno = 0;
     for (const std::string_view piece : pieces) out << piece;
     out << std::flush;
+    if (!out) cannot_write(name_, errno != 0 ? errno : EIO);
     return;
   }
   const auto give_up = [&](int error) {

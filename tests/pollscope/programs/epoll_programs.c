@@ -14,6 +14,12 @@
  *   epoll_programs oneshot    a zombie whose EPOLLONESHOT registration fired (now disarmed).
  *   epoll_programs churn      a correct busy loop: a socketpair registered, deregistered and
  *                             closed over and over (at most 20 s), beside 800 other descriptors.
+ *   epoll_programs many_eventfds N
+ *                             N eventfds registered in one set (fewer when the descriptor limit
+ *                             cannot hold them), all sharing the one anonymous inode; among them
+ *                             the first registered again through a dup (a duplicate_target,
+ *                             token 8) and one closed while a dup keeps it (a zombie, token 7).
+ *                             It prints "ready <epoll fd> <registrations> <keeper fd>".
  *   epoll_programs odd_names DIR
  *                             a FIFO made in DIR, named with a newline, an escape sequence and
  *                             a byte that is not UTF-8,
@@ -33,6 +39,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -286,6 +293,36 @@ static int growing(void) {
   return 0;
 }
 
+static int many_eventfds(long wanted) {
+  struct rlimit limit;
+  check(getrlimit(RLIMIT_NOFILE, &limit) == 0, "getrlimit");
+  limit.rlim_cur = limit.rlim_max;
+  check(setrlimit(RLIMIT_NOFILE, &limit) == 0, "setrlimit");
+  const long room = (long)limit.rlim_cur - 16; /* stdio, the set, the planted three */
+  const long count = wanted < room ? wanted : room;
+  int epoll_fd = epoll_create1(0);
+  check(epoll_fd >= 0, "epoll_create1");
+  int first = -1;
+  for (long i = 0; i < count; ++i) {
+    int event = eventfd(0, 0);
+    check(event >= 0, "eventfd");
+    add(epoll_fd, event, 1000 + (uint64_t)i, EPOLLIN);
+    if (i == 0) first = event;
+  }
+  int zombie = eventfd(0, 0);
+  check(zombie >= 0, "eventfd");
+  int keeper = dup(zombie);
+  int copy = dup(first);
+  check(keeper >= 0 && copy >= 0, "dup");
+  add(epoll_fd, zombie, 7, EPOLLIN);
+  add(epoll_fd, copy, 8, EPOLLIN);
+  close(zombie);
+  printf("ready %d %ld %d\n", epoll_fd, count + 2, keeper);
+  fflush(stdout);
+  wait_for_close(0);
+  return 0; /* the exit closes the rest */
+}
+
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "";
   if (strcmp(mode, "correct") == 0) return correct();
@@ -295,8 +332,9 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "oneshot") == 0) return oneshot();
   if (strcmp(mode, "churn") == 0) return churn();
   if (strcmp(mode, "odd_names") == 0 && argc > 2) return odd_names(argv[2]);
+  if (strcmp(mode, "many_eventfds") == 0 && argc > 2) return many_eventfds(atol(argv[2]));
   fprintf(stderr,
           "usage: epoll_programs correct|planted|growing|shared_fork|oneshot|churn|odd_names "
-          "DIR\n");
+          "DIR|many_eventfds N\n");
   return 2;
 }

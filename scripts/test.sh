@@ -75,7 +75,7 @@ cmake -S . -B build-tsan -G Ninja -DLIBPOLL_BUILD_TESTS=ON -DLIBPOLL_BUILD_BENCH
 cmake --build build-tsan --target libpoll_thread_tests pollscope_tests
 ctest --test-dir build-tsan "${ctest_args[@]}" -L threaded
 # The engine's threads share only the process (the fd claim table, the clock, the stop flag):
-# its tests with several poller threads, a peer thread, and wake-ups from another thread, on
-# both backends.
+# its tests with several poller threads, a peer thread, wake-ups from another thread, and a test
+# thread playing the far side of a pair (ScriptedPeerTest), on both backends.
 timeout 300 build-tsan/tests/pollscope/pollscope_tests --gtest_brief=1 \
-  --gtest_filter='*EngineTest.*Thread*:*PeerPlacementTest.*thread:*WakeupTest.*'
+  --gtest_filter='*EngineTest.*Thread*:*PeerPlacementTest.*thread:*WakeupTest.*:*ScriptedPeerTest.*'

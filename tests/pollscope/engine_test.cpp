@@ -271,6 +271,32 @@ TEST_P(EngineTest, InjectedFaultsAreFoundExactly) {
   }
 }
 
+// A dropped or dup'd end's peer goes on sending, best effort: a message is sent when the socket
+// took it whole. Nobody reads the faulted end, so its buffer fills after a few 64 KiB messages,
+// and the rest are never sent (late sends, in an open loop). They all counted as sent before.
+TEST_P(EngineTest, FaultedPairsCountOnlyWhatTheirSocketTook) {
+  for (const char* fault : {"leak", "dup_then_close"}) {
+    SCOPED_TRACE(fault);
+    const auto outcome = run_scenario(
+        scenario_from(R"({"format": 1, "name": "full", "description": "a faulted pair fills",
+                          "backend": ")" +
+                      std::string(GetParam()) + R"(",
+                          "sockets": {"kind": "unix", "count": 2, "active": 2},
+                          "phases": [{"name": "p", "duration_ms": 300, "payload_bytes": 65536,
+                                      "load": {"mode": "open", "rate_per_second": 2000}}],
+                          "faults": {")" +
+                      fault + R"(": 1, "phase": "p"}})"),
+        {});
+    const Figures& figures = outcome.phases.at(0).figures;
+    // Half of the 600 sends go to the healthy pair, and arrive; the faulted one takes a few.
+    EXPECT_GT(figures.messages, 200u);
+    EXPECT_EQ(figures.missed_events, 0u);
+    EXPECT_LE(figures.sent, figures.messages + 16);
+    EXPECT_GE(figures.late_sends, 200u);
+    EXPECT_EQ(figures.open_loop_sent, figures.sent);
+  }
+}
+
 // The pairs a single process can hold under the hard descriptor limit: two per pair, less the
 // margin pollscope keeps for its poller's Poll, listeners and stdio (under 128).
 std::uint64_t pairs_within_hard_limit() {

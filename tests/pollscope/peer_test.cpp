@@ -1,16 +1,28 @@
 // Peers on a thread or in a process of their own (sockets.peer), called directly with scenario
 // literals, on loopback, on both backends: every message arrives, the counts are exact, both
-// sides take part in the leak checks and the faults, and latencies cover what they say.
+// sides take part in the leak checks and the faults, and latencies cover what they say. With the
+// test itself as one side (ScriptedPeerTest), what no engine side does: a message stopped half-way,
+// a flood, a reader that stops reading, a peer that goes away.
 
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
+#include <future>
+#include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <tuple>
+#include <vector>
 
+#include "engine/clock.hpp"
 #include "engine/engine.hpp"
+#include "engine/poller.hpp"
 #include "scenario/scenario.hpp"
 
 namespace pollscope {
@@ -219,6 +231,213 @@ TEST(SetUpStop, AStopDuringSetUpMakesAndRegistersNothingMore) {
     EXPECT_TRUE(outcome.leaks.empty()) << peer;
   }
 }
+
+constexpr std::uint64_t kGiveUpNs = 5'000'000'000;  // what a scripted side waits at most
+
+// A message as the engine lays it out: its stamps (sent now, and due now), then zeros.
+std::vector<std::byte> message_now(std::size_t bytes) {
+  const std::uint64_t now = Clock::get().now_ns();
+  const Stamps stamps{now, now};
+  std::vector<std::byte> message(bytes);
+  std::memcpy(message.data(), &stamps, sizeof stamps);
+  return message;
+}
+
+// Writes all of `data`, waiting (a bounded while) for room.
+bool write_whole(Link& link, std::span<const std::byte> data) {
+  const std::uint64_t give_up = Clock::monotonic_ns() + kGiveUpNs;
+  while (!data.empty()) {
+    auto written = link.write(data);
+    if (written) {
+      data = data.subspan(*written);
+      continue;
+    }
+    if (!libpoll::is_would_block(written.error()) || Clock::monotonic_ns() > give_up) return false;
+    pollfd wait{link.fd(), POLLOUT, 0};
+    (void)::poll(&wait, 1, 100);
+  }
+  return true;
+}
+
+// Waits (a bounded while) until `link` has at least `bytes` to read.
+bool wait_for_queue(Link& link, int bytes) {
+  const std::uint64_t give_up = Clock::monotonic_ns() + kGiveUpNs;
+  for (int queued = 0; ::ioctl(link.fd(), FIONREAD, &queued) == 0;) {
+    if (queued >= bytes) return true;
+    if (Clock::monotonic_ns() > give_up) return false;
+    pollfd wait{link.fd(), POLLIN, 0};
+    (void)::poll(&wait, 1, 10);
+  }
+  return false;
+}
+
+// Reads until the end of the stream (its writer closed, or this end was shut for reading).
+std::size_t read_to_end(Link& link) {
+  const std::uint64_t give_up = Clock::monotonic_ns() + kGiveUpNs;
+  std::vector<std::byte> buffer(65536);
+  std::size_t total = 0;
+  for (;;) {
+    auto got = link.read(buffer);
+    if (got && *got == 0) return total;
+    if (got) {
+      total += *got;
+      continue;
+    }
+    if (!libpoll::is_would_block(got.error()) || Clock::monotonic_ns() > give_up) return total;
+    pollfd wait{link.fd(), POLLIN, 0};
+    (void)::poll(&wait, 1, 100);
+  }
+}
+
+// One Unix pair and its channel, an engine poller on one side (on a thread of its own) and this
+// test on the other: the test writes, reads and speaks the channel itself, so that it can do
+// what no engine side does (write more than one read takes, stop reading, go away, stop half-way
+// through a message) and count what really crossed.
+class ScriptedPeerTest : public ::testing::TestWithParam<const char*> {
+ protected:
+  ScriptedPeerTest() {
+    pair_ = std::move(make_pairs(SocketKind::unix_stream, 1).at(0));
+    auto [engine, test] = PeerChannel::make();
+    engine_channel_.emplace(std::move(engine));
+    channel_.emplace(std::move(test));
+  }
+
+  // The engine's poller on `side`, with `phases`: the near side holds the registered end (b),
+  // and the test the far one (a); the far side holds a, and the test b.
+  void start(Side side, const std::string& phases) {
+    const std::string text = R"({"format": 1, "name": "scripted", "description": "a scripted peer",
+        "backend": ")" + std::string(GetParam()) +
+                             R"(", "sockets": {"kind": "unix", "count": 1, "active": 1,
+        "peer": "thread"}, "phases": )" +
+                             phases + "}";
+    auto parsed = parse_scenario(nlohmann::json::parse(text), "literal");
+    ASSERT_TRUE(std::holds_alternative<Scenario>(parsed)) << std::get<Problem>(parsed).to_string();
+    scenario_ = std::get<Scenario>(std::move(parsed));
+    PollerPart part{{}, 1, 0, false, side, std::move(engine_channel_)};
+    part.pairs.push_back(side == Side::far ? LinkPair{std::move(pair_.a), nullptr, true}
+                                           : LinkPair{nullptr, std::move(pair_.b), true});
+    engine_ = std::async(std::launch::async, [this, part = std::move(part)]() mutable {
+      return Poller(scenario_, options_, std::move(part)).run();
+    });
+  }
+
+  // The engine's outcome, once its run is over.
+  [[nodiscard]] RunOutcome finish() { return engine_.get(); }
+
+  // The poller refers to the scenario and the options, and its future waits for it: declared
+  // before the test's ends, which close first, so that a poller still waiting for them ends.
+  Scenario scenario_;
+  RunOptions options_;
+  std::future<RunOutcome> engine_;
+  LinkPair pair_;
+  std::optional<PeerChannel> engine_channel_;
+  std::optional<PeerChannel> channel_;
+};
+
+// A message half-written when its phase's drain runs out is finished in the next phase: the
+// stream stays whole, and the reader frames that rest as the phase that sent it did, and drops
+// it. Before, the reader dropped the head it held, and read the next phase from the middle of the
+// old message: every message after it out of step, its stamps taken from the old one's zeros.
+TEST_P(ScriptedPeerTest, AMessageHalfWrittenWhenAPhaseEndsLeavesTheNextPhaseInStep) {
+  start(Side::near, R"([
+      {"name": "a", "duration_ms": 10000, "load": {"mode": "open", "rate_per_second": 1000}},
+      {"name": "b", "duration_ms": 10000, "load": {"mode": "open", "rate_per_second": 1000}}])");
+  ASSERT_TRUE(channel_->await_begin(0, nullptr));
+  const std::vector<std::byte> first = message_now(64);
+  ASSERT_TRUE(write_whole(*pair_.a, std::span(first).first(40)));
+  channel_->tell_stopped(1);  // the near side waits a second for the rest, then ends the phase
+  ASSERT_TRUE(channel_->await_begin(1, nullptr));
+  ASSERT_TRUE(write_whole(*pair_.a, std::span(first).subspan(40)));
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(write_whole(*pair_.a, message_now(64)));
+  channel_->tell_stopped(100);
+  const RunOutcome outcome = finish();
+  ASSERT_EQ(outcome.phases.size(), 2u);
+  EXPECT_EQ(outcome.phases[0].figures.messages, 0u);
+  EXPECT_EQ(outcome.phases[0].figures.missed_events, 1u);  // not whole within its phase
+  const Figures& next = outcome.phases[1].figures;
+  EXPECT_EQ(next.messages, 100u);
+  EXPECT_EQ(next.missed_events, 0u);
+  EXPECT_EQ(next.latency.count(), 100u);
+  // Each sent a moment after its phase began (the old rest would have said 0: seconds ago).
+  EXPECT_LT(next.latency.max(), 500'000'000u);
+}
+
+// A peer that writes as fast as it is read never lets the socket say would-block: the reader
+// reads a bounded amount at a time and looks at its deadline, a stop and its peer in between.
+// Here the peer has more queued than one read takes, and has already said it stopped (after one
+// message): the phase ends once that is seen, with most of it unread. Before, the reader read
+// to would-block first, whatever it was told meanwhile.
+TEST_P(ScriptedPeerTest, AReaderSeesItsPeersStopBeforeItHasReadEverything) {
+  Link& writer = *pair_.a;
+  for (const int option : {SO_SNDBUFFORCE, SO_SNDBUF}) {  // the first needs CAP_NET_ADMIN
+    const int bytes = 8 << 20;
+    if (::setsockopt(writer.fd(), SOL_SOCKET, option, &bytes, sizeof bytes) == 0) break;
+  }
+  std::vector<std::byte> chunk;
+  for (int i = 0; i < 4096; ++i) {
+    const std::vector<std::byte> message = message_now(16);
+    chunk.insert(chunk.end(), message.begin(), message.end());
+  }
+  std::size_t queued = 0;
+  for (auto written = writer.write(chunk); written;
+       written = writer.write(std::span(chunk).subspan(queued % chunk.size()))) {
+    queued += *written;
+  }
+  if (queued < (1u << 20)) {
+    GTEST_SKIP() << "the socket queues " << queued << " bytes, not more than a few reads take";
+  }
+  channel_->tell_stopped(1);
+  start(Side::near, R"([{"name": "p", "duration_ms": 10000, "payload_bytes": 16,
+                         "load": {"mode": "open", "rate_per_second": 1000}}])");
+  const RunOutcome outcome = finish();
+  const Figures& figures = outcome.phases.at(0).figures;
+  EXPECT_GT(figures.messages, 0u);
+  EXPECT_LT(figures.messages, queued / 16);
+  EXPECT_EQ(figures.missed_events, 0u);
+}
+
+// A closed loop whose peer is elsewhere says, when it stops, how many messages it sent: only
+// those it wrote (and the one its socket took part of, whose rest follows). The messages it still
+// owed are dropped unsent. Before, it counted all of them, and its peer, told so, waited for them
+// in vain and reported them missed.
+TEST_P(ScriptedPeerTest, AClosedLoopTellsItsPeerOnlyWhatItWrote) {
+  start(Side::far, R"([{"name": "p", "duration_ms": 10000, "payload_bytes": 65536,
+                        "load": {"mode": "closed", "in_flight": 64}}])");
+  channel_->tell_begin(0);
+  // 64 messages of 64 KiB each, of which the socket takes a few: this side reads none of them.
+  ASSERT_TRUE(wait_for_queue(*pair_.b, 2 * 65536));
+  channel_->tell_stopped(0);
+  const RunOutcome outcome = finish();
+  const std::optional<std::uint64_t> told = channel_->listen().stopped_after;
+  const std::size_t bytes = read_to_end(*pair_.b);
+  const std::uint64_t begun = bytes / 65536 + (bytes % 65536 != 0 ? 1 : 0);
+  ASSERT_TRUE(told.has_value());
+  EXPECT_EQ(*told, begun);
+  EXPECT_EQ(outcome.phases.at(0).figures.sent, begun);
+}
+
+// A peer that goes away leaves what waits for its socket unwritable: dropped, and taken back out
+// of the messages sent, with any answer written after. Before, a flush that met the peer gone
+// dropped the message it was writing and a send its answer, both still counted as sent.
+TEST_P(ScriptedPeerTest, APeerGoneTakesBackWhatCouldNotBeWritten) {
+  start(Side::near, R"([{"name": "p", "duration_ms": 10000, "payload_bytes": 65536,
+                         "load": {"mode": "closed", "in_flight": 1}}])");
+  ASSERT_TRUE(channel_->await_begin(0, nullptr));
+  for (int i = 0; i < 16; ++i) ASSERT_TRUE(write_whole(*pair_.a, message_now(65536)));
+  // The answers fill the near side's socket (this side reads none), and wait.
+  ASSERT_TRUE(wait_for_queue(*pair_.a, 2 * 65536));
+  ASSERT_EQ(::shutdown(pair_.a->fd(), SHUT_RD), 0);  // its next write fails: EPIPE
+  const std::size_t bytes = read_to_end(*pair_.a);
+  ASSERT_TRUE(write_whole(*pair_.a, message_now(65536)));  // its answer cannot go either
+  channel_->tell_stopped(17);
+  const RunOutcome outcome = finish();
+  const Figures& figures = outcome.phases.at(0).figures;
+  EXPECT_EQ(figures.messages, 17u);
+  EXPECT_EQ(figures.missed_events, 0u);
+  EXPECT_EQ(figures.sent, bytes / 65536) << bytes << " bytes written";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ScriptedPeerTest, ::testing::Values("epoll", "poll"));
 
 TEST(PeerScenarioCheck, RefusesWhatAPeerCannotDo) {
   const auto problem = [](const std::string& sockets, const std::string& phase) {

@@ -50,6 +50,11 @@ struct End {
   libpoll::Interest interest = libpoll::Interest::readable;
   std::vector<std::byte> inbox;   // bytes of a message not complete yet (streams)
   std::vector<std::byte> outbox;  // bytes a write could not take yet: one message at most
+  // The message whose rest the outbox holds, while this phase counts it as sent (size 0: an
+  // earlier phase did): taken back when its peer goes away, or at a stop if the socket took none
+  // of it yet.
+  Stamps outbox_stamps{};
+  std::uint32_t outbox_message = 0;
   // Messages due while the outbox is not empty wait as their stamps alone (16 bytes each, not a
   // payload each): what a pair holds stays bounded by one payload out, one in, and these. A
   // replayed message also keeps its size.

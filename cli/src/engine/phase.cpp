@@ -151,9 +151,10 @@ void Poller::stop_sending(PhaseRun& run, std::uint64_t now) {
   run.figures.late_sends += run.replay.drop_due_before(std::min(now, run.deadline));
   run.drain_until = now + kDrainNs;
   // An open loop's backlog is dropped, so that the phase ends near its time instead of writing
-  // what its socket could not take; a replay's (a schedule, bounded) gets the drain, unless the
-  // peer is told now what was sent: then it had its drain before (still_owing).
-  if (run.sends.active() || (peer_ && run.open_loop)) unsend_all_owed(run);
+  // what its socket could not take; a replay's (a schedule, bounded) and a closed loop's get the
+  // drain, unless the peer is told now what was sent: it must count only what was written (a
+  // replay had its drain before, still_owing).
+  if (run.sends.active() || peer_) unsend_all_owed(run);
   if (peer_ && !peer_gone_) peer_->tell_stopped(run.sent_healthy);
 }
 
@@ -169,6 +170,7 @@ bool Poller::awaiting(const PhaseRun& run) const {
 // line) and returns how long the poll may wait for the next of them, in milliseconds.
 int Poller::tick(PhaseRun& run) {
   flush_due(run);  // what the last flushes left, before new sends queue behind it
+  read_due(run);   // and what the last reads left
   const auto now = now_ns();
   double wake_at = static_cast<double>(now) + kLongestWaitNs;
   // The phase ends at its deadline, however far off the next send is.
@@ -190,7 +192,8 @@ int Poller::tick(PhaseRun& run) {
                       run.figures.events);
     run.next_progress = now + kProgressNs;
   }
-  if (!flush_due_.empty()) return 0;  // the sockets have room: no edge will come for it
+  // The sockets have room, or bytes to read: no edge will come for it.
+  if (!flush_due_.empty() || !read_due_.empty()) return 0;
   return poll_wait_ms((wake_at - static_cast<double>(now_ns())) / 1e6, sends_due);
 }
 
@@ -248,7 +251,7 @@ void Poller::hear_peer(PhaseRun& run) {
 }
 
 void Poller::end_phase(PhaseRun& run) {
-  if (run.open_loop) unsend_all_owed(run);  // a replay's backlog the drain did not write
+  unsend_all_owed(run);  // what the drain did not write was not sent
   std::uint64_t lost = run.in_flight;
   if (peer_) {
     if (!run.peer_sent && !stopped() && !peer_gone_) {
@@ -271,15 +274,12 @@ void Poller::end_phase(PhaseRun& run) {
     run.figures.uncorrected = run.figures.latency;
   }
   if (capture_) capture_->finish_phase(run.figures);
-  // Bytes of messages that never completed are dropped with the phase.
-  for (std::size_t e = 0; e < ends_.size(); ++e) {
-    End& end = ends_[e];
-    end.inbox.clear();
-    end.owed.clear();  // none of their bytes were written: the stream stays whole
-    end.owed_bytes.clear();
-    settle_backlog(e);
-  }
-  flush_due_.clear();
+  // A message partly written or partly read when the drain ran out is finished in the next
+  // phase, and dropped there (sent_earlier): dropped here, its stream would be read out of step.
+  for (End& end : ends_) end.outbox_message = 0;  // counted by this phase
+  earlier_framing_ = run.framing;
+  earlier_until_ = now_ns();
+  flush_due_.clear();  // nothing is owed now
 }
 
 }  // namespace pollscope

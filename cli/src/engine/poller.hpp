@@ -130,7 +130,8 @@ class Poller {
   // `payload`: a replayed message's recorded size (0: the phase's payload_bytes).
   void send(PhaseRun& run, std::size_t e, std::uint64_t intended, std::uint32_t payload = 0);
   void build_message(const Stamps& stamps, std::uint32_t bytes, Framing framing);
-  void write_all(std::size_t e, Link& writer, std::span<const std::byte> data);
+  void count_sent(PhaseRun& run, const Stamps& stamps, std::uint32_t bytes);
+  [[nodiscard]] bool write_all(std::size_t e, Link& writer, std::span<const std::byte> data);
   void flush(PhaseRun& run, std::size_t e);
   void settle_backlog(std::size_t e);
   // What an end is registered for between toggles: readable, and writable while its outbox
@@ -141,13 +142,18 @@ class Poller {
                : libpoll::Interest::readable;
   }
   void drop_backlog(std::size_t e);
+  void unsend(PhaseRun& run, std::size_t pair, const Stamps& stamps, std::uint32_t bytes);
   void unsend_owed(PhaseRun& run, std::size_t e);
   void unsend_all_owed(PhaseRun& run);
+  void drop_unwritten(PhaseRun& run, std::size_t e);
   void flush_due(PhaseRun& run);
   void receive(PhaseRun& run, std::size_t e, std::uint64_t event_time);
+  void read_due(PhaseRun& run);
   void discard(const PhaseRun& run, std::size_t e);
   template <typename OnMessage>
-  void drain(std::size_t e, Framing framing, OnMessage&& on_message);
+  [[nodiscard]] bool drain(std::size_t e, Framing framing, OnMessage&& on_message);
+  [[nodiscard]] std::size_t complete_length(const End& end, std::size_t at, Framing framing) const;
+  [[nodiscard]] bool sent_earlier(const std::byte* head) const;
   void on_message(PhaseRun& run, std::size_t e, std::span<const std::byte> message,
                   std::uint64_t at);
 
@@ -206,6 +212,12 @@ class Poller {
   std::size_t backlogged_ = 0;          // ends whose outbox or owed messages wait
   std::vector<std::size_t> flush_due_;  // ends a flush left with room in the socket
   std::vector<std::size_t> flushing_;
+  std::vector<std::size_t> read_due_;  // ends a drain left with bytes perhaps still to read
+  std::vector<std::size_t> reading_;
+  // Streams stay whole across phases: a message sent up to the end of the last phase (stamped no
+  // later than this) that arrives in this one is framed as that phase framed it, and dropped.
+  Framing earlier_framing_ = Framing::fixed(64);
+  std::uint64_t earlier_until_ = 0;
   Histogram register_ns_;
   Histogram reregister_ns_;
   Histogram deregister_ns_;

@@ -30,6 +30,10 @@ std::size_t most_owed(const PhaseRun& run) {
 // its deadline and a stop.
 constexpr std::size_t kMostBuiltPerFlush = 1024;
 
+// Bytes one drain reads at most (four reads of 64 KiB), for the same reason: a peer that writes
+// as fast as it is read never lets the socket say would-block.
+constexpr std::size_t kMostBytesPerDrain = 256 * 1024;
+
 }  // namespace
 
 // Sends one message from end `e` (for a pipe: into the pipe that `e` reads). `intended` is its
@@ -50,14 +54,19 @@ void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended, std::uin
   ++clock_reads_;
   const std::uint32_t bytes = run.framing.message_bytes(payload);
   const Stamps stamps{intended, actual};
-  if (run.open_loop && actual > intended + kLateSendNs) ++run.figures.late_sends;
-  ++run.figures.sent;
-  if (run.framing.is_variable()) run.figures.replay_bytes_sent += bytes;
   if (state != PairState::healthy) {
     build_message(stamps, bytes, run.framing);
-    (void)writer.write(scratch_);  // best effort: nobody reads it, and nothing waits for it
+    // Best effort: nobody reads it, and nothing waits for it. Sent only when the socket took it
+    // whole, which a dropped end's full buffer soon stops doing.
+    const auto written = writer.write(scratch_);
+    if (written && *written == scratch_.size()) {
+      count_sent(run, stamps, bytes);
+    } else if (run.open_loop) {
+      ++run.figures.late_sends;  // never sent
+    }
     return;
   }
+  count_sent(run, stamps, bytes);
   ++run.in_flight;
   ++run.pair_in_flight[end.pair];
   ++run.sent_healthy;
@@ -72,7 +81,7 @@ void Poller::send(PhaseRun& run, std::size_t e, std::uint64_t intended, std::uin
     ++run.figures.toggles;
     reregister_end(e, Interest::readable | Interest::writable);
   }
-  write_all(e, writer, scratch_);
+  if (!write_all(e, writer, scratch_)) unsend(run, end.pair, stamps, bytes);
   settle_backlog(e);
   // The wrap takes writable off again, unless what the socket did not take needs it.
   if (wrapped) reregister_end(e, resting_interest(end));
@@ -87,18 +96,27 @@ void Poller::build_message(const Stamps& stamps, std::uint32_t bytes, Framing fr
   if (framing.is_variable()) Framing::write_length(message.data(), bytes);
 }
 
-void Poller::write_all(std::size_t e, Link& writer, std::span<const std::byte> data) {
+// A message sent: counted, and in an open loop late when it went out over 1 ms after its slot.
+void Poller::count_sent(PhaseRun& run, const Stamps& stamps, std::uint32_t bytes) {
+  if (run.open_loop && stamps.actual > stamps.intended + kLateSendNs) ++run.figures.late_sends;
+  ++run.figures.sent;
+  if (run.framing.is_variable()) run.figures.replay_bytes_sent += bytes;
+}
+
+// Writes the message in `data` (the outbox is empty: messages due while it is not are owed),
+// keeping what the socket does not take yet in the outbox. False when it was dropped instead:
+// the peer is gone, or a datagram found no room.
+bool Poller::write_all(std::size_t e, Link& writer, std::span<const std::byte> data) {
   End& end = ends_[e];
-  if (!end.outbox.empty()) {  // keep order: queue behind what is waiting
-    end.outbox.insert(end.outbox.end(), data.begin(), data.end());
-    return;
-  }
   auto written = writer.write(data);
   std::size_t done = written ? *written : 0;
-  if (!written && !libpoll::is_would_block(written.error())) return;  // peer gone: dropped
-  if (done < data.size() && !writer.datagram()) {
-    end.outbox.assign(data.begin() + static_cast<std::ptrdiff_t>(done), data.end());
-  }
+  if (!written && !libpoll::is_would_block(written.error())) return false;
+  if (done == data.size()) return true;
+  if (writer.datagram()) return false;
+  end.outbox.assign(data.begin() + static_cast<std::ptrdiff_t>(done), data.end());
+  std::memcpy(&end.outbox_stamps, data.data(), sizeof end.outbox_stamps);
+  end.outbox_message = static_cast<std::uint32_t>(data.size());
+  return true;
 }
 
 void Poller::flush(PhaseRun& run, std::size_t e) {
@@ -113,8 +131,7 @@ void Poller::flush(PhaseRun& run, std::size_t e) {
       end.outbox.erase(end.outbox.begin(),
                        end.outbox.begin() + static_cast<std::ptrdiff_t>(*written));
     } else if (!libpoll::is_would_block(written.error())) {
-      end.outbox.clear();  // the peer is gone: nothing will take it
-      unsend_owed(run, e);
+      drop_unwritten(run, e);  // the peer is gone: nothing will take it
     }
   }
   // The messages owed, built one at a time as the socket takes them: a tick's worth at most.
@@ -128,9 +145,13 @@ void Poller::flush(PhaseRun& run, std::size_t e) {
       bytes = end.owed_bytes.front();
       end.owed_bytes.pop_front();
     }
-    build_message(end.owed.front(), bytes, framing);
+    const Stamps stamps = end.owed.front();
+    build_message(stamps, bytes, framing);
     end.owed.pop_front();
-    write_all(e, writer, scratch_);
+    if (!write_all(e, writer, scratch_)) {  // the peer is gone: this one and the rest are dropped
+      unsend(run, end.pair, stamps, bytes);
+      drop_unwritten(run, e);
+    }
   }
   settle_backlog(e);
 }
@@ -169,27 +190,45 @@ void Poller::drop_backlog(std::size_t e) {
   settle_backlog(e);
 }
 
-// Messages owed were counted when scheduled, but never written: dropped, they are taken back
-// out of every figure that counted them (replayed bytes too), and an open loop's count as late
-// sends (unless they already did), like those its schedule could not make.
+// A message counted when it was sent, but never written whole: dropped, it is taken back out of
+// every figure that counted it (replayed bytes too), and an open loop's counts as a late send
+// (unless it already did), like those its schedule could not make.
+void Poller::unsend(PhaseRun& run, std::size_t pair, const Stamps& stamps, std::uint32_t bytes) {
+  if (run.open_loop && stamps.actual <= stamps.intended + kLateSendNs) ++run.figures.late_sends;
+  if (run.framing.is_variable()) run.figures.replay_bytes_sent -= bytes;
+  --run.figures.sent;
+  --run.sent_healthy;
+  if (run.pair_in_flight[pair] > 0) {
+    --run.pair_in_flight[pair];
+    --run.in_flight;
+  }
+}
+
+// Messages owed were counted when scheduled, but never written; so was the outbox's, when the
+// socket took none of it (one it took part of is on the wire: its stream owes the rest).
 void Poller::unsend_owed(PhaseRun& run, std::size_t e) {
   End& end = ends_[e];
-  const std::uint64_t owed = end.owed.size();
-  if (owed == 0) return;
-  if (run.open_loop) {
-    for (const Stamps& stamps : end.owed) {
-      run.figures.late_sends += stamps.actual > stamps.intended + kLateSendNs ? 0 : 1;
-    }
+  if (end.outbox_message != 0 && end.outbox.size() == end.outbox_message) {
+    unsend(run, end.pair, end.outbox_stamps, end.outbox_message);
+    end.outbox.clear();
   }
-  for (const std::uint32_t bytes : end.owed_bytes) run.figures.replay_bytes_sent -= bytes;
-  run.figures.sent -= owed;
-  run.sent_healthy -= owed;
-  run.in_flight -= std::min(run.in_flight, owed);
-  std::uint32_t& pair = run.pair_in_flight[end.pair];
-  pair -= static_cast<std::uint32_t>(std::min<std::uint64_t>(pair, owed));
+  for (std::size_t i = 0; i < end.owed.size(); ++i) {
+    unsend(run, end.pair, end.owed[i], end.owed_bytes.empty() ? 0 : end.owed_bytes[i]);
+  }
   end.owed.clear();
   end.owed_bytes.clear();
   settle_backlog(e);
+}
+
+// The peer is gone: the message the outbox holds the rest of (when this phase counted it) and
+// the messages owed will never be written.
+void Poller::drop_unwritten(PhaseRun& run, std::size_t e) {
+  End& end = ends_[e];
+  if (!end.outbox.empty() && end.outbox_message != 0) {
+    unsend(run, end.pair, end.outbox_stamps, end.outbox_message);
+  }
+  end.outbox.clear();
+  unsend_owed(run, e);
 }
 
 void Poller::unsend_all_owed(PhaseRun& run) {
@@ -203,37 +242,64 @@ void Poller::flush_due(PhaseRun& run) {
   flushing_.clear();
 }
 
-// Reads everything `e` has and hands each complete message to `on_message`.
+// Reads what `e` has and hands each complete message to `on_message`, until would-block or
+// kMostBytesPerDrain: false when it stopped there, with more perhaps still to read. A message
+// sent before this phase began (the drain of its own ran out) is framed as its phase framed it,
+// and dropped: its phase counted it already.
 template <typename OnMessage>
-void Poller::drain(std::size_t e, Framing framing, OnMessage&& on_message) {
+bool Poller::drain(std::size_t e, Framing framing, OnMessage&& on_message) {
   End& end = ends_[e];
   std::array<std::byte, 65536> buffer;
-  for (;;) {
+  for (std::size_t taken = 0; taken < kMostBytesPerDrain;) {
     auto got = end.link->read(buffer);
-    if (!got || *got == 0) return;  // would-block, or an error the hang-up event reports
+    if (!got || *got == 0) return true;  // would-block, or an error the hang-up event reports
+    taken += *got;
     if (end.link->datagram()) {
-      if (*got >= sizeof(Stamps)) on_message(std::span<const std::byte>(buffer.data(), *got));
+      if (*got >= sizeof(Stamps) && !sent_earlier(buffer.data())) {
+        on_message(std::span<const std::byte>(buffer.data(), *got));
+      }
       continue;
     }
     end.inbox.insert(end.inbox.end(), buffer.begin(),
                      buffer.begin() + static_cast<std::ptrdiff_t>(*got));
     std::size_t used = 0;
-    while (end.inbox.size() - used >= framing.length_known_after()) {
-      const std::size_t length = framing.length(end.inbox.data() + used);
-      if (end.inbox.size() - used < length) break;
-      on_message(std::span<const std::byte>(end.inbox.data() + used, length));
-      used += length;
+    for (std::size_t length; (length = complete_length(end, used, framing)) != 0; used += length) {
+      const std::byte* message = end.inbox.data() + used;
+      if (!sent_earlier(message)) on_message(std::span<const std::byte>(message, length));
     }
     end.inbox.erase(end.inbox.begin(), end.inbox.begin() + static_cast<std::ptrdiff_t>(used));
   }
+  return false;
+}
+
+// The length of the message at `at` in `end`'s inbox once it is all there (0 before).
+std::size_t Poller::complete_length(const End& end, std::size_t at, Framing framing) const {
+  const std::size_t have = end.inbox.size() - at;
+  if (have < sizeof(Stamps)) return 0;
+  const std::byte* head = end.inbox.data() + at;
+  if (sent_earlier(head)) framing = earlier_framing_;
+  if (have < framing.length_known_after()) return 0;
+  const std::size_t length = framing.length(head);
+  return have < length ? 0 : length;
+}
+
+// Whether the message starting at `head` was sent before the last phase ended: every message of
+// a phase is stamped before its sender stops, and this side ends its phase after that.
+bool Poller::sent_earlier(const std::byte* head) const {
+  Stamps stamps;
+  std::memcpy(&stamps, head, sizeof stamps);
+  return stamps.actual <= earlier_until_;
 }
 
 // Reads `e`'s messages, then sends the replies a closed loop owes (once the read is done: a
-// pipe's reply lands in the pipe being drained).
+// pipe's reply lands in the pipe being drained). A read cut short is taken up by the next tick,
+// after a look at the deadline and a stop: no edge will say that more is there.
 void Poller::receive(PhaseRun& run, std::size_t e, std::uint64_t event_time) {
   run.answers.clear();
-  drain(e, run.framing,
-        [&](std::span<const std::byte> message) { on_message(run, e, message, event_time); });
+  const bool whole = drain(e, run.framing, [&](std::span<const std::byte> message) {
+    on_message(run, e, message, event_time);
+  });
+  if (!whole) read_due_.push_back(e);
   for (const std::uint64_t answered : run.answers) {
     if (run.figures.sent >= run.budget) break;
     send(run, e, answered);
@@ -241,9 +307,21 @@ void Poller::receive(PhaseRun& run, std::size_t e, std::uint64_t event_time) {
   run.answers.clear();
 }
 
-// What arrived before a reset is read, and dropped.
+// The reads a tick goes on with (each cut short at kMostBytesPerDrain), unless the end is gone.
+void Poller::read_due(PhaseRun& run) {
+  if (read_due_.empty()) return;
+  std::swap(read_due_, reading_);
+  const auto now = now_ns();
+  ++clock_reads_;
+  for (const std::size_t e : reading_) {
+    if (!ends_[e].gone && pair_state_[ends_[e].pair] != PairState::reset) receive(run, e, now);
+  }
+  reading_.clear();
+}
+
+// What arrived before a reset is read, and dropped (the rest, if any, with the socket).
 void Poller::discard(const PhaseRun& run, std::size_t e) {
-  drain(e, run.framing, [](std::span<const std::byte>) {});
+  (void)drain(e, run.framing, [](std::span<const std::byte>) {});
 }
 
 // Latencies are kept while a poll's events are dispatched, and recorded together after: one way

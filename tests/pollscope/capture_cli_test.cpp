@@ -155,6 +155,31 @@ TEST_F(CaptureCli, PacketsPastThePcapLimitAreCountedAndWarnedOf) {
   EXPECT_LE(fs::file_size(dir / "run.pcap"), 24u + 1000u);
 }
 
+// The matcher keeps what --memory-budget leaves past the phase and the capture's ring: here 65
+// MiB less the ring's 64 and an open loop owing a second of 64,972 messages (1,039,680 bytes):
+// 8,896 bytes, 99 messages of 89 bytes. The rest are counted and warned of, not kept.
+TEST_F(CaptureCli, TheMatcherKeepsWithinWhatTheMemoryBudgetLeaves) {
+  const TempDir dir;
+  const std::string scenario = dir.write("s.json", R"({"format": 1, "name": "tight",
+    "description": "a matcher in 99 messages", "sockets": {"kind": "udp", "count": 2, "active": 1},
+    "phases": [{"name": "p", "messages": 300,
+                "load": {"mode": "open", "rate_per_second": 64972}}]})");
+  const std::string report = dir / "report.json";
+  const Outcome outcome =
+      pollscope({"run", scenario, "-q", "--capture", "--memory-budget", "65", "--out", report});
+  ASSERT_TRUE(exited_with(outcome, 0)) << describe(outcome);
+  const auto overall = parse_report(read_file(report)).at("overall");
+  const auto messages = overall.at("messages").get<int>();
+  const auto& capture = overall.at("capture");
+  EXPECT_LE(capture.at("matched_messages").get<int>(), 99) << capture.dump();
+  EXPECT_GE(capture.at("messages_over_limit").get<int>(), messages - 99) << capture.dump();
+  EXPECT_GT(messages, 99);
+  EXPECT_TRUE(contains(outcome.err,
+                       " message(s) not matched to a packet, past the limit of 99 a "
+                       "phase and poller"))
+      << outcome.err;
+}
+
 // A threshold on a figure the report does not hold fails and says so, rather than "actual 0".
 TEST(CaptureThresholds, AThresholdOnAFigureNotInTheReportSaysSo) {
   const TempDir dir;
@@ -197,6 +222,32 @@ TEST(CaptureRefusals, UnixSocketsPipesAndShortMessagesAreRefusedBeforeTheRun) {
     EXPECT_TRUE(contains(outcome.err, scenario + ": " + pointer + ": --capture: ")) << outcome.err;
     EXPECT_EQ(outcome.out, "");
   }
+}
+
+// A capture's rings count against --memory-budget: a run whose capture cannot fit is refused
+// before it starts (exit 2, one line, no file), by validate too when the scenario asks for it.
+TEST(CaptureRefusals, ACaptureOverTheMemoryBudgetIsRefusedBeforeTheRun) {
+  const TempDir dir;
+  const std::string scenario = dir.write("s.json", scenario_of("udp"));
+  const std::string reason =
+      ": /phases/0: phase \"p\" may buffer 1 MiB (2 active pairs x (2 x 64 "
+      "payload bytes + 1 messages owed x 16 bytes)), beside the capture's "
+      "64 MiB (1 pollers x a 64 MiB ring), over the 16 MiB memory budget";
+  const Outcome run = pollscope(
+      {"run", scenario, "-q", "--capture", "--memory-budget", "16", "--out", dir / "r.json"});
+  ASSERT_TRUE(exited_with(run, 2)) << describe(run);
+  EXPECT_TRUE(one_line(run.err)) << run.err;
+  EXPECT_TRUE(contains(run.err, scenario + reason)) << run.err;
+  EXPECT_EQ(dir.entries(), std::set<std::string>{"s.json"});
+
+  const std::string declared = dir.write(
+      "c.json", R"({"format": 1, "name": "declared", "description": "a capture it asks for",
+        "capture": {"interface": "lo"}, "sockets": {"kind": "udp", "count": 4, "active": 2},
+        "phases": [{"name": "p", "messages": 300}]})");
+  const Outcome validated = pollscope({"validate", declared, "--memory-budget", "16"});
+  ASSERT_TRUE(exited_with(validated, 2)) << describe(validated);
+  EXPECT_TRUE(contains(validated.err, declared + reason)) << validated.err;
+  EXPECT_TRUE(exited_with(pollscope({"validate", declared, "--memory-budget", "65"}), 0));
 }
 
 TEST(CaptureRefusals, PcapOutNeedsACaptureAndOneWorker) {

@@ -1,6 +1,7 @@
 // The memory budget's estimate, term by term: a replay counts what the run really keeps (its
-// trace, each poller's schedule as the scenario places the pairs, what it may owe), and what the
-// budget leaves is the room `run --pcap-out` keeps its packets in.
+// trace, each poller's schedule as the scenario places the pairs, what it may owe), a capture its
+// rings and flows, and what the budget leaves is the room the capture's matchers, then
+// `run --pcap-out`, keep their messages and packets in.
 
 #include <gtest/gtest.h>
 
@@ -106,6 +107,69 @@ TEST(BudgetLeftTest, IsTheBudgetLessTheMostDemandingPhase) {
   EXPECT_EQ(budget_left(scenario, 16), (std::uint64_t{16} << 20) - 12224);
   scenario.sockets.active = 1'000'000;
   EXPECT_EQ(budget_left(scenario, 1), 0u);
+}
+
+// A captured TCP scenario: `workers` of `threads` poller threads over 8 pairs, 4 active, one
+// closed loop of 64-byte messages, 1 in flight: 4 x (2 x 64 + 16) = 576 bytes.
+Scenario captured(std::uint32_t workers, std::uint32_t threads) {
+  Scenario scenario;
+  scenario.workers = workers;
+  scenario.threads = threads;
+  scenario.sockets.count = 8;
+  scenario.sockets.active = 4;
+  Phase phase;
+  phase.name = "p";
+  phase.load = ClosedLoop{1};
+  scenario.phases.push_back(phase);
+  scenario.capture = CaptureSpec{};
+  return scenario;
+}
+
+// Each poller's ring (64 MiB as mapped for message heads) and two flows a TCP pair (168 bytes
+// each) are counted for the whole run; the matchers share what the budget leaves past them and the
+// phase, each up to 2^20 messages of 89 bytes, and --pcap-out has what they leave.
+TEST(CaptureMemoryTest, CountsEachPollersRingAndTheMatchersShareWhatIsLeft) {
+  const Scenario scenario = captured(2, 2);
+  const CaptureMemory roomy = capture_memory(scenario, 1024);
+  EXPECT_EQ(roomy.pollers, 4u);
+  EXPECT_EQ(roomy.ring, 64u << 20);
+  EXPECT_EQ(roomy.flows, 2u * 8 * 168);
+  EXPECT_EQ(roomy.fixed(), (256u << 20) + 2688);
+  EXPECT_EQ(roomy.records, 1u << 20);
+  EXPECT_EQ(budget_left(scenario, 1024), (1024u << 20) - 576 - roomy.fixed() - 4 * (1u << 20) * 89);
+
+  const CaptureMemory tight = capture_memory(scenario, 300);
+  const std::uint64_t room = (300u << 20) - 576 - tight.fixed();
+  EXPECT_EQ(tight.records, room / 4 / 89);
+  EXPECT_LT(tight.records, 1u << 20);
+  EXPECT_EQ(budget_left(scenario, 300), room % (4 * 89));
+  EXPECT_EQ(capture_memory(scenario, 256).records, 0u);
+
+  Scenario uncaptured = scenario;
+  uncaptured.capture.reset();
+  EXPECT_EQ(capture_memory(uncaptured, 1024).total(), 0u);
+  EXPECT_EQ(budget_left(uncaptured, 1024), (1024u << 20) - 576);
+}
+
+// A replay over TCP captures whole packets: a ring of 256 MiB as mapped.
+TEST(CaptureMemoryTest, WholePacketsTakeALargerRing) {
+  Scenario scenario = replaying(six_flows(600), 1, 1);
+  scenario.capture = CaptureSpec{};
+  EXPECT_EQ(capture_memory(scenario, 1024).ring, 256u << 20);
+}
+
+// A run whose capture cannot fit beside its most demanding phase is refused before it starts,
+// with the same one line as any other phase over the budget.
+TEST(CaptureMemoryTest, ARunWhoseCaptureCannotFitIsRefused) {
+  const Scenario scenario = captured(2, 2);
+  const auto problem = check_memory_budget(scenario, "s.json", 256);
+  ASSERT_TRUE(problem.has_value());
+  EXPECT_EQ(problem->path, "/phases/0");
+  EXPECT_EQ(problem->reason,
+            "phase \"p\" may buffer 1 MiB (4 active pairs x (2 x 64 payload bytes + 1 messages "
+            "owed x 16 bytes)), beside the capture's 257 MiB (4 pollers x a 64 MiB ring and 16 "
+            "flows x 168 bytes), over the 256 MiB memory budget (--memory-budget MIB raises it)");
+  EXPECT_FALSE(check_memory_budget(scenario, "s.json", 257).has_value());
 }
 
 }  // namespace

@@ -67,6 +67,28 @@ TEST(ReplayCli, ABadPcapIsRefusedInOneLineNamingTheFileAndThePacket) {
   }
 }
 
+// A trace too large for --memory-budget is refused while it is read, by validate and by run
+// alike (exit 2, one line, no report): not read whole first, then refused for the schedule it
+// makes. 30,000 messages, of which 21,842 (48 bytes each while read) pass 1 MiB.
+TEST(ReplayCli, ATraceTooLargeForTheBudgetIsRefusedBeforeItIsReadWhole) {
+  const TempDir dir;
+  write_burst(dir / "burst.pcap", 30'000, 10);
+  const std::string scenario =
+      dir.write("s.json", replay_scenario(R"({"mode": "replay", "pcap": "burst.pcap"})"));
+  for (const auto& args : {std::vector<std::string>{"validate", scenario, "--memory-budget", "1"},
+                           std::vector<std::string>{"run", scenario, "-q", "--memory-budget", "1",
+                                                    "--out", dir / "r.json"}}) {
+    const Outcome outcome = pollscope(args);
+    ASSERT_TRUE(exited_with(outcome, 2)) << describe(outcome);
+    EXPECT_TRUE(one_line(outcome.err)) << outcome.err;
+    EXPECT_TRUE(contains(outcome.err, scenario + ": /phases/0/load/pcap: " + (dir / "burst.pcap") +
+                                          ": by packet 21843 the read holds 2 MiB"))
+        << outcome.err;
+  }
+  EXPECT_EQ(dir.entries(), (std::set<std::string>{"s.json", "burst.pcap"}));
+  EXPECT_TRUE(exited_with(pollscope({"validate", scenario, "--memory-budget", "4"}), 0));
+}
+
 // pcap's seconds are unsigned 32-bit, good to 2106: a file recorded in 2040 is replayed, its
 // schedule the second between its two packets.
 TEST(ReplayCli, APcapRecordedIn2040IsReplayed) {

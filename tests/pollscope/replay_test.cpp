@@ -92,6 +92,26 @@ TEST(ReplayTraceTest, BadFilesAreRefusedNamingTheFileAndThePacket) {
             std::string::npos);
 }
 
+// A trace too large for the memory budget is refused as soon as reading it would hold more than
+// the budget, not once it is read whole (a 3,000,000-message trace grew to 77 MiB before a 64
+// MiB budget refused it): here 21,842 messages of 48 bytes, with their flow's 208, pass 1 MiB
+// by packet 21,843 (the first is the flow's SYN), and the 8,158 messages after are not read.
+TEST(ReplayTraceTest, ATraceTooLargeForTheBudgetIsRefusedWhileItIsRead) {
+  const Folder folder;
+  const std::string path = folder / "burst.pcap";
+  test_support::write_burst(path, 30'000, 10);
+  auto read = read_replay_trace(path, 1);
+  ASSERT_TRUE(std::holds_alternative<TraceProblem>(read));
+  EXPECT_EQ(std::get<TraceProblem>(read).reason,
+            path +
+                ": by packet 21843 the read holds 2 MiB (21842 messages x 48 bytes, 1 flows x 208 "
+                "bytes), over the 1 MiB memory budget (--memory-budget MIB raises it)");
+
+  auto within = read_replay_trace(path, 2);  // 30,000 x 48 + 208 bytes
+  ASSERT_TRUE(std::holds_alternative<ReplayTrace>(within)) << std::get<TraceProblem>(within).reason;
+  EXPECT_EQ(std::get<ReplayTrace>(within).messages.size(), 30'000u);
+}
+
 // Flow i drives active pair i of the run, wrapping round; a poller takes the flows of the active
 // pairs it holds, each message due at its offset divided by the speed.
 TEST(ReplayScheduleTest, MapsFlowIOntoActivePairIWrappingRound) {

@@ -45,8 +45,9 @@ void Poller::start_capture() {
   for (const End& end : ends_) {
     if (const auto port = local_port(end.link->fd()); port != 0) ports.push_back(port);
   }
-  capture_ = std::make_unique<CaptureSession>(scenario_.capture->interface, ports,
-                                              options_.pcap_sink, snapshot_for(scenario_));
+  capture_ = std::make_unique<CaptureSession>(
+      scenario_.capture->interface, ports, options_.pcap_sink, snapshot_for(scenario_),
+      options_.capture_records.value_or(WireMatcher::kMostRecords));
   next_sequence_ = first_sequence();
   auto registered = poll_->registry().register_source(
       capture_->source(), libpoll::Token{ends_.size()}, libpoll::Interest::readable);

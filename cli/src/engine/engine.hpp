@@ -7,6 +7,7 @@
 // bucket). The engine prints nothing and holds no JSON.
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -27,6 +28,9 @@ struct RunOptions {
   std::function<void(const std::string& phase, double seconds, std::uint64_t events)> progress;
   // With a capture: where the pollers put the packets for --pcap-out (none: not kept).
   PcapSink* pcap_sink = nullptr;
+  // With a capture: the messages each poller matches a phase at most, within what the memory
+  // budget leaves (none: the matcher's own limit, WireMatcher::kMostRecords).
+  std::optional<std::size_t> capture_records;
 };
 
 // Runs `scenario`. Throws a Failure (exit 3) when the machine cannot run it.

@@ -6,6 +6,7 @@
 // acknowledgements) and frames that are not TCP or UDP (ARP, ICMP, fragments) are not replayed.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -37,9 +38,20 @@ struct TraceProblem {
   std::string reason;
 };
 
+// What reading a trace holds at worst: a message's 16 bytes up to three times over (while the
+// trace grows by doubling, the old and the new twice as large; while it is sorted, a buffer); a
+// flow in the table it is read with about 208 bytes (a hash node of 96 bytes: its key and its
+// first source, two strings, inline for IPv4; an IPv6 key and source on the heap, 48 + 32; its
+// bucket; the renumbering's 4 bytes).
+inline constexpr std::uint64_t kReadMessageBytes = 3 * sizeof(ReplayMessage);
+inline constexpr std::uint64_t kReadFlowBytes = 208;
+
 // Reads the pcap (or pcapng) file at `path`. Refused: a file that cannot be opened, is not a
 // capture file, has a link type pollscope cannot read, ends inside a packet, holds a frame cut
-// short inside its IP, TCP or UDP header, or carries no TCP or UDP payload at all.
-[[nodiscard]] std::variant<ReplayTrace, TraceProblem> read_replay_trace(const std::string& path);
+// short inside its IP, TCP or UDP header, or carries no TCP or UDP payload at all; and, as soon
+// as the read would hold more than `memory_budget_mib` MiB, a trace too large for the budget,
+// without reading the rest of it.
+[[nodiscard]] std::variant<ReplayTrace, TraceProblem> read_replay_trace(
+    const std::string& path, std::optional<std::uint64_t> memory_budget_mib = std::nullopt);
 
 }  // namespace pollscope

@@ -21,8 +21,9 @@
 namespace pollscope {
 
 // Reads the pcap of each replay phase of a checked scenario (relative to the folder of `file`),
-// or says which is wrong and why.
-[[nodiscard]] std::optional<Problem> load_replays(Scenario& scenario, std::string_view file);
+// or says which is wrong and why; one too large for `memory_budget_mib` is refused while read.
+[[nodiscard]] std::optional<Problem> load_replays(Scenario& scenario, std::string_view file,
+                                                  std::optional<std::uint64_t> memory_budget_mib);
 
 }  // namespace pollscope
 

@@ -90,7 +90,8 @@ class DuplicateKeyFinder final : public nlohmann::json_sax<json> {
 }  // namespace
 
 std::variant<Scenario, Problem> parse_scenario(const nlohmann::json& document,
-                                               std::string_view file) {
+                                               std::string_view file,
+                                               std::optional<std::uint64_t> memory_budget_mib) {
   // Nothing below should throw (every value's type is checked before it is read); this is the
   // promise to callers that a document, however odd, gives a Problem and not a crash.
   injected_failure_point("scenario");
@@ -100,14 +101,17 @@ std::variant<Scenario, Problem> parse_scenario(const nlohmann::json& document,
     if (!checker.check(document, &scenario)) {
       return Problem{std::string(file), checker.mistake().path, checker.mistake().reason};
     }
-    if (auto problem = load_replays(scenario, file)) return std::move(*problem);
+    if (auto problem = load_replays(scenario, file, memory_budget_mib)) {
+      return std::move(*problem);
+    }
     return scenario;
   } catch (const json::exception& error) {
     return Problem{std::string(file), "", fmt::format("internal error: {}", error.what())};
   }
 }
 
-std::variant<Scenario, Problem> load_scenario(const std::string& path) {
+std::variant<Scenario, Problem> load_scenario(const std::string& path,
+                                              std::optional<std::uint64_t> memory_budget_mib) {
   auto read = read_json_file(path);
   if (auto* problem = std::get_if<Problem>(&read)) return std::move(*problem);
   const JsonFile& file = std::get<JsonFile>(read);
@@ -118,7 +122,7 @@ std::variant<Scenario, Problem> load_scenario(const std::string& path) {
     // json::parse accepted the same text: the finder cannot fail on it.
   }
   if (finder.duplicate) return Problem{path, finder.duplicate->path, finder.duplicate->reason};
-  return parse_scenario(file.document, path);
+  return parse_scenario(file.document, path, memory_budget_mib);
 }
 
 }  // namespace pollscope

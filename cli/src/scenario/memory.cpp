@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "capture/capture_session.hpp"
+#include "capture/wire_matcher.hpp"
 #include "engine/replay_schedule.hpp"
 #include "scenario/split.hpp"
 
@@ -20,11 +22,9 @@ constexpr std::uint64_t kReplayOwedBytes = 20;    // a replayed message owed als
 constexpr std::uint64_t kReplayHeaderBytes = 28;  // the smallest replayed message (padded)
 constexpr std::uint64_t kSlotBytes = sizeof(ReplaySchedule::Slot);
 constexpr std::uint64_t kTraceMessageBytes = sizeof(ReplayMessage);
-// A flow in the table the trace is read with (replay/replay_trace.cpp): a hash node of 96 bytes
-// (its key and its first source, two strings, inline for IPv4), an IPv6 key and source on the
-// heap (48 + 32), its bucket, and the renumbering's 4 bytes: about 208. Only the flows replayed
+// A flow in the table the trace is read with (replay/replay_trace.hpp). Only the flows replayed
 // are known here, not those without a payload in their first direction.
-constexpr std::uint64_t kFlowReadBytes = 208;
+constexpr std::uint64_t kFlowReadBytes = kReadFlowBytes;
 
 std::uint64_t largest_message(const ReplayTrace& trace) {
   return std::max<std::uint64_t>(trace.largest, kReplayHeaderBytes);
@@ -38,20 +38,29 @@ std::uint64_t peak_slots(std::uint64_t messages) {
   return messages == 0 ? 0 : capacity + capacity / 2;
 }
 
+std::uint64_t workers_of(const Scenario& scenario) {
+  return std::max<std::uint64_t>(1, scenario.workers);
+}
+
+// The poller threads of worker `w`: one a pair at most, as engine/processes.cpp and threads.cpp
+// share the pairs out.
+std::uint64_t pollers_of(const Scenario& scenario, std::uint64_t w) {
+  const std::uint64_t pairs = share_of(scenario.sockets.count, workers_of(scenario), w);
+  return std::max<std::uint64_t>(1, std::min<std::uint64_t>(scenario.threads, pairs));
+}
+
 // The schedules' slots at their peak, poller by poller as the run places them: flow i on active
 // pair i mod active; the active pairs shared out among the workers, then each worker's among its
-// poller threads (one a pair at most) as engine/processes.cpp and threads.cpp do.
+// poller threads.
 std::uint64_t schedule_slots(const Scenario& scenario, const ReplayTrace& trace) {
   const std::uint64_t active = scenario.sockets.active;
   if (active == 0) return 0;
   std::vector<std::uint64_t> per_pair(active, 0);
   for (const ReplayMessage& message : trace.messages) ++per_pair[message.flow % active];
   std::uint64_t slots = 0;
-  const std::uint64_t workers = std::max<std::uint64_t>(1, scenario.workers);
+  const std::uint64_t workers = workers_of(scenario);
   for (std::uint64_t w = 0; w < workers; ++w) {
-    const std::uint64_t pairs = share_of(scenario.sockets.count, workers, w);
-    const std::uint64_t pollers =
-        std::max<std::uint64_t>(1, std::min<std::uint64_t>(scenario.threads, pairs));
+    const std::uint64_t pollers = pollers_of(scenario, w);
     const std::uint64_t worker_active = share_of(active, workers, w);
     const std::uint64_t worker_first = start_of(active, workers, w);
     for (std::uint64_t t = 0; t < pollers; ++t) {
@@ -75,6 +84,26 @@ std::uint64_t messages_owed(const Phase& phase) {
 
 std::uint64_t mib_rounded_up(std::uint64_t bytes) {
   return (bytes + (1 << 20) - 1) >> 20;
+}
+
+std::uint64_t most_demanding_phase(const Scenario& scenario) {
+  std::uint64_t most = 0;
+  for (const Phase& phase : scenario.phases) {
+    most = std::max(most, phase_buffering_bytes(scenario, phase));
+  }
+  return most;
+}
+
+// What the capture adds to a refusal: what it needs for the whole run.
+std::string capture_parts(const CaptureMemory& capture) {
+  if (capture.pollers == 0) return "";
+  const std::string flows =
+      capture.flows == 0
+          ? ""
+          : fmt::format(" and {} flows x {} bytes", capture.flows / WireMatcher::kFlowBytes,
+                        WireMatcher::kFlowBytes);
+  return fmt::format(", beside the capture's {} MiB ({} pollers x a {} MiB ring{})",
+                     mib_rounded_up(capture.fixed()), capture.pollers, capture.ring >> 20, flows);
 }
 
 // What a replay phase's figure is made of, for the refusal.
@@ -120,10 +149,11 @@ std::uint64_t phase_buffering_bytes(const Scenario& scenario, const Phase& phase
 std::optional<Problem> check_memory_budget(const Scenario& scenario, const std::string& file,
                                            std::uint64_t budget_mib) {
   const std::uint64_t budget = budget_mib << 20;
+  const CaptureMemory capture = capture_memory(scenario, budget_mib);
   for (std::size_t i = 0; i < scenario.phases.size(); ++i) {
     const Phase& phase = scenario.phases[i];
     const std::uint64_t bytes = phase_buffering_bytes(scenario, phase);
-    if (bytes <= budget) continue;
+    if (bytes + capture.fixed() <= budget) continue;
     // What the figure is made of (a replay owes messages of many sizes).
     const Replay* replay = replay_of(phase);
     const std::string parts =
@@ -132,19 +162,42 @@ std::optional<Problem> check_memory_budget(const Scenario& scenario, const std::
             : fmt::format("{} active pairs x (2 x {} payload bytes + {} messages owed x {} bytes)",
                           scenario.sockets.active, phase.payload_bytes, messages_owed(phase),
                           kStampBytes);
-    return Problem{file, fmt::format("/phases/{}", i),
-                   fmt::format("phase \"{}\" may buffer {} MiB ({}), over the {} MiB memory budget "
-                               "(--memory-budget MIB raises it)",
-                               phase.name, mib_rounded_up(bytes), parts, budget_mib)};
+    return Problem{
+        file, fmt::format("/phases/{}", i),
+        fmt::format("phase \"{}\" may buffer {} MiB ({}){}, over the {} MiB memory "
+                    "budget (--memory-budget MIB raises it)",
+                    phase.name, mib_rounded_up(bytes), parts, capture_parts(capture), budget_mib)};
   }
   return std::nullopt;
 }
 
-std::uint64_t budget_left(const Scenario& scenario, std::uint64_t budget_mib) {
-  std::uint64_t most = 0;
-  for (const Phase& phase : scenario.phases) {
-    most = std::max(most, phase_buffering_bytes(scenario, phase));
+std::uint64_t CaptureMemory::total() const {
+  return fixed() + pollers * records * WireMatcher::kRecordBytes;
+}
+
+// The rings and flows are what a capture cannot do without (check_memory_budget refuses a run
+// they do not fit); the matchers share what is left, each up to its limit: past it, a message
+// goes unmatched, counted in capture.messages_over_limit, and the run keeps to its budget.
+CaptureMemory capture_memory(const Scenario& scenario, std::uint64_t budget_mib) {
+  if (!scenario.capture) return {};
+  CaptureMemory memory;
+  for (std::uint64_t w = 0; w < workers_of(scenario); ++w)
+    memory.pollers += pollers_of(scenario, w);
+  memory.ring = ring_bytes(snapshot_for(scenario));
+  if (scenario.sockets.kind == SocketKind::tcp) {
+    memory.flows = 2 * std::uint64_t{scenario.sockets.count} * WireMatcher::kFlowBytes;
   }
+  const std::uint64_t budget = budget_mib << 20;
+  const std::uint64_t needed = most_demanding_phase(scenario) + memory.fixed();
+  const std::uint64_t room = budget > needed ? budget - needed : 0;
+  memory.records = std::min<std::uint64_t>(WireMatcher::kMostRecords,
+                                           room / memory.pollers / WireMatcher::kRecordBytes);
+  return memory;
+}
+
+std::uint64_t budget_left(const Scenario& scenario, std::uint64_t budget_mib) {
+  const std::uint64_t most =
+      most_demanding_phase(scenario) + capture_memory(scenario, budget_mib).total();
   const std::uint64_t budget = budget_mib << 20;
   return budget > most ? budget - most : 0;
 }

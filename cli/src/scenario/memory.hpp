@@ -36,14 +36,31 @@ struct ReplayMemory {
 // the kernel's, not counted here.
 [[nodiscard]] std::uint64_t phase_buffering_bytes(const Scenario& scenario, const Phase& phase);
 
-// A Problem naming the phase and its figures when a phase's buffering would exceed
-// `budget_mib` MiB; `file` is the scenario's name in the message.
+// A Problem naming the phase and its figures when a phase's buffering, beside what the capture
+// needs for the whole run (its rings and flows), would exceed `budget_mib` MiB; `file` is the
+// scenario's name in the message.
 [[nodiscard]] std::optional<Problem> check_memory_budget(const Scenario& scenario,
                                                          const std::string& file,
                                                          std::uint64_t budget_mib);
 
-// What `budget_mib` MiB leave once the most demanding phase is counted (0 when nothing): the
-// room for what a run keeps from start to end, such as the packets of `run --pcap-out`.
+// What the captures of a run hold (`run --capture`), each poller's: the kernel's ring as mapped
+// into the process (capture_session.cpp) and the wire matcher's TCP flows (two a pair), for the
+// whole run; and the matcher's tables, up to WireMatcher::kMostRecords messages a phase, fewer
+// when `budget_mib` leaves less room once the most demanding phase, the rings and the flows are
+// counted. All 0 without a capture.
+struct CaptureMemory {
+  std::uint64_t pollers = 0;
+  std::uint64_t ring = 0;     // a poller's ring
+  std::uint64_t flows = 0;    // the flows of all the pairs
+  std::uint64_t records = 0;  // a count: what a poller's matcher keeps a phase at most
+  [[nodiscard]] std::uint64_t fixed() const { return pollers * ring + flows; }
+  [[nodiscard]] std::uint64_t total() const;
+};
+[[nodiscard]] CaptureMemory capture_memory(const Scenario& scenario, std::uint64_t budget_mib);
+
+// What `budget_mib` MiB leave once the most demanding phase and the capture are counted (0 when
+// nothing): the room for what a run keeps from start to end, such as the packets of
+// `run --pcap-out`.
 [[nodiscard]] std::uint64_t budget_left(const Scenario& scenario, std::uint64_t budget_mib);
 
 }  // namespace pollscope

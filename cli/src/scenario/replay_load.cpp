@@ -60,7 +60,8 @@ std::optional<std::uint64_t> planned_ms(const Phase& phase) {
   return static_cast<std::uint64_t>(std::min(schedule_ms(*replay), double{kLongestPhaseMs}));
 }
 
-std::optional<Problem> load_replays(Scenario& scenario, std::string_view file) {
+std::optional<Problem> load_replays(Scenario& scenario, std::string_view file,
+                                    std::optional<std::uint64_t> memory_budget_mib) {
   const std::filesystem::path folder = std::filesystem::path(file).parent_path();
   for (std::size_t i = 0; i < scenario.phases.size(); ++i) {
     Phase& phase = scenario.phases[i];
@@ -68,7 +69,8 @@ std::optional<Problem> load_replays(Scenario& scenario, std::string_view file) {
     if (replay == nullptr) continue;
     const std::string at = fmt::format("/phases/{}/load/pcap", i);
     const std::filesystem::path pcap(replay->pcap);
-    auto read = read_replay_trace((pcap.is_absolute() ? pcap : folder / pcap).string());
+    auto read =
+        read_replay_trace((pcap.is_absolute() ? pcap : folder / pcap).string(), memory_budget_mib);
     if (auto* problem = std::get_if<TraceProblem>(&read)) {
       return Problem{std::string(file), at, std::move(problem->reason)};
     }

@@ -140,11 +140,14 @@ struct Scenario {
 };
 
 // Parses and checks a scenario document. `file` names it in errors, and a replay's pcap path is
-// relative to its folder.
-[[nodiscard]] std::variant<Scenario, Problem> parse_scenario(const nlohmann::json& document,
-                                                             std::string_view file);
+// relative to its folder; a replay's pcap is read then, and refused as soon as reading it would
+// hold more than `memory_budget_mib` MiB (none: no limit).
+[[nodiscard]] std::variant<Scenario, Problem> parse_scenario(
+    const nlohmann::json& document, std::string_view file,
+    std::optional<std::uint64_t> memory_budget_mib = std::nullopt);
 // Reads, parses and checks a scenario file; a missing or malformed file is a Problem too.
-[[nodiscard]] std::variant<Scenario, Problem> load_scenario(const std::string& path);
+[[nodiscard]] std::variant<Scenario, Problem> load_scenario(
+    const std::string& path, std::optional<std::uint64_t> memory_budget_mib = std::nullopt);
 
 // Why `scenario` cannot be captured as it is (Unix sockets and pipes have no packets; a message
 // needs 24 bytes to carry its sequence number), naming the field at fault as a JSON pointer; none

@@ -72,16 +72,20 @@ std::string iso_time_now() {
 Scenario load(const RunRequest& request) {
   const auto& path = request.scenario_path;
   auto loaded = path
-                    ? load_scenario(*path)
+                    ? load_scenario(*path, request.memory_budget_mib)
                     : parse_scenario(nlohmann::json::parse(default_scenario_text(), nullptr, false),
-                                     "(built-in default scenario)");
+                                     "(built-in default scenario)", request.memory_budget_mib);
   if (auto* problem = std::get_if<Problem>(&loaded)) throw Failure::invalid_input(*problem);
-  auto scenario = std::get<Scenario>(std::move(loaded));
-  if (auto problem = check_memory_budget(scenario, path.value_or("(built-in default scenario)"),
-                                         request.memory_budget_mib)) {
+  return std::get<Scenario>(std::move(loaded));
+}
+
+// Checked once --capture is applied: a capture's rings count against the budget too.
+void check_budget(const RunRequest& request, const Scenario& scenario) {
+  if (auto problem = check_memory_budget(
+          scenario, request.scenario_path.value_or("(built-in default scenario)"),
+          request.memory_budget_mib)) {
     throw Failure::invalid_input(*problem);
   }
-  return scenario;
 }
 
 // The baseline of `run --baseline`, read and checked before the run: a baseline that cannot be
@@ -161,6 +165,7 @@ RunOutcome run_with_progress(const Scenario& scenario, const RunRequest& request
   RunOptions options;
   options.backend = request.backend;
   options.pcap_sink = sink;
+  options.capture_records = capture_memory(scenario, request.memory_budget_mib).records;
   options.stop = &stop_requested;
   const bool progress = !request.quiet && ::isatty(STDERR_FILENO) == 1;
   if (progress) {
@@ -243,7 +248,8 @@ std::size_t pcap_most_bytes(const Scenario& scenario, const RunRequest& request)
 
 // What a capture's limits left out, counted in the report, said on stderr too (even with
 // --quiet): a pcap or a match that silently stops is a wrong answer.
-void warn_of_capture_limits(const nlohmann::json& report, const PcapSink& sink, std::ostream& err) {
+void warn_of_capture_limits(const nlohmann::json& report, const PcapSink& sink,
+                            std::uint64_t most_records, std::ostream& err) {
   const auto& overall = report.at("overall");
   const auto capture = overall.find("capture");
   if (capture == overall.end()) return;
@@ -261,8 +267,9 @@ void warn_of_capture_limits(const nlohmann::json& report, const PcapSink& sink, 
   if (const auto n = capture->value("messages_over_limit", std::uint64_t{0}); n > 0) {
     err << fmt::format(
         "pollscope: warning: --capture: {} message(s) not matched to a packet, past the limit of "
-        "{} a phase and poller (capture.messages_over_limit)\n",
-        n, WireMatcher::kMostRecords);
+        "{} a phase and poller, the smaller of {} and what --memory-budget leaves "
+        "(capture.messages_over_limit)\n",
+        n, most_records, WireMatcher::kMostRecords);
   }
   if (const auto n = capture->value("unmatched_messages", std::uint64_t{0}); n > 0) {
     err << fmt::format(
@@ -301,6 +308,7 @@ void injected_memory_failure() {
 int run_once(const RunRequest& request, std::ostream& out, std::ostream& err) {
   Scenario scenario = load(request);
   apply_capture(request, scenario);
+  check_budget(request, scenario);
   const nlohmann::json baseline = load_checked_baseline(request, scenario);
   raise_descriptor_limit(request, scenario);
   OutputFile output = OutputFile::open(request.out_path);  // before any socket: never a wasted run
@@ -329,7 +337,8 @@ int run_once(const RunRequest& request, std::ostream& out, std::ostream& err) {
   injected_memory_failure();
   output.write(report.dump(2) + "\n", out);
   if (pcap_output) pcap_output->write(sink.file(), out);  // in pieces: no copy of the packets
-  warn_of_capture_limits(report, sink, err);
+  warn_of_capture_limits(report, sink, capture_memory(scenario, request.memory_budget_mib).records,
+                         err);
   if (!request.quiet) err << human_summary(report, compared);
   if (failure) throw Failure::environment(*failure);
 

@@ -14,7 +14,7 @@
 namespace pollscope {
 
 int validate_command(const std::string& path, std::ostream& out, std::uint64_t memory_budget_mib) {
-  auto loaded = load_scenario(path);
+  auto loaded = load_scenario(path, memory_budget_mib);
   if (auto* problem = std::get_if<Problem>(&loaded)) throw Failure::invalid_input(*problem);
   const auto& scenario = std::get<Scenario>(loaded);
   if (auto problem = check_memory_budget(scenario, path, memory_budget_mib)) {

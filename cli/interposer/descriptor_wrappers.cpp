@@ -1,9 +1,10 @@
-// close, close_range, dup, dup2, dup3 and fcntl's F_DUPFD: the calls that end or copy a
+// close, close_range, closefrom, dup, dup2, dup3 and fcntl's F_DUPFD: the calls that end or copy a
 // registered descriptor. Untracked descriptors take the fast path: one table read, then the
 // real call.
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,49 +20,46 @@ int (*next_close)(int) = nullptr;
 int (*next_dup2)(int, int) = nullptr;
 int (*next_dup3)(int, int, int) = nullptr;
 
-// Records what a successful close of `fd` ended.
-void closed(int fd) {
-  const int saved = errno;
-  {
-    Guard guard;
-    if (guard.active()) note_closed(fd);
-  }
-  errno = saved;
-}
-
 // Records that `copy` is a new descriptor of `original`'s file.
 int duplicated(int original, int copy) {
   if (copy < 0 || !tracked(original)) return copy;
   const int saved = errno;
   {
     Guard guard;
-    if (guard.active()) Line('U').number(original).number(copy).write();
+    if (guard.active()) note_duplicated(original, copy);
   }
   errno = saved;
   return copy;
 }
 
 // dup2/dup3 close whatever `target` named: the log moves away first, and a tracked target is
-// recorded as closed.
+// recorded as closed. As close() does, the books stay locked from before the call until it is
+// recorded.
 template <typename Call>
 int duplicate_onto(int original, int target, Call call) {
   if (is_log(target) && original != target) move_log_away();
   const bool target_tracked = tracked(target) && original != target;
-  if (target_tracked) {
-    const int saved = errno;
-    Guard guard;
-    if (guard.active()) note_closing(target);
-    errno = saved;
-  }
+  if (!target_tracked && !tracked(original)) return call();
+  const int saved = errno;
+  Guard guard;
+  if (guard.active() && target_tracked) note_closing(target);
+  errno = saved;
   const int result = call();
-  if (result >= 0 && target_tracked) closed(target);
-  return duplicated(original, result);
+  const int error = errno;
+  if (guard.active() && result >= 0) {
+    if (target_tracked) note_closed(target);
+    if (tracked(original)) note_duplicated(original, result);
+  }
+  errno = error;
+  return result;
 }
+
+using CloseRange = int(unsigned, unsigned, int);
+CloseRange* next_close_range = nullptr;
 
 // close_range over the log's number closes around it: the program sees the same result.
 int close_range_keeping_log(unsigned first, unsigned last, int flags) {
-  static int (*next)(unsigned, unsigned, int) = nullptr;
-  auto* call = real(next, "close_range");
+  auto* call = real(next_close_range, "close_range");
   const int log = log_descriptor();
   if (log < 0 || (flags & CLOSE_RANGE_CLOEXEC) != 0 || static_cast<unsigned>(log) < first ||
       static_cast<unsigned>(log) > last)
@@ -70,6 +68,15 @@ int close_range_keeping_log(unsigned first, unsigned last, int flags) {
   if (log_number > first && call(first, log_number - 1, flags) != 0) return -1;
   if (log_number < last) return call(log_number + 1, last, flags);
   return 0;
+}
+
+// What a close of every descriptor from `first` to `last` ended (under the caller's Guard).
+void closed_in_range(unsigned first, unsigned last) {
+  const int top = highest_tracked();
+  for (int fd = static_cast<int>(first); fd >= 0 && fd <= top; ++fd) {
+    if (static_cast<unsigned>(fd) > last) break;
+    if (tracked(fd)) note_closed(fd);
+  }
 }
 
 }  // namespace
@@ -98,12 +105,30 @@ __attribute__((visibility("default"))) int close_range(unsigned first, unsigned 
   Guard guard;  // as close() holds it: across the close and its record
   const int result = close_range_keeping_log(first, last, flags);
   if (result != 0 || (flags & CLOSE_RANGE_CLOEXEC) != 0 || !guard.active()) return result;
-  const int top = highest_tracked();
-  for (int fd = static_cast<int>(first); fd >= 0 && fd <= top; ++fd) {
-    if (static_cast<unsigned>(fd) > last) break;
-    if (tracked(fd)) note_closed(fd);
-  }
+  closed_in_range(first, last);
   return result;
+}
+
+// glibc's closefrom calls close_range inline, where the wrapper above cannot see it: it would
+// close the log, and end registrations unrecorded. Here it closes around the log as close_range
+// does; where the kernel has no close_range, the numbers below the log are closed one by one and
+// glibc's closefrom (which then reads /proc/self/fd) closes those above it.
+__attribute__((visibility("default"))) void closefrom(int lowest) {
+  static void (*next)(int) = nullptr;
+  const int saved = errno;
+  Guard guard;
+  const auto first = static_cast<unsigned>(lowest < 0 ? 0 : lowest);
+  if (close_range_keeping_log(first, ~0U, 0) != 0) {
+    const int log = log_descriptor();
+    if (log >= 0 && static_cast<unsigned>(log) >= first) {
+      for (int fd = static_cast<int>(first); fd < log; ++fd) libc_syscall(SYS_close, fd);
+      real(next, "closefrom")(log + 1);
+    } else {
+      real(next, "closefrom")(static_cast<int>(first));
+    }
+  }
+  if (guard.active()) closed_in_range(first, ~0U);
+  errno = saved;
 }
 
 __attribute__((visibility("default"))) int dup(int fd) {

@@ -30,7 +30,28 @@ std::uint64_t monotonic_ns() {
          static_cast<std::uint64_t>(now.tv_nsec);
 }
 
-// `before`: the time taken before the call (a DEL's; see records.hpp).
+// Records a ctl under the caller's active Guard. `before`: the time taken before the call (a
+// DEL's; see records.hpp).
+void record_locked(int epoll_fd, int op, int fd, const epoll_event* event, int result, int error,
+                   std::uint64_t before) {
+  const char kind = op == EPOLL_CTL_ADD ? 'A' : op == EPOLL_CTL_MOD ? 'M' : 'D';
+  const std::uint64_t data = event != nullptr && op != EPOLL_CTL_DEL ? event->data.u64 : 0;
+  const std::uint32_t events = event != nullptr && op != EPOLL_CTL_DEL ? event->events : 0;
+  if (!is_epoll(epoll_fd)) note_epoll(epoll_fd);  // inherited, or made before loading
+  const int set = set_of(epoll_fd);               // a dup of the set's descriptor: the same set
+  Line line(kind);
+  line.number(set).number(fd).unsigned_number(events).unsigned_number(data);
+  line.number(result).number(result == 0 ? 0 : error);
+  line.unsigned_number(op == EPOLL_CTL_DEL ? before : monotonic_ns());
+  if (op == EPOLL_CTL_ADD) line.stack();  // a MOD keeps the site of its ADD
+  line.write();
+  if (result != 0) return;
+  if (op == EPOLL_CTL_DEL)
+    note_deregistration(set, fd);
+  else
+    note_registration(set, fd, data, events);
+}
+
 void record_ctl(int epoll_fd, int op, int fd, const epoll_event* event, int result, int error,
                 std::uint64_t before) {
   // A MOD that keeps the token changes nothing the grader follows but the mask a finding
@@ -38,39 +59,31 @@ void record_ctl(int epoll_fd, int op, int fd, const epoll_event* event, int resu
   // record nor the Guard's getpid. The table is read without the lock: only a program racing
   // two threads on one registration could make it stale.
   if (op == EPOLL_CTL_MOD && result == 0 && event != nullptr &&
-      refresh_if_registered_as(epoll_fd, fd, event->data.u64, event->events))
+      refresh_if_registered_as(set_of(epoll_fd), fd, event->data.u64, event->events))
     return;
   Guard guard;
-  if (!guard.active()) return;
-  const char kind = op == EPOLL_CTL_ADD ? 'A' : op == EPOLL_CTL_MOD ? 'M' : 'D';
-  const std::uint64_t data = event != nullptr && op != EPOLL_CTL_DEL ? event->data.u64 : 0;
-  const std::uint32_t events = event != nullptr && op != EPOLL_CTL_DEL ? event->events : 0;
-  if (!is_epoll(epoll_fd)) note_epoll(epoll_fd);  // inherited, or made before loading
-  Line line(kind);
-  line.number(epoll_fd).number(fd).unsigned_number(events).unsigned_number(data);
-  line.number(result).number(result == 0 ? 0 : error);
-  line.unsigned_number(op == EPOLL_CTL_DEL ? before : monotonic_ns());
-  if (op == EPOLL_CTL_ADD) line.stack();  // a MOD keeps the site of its ADD
-  line.write();
-  if (result != 0) return;
-  if (op == EPOLL_CTL_DEL)
-    note_deregistration(epoll_fd, fd);
-  else
-    note_registration(epoll_fd, fd, data, events);
+  if (guard.active()) record_locked(epoll_fd, op, fd, event, result, error, before);
 }
 
-int delivered(int epoll_fd, epoll_event* events, int count) {
+}  // namespace
+
+namespace pollscope::interposer {
+
+int delivered(int epoll_fd, const void* events, int count) {
+  look_for_io_uring_once();
   if (count <= 0 || !any_zombies()) return count;
   const int saved = errno;
   {
     Guard guard;
-    if (guard.active()) note_delivered(epoll_fd, events, count);
+    if (guard.active()) note_delivered(set_of(epoll_fd), events, count);
   }
   errno = saved;
   return count;
 }
 
-}  // namespace
+}  // namespace pollscope::interposer
+
+namespace {}  // namespace
 
 extern "C" {
 
@@ -87,6 +100,17 @@ __attribute__((visibility("default"))) int epoll_create1(int flags) {
 __attribute__((visibility("default"))) int epoll_ctl(int epoll_fd, int op, int fd,
                                                      epoll_event* event) {
   static int (*next)(int, int, int, epoll_event*) = nullptr;
+  if (op == EPOLL_CTL_ADD) {
+    // Locked across the call: a close of `fd` on another thread holds the lock from its close
+    // until it has counted what the kernel still lists under the number, so this registration
+    // of the number's next file cannot be counted as the closed one's, living on.
+    Guard guard;
+    const int result = real(next, "epoll_ctl")(epoll_fd, op, fd, event);
+    const int error = errno;
+    if (guard.active()) record_locked(epoll_fd, op, fd, event, result, error, 0);
+    errno = error;
+    return result;
+  }
   const std::uint64_t before = op == EPOLL_CTL_DEL ? monotonic_ns() : 0;
   const int result = real(next, "epoll_ctl")(epoll_fd, op, fd, event);
   const int error = errno;

@@ -38,21 +38,39 @@ class Guard {
   Guard(const Guard&) = delete;
   Guard& operator=(const Guard&) = delete;
   [[nodiscard]] bool active() const { return active_; }
+  // Inactive because this process shares its parent's memory (a vfork child): it may record
+  // only through write_to_own_log.
+  [[nodiscard]] bool unowned() const { return unowned_; }
 
  private:
   bool active_ = false;
+  bool unowned_ = false;
 };
 
 // The cheap test done before anything else: does the interposer care about this descriptor?
 [[nodiscard]] bool tracked(int fd);
 [[nodiscard]] bool is_log(int fd);
 [[nodiscard]] int log_descriptor();
+// The log's descriptor after checking that its number still names the log (opened again if it
+// was closed behind the interposer's back); -1 when there is none.
+[[nodiscard]] int verified_log();
+// Whether this process image is being traced.
+[[nodiscard]] bool tracing();
+// For a process that may not touch the books (a vfork child): appends `text` to its own pid's
+// log, opened for this write alone.
+void write_to_own_log(const char* text, unsigned size);
 // Moves the log to another descriptor number (dup2 onto it, close_range over it).
 void move_log_away();
 
 // The interposer's own view, changed under a Guard.
 void note_epoll(int epoll_fd);
 [[nodiscard]] bool is_epoll(int epoll_fd);
+// The number the set that `epoll_fd` names is known by in the records and the books (the first
+// of its numbers still open: a dup of an epoll descriptor is the same set); `epoll_fd` itself for
+// a number not known as an epoll set.
+[[nodiscard]] int set_of(int epoll_fd);
+// `copy` is a new descriptor of `original`'s file (a U record; the same set, for an epoll one).
+void note_duplicated(int original, int copy);
 void note_registration(int epoll_fd, int fd, std::uint64_t data, std::uint32_t events);
 void note_deregistration(int epoll_fd, int fd);
 // Whether `fd` is registered in `epoll_fd` under `data` already; if so, its mask is now `events`
@@ -67,6 +85,15 @@ void note_closing(int fd);
 void note_closed(int fd);
 // After an epoll_wait on `epoll_fd` returned `events`: records events under zombies' tokens.
 void note_delivered(int epoll_fd, const void* events, int count);
+// After an epoll_wait-family call on `epoll_fd` returned `count`: records the events under
+// zombies' tokens (epoll_wrappers.cpp; the syscall(2) wrapper's waits come here too).
+int delivered(int epoll_fd, const void* events, int count);
+// Once per process image, at its first wait, exec and exit: an io_uring instance among its
+// descriptors is recorded (a Q record): epoll changes made through it are invisible here.
+void look_for_io_uring_once();
+void look_for_io_uring();
+// A forked child looks again, for its own log.
+void forget_io_uring_look();
 // Whether any zombie is known: epoll_wait looks at its events only then.
 [[nodiscard]] bool any_zombies();
 // The highest descriptor number tracked, for close_range.
@@ -82,6 +109,8 @@ class Line {
   // The caller's stack as module@offset frames.
   Line& stack();
   void write();
+  // As write(), from a vfork child (Guard::unowned): into its own pid's log.
+  void write_unowned();
 
  private:
   // `value` in `base`, after `separator` (none when it is '\0').

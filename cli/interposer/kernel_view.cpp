@@ -9,9 +9,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "fdinfo_scan.hpp"
 #include "interposer.hpp"
@@ -31,10 +34,11 @@ struct linux_dirent64 {
 
 }  // namespace
 
-// How many registrations the kernel lists under the number `fd` in the epoll instance. After a
-// close a registration is listed only while another descriptor (a dup, a forked child) keeps
-// the file open; an earlier zombie under the same number is listed too.
-int kernel_count(int epoll_fd, int fd) {
+namespace {
+
+// Read from the fdinfo text: the kernel formats every registration of the set, so a close costs
+// the set's size in text (kernels without kcmp only).
+int fdinfo_count(int epoll_fd, int fd) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", epoll_fd);
   const int info = static_cast<int>(libc_syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
@@ -46,6 +50,71 @@ int kernel_count(int epoll_fd, int fd) {
     scan.feed(text, static_cast<std::size_t>(length));
   libc_syscall(SYS_close, info);
   return scan.count();
+}
+
+std::atomic<bool> io_uring_looked{false};
+std::atomic<bool> io_uring_found{false};
+
+}  // namespace
+
+// How many registrations the kernel lists under the number `fd` in the epoll instance. After a
+// close a registration is listed only while another descriptor (a dup, a forked child) keeps
+// the file open; an earlier zombie under the same number is listed too. Asked of kcmp
+// (KCMP_EPOLL_TFD) position by position, which answers ENOENT past the last: the kernel walks the
+// set without formatting it, far cheaper than the fdinfo text of a large set.
+int kernel_count(int epoll_fd, int fd) {
+  const long pid = libc_syscall(SYS_getpid);
+  for (int position = 0;; ++position) {
+    kcmp_epoll_slot slot{static_cast<std::uint32_t>(epoll_fd), static_cast<std::uint32_t>(fd),
+                         static_cast<std::uint32_t>(position)};
+    if (libc_syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, epoll_fd, &slot) >= 0) continue;
+    if (errno == ENOENT) return position;
+    return fdinfo_count(epoll_fd, fd);  // kcmp refused (a kernel without CONFIG_KCMP)
+  }
+}
+
+void look_for_io_uring() {
+  if (io_uring_found.load(std::memory_order_relaxed)) return;
+  const int directory = static_cast<int>(
+      libc_syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (directory < 0) return;
+  alignas(8) char entries[8192];
+  long length = 0;
+  int ring = -1;
+  while (ring < 0 &&
+         (length = libc_syscall(SYS_getdents64, directory, entries, sizeof entries)) > 0) {
+    for (long at = 0; at < length && ring < 0;) {
+      const auto* entry = reinterpret_cast<const linux_dirent64*>(entries + at);
+      at += entry->d_reclen;
+      if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+      char target[64];
+      const long size =
+          libc_syscall(SYS_readlinkat, directory, entry->d_name, target, sizeof target - 1);
+      if (size <= 0) continue;
+      target[size] = '\0';
+      if (std::strcmp(target, "anon_inode:[io_uring]") == 0) ring = std::atoi(entry->d_name);
+    }
+  }
+  libc_syscall(SYS_close, directory);
+  if (ring < 0) return;
+  io_uring_found = true;
+  Line('Q').number(ring).write();
+}
+
+void look_for_io_uring_once() {
+  if (io_uring_looked.load(std::memory_order_relaxed) || !tracing()) return;
+  io_uring_looked = true;
+  const int saved = errno;
+  {
+    Guard guard;
+    if (guard.active()) look_for_io_uring();
+  }
+  errno = saved;
+}
+
+void forget_io_uring_look() {
+  io_uring_looked = false;
+  io_uring_found = false;
 }
 
 // The descriptor of this process that is the file registered in `epoll_fd` under `fd`, asked

@@ -112,8 +112,13 @@ Line& Line::stack() {
 
 void Line::write() {
   buffer_[size_++] = '\n';
-  const int fd = log_descriptor();
+  const int fd = verified_log();
   if (fd >= 0) libc_syscall(SYS_write, fd, buffer_, size_);
+}
+
+void Line::write_unowned() {
+  buffer_[size_++] = '\n';
+  write_to_own_log(buffer_, size_);
 }
 
 }  // namespace pollscope::interposer

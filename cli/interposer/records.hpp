@@ -25,7 +25,18 @@
 //                                             for all zombies of the set under it; none while a
 //                                             live registration of the set has that token too)
 //   U <old fd> <new fd>                       a tracked descriptor was duplicated
-//   X <epoll fd>                              an epoll instance's descriptor was closed
+//   X <epoll fd>                              an epoll instance's descriptor was closed (its
+//                                             last number: a dup of it keeps the set)
+//   N <old epoll fd> <new epoll fd>           the number a set was known by closed, and a dup
+//                                             of it keeps the set: known by the new from now on
+//   E <pid> <parent pid> <program>            an exec is about to be made (<program> made
+//                                             absolute, or a name searched in PATH); the new
+//                                             image starts with an I record in the same log
+//                                             unless it could not load the interposer
+//   R <errno>                                 the exec before it failed
+//   P <child pid> <program>                   posix_spawn started <program> as <child pid>
+//   Q <fd>                                    the process holds an io_uring instance (once per
+//                                             image): epoll changes made through it are unseen
 
 namespace pollscope::interposer {
 

@@ -2,10 +2,12 @@
 #include <execinfo.h>
 #include <fcntl.h>
 #include <link.h>
+#include <linux/kcmp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -54,6 +56,10 @@ struct Zombie {
 
 struct Tables {
   std::uint8_t is_epoll[kMaxFd];
+  // Where is_epoll: the number the set is known by (its records carry it). A dup of an epoll
+  // descriptor is the same set under another number; when the number it is known by closes
+  // while another remains, the set is known by that one from then on (an N record).
+  int set_number[kMaxFd];
   int first_registration[kMaxFd];  // -1: none
   Registration registrations[kMaxRegistrations];
   int free_registration;  // head of the free list through `next`
@@ -62,6 +68,10 @@ struct Tables {
 
 Tables* tables = nullptr;
 std::atomic<int> log_fd{-1};
+// The log's identity, so that a log closed behind the interposer's back (closefrom, a raw
+// close_range) is never mistaken for the file the program opened at its number since.
+dev_t log_device = 0;
+ino_t log_inode = 0;
 std::atomic<int> highest{-1};
 std::atomic<int> zombie_count{0};
 pid_t owner = 0;
@@ -89,7 +99,30 @@ void open_log() {
   if (fd < 0) return;
   const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, high_descriptor_hint());
   if (high >= 0) libc_syscall(SYS_close, fd);
-  log_fd = high >= 0 ? high : fd;
+  const int opened = high >= 0 ? high : fd;
+  struct stat status {};
+  if (libc_syscall(SYS_fstat, opened, &status) == 0) {
+    log_device = status.st_dev;
+    log_inode = status.st_ino;
+  }
+  log_fd = opened;
+}
+
+// Whether the log's number still names the log. A program can close it where no wrapper sees
+// (glibc's closefrom calls close_range inline, a raw syscall instruction) and open a file of its
+// own at the number: the log is then opened again (appending to the same file), never written
+// into the program's file.
+bool log_intact() {
+  const int fd = log_fd.load(std::memory_order_relaxed);
+  if (fd < 0) return false;
+  struct stat status {};
+  if (libc_syscall(SYS_fstat, fd, &status) == 0 && status.st_dev == log_device &&
+      status.st_ino == log_inode)
+    return true;
+  int expected = fd;
+  if (!log_fd.compare_exchange_strong(expected, -1)) return log_fd >= 0;  // reopened already
+  open_log();
+  return log_fd >= 0;
 }
 
 void reset_tables() {
@@ -140,6 +173,16 @@ __attribute__((constructor)) void load() {
   errno = saved;
 }
 
+// At exit (not at _exit): a ring kept to the end is recorded even if no wait looked for it.
+__attribute__((destructor)) void unload() {
+  const int saved = errno;
+  {
+    Guard guard;
+    if (guard.active()) look_for_io_uring();
+  }
+  errno = saved;
+}
+
 int find_registration(int epoll_fd, int fd, int** link) {
   int* at = &tables->first_registration[fd];
   while (*at >= 0 && tables->registrations[*at].epoll_fd != epoll_fd)
@@ -167,6 +210,26 @@ void forget_registrations_of(int epoll_fd) {
     tables->registrations[index].next = tables->free_registration;
     tables->free_registration = index;
   }
+}
+
+// Another open number of the set known as `set` (a dup of its descriptor), or -1.
+int other_number_of(int set) {
+  const int top = highest;
+  for (int fd = 0; fd <= top; ++fd)
+    if (tables->is_epoll[fd] && tables->set_number[fd] == set) return fd;
+  return -1;
+}
+
+// The set known as `from` is known as `to` from now on: its numbers, registrations and zombies.
+void renumber_set(int from, int to) {
+  const int top = highest;
+  for (int fd = 0; fd <= top; ++fd) {
+    if (tables->is_epoll[fd] && tables->set_number[fd] == from) tables->set_number[fd] = to;
+    for (int at = tables->first_registration[fd]; at >= 0; at = tables->registrations[at].next)
+      if (tables->registrations[at].epoll_fd == from) tables->registrations[at].epoll_fd = to;
+  }
+  for (auto& zombie : tables->zombies)
+    if (zombie.epoll_fd == from) zombie.epoll_fd = to;
 }
 
 // The live registrations of `epoll_fd` under `data`.
@@ -230,9 +293,25 @@ void* next_symbol(const char* name) {
   return ::dlsym(RTLD_NEXT, name);
 }
 
+// A process whose pid is not the owner's: a vfork child (or a clone sharing the memory), which
+// must leave the books alone, or a child forked where no atfork handler ran (syscall(SYS_fork),
+// _Fork, a raw clone), which is adopted here as the fork handler would: a log of its own, and
+// the books it inherited. kcmp(KCMP_VM) tells them apart; when the kernel refuses it, the books
+// are left alone.
+static bool adopt_if_forked(long pid) {
+  const long parent = libc_syscall(SYS_getppid);
+  // 0: the same memory as the parent's; -1: cannot tell; 1, 2 or 3: memory of its own.
+  if (libc_syscall(SYS_kcmp, pid, parent, KCMP_VM, 0, 0) <= 0) return false;
+  start_child();
+  return true;
+}
+
 Guard::Guard() {
   if (inside || log_fd < 0) return;
-  if (raw_getpid() != owner) return;  // a vfork child, sharing the parent's memory
+  if (const long pid = raw_getpid(); pid != owner && !adopt_if_forked(pid)) {
+    unowned_ = true;  // a vfork child, sharing the parent's memory
+    return;
+  }
   inside = true;
   lock_state();
   active_ = true;
@@ -255,7 +334,27 @@ int log_descriptor() {
 }
 
 bool is_log(int fd) {
-  return fd >= 0 && fd == log_fd.load(std::memory_order_relaxed);
+  if (fd < 0 || fd != log_fd.load(std::memory_order_relaxed)) return false;
+  // Closed behind our back and the number reused: it is the program's now.
+  return log_intact() && fd == log_fd.load(std::memory_order_relaxed);
+}
+
+int verified_log() {
+  return log_intact() ? log_fd.load(std::memory_order_relaxed) : -1;
+}
+
+bool tracing() {
+  return tables != nullptr && log_fd.load(std::memory_order_relaxed) >= 0;
+}
+
+void write_to_own_log(const char* text, unsigned size) {
+  char path[1200];
+  std::snprintf(path, sizeof path, "%s/%ld.log", trace_dir, raw_getpid());
+  const int fd = static_cast<int>(
+      libc_syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  if (fd < 0) return;
+  libc_syscall(SYS_write, fd, text, size);
+  libc_syscall(SYS_close, fd);
 }
 
 void move_log_away() {
@@ -269,12 +368,26 @@ void move_log_away() {
 void note_epoll(int epoll_fd) {
   if (epoll_fd < 0 || epoll_fd >= kMaxFd) return;
   tables->is_epoll[epoll_fd] = 1;
+  tables->set_number[epoll_fd] = epoll_fd;
   if (epoll_fd > highest) highest = epoll_fd;
   Line('C').number(epoll_fd).write();
 }
 
 bool is_epoll(int epoll_fd) {
   return epoll_fd >= 0 && epoll_fd < kMaxFd && tables->is_epoll[epoll_fd] != 0;
+}
+
+int set_of(int epoll_fd) {
+  if (tables == nullptr || !is_epoll(epoll_fd)) return epoll_fd;
+  return __atomic_load_n(&tables->set_number[epoll_fd], __ATOMIC_RELAXED);
+}
+
+void note_duplicated(int original, int copy) {
+  Line('U').number(original).number(copy).write();
+  if (!is_epoll(original) || copy < 0 || copy >= kMaxFd) return;
+  tables->set_number[copy] = tables->set_number[original];
+  __atomic_store_n(&tables->is_epoll[copy], 1, __ATOMIC_RELAXED);
+  if (copy > highest) highest = copy;
 }
 
 void note_registration(int epoll_fd, int fd, std::uint64_t data, std::uint32_t events) {
@@ -332,9 +445,16 @@ void note_closed(int fd) {
   if (fd < 0 || fd >= kMaxFd) return;
   if (tables->is_epoll[fd]) {
     tables->is_epoll[fd] = 0;
-    forget_zombies_of(fd);
-    forget_registrations_of(fd);
-    Line('X').number(fd).write();
+    const int set = tables->set_number[fd];
+    const int other = other_number_of(set);
+    if (other < 0) {
+      forget_zombies_of(set);
+      forget_registrations_of(set);
+      Line('X').number(set).write();
+    } else if (set == fd) {
+      renumber_set(set, other);
+      Line('N').number(set).number(other).write();
+    }  // else: another number of a set that lives on under its own
   }
   while (tables->first_registration[fd] >= 0) {
     const int index = tables->first_registration[fd];
@@ -386,6 +506,7 @@ void start_child() {
   inside = false;
   if (tables == nullptr) return;
   owner = static_cast<pid_t>(raw_getpid());
+  forget_io_uring_look();
   const int inherited = log_fd.exchange(-1);
   if (inherited >= 0) libc_syscall(SYS_close, inherited);
   open_log();

@@ -364,5 +364,112 @@ TEST_F(TraceCli, WhatAParentRegistersAgainAfterItsChildRemovedItIsGraded) {
   EXPECT_EQ(report.at("processes").size(), 2u);
 }
 
+// What slips past a wrapper of the obvious name (traced_escapes.c).
+class TraceEscapes : public TraceCli {};
+
+// glibc's closefrom calls close_range inline: the log must survive it, and the records after it
+// must reach the log, never a file the program opened at the log's old number.
+TEST_F(TraceEscapes, ClosefromKeepsTheLogOutOfTheProgramsFiles) {
+  const std::string files = dir_ / "files";
+  std::filesystem::create_directory(files);
+  const auto report = trace({TRACED_ESCAPES, "closefrom", files}, 0);
+  EXPECT_EQ(count(report, "closed_with_registrations"), 1u) << report.dump(2);
+  EXPECT_EQ(only(report, "closed_with_registrations").at("token"), 7);
+  EXPECT_EQ(count(report, "vanished"), 1u);
+  EXPECT_EQ(only(report, "vanished").at("token"), 8);  // recorded after the closefrom
+}
+
+// A close no wrapper sees (the instruction itself): the log is found closed and opened again.
+TEST_F(TraceEscapes, ALogClosedBehindTheInterposersBackIsNeverWrittenThrough) {
+  const std::string files = dir_ / "files";
+  std::filesystem::create_directory(files);
+  const auto report = trace({TRACED_ESCAPES, "closefrom-raw", files}, 0);
+  bool found = false;
+  for (const auto& detail : report.at("leaks").at("details"))
+    found |= detail.at("kind") == "vanished" && detail.at("token") == 8;
+  EXPECT_TRUE(found) << report.dump(2);
+}
+
+// A close holds the lock until it has counted what the kernel lists under the number; an ADD on
+// another thread of the file given that number meanwhile must not be counted as the closed
+// registration living on.
+TEST_F(TraceEscapes, ThreadsReusingClosedNumbersMakeNoFalseZombies) {
+  const auto report = trace({TRACED_ESCAPES, "race"}, 0);
+  EXPECT_EQ(count(report, "zombie"), 0u) << report.at("leaks").at("details").at(0).dump(2);
+  EXPECT_EQ(count(report, "vanished"), 12000u);
+  EXPECT_EQ(count(report, "errors"), 0u);
+}
+
+// A program the interposer cannot enter, started through a launcher, is named, and the run is
+// not clean.
+TEST_F(TraceEscapes, AStaticProgramStartedThroughALauncherIsAnUntracedError) {
+  const std::vector<std::vector<std::string>> launchers = {{"/bin/sh", "-c", STATIC_PROGRAM},
+                                                           {"/usr/bin/env", STATIC_PROGRAM}};
+  for (const auto& command : launchers) {
+    SCOPED_TRACE(command.front());
+    const auto report = trace(command, 1, {"--fail-on-findings"});
+    ASSERT_EQ(count(report, "untraced"), 1u) << report.dump(2);
+    const auto& untraced = only(report, "untraced");
+    EXPECT_EQ(untraced.at("severity"), "error");
+    const auto detail = untraced.at("detail").get<std::string>();
+    EXPECT_TRUE(contains(detail, STATIC_PROGRAM)) << detail;
+    EXPECT_TRUE(contains(detail, "statically linked")) << detail;
+    EXPECT_TRUE(contains(outcome_.err, "1 error")) << outcome_.err;
+  }
+  // A traced exec is no finding.
+  const auto traced = trace({"/bin/sh", "-c", std::string(TRACED_SHAPES) + " vanish"}, 0);
+  EXPECT_EQ(count(traced, "untraced"), 0u) << traced.dump(2);
+  EXPECT_EQ(count(traced, "vanished"), 1u);
+}
+
+TEST_F(TraceEscapes, ExecWithAnEnvironmentOfItsOwnPassesTheInterposerOn) {
+  for (const char* how : {"execle", "fexecve", "execveat"}) {
+    SCOPED_TRACE(how);
+    const auto report = trace({TRACED_ESCAPES, how}, 0);
+    EXPECT_EQ(count(report, "total"), 1u) << report.dump(2);
+    EXPECT_EQ(only(report, "vanished").at("token"), 77);
+  }
+}
+
+TEST_F(TraceEscapes, GhostEventsFetchedWithSyscallAreCounted) {
+  const auto report = trace({TRACED_ESCAPES, "syscall-wait"}, 1, {"--fail-on-findings"});
+  const auto& zombie = only(report, "zombie");
+  EXPECT_EQ(zombie.at("token"), 42) << report.dump(2);
+  EXPECT_EQ(zombie.at("ghost_events"), 1);
+  EXPECT_EQ(zombie.at("severity"), "error");
+}
+
+// No atfork handler runs for these: the child is adopted when it first calls a wrapper.
+TEST_F(TraceEscapes, AChildForkedWithoutForkIsTraced) {
+  for (const char* how : {"raw-fork", "_Fork", "asm-fork"}) {
+    SCOPED_TRACE(how);
+    const auto report = trace({TRACED_ESCAPES, how}, 1, {"--fail-on-findings"});
+    EXPECT_EQ(report.at("processes").size(), 2u) << report.dump(2);
+    const auto& zombie = only(report, "zombie");
+    EXPECT_EQ(zombie.at("token"), 43);
+    EXPECT_EQ(zombie.at("ghost_events"), 1);
+  }
+}
+
+// A dup of the epoll descriptor keeps the set when its first number closes.
+TEST_F(TraceEscapes, AnEpollSetMovedToAnotherNumberLivesOn) {
+  const auto report = trace({TRACED_ESCAPES, "dup-epoll"}, 1, {"--fail-on-findings"});
+  EXPECT_EQ(count(report, "closed_with_registrations"), 0u) << report.dump(2);
+  EXPECT_EQ(count(report, "total"), 1u);
+  const auto& zombie = only(report, "zombie");
+  EXPECT_EQ(zombie.at("token"), 44);
+  EXPECT_EQ(zombie.at("ghost_events"), 1);
+}
+
+TEST_F(TraceEscapes, AnIoUringInstanceIsAWarning) {
+  if (run_program({TRACED_ESCAPES, "uring"}).exit_code == 77)
+    GTEST_SKIP() << "the kernel refuses io_uring here";
+  const auto report = trace({TRACED_ESCAPES, "uring"}, 0);
+  ASSERT_EQ(count(report, "io_uring"), 1u) << report.dump(2);
+  EXPECT_EQ(only(report, "io_uring").at("severity"), "warning");
+  EXPECT_TRUE(
+      contains(only(report, "io_uring").at("detail").get<std::string>(), "IORING_OP_EPOLL_CTL"));
+}
+
 }  // namespace
 }  // namespace pollscope::test_support

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "inspect/inspect.hpp"
+#include "trace/across_processes.hpp"
 #include "trace/grade.hpp"
 
 namespace pollscope {
@@ -20,6 +21,39 @@ std::vector<Finding> grade(const std::string& log, bool finished = true) {
 std::size_t count_kind(const std::vector<Finding>& findings, const std::string& kind) {
   return static_cast<std::size_t>(std::count_if(findings.begin(), findings.end(),
                                                 [&](const Finding& f) { return f.kind == kind; }));
+}
+
+// An exec recorded (E) and followed by no image of its own (I) did not load the interposer; one
+// that failed (R) or was followed by its image is no finding.
+TEST(TraceGrade, AnExecWithNoImageAfterItIsAnUntracedError) {
+  const auto untraced = grade("I 10 1 /bin/sh\nE 10 1 /nonexistent/static_tool\n");
+  ASSERT_EQ(untraced.size(), 1u);
+  EXPECT_EQ(untraced[0].kind, "untraced");
+  EXPECT_EQ(untraced[0].severity, Severity::kError);
+  EXPECT_EQ(untraced[0].pid, 10);
+  EXPECT_NE(untraced[0].detail.find("/nonexistent/static_tool"), std::string::npos);
+  EXPECT_TRUE(grade("I 10 1 /bin/sh\nE 10 1 /bin/x\nR 2\n").empty());
+  EXPECT_TRUE(grade("I 10 1 /bin/sh\nE 10 1 /bin/x\nI 10 1 /bin/x\n").empty());
+  // A vfork child's log: its exec is its first record.
+  const auto vforked = grade("E 11 10 /nonexistent/static_tool\n");
+  ASSERT_EQ(vforked.size(), 1u);
+  EXPECT_EQ(vforked[0].pid, 11);
+}
+
+// N: the number a set was known by closed while a dup of it lives; the set goes on under it.
+TEST(TraceGrade, ASetRenumberedLivesOnUnderItsNewNumber) {
+  const auto findings = grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nN 3 6\nZ 6 5 9 1 7 0\nG 6 7 1\n");
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].kind, "zombie");
+  EXPECT_EQ(findings[0].ghost_events, 1u);
+  EXPECT_EQ(findings[0].epoll_fd, 6);
+}
+
+TEST(TraceGrade, AnIoUringInstanceIsOneWarning) {
+  const auto findings = grade("I 10 1 /bin/x\nQ 4\nQ 4\n");
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].kind, "io_uring");
+  EXPECT_EQ(findings[0].severity, Severity::kWarning);
 }
 
 TEST(TraceGrade, FailedCtlThatTheProgramHandledIsNotAFinding) {
@@ -175,7 +209,8 @@ TEST(TraceGrade, ExecEndsTheEarlierImage) {
 }
 
 TEST(TraceGrade, MalformedLinesAreSkipped) {
-  EXPECT_EQ(parse_trace_records("I 10 1 /bin/x\nA 3 x\nQ 1\nC\nC 3\n").size(), 2u);
+  // W is no record kind; Q (an io_uring instance) needs its descriptor.
+  EXPECT_EQ(parse_trace_records("I 10 1 /bin/x\nA 3 x\nW 1\nQ\nC\nC 3\n").size(), 2u);
 }
 
 TEST(InspectGrowth, OnlyASetThatGrewAndNeverShrankOverThreeSamples) {

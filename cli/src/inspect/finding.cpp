@@ -98,6 +98,11 @@ std::string severity_tally(const std::vector<Finding>& findings) {
 std::string findings_text(const std::vector<Finding>& findings) {
   std::string text;
   for (const auto& finding : findings) {
+    if (finding.epoll_fd < 0 && finding.fd < 0) {  // a process's, not a set's
+      text += fmt::format("  {} {}: pid {}: {}\n", severity_name(finding.severity), finding.kind,
+                          finding.pid, terminal_text(finding.detail));
+      continue;
+    }
     text +=
         fmt::format("  {} {}: pid {} epoll fd {} fd {} token {} ({}): {}\n",
                     severity_name(finding.severity), finding.kind, finding.pid, finding.epoll_fd,

@@ -29,7 +29,8 @@ struct StackFrame {
 
 struct Finding {
   // leaked, vanished, zombie, token_collision, duplicate_target, closed_with_registrations,
-  // growing (kLeakFindingKinds).
+  // growing, and trace's untraced and io_uring, which concern a process, not a set
+  // (kLeakFindingKinds; epoll_fd and fd -1).
   std::string kind;
   Severity severity = Severity::kWarning;
   pid_t pid = 0;
@@ -51,7 +52,9 @@ inline constexpr const char* kLeakFindingKinds[] = {"leaked",
                                                     "token_collision",
                                                     "duplicate_target",
                                                     "closed_with_registrations",
-                                                    "growing"};
+                                                    "growing",
+                                                    "untraced",
+                                                    "io_uring"};
 
 // An epoll event mask as names: "EPOLLIN|EPOLLOUT|EPOLLET"; unknown bits in hex.
 [[nodiscard]] std::string epoll_events_text(std::uint32_t events);

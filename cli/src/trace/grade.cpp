@@ -2,11 +2,11 @@
 
 #include <map>
 #include <optional>
-#include <set>
-#include <tuple>
 #include <utility>
 
 #include <fmt/format.h>
+
+#include "trace/program_check.hpp"
 
 namespace pollscope {
 
@@ -71,11 +71,17 @@ class Grader {
   void set_closed(int epoll_fd);
   void describe_zombies(int epoll_fd, EpollSet& set, bool set_closed);
   void new_image(const TraceRecord& record);
+  void renumbered(const TraceRecord& record);
+  void exec_starts(const TraceRecord& record);
 
   Symbolizer& symbolizer_;
   TracedProcess& process_;
   std::map<int, EpollSet> sets_;
   std::vector<Finding> findings_;
+  // An exec recorded (E) and neither failed (R) nor followed by the new image's I: the image
+  // never loaded the interposer.
+  std::optional<TraceRecord> pending_exec_;
+  bool io_uring_said_ = false;
 };
 
 Finding& Grader::add(const char* kind, Severity severity, int epoll_fd, int fd,
@@ -278,13 +284,60 @@ void Grader::apply(const TraceRecord& record) {
     case 'X':
       set_closed(record.epoll_fd);
       break;
+    case 'N':
+      renumbered(record);
+      break;
+    case 'E':
+      exec_starts(record);
+      break;
+    case 'R':
+      pending_exec_.reset();
+      break;
+    case 'P':
+      process_.spawned.emplace_back(record.pid, record.executable);
+      break;
+    case 'Q':
+      if (!io_uring_said_) {
+        io_uring_said_ = true;
+        Finding finding;
+        finding.kind = "io_uring";
+        finding.severity = Severity::kWarning;
+        finding.pid = process_.pid;
+        finding.detail = fmt::format(
+            "the process holds an io_uring instance (fd {}): epoll registrations it makes with "
+            "IORING_OP_EPOLL_CTL are invisible to trace, which sees only epoll_ctl calls, so a "
+            "leak made that way is not found (pollscope inspect PID reads them from the kernel)",
+            record.fd);
+        findings_.push_back(std::move(finding));
+      }
+      break;
     default:
       break;
   }
 }
 
+// A dup of the set's descriptor keeps it after the number it was known by closed.
+void Grader::renumbered(const TraceRecord& record) {
+  const auto set = sets_.find(record.epoll_fd);
+  if (set == sets_.end()) return;
+  auto moved = std::move(set->second);
+  sets_.erase(set);
+  sets_[record.keeper] = std::move(moved);
+}
+
+void Grader::exec_starts(const TraceRecord& record) {
+  if (process_.pid == 0) {  // a vfork child's log: the exec is its first record
+    process_.pid = record.pid;
+    process_.parent = record.parent;
+    process_.executable = record.executable;
+  }
+  pending_exec_ = record;
+}
+
 void Grader::new_image(const TraceRecord& record) {
+  pending_exec_.reset();                // the executed image announced itself
   if (process_.pid != 0) finish(true);  // the earlier image executed this one
+  io_uring_said_ = false;
   sets_.clear();
   process_.pid = record.pid;
   process_.parent = record.parent;
@@ -292,6 +345,11 @@ void Grader::new_image(const TraceRecord& record) {
 }
 
 void Grader::finish(bool finished) {
+  if (pending_exec_) {
+    findings_.push_back(
+        untraced_finding(pending_exec_->pid, pending_exec_->executable, "executed"));
+    pending_exec_.reset();
+  }
   for (auto& [epoll_fd, set] : sets_) describe_zombies(epoll_fd, set, false);
   if (!finished) return;
   for (auto& [epoll_fd, set] : sets_) {
@@ -309,36 +367,7 @@ void Grader::finish(bool finished) {
   }
 }
 
-// The ADD time of `parent`'s registration that `removal` ended: its last under that set and
-// number at or before the DEL.
-std::optional<std::uint64_t> removed_registration(const TracedProcess& parent,
-                                                  const Removal& removal) {
-  const auto history = parent.added.find({removal.epoll_fd, removal.fd});
-  if (history == parent.added.end()) return std::nullopt;
-  std::optional<std::uint64_t> last;
-  for (const auto time : history->second)
-    if (time <= removal.time && (!last || time > *last)) last = time;
-  return last;
-}
-
 }  // namespace
-
-void end_what_children_removed(const std::vector<TracedProcess>& processes,
-                               std::vector<Finding>& findings) {
-  std::set<std::tuple<pid_t, int, int, std::uint64_t>> removed;  // pid, set, fd, ADD time
-  for (const auto& parent : processes) {
-    for (const auto& child : processes) {
-      if (child.parent != parent.pid) continue;
-      for (const auto& removal : child.removed_inherited)
-        if (const auto added = removed_registration(parent, removal))
-          removed.insert({parent.pid, removal.epoll_fd, removal.fd, *added});
-    }
-  }
-  std::erase_if(findings, [&](const Finding& finding) {
-    return (finding.kind == "leaked" || finding.kind == "vanished") &&
-           removed.contains({finding.pid, finding.epoll_fd, finding.fd, finding.registered_at});
-  });
-}
 
 std::vector<Finding> grade_process(const std::vector<TraceRecord>& records, bool finished,
                                    Symbolizer& symbolizer, TracedProcess& process) {

@@ -7,12 +7,16 @@
 //            registration ends with the set);
 //            token_collision: one data word used by two live registrations of one set, or by a
 //            live registration and a zombie;
-//            growing: a set that ends with kGrowingSize registrations or more and never lost one.
+//            growing: a set that ends with kGrowingSize registrations or more and never lost one;
+//            untraced: a program executed (or spawned) that never loaded the interposer (static,
+//            setuid, Go): nothing it did was seen, so the run cannot be called clean.
 //   warning  vanished: closed while registered and no other descriptor keeps the file; the
 //            kernel removed the registration (libuv closes its signal pipe and async eventfd so
 //            at uv_loop_close). The detail says whether the set lived on or was itself closed;
 //            closed_with_registrations: an epoll descriptor closed with live registrations;
-//            leaked: still registered when the process exited or executed another program.
+//            leaked: still registered when the process exited or executed another program;
+//            io_uring: the process holds an io_uring instance, whose IORING_OP_EPOLL_CTL changes
+//            the interposer cannot see.
 // A failed epoll_ctl is not a finding: the program saw the error and handled it (libuv answers
 // EEXIST from ADD with MOD).
 
@@ -49,6 +53,8 @@ struct TracedProcess {
   // The times of this process's successful ADDs, by (epoll fd, fd): which of its registrations a
   // child's DEL removed.
   std::map<std::pair<int, int>, std::vector<std::uint64_t>> added;
+  // Children it started with posix_spawn (pid, program): each must have a log of its own.
+  std::vector<std::pair<pid_t, std::string>> spawned;
 };
 
 // Grades `records` (one process's log, in order). `finished`: the process has exited, so what
@@ -56,14 +62,5 @@ struct TracedProcess {
 [[nodiscard]] std::vector<Finding> grade_process(const std::vector<TraceRecord>& records,
                                                  bool finished, Symbolizer& symbolizer,
                                                  TracedProcess& process);
-
-// A parent cannot see its children's calls: a registration of a shared set that a child removed
-// is dropped from the parent's `leaked` and `vanished` findings. Which one a DEL removed is told
-// by the calls' times, the only order between two processes' logs: the parent's registration of
-// that set and number added last at or before the DEL. One the parent adds after the DEL is
-// graded as usual (an ADD's time is taken after the call and a DEL's before it, so an ADD the
-// kernel ran after the DEL always reads later; one racing the DEL may too, and stays a finding).
-void end_what_children_removed(const std::vector<TracedProcess>& processes,
-                               std::vector<Finding>& findings);
 
 }  // namespace pollscope

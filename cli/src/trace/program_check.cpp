@@ -2,12 +2,16 @@
 
 #include <fcntl.h>
 #include <gelf.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
+
+#include <fmt/format.h>
 
 namespace pollscope {
 
@@ -94,6 +98,33 @@ std::optional<std::string> untraceable_reason(const std::string& path) {
   if (elf != nullptr) elf_end(elf);
   ::close(fd);
   return reason;
+}
+
+std::string exec_obstacle(const std::string& program) {
+  const auto path = program.empty() ? std::nullopt : program_file(program);
+  if (!path) return "did not load the interposer";
+  if (const auto reason = untraceable_reason(*path)) return *reason;
+  struct stat status {};
+  if (::stat(path->c_str(), &status) == 0 && (status.st_mode & (S_ISUID | S_ISGID)) != 0)
+    return (status.st_mode & S_ISUID) != 0
+               ? "is set-user-ID: the loader ignores LD_PRELOAD for it"
+               : "is set-group-ID: the loader ignores LD_PRELOAD for it";
+  if (::getxattr(path->c_str(), "security.capability", nullptr, 0) >= 0)
+    return "has file capabilities: the loader ignores LD_PRELOAD for it";
+  return "did not load the interposer (it clears LD_PRELOAD, is built for another machine, or "
+         "ended before its first instruction)";
+}
+
+Finding untraced_finding(pid_t pid, const std::string& program, const char* how) {
+  Finding finding;
+  finding.kind = "untraced";
+  finding.severity = Severity::kError;
+  finding.pid = pid;
+  finding.detail = fmt::format(
+      "{} {}, which {}: nothing it did was traced (pollscope inspect PID reads a live process's "
+      "registrations from the kernel)",
+      how, program.empty() ? "a program" : program, exec_obstacle(program));
+  return finding;
 }
 
 }  // namespace pollscope

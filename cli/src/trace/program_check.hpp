@@ -4,8 +4,12 @@
 // dynamic loader to load the interposer; a Go program makes its system calls itself, not
 // through the C library. Both would be traced as clean, so they are refused instead.
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
+
+#include "inspect/finding.hpp"
 
 namespace pollscope {
 
@@ -15,5 +19,14 @@ namespace pollscope {
 
 // Why `path` cannot be traced, or nothing when it can.
 [[nodiscard]] std::optional<std::string> untraceable_reason(const std::string& path);
+
+// Why `program` (a path, or a name searched in PATH), executed by a traced process, did not load
+// the interposer, as far as its file tells: "is statically linked: ...", "is set-user-ID: ...",
+// or a general reason.
+[[nodiscard]] std::string exec_obstacle(const std::string& program);
+
+// The `untraced` error for `pid`, which `how` ("executed", "spawned as") `program` without
+// loading the interposer: nothing it did was traced, so the run cannot be called clean.
+[[nodiscard]] Finding untraced_finding(pid_t pid, const std::string& program, const char* how);
 
 }  // namespace pollscope

@@ -68,6 +68,21 @@ bool read_fields(std::istringstream& in, TraceRecord& record) {
              read_number(in, record.count);
     case 'U':
       return read_number(in, record.epoll_fd) && read_number(in, record.fd);
+    case 'N':
+      return read_number(in, record.epoll_fd) && read_number(in, record.keeper);
+    case 'E':
+      // The program may be missing (an exec of a null path); what is there is kept.
+      if (!(read_number(in, record.pid) && read_number(in, record.parent))) return false;
+      in >> record.executable;
+      return true;
+    case 'R':
+      return read_number(in, record.error);
+    case 'P':
+      if (!read_number(in, record.pid)) return false;
+      in >> record.executable;
+      return true;
+    case 'Q':
+      return read_number(in, record.fd);
     default:
       return false;
   }

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "trace/across_processes.hpp"
 #include "trace/trace.hpp"
 
 namespace pollscope {
@@ -37,6 +38,7 @@ TraceOutcome grade_directory(const std::string& directory, bool finished) {
                             std::make_move_iterator(found.end()));
   }
   end_what_children_removed(outcome.processes, outcome.findings);
+  find_untraced_spawns(outcome.processes, outcome.findings);
   return outcome;
 }
 

@@ -1,5 +1,7 @@
 // pollscope: load scenarios and leak checks for the libpoll readiness layer.
 
+#include <cerrno>
+#include <cstring>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -46,6 +48,15 @@ int main(int argc, char** argv) {
     const auto failure = pollscope::report_failure(std::current_exception());
     std::cerr << failure.line << "\n";
     return failure.code;
+  }
+  // What a command printed to standard output may still be in its buffer: a full disk or a
+  // closed pipe shows only at this flush, and a listing lost there is a failure, not exit 0.
+  errno = 0;
+  std::cout.flush();
+  if (!std::cout) {
+    std::cerr << "pollscope: (stdout): cannot write: " << std::strerror(errno != 0 ? errno : EIO)
+              << "\n";
+    return pollscope::kExitEnvironment;
   }
   return exit_code;
 }

@@ -555,5 +555,24 @@ TEST(PollscopeRun, SigintToTheParentAloneStopsEveryWorker) {
   EXPECT_LT(report.at("overall").value("duration_s", 20.0), 15.0);
 }
 
+// What validate and scenarios print goes to standard output; a full disk there loses it, and
+// that is exit 3 and one line, never exit 0. `exec` keeps the shell out of it.
+TEST(PollscopeStdout, AListingStdoutCannotTakeIsExitThree) {
+  const std::string scenario = (kShippedDir / "leak_injection.json").string();
+  const std::vector<std::vector<std::string>> commands = {
+      {"validate", scenario}, {"scenarios", "--dir", kShippedDir.string()}};
+  for (const auto& command : commands) {
+    SCOPED_TRACE(command.front());
+    std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" > /dev/full",
+                                     POLLSCOPE_BINARY};
+    argv.insert(argv.end(), command.begin(), command.end());
+    const auto outcome = run_program(argv);
+    EXPECT_TRUE(exited_with(outcome, 3));
+    EXPECT_TRUE(one_line(outcome.err));
+    EXPECT_TRUE(contains(outcome.err, "pollscope: (stdout): cannot write: No space left on device"))
+        << outcome.err;
+  }
+}
+
 }  // namespace
 }  // namespace pollscope

@@ -26,6 +26,11 @@ FailureReport report_failure(std::exception_ptr thrown) noexcept {
       std::rethrow_exception(thrown);
     } catch (const Failure& failure) {
       return {failure.code(), "pollscope: " + one_line_text(failure.what())};
+    } catch (const std::bad_alloc&) {
+      // Not a bug of pollscope's: the machine (or a ulimit) gave no more memory.
+      return {kExitEnvironment,
+              "pollscope: out of memory: the command stopped (--memory-budget bounds what a "
+              "scenario keeps)"};
     } catch (const std::exception& error) {
       return {kExitEnvironment, "pollscope: internal error: " + one_line_text(error.what())};
     } catch (...) {

@@ -5,6 +5,7 @@
 // no allocation after load, a spin lock, and a per-thread guard that lets a re-entered
 // wrapper pass straight through.
 
+#include <sys/syscall.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -18,6 +19,11 @@ SyscallFunction* next_syscall();
 template <typename... Arguments>
 long libc_syscall(long number, Arguments... arguments) {
   return next_syscall()(number, arguments...);
+}
+// getpid(2) asked of the kernel: a child forked without the C library's fork has the parent's
+// cached pid.
+inline long raw_getpid() {
+  return libc_syscall(SYS_getpid);
 }
 
 // The next function of that name after this library (libc's, or a sanitizer's).
@@ -49,6 +55,12 @@ class Guard {
 
 // The cheap test done before anything else: does the interposer care about this descriptor?
 [[nodiscard]] bool tracked(int fd);
+
+// The log (trace_log.cpp): `dir` is where each process's log goes (false: too long a path);
+// open_log opens this process's, reopen_log lets go of an inherited one first (a forked child).
+[[nodiscard]] bool set_log_dir(const char* dir);
+void open_log();
+void reopen_log();
 [[nodiscard]] bool is_log(int fd);
 [[nodiscard]] int log_descriptor();
 // The log's descriptor after checking that its number still names the log (opened again if it

@@ -6,7 +6,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -67,63 +66,12 @@ struct Tables {
 };
 
 Tables* tables = nullptr;
-std::atomic<int> log_fd{-1};
-// The log's identity, so that a log closed behind the interposer's back (closefrom, a raw
-// close_range) is never mistaken for the file the program opened at its number since.
-dev_t log_device = 0;
-ino_t log_inode = 0;
 std::atomic<int> highest{-1};
 std::atomic<int> zombie_count{0};
 pid_t owner = 0;
 std::atomic_flag lock = ATOMIC_FLAG_INIT;
 thread_local bool inside = false;
 char executable[1024];
-char trace_dir[1024];
-
-long raw_getpid() {
-  return libc_syscall(SYS_getpid);
-}
-
-// The log sits high, away from the numbers the program is given (the lowest free ones).
-int high_descriptor_hint() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur > 4096) return 4000;
-  return static_cast<int>(limit.rlim_cur > 64 ? limit.rlim_cur - 32 : 3);
-}
-
-void open_log() {
-  char path[1200];
-  std::snprintf(path, sizeof path, "%s/%ld.log", trace_dir, raw_getpid());
-  const int fd = static_cast<int>(
-      libc_syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-  if (fd < 0) return;
-  const int high = ::fcntl(fd, F_DUPFD_CLOEXEC, high_descriptor_hint());
-  if (high >= 0) libc_syscall(SYS_close, fd);
-  const int opened = high >= 0 ? high : fd;
-  struct stat status {};
-  if (libc_syscall(SYS_fstat, opened, &status) == 0) {
-    log_device = status.st_dev;
-    log_inode = status.st_ino;
-  }
-  log_fd = opened;
-}
-
-// Whether the log's number still names the log. A program can close it where no wrapper sees
-// (glibc's closefrom calls close_range inline, a raw syscall instruction) and open a file of its
-// own at the number: the log is then opened again (appending to the same file), never written
-// into the program's file.
-bool log_intact() {
-  const int fd = log_fd.load(std::memory_order_relaxed);
-  if (fd < 0) return false;
-  struct stat status {};
-  if (libc_syscall(SYS_fstat, fd, &status) == 0 && status.st_dev == log_device &&
-      status.st_ino == log_inode)
-    return true;
-  int expected = fd;
-  if (!log_fd.compare_exchange_strong(expected, -1)) return log_fd >= 0;  // reopened already
-  open_log();
-  return log_fd >= 0;
-}
 
 void reset_tables() {
   std::memset(tables->is_epoll, 0, sizeof tables->is_epoll);
@@ -153,8 +101,7 @@ void after_fork_in_child() {
 __attribute__((constructor)) void load() {
   const int saved = errno;
   const char* dir = std::getenv(kTraceDirEnv);
-  if (dir != nullptr && std::strlen(dir) < sizeof trace_dir) {
-    std::strcpy(trace_dir, dir);
+  if (dir != nullptr && set_log_dir(dir)) {
     void* memory =
         ::mmap(nullptr, sizeof(Tables), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (memory != MAP_FAILED) {
@@ -167,7 +114,7 @@ __attribute__((constructor)) void load() {
       owner = static_cast<pid_t>(raw_getpid());
       open_log();
       ::pthread_atfork(lock_state, unlock_state, after_fork_in_child);
-      if (log_fd >= 0) announce();
+      if (log_descriptor() >= 0) announce();
     }
   }
   errno = saved;
@@ -307,7 +254,7 @@ static bool adopt_if_forked(long pid) {
 }
 
 Guard::Guard() {
-  if (inside || log_fd < 0) return;
+  if (inside || log_descriptor() < 0) return;
   if (const long pid = raw_getpid(); pid != owner && !adopt_if_forked(pid)) {
     unowned_ = true;  // a vfork child, sharing the parent's memory
     return;
@@ -329,40 +276,8 @@ bool tracked(int fd) {
          __atomic_load_n(&tables->first_registration[fd], __ATOMIC_RELAXED) >= 0;
 }
 
-int log_descriptor() {
-  return log_fd.load(std::memory_order_relaxed);
-}
-
-bool is_log(int fd) {
-  if (fd < 0 || fd != log_fd.load(std::memory_order_relaxed)) return false;
-  // Closed behind our back and the number reused: it is the program's now.
-  return log_intact() && fd == log_fd.load(std::memory_order_relaxed);
-}
-
-int verified_log() {
-  return log_intact() ? log_fd.load(std::memory_order_relaxed) : -1;
-}
-
 bool tracing() {
-  return tables != nullptr && log_fd.load(std::memory_order_relaxed) >= 0;
-}
-
-void write_to_own_log(const char* text, unsigned size) {
-  char path[1200];
-  std::snprintf(path, sizeof path, "%s/%ld.log", trace_dir, raw_getpid());
-  const int fd = static_cast<int>(
-      libc_syscall(SYS_openat, AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-  if (fd < 0) return;
-  libc_syscall(SYS_write, fd, text, size);
-  libc_syscall(SYS_close, fd);
-}
-
-void move_log_away() {
-  const int old_fd = log_fd;
-  if (old_fd < 0) return;
-  const int moved = ::fcntl(old_fd, F_DUPFD_CLOEXEC, old_fd + 1);
-  log_fd = moved;
-  if (moved >= 0) libc_syscall(SYS_close, old_fd);
+  return tables != nullptr && log_descriptor() >= 0;
 }
 
 void note_epoll(int epoll_fd) {
@@ -412,7 +327,7 @@ void note_registration(int epoll_fd, int fd, std::uint64_t data, std::uint32_t e
 }
 
 bool refresh_if_registered_as(int epoll_fd, int fd, std::uint64_t data, std::uint32_t events) {
-  if (tables == nullptr || log_fd < 0 || fd < 0 || fd >= kMaxFd) return false;
+  if (tables == nullptr || log_descriptor() < 0 || fd < 0 || fd >= kMaxFd) return false;
   int* link = nullptr;
   const int index = find_registration(epoll_fd, fd, &link);
   if (index < 0 || tables->registrations[index].data != data) return false;
@@ -507,10 +422,8 @@ void start_child() {
   if (tables == nullptr) return;
   owner = static_cast<pid_t>(raw_getpid());
   forget_io_uring_look();
-  const int inherited = log_fd.exchange(-1);
-  if (inherited >= 0) libc_syscall(SYS_close, inherited);
-  open_log();
-  if (log_fd >= 0) announce();
+  reopen_log();  // the parent's, inherited, is closed
+  if (log_descriptor() >= 0) announce();
 }
 
 }  // namespace pollscope::interposer

@@ -33,7 +33,33 @@ TEST(EventsTest, MovedFromHasNoCapacity) {
   EXPECT_EQ(events.capacity(), 0u);  // NOLINT(bugprone-use-after-move): documented state
 }
 
-class EventsPollTest : public PollTest {};
+class EventsPollTest : public PollTest {
+ protected:
+  // `count` eventfds holding `initial` (readable from birth when it is not 0), registered for
+  // readable under tokens 0 to count - 1.
+  void register_eventfds(std::size_t count, unsigned initial) {
+    sources_.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      sources_.emplace_back(::eventfd(initial, EFD_NONBLOCK | EFD_CLOEXEC));
+      ASSERT_TRUE(sources_.back().is_valid()) << std::strerror(errno);
+      ASSERT_TRUE(registry().register_source(SourceFd(sources_.back().get()), Token{i},
+                                             Interest::readable));
+    }
+  }
+  void deregister_all() {
+    for (const OwnedFd& source : sources_) {
+      ASSERT_TRUE(registry().deregister_source(SourceFd(source.get())));
+    }
+  }
+
+  // Closed before the fixture counts the descriptors left open.
+  void TearDown() override {
+    sources_.clear();
+    PollTest::TearDown();
+  }
+
+  std::vector<OwnedFd> sources_;
+};
 
 // More ready sources than the buffer holds: every poll stays within capacity, and across polls
 // every source is delivered exactly once. The sources are eventfds, one descriptor each, so
@@ -43,14 +69,8 @@ TEST_P(EventsPollTest, ThousandSourcesAreEachDeliveredOnceAcrossSmallPolls) {
   constexpr std::size_t kSources = 1000;
   constexpr std::size_t kCapacity = 64;
   ASSERT_TRUE(testing::ensure_fd_limit(kSources + 20));
-  std::vector<OwnedFd> sources;
-  sources.reserve(kSources);
-  for (std::size_t i = 0; i < kSources; ++i) {
-    sources.emplace_back(::eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC));  // readable from birth
-    ASSERT_TRUE(sources.back().is_valid()) << std::strerror(errno);
-    ASSERT_TRUE(
-        registry().register_source(SourceFd(sources.back().get()), Token{i}, Interest::readable));
-  }
+  ASSERT_NO_FATAL_FAILURE(register_eventfds(kSources, 1));
+  const std::vector<OwnedFd>& sources = sources_;
 
   Events events(kCapacity);
   std::vector<int> seen(kSources, 0);
@@ -72,9 +92,7 @@ TEST_P(EventsPollTest, ThousandSourcesAreEachDeliveredOnceAcrossSmallPolls) {
   for (std::size_t i = 0; i < kSources; ++i) EXPECT_EQ(seen[i], 1) << "token " << i;
   testing::expect_no_events(poll(), events);
 
-  for (const OwnedFd& source : sources) {
-    ASSERT_TRUE(registry().deregister_source(SourceFd(source.get())));
-  }
+  deregister_all();
 }
 
 // Each source wakes up many times, interleaved with the others, before a loop with a small
@@ -85,14 +103,8 @@ TEST_P(EventsPollTest, ManyWakeUpsOfASourceMakeOneEventAcrossSmallPolls) {
   constexpr std::size_t kSources = 64;
   constexpr std::size_t kWakeUps = 10;
   constexpr std::size_t kCapacity = 8;
-  std::vector<OwnedFd> sources;
-  sources.reserve(kSources);
-  for (std::size_t i = 0; i < kSources; ++i) {
-    sources.emplace_back(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    ASSERT_TRUE(sources.back().is_valid()) << std::strerror(errno);
-    ASSERT_TRUE(
-        registry().register_source(SourceFd(sources.back().get()), Token{i}, Interest::readable));
-  }
+  ASSERT_NO_FATAL_FAILURE(register_eventfds(kSources, 0));
+  const std::vector<OwnedFd>& sources = sources_;
   Events events(kCapacity);
   testing::expect_no_events(poll(), events);  // every registration is in place
   for (std::size_t round = 0; round < kWakeUps; ++round) {
@@ -120,9 +132,7 @@ TEST_P(EventsPollTest, ManyWakeUpsOfASourceMakeOneEventAcrossSmallPolls) {
   for (std::size_t i = 0; i < kSources; ++i) EXPECT_EQ(seen[i], 1) << "token " << i;
   testing::expect_no_events(poll(), events);
 
-  for (const OwnedFd& source : sources) {
-    ASSERT_TRUE(registry().deregister_source(SourceFd(source.get())));
-  }
+  deregister_all();
 }
 
 // A loop that always has more ready sources than its buffer holds still reads every write:
@@ -131,13 +141,8 @@ TEST_P(EventsPollTest, ALoopAlwaysBehindItsSourcesLosesNoWrite) {
   constexpr std::size_t kSources = 32;
   constexpr std::size_t kRounds = 50;
   constexpr std::size_t kCapacity = 4;
-  std::vector<OwnedFd> sources;
-  for (std::size_t i = 0; i < kSources; ++i) {
-    sources.emplace_back(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-    ASSERT_TRUE(sources.back().is_valid()) << std::strerror(errno);
-    ASSERT_TRUE(
-        registry().register_source(SourceFd(sources.back().get()), Token{i}, Interest::readable));
-  }
+  ASSERT_NO_FATAL_FAILURE(register_eventfds(kSources, 0));
+  const std::vector<OwnedFd>& sources = sources_;
   Events events(kCapacity);
   std::uint64_t read_total = 0;
   auto handle = [&] {
@@ -164,9 +169,7 @@ TEST_P(EventsPollTest, ALoopAlwaysBehindItsSourcesLosesNoWrite) {
     handle();
   }
   EXPECT_EQ(read_total, kSources * kRounds);
-  for (const OwnedFd& source : sources) {
-    ASSERT_TRUE(registry().deregister_source(SourceFd(source.get())));
-  }
+  deregister_all();
 }
 
 // Sources left over from a full buffer follow later registry calls: a deregistered one is not
@@ -175,13 +178,8 @@ TEST_P(EventsPollTest, WhatAFullBufferLeftOverFollowsLaterRegistryCalls) {
   constexpr std::size_t kSources = 16;
   constexpr std::size_t kCapacity = 4;
   constexpr std::size_t kRenamed = 1000;
-  std::vector<OwnedFd> sources;
-  for (std::size_t i = 0; i < kSources; ++i) {
-    sources.emplace_back(::eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC));  // readable from birth
-    ASSERT_TRUE(sources.back().is_valid()) << std::strerror(errno);
-    ASSERT_TRUE(
-        registry().register_source(SourceFd(sources.back().get()), Token{i}, Interest::readable));
-  }
+  ASSERT_NO_FATAL_FAILURE(register_eventfds(kSources, 1));
+  const std::vector<OwnedFd>& sources = sources_;
   Events events(kCapacity);
   std::vector<bool> reported(kSources, false);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);

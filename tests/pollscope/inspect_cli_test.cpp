@@ -256,8 +256,8 @@ TEST(InspectCli, ThousandsOfEventfdsInOneSetAreInspectedInSeconds) {
     if (detail.at("kind") == "zombie") {
       EXPECT_EQ(detail.at("token"), 7);
       if (kcmp) {
-        EXPECT_TRUE(contains(text, "fd " + std::to_string(keeper) +
-                                       " (anon_inode:[eventfd]) of this process keeps"))
+        EXPECT_TRUE(contains(
+            text, "fd " + std::to_string(keeper) + " (anon_inode:[eventfd]) of this process keeps"))
             << text;
       }
     } else {
@@ -275,7 +275,7 @@ TEST(InspectCli, AReportStdoutCannotTakeIsExitThree) {
   ASSERT_TRUE(program.first_line(10s).has_value());
   for (const bool as_json : {false, true}) {
     SCOPED_TRACE(as_json ? "--json" : "text");
-    std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" > /dev/full",
+    std::vector<std::string> argv = {"/bin/sh",        "-c",      "exec \"$0\" \"$@\" > /dev/full",
                                      POLLSCOPE_BINARY, "inspect", std::to_string(program.pid())};
     if (as_json) argv.emplace_back("--json");
     const auto outcome = run_program(argv);
@@ -293,10 +293,9 @@ TEST(InspectCli, AnOutInAMissingFolderIsRefusedBeforeWatching) {
   HeldProgram program({kPrograms, "correct"});
   ASSERT_TRUE(program.first_line(10s).has_value());
   TempDir dir;
-  const auto outcome =
-      pollscope({"inspect", std::to_string(program.pid()), "--watch", "60", "--samples", "10",
-                 "--out", dir / "missing/w.json"},
-                10s);
+  const auto outcome = pollscope({"inspect", std::to_string(program.pid()), "--watch", "60",
+                                  "--samples", "10", "--out", dir / "missing/w.json"},
+                                 10s);
   EXPECT_TRUE(exited_with(outcome, 2)) << describe(outcome);
   EXPECT_TRUE(one_line(outcome.err));
   EXPECT_TRUE(contains(outcome.err, "does not exist")) << outcome.err;

@@ -25,18 +25,23 @@ std::shared_ptr<ReplayTrace> six_flows(std::size_t messages) {
   return trace;
 }
 
-Scenario replaying(std::shared_ptr<ReplayTrace> trace, std::uint32_t workers,
-                   std::uint32_t threads) {
+// `workers` of `threads` poller threads over 8 pairs, 4 active, running the one phase `phase`.
+Scenario eight_pairs(std::uint32_t workers, std::uint32_t threads, Phase phase) {
   Scenario scenario;
   scenario.workers = workers;
   scenario.threads = threads;
   scenario.sockets.count = 8;
   scenario.sockets.active = 4;
+  scenario.phases.push_back(std::move(phase));
+  return scenario;
+}
+
+Scenario replaying(std::shared_ptr<ReplayTrace> trace, std::uint32_t workers,
+                   std::uint32_t threads) {
   Phase phase;
   phase.name = "replay";
   phase.load = Replay{"t.pcap", 1, std::move(trace)};
-  scenario.phases.push_back(std::move(phase));
-  return scenario;
+  return eight_pairs(workers, threads, std::move(phase));
 }
 
 // 600 messages on 4 active pairs: flows 0 and 4 on pair 0, 1 and 5 on pair 1, 2 on pair 2, 3 on
@@ -112,15 +117,10 @@ TEST(BudgetLeftTest, IsTheBudgetLessTheMostDemandingPhase) {
 // A captured TCP scenario: `workers` of `threads` poller threads over 8 pairs, 4 active, one
 // closed loop of 64-byte messages, 1 in flight: 4 x (2 x 64 + 16) = 576 bytes.
 Scenario captured(std::uint32_t workers, std::uint32_t threads) {
-  Scenario scenario;
-  scenario.workers = workers;
-  scenario.threads = threads;
-  scenario.sockets.count = 8;
-  scenario.sockets.active = 4;
   Phase phase;
   phase.name = "p";
   phase.load = ClosedLoop{1};
-  scenario.phases.push_back(phase);
+  Scenario scenario = eight_pairs(workers, threads, std::move(phase));
   scenario.capture = CaptureSpec{};
   return scenario;
 }

@@ -43,17 +43,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void check(int ok, const char* what) {
-  if (!ok) {
-    perror(what);
-    exit(2);
-  }
-}
-
-static void add(int epoll_fd, int fd, uint64_t data) {
-  struct epoll_event event = {.events = EPOLLIN, .data.u64 = data};
-  check(epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0, "epoll_ctl ADD");
-}
+#include "traced_program.h"
 
 #ifdef __x86_64__
 static long raw_syscall3(long number, long a, long b, long c) {

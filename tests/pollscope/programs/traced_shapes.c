@@ -37,17 +37,7 @@
 
 extern char** environ;
 
-static void check(int ok, const char* what) {
-  if (!ok) {
-    perror(what);
-    exit(2);
-  }
-}
-
-static void add(int epoll_fd, int fd, uint64_t data) {
-  struct epoll_event event = {.events = EPOLLIN, .data.u64 = data};
-  check(epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0, "epoll_ctl ADD");
-}
+#include "traced_program.h"
 
 static int vanish(void) {
   int epoll_fd = epoll_create1(0), event = eventfd(0, 0);

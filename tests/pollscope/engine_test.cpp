@@ -493,8 +493,9 @@ TEST_P(EngineTest, TogglesAtARateFollowTheScheduleAndLoseNothing) {
                                                "rate_per_second": 1000}}]})"),
       {});
   const auto& churn = idle.phases[0].figures;
-  // 200 ticks are due in 200 ms; the loop catches up on any it was late for.
-  EXPECT_GE(churn.toggles, 190u);
+  // 200 ticks are due in 200 ms; the loop catches up on any it was late for, at the end too,
+  // however busy the machine kept it.
+  EXPECT_GE(churn.toggles, 199u);
   EXPECT_LE(churn.toggles, 201u);
   EXPECT_EQ(idle.overall.registers, 40u + churn.toggles);
   EXPECT_EQ(churn.events, 0u);

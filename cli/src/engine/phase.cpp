@@ -144,6 +144,9 @@ bool Poller::still_owing(PhaseRun& run, std::uint64_t now) {
 }
 
 void Poller::stop_sending(PhaseRun& run, std::uint64_t now) {
+  // Toggles due before the phase stopped are made now, as a late tick is on the next turn: the
+  // count follows the schedule however late the loop last came round.
+  toggle_due(run, std::min(now, run.deadline));
   run.running = false;
   run.sending = false;
   // A replay's slots due before the phase stopped (its deadline at the latest) and not sent yet
@@ -182,9 +185,7 @@ int Poller::tick(PhaseRun& run) {
     sends_due = run.figures.sent < run.budget;
   }
   if (run.running && !run.toggled.empty()) {
-    while (run.toggle_ticks.take(now)) {  // a tick's time does not matter to a toggle
-      toggle_at_rate(run, run.toggled[run.next_toggled++ % run.toggled.size()]);
-    }
+    toggle_due(run, now);
     wake_at = run.toggle_ticks.sooner(wake_at);
   }
   if (options_.progress && now >= run.next_progress) {

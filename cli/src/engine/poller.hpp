@@ -161,6 +161,8 @@ class Poller {
   void plan_toggles(PhaseRun& run);
   void toggle(PhaseRun& run, std::size_t e);
   void toggle_at_rate(PhaseRun& run, std::size_t e);
+  // The toggles at a rate whose ticks are due at `now_ns`, each on the next end in turn.
+  void toggle_due(PhaseRun& run, std::uint64_t now_ns);
   [[nodiscard]] bool wraps_write(const PhaseRun& run, End& end) const;
 
   // capture.cpp: the run's own packets, when the scenario captures them

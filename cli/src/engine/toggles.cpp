@@ -59,6 +59,13 @@ void Poller::toggle(PhaseRun& run, std::size_t e) {
   }
 }
 
+void Poller::toggle_due(PhaseRun& run, std::uint64_t now_ns) {
+  if (run.toggled.empty()) return;
+  while (run.toggle_ticks.take(now_ns)) {  // a tick's time does not matter to a toggle
+    toggle_at_rate(run, run.toggled[run.next_toggled++ % run.toggled.size()]);
+  }
+}
+
 void Poller::toggle_at_rate(PhaseRun& run, std::size_t e) {
   if (run.phase.toggle.pattern == TogglePattern::write_interest) {
     ends_[e].write_toggle_due = true;  // the end's next write is wrapped

@@ -11,6 +11,7 @@
 // since (files without an inode of their own, such as eventfds, look alike here).
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -19,6 +20,8 @@ namespace pollscope::interposer {
 class FdinfoScan {
  public:
   explicit FdinfoScan(int fd) : fd_(fd) {}
+  // Only the registrations under the number whose data word is `data`.
+  FdinfoScan(int fd, std::uint64_t data) : fd_(fd), data_(data), any_data_(false) {}
 
   void feed(const char* text, std::size_t length) {
     while (length > 0) {
@@ -53,10 +56,14 @@ class FdinfoScan {
     if (!whole || std::strncmp(line_, "tfd:", 4) != 0) return;
     char* after = nullptr;
     const long number = std::strtol(line_ + 4, &after, 10);
-    if (after != line_ + 4 && number == fd_) ++count_;
+    if (after == line_ + 4 || number != fd_) return;
+    const char* data = std::strstr(after, "data:");
+    if (any_data_ || (data != nullptr && std::strtoull(data + 5, nullptr, 16) == data_)) ++count_;
   }
 
   int fd_;
+  std::uint64_t data_ = 0;
+  bool any_data_ = true;
   int count_ = 0;
   char line_[512];
   std::size_t size_ = 0;

@@ -104,6 +104,14 @@ int delivered(int epoll_fd, const void* events, int count);
 // descriptors is recorded (a Q record): epoll changes made through it are invisible here.
 void look_for_io_uring_once();
 void look_for_io_uring();
+// Under a Guard: a ring the process holds, seen when it was made (uring_wrappers.cpp) or looked
+// for, is the image's Q record unless it has one. `ring` -1: looked for among the descriptors.
+void note_io_uring(int ring);
+// After a call that makes a ring returned `result` (>= 0: made): records it under a Guard, errno
+// as the call left it; `result` returned. `ring`: its descriptor, or -1 when the call gave none.
+long io_uring_made(long result, int ring);
+// syscall(SYS_io_uring_setup, entries, params), recorded as a ring made.
+long io_uring_setup_syscall(long entries, long params);
 // A forked child looks again, for its own log.
 void forget_io_uring_look();
 // Whether any zombie is known: epoll_wait looks at its events only then.

@@ -37,13 +37,13 @@ struct linux_dirent64 {
 namespace {
 
 // Read from the fdinfo text: the kernel formats every registration of the set, so a close costs
-// the set's size in text (kernels without kcmp only).
-int fdinfo_count(int epoll_fd, int fd) {
+// the set's size in text (kernels without kcmp, and the rare close whose registration is listed
+// after it with no descriptor of ours keeping its file).
+int fdinfo_count(int epoll_fd, FdinfoScan scan) {
   char path[64];
   std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", epoll_fd);
   const int info = static_cast<int>(libc_syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
   if (info < 0) return 0;
-  FdinfoScan scan(fd);
   char text[16384];
   long length = 0;
   while ((length = libc_syscall(SYS_read, info, text, sizeof text)) > 0)
@@ -69,15 +69,17 @@ int kernel_count(int epoll_fd, int fd) {
                          static_cast<std::uint32_t>(position)};
     if (libc_syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, epoll_fd, &slot) >= 0) continue;
     if (errno == ENOENT) return position;
-    return fdinfo_count(epoll_fd, fd);  // kcmp refused (a kernel without CONFIG_KCMP)
+    return fdinfo_count(epoll_fd, FdinfoScan(fd));  // kcmp refused (a kernel without CONFIG_KCMP)
   }
 }
 
-void look_for_io_uring() {
-  if (io_uring_found.load(std::memory_order_relaxed)) return;
+namespace {
+
+// The first io_uring descriptor among the process's, or -1.
+int io_uring_descriptor() {
   const int directory = static_cast<int>(
       libc_syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (directory < 0) return;
+  if (directory < 0) return -1;
   alignas(8) char entries[8192];
   long length = 0;
   int ring = -1;
@@ -96,7 +98,19 @@ void look_for_io_uring() {
     }
   }
   libc_syscall(SYS_close, directory);
-  if (ring < 0) return;
+  return ring;
+}
+
+}  // namespace
+
+void look_for_io_uring() {
+  if (io_uring_found.load(std::memory_order_relaxed)) return;
+  if (const int ring = io_uring_descriptor(); ring >= 0) note_io_uring(ring);
+}
+
+void note_io_uring(int ring) {
+  if (io_uring_found.load(std::memory_order_relaxed)) return;
+  if (ring < 0) ring = io_uring_descriptor();  // still -1: a ring kept only registered
   io_uring_found = true;
   Line('Q').number(ring).write();
 }
@@ -155,6 +169,27 @@ int position_of(int epoll_fd, int fd, int listed) {
     if (libc_syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, &slot) == 0) return position;
   }
   return -1;
+}
+
+// The registration's file may be listed under the number after the close for two reasons: it
+// lives on (a zombie), or the set is shared with another process (a fork) that registered a file
+// of its own under the same number, which the counts cannot tell from it; this process's lock does
+// not hold that process back either. When no descriptor of ours keeps the file, a registration
+// this process made lives on only if one listed under the number still carries its token.
+Fate fate_after_close(int epoll_fd, int fd, std::uint64_t data, int listed_before, int position,
+                      bool made_here) {
+  Fate fate;
+  if (listed_before >= 0 && position >= 0) {
+    // An earlier zombie is listed under the number too: this one lives if nothing went.
+    fate.lives = kernel_count(epoll_fd, fd) == listed_before;
+  } else {
+    fate.lives = kernel_count(epoll_fd, fd) > 0;
+    position = 0;
+  }
+  if (!fate.lives) return fate;
+  fate.keeper = keeper_of(epoll_fd, fd, position);
+  if (fate.keeper < 0 && made_here) fate.lives = fdinfo_count(epoll_fd, FdinfoScan(fd, data)) > 0;
+  return fate;
 }
 
 }  // namespace pollscope::interposer

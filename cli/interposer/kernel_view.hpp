@@ -3,6 +3,8 @@
 // What the kernel shows of the traced process's own epoll registrations (kernel_view.cpp). No
 // allocation: these run inside the interposer's wrappers.
 
+#include <cstdint>
+
 namespace pollscope::interposer {
 
 // How many registrations the kernel lists under the number `fd` in the epoll instance.
@@ -13,5 +15,15 @@ namespace pollscope::interposer {
 // The descriptor of this process that is the file registered under `fd` at `position`; -1 when
 // none is (another process holds it).
 [[nodiscard]] int keeper_of(int epoll_fd, int fd, int position);
+
+// What became of a registration of `fd` (token `data`) in the set when `fd` closed.
+struct Fate {
+  bool lives = false;  // a zombie
+  int keeper = -1;     // the descriptor of ours that keeps its file; -1: none, or another process
+};
+// `listed_before` and `position`, when >= 0, were taken before the close (an earlier zombie is
+// listed under the number); `made_here`: this process made the registration (not inherited).
+[[nodiscard]] Fate fate_after_close(int epoll_fd, int fd, std::uint64_t data, int listed_before,
+                                    int position, bool made_here);
 
 }  // namespace pollscope::interposer

@@ -35,8 +35,10 @@
 //                                             unless it could not load the interposer
 //   R <errno>                                 the exec before it failed
 //   P <child pid> <program>                   posix_spawn started <program> as <child pid>
-//   Q <fd>                                    the process holds an io_uring instance (once per
-//                                             image): epoll changes made through it are unseen
+//   Q <fd>                                    the process made or holds an io_uring instance
+//                                             (once per image, at the first ring made or found):
+//                                             epoll changes made through it are unseen (<fd>
+//                                             -1: a ring kept with no descriptor)
 
 namespace pollscope::interposer {
 

@@ -208,22 +208,16 @@ bool zombie_under(int epoll_fd, int fd) {
 
 void close_registration(int fd, int index) {
   auto& registration = tables->registrations[index];
-  bool lives = false;
-  int position = 0;
-  if (registration.listed_before >= 0 && registration.position >= 0) {
-    // An earlier zombie is listed under the number too: this one lives if nothing went.
-    lives = kernel_count(registration.epoll_fd, fd) == registration.listed_before;
-    position = registration.position;
-  } else {
-    lives = kernel_count(registration.epoll_fd, fd) > 0;
-  }
+  const Fate fate =
+      fate_after_close(registration.epoll_fd, fd, registration.data, registration.listed_before,
+                       registration.position, registration.made_by == owner);
   const auto events = __atomic_load_n(&registration.events, __ATOMIC_RELAXED);
-  Line line(lives ? 'Z' : 'V');
+  Line line(fate.lives ? 'Z' : 'V');
   line.number(registration.epoll_fd).number(fd);
-  if (lives) line.number(keeper_of(registration.epoll_fd, fd, position));
+  if (fate.lives) line.number(fate.keeper);
   line.unsigned_number(events).unsigned_number(registration.data);
   line.number(registration.made_by != owner ? 1 : 0).write();
-  if (!lives) return;
+  if (!fate.lives) return;
   for (auto& zombie : tables->zombies) {
     if (zombie.epoll_fd >= 0) continue;
     // Counted with the registration itself, which note_closed removes next.

@@ -73,6 +73,8 @@ __attribute__((visibility("default"))) long syscall(long number, ...) {
       errno = saved;
       return count;
     }
+    case SYS_io_uring_setup:  // glibc has no wrapper: programs without liburing come this way
+      return io_uring_setup_syscall(a[0], a[1]);
     case SYS_fork: {
       // No atfork handler runs: the child starts its log here.
       const long child = libc_syscall(SYS_fork);

@@ -50,6 +50,24 @@ TEST(FdinfoScan, OnlyRegistrationLinesOfThatNumberCount) {
   EXPECT_EQ(count_in_two(text, text.size(), 30), 1);  // not 300's prefix
 }
 
+// Two files under the number 7 (tokens 7 and 0xb7): each is told by its token.
+TEST(FdinfoScan, ATokenPicksTheRegistrationsUnderTheNumberThatCarryIt) {
+  std::string text = listing();
+  text += line(7, 0xb7, 0xb8);
+  for (std::size_t split = 0; split <= text.size(); split += 7) {
+    FdinfoScan scan(7, 0xb7);
+    scan.feed(text.data(), split);
+    scan.feed(text.data() + split, text.size() - split);
+    ASSERT_EQ(scan.count(), 1) << "split at " << split;
+  }
+  FdinfoScan none(7, 0x8);
+  none.feed(text.data(), text.size());
+  EXPECT_EQ(none.count(), 0);
+  FdinfoScan other_number(8, 0xb7);
+  other_number.feed(text.data(), text.size());
+  EXPECT_EQ(other_number.count(), 0);
+}
+
 TEST(FdinfoScan, ByteByByteReadsAndOverlongLinesAreHandled) {
   const std::string text = std::string(2000, 'x') + "\n" + line(9, 9, 0x99);
   FdinfoScan scan(9);

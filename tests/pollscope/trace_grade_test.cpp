@@ -54,6 +54,32 @@ TEST(TraceGrade, AnIoUringInstanceIsOneWarning) {
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_EQ(findings[0].kind, "io_uring");
   EXPECT_EQ(findings[0].severity, Severity::kWarning);
+  EXPECT_NE(findings[0].detail.find("(fd 4)"), std::string::npos) << findings[0].detail;
+  // A ring kept with no descriptor (IORING_SETUP_REGISTERED_FD_ONLY) is no fd -1.
+  const auto unnumbered = grade("I 10 1 /bin/x\nQ -1\n");
+  ASSERT_EQ(unnumbered.size(), 1u);
+  EXPECT_NE(unnumbered[0].detail.find("with no descriptor"), std::string::npos)
+      << unnumbered[0].detail;
+}
+
+// An exec (E) and a spawn (P) name the program as the kernel would: one name however the path
+// was spelled.
+TEST(TraceGrade, AProgramIsNamedByItsNormalPath) {
+  Symbolizer symbolizer;
+  TracedProcess parent;
+  const auto untraced =
+      grade_process(parse_trace_records("I 10 1 /bin/sh\nP 12 /nonexistent/./a/../tool\nE 10 1 "
+                                        "/nonexistent//b/../tool\n"),
+                    true, symbolizer, parent);
+  ASSERT_EQ(untraced.size(), 1u);
+  EXPECT_NE(untraced[0].detail.find("executed /nonexistent/tool, which"), std::string::npos)
+      << untraced[0].detail;
+  ASSERT_EQ(parent.spawned.size(), 1u);
+  EXPECT_EQ(parent.spawned[0].second, "/nonexistent/tool");
+  TracedProcess vforked;  // its log starts with its exec
+  const auto records = parse_trace_records("E 11 10 /nonexistent/./tool\n");
+  EXPECT_EQ(grade_process(records, true, symbolizer, vforked).size(), 1u);
+  EXPECT_EQ(vforked.executable, "/nonexistent/tool");
 }
 
 TEST(TraceGrade, FailedCtlThatTheProgramHandledIsNotAFinding) {

@@ -73,6 +73,7 @@ class Grader {
   void new_image(const TraceRecord& record);
   void renumbered(const TraceRecord& record);
   void exec_starts(const TraceRecord& record);
+  void holds_io_uring(int ring);
 
   Symbolizer& symbolizer_;
   TracedProcess& process_;
@@ -294,26 +295,31 @@ void Grader::apply(const TraceRecord& record) {
       pending_exec_.reset();
       break;
     case 'P':
-      process_.spawned.emplace_back(record.pid, record.executable);
+      process_.spawned.emplace_back(record.pid, program_name(record.executable));
       break;
     case 'Q':
-      if (!io_uring_said_) {
-        io_uring_said_ = true;
-        Finding finding;
-        finding.kind = "io_uring";
-        finding.severity = Severity::kWarning;
-        finding.pid = process_.pid;
-        finding.detail = fmt::format(
-            "the process holds an io_uring instance (fd {}): epoll registrations it makes with "
-            "IORING_OP_EPOLL_CTL are invisible to trace, which sees only epoll_ctl calls, so a "
-            "leak made that way is not found (pollscope inspect PID reads them from the kernel)",
-            record.fd);
-        findings_.push_back(std::move(finding));
-      }
+      holds_io_uring(record.fd);
       break;
     default:
       break;
   }
+}
+
+// Once per image: a ring whose epoll changes are out of sight. `ring` -1: one kept only
+// registered with itself (IORING_SETUP_REGISTERED_FD_ONLY), without a descriptor.
+void Grader::holds_io_uring(int ring) {
+  if (io_uring_said_) return;
+  io_uring_said_ = true;
+  Finding finding;
+  finding.kind = "io_uring";
+  finding.severity = Severity::kWarning;
+  finding.pid = process_.pid;
+  finding.detail = fmt::format(
+      "the process used an io_uring instance ({}): epoll registrations it makes with "
+      "IORING_OP_EPOLL_CTL are invisible to trace, which sees only epoll_ctl calls, so a leak "
+      "made that way is not found (pollscope inspect PID reads them from the kernel)",
+      ring >= 0 ? fmt::format("fd {}", ring) : std::string("with no descriptor"));
+  findings_.push_back(std::move(finding));
 }
 
 // A dup of the set's descriptor keeps it after the number it was known by closed.
@@ -326,12 +332,13 @@ void Grader::renumbered(const TraceRecord& record) {
 }
 
 void Grader::exec_starts(const TraceRecord& record) {
+  pending_exec_ = record;
+  pending_exec_->executable = program_name(record.executable);
   if (process_.pid == 0) {  // a vfork child's log: the exec is its first record
     process_.pid = record.pid;
     process_.parent = record.parent;
-    process_.executable = record.executable;
+    process_.executable = pending_exec_->executable;
   }
-  pending_exec_ = record;
 }
 
 void Grader::new_image(const TraceRecord& record) {

@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -69,6 +70,17 @@ bool has_interpreter(Elf* elf) {
 
 }  // namespace
 
+std::string program_name(const std::string& program) {
+  if (program.empty()) return program;
+  const auto path = program.find('/') == std::string::npos ? in_path(program) : program;
+  if (!path) return program;
+  std::error_code error;
+  // weakly_canonical resolves what exists and normalises the rest (a program since deleted).
+  auto name = std::filesystem::weakly_canonical(std::filesystem::absolute(*path, error), error);
+  if (error) name = std::filesystem::path(*path).lexically_normal();
+  return name.string();
+}
+
 std::optional<std::string> program_file(const std::string& name) {
   auto path = in_path(name);
   if (!path) return std::nullopt;
@@ -77,7 +89,7 @@ std::optional<std::string> program_file(const std::string& name) {
     if (!interpreter) break;
     path = interpreter;
   }
-  return path;
+  return program_name(*path);
 }
 
 std::optional<std::string> untraceable_reason(const std::string& path) {

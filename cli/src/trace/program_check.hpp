@@ -13,9 +13,15 @@
 
 namespace pollscope {
 
-// The file a command runs: `name` itself when it has a slash, else its PATH entry; a script's
-// interpreter (#!, through /usr/bin/env too) stands for the script.
+// The file a command runs (its program_name): `name` itself when it has a slash, else its PATH
+// entry; a script's interpreter (#!, through /usr/bin/env too) stands for the script.
 [[nodiscard]] std::optional<std::string> program_file(const std::string& name);
+
+// `program` under the one name its file has, as the kernel names a running program
+// (/proc/PID/exe): absolute, with ".", ".." and symbolic links resolved, so that a program run
+// as /dir/./prog, dir/../dir/prog or ./prog is reported once, under one name. A name without a
+// slash is first looked up in PATH (as exec_obstacle does); unchanged when it is not found there.
+[[nodiscard]] std::string program_name(const std::string& program);
 
 // Why `path` cannot be traced, or nothing when it can.
 [[nodiscard]] std::optional<std::string> untraceable_reason(const std::string& path);

@@ -26,6 +26,10 @@
  *                              registers a third (token 37); the child removes all three; the
  *                              parent then adds the first two again, leaves one (token 38) and
  *                              closes the other (token 39): one leaked and one vanished.
+ *   traced_zombies same-number parent and child share a set; each registers an eventfd of its
+ *                              own as number 40: the child's (token 40) is closed while the
+ *                              parent's (token 41) is listed under the number, then the parent's
+ *                              while the child's next (token 42) is: two vanished, no zombie.
  *
  * Every wait is bounded; nothing here sends network traffic. */
 #define _GNU_SOURCE
@@ -215,6 +219,56 @@ static int readd(void) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
 }
 
+/* A new eventfd as descriptor `number`. */
+static void own_eventfd_as(int number) {
+  const int event = eventfd(0, 0);
+  check(event >= 0 && dup2(event, number) == number, "eventfd as the number");
+  if (event != number) close(event);
+}
+
+static void pass(int to) {
+  check(write(to, "s", 1) == 1, "write");
+}
+
+static void await(int from) {
+  char step = 0;
+  check(read(from, &step, 1) == 1, "read"); /* a partner that failed ends the read */
+}
+
+static int same_number(void) {
+  enum { kNumber = 40 };
+  int epoll_fd = epoll_create1(0), to_child[2], to_parent[2];
+  check(pipe(to_child) == 0 && pipe(to_parent) == 0, "pipe");
+  pid_t worker = fork();
+  check(worker >= 0, "fork");
+  if (worker == 0) {
+    close(to_child[1]);
+    own_eventfd_as(kNumber);
+    add(epoll_fd, kNumber, EPOLLIN, 40);
+    pass(to_parent[1]);
+    await(to_child[0]); /* the parent's registration is listed under the number too */
+    close(kNumber);
+    own_eventfd_as(kNumber);
+    add(epoll_fd, kNumber, EPOLLIN, 42);
+    pass(to_parent[1]);
+    await(to_child[0]);
+    check(epoll_ctl(epoll_fd, EPOLL_CTL_DEL, kNumber, NULL) == 0, "epoll_ctl DEL");
+    _exit(0);
+  }
+  close(to_parent[1]);
+  await(to_parent[0]);
+  own_eventfd_as(kNumber);
+  add(epoll_fd, kNumber, EPOLLIN, 41);
+  pass(to_child[1]);
+  await(to_parent[0]); /* the child's next registration is listed under the number */
+  close(kNumber);
+  pass(to_child[1]);
+  int status = 0;
+  check(waitpid(worker, &status, 0) == worker, "waitpid");
+  close(epoll_fd);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+}
+
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "";
   if (strcmp(mode, "reuse") == 0) return reuse();
@@ -226,8 +280,9 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "daemon") == 0) return shared_set(32, keep_and_wait);
   if (strcmp(mode, "handover") == 0) return handover();
   if (strcmp(mode, "readd") == 0) return readd();
+  if (strcmp(mode, "same-number") == 0) return same_number();
   fprintf(stderr,
           "usage: traced_zombies reuse|token|mask|many N|teardown|inherited|daemon|handover|"
-          "readd\n");
+          "readd|same-number\n");
   return 2;
 }

@@ -26,8 +26,9 @@ constexpr std::size_t kMostSendsPerTick = 1024;
 
 }  // namespace
 
-Figures Poller::run_phase(const Phase& phase, libpoll::Events& events) {
+Figures Poller::run_phase(const Phase& phase, libpoll::Events& events, bool last) {
   PhaseRun run{phase};
+  run.last = last;
   begin_phase(run);
   {
     const CallgrindZone measured;  // the phase's traffic, not its set-up or teardown
@@ -156,8 +157,9 @@ void Poller::stop_sending(PhaseRun& run, std::uint64_t now) {
   // An open loop's backlog is dropped, so that the phase ends near its time instead of writing
   // what its socket could not take; a replay's (a schedule, bounded) and a closed loop's get the
   // drain, unless the peer is told now what was sent: it must count only what was written (a
-  // replay had its drain before, still_owing).
-  if (run.sends.active() || peer_) unsend_all_owed(run);
+  // replay had its drain before, still_owing), and, when the run ends here, only messages written
+  // whole: the rest of one begun would arrive untold, or never.
+  if (run.sends.active() || peer_) unsend_all_owed(run, peer_ && ends_run(run));
   if (peer_ && !peer_gone_) peer_->tell_stopped(run.sent_healthy);
 }
 
@@ -167,6 +169,11 @@ void Poller::stop_sending(PhaseRun& run, std::uint64_t now) {
 bool Poller::awaiting(const PhaseRun& run) const {
   if (!peer_) return run.in_flight != 0;
   return !run.peer_sent || run.received_healthy < *run.peer_sent || backlogged_ != 0;
+}
+
+// Whether the run ends with this phase: no later one finishes a message begun in it.
+bool Poller::ends_run(const PhaseRun& run) const {
+  return run.last || stopped() || peer_gone_;
 }
 
 // Does what is due (flushes left for the tick, open-loop sends, toggles at a rate, the progress
@@ -252,7 +259,9 @@ void Poller::hear_peer(PhaseRun& run) {
 }
 
 void Poller::end_phase(PhaseRun& run) {
-  unsend_all_owed(run);  // what the drain did not write was not sent
+  // What the drain did not write was not sent; nor, when the run ends here, a message it did not
+  // finish (with the peer elsewhere, the stop decided that, and told it).
+  unsend_all_owed(run, !peer_ && ends_run(run));
   std::uint64_t lost = run.in_flight;
   if (peer_) {
     if (!run.peer_sent && !stopped() && !peer_gone_) {
@@ -278,8 +287,7 @@ void Poller::end_phase(PhaseRun& run) {
   // A message partly written or partly read when the drain ran out is finished in the next
   // phase, and dropped there (sent_earlier): dropped here, its stream would be read out of step.
   for (End& end : ends_) end.outbox_message = 0;  // counted by this phase
-  earlier_framing_ = run.framing;
-  earlier_until_ = now_ns();
+  ended_.push_back({now_ns(), run.framing});
   flush_due_.clear();  // nothing is owed now
 }
 

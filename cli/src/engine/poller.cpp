@@ -103,7 +103,7 @@ RunOutcome Poller::run() {
     if (stopped() || !meet_peer(i)) break;
     PhaseOutcome phase_outcome;
     phase_outcome.name = phase.name;
-    phase_outcome.figures = run_phase(phase, events);
+    phase_outcome.figures = run_phase(phase, events, i + 1 == scenario_.phases.size());
     if (phase.leak_check) {
       phase_outcome.leak_checked = true;
       phase_outcome.leaks = audit();

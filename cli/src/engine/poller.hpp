@@ -33,6 +33,7 @@ struct PhaseRun {
   const Phase& phase;
   Figures figures;
   bool open_loop = false;  // a replay is one too: it sends on a schedule
+  bool last = false;       // the scenario's last phase
   Framing framing = Framing::fixed(64);
   bool running = true;   // until its time or its messages are used up
   bool sending = false;  // new messages go out (the active pairs, while running)
@@ -109,7 +110,7 @@ class Poller {
   [[nodiscard]] std::vector<LeakFinding> audit();
 
   // phase.cpp
-  Figures run_phase(const Phase& phase, libpoll::Events& events);
+  Figures run_phase(const Phase& phase, libpoll::Events& events, bool last);
   void begin_phase(PhaseRun& run);
   void find_starters(PhaseRun& run);
   void start_traffic(PhaseRun& run);
@@ -124,6 +125,7 @@ class Poller {
   void end_phase(PhaseRun& run);
   void stop_sending(PhaseRun& run, std::uint64_t now);
   [[nodiscard]] bool awaiting(const PhaseRun& run) const;
+  [[nodiscard]] bool ends_run(const PhaseRun& run) const;
   void hear_peer(PhaseRun& run);
 
   // traffic.cpp
@@ -143,8 +145,9 @@ class Poller {
   }
   void drop_backlog(std::size_t e);
   void unsend(PhaseRun& run, std::size_t pair, const Stamps& stamps, std::uint32_t bytes);
-  void unsend_owed(PhaseRun& run, std::size_t e);
-  void unsend_all_owed(PhaseRun& run);
+  // `unfinished`: nothing will write the rest of a message the socket took part of.
+  void unsend_owed(PhaseRun& run, std::size_t e, bool unfinished = false);
+  void unsend_all_owed(PhaseRun& run, bool unfinished);
   void drop_unwritten(PhaseRun& run, std::size_t e);
   void flush_due(PhaseRun& run);
   void receive(PhaseRun& run, std::size_t e, std::uint64_t event_time);
@@ -154,6 +157,7 @@ class Poller {
   [[nodiscard]] bool drain(std::size_t e, Framing framing, OnMessage&& on_message);
   [[nodiscard]] std::size_t complete_length(const End& end, std::size_t at, Framing framing) const;
   [[nodiscard]] bool sent_earlier(const std::byte* head) const;
+  [[nodiscard]] Framing framing_of(const std::byte* head, Framing current) const;
   void on_message(PhaseRun& run, std::size_t e, std::span<const std::byte> message,
                   std::uint64_t at);
 
@@ -216,10 +220,15 @@ class Poller {
   std::vector<std::size_t> flushing_;
   std::vector<std::size_t> read_due_;  // ends a drain left with bytes perhaps still to read
   std::vector<std::size_t> reading_;
-  // Streams stay whole across phases: a message sent up to the end of the last phase (stamped no
-  // later than this) that arrives in this one is framed as that phase framed it, and dropped.
-  Framing earlier_framing_ = Framing::fixed(64);
-  std::uint64_t earlier_until_ = 0;
+  // Streams stay whole across phases: a message sent before a phase ended (stamped no later than
+  // its `until`) that arrives in a later one is framed as its own phase framed it, and dropped.
+  // Every ended phase is kept, not only the last: a stream whose drains run out in phases in a
+  // row still holds messages from two or more phases back. One per phase: 16 at most.
+  struct PhaseEnded {
+    std::uint64_t until;
+    Framing framing;
+  };
+  std::vector<PhaseEnded> ended_;
   Histogram register_ns_;
   Histogram reregister_ns_;
   Histogram deregister_ns_;

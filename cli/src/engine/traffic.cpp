@@ -34,6 +34,13 @@ constexpr std::size_t kMostBuiltPerFlush = 1024;
 // as fast as it is read never lets the socket say would-block.
 constexpr std::size_t kMostBytesPerDrain = 256 * 1024;
 
+// The send stamp of the message starting at `head`.
+std::uint64_t sent_at(const std::byte* head) {
+  Stamps stamps;
+  std::memcpy(&stamps, head, sizeof stamps);
+  return stamps.actual;
+}
+
 }  // namespace
 
 // Sends one message from end `e` (for a pipe: into the pipe that `e` reads). `intended` is its
@@ -205,10 +212,12 @@ void Poller::unsend(PhaseRun& run, std::size_t pair, const Stamps& stamps, std::
 }
 
 // Messages owed were counted when scheduled, but never written; so was the outbox's, when the
-// socket took none of it (one it took part of is on the wire: its stream owes the rest).
-void Poller::unsend_owed(PhaseRun& run, std::size_t e) {
+// socket took none of it. One it took part of is on the wire, and its stream owes the rest (the
+// next phase writes it), unless `unfinished`: then it never arrives whole, and was never sent.
+void Poller::unsend_owed(PhaseRun& run, std::size_t e, bool unfinished) {
   End& end = ends_[e];
-  if (end.outbox_message != 0 && end.outbox.size() == end.outbox_message) {
+  if (end.outbox_message != 0 && !end.outbox.empty() &&
+      (unfinished || end.outbox.size() == end.outbox_message)) {
     unsend(run, end.pair, end.outbox_stamps, end.outbox_message);
     end.outbox.clear();
   }
@@ -231,8 +240,8 @@ void Poller::drop_unwritten(PhaseRun& run, std::size_t e) {
   unsend_owed(run, e);
 }
 
-void Poller::unsend_all_owed(PhaseRun& run) {
-  for (std::size_t e = 0; e < ends_.size(); ++e) unsend_owed(run, e);
+void Poller::unsend_all_owed(PhaseRun& run, bool unfinished) {
+  for (std::size_t e = 0; e < ends_.size(); ++e) unsend_owed(run, e, unfinished);
 }
 
 // The flushes a tick goes on with (each stopped at kMostBuiltPerFlush).
@@ -277,7 +286,7 @@ std::size_t Poller::complete_length(const End& end, std::size_t at, Framing fram
   const std::size_t have = end.inbox.size() - at;
   if (have < sizeof(Stamps)) return 0;
   const std::byte* head = end.inbox.data() + at;
-  if (sent_earlier(head)) framing = earlier_framing_;
+  framing = framing_of(head, framing);
   if (have < framing.length_known_after()) return 0;
   const std::size_t length = framing.length(head);
   return have < length ? 0 : length;
@@ -286,9 +295,16 @@ std::size_t Poller::complete_length(const End& end, std::size_t at, Framing fram
 // Whether the message starting at `head` was sent before the last phase ended: every message of
 // a phase is stamped before its sender stops, and this side ends its phase after that.
 bool Poller::sent_earlier(const std::byte* head) const {
-  Stamps stamps;
-  std::memcpy(&stamps, head, sizeof stamps);
-  return stamps.actual <= earlier_until_;
+  return !ended_.empty() && sent_at(head) <= ended_.back().until;
+}
+
+// The framing of the phase that sent the message at `head`: the first to end after its send
+// stamp (a phase's messages are stamped after the one before it ended), else `current`.
+Framing Poller::framing_of(const std::byte* head, Framing current) const {
+  const std::uint64_t sent = sent_at(head);
+  const auto phase = std::partition_point(ended_.begin(), ended_.end(),
+                                          [sent](const PhaseEnded& p) { return p.until < sent; });
+  return phase == ended_.end() ? current : phase->framing;
 }
 
 // Reads `e`'s messages, then sends the replies a closed loop owes (once the read is done: a

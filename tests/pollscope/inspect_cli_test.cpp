@@ -213,15 +213,14 @@ TEST(InspectCli, ADisarmedOneshotZombieSaysNoEventCanArrive) {
 TEST(InspectCli, ABusyCorrectProgramIsNeverTakenForAZombie) {
   HeldProgram program({kPrograms, "churn"});
   ASSERT_TRUE(program.first_line(10s).has_value());
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  int inspections = 0;
-  for (; inspections < 50 && std::chrono::steady_clock::now() < deadline; ++inspections) {
+  // A fixed count, not as many as fit in a time: a loaded machine inspects more slowly, and the
+  // program churns all the while.
+  for (int inspection = 0; inspection < 20; ++inspection) {
     const auto outcome = pollscope({"inspect", std::to_string(program.pid()), "--json"}, 10s);
     ASSERT_TRUE(exited_with(outcome, 0)) << describe(outcome);
     const auto report = parse_report(outcome.out);
     ASSERT_EQ(count_kind(report.at("leaks"), "total"), 0u) << report.dump(2);
   }
-  EXPECT_GE(inspections, 20);
   EXPECT_EQ(program.release(10s), 0);
 }
 

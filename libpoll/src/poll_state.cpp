@@ -287,6 +287,8 @@ Result<void> PollState::locked_or_refused(int fd, FdSlot* slot) noexcept {
 
 Result<void> PollState::refuse(int fd) noexcept {
   count(failed_operations_);
+  // No descriptor at all (a moved-from source): invalid, as register_source says too.
+  if (fd < 0) return Unexpected(std::errc::bad_file_descriptor);
   FdSlot* slot = existing_slot_of(fd);
   const std::uint64_t owner = slot != nullptr ? slot->owner() : kNoOwner;
   if (owner != kNoOwner && owner != id_) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <limits>
 #include <optional>
 
 #include "support/expect_events.hpp"
@@ -158,6 +159,41 @@ TEST_P(PollWaitTest, AForkedChildDestroyingItsCopyLeavesTheParentsRegistrations)
   ASSERT_TRUE(shared->registry().deregister_source(receiver));
 }
 
+// A forked child that uses the parent's Poll: epoll and poll(2) let it (an epoll instance is
+// shared, a poll(2) table copied); an io_uring ring's queue indexes are each process's own, so
+// the child's submissions would corrupt the parent's, and the child is refused instead. Either
+// way the parent's later registrations still deliver.
+TEST_P(PollWaitTest, AForkedChildPollingTheParentsPollLeavesItWorking) {
+  constexpr Token kBefore{5};
+  constexpr Token kAfter{6};
+  auto [sender, receiver] = net::pipe().value();
+  ASSERT_TRUE(registry().register_source(receiver, kBefore, Interest::readable));
+  ASSERT_TRUE(poll().poll(events_, 0ms));
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto [child_sender, child_receiver] = net::pipe().value();
+    auto registered = registry().register_source(child_receiver, Token{7}, Interest::readable);
+    auto polled = poll().poll(events_, 0ms);
+    const bool refused = GetParam() == Backend::io_uring;
+    const auto expected = [&](const Result<void>& result) {
+      return refused ? !result && result.error() == std::errc::operation_not_supported
+                     : static_cast<bool>(result);
+    };
+    ::_exit(expected(registered) && expected(polled) ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child's calls";
+  auto [later_sender, later_receiver] = net::pipe().value();
+  ASSERT_TRUE(registry().register_source(later_receiver, kAfter, Interest::readable));
+  ASSERT_TRUE(sender.write(testing::bytes("before")));
+  ASSERT_TRUE(later_sender.write(testing::bytes("after")));
+  testing::expect_events(poll(), events_, {{kBefore, kReadable}, {kAfter, kReadable}});
+  ASSERT_TRUE(registry().deregister_source(receiver));
+  ASSERT_TRUE(registry().deregister_source(later_receiver));
+}
+
 LIBPOLL_INSTANTIATE_FOR_BACKENDS(PollWaitTest);
 
 TEST(PollTest, MovedFromPollFailsToPoll) {
@@ -181,6 +217,26 @@ TEST(PollTimeoutTest, RoundsUpToWholeMilliseconds) {
   EXPECT_EQ(timeout_to_milliseconds(1ms), 1);
   EXPECT_EQ(timeout_to_milliseconds(1000001ns), 2);
   EXPECT_EQ(timeout_to_milliseconds(std::chrono::nanoseconds::max()), INT_MAX);
+}
+
+// Durations of every type are capped, not converted to nanoseconds first (where the longest
+// overflow into negative counts, a poll that does not wait).
+TEST(PollTimeoutTest, LongDurationsOfAnyTypeAreCappedNotOverflowed) {
+  using detail::timeout_to_milliseconds;
+  using std::chrono::duration;
+  EXPECT_EQ(timeout_to_milliseconds(std::chrono::milliseconds::max()), INT_MAX);
+  EXPECT_EQ(timeout_to_milliseconds(std::chrono::seconds::max()), INT_MAX);
+  EXPECT_EQ(timeout_to_milliseconds(std::chrono::hours::max()), INT_MAX);
+  EXPECT_EQ(timeout_to_milliseconds(std::optional(std::chrono::seconds::max())), INT_MAX);
+  EXPECT_EQ(timeout_to_milliseconds(std::chrono::seconds::min()), 0);
+  EXPECT_EQ(timeout_to_milliseconds(std::chrono::milliseconds(INT_MAX - 1)), INT_MAX - 1);
+  EXPECT_EQ(timeout_to_milliseconds(std::chrono::seconds(3)), 3000);
+  EXPECT_EQ(timeout_to_milliseconds(duration<double, std::milli>(1.5)), 2);
+  EXPECT_EQ(timeout_to_milliseconds(duration<double>(2.0)), 2000);
+  EXPECT_EQ(timeout_to_milliseconds(duration<double>(1e300)), INT_MAX);
+  EXPECT_EQ(timeout_to_milliseconds(duration<double>(std::numeric_limits<double>::infinity())),
+            INT_MAX);
+  EXPECT_EQ(timeout_to_milliseconds(duration<double>(std::numeric_limits<double>::quiet_NaN())), 0);
 }
 
 }  // namespace

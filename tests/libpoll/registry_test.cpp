@@ -192,6 +192,21 @@ TEST_P(RegistryTest, MovedFromRegistryFailsEveryOperation) {
   ASSERT_TRUE(taken.deregister_source(receiver));
 }
 
+// A moved-from source holds no descriptor: every registry call on it is a bad descriptor (as
+// IoSource documents), not "not registered" for some calls and EBADF for others.
+TEST_P(RegistryTest, MovedFromSourceIsABadDescriptorForEveryCall) {
+  auto [sender, receiver] = net::pipe().value();
+  net::PipeReceiver taken = std::move(receiver);
+  // NOLINTBEGIN(bugprone-use-after-move): the documented moved-from state
+  EXPECT_EQ(registry().register_source(receiver, kFirst, Interest::readable).error(),
+            std::errc::bad_file_descriptor);
+  EXPECT_EQ(registry().reregister_source(receiver, kFirst, Interest::readable).error(),
+            std::errc::bad_file_descriptor);
+  EXPECT_EQ(registry().deregister_source(receiver).error(), std::errc::bad_file_descriptor);
+  // NOLINTEND(bugprone-use-after-move)
+  EXPECT_EQ(registry().deregister_source(SourceFd(-1)).error(), std::errc::bad_file_descriptor);
+}
+
 // A user type that wraps another source delegates through the registry it is handed.
 class Connection final : public Source {
  public:

@@ -57,6 +57,25 @@ TEST_P(WakerTest, WakesAPollBlockedInAnotherThread) {
   EXPECT_LT(waited, 5s);
 }
 
+// milliseconds::max() overflows when converted to nanoseconds (to a negative count): the poll
+// must still wait, for as long as a poll can, and not return at once.
+TEST_P(WakerTest, WakesAPollWaitingForTheLongestDuration) {
+  auto waker = Waker::create(registry(), kWake).value();
+  std::promise<pid_t> poller_tid;
+  auto polled = std::async(std::launch::async, [&] {
+    poller_tid.set_value(testing::current_thread_id());
+    Events events(8);
+    auto result = poll().poll(events, std::chrono::milliseconds::max());
+    return result && events.size() == 1 && events[0].token() == kWake;
+  });
+
+  ASSERT_TRUE(testing::wait_until_blocked_in_poll(poller_tid.get_future().get(), 5s))
+      << "the poll did not wait";
+  ASSERT_TRUE(waker.wake());
+  ASSERT_EQ(polled.wait_for(5s), std::future_status::ready) << "the waker did not wake the poll";
+  EXPECT_TRUE(polled.get());
+}
+
 TEST_P(WakerTest, DestroyingTheWakerDeregistersIt) {
   {
     auto waker = Waker::create(registry(), kWake).value();

@@ -76,6 +76,15 @@ using LeakHandler = std::function<void(std::span<const RegistrationInfo> leaked)
 /// passed to the leak handler, which by default prints each with its registration site to
 /// stderr. The `Poll`'s own `Waker` is not a user registration and is never reported.
 ///
+/// ## Fork
+/// A forked child's copy of a `Poll` shares the parent's selector where the kernel shares it: on
+/// epoll its registry calls and polls reach the parent's epoll instance (a deregister there
+/// removes the parent's registration too), on poll(2) the child has its own table. An io_uring
+/// ring cannot be shared (each process keeps its own view of its queues): in the child, `poll`,
+/// `register_source` and `reregister_source` fail with `std::errc::operation_not_supported`,
+/// and `deregister_source` only forgets the child's record. A child that polls creates its own
+/// `Poll`; destroying the copy never touches the parent's registrations.
+///
 /// ## Closed before deregister
 /// A registration whose descriptor was closed first is `vanished` in audits (also after a
 /// deregister or reregister that failed with `EBADF`/`ENOENT`, within the last `audit_history`
@@ -105,14 +114,26 @@ class Poll {
   /// passes, and stores up to `events.capacity()` events.
   ///
   /// - `std::nullopt`: wait with no time limit.
-  /// - zero: do not wait, but still collect every event that is ready now.
-  /// - any other duration: rounded *up* to whole milliseconds, so that a sub-millisecond
-  ///   timeout waits rather than spins.
+  /// - zero (or negative): do not wait, but still collect every event that is ready now.
+  /// - any other duration, of any `std::chrono::duration` type: rounded *up* to whole
+  ///   milliseconds, so that a sub-millisecond timeout waits rather than spins, and capped at
+  ///   `INT_MAX` milliseconds (about 24.8 days), `milliseconds::max()` and the like included.
   ///
   /// Returns with no events when the timeout passes. A signal delivered to this thread ends the
   /// wait with `std::errc::interrupted`, which is returned and not retried, so that the caller
   /// can look at whatever the signal handler recorded.
   Result<void> poll(Events& events, std::optional<std::chrono::nanoseconds> timeout) noexcept {
+    return poll_for_milliseconds(events, detail::timeout_to_milliseconds(timeout));
+  }
+  // Every other duration type is taken as it is: converted to nanoseconds at the call, a long
+  // one (`std::chrono::seconds::max()`) would overflow and not wait at all.
+  template <typename Rep, typename Period>
+  Result<void> poll(Events& events, std::chrono::duration<Rep, Period> timeout) noexcept {
+    return poll_for_milliseconds(events, detail::timeout_to_milliseconds(timeout));
+  }
+  template <typename Rep, typename Period>
+  Result<void> poll(Events& events,
+                    std::optional<std::chrono::duration<Rep, Period>> timeout) noexcept {
     return poll_for_milliseconds(events, detail::timeout_to_milliseconds(timeout));
   }
 

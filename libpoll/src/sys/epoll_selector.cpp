@@ -3,6 +3,7 @@
 #include <sys/epoll.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstddef>
@@ -49,7 +50,10 @@ Result<std::unique_ptr<EpollSelector>> EpollSelector::create() noexcept {
 
 Result<void> EpollSelector::select(Events& events, int timeout_ms) noexcept {
   auto* buffer = reinterpret_cast<epoll_event*>(detail::EventsAccess::data(events));
-  const int capacity = events.capacity() > INT_MAX ? INT_MAX : static_cast<int>(events.capacity());
+  // The kernel refuses more than EP_MAX_EVENTS (INT_MAX / sizeof(epoll_event)) with EINVAL;
+  // a larger buffer is filled up to that many, the rest waits for the next call.
+  constexpr std::size_t kMaxEvents = INT_MAX / sizeof(epoll_event);
+  const int capacity = static_cast<int>(std::min(events.capacity(), kMaxEvents));
   changes_.begin_poll();
   const int ready = ::epoll_wait(epoll_fd_.get(), buffer, capacity, timeout_ms);
   changes_.end_poll();

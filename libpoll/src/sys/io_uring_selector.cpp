@@ -113,7 +113,7 @@ Result<std::unique_ptr<IoUringSelector>> IoUringSelector::adopt(const io_uring& 
 IoUringSelector::~IoUringSelector() {
   // A forked child shares the parent's ring (its queues are shared mappings): a cancel would end
   // the parent's requests and an advance drop its completions. The child lets go of its copy.
-  if (::getpid() != creator_) {
+  if (in_forked_child()) {
     io_uring_queue_exit(&ring_);
     return;
   }
@@ -140,6 +140,7 @@ Result<void> IoUringSelector::select(Events& events, int timeout_ms) noexcept {
   using Clock = std::chrono::steady_clock;
   events.clear();
   if (events.capacity() == 0) return Unexpected(std::errc::invalid_argument);  // as epoll_wait
+  if (in_forked_child()) return Unexpected(std::errc::operation_not_supported);  // see the header
   const auto deadline =
       timeout_ms > 0 ? Clock::now() + std::chrono::milliseconds(timeout_ms) : Clock::time_point{};
   int wait_ms = timeout_ms;
@@ -269,7 +270,7 @@ void IoUringSelector::prepare(const Change& change, io_uring_sqe* entry) noexcep
     return;
   }
   Entry& target = entries_[static_cast<std::size_t>(fd_of(change.data))];
-  io_uring_prep_poll_multishot(entry, fd_of(change.data), target.interest);
+  io_uring_prep_poll_multishot(entry, fd_of(change.data), request_mask(target.interest));
   io_uring_sqe_set_data64(entry, change.data);
   target.kernel_data = change.data;
   target.held_data = change.data;
@@ -288,8 +289,8 @@ inline bool IoUringSelector::take(const io_uring_cqe& completion, Events& events
   if (!more && entry != nullptr && entry->held_data == completion.user_data) entry->held_data = 0;
   // A removal's own completion, or one of a request that was replaced or removed since.
   if (entry == nullptr || entry->kernel_data != completion.user_data) return true;
-  Mask bits =
-      completion.res > 0 ? static_cast<Mask>(completion.res) & (entry->interest | kFaults) : 0;
+  Mask bits = confirm_priority(fd_of(completion.user_data),
+                               completion.res > 0 ? completion.res & (entry->interest | kFaults) : 0);
   // A half-closed stream is readable (the read returns end of stream), and epoll says so.
   if ((bits & POLLRDHUP) != 0) bits |= entry->interest & POLLIN;
   Event* const out = detail::EventsAccess::data(events);

@@ -40,9 +40,14 @@
 // exits, the kernel ends the request at its next wake-up (ECANCELED); select() makes it again,
 // so a Poll can move to another polling thread. A deregister that meets select() between
 // preparing a request and submitting it finds nothing to cancel, and records a removal to
-// follow it. A forked child shares the ring: its copy of the selector only lets go of it.
+// follow it. A forked child shares the ring, whose queues are mappings shared with the parent
+// while their indexes are each process's own copies: a child that submitted or reaped would
+// corrupt the parent's queues, and a cancel would end the parent's requests. So the child's copy
+// of the selector only lets go: its select(), register_fd and reregister_fd fail with
+// operation_not_supported, its deregister_fd forgets the entry without touching the ring.
 
 #include <liburing.h>
+#include <poll.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -52,6 +57,7 @@
 #include <vector>
 
 #include "futex_mutex.hpp"
+#include "ghost_gate.hpp"
 #include "sys/eventfd_waker.hpp"
 #include "sys/selector.hpp"
 
@@ -140,6 +146,24 @@ class IoUringSelector final : public Selector {
   static std::uint64_t user_data(int fd, std::uint32_t generation) noexcept {
     return std::uint64_t{generation} << 32 | static_cast<std::uint32_t>(fd);
   }
+  // io_poll_wake filters wake-ups without EPOLLPRI (`~IO_ASYNC_POLL_COMMON`): a socket's urgent
+  // data reaches a POLLPRI request through POLLRDBAND, also in its key (sock_def_readable).
+  static Mask request_mask(Mask interest) noexcept {
+    return (interest & POLLPRI) != 0 ? interest | POLLRDBAND : interest;
+  }
+  // A completion carries the wake-up's key, which names EPOLLPRI at each socket arrival, not the
+  // file's state: POLLPRI is asked of the file, as epoll does.
+  static Mask confirm_priority(int fd, Mask bits) noexcept {
+    if ((bits & POLLPRI) == 0) return bits;
+    pollfd probe{.fd = fd, .events = POLLPRI, .revents = 0};
+    if (::poll(&probe, 1, 0) == 1 && (probe.revents & POLLPRI) != 0) return bits;
+    return bits & ~static_cast<Mask>(POLLPRI);
+  }
+
+  // Whether this is a forked child's copy, which must not use the parent's ring.
+  [[nodiscard]] bool in_forked_child() const noexcept {
+    return fork_hooked_ ? detail::generation() != generation_ : ::getpid() != creator_;
+  }
 
   // All with mutex_ held.
   // Inline: reap() asks it for every completion.
@@ -207,6 +231,10 @@ class IoUringSelector final : public Selector {
   bool sync_cancel_;                    // the kernel cancels requests synchronously (6.0)
   unsigned skip_success_ = 0;           // IOSQE_CQE_SKIP_SUCCESS where the kernel has it (5.17)
   const pid_t creator_ = ::getpid();    // a forked child's copy must not touch the ring's requests
+  // detail::generation() when the selector was made, with the fork hook installed; without the
+  // hook, creator_ is compared with getpid() (a system call) instead.
+  const bool fork_hooked_ = detail::fork_hook_installed();
+  const std::uint64_t generation_ = detail::generation();
 };
 
 }  // namespace libpoll::sys

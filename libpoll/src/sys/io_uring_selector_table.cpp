@@ -102,6 +102,7 @@ void IoUringSelector::remove_request(const Entry& entry, int fd) noexcept {
 
 Result<void> IoUringSelector::register_fd(int fd, Token token, Interest interest, IoPath /*path*/,
                                           bool /*may_defer*/) noexcept {
+  if (in_forked_child()) return Unexpected(std::errc::operation_not_supported);
   const Named named = name_of(fd);
   if (named.error) return Unexpected(named.error);
   // epoll refuses files that are always ready; so does this backend (a request on one would
@@ -142,6 +143,7 @@ Result<void> IoUringSelector::register_fd(int fd, Token token, Interest interest
 
 Result<void> IoUringSelector::reregister_fd(int fd, Token token, Interest interest, IoPath path,
                                             std::uint64_t drained_at) noexcept {
+  if (in_forked_child()) return Unexpected(std::errc::operation_not_supported);
   // A libpoll source's descriptor is open, and names its file, while the source lives.
   const bool own = path == IoPath::libpoll;
   const Named named = own ? Named{} : name_of(fd);
@@ -216,7 +218,8 @@ Result<void> IoUringSelector::deregister_fd(int fd, bool may_defer) noexcept {
   // been closed or reused, and a request still queued may have been refused at the submission.
   const bool settled = may_defer && entry->kernel_data != 0;
   const Named named = settled ? Named{} : name_of(fd);
-  remove_request(*entry, fd);
+  // A forked child's copy forgets the entry; the request is the parent's.
+  if (!in_forked_child()) remove_request(*entry, fd);
   const bool same_file =
       settled || (!named.error && entry->identity == Identity{named.device, named.inode});
   entry->generation = 0;

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -333,6 +335,28 @@ TEST(CaptureRefusals, APcapOutInAMissingFolderIsNamedAsPcapOut) {
   EXPECT_TRUE(contains(outcome.err, "pollscope: --pcap-out " + pcap + ": the folder"))
       << outcome.err;
   EXPECT_EQ(dir.entries(), std::set<std::string>{"s.json"});
+}
+
+// An interface this machine has not, from the scenario or --capture: exit 3 before the run, in
+// one line naming where it was given (it once said only "capture: x: No such device exists").
+TEST(CaptureRefusals, AMissingInterfaceIsNamedWhereItWasGiven) {
+  const TempDir dir;
+  std::string text = scenario_of("tcp");
+  text.insert(1, R"("capture": {"interface": "nosuch0"}, )");
+  const std::string scenario = dir.write("s.json", text);
+  const std::string plain = dir.write("plain.json", scenario_of("tcp"));
+  for (const auto& [args, message] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"run", scenario, "-q", "-o", dir / "r.json"},
+            scenario + ": /capture/interface: \"nosuch0\": no network interface of that name"},
+           {{"run", plain, "-q", "--capture=nosuch0", "-o", dir / "r.json"},
+            "--capture nosuch0: no network interface of that name"}}) {
+    SCOPED_TRACE(message);
+    const Outcome outcome = pollscope(args);
+    ASSERT_TRUE(exited_with(outcome, 3)) << describe(outcome);
+    EXPECT_TRUE(one_line(outcome.err));
+    EXPECT_TRUE(outcome.err.starts_with("pollscope: " + message)) << outcome.err;
+  }
+  EXPECT_EQ(dir.entries(), (std::set<std::string>{"s.json", "plain.json"}));
 }
 
 // A user without CAP_NET_RAW: exit 3, one line saying what is needed, no report.

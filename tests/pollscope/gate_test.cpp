@@ -7,6 +7,7 @@
 #include "gate/ci_formats.hpp"
 #include "gate/gate.hpp"
 #include "gate/gate_json.hpp"
+#include "report/report.hpp"
 #include "verbs/ab.hpp"
 
 namespace pollscope {
@@ -328,6 +329,56 @@ TEST(CiFormatsTest, XmlSpecialCharactersInAThresholdAreEscaped) {
   const std::string xml = junit_xml(comparison);
   EXPECT_NE(xml.find("name=\"latency_ns.p99 &lt; 5 &amp; &quot;x&quot;\""), std::string::npos)
       << xml;
+}
+
+// A report check_report accepts, with a threshold and two repetitions of its blocks.
+nlohmann::json checked_report() {
+  const nlohmann::json blocks = {
+      {"overall", nlohmann::json::object()},
+      {"leaks", nlohmann::json::object()},
+      {"phases", {{{"name", "p"}}}},
+      {"thresholds", {{{"threshold", "missed_events == 0"}, {"pass", true}}}}};
+  nlohmann::json report = blocks;
+  report.update({{"tool", "pollscope"}, {"format", kReportFormat}, {"interrupted", false}});
+  for (const char* key :
+       {"scenario", "scenario_hash", "backend", "build_type", "git_revision", "start_time"}) {
+    report["context"][key] = "x";
+  }
+  report["repetitions"] = {blocks, blocks};
+  return report;
+}
+
+// The gate reads each threshold's text and verdict, and each repetition's blocks: a report
+// where they are of another type is a Problem at its place, never an exception (exit 3).
+TEST(GateReportCheckTest, MalformedThresholdsAndRepetitionsAreProblemsAtTheirPlace) {
+  ASSERT_EQ(check_report(checked_report(), "r.json"), std::nullopt);
+  using Pointer = nlohmann::json::json_pointer;
+  struct Case {
+    std::string at;
+    nlohmann::json value;  // null: erased
+    std::string path;
+    std::string reason;
+  };
+  for (const Case& bad : std::vector<Case>{
+           {"/thresholds/0", 1, "/thresholds/0", "expected an object, got an integer"},
+           {"/thresholds/0/pass", "yes", "/thresholds/0/pass", "expected a boolean, got a string"},
+           {"/repetitions", "x", "/repetitions", "expected an array, got a string"},
+           {"/repetitions/1", 1, "/repetitions/1", "expected an object, got an integer"},
+           {"/repetitions/0/overall", nullptr, "/repetitions/0/overall", "missing"},
+           {"/repetitions/1/thresholds/0/threshold", 5, "/repetitions/1/thresholds/0/threshold",
+            "expected a string, got an integer"}}) {
+    SCOPED_TRACE(bad.at);
+    nlohmann::json report = checked_report();
+    if (bad.value.is_null()) {
+      const Pointer at(bad.at);
+      report.at(at.parent_pointer()).erase(at.back());
+    } else {
+      report[Pointer(bad.at)] = bad.value;
+    }
+    const auto problem = check_report(report, "r.json");
+    ASSERT_TRUE(problem.has_value());
+    EXPECT_EQ(problem->to_string(), "r.json: " + bad.path + ": " + bad.reason);
+  }
 }
 
 }  // namespace

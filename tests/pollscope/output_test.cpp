@@ -10,6 +10,7 @@
 #include <ostream>
 #include <sstream>
 #include <streambuf>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -99,6 +100,27 @@ TEST(OutputFileOnStdout, ADocumentStdoutCannotTakeIsAFailure) {
   std::ostringstream taken;
   OutputFile::open(std::nullopt).write("{}\n", taken);
   EXPECT_EQ(taken.str(), "{}\n");
+}
+
+// A pipe (or FIFO) whose reader went away: the write fails with EPIPE, exit 3 and one line,
+// where SIGPIPE would have ended the process without a word; no SIGPIPE is left pending.
+TEST(OutputFileOnAPipe, AReaderThatWentAwayIsAFailureNotASignal) {
+  int ends[2];
+  ASSERT_EQ(::pipe(ends), 0);
+  ::close(ends[0]);
+  const std::string path = "/dev/fd/" + std::to_string(ends[1]);
+  std::ostringstream unused;
+  try {
+    OutputFile::open(path).write(std::string(1 << 16, 'x'), unused);
+    ADD_FAILURE() << "the lost document went unnoticed";
+  } catch (const Failure& failure) {
+    EXPECT_EQ(failure.code(), kExitEnvironment);
+    EXPECT_EQ(std::string(failure.what()), path + ": cannot write: Broken pipe");
+  }
+  ::close(ends[1]);
+  sigset_t pending;
+  ASSERT_EQ(::sigpending(&pending), 0);
+  EXPECT_EQ(sigismember(&pending, SIGPIPE), 0);
 }
 
 }  // namespace

@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -128,6 +131,29 @@ TEST(PollscopeOutput, AnUnwritablePathFailsBeforeTheRun) {
   EXPECT_EQ(dir.entries(), std::set<std::string>{"s.json"});
 }
 
+// A file its owner made read-only is refused before the run, not renamed over (the shell's `>`
+// would not write it either). Root may write any file: as root, pollscope runs as nobody.
+TEST(PollscopeOutput, AReadOnlyFileIsRefusedNotReplaced) {
+  const bool root = ::geteuid() == 0;
+  if (root && std::system("setpriv --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "no setpriv";
+  const TempDir dir;
+  fs::permissions(dir.path(), fs::perms::all);
+  const std::string scenario = dir.write("s.json", kLong);
+  const std::string out = dir.write("kept.json", "kept");
+  if (root) ASSERT_EQ(::chown(out.c_str(), 65534, 65534), 0);
+  fs::permissions(out, fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
+  std::vector<std::string> argv = {POLLSCOPE_BINARY, "run", scenario, "-q", "--out", out};
+  if (root) {
+    argv.insert(argv.begin(), {"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+  }
+  const Outcome outcome = run_program(argv, kBeforeTheRun);
+  ASSERT_TRUE(exited_with(outcome, 3)) << describe(outcome);
+  EXPECT_TRUE(one_line(outcome.err));
+  EXPECT_TRUE(contains(outcome.err, out + ": cannot write: Permission denied")) << outcome.err;
+  EXPECT_EQ(read_file(out), "kept");
+  EXPECT_EQ(dir.entries(), (std::set<std::string>{"s.json", "kept.json"}));
+}
+
 Outcome validate(const std::string& path) {
   return pollscope({"validate", path}, kBeforeTheRun);
 }
@@ -186,6 +212,27 @@ TEST(PollscopeInput, StdinIsADash) {
   EXPECT_TRUE(contains(outcome.out, "-: valid: scenario \"quick\"")) << outcome.out;
 }
 
+// Stdin is read once: a second reader (a repetition, the run under callgrind, the baseline, a
+// second report) would find it empty. Refused before anything reads it, naming the option.
+TEST(PollscopeInput, StdinGivenForTwoReadersIsRefused) {
+  const TempDir dir;
+  const std::string path = dir.write("s.json", kQuick);
+  for (const auto& [args, message] : std::vector<std::pair<std::string, std::string>>{
+           {"run - -q --repeat 2",
+            "--repeat: the scenario is on stdin (-), which can be read once"},
+           {"run - -q --instructions", "--instructions: the scenario is on stdin (-)"},
+           {"run - -q --baseline -", "--baseline -: the scenario is on stdin (-)"},
+           {"compare - -", "-: stdin is given for two reports and can be read once"},
+           {"compare --base - --candidate -", "-: stdin is given for two reports"}}) {
+    SCOPED_TRACE(args);
+    const Outcome outcome = run_program(
+        {"sh", "-c", std::string(POLLSCOPE_BINARY) + " " + args + " < " + path}, kBeforeTheRun);
+    expect_refused(outcome, "pollscope: " + message);
+    EXPECT_EQ(outcome.out, "");
+  }
+  EXPECT_EQ(dir.entries(), std::set<std::string>{"s.json"});
+}
+
 TEST(PollscopeInput, ControlCharactersAreEscapedOnTheTerminal) {
   const TempDir dir;
   dir.write("esc.json", R"({"format": 1, "name": "esc",
@@ -234,6 +281,37 @@ TEST(PollscopeMemory, AScenarioOverTheBudgetIsRefusedNamingTheFigures) {
   EXPECT_TRUE(reports.entries().empty());
   const Outcome raised = pollscope({"validate", path, "--memory-budget", "15000"});
   EXPECT_TRUE(exited_with(raised, 0)) << describe(raised);
+  // ab's runs, with the default budget, would each refuse it: refused before the first round.
+  expect_refused(pollscope({"ab", "--base", POLLSCOPE_BINARY, "--candidate", POLLSCOPE_BINARY, path,
+                            "-o", reports / "ab.json"},
+                           kBeforeTheRun),
+                 reason);
+  EXPECT_TRUE(reports.entries().empty());
+  const Outcome listed = pollscope({"scenarios", "--dir", dir.path().string()});
+  ASSERT_TRUE(exited_with(listed, 2)) << describe(listed);
+  EXPECT_EQ(listed.err, "pollscope: " + reason + "\n");
+  EXPECT_EQ(listed.out, "");
+}
+
+// The descriptors each of ab's runs would need, checked once before any round: one line, exit 3.
+TEST(PollscopeLimits, AbRefusesAScenarioPastTheDescriptorLimitBeforeAnyRound) {
+  const TempDir dir;
+  const std::string scenario = dir.write("many.json", R"({"format": 1, "name": "many",
+    "description": "a thousand unix pairs", "sockets": {"kind": "unix", "count": 1000, "active": 2},
+    "phases": [{"name": "p", "duration_ms": 50}]})");
+  // ulimit -n without -S or -H lowers the hard limit too, which root could raise again.
+  const Outcome outcome =
+      run_program({"sh", "-c",
+                   "ulimit -n 256 && exec " POLLSCOPE_BINARY " ab --base " POLLSCOPE_BINARY
+                   " --candidate " POLLSCOPE_BINARY " -q -o " +
+                       dir / "ab.json" + " " + scenario},
+                  kBeforeTheRun);
+  ASSERT_TRUE(exited_with(outcome, 3)) << describe(outcome);
+  EXPECT_TRUE(one_line(outcome.err));
+  EXPECT_TRUE(outcome.err.starts_with("pollscope: " + scenario + ": /sockets/count: "))
+      << outcome.err;
+  EXPECT_TRUE(contains(outcome.err, "RLIMIT_NOFILE allows 256")) << outcome.err;
+  EXPECT_EQ(dir.entries(), std::set<std::string>{"many.json"});
 }
 
 // The scenario that grew to 4 GB and aborted: 200 unix pairs all active, 1024 messages of 64 KiB

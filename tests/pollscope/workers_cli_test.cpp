@@ -223,6 +223,40 @@ TEST(WorkersStop, WorkersKilledAfterTheUsersStopStillGiveAnInterruptedReport) {
   expect_valid_report(report_path);
 }
 
+// `run --repeat`: a SIGTERM (or SIGINT) sent to the parent alone, as a CI runner sends it,
+// reaches the running repetition, and the run ends at once with a report marked interrupted. It
+// once waited for the repetition to run its course, then ran no more and said "pass", exit 0.
+TEST(RepeatStop, ASignalToTheParentAloneStopsTheRepetitionAndMarksTheReport) {
+  const TempDir dir;
+  const auto scenario = dir.write("long.json", R"({"format": 1, "name": "long",
+    "description": "twenty seconds unless stopped",
+    "sockets": {"kind": "unix", "count": 40, "active": 4},
+    "phases": [{"name": "steady", "duration_ms": 20000}]})");
+  const std::string report_path = dir / "report.json";
+  Child child({POLLSCOPE_BINARY, "run", scenario, "-q", "--repeat", "3", "--out", report_path});
+  ASSERT_TRUE(child.started()) << child.spawn_error();
+  const auto deadline = steady_clock::now() + milliseconds(10'000);
+  std::size_t held = 0;
+  while (steady_clock::now() < deadline) {
+    held = 0;
+    for (pid_t repetition : children_of(child.pid())) held += descriptors_of(repetition);
+    if (held > 80) break;
+    sleep_briefly(milliseconds(2));
+  }
+  ASSERT_GT(held, 80u) << "the first repetition did not open its sockets within 10 s";
+  ASSERT_EQ(::kill(child.pid(), SIGTERM), 0);
+  const Outcome outcome = child.wait(milliseconds(10'000));
+  ASSERT_TRUE(exited_with(outcome, 130)) << describe(outcome);
+  EXPECT_EQ(dir.entries(), (std::set<std::string>{"long.json", "report.json"}));
+  const auto report = parse_report(read_file(report_path));
+  ASSERT_TRUE(report.is_object());
+  EXPECT_EQ(report.value("interrupted", false), true);
+  EXPECT_EQ(report.value("verdict", ""), "interrupted");
+  ASSERT_EQ(report.at("repetitions").size(), 1u);
+  EXPECT_EQ(report.at("repetitions").at(0).value("verdict", ""), "interrupted");
+  expect_valid_report(report_path);
+}
+
 // The workers die with their parent: this test adopts them (a subreaper) to see them end.
 TEST_F(WorkerFault, OrphanedWorkersDieWithTheirParent) {
   ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0);

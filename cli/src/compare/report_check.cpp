@@ -52,46 +52,104 @@ std::optional<Problem> check_header(const json& report, std::string_view file) {
   return std::nullopt;
 }
 
-// The context's strings, the overall and leak blocks, and named phases.
-std::optional<Problem> check_structure(const json& report, std::string_view file) {
-  const auto fail = [&](std::string path, std::string reason) {
-    return Problem{std::string(file), std::move(path), std::move(reason)};
-  };
-  const auto object_member = [&](const json& parent, const std::string& parent_path,
-                                 const char* key, json::value_t type) -> std::optional<Problem> {
-    const std::string path = json_child(parent_path, key);
-    const auto member = parent.find(key);
-    if (member == parent.end()) return fail(path, "missing");
-    if (member->type() != type) {
-      const std::string_view wanted = type == json::value_t::object  ? "an object"
-                                      : type == json::value_t::array ? "an array"
-                                                                     : "a string";
-      return fail(path, fmt::format("expected {}, got {}", wanted, describe(*member)));
-    }
-    return std::nullopt;
-  };
-  if (auto error = object_member(report, "", "context", json::value_t::object)) return error;
-  for (const char* key :
-       {"scenario", "scenario_hash", "backend", "build_type", "git_revision", "start_time"}) {
-    if (auto error = object_member(report.at("context"), "/context", key, json::value_t::string)) {
-      return error;
-    }
-  }
+// `parent[key]` at `parent_path` is there and of `type`; otherwise what is wrong with it.
+std::optional<Problem> member_problem(const json& parent, const std::string& parent_path,
+                                      const char* key, json::value_t type, std::string_view file) {
+  const std::string path = json_child(parent_path, key);
+  const auto member = parent.find(key);
+  if (member == parent.end()) return Problem{std::string(file), path, "missing"};
+  if (member->type() == type) return std::nullopt;
+  const std::string_view wanted = type == json::value_t::object    ? "an object"
+                                  : type == json::value_t::array   ? "an array"
+                                  : type == json::value_t::boolean ? "a boolean"
+                                                                   : "a string";
+  return Problem{std::string(file), path,
+                 fmt::format("expected {}, got {}", wanted, describe(*member))};
+}
+
+// What figures are read from, in a report or in one of its repetitions (at `at`): the overall
+// and leak blocks, and named phases.
+std::optional<Problem> check_blocks(const json& block, const std::string& at,
+                                    std::string_view file) {
   for (const char* key : {"overall", "leaks"}) {
-    if (auto error = object_member(report, "", key, json::value_t::object)) return error;
+    if (auto error = member_problem(block, at, key, json::value_t::object, file)) return error;
   }
-  if (auto error = object_member(report, "", "phases", json::value_t::array)) return error;
-  const json& phases = report.at("phases");
+  if (auto error = member_problem(block, at, "phases", json::value_t::array, file)) return error;
+  const json& phases = block.at("phases");
   for (std::size_t index = 0; index < phases.size(); ++index) {
-    const std::string path = "/phases/" + std::to_string(index);
+    const std::string path = json_child(json_child(at, "phases"), index);
     if (!phases[index].is_object()) {
-      return fail(path, fmt::format("expected an object, got {}", describe(phases[index])));
+      return Problem{std::string(file), path,
+                     fmt::format("expected an object, got {}", describe(phases[index]))};
     }
-    if (auto error = object_member(phases[index], path, "name", json::value_t::string)) {
+    if (auto error = member_problem(phases[index], path, "name", json::value_t::string, file)) {
       return error;
     }
   }
   return std::nullopt;
+}
+
+// The thresholds the gate counts, when there are any: each an object with its text and whether
+// it passed.
+std::optional<Problem> check_thresholds(const json& block, const std::string& at,
+                                        std::string_view file) {
+  if (!block.contains("thresholds")) return std::nullopt;
+  if (auto error = member_problem(block, at, "thresholds", json::value_t::array, file)) {
+    return error;
+  }
+  const json& thresholds = block.at("thresholds");
+  for (std::size_t index = 0; index < thresholds.size(); ++index) {
+    const std::string path = json_child(json_child(at, "thresholds"), index);
+    if (!thresholds[index].is_object()) {
+      return Problem{std::string(file), path,
+                     fmt::format("expected an object, got {}", describe(thresholds[index]))};
+    }
+    if (auto error =
+            member_problem(thresholds[index], path, "threshold", json::value_t::string, file)) {
+      return error;
+    }
+    if (auto error =
+            member_problem(thresholds[index], path, "pass", json::value_t::boolean, file)) {
+      return error;
+    }
+  }
+  return std::nullopt;
+}
+
+// The repetitions of `run --repeat`, when there are any: each one's figures are read as a run's.
+std::optional<Problem> check_repetitions(const json& report, std::string_view file) {
+  if (!report.contains("repetitions")) return std::nullopt;
+  if (auto error = member_problem(report, "", "repetitions", json::value_t::array, file)) {
+    return error;
+  }
+  const json& repetitions = report.at("repetitions");
+  for (std::size_t index = 0; index < repetitions.size(); ++index) {
+    const std::string path = json_child("/repetitions", index);
+    if (!repetitions[index].is_object()) {
+      return Problem{std::string(file), path,
+                     fmt::format("expected an object, got {}", describe(repetitions[index]))};
+    }
+    if (auto error = check_blocks(repetitions[index], path, file)) return error;
+    if (auto error = check_thresholds(repetitions[index], path, file)) return error;
+  }
+  return std::nullopt;
+}
+
+// The context's strings, the blocks figures are read from, the thresholds and repetitions.
+std::optional<Problem> check_structure(const json& report, std::string_view file) {
+  if (auto error = member_problem(report, "", "context", json::value_t::object, file)) {
+    return error;
+  }
+  for (const char* key :
+       {"scenario", "scenario_hash", "backend", "build_type", "git_revision", "start_time"}) {
+    if (auto error =
+            member_problem(report.at("context"), "/context", key, json::value_t::string, file)) {
+      return error;
+    }
+  }
+  if (auto error = check_blocks(report, "", file)) return error;
+  if (auto error = check_thresholds(report, "", file)) return error;
+  return check_repetitions(report, file);
 }
 
 }  // namespace

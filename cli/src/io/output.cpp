@@ -1,6 +1,7 @@
 #include "io/output.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -119,6 +120,36 @@ int take_held_signal() {
 
 namespace {
 
+// A reader that went away (a FIFO's, or a pipe's behind /dev/fd/N) answers a write with SIGPIPE,
+// which would end pollscope without a word or a documented exit code. Blocked in this thread
+// while a document is written, so that the write fails with EPIPE and is reported as any other
+// failure; the signal it left pending is taken back.
+class SigpipeBlocked {
+ public:
+  SigpipeBlocked() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    was_pending_ = ::sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+    ::pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeBlocked() {
+    sigset_t pending;
+    if (!was_pending_ && ::sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
+      const timespec now{};
+      (void)::sigtimedwait(&pipe_, nullptr, &now);
+    }
+    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeBlocked(const SigpipeBlocked&) = delete;
+  SigpipeBlocked& operator=(const SigpipeBlocked&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+  bool was_pending_ = false;
+};
+
 void write_all(int fd, std::string_view text, const auto& give_up) {
   for (std::size_t written = 0; written < text.size();) {
     const auto n = ::write(fd, text.data() + written, text.size() - written);
@@ -147,6 +178,8 @@ OutputFile OutputFile::open(const std::optional<std::string>& path, std::string_
     if (S_ISCHR(status.st_mode) || S_ISFIFO(status.st_mode) || S_ISSOCK(status.st_mode)) {
       output.open_stream(target);
     } else if (S_ISREG(status.st_mode)) {
+      // The rename would replace a file its owner made read-only, which the shell's `>` refuses.
+      if (::access(target.c_str(), W_OK) != 0) cannot_write(*path, errno);
       output.open_temporary(target, true, status.st_mode & 07777);
     } else {
       refuse(option, *path, "not a regular file, a character device or a FIFO");
@@ -232,6 +265,7 @@ void OutputFile::write(std::span<const std::string_view> pieces, std::ostream& o
     release();
     cannot_write(name_, error);
   };
+  const SigpipeBlocked blocked;
   for (const std::string_view piece : pieces) write_all(fd_, piece, give_up);
   if (!temporary_.empty() && ::fsync(fd_) != 0) give_up(errno);
   if (::close(std::exchange(fd_, -1)) != 0) give_up(errno);

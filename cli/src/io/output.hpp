@@ -20,9 +20,11 @@ namespace pollscope {
 //     directly, never renamed over;
 //   - a regular file, a symlink to one, or a new name in an existing folder: a temporary file is
 //     created now next to the target (the symlink's target, not the link) and renamed onto it
-//     once the document is written, so the target never holds a partial document;
+//     once the document is written, so the target never holds a partial document; a file this
+//     process may not write (read-only to it) is refused, not renamed over;
 //   - a directory, a missing folder or anything else: refused (exit 2).
-// A destination that cannot be written is a Failure (exit 3) at open, not at write. The
+// A destination that cannot be written is a Failure (exit 3) at open, not at write; so is a FIFO
+// or pipe whose reader went away while it was written (EPIPE, never a silent SIGPIPE). The
 // temporary file never outlives the object; SIGINT and SIGTERM that arrive while it exists are
 // held until it is renamed or removed, then take their usual effect.
 class OutputFile {

@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "engine/engine.hpp"
 #include "engine/supervisor.hpp"
 #include "gate/ci_formats.hpp"
 #include "gate/gate_json.hpp"
@@ -173,19 +174,26 @@ void check_executable(const std::string& binary, const char* option) {
   }
 }
 
-// Checked here, once, with this build's rules: a scenario that every run would refuse must
-// cost no round, nor leave only "exited with 2" behind. Its phases bound each run.
+// Checked here, once, with this build's rules and the runs' default memory budget: a scenario
+// that every run would refuse (invalid, over the budget, past the descriptor limit) must cost no
+// round, nor leave only "exited with 2" behind. Its phases bound each run.
 Scenario check_scenario(const std::optional<std::string>& path) {
   if (path && *path == "-") {
     throw Failure::invalid_input(
         Problem{"scenario", "", "- (stdin) can be read by one run only: give a file"});
   }
+  const std::string file = path.value_or("(built-in default scenario)");
   auto loaded = path
-                    ? load_scenario(*path)
+                    ? load_within_budget(*path, kDefaultMemoryBudgetMib)
                     : parse_scenario(nlohmann::json::parse(default_scenario_text(), nullptr, false),
-                                     "(built-in default scenario)");
+                                     file, kDefaultMemoryBudgetMib);
   if (auto* problem = std::get_if<Problem>(&loaded)) throw Failure::invalid_input(*problem);
-  return std::get<Scenario>(std::move(loaded));
+  Scenario scenario = std::get<Scenario>(std::move(loaded));
+  // The runs inherit the limit raised here.
+  if (auto refused = raise_fd_limit(scenario)) {
+    throw Failure(kExitEnvironment, Problem{file, "/sockets/count", *refused});
+  }
+  return scenario;
 }
 
 // --keep-reports: made now, parents included. A path where no directory can be is a usage error;

@@ -1,5 +1,6 @@
 // `pollscope compare`: two reports in, a comparison out.
 
+#include <algorithm>
 #include <ostream>
 
 #include "gate/ci_formats.hpp"
@@ -25,6 +26,15 @@ std::vector<GateInput> load_side(const std::vector<std::string>& paths) {
   return side;
 }
 
+// Stdin holds one report, read once: a second "-" would find it empty, and fail as if the
+// report were.
+void check_stdin_read_once(std::vector<std::string> paths) {
+  if (std::count(paths.begin(), paths.end(), "-") > 1) {
+    throw Failure::invalid_input(
+        Problem{"-", "", "stdin is given for two reports and can be read once: give files"});
+  }
+}
+
 // The options of two reports' comparison mean nothing to the gate, whose figures and tolerances
 // are ab's: refused, so that a CI job never believes it loosened or narrowed the gate.
 void refuse_report_options(const CompareOptions& options) {
@@ -46,6 +56,9 @@ int compare_sides(const CompareRequest& request, std::ostream& out, std::ostream
         "compare", "", "give reports either as BASELINE CURRENT or with --base and --candidate"});
   }
   refuse_report_options(request.options);
+  std::vector<std::string> paths = request.base_paths;
+  paths.insert(paths.end(), request.candidate_paths.begin(), request.candidate_paths.end());
+  check_stdin_read_once(std::move(paths));
   if (auto problem = check_formats(request.formats)) throw Failure::invalid_input(*problem);
   check_gate_outputs(request.out_path, request.formats);
   OutputFile output = OutputFile::open(request.out_path);
@@ -70,6 +83,7 @@ int compare_command(const CompareRequest& request, std::ostream& out, std::ostre
     throw Failure::invalid_input(
         Problem{"compare", "", "needs BASELINE and CURRENT reports, or --base and --candidate"});
   }
+  check_stdin_read_once({request.baseline_path, request.current_path});
   OutputFile output = OutputFile::open(request.out_path);
   const nlohmann::json baseline = load(request.baseline_path);
   const nlohmann::json current = load(request.current_path);

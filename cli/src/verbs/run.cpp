@@ -109,56 +109,6 @@ void raise_descriptor_limit(const RunRequest& request, const Scenario& scenario)
   }
 }
 
-// The pcap must not land where the report or the summary does: the two would be mixed in one
-// file, or the second temporary file would collide with the first. stderr is refused even with
-// --quiet, which still prints warnings and errors there.
-void check_pcap_destination(const RunRequest& request) {
-  const auto& pcap = request.pcap_out_path;
-  const auto refuse = [](std::string reason) {
-    return Failure::invalid_input(Problem{"--pcap-out", "", std::move(reason)});
-  };
-  if (same_destination(pcap, request.out_path, "--pcap-out")) {
-    if (request.out_path.value_or("-") == "-") {
-      throw refuse("the report already goes to stdout: give the pcap or the report a file");
-    }
-    throw Failure(kExitInvalidInput,
-                  "--pcap-out and --out name the same file: " + *request.out_path);
-  }
-  if (same_destination(pcap, std::string("/dev/stderr"), "--pcap-out")) {
-    throw refuse(*pcap + ": is stderr, where the summary, warnings and errors go: give it a file");
-  }
-}
-
-// --capture and --pcap-out, checked against the scenario before anything runs.
-void apply_capture(const RunRequest& request, Scenario& scenario) {
-  const std::string file = request.scenario_path.value_or("(built-in default scenario)");
-  if (request.capture_interface) {
-    if (const auto unfit = capture_unfit(scenario)) {
-      throw Failure::invalid_input(Problem{file, unfit->first, "--capture: " + unfit->second});
-    }
-    scenario.capture = CaptureSpec{*request.capture_interface};
-  }
-  if (!request.pcap_out_path) return;
-  const auto refuse = [](std::string reason) {
-    return Failure::invalid_input(Problem{"--pcap-out", "", std::move(reason)});
-  };
-  if (!scenario.capture) throw refuse("needs --capture (or the scenario's \"capture\")");
-  if (request.repeat > 1 || request.instructions) {
-    throw refuse("is for one run in this process, not with --repeat or --instructions");
-  }
-  if (scenario.workers > 1) {
-    throw refuse(fmt::format("needs one worker process ({} has {}): each would capture apart", file,
-                             scenario.workers));
-  }
-  // Each poller thread captures its own ports, and a port range past 32 ports takes in the
-  // others': their packets would be written again, out of time order.
-  if (scenario.threads > 1) {
-    throw refuse(fmt::format("needs one poller thread ({} has {}): each captures apart", file,
-                             scenario.threads));
-  }
-  check_pcap_destination(request);
-}
-
 RunOutcome run_with_progress(const Scenario& scenario, const RunRequest& request, std::ostream& err,
                              PcapSink* sink) {
   StopSignals signals;
@@ -187,19 +137,23 @@ RunOutcome run_with_progress(const Scenario& scenario, const RunRequest& request
   return outcome;
 }
 
-// The repetitions' reports, each from a fresh process of this executable, in the order they
-// ran; after a stop, those that ran (the stopped one included, marked interrupted).
-std::vector<nlohmann::json> run_repetitions(const RunRequest& request, std::ostream& err) {
-  StopSignals signals;  // a Ctrl-C reaches the repetition too; this process waits for it
+// The repetitions' report (repeat/repetitions.hpp), each from a fresh process of this
+// executable. Each runs in a process group of its own and a stop here (a Ctrl-C at the terminal,
+// or a SIGINT or SIGTERM sent to this process alone) is passed on to it; after a stop, the
+// report holds those that ran (the stopped one included) and is marked interrupted, even when
+// the stop came between two repetitions and none of them saw it.
+nlohmann::json repeated_report(const RunRequest& request, std::ostream& err) {
+  StopSignals signals;
   const std::string binary = own_executable();
   const TemporaryDirectory temporary("pollscope-repeat");
   const std::string& directory = temporary.path();
+  const ChildControl control{false, std::nullopt, [] { return stop_requested ? SIGINT : 0; }};
   std::vector<nlohmann::json> reports;
   for (int i = 0; i < request.repeat && !stop_requested; ++i) {
     if (!request.quiet)
       err << fmt::format("pollscope: repetition {} of {}\n", i + 1, request.repeat);
     const std::string report = fmt::format("{}/repetition-{}.json", directory, i);
-    const int code = run_child(binary, single_run_arguments(request, report));
+    const int code = run_child(binary, single_run_arguments(request, report), control).code;
     if (code != kExitPassed && code != kExitThresholdFailed && code != kExitInterrupted) {
       throw Failure::environment(
           fmt::format("repetition {} exited with {} (no report)", i + 1, code));
@@ -209,7 +163,15 @@ std::vector<nlohmann::json> run_repetitions(const RunRequest& request, std::ostr
     reports.push_back(std::get<JsonFile>(std::move(loaded)).document);
     if (code == kExitInterrupted) break;
   }
-  return reports;
+  if (reports.empty()) {
+    throw Failure(kExitInterrupted, "interrupted before the first repetition: no report");
+  }
+  nlohmann::json combined = combine_repetitions(reports);
+  if (stop_requested && reports.size() < static_cast<std::size_t>(request.repeat)) {
+    combined["interrupted"] = true;
+    combined["verdict"] = "interrupted";
+  }
+  return combined;
 }
 
 // Compares the report with the baseline, into the report; the summary's lines of it.
@@ -306,6 +268,7 @@ void injected_memory_failure() {
 }
 
 int run_once(const RunRequest& request, std::ostream& out, std::ostream& err) {
+  check_stdin_read_once(request);
   Scenario scenario = load(request);
   apply_capture(request, scenario);
   check_budget(request, scenario);
@@ -319,7 +282,7 @@ int run_once(const RunRequest& request, std::ostream& out, std::ostream& err) {
   nlohmann::json report;
   std::optional<std::string> failure;
   if (request.repeat > 1) {
-    report = combine_repetitions(run_repetitions(request, err));
+    report = repeated_report(request, err);
   } else if (request.instructions && !inside_callgrind()) {
     report = run_under_callgrind(request);
   } else {

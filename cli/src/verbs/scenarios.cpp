@@ -13,13 +13,21 @@
 
 namespace pollscope {
 
-int validate_command(const std::string& path, std::ostream& out, std::uint64_t memory_budget_mib) {
+std::variant<Scenario, Problem> load_within_budget(const std::string& path,
+                                                   std::uint64_t memory_budget_mib) {
   auto loaded = load_scenario(path, memory_budget_mib);
+  if (const auto* scenario = std::get_if<Scenario>(&loaded)) {
+    if (auto problem = check_memory_budget(*scenario, path, memory_budget_mib)) {
+      return *std::move(problem);
+    }
+  }
+  return loaded;
+}
+
+int validate_command(const std::string& path, std::ostream& out, std::uint64_t memory_budget_mib) {
+  auto loaded = load_within_budget(path, memory_budget_mib);
   if (auto* problem = std::get_if<Problem>(&loaded)) throw Failure::invalid_input(*problem);
   const auto& scenario = std::get<Scenario>(loaded);
-  if (auto problem = check_memory_budget(scenario, path, memory_budget_mib)) {
-    throw Failure::invalid_input(*problem);
-  }
   out << fmt::format("{}: valid: scenario \"{}\", {} {} pairs, {} phase(s), {} threshold(s)\n",
                      terminal_text(path), terminal_text(scenario.name), scenario.sockets.count,
                      to_string(scenario.sockets.kind), scenario.phases.size(),
@@ -44,7 +52,7 @@ int scenarios_command(const std::string& directory, std::ostream& out, std::ostr
   std::sort(files.begin(), files.end());
   int status = kExitPassed;
   for (const auto& file : files) {
-    auto loaded = load_scenario(file.string());
+    auto loaded = load_within_budget(file.string(), kDefaultMemoryBudgetMib);
     if (auto* problem = std::get_if<Problem>(&loaded)) {
       err << "pollscope: " << problem->to_string() << "\n";
       status = kExitInvalidInput;

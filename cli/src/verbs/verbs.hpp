@@ -8,6 +8,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "base/exit_code.hpp"
@@ -39,8 +40,12 @@ int run_command(const RunRequest& request, std::ostream& out, std::ostream& err)
 // `pollscope validate`: checks a scenario without running it, its buffering against the budget.
 int validate_command(const std::string& path, std::ostream& out,
                      std::uint64_t memory_budget_mib = kDefaultMemoryBudgetMib);
+// A scenario file as `validate` checks it: read (its replays within the budget) and its
+// buffering held to `memory_budget_mib`; otherwise the Problem.
+[[nodiscard]] std::variant<Scenario, Problem> load_within_budget(const std::string& path,
+                                                                 std::uint64_t memory_budget_mib);
 // `pollscope scenarios`: one line per scenario shipped in `directory`; a line on `err` for each
-// that is not valid (and exit 2 at the end).
+// that is not valid, as `validate` with the default memory budget (and exit 2 at the end).
 int scenarios_command(const std::string& directory, std::ostream& out, std::ostream& err);
 
 struct CompareRequest {

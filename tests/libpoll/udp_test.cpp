@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "support/expect_events.hpp"
 #include "support/io_helpers.hpp"
@@ -289,6 +290,35 @@ TEST_P(UdpSocketTest, DeregisteredSocketGetsNoEventsButStillReceives) {
   auto received = receiver.recv(buffer);
   ASSERT_TRUE(received) << received.error().message();
   EXPECT_EQ(text(buffer, *received), "quiet");
+}
+
+// A refusal (ICMP port unreachable) for a connected socket's datagram is not lost: it comes as
+// an error event and the next recv fails with connection_refused, once.
+TEST_P(UdpSocketTest, ConnectedSocketGetsARefusalAsAnErrorEventAndFromItsNextRecv) {
+  auto socket = UdpSocket::bind(SocketAddr::loopback_v4()).value();
+  const auto gone = [] {
+    auto closed = UdpSocket::bind(SocketAddr::loopback_v4()).value();
+    return closed.local_addr().value();
+  }();
+  ASSERT_TRUE(socket.connect(gone));
+  ASSERT_TRUE(registry().register_source(socket, kFirst, Interest::readable));
+  ASSERT_EQ(socket.send(bytes("ping")).value(), 4u);
+  expect_events(poll(), events_, {{kFirst, {.error = true}}});
+
+  std::array<std::byte, 16> buffer{};
+  auto refused = socket.recv(buffer);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), std::errc::connection_refused) << refused.error().message();
+  EXPECT_TRUE(would_block(socket.recv(buffer)));
+  ASSERT_TRUE(registry().deregister_source(socket));
+}
+
+TEST_P(UdpSocketTest, SendToOfADatagramLargerThanUdpAllowsFailsWithMessageSize) {
+  auto socket = UdpSocket::bind(SocketAddr::loopback_v4()).value();
+  const std::vector<std::byte> too_large(70000);
+  auto sent = socket.send_to(too_large, socket.local_addr().value());
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error(), std::errc::message_size) << sent.error().message();
 }
 
 LIBPOLL_INSTANTIATE_FOR_BACKENDS(UdpSocketTest);

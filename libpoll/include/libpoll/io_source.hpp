@@ -7,6 +7,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -78,16 +79,29 @@ class IoSource : public Source {
   Result<std::size_t> write(std::string_view data) noexcept {
     return write(std::as_bytes(std::span(data.data(), data.size())));
   }
-  /// Scatter read into several buffers with one system call.
-  Result<std::size_t> readv(std::span<const iovec> buffers) noexcept {
+  /// The buffers one vectored call can take: the first `IOV_MAX` (1024 on Linux). The kernel
+  /// refuses more with `EINVAL` (`EMSGSIZE` from `sendmsg`); a call given more moves what fits in
+  /// the first ones, as a partial transfer, the way Rust's `read_vectored` and `write_vectored`
+  /// (and so mio) do.
+  static std::span<const iovec> first_iovecs(std::span<const iovec> buffers) noexcept {
+    constexpr auto kMax = static_cast<std::size_t>(IOV_MAX);
+    return buffers.size() > kMax ? buffers.first(kMax) : buffers;
+  }
+
+  /// Scatter read into several buffers with one system call (at most `IOV_MAX` of them: see
+  /// `first_iovecs`).
+  Result<std::size_t> readv(std::span<const iovec> all_buffers) noexcept {
+    const auto buffers = first_iovecs(all_buffers);
     std::size_t requested = 0;
     for (const iovec& buffer : buffers) requested += buffer.iov_len;
     const std::uint64_t stamp = edge_.stamp();
     return detail::read_result(::readv(fd_.get(), buffers.data(), static_cast<int>(buffers.size())),
                                edge_, requested, stamp);
   }
-  /// Gather write from several buffers with one system call.
-  Result<std::size_t> writev(std::span<const iovec> buffers) noexcept {
+  /// Gather write from several buffers with one system call (at most `IOV_MAX` of them: see
+  /// `first_iovecs`).
+  Result<std::size_t> writev(std::span<const iovec> all_buffers) noexcept {
+    const auto buffers = first_iovecs(all_buffers);
     const std::uint64_t stamp = edge_.stamp();
     return detail::write_result(
         ::writev(fd_.get(), buffers.data(), static_cast<int>(buffers.size())), edge_, stamp);

@@ -112,6 +112,10 @@ Result<SocketAddr> SocketAddr::unix_path(std::string_view path) noexcept {
   // An abstract name (a leading NUL) is its bytes exactly: a NUL after it would be part of the
   // name. A path keeps room for its terminating NUL, so that it reads back as a C string.
   const bool abstract = path.front() == '\0';
+  // The kernel reads a path up to its first NUL: "/a\0b" would name "/a", another file.
+  if (!abstract && path.find('\0') != std::string_view::npos) {
+    return Unexpected(std::errc::invalid_argument);
+  }
   if (path.size() > sizeof un->sun_path - (abstract ? 0 : 1)) {
     return Unexpected(std::errc::filename_too_long);
   }

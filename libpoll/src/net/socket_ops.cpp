@@ -70,6 +70,11 @@ Result<SocketAddr> peer_addr(int fd) noexcept {
   return socket_name(fd, ::getpeername);
 }
 
+Result<void> require_ip(const SocketAddr& addr) noexcept {
+  if (addr.is_ipv4() || addr.is_ipv6()) return {};
+  return Unexpected(std::errc::address_family_not_supported);
+}
+
 Result<void> set_int_option(int fd, int level, int name, int value) noexcept {
   return detail::syscall_void(::setsockopt(fd, level, name, &value, sizeof value));
 }

@@ -32,6 +32,10 @@ inline constexpr int kListenBacklog = 1024;
 [[nodiscard]] Result<OwnedFd> listening_socket(const SocketAddr& addr) noexcept;
 [[nodiscard]] Result<OwnedFd> connecting_socket(int type, const SocketAddr& addr) noexcept;
 [[nodiscard]] Result<SocketAddr> peer_addr(int fd) noexcept;
+// The TCP and UDP factories take IP addresses only: given a Unix one, socket(2) would make a
+// Unix socket, and a TcpStream or UdpSocket would hold it. std::errc::address_family_not_supported
+// (EAFNOSUPPORT, the kernel's word for a TCP connect to an address of another family).
+[[nodiscard]] Result<void> require_ip(const SocketAddr& addr) noexcept;
 [[nodiscard]] Result<void> set_int_option(int fd, int level, int name, int value) noexcept;
 [[nodiscard]] Result<int> int_option(int fd, int level, int name) noexcept;
 

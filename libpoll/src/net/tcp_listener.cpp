@@ -5,6 +5,7 @@
 namespace libpoll::net {
 
 Result<TcpListener> TcpListener::bind(const SocketAddr& addr) noexcept {
+  if (auto ip = ops::require_ip(addr); !ip) return Unexpected(ip.error());
   auto fd = ops::listening_socket(addr);
   if (!fd) return Unexpected(fd.error());
   return TcpListener(std::move(*fd));

@@ -10,6 +10,7 @@
 namespace libpoll::net {
 
 Result<TcpStream> TcpStream::connect(const SocketAddr& addr) noexcept {
+  if (auto ip = ops::require_ip(addr); !ip) return Unexpected(ip.error());
   auto fd = ops::connecting_socket(SOCK_STREAM, addr);
   if (!fd) return Unexpected(fd.error());
   return TcpStream(std::move(*fd));

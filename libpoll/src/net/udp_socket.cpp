@@ -7,6 +7,7 @@
 namespace libpoll::net {
 
 Result<UdpSocket> UdpSocket::bind(const SocketAddr& addr) noexcept {
+  if (auto ip = ops::require_ip(addr); !ip) return Unexpected(ip.error());
   auto fd = ops::bound_socket(SOCK_DGRAM, addr);
   if (!fd) return Unexpected(fd.error());
   return UdpSocket(std::move(*fd));

@@ -36,7 +36,8 @@ class SocketAddr {
   [[nodiscard]] static SocketAddr loopback_v6(std::uint16_t port = 0) noexcept;
   /// A Unix-socket address: a filesystem path, or an abstract name (Linux) when `path` begins
   /// with a NUL. Errors: `std::errc::filename_too_long` when it does not fit `sockaddr_un` (107
-  /// bytes for a path, 108 for an abstract name), `std::errc::invalid_argument` when empty.
+  /// bytes for a path, 108 for an abstract name), `std::errc::invalid_argument` when empty or
+  /// when a path (not an abstract name) holds a NUL.
   [[nodiscard]] static Result<SocketAddr> unix_path(std::string_view path) noexcept;
   /// An address as the kernel returned it (accept, recvfrom, getsockname).
   [[nodiscard]] static SocketAddr from_native(const sockaddr* addr, socklen_t length) noexcept;

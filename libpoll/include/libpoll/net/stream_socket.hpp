@@ -30,8 +30,10 @@ class StreamSocket : public Socket {
   Result<std::size_t> write(std::string_view data) noexcept {
     return write_outcome(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL));
   }
-  /// Gather write from several buffers with one system call.
-  Result<std::size_t> writev(std::span<const iovec> buffers) noexcept {
+  /// Gather write from several buffers with one system call (at most `IOV_MAX` of them: see
+  /// `IoSource::first_iovecs`).
+  Result<std::size_t> writev(std::span<const iovec> all_buffers) noexcept {
+    const auto buffers = first_iovecs(all_buffers);
     msghdr message{};
     message.msg_iov = const_cast<iovec*>(buffers.data());
     message.msg_iovlen = buffers.size();

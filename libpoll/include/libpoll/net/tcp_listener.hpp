@@ -23,6 +23,7 @@ namespace libpoll::net {
 class TcpListener final : public Socket {
  public:
   /// Creates a socket with `SO_REUSEADDR`, binds it to `addr` and listens (backlog 1024).
+  /// Errors: `std::errc::address_family_not_supported` for a Unix address (see `UnixListener`).
   [[nodiscard]] static Result<TcpListener> bind(const SocketAddr& addr) noexcept;
 
   /// A connection from the backlog, already non-blocking and close-on-exec, and its peer.

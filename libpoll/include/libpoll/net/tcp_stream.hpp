@@ -16,7 +16,8 @@ class TcpListener;
 /// tells whether the connection was made.
 class TcpStream final : public StreamSocket {
  public:
-  /// Starts a non-blocking connect to `addr`.
+  /// Starts a non-blocking connect to `addr`. Errors: `std::errc::address_family_not_supported`
+  /// for a Unix address (see `UnixStream`).
   [[nodiscard]] static Result<TcpStream> connect(const SocketAddr& addr) noexcept;
   /// Takes ownership of a connected (or connecting) TCP socket; makes it non-blocking and
   /// close-on-exec.

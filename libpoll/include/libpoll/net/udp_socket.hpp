@@ -16,7 +16,8 @@ namespace libpoll::net {
 /// ```
 class UdpSocket final : public DatagramSocket {
  public:
-  /// Creates a socket bound to `addr` (port 0: the kernel picks one).
+  /// Creates a socket bound to `addr` (port 0: the kernel picks one). Errors:
+  /// `std::errc::address_family_not_supported` for a Unix address (see `UnixDatagram`).
   [[nodiscard]] static Result<UdpSocket> bind(const SocketAddr& addr) noexcept;
 
  private:

@@ -11,8 +11,9 @@
 
 namespace libpoll::net {
 
-/// A listening `AF_UNIX` stream socket bound to a filesystem path. The path is not removed
-/// when the listener is destroyed; unlink it when done.
+/// A listening `AF_UNIX` stream socket bound to a filesystem path or (Linux) an abstract name
+/// (a leading NUL). A path is not removed when the listener is destroyed: unlink it when done;
+/// an abstract name leaves no file.
 class UnixListener final : public Socket {
  public:
   /// Creates the socket at `path` and listens (backlog 1024). Errors: `std::errc::address_in_use`

@@ -31,28 +31,10 @@ namespace {
 
 using namespace std::string_literals;
 using net::SocketAddr;
-using testing::PollTest;
+using testing::PollTestWithDirectory;
 
-// Each test gets its own directory under /tmp for its socket files, removed afterwards.
-class NetContractTest : public PollTest {
- protected:
-  void SetUp() override {
-    PollTest::SetUp();
-    std::string pattern = "/tmp/libpoll-net-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
-    directory_ = pattern;
-  }
-
-  void TearDown() override {
-    if (!directory_.empty()) {
-      std::error_code ignored;
-      std::filesystem::remove_all(directory_, ignored);
-    }
-    PollTest::TearDown();
-  }
-
-  std::string directory_;
-};
+// Socket files go to the test's own directory (PollTestWithDirectory).
+class NetContractTest : public PollTestWithDirectory {};
 
 // One-byte buffers over `data`, one per byte.
 std::vector<iovec> one_byte_buffers(std::vector<char>& data) {
@@ -67,8 +49,8 @@ constexpr std::size_t kMoreThanIovMax = 2 * static_cast<std::size_t>(IOV_MAX);
 // made Unix sockets typed as TCP and UDP ones (set_nodelay then failed with "Operation not
 // supported"). mio's types take IP addresses only.
 TEST_P(NetContractTest, TcpAndUdpFactoriesRefuseAUnixAddress) {
-  const std::string path = directory_ + "/sock";
-  const auto unix_addr = SocketAddr::unix_path(path).value();
+  const std::string socket_path = path("sock");
+  const auto unix_addr = SocketAddr::unix_path(socket_path).value();
 
   auto listener = net::TcpListener::bind(unix_addr);
   ASSERT_FALSE(listener);
@@ -80,21 +62,21 @@ TEST_P(NetContractTest, TcpAndUdpFactoriesRefuseAUnixAddress) {
   auto socket = net::UdpSocket::bind(unix_addr);
   ASSERT_FALSE(socket);
   EXPECT_EQ(socket.error(), std::errc::address_family_not_supported) << socket.error().message();
-  EXPECT_FALSE(std::filesystem::exists(path)) << "a socket file was made";
+  EXPECT_FALSE(std::filesystem::exists(socket_path)) << "a socket file was made";
 }
 
 // Regression: a path with a NUL inside was accepted, and the kernel, which reads the path up to
 // its first NUL, bound "<dir>/a" for "<dir>/a\0b".
 TEST_P(NetContractTest, UnixPathWithANulInsideIsRefusedAndBindsNothing) {
-  const std::string path = directory_ + "/a\0b"s;
-  auto datagram = net::UnixDatagram::bind(path);
+  const std::string with_nul = path("a\0b"s);
+  auto datagram = net::UnixDatagram::bind(with_nul);
   ASSERT_FALSE(datagram) << "bound " << datagram->local_addr().value().to_string();
   EXPECT_EQ(datagram.error(), std::errc::invalid_argument) << datagram.error().message();
-  auto listener = net::UnixListener::bind(path);
+  auto listener = net::UnixListener::bind(with_nul);
   ASSERT_FALSE(listener);
   EXPECT_EQ(listener.error(), std::errc::invalid_argument) << listener.error().message();
-  EXPECT_FALSE(std::filesystem::exists(directory_ + "/a"));
-  auto stream = net::UnixStream::connect(path);
+  EXPECT_FALSE(std::filesystem::exists(path("a")));
+  auto stream = net::UnixStream::connect(with_nul);
   ASSERT_FALSE(stream);
   EXPECT_EQ(stream.error(), std::errc::invalid_argument) << stream.error().message();
 }

@@ -43,9 +43,7 @@ class PriorityTest : public PollTest {
   }
 
   // One byte of urgent data from the client.
-  void send_out_of_band() {
-    ASSERT_EQ(::send(client_->as_raw_fd(), "!", 1, MSG_OOB), 1);
-  }
+  void send_out_of_band() { ASSERT_EQ(::send(client_->as_raw_fd(), "!", 1, MSG_OOB), 1); }
 
   // Closed before the fixture counts the descriptors left open.
   void TearDown() override {

@@ -37,7 +37,7 @@ using testing::expect_no_events;
 using testing::has_birth_flags;
 using testing::kReadable;
 using testing::kWritable;
-using testing::PollTest;
+using testing::PollTestWithDirectory;
 using testing::Readiness;
 using testing::text;
 using testing::would_block;
@@ -46,32 +46,8 @@ constexpr Token kListener{1};
 constexpr Token kFirst{2};
 constexpr Token kSecond{3};
 
-// Each test gets its own directory under /tmp for its socket files, removed afterwards.
-class UnixTest : public PollTest {
- protected:
-  void SetUp() override {
-    PollTest::SetUp();
-    std::string pattern = "/tmp/libpoll-unix-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
-    directory_ = pattern;
-  }
-
-  void TearDown() override {
-    if (!directory_.empty()) {
-      std::error_code ignored;
-      std::filesystem::remove_all(directory_, ignored);
-      EXPECT_FALSE(std::filesystem::exists(directory_));
-    }
-    PollTest::TearDown();
-  }
-
-  [[nodiscard]] std::string path(std::string_view name) const {
-    return directory_ + "/" + std::string(name);
-  }
-
- private:
-  std::string directory_;
-};
+// Socket files go to the test's own directory (PollTestWithDirectory).
+class UnixTest : public PollTestWithDirectory {};
 
 class UnixListenerTest : public UnixTest {};
 class UnixStreamTest : public UnixTest {};

@@ -2,8 +2,10 @@
 
 #include <sys/resource.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 namespace libpoll::testing {
@@ -72,6 +74,22 @@ void PollTest::take_hold_of_registered_files() {
 void PollTest::TearDown() {
   poll_.reset();
   EXPECT_EQ(count_open_fds(), fds_at_start_) << "the test left descriptors open";
+}
+
+void PollTestWithDirectory::SetUp() {
+  PollTest::SetUp();
+  std::string pattern = "/tmp/libpoll-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(pattern.data()), nullptr) << std::strerror(errno);
+  directory_ = pattern;
+}
+
+void PollTestWithDirectory::TearDown() {
+  if (!directory_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(directory_, ignored);
+    EXPECT_FALSE(std::filesystem::exists(directory_));
+  }
+  PollTest::TearDown();
 }
 
 }  // namespace libpoll::testing

@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "libpoll/libpoll.hpp"
@@ -48,6 +49,22 @@ class PollTest : public ::testing::TestWithParam<Backend> {
  private:
   std::size_t fds_at_start_ = 0;
   std::optional<Poll> poll_;
+};
+
+// PollTest with a directory of its own under /tmp for socket files, removed afterwards (and
+// checked gone).
+class PollTestWithDirectory : public PollTest {
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  [[nodiscard]] const std::string& directory() const { return directory_; }
+  [[nodiscard]] std::string path(std::string_view name) const {
+    return directory_ + "/" + std::string(name);
+  }
+
+ private:
+  std::string directory_;
 };
 
 }  // namespace libpoll::testing

@@ -139,7 +139,7 @@ IoUringSelector::~IoUringSelector() {
 Result<void> IoUringSelector::select(Events& events, int timeout_ms) noexcept {
   using Clock = std::chrono::steady_clock;
   events.clear();
-  if (events.capacity() == 0) return Unexpected(std::errc::invalid_argument);  // as epoll_wait
+  if (events.capacity() == 0) return Unexpected(std::errc::invalid_argument);    // as epoll_wait
   if (in_forked_child()) return Unexpected(std::errc::operation_not_supported);  // see the header
   const auto deadline =
       timeout_ms > 0 ? Clock::now() + std::chrono::milliseconds(timeout_ms) : Clock::time_point{};
@@ -289,8 +289,9 @@ inline bool IoUringSelector::take(const io_uring_cqe& completion, Events& events
   if (!more && entry != nullptr && entry->held_data == completion.user_data) entry->held_data = 0;
   // A removal's own completion, or one of a request that was replaced or removed since.
   if (entry == nullptr || entry->kernel_data != completion.user_data) return true;
-  Mask bits = confirm_priority(fd_of(completion.user_data),
-                               completion.res > 0 ? completion.res & (entry->interest | kFaults) : 0);
+  Mask bits =
+      confirm_priority(fd_of(completion.user_data),
+                       completion.res > 0 ? completion.res & (entry->interest | kFaults) : 0);
   // A half-closed stream is readable (the read returns end of stream), and epoll says so.
   if ((bits & POLLRDHUP) != 0) bits |= entry->interest & POLLIN;
   Event* const out = detail::EventsAccess::data(events);

@@ -89,6 +89,12 @@ std::optional<InspectFailure> inspect(const InspectRequest& request, InspectOutc
     if (request.watch_seconds) record_sizes(outcome, elapsed.count(), outcome.histories);
   }
   find_growth(outcome.histories, outcome.findings);
+  const auto program_of = [&](pid_t pid) {
+    for (const auto& process : outcome.processes)
+      if (process.files.pid == pid) return process.files.command;
+    return std::string();
+  };
+  outcome.suppressed = suppress(outcome.suppressions, program_of, outcome.findings);
   return std::nullopt;
 }
 
@@ -160,6 +166,7 @@ int run_inspect(const InspectRequest& request, std::ostream& out, std::ostream& 
   // minutes); a Failure, one line, exit 2 or 3.
   if (request.out_path) check_destination(request.out_path);
   InspectOutcome outcome;
+  outcome.suppressions = load_suppressions(request.suppress, request.suppression_files);
   if (const auto failure = inspect(request, outcome)) {
     err << "pollscope: " << failure->message << "\n";
     return failure->exit_code;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "inspect/classify.hpp"
+#include "inspect/suppression.hpp"
 
 namespace pollscope {
 
@@ -22,13 +23,15 @@ inline constexpr double kLongestWatch = 3600.0;
 
 struct InspectRequest {
   std::vector<pid_t> pids;
-  bool all = false;                     // every process this user may inspect
-  std::optional<double> watch_seconds;  // the interval between samples; none: one sample
-  int samples = 5;                      // with watch_seconds
-  bool json = false;                    // JSON on stdout instead of text
-  std::optional<std::string> out_path;  // the JSON to this file (atomically)
-  bool fail_on_findings = false;        // exit 1 when an error was found
-  bool fail_on_warnings = false;        // exit 1 when anything was found
+  bool all = false;                            // every process this user may inspect
+  std::optional<double> watch_seconds;         // the interval between samples; none: one sample
+  int samples = 5;                             // with watch_seconds
+  bool json = false;                           // JSON on stdout instead of text
+  std::optional<std::string> out_path;         // the JSON to this file (atomically)
+  bool fail_on_findings = false;               // exit 1 when an error was found
+  bool fail_on_warnings = false;               // exit 1 when anything was found
+  std::vector<std::string> suppress;           // --suppress: one rule each (suppression.hpp)
+  std::vector<std::string> suppression_files;  // --suppressions: files of rules
 };
 
 // One epoll set's size at each sample.
@@ -47,8 +50,11 @@ struct ProcessView {
 struct InspectOutcome {
   std::vector<ProcessView> processes;  // as the last sample saw them
   std::vector<SetHistory> histories;   // with --watch
-  std::vector<Finding> findings;       // the last sample's, and growth over the samples
-  std::size_t unreadable = 0;          // --all: processes this user may not inspect
+  std::vector<Finding> findings;       // the last sample's, and growth over the samples, that
+                                       // no rule suppressed
+  std::vector<SuppressionRule> suppressions;
+  SuppressionTally suppressed;
+  std::size_t unreadable = 0;  // --all: processes this user may not inspect
 };
 
 // The epoll sets among `files` (a process's descriptors as listed), each read and classified into

@@ -74,6 +74,7 @@ nlohmann::json inspect_document(const InspectOutcome& outcome) {
   }
   document["unreadable_processes"] = outcome.unreadable;
   document["leaks"] = findings_block(outcome.findings);
+  add_suppressions(document["leaks"], outcome.suppressions, outcome.suppressed);
   return document;
 }
 
@@ -99,8 +100,8 @@ std::string inspect_text(const InspectOutcome& outcome) {
     }
   }
   const auto findings = outcome.findings.size();
-  text += fmt::format("{} finding{} ({})\n", findings, findings == 1 ? "" : "s",
-                      severity_tally(outcome.findings));
+  text += fmt::format("{} finding{} ({}{})\n", findings, findings == 1 ? "" : "s",
+                      severity_tally(outcome.findings), suppressed_text(outcome.suppressed));
   return text + findings_text(outcome.findings);
 }
 

@@ -104,7 +104,7 @@ int status_of(int wait_status) {
 
 // Waits for the command, grading and writing the findings every interval meanwhile.
 std::optional<int> wait_for(pid_t child, const TraceRequest& request, const std::string& dir,
-                            std::ostream& err) {
+                            const std::vector<SuppressionRule>& rules, std::ostream& err) {
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
   // refusal() has checked the interval: finite, and short enough for an int of milliseconds.
   const int timeout_ms =
@@ -116,7 +116,7 @@ std::optional<int> wait_for(pid_t child, const TraceRequest& request, const std:
     if (ready < 0 && errno == EINTR) continue;
     if (ready != 0) break;
     if (!writing) continue;
-    auto outcome = grade_directory(dir, false);
+    auto outcome = grade_directory(dir, false, rules);
     outcome.running = true;
     writing = write_findings(request, outcome, err);
   }
@@ -149,14 +149,16 @@ std::optional<pid_t> spawn_traced(const std::vector<std::string>& command,
 // As system(3) does: Ctrl-C reaches the command (one process group), and pollscope stays to
 // grade what it did.
 std::optional<int> wait_ignoring_interrupts(pid_t child, const TraceRequest& request,
-                                            const std::string& dir, std::ostream& err) {
+                                            const std::string& dir,
+                                            const std::vector<SuppressionRule>& rules,
+                                            std::ostream& err) {
   struct sigaction ignore {};
   ignore.sa_handler = SIG_IGN;
   struct sigaction old_interrupt {};
   struct sigaction old_quit {};
   ::sigaction(SIGINT, &ignore, &old_interrupt);
   ::sigaction(SIGQUIT, &ignore, &old_quit);
-  const auto status = wait_for(child, request, dir, err);
+  const auto status = wait_for(child, request, dir, rules, err);
   ::sigaction(SIGINT, &old_interrupt, nullptr);
   ::sigaction(SIGQUIT, &old_quit, nullptr);
   return status;
@@ -207,6 +209,7 @@ int run_trace(const TraceRequest& request, std::ostream& err) {
     return kExitInvalidInput;
   }
   check_destination(request.out_path);  // as `run` does: a bad --out costs no run of the command
+  const auto rules = load_suppressions(request.suppress, request.suppression_files);
   const auto library = interposer_path();
   LogDirectory logs;
   if (!library || logs.path().empty()) {
@@ -219,8 +222,8 @@ int run_trace(const TraceRequest& request, std::ostream& err) {
   }
   const auto child = spawn_traced(request.command, *library, logs.path(), err);
   if (!child) return kExitInvalidInput;
-  const auto status = wait_ignoring_interrupts(*child, request, logs.path(), err);
-  auto outcome = grade_directory(logs.path(), true);
+  const auto status = wait_ignoring_interrupts(*child, request, logs.path(), rules, err);
+  auto outcome = grade_directory(logs.path(), true, rules);
   outcome.exit_status = status;
   if (outcome.processes.empty()) {
     err << "pollscope: trace: the interposer never loaded into "
@@ -231,8 +234,9 @@ int run_trace(const TraceRequest& request, std::ostream& err) {
   if (!write_findings(request, outcome, err)) return kExitEnvironment;
   if (!request.quiet) {
     const auto processes = outcome.processes.size();
-    err << fmt::format("pollscope trace: {} process{}, {}\n", processes, processes == 1 ? "" : "es",
-                       severity_tally(outcome.findings))
+    err << fmt::format("pollscope trace: {} process{}, {}{}\n", processes,
+                       processes == 1 ? "" : "es", severity_tally(outcome.findings),
+                       suppressed_text(outcome.suppressed))
         << findings_text(outcome.findings);
   }
   return exit_code_for(request, outcome);

@@ -21,7 +21,8 @@ std::string read_whole(const std::filesystem::path& path) {
 
 }  // namespace
 
-TraceOutcome grade_directory(const std::string& directory, bool finished) {
+TraceOutcome grade_directory(const std::string& directory, bool finished,
+                             const std::vector<SuppressionRule>& rules) {
   TraceOutcome outcome;
   Symbolizer symbolizer;
   std::vector<std::filesystem::path> logs;
@@ -39,6 +40,13 @@ TraceOutcome grade_directory(const std::string& directory, bool finished) {
   }
   end_what_children_removed(outcome.processes, outcome.findings);
   find_untraced_spawns(outcome.processes, outcome.findings);
+  const auto program_of = [&](pid_t pid) {
+    for (const auto& process : outcome.processes)
+      if (process.pid == pid) return process.executable;
+    return std::string();
+  };
+  outcome.suppressions = rules;
+  outcome.suppressed = suppress(rules, program_of, outcome.findings);
   return outcome;
 }
 
@@ -58,6 +66,7 @@ nlohmann::json trace_document(const TraceRequest& request, const TraceOutcome& o
                                      {"records", process.records}});
   }
   document["leaks"] = findings_block(outcome.findings);
+  add_suppressions(document["leaks"], outcome.suppressions, outcome.suppressed);
   return document;
 }
 

@@ -1,14 +1,16 @@
 // close, close_range, closefrom, dup, dup2, dup3 and fcntl's F_DUPFD: the calls that end or copy a
-// registered descriptor. Untracked descriptors take the fast path: one table read, then the
-// real call.
+// registered descriptor; and sendmsg, which may hand an epoll descriptor to another process.
+// Untracked descriptors take the fast path: one table read, then the real call.
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdarg>
+#include <cstddef>
 
 #include "interposer.hpp"
 
@@ -79,9 +81,29 @@ void closed_in_range(unsigned first, unsigned last) {
   }
 }
 
+// An epoll descriptor sent with SCM_RIGHTS: the receiver shares the set, and may register files of
+// its own under our numbers (before the call: the receiver may act the moment it is sent).
+void note_sent_sets(const msghdr* message) {
+  if (message == nullptr || message->msg_control == nullptr || !tracing()) return;
+  for (const cmsghdr* header = CMSG_FIRSTHDR(message); header != nullptr;
+       header = CMSG_NXTHDR(const_cast<msghdr*>(message), const_cast<cmsghdr*>(header))) {
+    if (header->cmsg_level != SOL_SOCKET || header->cmsg_type != SCM_RIGHTS) continue;
+    const auto count = (header->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    const auto* fds = reinterpret_cast<const int*>(CMSG_DATA(header));
+    for (std::size_t i = 0; i < count; ++i) note_set_shared(fds[i]);
+  }
+}
+
 }  // namespace
 
 extern "C" {
+
+__attribute__((visibility("default"))) ssize_t sendmsg(int socket, const msghdr* message,
+                                                       int flags) {
+  static ssize_t (*next)(int, const msghdr*, int) = nullptr;
+  note_sent_sets(message);
+  return real(next, "sendmsg")(socket, message, flags);
+}
 
 __attribute__((visibility("default"))) int close(int fd) {
   if (is_log(fd)) {

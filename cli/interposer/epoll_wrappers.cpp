@@ -37,8 +37,8 @@ void record_locked(int epoll_fd, int op, int fd, const epoll_event* event, int r
   const char kind = op == EPOLL_CTL_ADD ? 'A' : op == EPOLL_CTL_MOD ? 'M' : 'D';
   const std::uint64_t data = event != nullptr && op != EPOLL_CTL_DEL ? event->data.u64 : 0;
   const std::uint32_t events = event != nullptr && op != EPOLL_CTL_DEL ? event->events : 0;
-  if (!is_epoll(epoll_fd)) note_epoll(epoll_fd);  // inherited, or made before loading
-  const int set = set_of(epoll_fd);               // a dup of the set's descriptor: the same set
+  if (!is_epoll(epoll_fd)) note_epoll(epoll_fd, false);  // inherited, or made before loading
+  const int set = set_of(epoll_fd);  // a dup of the set's descriptor: the same set
   Line line(kind);
   line.number(set).number(fd).unsigned_number(events).unsigned_number(data);
   line.number(result).number(result == 0 ? 0 : error);

@@ -20,8 +20,10 @@ namespace pollscope::interposer {
 class FdinfoScan {
  public:
   explicit FdinfoScan(int fd) : fd_(fd) {}
-  // Only the registrations under the number whose data word is `data`.
-  FdinfoScan(int fd, std::uint64_t data) : fd_(fd), data_(data), any_data_(false) {}
+  // Only the registrations under the number whose data word is `data` and, when `inode` is not 0,
+  // whose file is on that inode and device (sdev, the kernel's encoding).
+  FdinfoScan(int fd, std::uint64_t data, std::uint64_t inode = 0, std::uint32_t device = 0)
+      : fd_(fd), data_(data), any_data_(false), inode_(inode), device_(device) {}
 
   void feed(const char* text, std::size_t length) {
     while (length > 0) {
@@ -57,13 +59,26 @@ class FdinfoScan {
     char* after = nullptr;
     const long number = std::strtol(line_ + 4, &after, 10);
     if (after == line_ + 4 || number != fd_) return;
-    const char* data = std::strstr(after, "data:");
-    if (any_data_ || (data != nullptr && std::strtoull(data + 5, nullptr, 16) == data_)) ++count_;
+    if (any_data_ || (field(after, "data:") == data_ && same_file(after))) ++count_;
+  }
+
+  // The hexadecimal value after `name`; ~0 when the line has none.
+  static std::uint64_t field(const char* text, const char* name) {
+    const char* at = std::strstr(text, name);
+    return at == nullptr ? ~std::uint64_t{0} : std::strtoull(at + std::strlen(name), nullptr, 16);
+  }
+
+  // A line without ino and sdev (kernels before 4.13) may be any file.
+  [[nodiscard]] bool same_file(const char* text) const {
+    if (inode_ == 0 || std::strstr(text, "ino:") == nullptr) return true;
+    return field(text, "ino:") == inode_ && field(text, "sdev:") == device_;
   }
 
   int fd_;
   std::uint64_t data_ = 0;
   bool any_data_ = true;
+  std::uint64_t inode_ = 0;
+  std::uint32_t device_ = 0;
   int count_ = 0;
   char line_[512];
   std::size_t size_ = 0;

@@ -75,7 +75,15 @@ void write_to_own_log(const char* text, unsigned size);
 void move_log_away();
 
 // The interposer's own view, changed under a Guard.
-void note_epoll(int epoll_fd);
+// `made_here` false: a set this process did not make (inherited across an exec, received), which
+// another process may share.
+void note_epoll(int epoll_fd, bool made_here = true);
+// Before a fork, a spawn or an exec: every set there is may be shared with another process from
+// now on.
+void note_sets_shared();
+// The set `epoll_fd` names (if it is one) may be shared from now on (its descriptor was sent to
+// another process). No lock: one byte stored.
+void note_set_shared(int epoll_fd);
 [[nodiscard]] bool is_epoll(int epoll_fd);
 // The number the set that `epoll_fd` names is known by in the records and the books (the first
 // of its numbers still open: a dup of an epoll descriptor is the same set); `epoll_fd` itself for

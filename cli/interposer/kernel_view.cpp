@@ -173,14 +173,15 @@ int position_of(int epoll_fd, int fd, int listed) {
 
 // The registration's file may be listed under the number after the close for two reasons: it
 // lives on (a zombie), or the set is shared with another process (a fork) that registered a file
-// of its own under the same number, which the counts cannot tell from it; this process's lock does
-// not hold that process back either. When no descriptor of ours keeps the file, a registration
-// this process made lives on only if one listed under the number still carries its token.
-Fate fate_after_close(int epoll_fd, int fd, std::uint64_t data, int listed_before, int position,
-                      bool made_here) {
+// of its own under the same number; this process's lock does not hold that process back. Counted
+// before and after the close (a shared set), a registration lives on only if nothing went. When
+// no descriptor of ours keeps the file, a registration this process made lives on only if one
+// listed under the number still carries its token and its file's inode and device (files on one
+// anonymous inode, such as eventfds, are told apart by the counts alone).
+Fate fate_after_close(int epoll_fd, int fd, std::uint64_t data, FileIdentity file,
+                      int listed_before, int position, bool made_here) {
   Fate fate;
   if (listed_before >= 0 && position >= 0) {
-    // An earlier zombie is listed under the number too: this one lives if nothing went.
     fate.lives = kernel_count(epoll_fd, fd) == listed_before;
   } else {
     fate.lives = kernel_count(epoll_fd, fd) > 0;
@@ -188,7 +189,8 @@ Fate fate_after_close(int epoll_fd, int fd, std::uint64_t data, int listed_befor
   }
   if (!fate.lives) return fate;
   fate.keeper = keeper_of(epoll_fd, fd, position);
-  if (fate.keeper < 0 && made_here) fate.lives = fdinfo_count(epoll_fd, FdinfoScan(fd, data)) > 0;
+  if (fate.keeper < 0 && made_here)
+    fate.lives = fdinfo_count(epoll_fd, FdinfoScan(fd, data, file.inode, file.device)) > 0;
   return fate;
 }
 

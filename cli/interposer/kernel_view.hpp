@@ -16,14 +16,22 @@ namespace pollscope::interposer {
 // none is (another process holds it).
 [[nodiscard]] int keeper_of(int epoll_fd, int fd, int position);
 
+// A registered file as fdinfo shows it: its inode and device (the kernel's encoding); inode 0:
+// not known.
+struct FileIdentity {
+  std::uint64_t inode = 0;
+  std::uint32_t device = 0;
+};
+
 // What became of a registration of `fd` (token `data`) in the set when `fd` closed.
 struct Fate {
   bool lives = false;  // a zombie
   int keeper = -1;     // the descriptor of ours that keeps its file; -1: none, or another process
 };
-// `listed_before` and `position`, when >= 0, were taken before the close (an earlier zombie is
-// listed under the number); `made_here`: this process made the registration (not inherited).
-[[nodiscard]] Fate fate_after_close(int epoll_fd, int fd, std::uint64_t data, int listed_before,
-                                    int position, bool made_here);
+// `file`: the registered file's, taken at the ADD. `listed_before` and `position`, when >= 0, were
+// taken before the close (an earlier zombie is listed under the number, or the set is shared);
+// `made_here`: this process made the registration (not inherited).
+[[nodiscard]] Fate fate_after_close(int epoll_fd, int fd, std::uint64_t data, FileIdentity file,
+                                    int listed_before, int position, bool made_here);
 
 }  // namespace pollscope::interposer

@@ -102,6 +102,9 @@ void write_process_line(Line& line) {
 
 void exec_starts(int directory, const char* path, bool searched) {
   if (!tracing()) return;
+  // The new image inherits every epoll descriptor without FD_CLOEXEC; from a vfork child this
+  // marks its parent's books, which the image then shares sets with.
+  note_sets_shared();
   const int saved = errno;
   char shown[1100];
   program_path(shown, sizeof shown, directory, path, searched);
@@ -177,6 +180,7 @@ int spawn_passing_on(Spawn*& next, const char* name, pid_t* pid, const char* pat
                      char* const argv[], char* const environment[]) {
   const char* copy[kMaxEnvironment];
   pid_t child = 0;
+  note_sets_shared();  // the new program inherits every epoll descriptor without FD_CLOEXEC
   const int error = real(next, name)(&child, path, actions, attributes, argv,
                                      passed_on(environment, copy, kMaxEnvironment));
   if (pid != nullptr) *pid = child;
@@ -208,12 +212,14 @@ __attribute__((visibility("default"))) int clone(int (*function)(void*), void* s
   va_end(rest);
   if ((flags & CLONE_VM) != 0)
     return real(next, "clone")(function, stack, flags, argument, parent_tid, tls, child_tid);
+  note_sets_shared();
   clone_start = {function, argument};
   return real(next, "clone")(start_clone_child, stack, flags, nullptr, parent_tid, tls, child_tid);
 }
 
 __attribute__((visibility("default"))) pid_t _Fork() {
   static pid_t (*next)() = nullptr;
+  note_sets_shared();
   const pid_t child = real(next, "_Fork")();
   if (child == 0) start_child();  // no atfork handler runs after _Fork
   return child;

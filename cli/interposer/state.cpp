@@ -1,80 +1,27 @@
-#include <dlfcn.h>
-#include <execinfo.h>
-#include <fcntl.h>
-#include <link.h>
-#include <linux/kcmp.h>
-#include <pthread.h>
-#include <sched.h>
-#include <sys/mman.h>
+// The books: the epoll sets, their registrations and zombies, as the wrappers change them (under
+// a Guard).
+
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
+#include <sys/sysmacros.h>
 
 #include <atomic>
-#include <cerrno>
-#include <cstdlib>
 #include <cstring>
 
+#include "books.hpp"
 #include "interposer.hpp"
 #include "kernel_view.hpp"
 #include "records.hpp"
 
 namespace pollscope::interposer {
 
-namespace {
-
-// Descriptors above this number are not tracked (a process holds at most this many here).
-constexpr int kMaxFd = 1 << 16;
-constexpr int kMaxRegistrations = 1 << 16;
-constexpr int kMaxZombies = 256;
-
-struct Registration {
-  int epoll_fd;
-  int fd;
-  std::uint64_t data;
-  int next;  // the next registration of the same fd, or -1
-  // The mask last set (a MOD that keeps the token updates it without a record); atomic, as
-  // epoll_ctl's fast path writes it without the lock.
-  std::uint32_t events;
-  // Taken just before a close, when a zombie of the set holds the same number: how many
-  // registrations the kernel listed under it, and this one's position among them (kcmp's toff).
-  // -1: not taken (no zombie under the number: whatever is listed after the close is this one).
-  int listed_before;
-  int position;
-  pid_t made_by;  // the process whose epoll_ctl made it: another one's was inherited at a fork
-};
-
-struct Zombie {
-  int epoll_fd;  // -1: free
-  int fd;
-  std::uint64_t data;
-  // Live registrations of the same set under the same token: while there is one, an event under
-  // the token may be theirs, and is not counted as a ghost.
-  int live_twins;
-};
-
-struct Tables {
-  std::uint8_t is_epoll[kMaxFd];
-  // Where is_epoll: the number the set is known by (its records carry it). A dup of an epoll
-  // descriptor is the same set under another number; when the number it is known by closes
-  // while another remains, the set is known by that one from then on (an N record).
-  int set_number[kMaxFd];
-  int first_registration[kMaxFd];  // -1: none
-  Registration registrations[kMaxRegistrations];
-  int free_registration;  // head of the free list through `next`
-  Zombie zombies[kMaxZombies];
-};
-
 Tables* tables = nullptr;
 std::atomic<int> highest{-1};
 std::atomic<int> zombie_count{0};
 pid_t owner = 0;
-std::atomic_flag lock = ATOMIC_FLAG_INIT;
-thread_local bool inside = false;
-char executable[1024];
 
 void reset_tables() {
   std::memset(tables->is_epoll, 0, sizeof tables->is_epoll);
+  std::memset(tables->shared, 0, sizeof tables->shared);
   for (int& first : tables->first_registration) first = -1;
   for (int i = 0; i < kMaxRegistrations; ++i) tables->registrations[i].next = i + 1;
   tables->registrations[kMaxRegistrations - 1].next = -1;
@@ -84,51 +31,7 @@ void reset_tables() {
   zombie_count = 0;
 }
 
-void announce() {
-  Line('I').number(raw_getpid()).number(::getppid()).text(executable).write();
-}
-
-void lock_state() {
-  while (lock.test_and_set(std::memory_order_acquire)) sched_yield();
-}
-void unlock_state() {
-  lock.clear(std::memory_order_release);
-}
-void after_fork_in_child() {
-  start_child();
-}
-
-__attribute__((constructor)) void load() {
-  const int saved = errno;
-  const char* dir = std::getenv(kTraceDirEnv);
-  if (dir != nullptr && set_log_dir(dir)) {
-    void* memory =
-        ::mmap(nullptr, sizeof(Tables), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (memory != MAP_FAILED) {
-      tables = static_cast<Tables*>(memory);
-      reset_tables();
-      const auto length = ::readlink("/proc/self/exe", executable, sizeof executable - 1);
-      executable[length > 0 ? length : 0] = '\0';
-      void* warm[2];
-      ::backtrace(warm, 2);  // loads the unwinder now, not inside a wrapper
-      owner = static_cast<pid_t>(raw_getpid());
-      open_log();
-      ::pthread_atfork(lock_state, unlock_state, after_fork_in_child);
-      if (log_descriptor() >= 0) announce();
-    }
-  }
-  errno = saved;
-}
-
-// At exit (not at _exit): a ring kept to the end is recorded even if no wait looked for it.
-__attribute__((destructor)) void unload() {
-  const int saved = errno;
-  {
-    Guard guard;
-    if (guard.active()) look_for_io_uring();
-  }
-  errno = saved;
-}
+namespace {
 
 int find_registration(int epoll_fd, int fd, int** link) {
   int* at = &tables->first_registration[fd];
@@ -169,6 +72,7 @@ int other_number_of(int set) {
 
 // The set known as `from` is known as `to` from now on: its numbers, registrations and zombies.
 void renumber_set(int from, int to) {
+  tables->shared[to] = tables->shared[from];
   const int top = highest;
   for (int fd = 0; fd <= top; ++fd) {
     if (tables->is_epoll[fd] && tables->set_number[fd] == from) tables->set_number[fd] = to;
@@ -208,9 +112,9 @@ bool zombie_under(int epoll_fd, int fd) {
 
 void close_registration(int fd, int index) {
   auto& registration = tables->registrations[index];
-  const Fate fate =
-      fate_after_close(registration.epoll_fd, fd, registration.data, registration.listed_before,
-                       registration.position, registration.made_by == owner);
+  const Fate fate = fate_after_close(
+      registration.epoll_fd, fd, registration.data, {registration.inode, registration.device},
+      registration.listed_before, registration.position, registration.made_by == owner);
   const auto events = __atomic_load_n(&registration.events, __ATOMIC_RELAXED);
   Line line(fate.lives ? 'Z' : 'V');
   line.number(registration.epoll_fd).number(fd);
@@ -230,54 +134,17 @@ void close_registration(int fd, int index) {
 
 }  // namespace
 
-void* next_symbol(const char* name) {
-  return ::dlsym(RTLD_NEXT, name);
-}
-
-// A process whose pid is not the owner's: a vfork child (or a clone sharing the memory), which
-// must leave the books alone, or a child forked where no atfork handler ran (syscall(SYS_fork),
-// _Fork, a raw clone), which is adopted here as the fork handler would: a log of its own, and
-// the books it inherited. kcmp(KCMP_VM) tells them apart; when the kernel refuses it, the books
-// are left alone.
-static bool adopt_if_forked(long pid) {
-  const long parent = libc_syscall(SYS_getppid);
-  // 0: the same memory as the parent's; -1: cannot tell; 1, 2 or 3: memory of its own.
-  if (libc_syscall(SYS_kcmp, pid, parent, KCMP_VM, 0, 0) <= 0) return false;
-  start_child();
-  return true;
-}
-
-Guard::Guard() {
-  if (inside || log_descriptor() < 0) return;
-  if (const long pid = raw_getpid(); pid != owner && !adopt_if_forked(pid)) {
-    unowned_ = true;  // a vfork child, sharing the parent's memory
-    return;
-  }
-  inside = true;
-  lock_state();
-  active_ = true;
-}
-
-Guard::~Guard() {
-  if (!active_) return;
-  unlock_state();
-  inside = false;
-}
-
 bool tracked(int fd) {
   if (tables == nullptr || fd < 0 || fd >= kMaxFd) return false;
   return __atomic_load_n(&tables->is_epoll[fd], __ATOMIC_RELAXED) != 0 ||
          __atomic_load_n(&tables->first_registration[fd], __ATOMIC_RELAXED) >= 0;
 }
 
-bool tracing() {
-  return tables != nullptr && log_descriptor() >= 0;
-}
-
-void note_epoll(int epoll_fd) {
+void note_epoll(int epoll_fd, bool made_here) {
   if (epoll_fd < 0 || epoll_fd >= kMaxFd) return;
   tables->is_epoll[epoll_fd] = 1;
   tables->set_number[epoll_fd] = epoll_fd;
+  tables->shared[epoll_fd] = made_here ? 0 : 1;
   if (epoll_fd > highest) highest = epoll_fd;
   Line('C').number(epoll_fd).write();
 }
@@ -289,6 +156,17 @@ bool is_epoll(int epoll_fd) {
 int set_of(int epoll_fd) {
   if (tables == nullptr || !is_epoll(epoll_fd)) return epoll_fd;
   return __atomic_load_n(&tables->set_number[epoll_fd], __ATOMIC_RELAXED);
+}
+
+void note_sets_shared() {
+  if (tables == nullptr) return;
+  const int top = highest;
+  for (int fd = 0; fd <= top; ++fd)
+    if (tables->is_epoll[fd]) tables->shared[tables->set_number[fd]] = 1;
+}
+
+void note_set_shared(int epoll_fd) {
+  if (tables != nullptr && is_epoll(epoll_fd)) tables->shared[set_of(epoll_fd)] = 1;
 }
 
 void note_duplicated(int original, int copy) {
@@ -307,8 +185,20 @@ void note_registration(int epoll_fd, int fd, std::uint64_t data, std::uint32_t e
     index = tables->free_registration;
     if (index < 0) return;  // full: the grader still has the record
     tables->free_registration = tables->registrations[index].next;
-    tables->registrations[index] = {epoll_fd, fd, data, tables->first_registration[fd],
-                                    events,   -1, -1,   owner};
+    struct stat file {};
+    const bool known = ::fstat(fd, &file) == 0;
+    // fdinfo's sdev is the kernel's encoding of the device: major << 20 | minor.
+    const auto device = static_cast<std::uint32_t>((major(file.st_dev) << 20) | minor(file.st_dev));
+    tables->registrations[index] = {epoll_fd,
+                                    fd,
+                                    data,
+                                    tables->first_registration[fd],
+                                    events,
+                                    -1,
+                                    -1,
+                                    owner,
+                                    known ? static_cast<std::uint64_t>(file.st_ino) : 0,
+                                    known ? device : 0};
     __atomic_store_n(&tables->first_registration[fd], index, __ATOMIC_RELAXED);
     count_twin(epoll_fd, data, +1);
   } else if (tables->registrations[index].data != data) {
@@ -340,11 +230,15 @@ void note_deregistration(int epoll_fd, int fd) {
   tables->free_registration = index;
 }
 
+// Only where the count after the close could mislead: a zombie of the set is listed under the
+// number, or another process may have registered a file of its own under it (in a shared set,
+// eventfds and other files on one anonymous inode are told apart by nothing else).
 void note_closing(int fd) {
-  if (fd < 0 || fd >= kMaxFd || zombie_count.load(std::memory_order_relaxed) == 0) return;
+  if (fd < 0 || fd >= kMaxFd) return;
   for (int at = tables->first_registration[fd]; at >= 0; at = tables->registrations[at].next) {
     auto& registration = tables->registrations[at];
-    if (!zombie_under(registration.epoll_fd, fd)) continue;
+    if (!tables->shared[registration.epoll_fd] && !zombie_under(registration.epoll_fd, fd))
+      continue;
     registration.listed_before = kernel_count(registration.epoll_fd, fd);
     registration.position = position_of(registration.epoll_fd, fd, registration.listed_before);
   }
@@ -396,28 +290,12 @@ void note_delivered(int epoll_fd, const void* events, int count) {
   }
 }
 
-const char* executable_path() {
-  return executable;
-}
-
 int highest_tracked() {
   return highest;
 }
 
 bool any_zombies() {
   return zombie_count.load(std::memory_order_relaxed) > 0;
-}
-
-// The child keeps the books it inherited: it shares the parent's epoll sets and registered
-// files, and a close of an inherited registration is graded as one (records.hpp).
-void start_child() {
-  lock.clear();
-  inside = false;
-  if (tables == nullptr) return;
-  owner = static_cast<pid_t>(raw_getpid());
-  forget_io_uring_look();
-  reopen_log();  // the parent's, inherited, is closed
-  if (log_descriptor() >= 0) announce();
 }
 
 }  // namespace pollscope::interposer

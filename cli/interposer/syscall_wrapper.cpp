@@ -77,6 +77,7 @@ __attribute__((visibility("default"))) long syscall(long number, ...) {
       return io_uring_setup_syscall(a[0], a[1]);
     case SYS_fork: {
       // No atfork handler runs: the child starts its log here.
+      note_sets_shared();
       const long child = libc_syscall(SYS_fork);
       if (child == 0) start_child();
       return child;

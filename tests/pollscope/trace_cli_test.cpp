@@ -334,5 +334,30 @@ TEST_F(TraceCli, AFileOfAnotherProcessUnderTheSameNumberIsNoZombie) {
   EXPECT_EQ(tokens_of(report), (std::set<std::uint64_t>{40, 41}));
 }
 
+// The same with one token too: the kernel lists the other process's registration under the
+// number and token, so only the registered file's identity (or the count under the number, for
+// eventfds, which share an inode) tells the close that ended the registration from a zombie.
+TEST_F(TraceCli, AFileOfAnotherProcessUnderTheSameNumberAndTokenIsNoZombie) {
+  const auto report = trace({TRACED_ZOMBIES, "same-token"}, 0);
+  EXPECT_EQ(count(report, "zombie"), 0u) << report.dump(2);
+  EXPECT_EQ(count(report, "vanished"), 2u);
+  EXPECT_EQ(count(report, "total"), 2u);
+}
+
+// And the registration that does live on there (the parent keeps the child's file under another
+// number) is still a zombie.
+TEST_F(TraceCli, ARegistrationKeptByAnotherProcessUnderTheSameNumberAndTokenIsAZombie) {
+  const auto report = trace({TRACED_ZOMBIES, "same-token-kept"}, 0);
+  ASSERT_EQ(count(report, "zombie"), 1u) << report.dump(2);
+  EXPECT_EQ(only(report, "zombie").at("token"), 44);
+}
+
+// An epoll descriptor handed to another process over a Unix socket shares the set as a fork does.
+TEST_F(TraceCli, AFileOfTheProcessASetWasSentToUnderTheSameNumberAndTokenIsNoZombie) {
+  const auto report = trace({TRACED_ZOMBIES, "passed-set"}, 0);
+  EXPECT_EQ(count(report, "zombie"), 0u) << report.dump(2);
+  EXPECT_EQ(count(report, "vanished"), 1u);
+}
+
 }  // namespace
 }  // namespace pollscope::test_support

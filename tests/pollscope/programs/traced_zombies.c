@@ -30,6 +30,14 @@
  *                              own as number 40: the child's (token 40) is closed while the
  *                              parent's (token 41) is listed under the number, then the parent's
  *                              while the child's next (token 42) is: two vanished, no zombie.
+ *   traced_zombies same-token  as same-number (number 44), every registration under token 44:
+ *                              two vanished, no zombie.
+ *   traced_zombies same-token-kept
+ *                              as same-token, but the child's eventfd was made before the fork and
+ *                              the parent keeps its copy under another number: the child's close
+ *                              leaves its registration living on, one zombie (token 44).
+ *   traced_zombies passed-set  as same-token, but the set is made after the fork and handed to the
+ *                              child over a Unix socket: two vanished, no zombie.
  *
  * Every wait is bounded; nothing here sends network traffic. */
 #define _GNU_SOURCE
@@ -40,6 +48,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -269,6 +278,111 @@ static int same_number(void) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
 }
 
+/* Parent and child each register a file under kNumber and one token; `kept`: the child's first
+ * file is made before the fork and the parent keeps it (as kKeeper), so its registration lives on
+ * when the child closes it. */
+static int same_token(int kept) {
+  enum { kNumber = 44, kKeeper = 50, kToken = 44 };
+  int epoll_fd = epoll_create1(0), to_child[2], to_parent[2];
+  check(pipe(to_child) == 0 && pipe(to_parent) == 0, "pipe");
+  if (kept) own_eventfd_as(kNumber);
+  pid_t worker = fork();
+  check(worker >= 0, "fork");
+  if (worker == 0) {
+    close(to_child[1]);
+    if (!kept) own_eventfd_as(kNumber);
+    add(epoll_fd, kNumber, EPOLLIN, kToken);
+    pass(to_parent[1]);
+    await(to_child[0]); /* the parent's registration is listed under the number too */
+    close(kNumber);
+    if (kept) _exit(0);
+    own_eventfd_as(kNumber);
+    add(epoll_fd, kNumber, EPOLLIN, kToken);
+    pass(to_parent[1]);
+    await(to_child[0]);
+    check(epoll_ctl(epoll_fd, EPOLL_CTL_DEL, kNumber, NULL) == 0, "epoll_ctl DEL");
+    _exit(0);
+  }
+  close(to_parent[1]);
+  await(to_parent[0]);
+  if (kept) check(dup2(kNumber, kKeeper) == kKeeper, "dup2");
+  own_eventfd_as(kNumber);
+  add(epoll_fd, kNumber, EPOLLIN, kToken);
+  pass(to_child[1]);
+  int status = 0;
+  if (!kept) {
+    await(to_parent[0]); /* the child's next registration is listed under the number */
+    close(kNumber);
+    pass(to_child[1]);
+  } else {
+    check(waitpid(worker, &status, 0) == worker, "waitpid");
+    check(epoll_ctl(epoll_fd, EPOLL_CTL_DEL, kNumber, NULL) == 0, "epoll_ctl DEL");
+    close(kNumber);
+    close(epoll_fd);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+  }
+  check(waitpid(worker, &status, 0) == worker, "waitpid");
+  close(epoll_fd);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+}
+
+static void send_descriptor(int socket, int fd) {
+  char byte = 's', control[CMSG_SPACE(sizeof fd)] = {0};
+  struct iovec io = {.iov_base = &byte, .iov_len = 1};
+  struct msghdr message = {
+      .msg_iov = &io, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+  struct cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof fd);
+  memcpy(CMSG_DATA(header), &fd, sizeof fd);
+  check(sendmsg(socket, &message, 0) == 1, "sendmsg");
+}
+
+static int receive_descriptor(int socket) {
+  char byte = 0, control[CMSG_SPACE(sizeof(int))] = {0};
+  struct iovec io = {.iov_base = &byte, .iov_len = 1};
+  struct msghdr message = {
+      .msg_iov = &io, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+  check(recvmsg(socket, &message, 0) == 1, "recvmsg");
+  struct cmsghdr* header = CMSG_FIRSTHDR(&message);
+  check(header != NULL && header->cmsg_type == SCM_RIGHTS, "SCM_RIGHTS");
+  int fd = -1;
+  memcpy(&fd, CMSG_DATA(header), sizeof fd);
+  return fd;
+}
+
+/* same_token's shape, the set made after the fork and handed over with SCM_RIGHTS. */
+static int passed_set(void) {
+  enum { kNumber = 44, kToken = 44 };
+  int link[2];
+  check(socketpair(AF_UNIX, SOCK_STREAM, 0, link) == 0, "socketpair");
+  pid_t worker = fork();
+  check(worker >= 0, "fork");
+  if (worker == 0) {
+    close(link[0]);
+    const int epoll_fd = receive_descriptor(link[1]);
+    own_eventfd_as(kNumber);
+    add(epoll_fd, kNumber, EPOLLIN, kToken);
+    pass(link[1]);
+    await(link[1]); /* the parent closed its own under the number */
+    check(epoll_ctl(epoll_fd, EPOLL_CTL_DEL, kNumber, NULL) == 0, "epoll_ctl DEL");
+    _exit(0);
+  }
+  close(link[1]);
+  const int epoll_fd = epoll_create1(0);
+  own_eventfd_as(kNumber);
+  add(epoll_fd, kNumber, EPOLLIN, kToken);
+  send_descriptor(link[0], epoll_fd);
+  await(link[0]); /* the child's registration is listed under the number */
+  close(kNumber);
+  pass(link[0]);
+  int status = 0;
+  check(waitpid(worker, &status, 0) == worker, "waitpid");
+  close(epoll_fd);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 2;
+}
+
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "";
   if (strcmp(mode, "reuse") == 0) return reuse();
@@ -281,8 +395,11 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "handover") == 0) return handover();
   if (strcmp(mode, "readd") == 0) return readd();
   if (strcmp(mode, "same-number") == 0) return same_number();
+  if (strcmp(mode, "same-token") == 0) return same_token(0);
+  if (strcmp(mode, "same-token-kept") == 0) return same_token(1);
+  if (strcmp(mode, "passed-set") == 0) return passed_set();
   fprintf(stderr,
           "usage: traced_zombies reuse|token|mask|many N|teardown|inherited|daemon|handover|"
-          "readd|same-number\n");
+          "readd|same-number|same-token|same-token-kept|passed-set\n");
   return 2;
 }

@@ -129,5 +129,33 @@ TEST(PacketViewTest, AnImpossibleHeaderLengthIsInvalidNotCutShort) {
   EXPECT_EQ(fault.reason, "the IPv4 header length is 16 bytes (at least 20)");
 }
 
+// tcpdump -i any writes Linux cooked v2 frames (libpcap 1.10): the protocol comes first.
+TEST(PacketViewTest, LinuxCookedV2FramesAreRead) {
+  Bytes frame = bytes_of({0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 6});
+  frame.resize(20, std::byte{0});
+  append(frame, ipv4(17, udp(100)));
+  const auto parsed = parse_frame(frame, 276);  // DLT_LINUX_SLL2
+  ASSERT_TRUE(std::holds_alternative<TransportPacket>(parsed));
+  EXPECT_EQ(std::get<TransportPacket>(parsed).payload_length, 100u);
+  EXPECT_TRUE(supported_link_type(276));
+  frame.resize(19);
+  EXPECT_TRUE(std::get<NotTransport>(parse_frame(frame, 276)).truncated);
+}
+
+// A BSD loopback frame says its address family: IPv4, IPv6 by any BSD's number, or neither, which
+// is skipped (it was read as IPv6, and a short one refused the whole file as cut short).
+TEST(PacketViewTest, LoopbackFramesOfAnotherFamilyAreSkippedNotRefused) {
+  for (const int family : {10, 24, 28, 30}) {
+    Bytes frame = bytes_of({family, 0, 0, 0});
+    append(frame, ipv6(17, udp(30)));
+    ASSERT_TRUE(std::holds_alternative<TransportPacket>(parse_frame(frame, 0))) << family;
+  }
+  Bytes other = bytes_of({7, 0, 0, 0, 1, 2, 3, 4});
+  const auto parsed = parse_frame(other, 0);  // DLT_NULL
+  ASSERT_TRUE(std::holds_alternative<NotTransport>(parsed));
+  EXPECT_FALSE(std::get<NotTransport>(parsed).truncated);
+  EXPECT_FALSE(std::get<NotTransport>(parsed).invalid);
+}
+
 }  // namespace
 }  // namespace pollscope

@@ -48,12 +48,17 @@ std::variant<std::pair<std::size_t, std::uint32_t>, NotTransport> network_start(
     case DLT_LINUX_SLL:
       if (frame.size() < 16) return truncated("the Linux cooked header");
       return std::pair{std::size_t{16}, big_endian(frame, 14, 2)};
+    case DLT_LINUX_SLL2:  // tcpdump -i any since libpcap 1.10: the protocol first
+      if (frame.size() < 20) return truncated("the Linux cooked v2 header");
+      return std::pair{std::size_t{20}, big_endian(frame, 0, 2)};
     case DLT_NULL:    // the address family, in the capturing host's byte order
     case DLT_LOOP: {  // the same, in network byte order
       if (frame.size() < 4) return truncated("the loopback header");
       const auto family =
           std::to_integer<std::uint32_t>(frame[0]) | std::to_integer<std::uint32_t>(frame[3]);
-      return std::pair{std::size_t{4}, family == 2 ? 0x0800U : 0x86ddU};
+      // AF_INET6 is 10 on Linux, 24, 28 or 30 on the BSDs; other families carry no IP (0: none).
+      const bool ipv6 = family == 10 || family == 24 || family == 28 || family == 30;
+      return std::pair{std::size_t{4}, family == 2 ? 0x0800U : ipv6 ? 0x86ddU : 0U};
     }
     default: {  // raw IP: the version nibble says which
       if (frame.empty()) return truncated("the IP header");
@@ -117,9 +122,9 @@ std::variant<TransportStart, NotTransport> transport_start(std::span<const std::
 }  // namespace
 
 bool supported_link_type(int link_type) {
-  return link_type == DLT_EN10MB || link_type == DLT_LINUX_SLL || link_type == DLT_NULL ||
-         link_type == DLT_LOOP || link_type == DLT_RAW || link_type == DLT_IPV4 ||
-         link_type == DLT_IPV6;
+  return link_type == DLT_EN10MB || link_type == DLT_LINUX_SLL || link_type == DLT_LINUX_SLL2 ||
+         link_type == DLT_NULL || link_type == DLT_LOOP || link_type == DLT_RAW ||
+         link_type == DLT_IPV4 || link_type == DLT_IPV6;
 }
 
 std::variant<TransportPacket, NotTransport> parse_frame(std::span<const std::byte> frame,

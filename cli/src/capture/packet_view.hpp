@@ -33,8 +33,8 @@ struct NotTransport {
   bool invalid = false;
 };
 
-// The link-layer types pollscope reads: Ethernet (Linux's loopback too), raw IP, Linux cooked
-// (the "any" interface) and BSD loopback (NULL and LOOP).
+// The link-layer types pollscope reads: Ethernet (Linux's loopback too), raw IP, Linux cooked,
+// v1 and v2 (the "any" interface) and BSD loopback (NULL and LOOP).
 [[nodiscard]] bool supported_link_type(int link_type);
 
 // Parses an IPv4 or IPv6 frame of `link_type` down to its TCP or UDP payload, through VLAN tags

@@ -255,7 +255,7 @@ std::variant<ReplayTrace, TraceProblem> read_replay_trace(
     const char* name = pcap_datalink_val_to_name(link_type);
     return TraceProblem{fmt::format(
         "{}: the file header: link type {} ({}) is not one pollscope reads (EN10MB, LINUX_SLL, "
-        "NULL, LOOP, RAW)",
+        "LINUX_SLL2, NULL, LOOP, RAW)",
         path, name != nullptr ? name : "unknown", link_type)};
   }
   TraceBuilder builder;

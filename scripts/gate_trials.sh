@@ -110,6 +110,8 @@ for case in "${cases[@]}"; do
     fi
     start=$(date +%s%N)
     code=0
+    # An earlier invocation's comparison of this trial must not stand in for one ab did not write.
+    rm -f "$out/$case-$n.json"
     # shellcheck disable=SC2086  # the options are split on purpose
     "$pollscope" ab --base "$base" --candidate "$candidate" --out "$out/$case-$n.json" -q \
       $ab_args || code=$?

@@ -33,7 +33,12 @@ base_commit=$(git rev-parse --verify "$base_ref^{commit}") || {
 out=${PERF_GATE_OUT:-$root/perf-gate}
 candidate_build=${PERF_GATE_BUILD:-$root/build-release}
 mkdir -p "$out"
+# What an earlier gate left: a gate that fails before writing its own (a run failed, exit 3)
+# must not leave the last one's verdict to be read as its own, in the folder, in a test reporter
+# or in $GITHUB_STEP_SUMMARY.
 rm -rf "$out/reports"
+rm -f "$out/ab.json" "$out/junit.xml" "$out/summary.md" "$out/benchmark-smaller.json" \
+  "$out/benchmark-bigger.json" "$out/bencher.json"
 
 # The system call counter reads the raw_syscalls tracepoint's id from tracefs: mount it where
 # the kernel has it but nothing mounted it (as root; else the counts fall back to libpoll's own).

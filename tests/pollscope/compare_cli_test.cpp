@@ -218,6 +218,83 @@ TEST_F(PollscopeCompare, OptionsOfTwoReportsAreRefusedWithBaseAndCandidate) {
   }
 }
 
+// The gate's options mean nothing to two reports: --format once wrote no file and --strict
+// changed nothing, silently. Each is refused in one line naming it, and nothing is written.
+TEST_F(PollscopeCompare, OptionsOfTheGateAreRefusedWithTwoReports) {
+  const std::string report = run_report("report.json");
+  const std::string junit = dir_ / "gate.xml";
+  const std::vector<std::vector<std::string>> options = {
+      {"--format", "junit=" + junit}, {"--format", "bogus"}, {"--strict"}};
+  for (const auto& option : options) {
+    SCOPED_TRACE(option.front());
+    const Outcome outcome = pollscope(concat({"compare", report, report, "-q"}, option));
+    ASSERT_TRUE(exited_with(outcome, 2)) << outcome.err;
+    EXPECT_EQ(outcome.err, "pollscope: " + option.front() +
+                               ": applies to --base/--candidate (judged as ab judges), not to "
+                               "BASELINE CURRENT\n");
+    EXPECT_EQ(outcome.out, "");
+  }
+  EXPECT_FALSE(std::filesystem::exists(junit));
+}
+
+// A scenario refuses two phases of one name; a report that has them (hand-edited, or from
+// elsewhere) was compared with the figures of the last of them. Wherever reports are read
+// (compare, the gate's compare --base, run --baseline) it is bad input, one line naming the file,
+// the second phase's name and why.
+TEST_F(PollscopeCompare, AReportWithTwoPhasesOfOneNameIsRefusedEverywhere) {
+  const std::string report = run_report("report.json");
+  const std::string doubled = doctored(report, "doubled.json", [](json& document) {
+    json slow = document["phases"][0];
+    slow["latency_ns"]["p99"] = slow["latency_ns"]["p99"].get<double>() * 1000;
+    document["phases"].push_back(slow);
+  });
+  const std::string refusal = "pollscope: " + doubled +
+                              ": /phases/1/name: duplicate phase name \"steady\" (also "
+                              "/phases/0/name): its figures would be ambiguous\n";
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"compare", doubled, report},
+           {"compare", report, doubled},
+           {"compare", "--base", report, "--candidate", doubled},
+           {"compare", "--base", doubled, "--candidate", report},
+           {"run", scenario_, "--out", dir_ / "new.json", "--baseline", doubled}}) {
+    SCOPED_TRACE(args.back());
+    const Outcome outcome = pollscope(concat(args, {"-q"}));
+    ASSERT_TRUE(exited_with(outcome, 2)) << outcome.err;
+    EXPECT_EQ(outcome.err, refusal);
+    EXPECT_EQ(outcome.out, "");
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "new.json"));
+
+  // In a repetition of `run --repeat` too, named at its place.
+  const std::string repeated = dir_ / "repeated.json";
+  ASSERT_TRUE(
+      exited_with(pollscope({"run", scenario_, "--repeat", "2", "--out", repeated, "-q"}), 0));
+  const std::string twice = doctored(repeated, "twice.json", [](json& document) {
+    json& phases = document["repetitions"][1]["phases"];
+    phases.push_back(phases[0]);
+  });
+  const Outcome outcome = pollscope({"compare", "--base", repeated, "--candidate", twice, "-q"});
+  ASSERT_TRUE(exited_with(outcome, 2)) << outcome.err;
+  EXPECT_EQ(outcome.err, "pollscope: " + twice +
+                             ": /repetitions/1/phases/1/name: duplicate phase name \"steady\" "
+                             "(also /repetitions/1/phases/0/name): its figures would be "
+                             "ambiguous\n");
+}
+
+// The gate once said "the report has no such figure" of a figure that is there, of another
+// type; it says what is there, at its place.
+TEST_F(PollscopeCompare, TheGateNamesAFigureOfTheWrongType) {
+  const std::string report = run_report("report.json");
+  const std::string stringly = doctored(report, "stringly.json", [](json& document) {
+    document["overall"]["cost"]["syscalls_per_event"] = "3.5";
+  });
+  const Outcome outcome = pollscope({"compare", "--base", report, "--candidate", stringly, "-q"});
+  ASSERT_TRUE(exited_with(outcome, 2)) << outcome.err;
+  EXPECT_EQ(outcome.err, "pollscope: " + stringly +
+                             ": /overall/cost/syscalls_per_event: is a string, not a number\n");
+  EXPECT_EQ(outcome.out, "");
+}
+
 // Two outputs in one place would leave only the last one written: refused before any report is
 // read, and the file already there is left as it was.
 TEST_F(PollscopeCompare, AFormatFileWhereTheComparisonGoesIsRefused) {

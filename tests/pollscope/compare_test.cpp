@@ -591,6 +591,18 @@ TEST(CompareReports, MalformedReportsGiveAnErrorAndNeverAnException) {
       {"interrupted a string", [](json& r) { r["interrupted"] = "no"; }, "/interrupted",
        "expected a boolean"},
       {"a comparison", [](json& r) { r["kind"] = "comparison"; }, "/kind", "not a run's report"},
+      // A scenario refuses two phases of one name; a hand-edited report's figures of that name
+      // would be either phase's.
+      {"two phases of one name", [](json& r) { r["phases"].push_back(r["phases"][0]); },
+       "/phases/1/name", "duplicate phase name \"steady\" (also /phases/0/name)"},
+      {"two phases of one name among others",
+       [](json& r) {
+         json other = r["phases"][0];
+         other["name"] = "warmup";
+         r["phases"].insert(r["phases"].begin(), other);
+         r["phases"].push_back(other);
+       },
+       "/phases/2/name", "duplicate phase name \"warmup\" (also /phases/0/name)"},
   };
   for (const Malformed& bad : cases) {
     SCOPED_TRACE(bad.what);
@@ -603,6 +615,47 @@ TEST(CompareReports, MalformedReportsGiveAnErrorAndNeverAnException) {
       EXPECT_TRUE(contains(error.reason, bad.reason)) << error.to_string();
     }
   }
+}
+
+// The figures of the first phase of a name were once compared with those of the last.
+TEST(CompareReports, TwoPhasesOfOneNameAreRefusedNotReadAsTheLast) {
+  const json doubled = changed([](json& report) {
+    json slow = report["phases"][0];
+    slow["latency_ns"]["p99"] = 5000000;
+    report["phases"].push_back(slow);
+  });
+  for (const bool as_baseline : {true, false}) {
+    SCOPED_TRACE(as_baseline ? "baseline" : "current");
+    const Problem error =
+        as_baseline ? error_of(doubled, sample_report()) : error_of(sample_report(), doubled);
+    EXPECT_EQ(error.to_string(),
+              std::string(as_baseline ? "base.json" : "cur.json") +
+                  ": /phases/1/name: duplicate phase name \"steady\" (also /phases/0/name): its "
+                  "figures would be ambiguous");
+  }
+  const auto baseline = check_baseline(doubled, "base.json", "fnv1a64:0123456789abcdef",
+                                       "tiny.json", with_metrics({"latency_ns.p99"}));
+  ASSERT_TRUE(baseline.has_value());
+  EXPECT_EQ(baseline->path, "/phases/1/name");
+}
+
+// A phase's name is part of its figures' names: the lines for a person keep it on one line and
+// without a terminal's escapes, as a hand-edited report may hold them.
+TEST(ComparisonSummary, AFigureNamedAfterAPhaseStaysOneLine) {
+  const auto named = [](double p99) {
+    return changed([p99](json& report) {
+      report["phases"][0]["name"] = "st\x1b[31meady\nx";
+      report["phases"][0]["latency_ns"]["p99"] = p99;
+    });
+  };
+  const std::string summary =
+      comparison_summary(to_json(compared(named(5000), named(50000))), "> ");
+  EXPECT_TRUE(contains(summary,
+                       "> regressed: phases.st\\x1b[31meady\\x0ax.latency_ns.p99: 5000 "
+                       "-> 50000"))
+      << summary;
+  EXPECT_EQ(summary.find('\x1b'), std::string::npos) << summary;
+  EXPECT_EQ(std::count(summary.begin(), summary.end(), '\n'), 2) << summary;
 }
 
 TEST(CheckBaseline, RefusesABaselineOfAnotherScenarioBeforeTheRun) {

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -322,6 +323,25 @@ TEST_F(PollscopeGate, AbNamesTheBuildThatLeftNoValidReport) {
   }
 }
 
+// A build whose report has two phases of one name (no scenario can: a foreign or broken build)
+// left no valid report: ab reads its reports as compare does, and names the build (exit 3).
+TEST_F(PollscopeGate, AbRefusesABuildsReportWithTwoPhasesOfOneName) {
+  const std::string doubling = script(
+      "doubling.sh",
+      "for a; do [ \"$p\" = --out ] && out=$a; p=$a; done\n" POLLSCOPE_BINARY
+      " \"$@\" || exit\n"
+      "python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); "
+      "d[\"phases\"].append(d[\"phases\"][0]); json.dump(d, open(sys.argv[1], \"w\"))' \"$out\"\n");
+  const Outcome outcome = pollscope(
+      {"ab", "--base", build("base.sh"), "--candidate", doubling, scenario_, "--rounds", "2"});
+  ASSERT_TRUE(exited_with(outcome, 3)) << outcome.err;
+  EXPECT_TRUE(one_line(outcome.err)) << outcome.err;
+  EXPECT_EQ(outcome.err, "pollscope: ab: " + doubling +
+                             " run exited with 0 but left no valid report: /phases/1/name: "
+                             "duplicate phase name \"steady\" (also /phases/0/name): its figures "
+                             "would be ambiguous\n");
+}
+
 // What a build prints on its stdout goes to ab's stderr: ab's stdout is the comparison alone.
 TEST_F(PollscopeGate, AbKeepsWhatABuildPrintsOutOfTheComparison) {
   const std::string chatty =
@@ -383,6 +403,84 @@ TEST_F(PollscopeGate, AbStopsABuildThatRunsPastItsLimit) {
   ASSERT_TRUE(exited_with(outcome, 3));
   EXPECT_EQ(outcome.err, "pollscope: ab: " + hung + " run did not end within 1.0 s: stopped\n");
   EXPECT_NE(::kill(std::atoi(read_file(pid).c_str()), 0), 0) << "the build still runs";
+}
+
+// A directory of stand-ins put first on PATH for the gate's scripts: `id` says a user that is
+// not root, so that no script mounts tracefs on the machine the tests run on.
+std::string stand_ins(const TempDir& dir, const std::string& cmake_body = "exit 0\n") {
+  const std::filesystem::path bin = dir.path() / "bin";
+  std::filesystem::create_directories(bin);
+  for (const auto& [name, body] :
+       {std::pair<std::string, std::string>{"id", "echo 1000\n"}, {"cmake", cmake_body}}) {
+    const std::string path = dir.write("bin/" + name, "#!/bin/sh\n" + body);
+    ::chmod(path.c_str(), 0755);
+  }
+  return bin.string() + ":" + std::getenv("PATH");
+}
+
+// scripts/gate_trials.sh once read the comparison an earlier invocation left for a trial whose
+// ab wrote none (here: ab refuses one round, exit 2), and counted its verdict as this trial's.
+TEST_F(PollscopeGate, GateTrialsNeverCountsAnEarlierTrialsComparison) {
+  const std::filesystem::path build = dir_.path() / "build";
+  std::filesystem::create_directories(build / "cli");
+  std::filesystem::create_directories(build / "tests" / "pollscope");
+  std::filesystem::create_symlink(POLLSCOPE_BINARY, build / "cli" / "pollscope");
+  std::filesystem::create_symlink(SLOWDOWN_SHIM,
+                                  build / "tests" / "pollscope" / "libpollscope_slowdown_shim.so");
+  const std::string out = dir_ / "trials";
+  std::filesystem::create_directories(out);
+  const std::string stale = R"({"verdict": "unchanged",
+    "timings": [{"metric": "events_per_second", "ratio": 1.0, "verdict": "unchanged"},
+                {"metric": "cost.cpu_ns_per_event", "ratio": 1.0, "verdict": "unchanged"}],
+    "counts": [{"metric": "cost.syscalls_per_event", "base": 3, "candidate": 3,
+                "verdict": "unchanged"}]})";
+  dir_.write("trials/same-1.json", stale);
+  const Outcome outcome =
+      run_program({"env", "PATH=" + stand_ins(dir_), "GATE_TRIALS_AB_ARGS=--rounds 1", "bash",
+                   (kSourceDir / "scripts" / "gate_trials.sh").string(), "--build", build.string(),
+                   "--out", out, "--trials", "1", "same"});
+  ASSERT_TRUE(exited_with(outcome, 0)) << outcome.err;
+  EXPECT_EQ(read_file(out + "/trials.tsv"), "same\t1\t2\tfailed\n");
+  EXPECT_FALSE(std::filesystem::exists(out + "/same-1.json"));
+}
+
+// scripts/perf-gate.sh once left an earlier gate's outputs where a gate that failed before
+// writing its own (a run failed: exit 3) put none, and appended the earlier summary to
+// $GITHUB_STEP_SUMMARY as its own. Run here in a repository of its own, with a stand-in for
+// cmake whose "builds" fail every run.
+TEST_F(PollscopeGate, PerfGateLeavesNoEarlierGatesVerdictBehind) {
+  const std::filesystem::path repo = dir_.path() / "repo";
+  std::filesystem::create_directories(repo / "scripts");
+  std::filesystem::copy_file(kSourceDir / "scripts" / "perf-gate.sh",
+                             repo / "scripts" / "perf-gate.sh");
+  const std::string git_identity[] = {"-c", "user.name=test", "-c", "user.email=test@example.com"};
+  for (const std::vector<std::string>& git :
+       {std::vector<std::string>{"init", "-q"}, {"add", "-A"}, {"commit", "-q", "-m", "base"}}) {
+    std::vector<std::string> args = {"git", "-C", repo.string()};
+    args.insert(args.end(), std::begin(git_identity), std::end(git_identity));
+    args.insert(args.end(), git.begin(), git.end());
+    ASSERT_TRUE(exited_with(run_program(args), 0)) << git.front();
+  }
+  const std::string out = (repo / "perf-gate").string();
+  std::filesystem::create_directories(out);
+  for (const char* name : {"ab.json", "junit.xml", "summary.md", "bencher.json"}) {
+    dir_.write("repo/perf-gate/" + std::string(name), "an earlier gate's: unchanged\n");
+  }
+  const std::string step_summary = dir_.write("step-summary.md", "");
+  const std::string failing_builds =
+      "[ \"$1\" = --build ] || exit 0\nmkdir -p \"$2/cli\"\n"
+      "printf '#!/bin/sh\\nexit 3\\n' >\"$2/cli/pollscope\"\nchmod +x \"$2/cli/pollscope\"\n";
+  const Outcome outcome = run_program({"env", "PATH=" + stand_ins(dir_, failing_builds),
+                                       "GITHUB_STEP_SUMMARY=" + step_summary, "bash",
+                                       (repo / "scripts" / "perf-gate.sh").string(), "HEAD"});
+  ASSERT_TRUE(exited_with(outcome, 3)) << outcome.err;
+  EXPECT_EQ(read_file(step_summary), "");
+  for (const char* name : {"ab.json", "junit.xml", "summary.md", "bencher.json"}) {
+    EXPECT_FALSE(std::filesystem::exists(out + "/" + name)) << name;
+  }
+  // The base's worktree is gone with the script.
+  const Outcome worktrees = run_program({"git", "-C", repo.string(), "worktree", "list"});
+  EXPECT_EQ(lines_of(worktrees.out).size(), 1u) << worktrees.out;
 }
 
 TEST_F(PollscopeGate, AnUnknownFormatIsAOneLineUsageError) {

@@ -2,6 +2,11 @@
 // their medians (as timings in paced runs), correctness counts and thresholds that may not get
 // worse, runs without events, and a changed count naming itself.
 
+#include <functional>
+#include <string>
+#include <variant>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "gate/ci_formats.hpp"
@@ -83,6 +88,72 @@ TEST(GateTest, ReportsOfAnotherScenarioOrWithoutAFigureAreRefused) {
   missing[0].report["overall"].erase("cost");
   EXPECT_TRUE(std::holds_alternative<Problem>(compare_repeated(missing, side(1000, 0), {})));
   EXPECT_TRUE(std::holds_alternative<Problem>(compare_repeated({}, side(1000, 0), {})));
+}
+
+nlohmann::json json_array() {
+  return nlohmann::json::array();
+}
+
+// The Problem compare_repeated gives when the candidate's fourth report is changed by `change`,
+// as its line; "" when it gives none.
+std::string refusal(const std::function<void(nlohmann::json&)>& change) {
+  auto candidate = side(1000, 0);
+  change(candidate[3].report);
+  const auto compared = compare_repeated(side(1000, 0), candidate, {});
+  const auto* problem = std::get_if<Problem>(&compared);
+  return problem != nullptr ? problem->to_string() : "";
+}
+
+// A figure of the wrong type once read "the report has no such figure", named by its dotted
+// name: now it says what is there, at its JSON pointer.
+TEST(GateTest, AFigureOfTheWrongTypeSaysWhatItIs) {
+  EXPECT_EQ(refusal([](auto& r) { r["overall"]["cost"]["syscalls_per_event"] = "3.5"; }),
+            "r3.json: /overall/cost/syscalls_per_event: is a string, not a number");
+  EXPECT_EQ(refusal([](auto& r) {
+              r["overall"]["events_per_second"] = {{"value", 1}};
+            }),
+            "r3.json: /overall/events_per_second: is an object, not a number");
+  EXPECT_EQ(refusal([](auto& r) { r["overall"]["latency_ns"]["p99"] = nullptr; }),
+            "r3.json: /overall/latency_ns/p99: is null, not a number");
+  EXPECT_EQ(refusal([](auto& r) { r["overall"]["cost"] = 7; }),
+            "r3.json: /overall/cost: is an integer, not an object holding cost.cpu_ns_per_event");
+  EXPECT_EQ(refusal([](auto& r) { r["leaks"]["total"] = json_array(); }),
+            "r3.json: /leaks/total: is an array, not a number");
+  // An optional figure too: one of the wrong type is not "not measured".
+  EXPECT_EQ(refusal([](auto& r) { r["overall"]["cost"]["instructions_per_event"] = "656"; }),
+            "r3.json: /overall/cost/instructions_per_event: is a string, not a number");
+  // A missing one is named by where it would be.
+  EXPECT_EQ(refusal([](auto& r) { r["overall"]["cost"].erase("polls_per_event"); }),
+            "r3.json: /overall/cost/polls_per_event: missing: the gate compares "
+            "cost.polls_per_event");
+  // A boolean counts as 1 or 0, as in thresholds.
+  EXPECT_EQ(refusal([](auto& r) { r["leaks"]["total"] = false; }), "");
+}
+
+// In a report of `run --repeat`, the place is the repetition's.
+TEST(GateTest, AFigureOfTheWrongTypeInARepetitionIsNamedThere) {
+  auto candidate = side(1000, 0);
+  const auto overall = candidate[1].report["overall"];
+  candidate[1].report["repetitions"] = {{{"overall", overall}, {"leaks", {{"total", 0}}}},
+                                        {{"overall", overall}, {"leaks", {{"total", "0"}}}}};
+  const auto compared = compare_repeated(side(1000, 0), candidate, {});
+  ASSERT_TRUE(std::holds_alternative<Problem>(compared));
+  EXPECT_EQ(std::get<Problem>(compared).to_string(),
+            "r1.json: /repetitions/1/leaks/total: is a string, not a number");
+}
+
+// A negative count once read as an improvement (syscalls per event 0.5 -> -1), and a negative
+// throughput left the throughput inconclusive: no figure the gate compares can be negative.
+TEST(GateTest, ANegativeFigureIsRefused) {
+  EXPECT_EQ(refusal([](auto& r) { r["overall"]["cost"]["syscalls_per_event"] = -1; }),
+            "r3.json: /overall/cost/syscalls_per_event: is -1: a figure the gate compares is "
+            "never negative");
+  EXPECT_EQ(refusal([](auto& r) { r["overall"]["events_per_second"] = -1000.5; }),
+            "r3.json: /overall/events_per_second: is -1000.5: a figure the gate compares is "
+            "never negative");
+  EXPECT_EQ(refusal([](auto& r) { r["overall"]["missed_events"] = -3; }),
+            "r3.json: /overall/missed_events: is -3: a figure the gate compares is never "
+            "negative");
 }
 
 // A run under callgrind on each side: its instructions compared within 2%, its timings unused.
@@ -331,6 +402,59 @@ TEST(CiFormatsTest, XmlSpecialCharactersInAThresholdAreEscaped) {
       << xml;
 }
 
+// What XML 1.0 allows: tab, newline, carriage return and characters from U+0020, less U+FFFE
+// and U+FFFF (checked on the UTF-8 bytes).
+bool xml_characters_only(const std::string& text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x20 && byte != '\t' && byte != '\n' && byte != '\r') return false;
+    if (byte == 0xef && text.compare(i, 3, "\xef\xbf\xbe") == 0) return false;
+    if (byte == 0xef && text.compare(i, 3, "\xef\xbf\xbf") == 0) return false;
+  }
+  return true;
+}
+
+// A hand-edited or foreign report (read by `compare --base`) may hold any string in a
+// threshold's text or the scenario's name: control characters once made the JUnit file
+// malformed XML, and a newline or a backtick broke the Markdown summary.
+TEST(CiFormatsTest, ControlCharactersAndBackticksFromAReportKeepEachFormatWellFormed) {
+  auto base = side(1000, 0), candidate = side(1000, 0);
+  const std::string threshold = "missed_events == 0\x01 ]]> `x` \xef\xbf\xbe\nnext";
+  set_threshold(base, threshold, true);
+  set_threshold(candidate, threshold, false);
+  auto comparison = std::get<GateComparison>(compare_repeated(base, candidate, {}));
+  comparison.scenario = "quick\x07\x1b[31m";
+  comparison.warnings.push_back("a warning\nwith a second line");
+
+  const std::string xml = junit_xml(comparison);
+  EXPECT_TRUE(xml_characters_only(xml)) << xml;
+  EXPECT_NE(xml.find("name=\"missed_events == 0\\x01 ]]&gt; `x` \\ufffe\\x0anext\""),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("<testsuite name=\"pollscope gate: quick\\x07\\x1b[31m\""), std::string::npos)
+      << xml;
+
+  const std::string markdown = markdown_summary(comparison);
+  EXPECT_TRUE(
+      markdown.starts_with("### pollscope performance gate: regressed (`quick\\x07\\x1b[31m`)\n"))
+      << markdown;
+  EXPECT_NE(markdown.find("\nThreshold ``missed_events == 0\\x01 ]]> `x` \\ufffe\\x0anext`` "
+                          "failed in 8 of 8"),
+            std::string::npos)
+      << markdown;
+  EXPECT_NE(markdown.find("\n> a warning\\x0awith a second line\n"), std::string::npos) << markdown;
+  EXPECT_EQ(markdown.find('\x1b'), std::string::npos);
+
+  // The lines for a person too.
+  const std::string summary = gate_summary(comparison, "p: ");
+  EXPECT_NE(summary.find("p: threshold missed_events == 0\\x01 ]]> `x` \xef\xbf\xbe\\x0anext: "
+                         "failed in 8 of 8"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("p: warning: a warning\\x0awith a second line\n"), std::string::npos)
+      << summary;
+}
+
 // A report check_report accepts, with a threshold and two repetitions of its blocks.
 nlohmann::json checked_report() {
   const nlohmann::json blocks = {
@@ -366,7 +490,13 @@ TEST(GateReportCheckTest, MalformedThresholdsAndRepetitionsAreProblemsAtTheirPla
            {"/repetitions/1", 1, "/repetitions/1", "expected an object, got an integer"},
            {"/repetitions/0/overall", nullptr, "/repetitions/0/overall", "missing"},
            {"/repetitions/1/thresholds/0/threshold", 5, "/repetitions/1/thresholds/0/threshold",
-            "expected a string, got an integer"}}) {
+            "expected a string, got an integer"},
+           // Two phases of one name in a repetition: its figures would be either phase's.
+           {"/repetitions/1/phases/1",
+            {{"name", "p"}},
+            "/repetitions/1/phases/1/name",
+            "duplicate phase name \"p\" (also /repetitions/1/phases/0/name): its figures would "
+            "be ambiguous"}}) {
     SCOPED_TRACE(bad.at);
     nlohmann::json report = checked_report();
     if (bad.value.is_null()) {

@@ -84,7 +84,8 @@ struct ReportComparison {
 [[nodiscard]] std::variant<nlohmann::json, Problem> load_report(const std::string& path);
 
 // Checks that `report` is a pollscope run report of format 1 whose figures can be read: an
-// object with tool, format, context (with its strings), overall, leaks and named phases; its
+// object with tool, format, context (with its strings), overall, leaks and phases each named by
+// a name no other phase of its block has (a duplicate is refused at its "name"); its
 // thresholds (each with its text and pass) and repetitions (each with these blocks), if any. An
 // interrupted run is refused: its figures cover only part of its scenario. `file` names it.
 [[nodiscard]] std::optional<Problem> check_report(const nlohmann::json& report,

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "base/json_text.hpp"
+#include "base/terminal_text.hpp"
 #include "compare/compare.hpp"
 
 namespace pollscope {
@@ -93,11 +94,15 @@ nlohmann::json comparison_document(const ReportComparison& comparison) {
 }
 
 std::string comparison_summary(const nlohmann::json& block, std::string_view prefix) {
-  const auto& baseline_file = block.at("baseline").at("file").get_ref<const std::string&>();
-  const auto& current_file = block.at("current").at("file").get_ref<const std::string&>();
+  // Names from the command line and the reports (a phase's, in its figures' names) as one line
+  // each: a hand-edited report's phase may be named with a newline or a terminal's escapes.
+  const std::string baseline_file =
+      one_line_text(block.at("baseline").at("file").get_ref<const std::string&>());
+  const std::string current_file =
+      one_line_text(block.at("current").at("file").get_ref<const std::string&>());
   std::string text;
   for (const json& row : block.at("rows")) {
-    const auto& metric = row.at("metric").get_ref<const std::string&>();
+    const std::string metric = one_line_text(row.at("metric").get_ref<const std::string&>());
     if (row.at("missing").get<bool>()) {
       const bool in_baseline = !row.at("baseline").is_null();
       const bool in_current = !row.at("current").is_null();

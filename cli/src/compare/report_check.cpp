@@ -1,5 +1,8 @@
 // Reading and checking a report before it is compared, and a baseline before a run.
 
+#include <string_view>
+#include <unordered_map>
+
 #include <fmt/format.h>
 
 #include "base/json_text.hpp"
@@ -68,7 +71,10 @@ std::optional<Problem> member_problem(const json& parent, const std::string& par
 }
 
 // What figures are read from, in a report or in one of its repetitions (at `at`): the overall
-// and leak blocks, and named phases.
+// and leak blocks, and phases named each by a name of its own. A figure of a phase is found by
+// the phase's name ("phases.steady.events_per_second"): with two phases of one name it would be
+// one of them at random, so such a report (a scenario refuses such phases: a hand-edited or
+// foreign one) cannot be read.
 std::optional<Problem> check_blocks(const json& block, const std::string& at,
                                     std::string_view file) {
   for (const char* key : {"overall", "leaks"}) {
@@ -76,6 +82,8 @@ std::optional<Problem> check_blocks(const json& block, const std::string& at,
   }
   if (auto error = member_problem(block, at, "phases", json::value_t::array, file)) return error;
   const json& phases = block.at("phases");
+  // Each name and where it was first seen (a report of 16 MiB may hold many phases).
+  std::unordered_map<std::string_view, std::size_t> seen;
   for (std::size_t index = 0; index < phases.size(); ++index) {
     const std::string path = json_child(json_child(at, "phases"), index);
     if (!phases[index].is_object()) {
@@ -84,6 +92,15 @@ std::optional<Problem> check_blocks(const json& block, const std::string& at,
     }
     if (auto error = member_problem(phases[index], path, "name", json::value_t::string, file)) {
       return error;
+    }
+    const std::string& name = phases[index].at("name").get_ref<const std::string&>();
+    const auto [first, added] = seen.emplace(name, index);
+    if (!added) {
+      return Problem{
+          std::string(file), json_child(path, "name"),
+          fmt::format("duplicate phase name {} (also {}): its figures would be ambiguous",
+                      quote(name),
+                      json_child(json_child(json_child(at, "phases"), first->second), "name"))};
     }
   }
   return std::nullopt;

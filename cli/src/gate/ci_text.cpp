@@ -1,7 +1,13 @@
 // The gate's comparison as text for CI: JUnit XML and a Markdown summary (ci_formats.hpp).
 
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <utility>
+
 #include <fmt/format.h>
 
+#include "base/terminal_text.hpp"
 #include "gate/ci_formats.hpp"
 
 namespace pollscope {
@@ -10,7 +16,26 @@ namespace {
 
 using stats::Verdict;
 
-std::string xml_escaped(std::string_view text) {
+// Text from a report (a threshold, a scenario's name) as one line that every format can hold:
+// control characters (which XML 1.0 forbids even as references, and which would end a Markdown
+// line or move a terminal's cursor) and bytes that are not UTF-8 escaped as \xNN, and the two
+// characters XML forbids besides, U+FFFE and U+FFFF, as \ufffe and \uffff. A hand-edited or
+// foreign report read by `compare --base` may hold any of them.
+std::string one_line(std::string_view text) {
+  std::string line = one_line_text(text);
+  for (const auto& [bytes, shown] :
+       {std::pair<std::string_view, std::string_view>{"\xef\xbf\xbe", "\\ufffe"},
+        {"\xef\xbf\xbf", "\\uffff"}}) {
+    for (auto at = line.find(bytes); at != std::string::npos; at = line.find(bytes, at)) {
+      line.replace(at, bytes.size(), shown);
+      at += shown.size();
+    }
+  }
+  return line;
+}
+
+std::string xml_escaped(std::string_view raw) {
+  const std::string text = one_line(raw);
   std::string escaped;
   for (const char c : text) {
     switch (c) {
@@ -34,6 +59,21 @@ std::string xml_escaped(std::string_view text) {
     }
   }
   return escaped;
+}
+
+// Text from a report as a Markdown code span, which shows it as it is: fenced by one backtick
+// more than the longest run of backticks in it, and padded with a space where it starts or
+// ends with one (CommonMark).
+std::string markdown_code(std::string_view raw) {
+  const std::string text = one_line(raw);
+  std::size_t longest = 0;
+  for (std::size_t run = 0; const char c : text) {
+    run = c == '`' ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  const std::string fence(longest + 1, '`');
+  const bool pad = !text.empty() && (text.front() == '`' || text.back() == '`');
+  return fence + (pad ? " " : "") + text + (pad ? " " : "") + fence;
 }
 
 // A test case: passed when `verdict` is unchanged or improved, failed when regressed, skipped
@@ -96,7 +136,7 @@ std::string junit_xml(const GateComparison& comparison) {
 std::string markdown_summary(const GateComparison& comparison) {
   std::string text =
       fmt::format("### pollscope performance gate: {} ({})\n\n{} base and {} candidate runs.\n\n",
-                  stats::to_string(comparison.verdict()), comparison.scenario,
+                  stats::to_string(comparison.verdict()), markdown_code(comparison.scenario),
                   comparison.base_files.size(), comparison.candidate_files.size());
   text += "| figure | ratio candidate/base | interval | p | tolerance | verdict |\n";
   text += "| --- | --- | --- | --- | --- | --- |\n";
@@ -117,11 +157,11 @@ std::string markdown_summary(const GateComparison& comparison) {
   }
   for (const ThresholdRow& row : comparison.thresholds) {
     if (row.failed || row.base_failed) {
-      text += fmt::format("\nThreshold `{}` {}: {}.\n", row.threshold, threshold_detail(row),
-                          stats::to_string(row.verdict()));
+      text += fmt::format("\nThreshold {} {}: {}.\n", markdown_code(row.threshold),
+                          threshold_detail(row), stats::to_string(row.verdict()));
     }
   }
-  for (const std::string& warning : comparison.warnings) text += "\n> " + warning + "\n";
+  for (const std::string& warning : comparison.warnings) text += "\n> " + one_line(warning) + "\n";
   return text;
 }
 

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "base/json_text.hpp"
 #include "report/lookup.hpp"
 
 namespace pollscope {
@@ -20,16 +21,55 @@ double median(std::vector<double> values) {
   return values.size() % 2 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
 }
 
+// One run's figures: a report's own, or one of its repetitions'.
+struct Sample {
+  const nlohmann::json* figures = nullptr;
+  std::string at;  // where in the report: "" or "/repetitions/N"
+
+  const nlohmann::json& operator*() const { return *figures; }
+  const nlohmann::json* operator->() const { return figures; }
+};
+
 // The samples of one report: its repetitions' figures when it kept them, else its own.
-std::vector<const nlohmann::json*> samples_of(const GateInput& input) {
-  std::vector<const nlohmann::json*> samples;
+std::vector<Sample> samples_of(const GateInput& input) {
+  std::vector<Sample> samples;
   const auto repetitions = input.report.find("repetitions");
   if (repetitions != input.report.end() && repetitions->is_array() && !repetitions->empty()) {
-    for (const auto& repetition : *repetitions) samples.push_back(&repetition);
+    for (std::size_t index = 0; index < repetitions->size(); ++index) {
+      samples.push_back({&(*repetitions)[index], json_child("/repetitions", index)});
+    }
   } else {
-    samples.push_back(&input.report);
+    samples.push_back({&input.report, ""});
   }
   return samples;
+}
+
+// The sample's value of `metric`: none when the sample has no such figure, a Problem naming
+// what is there when it is not a number (a boolean counts as 1 or 0, as in thresholds) or is
+// negative: every figure the gate compares is a count, a rate or a time, and a negative one (a
+// hand-edited or broken report) would read as an improvement, or leave a throughput
+// inconclusive where it cannot be measured.
+std::variant<std::optional<double>, Problem> sample_value(const GateInput& input,
+                                                          const Sample& sample,
+                                                          const std::string& metric) {
+  const FigureLookup found = look_up(*sample, metric);
+  if (found.blocked != nullptr) {
+    return Problem{
+        input.file, sample.at + found.pointer,
+        fmt::format("is {}, not an object holding {}", describe(*found.blocked), metric)};
+  }
+  if (found.node == nullptr) return std::optional<double>();
+  if (!found.node->is_number() && !found.node->is_boolean()) {
+    return Problem{input.file, sample.at + found.pointer,
+                   fmt::format("is {}, not a number", describe(*found.node))};
+  }
+  const auto value = figure(*sample, metric);
+  if (value && *value < 0) {
+    return Problem{
+        input.file, sample.at + found.pointer,
+        fmt::format("is {}: a figure the gate compares is never negative", shown(*found.node))};
+  }
+  return value;
 }
 
 // A figure per event: meaningless in a run that handled no event, whose report says 0.
@@ -53,18 +93,24 @@ bool empty_figure(const nlohmann::json& sample, const std::string& metric) {
   return count && *count <= 0;
 }
 
-// The samples' values of `metric`; with `optional`, only those of the samples that have it.
+// The samples' values of `metric`; with `optional`, only those of the samples that have it. A
+// value of another type than a number is a Problem naming it, optional or not.
 std::variant<std::vector<double>, Problem> values_of(const std::vector<GateInput>& side,
                                                      const std::string& metric,
                                                      bool optional = false) {
   std::vector<double> values;
   for (const GateInput& input : side) {
     if (input.instructions_only && !optional) continue;
-    for (const nlohmann::json* sample : samples_of(input)) {
+    for (const Sample& sample : samples_of(input)) {
       if (empty_figure(*sample, metric)) continue;
-      const auto value = figure(*sample, metric);
+      auto read = sample_value(input, sample, metric);
+      if (auto* problem = std::get_if<Problem>(&read)) return std::move(*problem);
+      const auto value = std::get<std::optional<double>>(read);
       if (!value && optional) continue;
-      if (!value) return Problem{input.file, metric, "the report has no such figure"};
+      if (!value) {
+        return Problem{input.file, sample.at + look_up(*sample, metric).pointer,
+                       fmt::format("missing: the gate compares {}", metric)};
+      }
       values.push_back(*value);
     }
   }
@@ -84,7 +130,7 @@ std::optional<Problem> check_inputs(const std::vector<GateInput>& base,
   for (const auto* side : {&base, &candidate}) {
     for (const GateInput& input : *side) {
       if (scenario_hash_of(input) != hash) {
-        return Problem{input.file, "context.scenario_hash",
+        return Problem{input.file, "/context/scenario_hash",
                        fmt::format("is a run of another scenario than {}", base.front().file)};
       }
     }
@@ -95,7 +141,7 @@ std::optional<Problem> check_inputs(const std::vector<GateInput>& base,
 // Paced by a schedule (open loop, replay): a run whose overall target rate is positive.
 bool paced(const std::vector<GateInput>& side) {
   for (const GateInput& input : side) {
-    for (const nlohmann::json* sample : samples_of(input)) {
+    for (const Sample& sample : samples_of(input)) {
       const auto rate = figure(*sample, "target_rate_per_second");
       if (rate && *rate > 0) return true;
     }
@@ -109,7 +155,7 @@ void note_runs_without_events(const std::vector<GateInput>& side, std::string_vi
   int runs = 0, idle = 0;
   for (const GateInput& input : side) {
     if (input.instructions_only) continue;
-    for (const nlohmann::json* sample : samples_of(input)) {
+    for (const Sample& sample : samples_of(input)) {
       ++runs;
       idle += without_events(*sample);
     }
@@ -135,7 +181,7 @@ void count_thresholds(const std::vector<GateInput>& side, bool base,
                       std::vector<ThresholdRow>& rows) {
   for (const GateInput& input : side) {
     if (input.instructions_only) continue;
-    for (const nlohmann::json* sample : samples_of(input)) {
+    for (const Sample& sample : samples_of(input)) {
       const auto thresholds = sample->find("thresholds");
       if (thresholds == sample->end() || !thresholds->is_array()) continue;
       for (const nlohmann::json& threshold : *thresholds) {

@@ -107,7 +107,9 @@ struct GateInput {
 };
 
 // Compares the candidate's reports with the base's. A Problem when a side has no report, a
-// report lacks a compared figure, or the reports are of different scenarios. A figure per event
+// report lacks a compared figure or holds one that is not a number or is negative (named at its
+// JSON pointer, in a repetition at "/repetitions/N/..."), or the reports are of different
+// scenarios. A figure per event
 // or a latency of a run that handled no event is no figure (0 would read as "improved"): left
 // out, with a warning, and a row with no sample left on a side is left out.
 [[nodiscard]] std::variant<GateComparison, Problem> compare_repeated(

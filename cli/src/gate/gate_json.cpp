@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "base/terminal_text.hpp"
+
 namespace pollscope {
 
 namespace {
@@ -92,12 +94,13 @@ std::string gate_summary(const GateComparison& comparison, std::string_view pref
   // A threshold only when it failed somewhere: passing ones would bury the figures.
   for (const ThresholdRow& row : comparison.thresholds) {
     if (row.failed == 0 && row.base_failed == 0) continue;
+    // The threshold's text as the report has it: one line, whatever a hand-edited one holds.
     text += fmt::format("{}threshold {}: failed in {} of {} candidate and {} of {} base runs: {}\n",
-                        prefix, row.threshold, row.failed, row.runs, row.base_failed, row.base_runs,
-                        stats::to_string(row.verdict()));
+                        prefix, one_line_text(row.threshold), row.failed, row.runs, row.base_failed,
+                        row.base_runs, stats::to_string(row.verdict()));
   }
   for (const std::string& warning : comparison.warnings) {
-    text += fmt::format("{}warning: {}\n", prefix, warning);
+    text += fmt::format("{}warning: {}\n", prefix, one_line_text(warning));
   }
   text += fmt::format("{}verdict: {} ({} base and {} candidate reports)\n", prefix,
                       stats::to_string(comparison.verdict()), comparison.base_files.size(),

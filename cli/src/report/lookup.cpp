@@ -1,5 +1,7 @@
 #include "report/lookup.hpp"
 
+#include <algorithm>
+
 #include "base/json_text.hpp"
 #include "figures/catalogue.hpp"
 
@@ -23,6 +25,7 @@ FigureLookup block_of(const nlohmann::json& report, std::string_view& name) {
       if (phases[index].at("name").get_ref<const std::string&>() == phase) {
         found.node = &phases[index];
         found.pointer = json_child("/phases", index);
+        break;
       }
     }
     name.remove_prefix(dot + 1);
@@ -52,7 +55,13 @@ FigureLookup look_up(const nlohmann::json& report, std::string_view name) {
     }
     const auto member = found.node->find(key);
     if (member == found.node->end()) {
+      // Where the figure would be: this step and the rest.
       found.node = nullptr;
+      for (std::size_t start = 0; start <= name.size();) {
+        const auto end = std::min(name.find('.', start), name.size());
+        found.pointer = json_child(found.pointer, name.substr(start, end - start));
+        start = end + 1;
+      }
       return found;
     }
     found.node = &*member;

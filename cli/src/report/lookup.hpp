@@ -2,8 +2,10 @@
 
 // Finding a figure in a report by its dotted name, as thresholds, `compare` and `--metric` name
 // it: "latency_ns.p99" (under "overall"), "leaks.total" (the report's own leak check),
-// "phases.steady.events_per_second" (under the phase of that name; the last one, should two
-// share it).
+// "phases.steady.events_per_second" (under the phase of that name). Phase names are unique in
+// a report: a scenario refuses two phases of one name, and check_report (compare/compare.hpp)
+// refuses a report that has them, so that no figure is read from one of two phases at random.
+// Should an unchecked document have them, the first is found.
 
 #include <optional>
 #include <string>
@@ -15,7 +17,9 @@ namespace pollscope {
 
 struct FigureLookup {
   const nlohmann::json* node = nullptr;  // null: the report has no such figure
-  std::string pointer;  // the figure's JSON pointer, or the last step's found on the way
+  // The figure's JSON pointer: where it is, or, when a step is missing, where it would be; when
+  // a step on the way is not an object, that step's.
+  std::string pointer;
   // A step on the way that is not an object (`pointer` names it), or null.
   const nlohmann::json* blocked = nullptr;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <ostream>
 
+#include "base/terminal_text.hpp"
 #include "gate/ci_formats.hpp"
 #include "gate/gate_json.hpp"
 #include "io/files.hpp"
@@ -49,6 +50,19 @@ void refuse_report_options(const CompareOptions& options) {
   if (options.allow_different_scenario) refuse("--allow-different-scenario");
 }
 
+// The gate's options mean nothing to two reports' comparison, which has no CI formats and no
+// inconclusive verdict: refused, so that a CI job never believes it wrote a JUnit file or made
+// the comparison strict.
+void refuse_gate_options(const CompareRequest& request) {
+  const auto refuse = [](const char* option) {
+    throw Failure::invalid_input(
+        Problem{option, "",
+                "applies to --base/--candidate (judged as ab judges), not to BASELINE CURRENT"});
+  };
+  if (!request.formats.empty()) refuse("--format");
+  if (request.strict) refuse("--strict");
+}
+
 // Several reports a side, judged by their spread as `ab` judges them.
 int compare_sides(const CompareRequest& request, std::ostream& out, std::ostream& err) {
   if (!request.baseline_path.empty() || !request.current_path.empty()) {
@@ -83,6 +97,7 @@ int compare_command(const CompareRequest& request, std::ostream& out, std::ostre
     throw Failure::invalid_input(
         Problem{"compare", "", "needs BASELINE and CURRENT reports, or --base and --candidate"});
   }
+  refuse_gate_options(request);
   check_stdin_read_once({request.baseline_path, request.current_path});
   OutputFile output = OutputFile::open(request.out_path);
   const nlohmann::json baseline = load(request.baseline_path);
@@ -93,7 +108,7 @@ int compare_command(const CompareRequest& request, std::ostream& out, std::ostre
   const auto& comparison = std::get<ReportComparison>(compared);
 
   for (const std::string& warning : comparison.warnings) {
-    err << "pollscope: warning: " << warning << "\n";
+    err << "pollscope: warning: " << one_line_text(warning) << "\n";
   }
   const nlohmann::json document = comparison_document(comparison);
   injected_failure_point("io");

@@ -23,6 +23,9 @@ class Category final : public std::error_category {
       case Errc::backend_unavailable:
         return "the backend is unavailable here: not built in, or refused by the kernel (too old, "
                "disabled by sysctl, or a seccomp filter); use epoll or poll";
+      case Errc::nested_io_uring_poll:
+        return "an io_uring Poll's descriptor cannot be registered: its ring reports only what its "
+               "own poll() submitted; nest an epoll Poll instead";
     }
     return "unknown libpoll error";
   }
@@ -37,6 +40,8 @@ class Category final : public std::error_category {
         return std::errc::no_such_file_or_directory;
       case Errc::backend_unavailable:
         return std::errc::function_not_supported;
+      case Errc::nested_io_uring_poll:
+        return std::errc::operation_not_supported;
     }
     return {code, *this};
   }

@@ -154,6 +154,9 @@ Result<void> PollState::register_claimed(int fd, FdSlot& slot, Token token, Inte
 
 Result<void> PollState::register_slot(int fd, Token token, Interest interest, bool own,
                                       sys::IoPath path, EdgeLink* edge) noexcept {
+  if (sys::handed_out_rings::any()) [[unlikely]] {
+    if (sys::handed_out_rings::names_one(fd)) return fail(Errc::nested_io_uring_poll);
+  }
   FdSlot* slot = slot_of(fd);
   if (slot == nullptr || !slot->try_lock_as(kNoOwner)) [[unlikely]]
     return register_contested(fd, slot, token, interest, own, path, edge);

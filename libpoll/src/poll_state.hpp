@@ -24,6 +24,7 @@
 #include "libpoll/metrics.hpp"
 #include "libpoll/poll.hpp"
 #include "libpoll/registration_info.hpp"
+#include "sys/handed_out_rings.hpp"
 #include "sys/selector.hpp"
 #include "token_counts.hpp"
 
@@ -40,9 +41,14 @@ class PollState {
   [[nodiscard]] sys::Selector& selector() const noexcept { return *selector_; }
   // The selector's descriptor for the user (Poll::as_raw_fd): what they register through it
   // the book cannot know, so every batch's tokens are looked up from then on.
+  // An io_uring ring handed out is listed, so that registering it is refused (see
+  // sys/handed_out_rings.hpp).
   [[nodiscard]] int hand_out_handle() noexcept {
     ghosts_.make_possible();
-    return selector_->native_handle();
+    const int handle = selector_->native_handle();
+    if (handle >= 0 && selector_->backend() == Backend::io_uring)
+      sys::handed_out_rings::add(handle);
+    return handle;
   }
 
   // `edge`: where a libpoll source wants the link to an edge-emulating selector (IoSource).

@@ -240,6 +240,27 @@ TEST(SocketAddrTest, AnAbstractUnixNameIsItsBytesExactly) {
   ::close(client);
 }
 
+// A name's NULs and control bytes would reach a log line, or a report, raw: they are escaped,
+// and an ordinary name is shown as it is.
+TEST(SocketAddrTest, UnixNamesAreShownWithoutControlBytes) {
+  using namespace std::string_literals;
+  const std::string pid = std::to_string(::getpid());  // abstract names are machine-wide
+  const std::string name = "\0lp"s + pid + "\0in\x1b[31m\n\\\xff"s;
+  auto listener = UnixListener::bind(name);
+  ASSERT_TRUE(listener) << listener.error().message();
+  auto local = listener->local_addr();
+  ASSERT_TRUE(local) << local.error().message();
+  EXPECT_EQ(local->path(), name);
+  EXPECT_EQ(local->to_string(), "unix:@lp" + pid + R"(\0in\x1b[31m\x0a\\\xff)");
+
+  auto path = SocketAddr::unix_path("/tmp/a\tb.sock");
+  ASSERT_TRUE(path);
+  EXPECT_EQ(path->to_string(), R"(unix:/tmp/a\x09b.sock)");
+  EXPECT_EQ(SocketAddr::unix_path("/tmp/plain-name_1.sock")->to_string(),
+            "unix:/tmp/plain-name_1.sock");
+  EXPECT_EQ(SocketAddr::unix_path("\0plain"s)->to_string(), "unix:@plain");
+}
+
 TEST(SocketAddrTest, AnAbstractNameFillsTheWholePath) {
   const std::string longest =
       std::string(1, '\0') + std::string(sizeof(sockaddr_un::sun_path) - 1, 'a');

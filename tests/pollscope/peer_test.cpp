@@ -164,9 +164,9 @@ TEST_P(PeerPlacementTest, FaultsUnderLoadShowAsGhostsResetsAndExactLeaks) {
 INSTANTIATE_TEST_SUITE_P(BackendsAndPlacements, PeerPlacementTest,
                          ::testing::Combine(::testing::Values("epoll", "poll"),
                                             ::testing::Values("same_loop", "thread", "process")),
-                         [](const auto& info) {
-                           return std::string(std::get<0>(info.param)) + "_" +
-                                  std::get<1>(info.param);
+                         [](const auto& instance) {
+                           return std::string(std::get<0>(instance.param)) + "_" +
+                                  std::get<1>(instance.param);
                          });
 
 using Wakeup = std::tuple<const char*, const char*>;  // backend, kind
@@ -199,9 +199,9 @@ TEST_P(WakeupTest, EveryWakeIsDispatchedOnceAndNothingLeaks) {
 INSTANTIATE_TEST_SUITE_P(BackendsAndKinds, WakeupTest,
                          ::testing::Combine(::testing::Values("epoll", "poll"),
                                             ::testing::Values("waker", "eventfd")),
-                         [](const auto& info) {
-                           return std::string(std::get<0>(info.param)) + "_" +
-                                  std::get<1>(info.param);
+                         [](const auto& instance) {
+                           return std::string(std::get<0>(instance.param)) + "_" +
+                                  std::get<1>(instance.param);
                          });
 
 // A stop during set-up ends it at once: nothing more is made or registered, and the faults of a

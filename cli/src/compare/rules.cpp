@@ -6,7 +6,13 @@ namespace {
 
 std::string watched_name(const FigureSpec& spec, const Watch& watch) {
   std::string name(spec.name);
-  if (!watch.statistic.empty()) name += "." + std::string(watch.statistic);
+  // Appended in place: `"." + std::string(...)` inserts into a temporary, whose length GCC 12
+  // cannot bound at -O2: it warns (-Wstringop-overflow in char_traits::copy) of a copy larger
+  // than any object, on a path that cannot run.
+  if (!watch.statistic.empty()) {
+    name += '.';
+    name += watch.statistic;
+  }
   return name;
 }
 

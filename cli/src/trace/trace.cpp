@@ -67,7 +67,10 @@ std::vector<std::string> traced_environment(const std::string& library, const st
   for (char** entry = environ; *entry != nullptr; ++entry) {
     const std::string_view text = *entry;
     if (names(text, "LD_PRELOAD")) {
-      preload += ":" + std::string(text.substr(11));
+      // Appended in place: GCC 12 warns of `":" + std::string(...)` at -O2
+      // (-Wstringop-overflow in char_traits::copy, on a path that cannot run).
+      preload += ':';
+      preload += text.substr(11);
     } else if (!names(text, interposer::kTraceDirEnv) && !names(text, kBatchChangesEnv)) {
       environment.emplace_back(text);
     }

@@ -24,6 +24,10 @@ enum class Errc {
   /// The backend asked for is not available here: libpoll was built without it, or the kernel
   /// refuses it (too old, disabled by sysctl, a seccomp filter). Choose epoll or poll.
   backend_unavailable,
+  /// The descriptor is an io_uring `Poll`'s (`Poll::as_raw_fd`), which no `Poll` can watch: its
+  /// ring is readable only once its own `poll` has submitted its registrations. Nest an epoll
+  /// `Poll`, or poll the io_uring one from its own thread.
+  nested_io_uring_poll,
 };
 
 [[nodiscard]] const std::error_category& error_category() noexcept;

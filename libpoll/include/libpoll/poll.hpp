@@ -161,7 +161,14 @@ class Poll {
   /// Restores the default handler, which prints each registration with its site to stderr.
   void reset_leak_handler();
 
-  /// The selector's descriptor (the epoll fd), or -1 on backends without one.
+  /// The selector's descriptor: the epoll fd, the io_uring ring's, or -1 on poll(2).
+  ///
+  /// An epoll `Poll` nests: registered (readable) with another `Poll`, its descriptor is
+  /// reported once one of its sources is ready; then poll it, without waiting, until it has no
+  /// events. An io_uring `Poll` does not: its registrations reach the kernel only with its own
+  /// next `poll`, and until then its ring cannot become readable for them, so registering its
+  /// descriptor (or a duplicate) with any `Poll` fails with `Errc::nested_io_uring_poll`
+  /// (`std::errc::operation_not_supported`).
   [[nodiscard]] int as_raw_fd() const noexcept;
 
  private:

@@ -37,6 +37,27 @@ std::optional<std::uint16_t> parse_port(std::string_view text) noexcept {
   return static_cast<std::uint16_t>(value);
 }
 
+// A Unix name as text: printable ASCII as it is; a NUL as `\0`, a backslash as `\\` and every
+// other byte as `\xNN`, as Rust's escape_ascii writes them, so that a log line or a report
+// carries no control bytes, nor bytes that are not UTF-8.
+void append_escaped(std::string& text, std::string_view name) {
+  constexpr char kHex[] = "0123456789abcdef";
+  for (const char c : name) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte == '\\') {
+      text += "\\\\";
+    } else if (byte == 0) {
+      text += "\\0";
+    } else if (byte >= 0x20 && byte < 0x7f) {
+      text += c;
+    } else {
+      text += "\\x";
+      text += kHex[byte >> 4];
+      text += kHex[byte & 0xf];
+    }
+  }
+}
+
 }  // namespace
 
 SocketAddr::SocketAddr() noexcept {
@@ -183,10 +204,16 @@ std::string SocketAddr::to_string() const {
     return text;
   }
   if (is_unix()) {
-    auto name = path();
+    const auto name = path();
     if (name.empty()) return "unix:(unnamed)";
-    if (name.front() == '\0') name.front() = '@';  // an abstract name, as ss and lsof show it
-    return "unix:" + name;
+    std::string text = "unix:";
+    std::string_view rest = name;
+    if (rest.front() == '\0') {
+      text += '@';  // an abstract name, as ss and lsof show it
+      rest.remove_prefix(1);
+    }
+    append_escaped(text, rest);
+    return text;
   }
   return "(unspecified)";
 }

@@ -15,6 +15,7 @@
 
 #include "libpoll/detail/syscall.hpp"
 #include "libpoll/error.hpp"
+#include "sys/handed_out_rings.hpp"
 #include "sys/idle_rings.hpp"
 #include "sys/own_table.hpp"
 
@@ -111,6 +112,7 @@ Result<std::unique_ptr<IoUringSelector>> IoUringSelector::adopt(const io_uring& 
 }
 
 IoUringSelector::~IoUringSelector() {
+  handed_out_rings::remove(ring_.ring_fd);  // its number may name another file, or ring, next
   // A forked child shares the parent's ring (its queues are shared mappings): a cancel would end
   // the parent's requests and an advance drop its completions. The child lets go of its copy.
   if (in_forked_child()) {

@@ -57,7 +57,9 @@ class SocketAddr {
   /// unnamed one or an IP address.
   [[nodiscard]] std::string path() const;
   /// "127.0.0.1:8080", "[::1]:8080", "[fe80::1%2]:8080" (with its zone's index),
-  /// "unix:/tmp/app.sock", "unix:@name" (abstract), "unix:(unnamed)".
+  /// "unix:/tmp/app.sock", "unix:@name" (abstract: its leading NUL as '@'), "unix:(unnamed)".
+  /// A Unix name's other bytes outside printable ASCII are escaped as Rust's `escape_ascii`
+  /// does: a NUL as `\0`, a backslash as `\\`, any other as `\xNN` ("unix:@a\0b\x1b").
   [[nodiscard]] std::string to_string() const;
 
   [[nodiscard]] const sockaddr* native() const noexcept {

@@ -14,6 +14,8 @@
 #include <mutex>
 #include <optional>
 #include <source_location>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include "audit_join.hpp"
@@ -166,8 +168,26 @@ class PollState {
   [[gnu::noinline]] void replace_lost(int fd) noexcept;
   void note_higher_number(int fd) noexcept;
   // Calls `visit(fd, slot)` with the bit held for every slot this Poll owns; `visit` clears it.
+  // Numbers for which `skip(fd)` holds are passed over (their bits are the caller's).
+  template <typename Visit, typename Skip>
+  void for_each_owned(Visit&& visit, Skip&& skip) const;
   template <typename Visit>
-  void for_each_owned(Visit&& visit) const;
+  void for_each_owned(Visit&& visit) const {
+    for_each_owned(std::forward<Visit>(visit), [](int) { return false; });
+  }
+  // The book's live and retired records, the slots of `held` (sorted numbers whose bits the
+  // caller holds, with their owners) read without locking them again.
+  void book_records(std::span<const std::pair<int, std::uint64_t>> held,
+                    std::vector<BookRecord>& live, std::vector<BookRecord>& retired) const;
+  // One audit of `held`'s view of the book against the selector's list.
+  [[nodiscard]] Result<AuditReport> audit_once(
+      std::span<const std::pair<int, std::uint64_t>> held) const;
+  // Audits again with the bits of every number `first` named held, so that no registry call
+  // on them can land between the book's snapshot and the selector's list: what `first` found
+  // only because a call raced it is gone. Findings on other numbers are left out (they raced).
+  [[nodiscard]] Result<AuditReport> confirm(const AuditReport& first) const;
+  // The registrations retired as lost (closed before deregister) and never reported.
+  [[nodiscard]] std::vector<RegistrationInfo> lost_registrations() const;
   [[nodiscard]] RegistrationInfo info_of(int fd, const BookEntry& entry) const;
   // Fills each listed registration's file from its selector: poll(2) and io_uring took it at
   // registration; epoll's kernel lists it while it holds the registration.
@@ -208,8 +228,8 @@ class PollState {
   const std::chrono::steady_clock::time_point created_;
 };
 
-template <typename Visit>
-void PollState::for_each_owned(Visit&& visit) const {
+template <typename Visit, typename Skip>
+void PollState::for_each_owned(Visit&& visit, Skip&& skip) const {
   const int highest = highest_fd_.load(std::memory_order_acquire);
   for (int fd = 0; fd <= highest; ++fd) {
     FdSlot* slot = existing_slot_of(fd);
@@ -217,7 +237,7 @@ void PollState::for_each_owned(Visit&& visit) const {
       fd |= (1 << kSlotChunkBits) - 1;  // no slot of this chunk was ever used
       continue;
     }
-    if (slot->owner() != id_) continue;
+    if (slot->owner() != id_ || skip(fd)) continue;
     const std::uint64_t owner = slot->lock();
     if (owner == id_) {
       visit(fd, *slot);  // leaves the bit clear, with whatever owner it chose

@@ -87,24 +87,90 @@ void PollState::attach_files(std::vector<RegistrationInfo>& list) const {
   }
 }
 
-Result<AuditReport> PollState::audit() const {
+void PollState::book_records(std::span<const std::pair<int, std::uint64_t>> held,
+                             std::vector<BookRecord>& live,
+                             std::vector<BookRecord>& retired) const {
+  const auto held_by_caller = [held](int fd) {
+    return std::binary_search(held.begin(), held.end(), std::pair{fd, std::uint64_t{0}},
+                              [](const auto& a, const auto& b) { return a.first < b.first; });
+  };
+  const auto add_live = [&live](int fd, const BookEntry& entry) {
+    live.push_back({fd, entry.token, entry.interest, entry.site, entry.own});
+  };
+  for_each_owned(
+      [&](int fd, FdSlot& slot) {
+        const BookEntry entry = slot.entry;
+        slot.unlock(id_);
+        add_live(fd, entry);
+      },
+      held_by_caller);
+  for (const auto& [fd, owner] : held) {
+    if (owner == id_) add_live(fd, existing_slot_of(fd)->entry);
+  }
+  std::lock_guard lock(retired_mutex_);
+  for (const Retired& gone : retired_) {
+    retired.push_back({gone.fd, gone.entry.token, gone.entry.interest, gone.entry.site,
+                       gone.entry.own, gone.reason, gone.entry.file});
+  }
+}
+
+Result<AuditReport> PollState::audit_once(
+    std::span<const std::pair<int, std::uint64_t>> held) const {
   std::vector<BookRecord> live;
   std::vector<BookRecord> retired;
-  for_each_owned([&](int fd, FdSlot& slot) {
-    const BookEntry entry = slot.entry;
-    slot.unlock(id_);
-    live.push_back({fd, entry.token, entry.interest, entry.site, entry.own});
-  });
-  {
-    std::lock_guard lock(retired_mutex_);
-    for (const Retired& gone : retired_) {
-      retired.push_back({gone.fd, gone.entry.token, gone.entry.interest, gone.entry.site,
-                         gone.entry.own, gone.reason, gone.entry.file});
-    }
-  }
+  book_records(held, live, retired);
   auto kernel = selector_->registrations();
   if (!kernel) return Unexpected(kernel.error());
   return audit_registrations(*selector_, live, retired, *kernel);
+}
+
+Result<AuditReport> PollState::audit() const {
+  auto first = audit_once({});
+  if (!first || first->clean()) return first;
+  return confirm(*first);
+}
+
+Result<AuditReport> PollState::confirm(const AuditReport& first) const {
+  std::vector<int> numbers;
+  for (const Discrepancy& found : first.discrepancies) numbers.push_back(found.fd);
+  std::sort(numbers.begin(), numbers.end());
+  numbers.erase(std::unique(numbers.begin(), numbers.end()), numbers.end());
+  // In ascending order, as every audit takes them; a registry call holds one bit at a time.
+  std::vector<std::pair<int, std::uint64_t>> held;
+  held.reserve(numbers.size());
+  for (int fd : numbers) {
+    if (FdSlot* slot = fd >= 0 ? slot_of(fd) : nullptr; slot != nullptr) {
+      held.emplace_back(fd, slot->lock());
+    }
+  }
+  const auto release = [&held] {
+    for (const auto& [fd, owner] : held) existing_slot_of(fd)->unlock(owner);
+  };
+  Result<AuditReport> second = AuditReport{};
+  try {
+    second = audit_once(held);
+  } catch (...) {
+    release();  // out of memory: the bits must not stay held
+    throw;
+  }
+  release();
+  if (!second) return second;
+  const auto raced = [&held](const Discrepancy& found) {
+    return !std::binary_search(held.begin(), held.end(), std::pair{found.fd, std::uint64_t{0}},
+                               [](const auto& a, const auto& b) { return a.first < b.first; });
+  };
+  std::erase_if(second->discrepancies, raced);
+  return second;
+}
+
+std::vector<RegistrationInfo> PollState::lost_registrations() const {
+  std::vector<RegistrationInfo> lost;
+  std::lock_guard lock(retired_mutex_);
+  for (const Retired& gone : retired_) {
+    if (gone.reason == Retirement::lost && !gone.entry.own)
+      lost.push_back(info_of(gone.fd, gone.entry));
+  }
+  return lost;
 }
 
 void PollState::set_leak_handler(std::optional<LeakHandler> handler) {
@@ -141,15 +207,22 @@ void PollState::report_leaks() noexcept {
       handler = leak_handler_;
     }
     if (handler && !*handler) return;
-    const auto leaked = registrations();
+    // The live registrations, then those a registry call found closed (a failed deregister)
+    // and no later register of the number reported: never deregistered either.
+    auto leaked = registrations();
+    const std::size_t live = leaked.size();
+    const auto lost = lost_registrations();
+    leaked.insert(leaked.end(), lost.begin(), lost.end());
     if (leaked.empty()) return;
     if (handler) {
       (*handler)(leaked);
-    } else {
-      print_leaks("Poll destroyed with " + std::to_string(leaked.size()) +
-                      " live registration(s); deregister sources before dropping them:",
-                  leaked);
+      return;
     }
+    std::string headline = "Poll destroyed with " + std::to_string(live) + " live registration(s)";
+    if (!lost.empty()) {
+      headline += " and " + std::to_string(lost.size()) + " whose descriptor was closed first";
+    }
+    print_leaks(headline + "; deregister sources before dropping them:", leaked);
   } catch (...) {
     // A destructor must not throw; a handler that does loses its report.
   }

@@ -328,6 +328,10 @@ TEST_F(PollscopeCompare, ReportsThatCannotBeComparedAreOneLineErrors) {
   const std::string arrayed = doctored(report, "arrayed.json", [](json& document) {
     document["overall"] = {1, 2};
   });
+  // A negative figure once read as an improvement (or, as the baseline, let anything pass).
+  const std::string negative = doctored(report, "negative.json", [](json& document) {
+    document["overall"]["latency_ns"]["p99"] = -1;
+  });
   struct Case {
     std::string file;
     std::string message;
@@ -337,6 +341,7 @@ TEST_F(PollscopeCompare, ReportsThatCannotBeComparedAreOneLineErrors) {
            {interrupted, ": /interrupted: the run was interrupted"},
            {stringly, ": /overall/latency_ns/p99: expected a number, got a string"},
            {arrayed, ": /overall: expected an object, got an array"},
+           {negative, ": /overall/latency_ns/p99: is -1: a figure is never negative"},
        }) {
     SCOPED_TRACE(bad.file);
     for (const bool as_baseline : {true, false}) {

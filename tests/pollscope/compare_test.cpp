@@ -330,11 +330,36 @@ TEST(CompareReports, AChangeTooLargeForADoubleReadsAsHugeNotAsZero) {
   EXPECT_FALSE(contains(text, "+0.0%")) << text;
   EXPECT_FALSE(contains(block.dump(), "null")) << "NaN and infinity would be written as null";
 
-  const std::string down = comparison_summary(to_json(compared(p50(1e-300), p50(-1e300))), "");
-  EXPECT_TRUE(contains(down, "1e-300 -> -1e+300 (<-1e9%;")) << down;
+  // Down, a figure that is never negative moves by -100% at most: -1e300 is refused, not shown.
+  const Problem down = error_of(p50(1e-300), p50(-1e300));
+  EXPECT_EQ(down.subject, "cur.json");
+  EXPECT_EQ(down.path, "/overall/latency_ns/p50");
   // Short of a billion percent, the digits are shown.
   const std::string large = comparison_summary(to_json(compared(p50(1), p50(5e6))), "");
   EXPECT_TRUE(contains(large, "1 -> 5000000 (+499999900.0%;")) << large;
+}
+
+// Every figure is a count, a rate or a time: a negative one (a hand-edited report) once read as
+// "improved", or as a baseline let any current value pass. Refused on either side, as the gate
+// refuses it, naming its place; 0 and -0 are figures like any other.
+TEST(CompareReports, ANegativeFigureIsInvalidOnEitherSide) {
+  const json negative = changed([](json& report) { report["overall"]["missed_events"] = -3; });
+  const Problem as_current = error_of(sample_report(), negative);
+  EXPECT_EQ(as_current.to_string(),
+            "cur.json: /overall/missed_events: is -3: a figure is never negative");
+  const Problem as_baseline = error_of(negative, sample_report());
+  EXPECT_EQ(as_baseline.subject, "base.json");
+  EXPECT_EQ(as_baseline.path, "/overall/missed_events");
+
+  const json phase =
+      changed([](json& report) { report["phases"][0]["events_per_second"] = -1e300; });
+  EXPECT_EQ(error_of(sample_report(), phase).path, "/phases/0/events_per_second");
+  const json asked = changed([](json& report) { report["overall"]["messages_per_second"] = -1; });
+  EXPECT_EQ(error_of(sample_report(), asked, with_metrics({"messages_per_second"})).path,
+            "/overall/messages_per_second");
+
+  const json zero = changed([](json& report) { report["overall"]["latency_ns"]["p50"] = -0.0; });
+  EXPECT_FALSE(row_of(compared(sample_report(), zero), "latency_ns.p50").regressed);
 }
 
 TEST(CompareReports, AFigureMissingFromOneReportIsReportedButNotARegression) {

@@ -24,6 +24,7 @@ GateInput report(int index, double rate, double registry_calls) {
                             {"events_per_second", rate},
                             {"missed_events", 0},
                             {"spurious_events", 0},
+                            {"loop", {{"ghost_events", 0}}},
                             {"latency_ns", {{"p50", 1000.0 + index}, {"p99", 5000.0 + index}}},
                             {"cost",
                              {{"cpu_ns_per_event", 1e9 / rate},
@@ -167,13 +168,13 @@ GateInput instructions_report(double instructions) {
 TEST(GateTest, InstructionsAreComparedWithinTwoPercentAndOnlyWhereCounted) {
   auto base = side(1000, 0), candidate = side(1000, 0);
   const auto without = std::get<GateComparison>(compare_repeated(base, candidate, {}));
-  EXPECT_EQ(without.counts.size(), 6u);  // no row for a figure neither side counted
+  EXPECT_EQ(without.counts.size(), 7u);  // no row for a figure neither side counted
   EXPECT_TRUE(without.warnings.empty());
 
   base.push_back(instructions_report(10000));
   candidate.push_back(instructions_report(10190));  // +1.9%
   auto within = std::get<GateComparison>(compare_repeated(base, candidate, {}));
-  ASSERT_EQ(within.counts.size(), 7u);
+  ASSERT_EQ(within.counts.size(), 8u);
   EXPECT_EQ(count_of(within, "cost.instructions_per_event")->verdict, stats::Verdict::unchanged);
   // The callgrind run's throughput (1/s) is no sample of the timings.
   EXPECT_EQ(within.timings.front().candidate.size(), 8u);
@@ -187,7 +188,7 @@ TEST(GateTest, InstructionsAreComparedWithinTwoPercentAndOnlyWhereCounted) {
 
   candidate.pop_back();
   auto one_side = std::get<GateComparison>(compare_repeated(base, candidate, {}));
-  EXPECT_EQ(one_side.counts.size(), 6u);
+  EXPECT_EQ(one_side.counts.size(), 7u);
   ASSERT_EQ(one_side.warnings.size(), 1u);
   EXPECT_EQ(one_side.warnings[0], "cost.instructions_per_event was measured on one side only");
 }
@@ -263,6 +264,40 @@ TEST(GateTest, MoreMissedEventsOrLeaksRegressAsExactCounts) {
     EXPECT_EQ(row["change"], "leaks.total 0 \u2192 7");
   }
   EXPECT_TRUE(found);
+}
+
+// Events under a token no live registration carries are a correctness count in two-report
+// compare; the gate once left loop.ghost_events out, so a build that leaked them passed.
+TEST(GateTest, MoreGhostEventsRegressAsAnExactCount) {
+  auto candidate = side(1000, 0);
+  candidate[3].report["overall"]["loop"]["ghost_events"] = 2;  // one bad run is enough
+  const auto comparison = std::get<GateComparison>(compare_repeated(side(1000, 0), candidate, {}));
+  const CountRow* ghosts = count_of(comparison, "loop.ghost_events");
+  ASSERT_NE(ghosts, nullptr);
+  EXPECT_TRUE(ghosts->figure.exact);
+  EXPECT_EQ(ghosts->verdict, stats::Verdict::regressed);
+  EXPECT_EQ(describe_change(*ghosts), "loop.ghost_events 0 \u2192 2");
+  EXPECT_EQ(comparison.verdict(), stats::Verdict::regressed);
+  EXPECT_EQ(exit_code_of(comparison.verdict(), false), kExitRegressed);
+
+  auto fewer = side(1000, 0);
+  for (GateInput& input : fewer) input.report["overall"]["loop"]["ghost_events"] = 1;
+  const auto better = std::get<GateComparison>(compare_repeated(fewer, side(1000, 0), {}));
+  EXPECT_EQ(count_of(better, "loop.ghost_events")->verdict, stats::Verdict::improved);
+}
+
+// A report without the count is refused, as for the other correctness counts: a gate that
+// silently skipped it would pass a build whose runs never said.
+TEST(GateTest, AReportWithoutGhostEventsIsInvalid) {
+  auto candidate = side(1000, 0);
+  candidate[1].report["overall"].erase("loop");
+  const auto compared = compare_repeated(side(1000, 0), candidate, {});
+  const auto* problem = std::get_if<Problem>(&compared);
+  ASSERT_NE(problem, nullptr);
+  EXPECT_EQ(problem->subject, "r1.json");
+  EXPECT_NE(problem->to_string().find("missing: the gate compares loop.ghost_events"),
+            std::string::npos)
+      << problem->to_string();
 }
 
 // A candidate that handled no event: its throughput 0 in every run, and its figures per event
@@ -373,8 +408,8 @@ TEST(CiFormatsTest, ARegressionIsAJunitFailureAndEachFigureAnEntry) {
   auto candidate = side(1000, 1);
   const auto comparison = std::get<GateComparison>(compare_repeated(side(1000, 0), candidate, {}));
   const std::string xml = junit_xml(comparison);
-  // 4 timings, 3 counts per event, 3 correctness counts.
-  EXPECT_NE(xml.find("tests=\"10\" failures=\"2\""), std::string::npos) << xml;
+  // 4 timings, 3 counts per event, 4 correctness counts.
+  EXPECT_NE(xml.find("tests=\"11\" failures=\"2\""), std::string::npos) << xml;
   EXPECT_NE(xml.find("name=\"cost.registry_calls_per_event\""), std::string::npos);
   EXPECT_NE(xml.find("<failure message=\"regressed: registry_calls per event 0 \u2192 1\""),
             std::string::npos)
@@ -385,7 +420,7 @@ TEST(CiFormatsTest, ARegressionIsAJunitFailureAndEachFigureAnEntry) {
   ASSERT_EQ(bigger.size(), 1u);
   EXPECT_EQ(bigger[0]["name"], ": events_per_second");
   const auto smaller = benchmark_action_json(comparison, Direction::lower_is_better);
-  EXPECT_EQ(smaller.size(), 3u + 6u);          // cpu, p50, p99 and the six counts
+  EXPECT_EQ(smaller.size(), 3u + 7u);          // cpu, p50, p99 and the seven counts
   EXPECT_EQ(smaller.back()["unit"], "count");  // leaks.total
   const auto bmf = bencher_json(comparison);
   EXPECT_DOUBLE_EQ(bmf["pollscope"]["cost-registry-calls-per-event"]["value"].get<double>(), 1);

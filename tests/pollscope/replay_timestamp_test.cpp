@@ -3,6 +3,7 @@
 // negative, are read as stored; a fraction past its second is refused in a line of its own
 // (bad_pcaps() in test_pcaps.cpp, checked by replay_test.cpp and replay_cli_test.cpp).
 
+#include <pcap/pcap.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -74,6 +75,34 @@ TEST_F(ReplayTimestampTest, AFractionPastItsSecondIsRefusedNamingTheFieldAndItsV
       "packet 1: invalid: its timestamp's fraction field is 999999999 (microseconds: at most "
       "999999)"))
       << std::get<std::string>(nano);
+}
+
+// A pcapng file's interfaces each count time in their own unit (if_tsresol): microseconds by
+// default, nanoseconds (10^-9) or a power of two (2^-10). Packets of three interfaces, interleaved,
+// are read in one time line.
+TEST_F(ReplayTimestampTest, PcapngInterfacesOfDifferentResolutionsShareOneTimeLine) {
+  test_support::PcapngWriter out;
+  out.interface(DLT_EN10MB);
+  out.interface(DLT_EN10MB, 65535, 9);
+  out.interface(DLT_EN10MB, 65535, 0x80 | 10);
+  constexpr std::uint64_t kSecond = 1'700'000'000;
+  out.packet(0, kSecond * 1'000'000, test_support::udp_frame(40));
+  out.packet(1, kSecond * 1'000'000'000 + 500'000, test_support::udp_frame(30, 41000));
+  out.packet(2, (kSecond + 1) * 1024 + 512, test_support::udp_frame(20, 42000));
+  out.packet(0, kSecond * 1'000'000 + 1'000, test_support::udp_frame(10));
+  const std::string path = folder_ + "/interfaces.pcapng";
+  out.write(path);
+  auto read = read_replay_trace(path);
+  ASSERT_TRUE(std::holds_alternative<ReplayTrace>(read)) << std::get<TraceProblem>(read).reason;
+  const ReplayTrace& trace = std::get<ReplayTrace>(read);
+  ASSERT_EQ(trace.messages.size(), 4u);
+  EXPECT_EQ(trace.flows, 3u);
+  const std::vector<std::pair<std::uint64_t, std::uint32_t>> expected = {
+      {0, 40}, {500'000, 30}, {1'000'000, 10}, {1'500'000'000, 20}};
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(trace.messages[i].offset_ns, expected[i].first) << i;
+    EXPECT_EQ(trace.messages[i].bytes, expected[i].second) << i;
+  }
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <pcap/pcap.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -65,7 +67,99 @@ void write_raw_stamps(const std::string& path, const std::vector<RawStamp>& stam
   std::ofstream(path, std::ios::binary) << out;
 }
 
+PcapngWriter::PcapngWriter() {
+  std::string body;
+  for (std::uint32_t field : {0x1a2b3c4dU, 1U, 0xffffffffU, 0xffffffffU}) {
+    body.append(reinterpret_cast<const char*>(&field), 4);  // version 1.0, length unknown
+  }
+  block(0x0a0d0d0a, body);
+}
+
+void PcapngWriter::interface(std::uint16_t link_type, std::uint32_t snaplen, std::uint8_t tsresol) {
+  std::string body(8, '\0');
+  std::memcpy(body.data(), &link_type, 2);
+  std::memcpy(body.data() + 4, &snaplen, 4);
+  if (tsresol != 6) {
+    const std::uint16_t option[2] = {9, 1};  // if_tsresol, one byte, padded; then opt_endofopt
+    body.append(reinterpret_cast<const char*>(option), 4);
+    body += static_cast<char>(tsresol);
+    body.append(7, '\0');
+  }
+  block(1, body);
+}
+
+void PcapngWriter::packet(std::uint32_t interface, std::uint64_t stamp, const std::string& frame) {
+  const auto length = static_cast<std::uint32_t>(frame.size());
+  std::string body;
+  for (std::uint32_t field : {interface, static_cast<std::uint32_t>(stamp >> 32),
+                              static_cast<std::uint32_t>(stamp), length, length}) {
+    body.append(reinterpret_cast<const char*>(&field), 4);
+  }
+  block(6, body + frame);
+}
+
+void PcapngWriter::write(const std::string& path) const {
+  std::ofstream(path, std::ios::binary) << out_;
+}
+
+void PcapngWriter::block(std::uint32_t type, std::string body) {
+  body.append((4 - body.size() % 4) % 4, '\0');
+  const auto length = static_cast<std::uint32_t>(12 + body.size());
+  out_.append(reinterpret_cast<const char*>(&type), 4);
+  out_.append(reinterpret_cast<const char*>(&length), 4);
+  out_ += body;
+  out_.append(reinterpret_cast<const char*>(&length), 4);
+}
+
+std::string udp_frame(std::uint32_t payload, std::uint16_t source_port, bool ethernet) {
+  std::string ip(20 + 8 + payload, 'p');
+  std::fill_n(ip.begin(), 28, '\0');
+  ip[0] = '\x45';
+  ip[2] = static_cast<char>((28 + payload) >> 8);
+  ip[3] = static_cast<char>(28 + payload);
+  ip[9] = 17;
+  ip[12] = ip[16] = 10;
+  ip[15] = 1;
+  ip[19] = 2;
+  ip[20] = static_cast<char>(source_port >> 8);
+  ip[21] = static_cast<char>(source_port);
+  ip[23] = 53;
+  ip[24] = static_cast<char>((8 + payload) >> 8);
+  ip[25] = static_cast<char>(8 + payload);
+  if (!ethernet) return ip;
+  std::string frame(14, '\2');
+  frame[12] = '\x08';
+  frame[13] = '\0';
+  return frame + ip;
+}
+
 namespace {
+
+constexpr std::uint64_t kEpochUs = 1'700'000'000ULL * 1'000'000;
+
+// Interfaces of two link types (Ethernet, raw IP): libpcap reads a file as of one.
+void write_mixed_link_types(const std::string& path) {
+  PcapngWriter out;
+  out.interface(DLT_EN10MB);
+  out.packet(0, kEpochUs, udp_frame(40));
+  out.interface(DLT_RAW);
+  out.packet(1, kEpochUs + 10, udp_frame(30, 41000, false));
+  out.write(path);
+}
+void write_two_snaplens(const std::string& path) {
+  PcapngWriter out;
+  out.interface(DLT_EN10MB);
+  out.interface(DLT_EN10MB, 100);
+  out.packet(0, kEpochUs, udp_frame(40));
+  out.write(path);
+}
+// A packet of 82 bytes on an interface that keeps 40.
+void write_over_snaplen(const std::string& path) {
+  PcapngWriter out;
+  out.interface(DLT_EN10MB, 40);
+  out.packet(0, kEpochUs, udp_frame(40));
+  out.write(path);
+}
 
 void write_cut_short(const std::string& path) {
   write_three_flows(path);
@@ -174,6 +268,15 @@ const std::vector<BadPcap>& bad_pcaps() {
       {"bad_nanoseconds", write_bad_nanoseconds,
        "packet 2: invalid: its timestamp's fraction field is 1000000000 (nanoseconds: at most "
        "999999999)"},
+      {"mixed_link_types", write_mixed_link_types,
+       "an interface block before packet 2: an interface has a type 12 different from the "
+       "type of the first interface (pollscope reads a pcapng file whose interfaces share one "
+       "link type and snapshot length"},
+      {"two_snaplens", write_two_snaplens,
+       "an interface block before packet 1: an interface has a snapshot length 100"},
+      {"over_snaplen", write_over_snaplen,
+       "packet 1: invalid: it holds more bytes than its interface's snapshot length (invalid "
+       "packet capture length 82, bigger than snaplen of 40)"},
       // Last: each replaces what the path held.
       {"directory", write_directory, "not a regular file (a directory)"},
       {"fifo", write_fifo, "not a regular file (a FIFO)"},

@@ -31,6 +31,26 @@ struct RawStamp {
 void write_raw_stamps(const std::string& path, const std::vector<RawStamp>& stamps,
                       bool nanoseconds = false);
 
+// A pcapng file written block by block: a section header, then interfaces (each with its link
+// type, snapshot length and, unless 6 (microseconds), its if_tsresol) and enhanced packet
+// blocks, each naming its interface and a stamp in that interface's units.
+class PcapngWriter {
+ public:
+  PcapngWriter();
+  void interface(std::uint16_t link_type, std::uint32_t snaplen = 65535, std::uint8_t tsresol = 6);
+  void packet(std::uint32_t interface, std::uint64_t stamp, const std::string& frame);
+  void write(const std::string& path) const;
+
+ private:
+  void block(std::uint32_t type, std::string body);
+  std::string out_;
+};
+
+// A frame of an IPv4 UDP datagram carrying `payload` bytes from 10.0.0.1:`source_port` to
+// 10.0.0.2:53: with its Ethernet header, or (`ethernet` false) as raw IP.
+[[nodiscard]] std::string udp_frame(std::uint32_t payload, std::uint16_t source_port = 40000,
+                                    bool ethernet = true);
+
 struct BadPcap {
   const char* name;
   void (*write)(const std::string& path);

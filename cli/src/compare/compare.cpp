@@ -29,7 +29,9 @@ std::optional<Problem> blocked(const FigureLookup& found, std::string_view file)
 }
 
 // A figure's value in a report: none when the report has no such figure, a Problem when it has
-// one that is not a number (a boolean counts as 1 or 0, as in thresholds).
+// one that is not a number (a boolean counts as 1 or 0, as in thresholds) or is negative: every
+// figure is a count, a rate or a time, and a negative one (a hand-edited or broken report) would
+// read as an improvement, as the gate also refuses it.
 std::variant<std::optional<double>, Problem> read_figure(const json& report,
                                                          const std::string& metric,
                                                          std::string_view file) {
@@ -40,7 +42,12 @@ std::variant<std::optional<double>, Problem> read_figure(const json& report,
     return Problem{std::string(file), found.pointer,
                    fmt::format("expected a number, got {}", describe(*found.node))};
   }
-  return figure(report, metric);
+  const auto value = figure(report, metric);
+  if (value && *value < 0) {
+    return Problem{std::string(file), found.pointer,
+                   fmt::format("is {}: a figure is never negative", shown(*found.node))};
+  }
+  return value;
 }
 
 // A figure named by --metric or --tolerance must be one of the baseline's.

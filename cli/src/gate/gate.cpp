@@ -253,6 +253,7 @@ std::vector<GateCount> default_gate_counts() {
           {.metric = "cost.instructions_per_event", .tolerance_percent = 2, .optional = true},
           {.metric = "missed_events", .exact = true},
           {.metric = "spurious_events", .exact = true},
+          {.metric = "loop.ghost_events", .exact = true},
           {.metric = "leaks.total", .exact = true}};
 }
 

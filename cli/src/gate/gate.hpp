@@ -6,8 +6,8 @@
 // move (system calls, waits, registry calls) are compared by their medians with a small stated
 // tolerance, and a change names itself ("cost.registry_calls_per_event 0 -> 1"). In runs paced
 // by a schedule (open loop, replay) the waits per event depend on when messages arrive, so on
-// the load: there those counts are judged as timings. Correctness counts (missed and spurious
-// events, leaks) may not grow at all, and a scenario threshold the candidate fails where the
+// the load: there those counts are judged as timings. Correctness counts (missed, spurious and
+// ghost events, leaks) may not grow at all, and a scenario threshold the candidate fails where the
 // base passed it is a regression.
 
 #include <string>
@@ -46,7 +46,8 @@ struct GateCount {
 // (in paced runs, as timings within 25%: one build's medians of three runs of
 // scenarios/udp_fan_in.json differed by up to 21%), registry calls within 0.05; instructions
 // per event, where counted, within 2% (a CPU load on both cores moved them by up to 1.3%
-// between runs of one build); missed and spurious events and leaks, no increase.
+// between runs of one build); missed, spurious and ghost events (libpoll's loop.ghost_events)
+// and leaks, no increase.
 [[nodiscard]] std::vector<GateTiming> default_gate_timings();
 [[nodiscard]] std::vector<GateCount> default_gate_counts();
 

@@ -231,6 +231,29 @@ TraceProblem over_budget(const std::string& path, const TraceBuilder& builder, s
       builder.flows(), kReadFlowBytes, budget_mib)};
 }
 
+// Why libpcap stopped before packet `index`. A pcapng interface block after the first one
+// that has another link type or snapshot length is refused by libpcap, which reads a file as
+// of one of each: it comes before the packet, so the line says where it stands, not that the
+// packet is at fault.
+TraceProblem unreadable(const std::string& path, std::uint64_t index, const char* why) {
+  if (std::strstr(why, "truncated") != nullptr) {
+    return TraceProblem{
+        fmt::format("{}: packet {}: truncated: the file ends inside it ({})", path, index, why)};
+  }
+  if (std::strstr(why, "an interface has") != nullptr) {
+    return TraceProblem{fmt::format(
+        "{}: an interface block before packet {}: {} (pollscope reads a pcapng file whose "
+        "interfaces share one link type and snapshot length: split it by interface)",
+        path, index, why)};
+  }
+  if (std::strstr(why, "bigger than snaplen") != nullptr) {
+    return TraceProblem{fmt::format(
+        "{}: packet {}: invalid: it holds more bytes than its interface's snapshot length ({})",
+        path, index, why)};
+  }
+  return TraceProblem{fmt::format("{}: packet {}: unreadable ({})", path, index, why)};
+}
+
 TraceProblem no_payload(const std::string& path, const ReplayTrace& trace, std::uint64_t packets) {
   return TraceProblem{
       trace.reverse_packets > 0
@@ -266,13 +289,7 @@ std::variant<ReplayTrace, TraceProblem> read_replay_trace(
     const int read = pcap_next_ex(handle, &header, &data);
     if (read == PCAP_ERROR_BREAK) break;  // the end of the file
     ++index;
-    if (read != 1) {
-      const char* why = pcap_geterr(handle);
-      const bool short_file = std::strstr(why, "truncated") != nullptr;
-      return TraceProblem{
-          fmt::format("{}: packet {}: {} ({})", path, index,
-                      short_file ? "truncated: the file ends inside it" : "unreadable", why)};
-    }
+    if (read != 1) return unreadable(path, index, pcap_geterr(handle));
     const auto frame = std::as_bytes(std::span(data, header->caplen));
     const auto parsed = parse_frame(frame, link_type);
     if (const auto* other = std::get_if<NotTransport>(&parsed)) {

@@ -44,6 +44,14 @@ struct Zombie {
   // Live registrations of the same set under the same token: while there is one, an event under
   // the token may be theirs, and is not counted as a ghost.
   int live_twins;
+  // The descriptor of ours that keeps its file (-1: another process does): when it closes, the
+  // registration may end with it (a K record). Before that close: what the kernel listed under
+  // `fd` and the zombie's position among them (-1: not taken, as by close_range).
+  int keeper;
+  int listed_before;
+  int position;
+  std::uint64_t inode;  // the registered file's, as Registration's
+  std::uint32_t device;
 };
 
 struct Tables {
@@ -59,6 +67,8 @@ struct Tables {
   Registration registrations[kMaxRegistrations];
   int free_registration;  // head of the free list through `next`
   Zombie zombies[kMaxZombies];
+  // By descriptor number: how many zombies it keeps (tracked, so that its close is seen).
+  std::uint16_t keeps[kMaxFd];
 };
 
 extern Tables* tables;

@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <linux/kcmp.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -34,13 +35,20 @@ int duplicated(int original, int copy) {
   return copy;
 }
 
+// Whether two numbers name one open file: a dup2 between them leaves the target's registrations
+// as they were (the file they are of is still the number's).
+bool same_file(int first, int second) {
+  const long pid = raw_getpid();
+  return libc_syscall(SYS_kcmp, pid, pid, KCMP_FILE, first, second) == 0;
+}
+
 // dup2/dup3 close whatever `target` named: the log moves away first, and a tracked target is
 // recorded as closed. As close() does, the books stay locked from before the call until it is
 // recorded.
 template <typename Call>
 int duplicate_onto(int original, int target, Call call) {
   if (is_log(target) && original != target) move_log_away();
-  const bool target_tracked = tracked(target) && original != target;
+  const bool target_tracked = tracked(target) && original != target && !same_file(original, target);
   if (!target_tracked && !tracked(original)) return call();
   const int saved = errno;
   Guard guard;

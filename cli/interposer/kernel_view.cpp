@@ -162,13 +162,22 @@ int keeper_of(int epoll_fd, int fd, int position) {
 
 // The position of `fd`'s file among the kernel's `listed` registrations under its number.
 int position_of(int epoll_fd, int fd, int listed) {
+  return position_of_file(epoll_fd, fd, fd, listed);
+}
+
+int position_of_file(int epoll_fd, int fd, int file_fd, int listed) {
   const long pid = libc_syscall(SYS_getpid);
   for (int position = 0; position < listed; ++position) {
     kcmp_epoll_slot slot{static_cast<std::uint32_t>(epoll_fd), static_cast<std::uint32_t>(fd),
                          static_cast<std::uint32_t>(position)};
-    if (libc_syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, &slot) == 0) return position;
+    if (libc_syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, file_fd, &slot) == 0) return position;
   }
   return -1;
+}
+
+bool zombie_lives(int epoll_fd, int fd, std::uint64_t data, FileIdentity file, int listed_before) {
+  if (listed_before >= 0) return kernel_count(epoll_fd, fd) >= listed_before;
+  return fdinfo_count(epoll_fd, FdinfoScan(fd, data, file.inode, file.device)) > 0;
 }
 
 // The registration's file may be listed under the number after the close for two reasons: it

@@ -12,6 +12,8 @@ namespace pollscope::interposer {
 // The position (kcmp's toff) of the file `fd` names now among the instance's `listed`
 // registrations under that number; -1 when it is none of them.
 [[nodiscard]] int position_of(int epoll_fd, int fd, int listed);
+// The same for the file `file_fd` names (a zombie's keeper) among those listed under `fd`.
+[[nodiscard]] int position_of_file(int epoll_fd, int fd, int file_fd, int listed);
 // The descriptor of this process that is the file registered under `fd` at `position`; -1 when
 // none is (another process holds it).
 [[nodiscard]] int keeper_of(int epoll_fd, int fd, int position);
@@ -31,6 +33,11 @@ struct Fate {
 // `file`: the registered file's, taken at the ADD. `listed_before` and `position`, when >= 0, were
 // taken before the close (an earlier zombie is listed under the number, or the set is shared);
 // `made_here`: this process made the registration (not inherited).
+// Whether a zombie (registered under `fd`, token `data`) still lives after its keeper closed:
+// fewer listed under the number than `listed_before` (when taken) means it ended; else a listed
+// registration must still carry its token and file's identity.
+[[nodiscard]] bool zombie_lives(int epoll_fd, int fd, std::uint64_t data, FileIdentity file,
+                                int listed_before);
 [[nodiscard]] Fate fate_after_close(int epoll_fd, int fd, std::uint64_t data, FileIdentity file,
                                     int listed_before, int position, bool made_here);
 

@@ -21,6 +21,8 @@
 //                                             (<events>: the mask last set, MODs included;
 //                                             <inherited> 1: made by the parent before a fork,
 //                                             so this process's log has no A for it)
+//   K <epoll fd> <fd> <data> <keeper>         a zombie's registration ended: <keeper>, the last
+//                                             descriptor of its file, closed
 //   G <epoll fd> <data> <count>               events delivered under a zombie's token (one line
 //                                             for all zombies of the set under it; none while a
 //                                             live registration of the set has that token too)

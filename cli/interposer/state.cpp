@@ -22,6 +22,7 @@ pid_t owner = 0;
 void reset_tables() {
   std::memset(tables->is_epoll, 0, sizeof tables->is_epoll);
   std::memset(tables->shared, 0, sizeof tables->shared);
+  std::memset(tables->keeps, 0, sizeof tables->keeps);
   for (int& first : tables->first_registration) first = -1;
   for (int i = 0; i < kMaxRegistrations; ++i) tables->registrations[i].next = i + 1;
   tables->registrations[kMaxRegistrations - 1].next = -1;
@@ -41,12 +42,20 @@ int find_registration(int epoll_fd, int fd, int** link) {
   return *at;
 }
 
+void forget_zombie(Zombie& zombie) {
+  if (zombie.keeper >= 0) --tables->keeps[zombie.keeper];
+  zombie.epoll_fd = -1;
+  --zombie_count;
+}
+
 void forget_zombies_of(int epoll_fd) {
   for (auto& zombie : tables->zombies)
-    if (zombie.epoll_fd == epoll_fd) {
-      zombie.epoll_fd = -1;
-      --zombie_count;
-    }
+    if (zombie.epoll_fd == epoll_fd) forget_zombie(zombie);
+}
+
+void keep(Zombie& zombie, int keeper) {
+  zombie.keeper = keeper >= 0 && keeper < kMaxFd ? keeper : -1;
+  if (zombie.keeper >= 0) ++tables->keeps[zombie.keeper];
 }
 
 // An epoll instance's descriptor closed: the kernel dropped its registrations with it.
@@ -125,10 +134,54 @@ void close_registration(int fd, int index) {
   for (auto& zombie : tables->zombies) {
     if (zombie.epoll_fd >= 0) continue;
     // Counted with the registration itself, which note_closed removes next.
-    zombie = {registration.epoll_fd, fd, registration.data,
-              count_live(registration.epoll_fd, registration.data)};
+    zombie = {registration.epoll_fd,
+              fd,
+              registration.data,
+              count_live(registration.epoll_fd, registration.data),
+              -1,
+              -1,
+              -1,
+              registration.inode,
+              registration.device};
+    keep(zombie, fate.keeper);
     ++zombie_count;
     break;
+  }
+}
+
+// Just before a zombie's keeper closes: what the kernel lists under the zombie's number, and
+// where the zombie is among them, so that its end (the count falls) is told from a registration
+// of another file under the number.
+void note_keeper_closing(int keeper) {
+  for (auto& zombie : tables->zombies) {
+    if (zombie.epoll_fd < 0 || zombie.keeper != keeper) continue;
+    zombie.listed_before = kernel_count(zombie.epoll_fd, zombie.fd);
+    zombie.position = position_of_file(zombie.epoll_fd, zombie.fd, keeper, zombie.listed_before);
+    if (zombie.position < 0) zombie.listed_before = -1;
+  }
+}
+
+// A zombie's keeper closed: another descriptor of ours may keep its file still (the zombie lives
+// on, kept by it), or another process; else the registration ended with the keeper (K record).
+void keeper_closed(int keeper) {
+  for (auto& zombie : tables->zombies) {
+    if (zombie.epoll_fd < 0 || zombie.keeper != keeper) continue;
+    --tables->keeps[keeper];
+    zombie.keeper = -1;
+    if (zombie_lives(zombie.epoll_fd, zombie.fd, zombie.data, {zombie.inode, zombie.device},
+                     zombie.listed_before)) {
+      keep(zombie,
+           keeper_of(zombie.epoll_fd, zombie.fd, zombie.position < 0 ? 0 : zombie.position));
+      zombie.listed_before = zombie.position = -1;
+      continue;
+    }
+    Line('K')
+        .number(zombie.epoll_fd)
+        .number(zombie.fd)
+        .unsigned_number(zombie.data)
+        .number(keeper)
+        .write();
+    forget_zombie(zombie);
   }
 }
 
@@ -137,7 +190,8 @@ void close_registration(int fd, int index) {
 bool tracked(int fd) {
   if (tables == nullptr || fd < 0 || fd >= kMaxFd) return false;
   return __atomic_load_n(&tables->is_epoll[fd], __ATOMIC_RELAXED) != 0 ||
-         __atomic_load_n(&tables->first_registration[fd], __ATOMIC_RELAXED) >= 0;
+         __atomic_load_n(&tables->first_registration[fd], __ATOMIC_RELAXED) >= 0 ||
+         __atomic_load_n(&tables->keeps[fd], __ATOMIC_RELAXED) != 0;
 }
 
 void note_epoll(int epoll_fd, bool made_here) {
@@ -235,6 +289,7 @@ void note_deregistration(int epoll_fd, int fd) {
 // eventfds and other files on one anonymous inode are told apart by nothing else).
 void note_closing(int fd) {
   if (fd < 0 || fd >= kMaxFd) return;
+  if (tables->keeps[fd] != 0) note_keeper_closing(fd);
   for (int at = tables->first_registration[fd]; at >= 0; at = tables->registrations[at].next) {
     auto& registration = tables->registrations[at];
     if (!tables->shared[registration.epoll_fd] && !zombie_under(registration.epoll_fd, fd))
@@ -264,6 +319,7 @@ void note_closed(int fd) {
     close_registration(fd, index);
     note_deregistration(tables->registrations[index].epoll_fd, fd);
   }
+  if (tables->keeps[fd] != 0) keeper_closed(fd);
 }
 
 void note_delivered(int epoll_fd, const void* events, int count) {

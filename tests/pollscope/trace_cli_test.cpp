@@ -359,5 +359,34 @@ TEST_F(TraceCli, AFileOfTheProcessASetWasSentToUnderTheSameNumberAndTokenIsNoZom
   EXPECT_EQ(count(report, "vanished"), 1u);
 }
 
+// A zombie's registration ends when the last descriptor keeping its file closes (traced_shapes.c
+// checks the set's fdinfo): a later registration under its token is no collision with it.
+TEST_F(TraceCli, AZombieEndsWithItsKeepersClose) {
+  const auto report = trace({TRACED_SHAPES, "keeper-closed"}, 0);
+  EXPECT_EQ(count(report, "token_collision"), 0u) << report.dump(2);
+  ASSERT_EQ(count(report, "zombie"), 1u);
+  EXPECT_EQ(count(report, "total"), 1u);
+  const auto& zombie = only(report, "zombie");
+  EXPECT_EQ(zombie.at("token"), 80);
+  EXPECT_EQ(zombie.at("ghost_events"), 1);
+  EXPECT_EQ(zombie.at("severity"), "error");
+  EXPECT_TRUE(contains(zombie.at("detail").get<std::string>(), "it ended when fd"));
+}
+
+// Two descriptors of a registered file closed one after the other, nothing between: a warning.
+TEST_F(TraceCli, AZombieWhoseKeeperClosesNextIsAWarning) {
+  const auto report = trace({TRACED_SHAPES, "quiet-keeper"}, 0, {"--fail-on-findings"});
+  ASSERT_EQ(count(report, "zombie"), 1u) << report.dump(2);
+  EXPECT_EQ(count(report, "total"), 1u);
+  EXPECT_EQ(only(report, "zombie").at("severity"), "warning");
+}
+
+// dup2 onto a registered number from another descriptor of the same file closes nothing the
+// registration depends on: it is still the number's, and the DEL after it ends it.
+TEST_F(TraceCli, Dup2OfARegisteredNumbersOwnFileLeavesItsRegistration) {
+  const auto report = trace({TRACED_SHAPES, "dup2-same-file"}, 0, {"--fail-on-warnings"});
+  EXPECT_EQ(count(report, "total"), 0u) << report.dump(2);
+}
+
 }  // namespace
 }  // namespace pollscope::test_support

@@ -108,6 +108,18 @@ TEST(TraceGrade, ZombieIsAnErrorCountingGhostEvents) {
   EXPECT_NE(findings[0].detail.find("fd 9 (a dup)"), std::string::npos);
 }
 
+// A K record: the zombie's keeper closed and ended it. Its token is free again, and with no
+// change between the close and the keeper's, nothing happened under it: a warning.
+TEST(TraceGrade, AZombieEndedByItsKeepersCloseFreesItsToken) {
+  const auto findings = grade(
+      "I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nZ 3 5 9 1 7 0\nK 3 5 7 9\nA 3 6 1 7 0 0\nD 3 6 0 0 0 "
+      "0\n");
+  ASSERT_EQ(findings.size(), 1u);
+  EXPECT_EQ(findings[0].kind, "zombie");
+  EXPECT_EQ(findings[0].severity, Severity::kWarning);
+  EXPECT_NE(findings[0].detail.find("it ended when fd 9"), std::string::npos);
+}
+
 TEST(TraceGrade, ZombieShowsTheMaskItsCloseRecorded) {
   // Added for EPOLLOUT (4); a MOD to EPOLLIN under the same token leaves no record of its own.
   const auto findings = grade("I 10 1 /bin/x\nC 3\nA 3 5 4 7 0 0\nZ 3 5 9 1 7 0\n");

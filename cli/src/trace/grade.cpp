@@ -1,48 +1,18 @@
 #include "trace/grade.hpp"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <utility>
 
 #include <fmt/format.h>
 
+#include "trace/grader.hpp"
 #include "trace/program_check.hpp"
 
 namespace pollscope {
 
 namespace {
-
-struct Registration {
-  std::uint64_t data = 0;
-  std::uint32_t events = 0;
-  std::vector<std::string> frames;
-  std::uint64_t added = 0;  // its ADD's time
-};
-
-struct ZombieNote {
-  std::size_t finding;
-  int keeper;
-  bool inherited = false;  // the parent made the registration before a fork
-  bool changed = false;    // the set changed after it (a ctl, or an event under its token)
-};
-
-// The zombies of one set under one token: the kernel's events under it cannot say whose they
-// are, so they are counted once, at the first.
-struct ZombieGroup {
-  std::vector<ZombieNote> zombies;
-  // Inherited registrations whose copies this process closed while its parent holds the files.
-  std::vector<std::pair<int, Registration>> inherited;
-  std::uint64_t ghost_events = 0;
-  bool shared_with_live = false;  // a live registration of the set took the token too
-};
-
-struct EpollSet {
-  std::map<int, Registration> live;
-  bool shrank = false;
-  // vanished findings of this set, and whether the set changed after each.
-  std::vector<std::pair<std::size_t, bool>> vanished;
-  std::map<std::uint64_t, ZombieGroup> zombies;  // by token
-};
 
 bool is_interposer(const std::string& frame) {
   return frame.find("libpollscope_trace.so@") != std::string::npos;
@@ -53,37 +23,9 @@ bool in_libc(const std::string& module) {
          module.find("/ld-linux") != std::string::npos;
 }
 
-class Grader {
- public:
-  Grader(Symbolizer& symbolizer, TracedProcess& process)
-      : symbolizer_(symbolizer), process_(process) {}
+}  // namespace
 
-  void apply(const TraceRecord& record);
-  void finish(bool finished);
-  std::vector<Finding> take() { return std::move(findings_); }
-
- private:
-  Finding& add(const char* kind, Severity severity, int epoll_fd, int fd,
-               const Registration& registration, std::string detail);
-  void symbolize(Finding& finding, const std::vector<std::string>& frames);
-  void registered(const TraceRecord& record);
-  void closed(const TraceRecord& record);
-  void set_closed(int epoll_fd);
-  void describe_zombies(int epoll_fd, EpollSet& set, bool set_closed);
-  void new_image(const TraceRecord& record);
-  void renumbered(const TraceRecord& record);
-  void exec_starts(const TraceRecord& record);
-  void holds_io_uring(int ring);
-
-  Symbolizer& symbolizer_;
-  TracedProcess& process_;
-  std::map<int, EpollSet> sets_;
-  std::vector<Finding> findings_;
-  // An exec recorded (E) and neither failed (R) nor followed by the new image's I: the image
-  // never loaded the interposer.
-  std::optional<TraceRecord> pending_exec_;
-  bool io_uring_said_ = false;
-};
+namespace grading {
 
 Finding& Grader::add(const char* kind, Severity severity, int epoll_fd, int fd,
                      const Registration& registration, std::string detail) {
@@ -146,9 +88,14 @@ void Grader::registered(const TraceRecord& record) {
                     record.data, fd));
   }
   if (const auto zombies = set.zombies.find(record.data); zombies != set.zombies.end()) {
-    zombies->second.shared_with_live = true;
-    if (!zombies->second.zombies.empty()) {
-      const int zombie_fd = findings_[zombies->second.zombies.front().finding].fd;
+    zombies->second.shared_with_live |=
+        std::any_of(zombies->second.zombies.begin(), zombies->second.zombies.end(),
+                    [](const ZombieNote& note) { return note.ended_by < 0; });
+    const auto& notes = zombies->second.zombies;
+    const auto alive = std::find_if(notes.begin(), notes.end(),
+                                    [](const ZombieNote& note) { return note.ended_by < 0; });
+    if (alive != notes.end()) {
+      const int zombie_fd = findings_[alive->finding].fd;
       add("token_collision", Severity::kError, record.epoll_fd, record.fd, registration,
           fmt::format("token {} is also the token of fd {}'s registration, closed but alive in "
                       "the kernel (a zombie): their events cannot be told apart",
@@ -184,57 +131,6 @@ void Grader::closed(const TraceRecord& record) {
   }
   add("zombie", Severity::kError, record.epoll_fd, record.fd, registration, {});
   group.zombies.push_back({findings_.size() - 1, record.keeper, record.inherited});
-}
-
-std::string keeper_text(const ZombieNote& note) {
-  if (note.keeper >= 0) return fmt::format("fd {} (a dup) keeps the file open", note.keeper);
-  if (note.inherited)
-    return "its parent, which made the registration before the fork, still holds the file, and "
-           "the set is shared: events under its token reach this process too";
-  return "another process (a forked child?) keeps the file open";
-}
-
-// Each zombie's detail: who keeps its file, and the events under its token. A zombie whose set
-// was closed next, with no other change and no event under its token, did nothing: its
-// registration ended with the set (a worker's teardown), so it is only a warning.
-void Grader::describe_zombies(int epoll_fd, EpollSet& set, bool set_closed) {
-  for (auto& [token, group] : set.zombies) {
-    if (group.ghost_events > 0) {
-      for (const auto& [fd, registration] : group.inherited) {
-        add("zombie", Severity::kError, epoll_fd, fd, registration, {});
-        group.zombies.push_back({findings_.size() - 1, -1, true});
-      }
-    }
-    group.inherited.clear();
-    if (group.zombies.empty()) continue;
-    const int first_fd = findings_[group.zombies.front().finding].fd;
-    for (std::size_t i = 0; i < group.zombies.size(); ++i) {
-      const ZombieNote& note = group.zombies[i];
-      auto& finding = findings_[note.finding];
-      const auto keeper = keeper_text(note);
-      const auto events = i == 0
-                              ? fmt::format("{} events arrived under token {} afterwards",
-                                            group.ghost_events, token)
-                              : fmt::format(
-                                    "its token {} is also fd {}'s, an earlier zombie of this set: "
-                                    "events under it are counted there",
-                                    token, first_fd);
-      finding.ghost_events = i == 0 ? group.ghost_events : 0;
-      finding.detail = fmt::format(
-          "fd {} was closed while registered in epoll fd {}, but {}: the registration lives on "
-          "and {}",
-          finding.fd, epoll_fd, keeper, events);
-      if (group.shared_with_live)
-        finding.detail +=
-            " (not counting events while a live registration of the set had the same token)";
-      if (set_closed && !note.changed && group.ghost_events == 0) {
-        finding.severity = Severity::kWarning;
-        finding.detail +=
-            "; its epoll set was itself closed next, with no other change and no event under its "
-            "token (as at a loop's teardown): the registration ended with the set";
-      }
-    }
-  }
 }
 
 void Grader::set_closed(int epoll_fd) {
@@ -281,6 +177,9 @@ void Grader::apply(const TraceRecord& record) {
             group != set->second.zombies.end())
           group->second.ghost_events += record.count;
       }
+      break;
+    case 'K':
+      zombie_ended(record);
       break;
     case 'X':
       set_closed(record.epoll_fd);
@@ -374,11 +273,11 @@ void Grader::finish(bool finished) {
   }
 }
 
-}  // namespace
+}  // namespace grading
 
 std::vector<Finding> grade_process(const std::vector<TraceRecord>& records, bool finished,
                                    Symbolizer& symbolizer, TracedProcess& process) {
-  Grader grader(symbolizer, process);
+  grading::Grader grader(symbolizer, process);
   for (const auto& record : records) grader.apply(record);
   grader.finish(finished);
   return grader.take();

@@ -66,6 +66,9 @@ bool read_fields(std::istringstream& in, TraceRecord& record) {
     case 'G':
       return read_number(in, record.epoll_fd) && read_number(in, record.data) &&
              read_number(in, record.count);
+    case 'K':
+      return read_number(in, record.epoll_fd) && read_number(in, record.fd) &&
+             read_number(in, record.data) && read_number(in, record.keeper);
     case 'U':
       return read_number(in, record.epoll_fd) && read_number(in, record.fd);
     case 'N':

@@ -12,7 +12,7 @@
 namespace pollscope {
 
 struct TraceRecord {
-  char kind = '?';  // I C A M D V Z G U X N E R P Q
+  char kind = '?';  // I C A M D V Z K G U X N E R P Q
   int epoll_fd = -1;
   int fd = -1;
   std::uint32_t events = 0;
@@ -20,6 +20,7 @@ struct TraceRecord {
   int result = 0;
   int error = 0;
   int keeper = -1;                  // Z: the descriptor that keeps the file open
+                                    // K: the keeper whose close ended the zombie
                                     // N: the set's new number (epoll_fd the old)
   std::uint64_t time = 0;           // A, M, D: CLOCK_MONOTONIC ns; 0 in a log without times
   bool inherited = false;           // V, Z: a registration the parent made before a fork

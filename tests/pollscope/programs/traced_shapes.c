@@ -15,6 +15,17 @@
  *                                that hangs (a lock inherited held) is killed after 5 s: exit 3.
  *   traced_shapes errno          failing calls return what they return untraced, with the same
  *                                errno: exit 0 when every one does, else 4 naming the call.
+ *   traced_shapes keeper-closed  an eventfd under token 80 is dup'ed and closed (a zombie, one
+ *                                ghost event), then its dup is closed, which ends the
+ *                                registration; a new eventfd takes token 80: one zombie, ended,
+ *                                and no token collision.
+ *   traced_shapes quiet-keeper   as keeper-closed (token 82), but the dup is closed right after
+ *                                the original with nothing between, and the set lives on (an
+ *                                eventfd under token 83 added and removed): one zombie warning.
+ *   traced_shapes dup2-same-file a dup registered under token 81 gets its own file again with
+ *                                dup2 from the original: the registration is still the number's,
+ *                                removed with EPOLL_CTL_DEL: no finding.
+ * Each mode checks what the kernel lists (/proc/self/fdinfo of the set): exit 3 if it differs.
  *
  * Every wait is bounded; nothing here sends network traffic. */
 #define _GNU_SOURCE
@@ -183,6 +194,74 @@ static int errno_untouched(void) {
   return ok ? 0 : 4;
 }
 
+/* The registrations the kernel lists under the number `fd` in the set. */
+static int listed(int epoll_fd, int fd) {
+  char path[64], text[16384];
+  snprintf(path, sizeof path, "/proc/self/fdinfo/%d", epoll_fd);
+  const int info = open(path, O_RDONLY | O_CLOEXEC);
+  check(info >= 0, "open fdinfo");
+  const ssize_t length = read(info, text, sizeof text - 1);
+  close(info);
+  text[length > 0 ? length : 0] = '\0';
+  int count = 0;
+  for (const char* at = text; (at = strstr(at, "tfd:")) != NULL; at += 4)
+    count += atoi(at + 4) == fd;
+  return count;
+}
+
+static void expect_listed(int epoll_fd, int fd, int expected, const char* when) {
+  if (listed(epoll_fd, fd) == expected) return;
+  fprintf(stderr, "traced_shapes: the kernel lists %d under fd %d %s, not %d\n",
+          listed(epoll_fd, fd), fd, when, expected);
+  exit(3);
+}
+
+static int ready(int epoll_fd) {
+  struct epoll_event events[4];
+  return epoll_wait(epoll_fd, events, 4, 1000);
+}
+
+static int keeper_closed(int quiet) {
+  const uint64_t token = quiet ? 82 : 80;
+  int epoll_fd = epoll_create1(0), first = eventfd(0, 0);
+  add(epoll_fd, first, token);
+  const int keeper = fcntl(first, F_DUPFD_CLOEXEC, 0);
+  close(first);
+  expect_listed(epoll_fd, first, 1, "after the first close (a zombie)");
+  if (!quiet) {
+    check(eventfd_write(keeper, 1) == 0 && ready(epoll_fd) == 1, "ghost event");
+  }
+  close(keeper);
+  expect_listed(epoll_fd, first, 0, "after its keeper's close");
+  if (quiet) { /* the set lives on: its loop's teardown is not what ended the zombie */
+    int other = eventfd(0, 0);
+    add(epoll_fd, other, 83);
+    check(epoll_ctl(epoll_fd, EPOLL_CTL_DEL, other, NULL) == 0, "epoll_ctl DEL");
+    close(other);
+  } else {
+    int second = eventfd(0, 0);
+    add(epoll_fd, second, token);
+    check(eventfd_write(second, 1) == 0 && ready(epoll_fd) == 1, "live event");
+    check(epoll_ctl(epoll_fd, EPOLL_CTL_DEL, second, NULL) == 0, "epoll_ctl DEL");
+    close(second);
+  }
+  close(epoll_fd);
+  return 0;
+}
+
+static int dup2_same_file(void) {
+  int epoll_fd = epoll_create1(0), original = eventfd(0, 0);
+  const int copy = dup(original);
+  add(epoll_fd, copy, 81);
+  check(dup2(original, copy) == copy, "dup2");
+  expect_listed(epoll_fd, copy, 1, "after dup2 of its own file");
+  check(epoll_ctl(epoll_fd, EPOLL_CTL_DEL, copy, NULL) == 0, "epoll_ctl DEL after dup2");
+  close(copy);
+  close(original);
+  close(epoll_fd);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "";
   if (strcmp(mode, "threads") == 0) return threads();
@@ -192,7 +271,11 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "close-range") == 0) return vanish_by_close_range();
   if (strcmp(mode, "fork-threads") == 0) return fork_threads();
   if (strcmp(mode, "errno") == 0) return errno_untouched();
+  if (strcmp(mode, "keeper-closed") == 0) return keeper_closed(0);
+  if (strcmp(mode, "quiet-keeper") == 0) return keeper_closed(1);
+  if (strcmp(mode, "dup2-same-file") == 0) return dup2_same_file();
   fprintf(stderr,
-          "usage: traced_shapes threads|exec|spawn|vanish|close-range|fork-threads|errno\n");
+          "usage: traced_shapes threads|exec|spawn|vanish|close-range|fork-threads|errno|"
+          "keeper-closed|quiet-keeper|dup2-same-file\n");
   return 2;
 }

@@ -1,4 +1,4 @@
-// Grading the interposer's records (cli/src/trace/grade.cpp) from literal logs, and the growth
+// Grading the interposer's records (cli/src/trace/grader.cpp) from literal logs, and the growth
 // rule of `pollscope inspect --watch`: what is a finding, how severe, and what is not.
 
 #include <set>

@@ -2,7 +2,7 @@
 
 // The grader of one traced process's records (grade_process, grade.hpp): its books of each epoll
 // set (live registrations, vanished ones, zombies by token) and the findings they lead to. The
-// zombies' part, the longest, is in zombie_grade.cpp; the rest in grade.cpp.
+// zombies' part, the longest, is in zombie_grade.cpp; the rest, and grade_process, in grader.cpp.
 
 #include <cstdint>
 #include <map>

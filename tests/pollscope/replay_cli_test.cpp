@@ -89,25 +89,6 @@ TEST(ReplayCli, ATraceTooLargeForTheBudgetIsRefusedBeforeItIsReadWhole) {
   EXPECT_TRUE(exited_with(pollscope({"validate", scenario, "--memory-budget", "4"}), 0));
 }
 
-// A replay captured whole on four pollers: each ring holds the replay's frames (the shipped
-// sample's 30 messages), not the default 256 MiB, so that the four fit the default budget. They
-// took 1 GiB and were refused before.
-TEST(ReplayCli, ACapturedReplayOnFourPollersFitsTheDefaultMemoryBudget) {
-  const TempDir dir;
-  const std::string scenario = dir.write(
-      "s.json", R"({"format": 1, "name": "four", "description": "a replay on four pollers",
-        "threads": 4, "capture": {"interface": "lo"},
-        "sockets": {"kind": "tcp", "count": 8, "active": 6},
-        "phases": [{"name": "p", "load": {"mode": "replay", "pcap": ")" +
-                    (kSourceDir / "scenarios" / "replay.pcap").string() + R"("}}]})");
-  const Outcome outcome = pollscope({"validate", scenario});
-  EXPECT_TRUE(exited_with(outcome, 0)) << describe(outcome);
-  // Tighter, the refusal names the ring each poller takes.
-  const Outcome tight = pollscope({"validate", scenario, "--memory-budget", "64"});
-  ASSERT_TRUE(exited_with(tight, 2)) << describe(tight);
-  EXPECT_TRUE(contains(tight.err, "(4 pollers x a 39 MiB ring")) << tight.err;
-}
-
 // pcap's seconds are unsigned 32-bit, good to 2106: a file recorded in 2040 is replayed, its
 // schedule the second between its two packets.
 TEST(ReplayCli, APcapRecordedIn2040IsReplayed) {

@@ -7,7 +7,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
-#include <optional>
 
 #include <fmt/format.h>
 
@@ -29,20 +28,8 @@ namespace {
 // a replay under AddressSanitizer beside other tests still overflowed at 256.
 constexpr std::uint32_t kWholePacket = 65536 + 64;
 constexpr std::uint32_t kMessageHeads = 2048;
-constexpr std::uint32_t kHeadsRingBytes = 32 << 20;
-constexpr std::uint32_t kWholePacketsRingBytes = 128 << 20;
-
-// A replay sends a known number of messages a phase, and each takes at most this many ring slots:
-// loopback passes every packet twice (out, then in), a segment comes with its acknowledgement,
-// and a message may go in two segments (past the loopback MSS, or written in two parts when the
-// socket buffer filled). A ring of every frame of the phase, and some spare for window updates
-// and retransmissions, never overflows however late it is drained: sample replays of 30 messages
-// need 39 MiB a poller, not 256, and more than the default is never asked for.
-constexpr std::uint64_t kFramesPerMessage = 8;
-constexpr std::uint64_t kSpareFrames = 64;
-// A slot holds the snapshot after libpcap's header (64 bytes, aligned to 16): asking for this
-// much a frame gets at least that many frames.
-constexpr std::uint64_t kSlotOverhead = 128;
+constexpr int kHeadsRingBytes = 32 << 20;
+constexpr int kWholePacketsRingBytes = 128 << 20;
 
 // A test seam: POLLSCOPE_CAPTURE_SNAPSHOT lowers what a capture keeps of each packet, so that a
 // test sees a TCP flow lose its step, and the messages it leaves unmatched counted, without
@@ -65,35 +52,16 @@ bool inject_out_of_memory() {
   return wanted != nullptr && std::strcmp(wanted, "capture.memory") == 0;
 }
 
-std::uint32_t default_buffer(Snapshot snapshot) {
-  return snapshot == Snapshot::whole_packets ? kWholePacketsRingBytes : kHeadsRingBytes;
-}
-
-std::uint32_t buffer_of(const CaptureRing& ring) {
-  return ring.buffer_bytes != 0 ? ring.buffer_bytes : default_buffer(ring.snapshot);
-}
-
-// The most messages a phase of `scenario` sends, when every phase says (a replay's trace); none
-// when one does not (a loop runs for a time, or until a count its pairs may overshoot).
-std::optional<std::uint64_t> most_messages_a_phase(const Scenario& scenario) {
-  std::uint64_t most = 0;
-  for (const Phase& phase : scenario.phases) {
-    const Replay* replay = replay_of(phase);
-    if (replay == nullptr || !replay->trace) return std::nullopt;
-    most = std::max<std::uint64_t>(most, replay->trace->messages.size());
-  }
-  return most;
-}
-
 libpoll::pcap::Capture open_capture(const std::string& interface,
                                     const std::vector<std::uint16_t>& ports,
-                                    std::uint32_t snapshot_bytes, std::uint32_t buffer_bytes) {
+                                    std::uint32_t snapshot_bytes) {
   std::string detail;
-  auto capture = libpoll::pcap::Capture::open({.interface = interface,
-                                               .filter = capture_filter(ports),
-                                               .snapshot_length = static_cast<int>(snapshot_bytes),
-                                               .buffer_bytes = static_cast<int>(buffer_bytes)},
-                                              &detail);
+  auto capture = libpoll::pcap::Capture::open(
+      {.interface = interface,
+       .filter = capture_filter(ports),
+       .snapshot_length = static_cast<int>(snapshot_bytes),
+       .buffer_bytes = snapshot_bytes > kMessageHeads ? kWholePacketsRingBytes : kHeadsRingBytes},
+      &detail);
   if (capture) return std::move(*capture);
   if (capture.error() == std::errc::operation_not_permitted) {
     throw Failure::environment(fmt::format(
@@ -134,19 +102,9 @@ Snapshot snapshot_for(const Scenario& scenario) {
 // packet in a block of its own, a power of two of pages, and a slot is a little more than its
 // snapshot (a header of about 80 bytes): a 4 KiB block for 2 KiB, 128 KiB for a whole packet.
 // Measured in /proc/PID/smaps: 61.6 MiB for the 32 MiB buffer, 255.8 MiB for the 128 MiB one.
-std::uint64_t ring_bytes(const CaptureRing& ring) {
-  return 2 * std::uint64_t{buffer_of(ring)};
-}
-
-CaptureRing ring_for(const Scenario& scenario) {
-  CaptureRing ring{.snapshot = snapshot_for(scenario)};
-  if (ring.snapshot != Snapshot::whole_packets) return ring;
-  const auto messages = most_messages_a_phase(scenario);
-  if (!messages) return ring;
-  const std::uint64_t frames = *messages * kFramesPerMessage + kSpareFrames;
-  const std::uint64_t bytes = frames * (kWholePacket + kSlotOverhead);
-  if (bytes < kWholePacketsRingBytes) ring.buffer_bytes = static_cast<std::uint32_t>(bytes);
-  return ring;
+std::uint64_t ring_bytes(Snapshot snapshot) {
+  const int buffer = snapshot == Snapshot::whole_packets ? kWholePacketsRingBytes : kHeadsRingBytes;
+  return 2 * static_cast<std::uint64_t>(buffer);
 }
 
 std::uint64_t realtime_ns() noexcept {
@@ -158,9 +116,9 @@ std::uint64_t realtime_ns() noexcept {
 
 CaptureSession::CaptureSession(const std::string& interface,
                                const std::vector<std::uint16_t>& ports, PcapSink* sink,
-                               CaptureRing ring, std::size_t most_records)
-    : snapshot_length_(snapshot_length(ring.snapshot)),
-      capture_(open_capture(interface, ports, snapshot_length_, buffer_of(ring))),
+                               Snapshot snapshot, std::size_t most_records)
+    : snapshot_length_(snapshot_length(snapshot)),
+      capture_(open_capture(interface, ports, snapshot_length_)),
       interface_(interface),
       matcher_(most_records),
       sink_(sink),

@@ -33,28 +33,17 @@ enum class Snapshot { whole_packets, message_heads };
 // (those whose heads it hid go unmatched, counted).
 [[nodiscard]] Snapshot snapshot_for(const Scenario& scenario);
 
-// The kernel's ring of a capture: what it keeps of each packet, and the buffer asked of libpcap.
-struct CaptureRing {
-  Snapshot snapshot = Snapshot::whole_packets;
-  std::uint32_t buffer_bytes = 0;  // 0: the snapshot's default (capture_session.cpp)
-};
-
-// The ring a scenario's captures need: the snapshot it needs, in a buffer that holds every frame
-// of its largest phase when the scenario says how many that is (every phase a replay of whole
-// packets), and the default otherwise.
-[[nodiscard]] CaptureRing ring_for(const Scenario& scenario);
-
-// The kernel's ring of a capture, as mapped into the process.
-[[nodiscard]] std::uint64_t ring_bytes(const CaptureRing& ring);
+// The kernel's ring of a capture keeping `snapshot` of each packet, as mapped into the process.
+[[nodiscard]] std::uint64_t ring_bytes(Snapshot snapshot);
 
 class CaptureSession {
  public:
-  // Captures the TCP and UDP traffic of `ports` on `interface` into `ring`, keeping its snapshot
-  // of each packet (whole packets, which never lose a flow's step, unless told the scenario
-  // needs less), matching at most `most_records` messages a phase. Throws a Failure: exit 3, one
+  // Captures the TCP and UDP traffic of `ports` on `interface`, keeping `snapshot` of each
+  // packet (whole packets, which never lose a flow's step, unless told the scenario needs
+  // less), matching at most `most_records` messages a phase. Throws a Failure: exit 3, one
   // line, when this process may not capture or the interface cannot be opened.
   CaptureSession(const std::string& interface, const std::vector<std::uint16_t>& ports,
-                 PcapSink* sink, CaptureRing ring = {},
+                 PcapSink* sink, Snapshot snapshot = Snapshot::whole_packets,
                  std::size_t most_records = WireMatcher::kMostRecords);
 
   [[nodiscard]] libpoll::pcap::Capture& source() noexcept { return capture_; }

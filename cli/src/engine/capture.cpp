@@ -46,7 +46,7 @@ void Poller::start_capture() {
     if (const auto port = local_port(end.link->fd()); port != 0) ports.push_back(port);
   }
   capture_ = std::make_unique<CaptureSession>(
-      scenario_.capture->interface, ports, options_.pcap_sink, ring_for(scenario_),
+      scenario_.capture->interface, ports, options_.pcap_sink, snapshot_for(scenario_),
       options_.capture_records.value_or(WireMatcher::kMostRecords));
   next_sequence_ = first_sequence();
   auto registered = poll_->registry().register_source(

@@ -103,8 +103,7 @@ std::string capture_parts(const CaptureMemory& capture) {
           : fmt::format(" and {} flows x {} bytes", capture.flows / WireMatcher::kFlowBytes,
                         WireMatcher::kFlowBytes);
   return fmt::format(", beside the capture's {} MiB ({} pollers x a {} MiB ring{})",
-                     mib_rounded_up(capture.fixed()), capture.pollers, mib_rounded_up(capture.ring),
-                     flows);
+                     mib_rounded_up(capture.fixed()), capture.pollers, capture.ring >> 20, flows);
 }
 
 // What a replay phase's figure is made of, for the refusal.
@@ -184,7 +183,7 @@ CaptureMemory capture_memory(const Scenario& scenario, std::uint64_t budget_mib)
   CaptureMemory memory;
   for (std::uint64_t w = 0; w < workers_of(scenario); ++w)
     memory.pollers += pollers_of(scenario, w);
-  memory.ring = ring_bytes(ring_for(scenario));
+  memory.ring = ring_bytes(snapshot_for(scenario));
   if (scenario.sockets.kind == SocketKind::tcp) {
     memory.flows = 2 * std::uint64_t{scenario.sockets.count} * WireMatcher::kFlowBytes;
   }

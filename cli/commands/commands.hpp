@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 namespace pollscope::commands {
 
@@ -47,6 +49,25 @@ inline void add_memory_budget(CLI::App& command, std::uint64_t& mib) {
       .add_option("--memory-budget", mib,
                   "MiB a scenario may buffer in pollscope's memory at worst (default 1024)")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 30));
+}
+
+// --suppress RULE and --suppressions FILE, for the commands that report findings (inspect,
+// trace): the rules of cli/src/inspect/suppression.hpp.
+inline void add_suppressions(CLI::App& command, std::vector<std::string>& rules,
+                             std::vector<std::string>& files) {
+  command
+      .add_option("--suppress", rules,
+                  "Keep findings of KIND (a kind or *), or of KIND:PATTERN whose stack, site or "
+                  "program matches the glob PATTERN, out of the counts and --fail-on-*; "
+                  "repeatable")
+      ->type_name("RULE")
+      ->allow_extra_args(false);
+  command
+      .add_option("--suppressions", files,
+                  "A file of suppression rules, one per line (# comments); repeatable")
+      ->type_name("FILE")
+      ->allow_extra_args(false)
+      ->check(not_empty());
 }
 
 }  // namespace pollscope::commands

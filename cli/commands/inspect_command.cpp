@@ -28,18 +28,7 @@ void add_inspect(CLI::App& app, int& exit_code) {
                     "Exit 1 when an error is found");
   command->add_flag("--fail-on-warnings", request->fail_on_warnings,
                     "Exit 1 when an error or a warning is found");
-  command
-      ->add_option("--suppress", request->suppress,
-                   "Keep findings of KIND (a kind or *), or of KIND:PATTERN whose stack, "
-                   "site or program matches the glob PATTERN, out of the counts and "
-                   "--fail-on-*; repeatable")
-      ->type_name("RULE")
-      ->allow_extra_args(false);
-  command
-      ->add_option("--suppressions", request->suppression_files,
-                   "A file of suppression rules, one per line (# comments); repeatable")
-      ->type_name("FILE")
-      ->allow_extra_args(false);
+  add_suppressions(*command, request->suppress, request->suppression_files);
   command->callback(
       [request, &exit_code] { exit_code = run_inspect(*request, std::cout, std::cerr); });
 }

@@ -25,18 +25,7 @@ void add_trace(CLI::App& app, int& exit_code) {
                     "Exit 1 when an error is found (zombie, token collision, growing set)");
   command->add_flag("--fail-on-warnings", request->fail_on_warnings,
                     "Exit 1 when an error or a warning is found");
-  command
-      ->add_option("--suppress", request->suppress,
-                   "Keep findings of KIND (a kind or *), or of KIND:PATTERN whose stack, "
-                   "site or program matches the glob PATTERN, out of the counts and "
-                   "--fail-on-*; repeatable")
-      ->type_name("RULE")
-      ->allow_extra_args(false);
-  command
-      ->add_option("--suppressions", request->suppression_files,
-                   "A file of suppression rules, one per line (# comments); repeatable")
-      ->type_name("FILE")
-      ->allow_extra_args(false);
+  add_suppressions(*command, request->suppress, request->suppression_files);
   command->add_flag("--quiet,-q", request->quiet, "No summary on stderr");
   command->add_option("command", request->command, "The command to run, after --")->required();
   command->callback([request, &exit_code] { exit_code = run_trace(*request, std::cerr); });

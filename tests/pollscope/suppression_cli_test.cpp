@@ -73,6 +73,12 @@ TEST_F(SuppressionCli, ABadRuleIsRefusedBeforeTheCommandRuns) {
   EXPECT_TRUE(contains(in_file.err, rules + ":2: the pattern after ':' is empty")) << in_file.err;
   EXPECT_FALSE(std::filesystem::exists(marker));
 
+  // An unset variable in a CI script is no file of rules, not an absent option.
+  const auto empty = pollscope({"trace", "--suppressions", "", "--", "touch", marker});
+  EXPECT_TRUE(exited_with(empty, 2));
+  EXPECT_TRUE(contains(empty.err, "is empty")) << empty.err;
+  EXPECT_FALSE(std::filesystem::exists(marker));
+
   const auto inspect = pollscope({"inspect", "--suppressions", dir_ / "missing", "1"});
   EXPECT_TRUE(exited_with(inspect, 2));
   EXPECT_TRUE(one_line(inspect.err)) << inspect.err;

@@ -342,11 +342,16 @@ void Poller::discard(const PhaseRun& run, std::size_t e) {
 
 // Latencies are kept while a poll's events are dispatched, and recorded together after: one way
 // from the send stamp (open loop: the intended one), and in a closed loop the round trip of the
-// message this one answers.
+// message this one answers. `at` is when the poll saw the event; a message sent after it came
+// in while the drain read on, and is dated by the clock now rather than counted as 0.
 void Poller::on_message(PhaseRun& run, std::size_t e, std::span<const std::byte> message,
                         std::uint64_t at) {
   Stamps stamps;
   std::memcpy(&stamps, message.data(), sizeof stamps);
+  if (stamps.actual >= at) {
+    at = now_ns();
+    ++clock_reads_;
+  }
   const auto since = [at](std::uint64_t stamp) { return at > stamp ? at - stamp : 0; };
   // Closed loop sends when it means to: the uncorrected figures are the same, and are copied
   // once at the end of the phase rather than recorded twice.

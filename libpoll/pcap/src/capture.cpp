@@ -53,17 +53,33 @@ int configure(::pcap* handle, const CaptureOptions& options) noexcept {
   return 0;
 }
 
-// Everything that needs an activated handle.
-int finish(::pcap* handle, const CaptureOptions& options, char* errors) noexcept {
-  if (pcap_setnonblock(handle, 1, errors) != 0) return PCAP_ERROR;
-  if (options.filter.empty()) return 0;
+void discard_packet(u_char* /*user*/, const pcap_pkthdr* /*header*/, const u_char* /*bytes*/) {}
+
+int set_filter(::pcap* handle, const std::string& expression) noexcept {
   bpf_program program{};
-  if (pcap_compile(handle, &program, options.filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+  if (pcap_compile(handle, &program, expression.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
     return PCAP_ERROR;
   }
   const int status = pcap_setfilter(handle, &program);
   pcap_freecode(&program);
   return status;
+}
+
+// Everything that needs an activated handle. The socket takes every packet of the interface from
+// its creation until a filter is set, and those wait in the ring's frames until read: on a busy
+// interface a capture would begin with most of its ring taken, and the ring full drops new
+// packets. So the ring is emptied under a filter that takes nothing, and only then filtered
+// (an empty expression takes everything): the capture holds what came after `open`, and nothing
+// it should have taken is dropped in between.
+int finish(::pcap* handle, const CaptureOptions& options, char* errors) noexcept {
+  if (pcap_setnonblock(handle, 1, errors) != 0) return PCAP_ERROR;
+  bpf_insn take_nothing = BPF_STMT(BPF_RET | BPF_K, 0);
+  bpf_program nothing{1, &take_nothing};
+  if (int status = pcap_setfilter(handle, &nothing); status != 0) return status;
+  // One dispatch hands back every frame the ring holds (nothing passes the filter, so it
+  // returns 0 either way).
+  if (int status = pcap_dispatch(handle, -1, discard_packet, nullptr); status < 0) return status;
+  return set_filter(handle, options.filter);
 }
 
 }  // namespace
@@ -96,13 +112,17 @@ Result<Capture> Capture::open(const CaptureOptions& options, std::string* detail
     return pcap_error(status);
   }
   const bool nanoseconds = pcap_get_tstamp_precision(handle) == PCAP_TSTAMP_PRECISION_NANO;
-  return Capture(handle, pcap_get_selectable_fd(handle), nanoseconds);
+  pcap_stat at_open{};
+  (void)pcap_stats(handle, &at_open);  // where it fails, stats() fails too
+  return Capture(handle, pcap_get_selectable_fd(handle), nanoseconds,
+                 {at_open.ps_recv, at_open.ps_drop, at_open.ps_ifdrop});
 }
 
 Capture::Capture(Capture&& other) noexcept
     : handle_(std::exchange(other.handle_, nullptr)),
       fd_(std::exchange(other.fd_, -1)),
       nanoseconds_(other.nanoseconds_),
+      at_open_(other.at_open_),
       registry_(std::exchange(other.registry_, std::nullopt)) {}
 
 Capture& Capture::operator=(Capture&& other) noexcept {
@@ -111,6 +131,7 @@ Capture& Capture::operator=(Capture&& other) noexcept {
     handle_ = std::exchange(other.handle_, nullptr);
     fd_ = std::exchange(other.fd_, -1);
     nanoseconds_ = other.nanoseconds_;
+    at_open_ = other.at_open_;
     registry_ = std::exchange(other.registry_, std::nullopt);
   }
   return *this;
@@ -164,7 +185,13 @@ Result<CaptureStats> Capture::stats() const noexcept {
   if (handle_ == nullptr) return Unexpected(std::errc::bad_file_descriptor);
   pcap_stat counts{};
   if (pcap_stats(handle_, &counts) != 0) return pcap_error(PCAP_ERROR);
-  return CaptureStats{counts.ps_recv, counts.ps_drop, counts.ps_ifdrop};
+  // libpcap's counters are 32 bits wide, and wrap.
+  const auto since = [](u_int now, std::uint64_t then) -> std::uint64_t {
+    return static_cast<u_int>(now - static_cast<u_int>(then));
+  };
+  return CaptureStats{since(counts.ps_recv, at_open_.received),
+                      since(counts.ps_drop, at_open_.dropped),
+                      since(counts.ps_ifdrop, at_open_.interface_dropped)};
 }
 
 int Capture::link_type() const noexcept {

@@ -120,7 +120,8 @@ class Capture final : public Source {
   /// interface disappeared", where the error code alone says only "Generic error"); empty after
   /// a move or when libpcap gave none. The code says what kind of failure; this says which.
   [[nodiscard]] std::string last_error() const;
-  /// The kernel's counts so far (`pcap_stats`).
+  /// The kernel's counts since `open` returned (`pcap_stats`, less what it counted while the
+  /// capture was being set up, when the socket took the whole interface's traffic).
   [[nodiscard]] Result<CaptureStats> stats() const noexcept;
   /// The link-layer header type of the packets (a `DLT_*` value: `DLT_EN10MB` on Linux's
   /// loopback).
@@ -136,8 +137,8 @@ class Capture final : public Source {
  private:
   using Callback = void (*)(void* context, const Packet& packet);
 
-  Capture(::pcap* handle, int fd, bool nanoseconds) noexcept
-      : handle_(handle), fd_(fd), nanoseconds_(nanoseconds) {}
+  Capture(::pcap* handle, int fd, bool nanoseconds, CaptureStats at_open) noexcept
+      : handle_(handle), fd_(fd), nanoseconds_(nanoseconds), at_open_(at_open) {}
   Result<std::size_t> drain_with(Callback callback, void* context) noexcept;
 
   Result<void> register_source(const Registry& registry, Token token,
@@ -149,6 +150,8 @@ class Capture final : public Source {
   ::pcap* handle_ = nullptr;
   int fd_ = -1;
   bool nanoseconds_ = false;
+  // The kernel's counts when `open` returned: they began with the socket, before its filter.
+  CaptureStats at_open_;
   // A handle to the registry this capture is registered with, to report drains to it.
   std::optional<Registry> registry_;
 };

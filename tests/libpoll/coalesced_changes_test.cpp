@@ -13,7 +13,10 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "libpoll/net/pipe.hpp"
+#include "libpoll/net/unix_stream.hpp"
 #include "support/expect_events.hpp"
 #include "support/io_helpers.hpp"
 #include "support/poll_fixture.hpp"
@@ -150,6 +153,48 @@ TEST_P(CoalescedChangesTest, AModifyWhileStillReadyReportsTheSourceAgain) {
   ASSERT_TRUE(registry().reregister_source(local, kFirst, Interest::readable));
   testing::expect_events(poll(), events_, {{kFirst, kReadable}});
   ASSERT_TRUE(registry().deregister_source(local));
+}
+
+// A byte stream's write that takes less than it is given found the buffer full: a drain of
+// writability, as a would-block is, so that a reregister to what the kernel holds is skipped;
+// the room the reader makes later is a new edge. Before, only a read or a would-block dated a
+// drain, and a stream socket's writes dated none.
+template <class Writer, class Reader>
+void expect_short_write_is_a_drain(const Registry& registry, Poll& poll, Events& events,
+                                   Writer& writer, Reader& reader, bool counts_skips) {
+  ASSERT_TRUE(registry.register_source(writer, kFirst, Interest::writable));
+  testing::expect_events(poll, events, {{kFirst, kWritable}});
+  const std::vector<std::byte> big(std::size_t{4} << 20);
+  const std::size_t taken = writer.write(std::span(big)).value();
+  ASSERT_LT(taken, big.size()) << "the buffer took 4 MiB at once";
+
+  const std::uint64_t made = poll.metrics().kernel_changes;
+  const std::uint64_t skipped = poll.metrics().skipped_changes;
+  ASSERT_TRUE(registry.reregister_source(writer, kFirst, Interest::writable));
+  if (counts_skips) {
+    EXPECT_EQ(poll.metrics().skipped_changes, skipped + 1);
+  }
+  testing::expect_no_events(poll, events);
+  EXPECT_EQ(poll.metrics().kernel_changes, made);
+
+  std::array<std::byte, 65536> buffer{};
+  for (std::size_t read = 0; read < taken;) {
+    auto got = reader.read(std::span(buffer));
+    ASSERT_TRUE(got) << got.error().message();
+    read += *got;
+  }
+  testing::expect_events(poll, events, {{kFirst, kWritable}});
+  ASSERT_TRUE(registry.deregister_source(writer));
+}
+
+TEST_P(CoalescedChangesTest, AShortWriteOfAStreamSocketIsADrain) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  expect_short_write_is_a_drain(registry(), poll(), events_, local, peer, counts_skips());
+}
+
+TEST_P(CoalescedChangesTest, AShortWriteOfAPipeIsADrain) {
+  auto [sender, receiver] = net::pipe().value();
+  expect_short_write_is_a_drain(registry(), poll(), events_, sender, receiver, counts_skips());
 }
 
 // A drain from an earlier poll does not count: the event since may not have been acted on.

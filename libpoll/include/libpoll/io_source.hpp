@@ -58,12 +58,18 @@ class IoSource : public Source {
   // The result of a read-side (write-side) call on the descriptor: also tells an edge-emulating
   // selector that this source is registered with about a would-block or a transfer.
   Result<std::size_t> read_outcome(ssize_t rc) noexcept { return detail::read_result(rc, edge_); }
-  Result<std::size_t> write_outcome(ssize_t rc) noexcept { return detail::write_result(rc, edge_); }
+  // A byte stream's write of `requested` bytes begun at poll count `stamp` (edge_link().stamp())
+  // dates a drain, as write() does.
+  Result<std::size_t> write_outcome(ssize_t rc, std::size_t requested = 0,
+                                    std::uint64_t stamp = 0) noexcept {
+    return detail::write_result(rc, edge_, requested, stamp);
+  }
   [[nodiscard]] const detail::EdgeLink& edge_link() const noexcept { return edge_; }
 
   // Reads and writes stamp the selector's poll count first, so that a would-block (or a short
-  // read: a byte stream held less than was asked for) is recorded as a drain that began after
-  // the events the user has seen (see Registry, "Reregistering").
+  // read or write: a byte stream held less than was asked for, or took less than it was given)
+  // is recorded as a drain that began after the events the user has seen (see Registry,
+  // "Reregistering").
   Result<std::size_t> read(std::span<std::byte> buffer) noexcept {
     const std::uint64_t stamp = edge_.stamp();
     return detail::read_result(::read(fd_.get(), buffer.data(), buffer.size()), edge_,
@@ -74,7 +80,8 @@ class IoSource : public Source {
   }
   Result<std::size_t> write(std::span<const std::byte> data) noexcept {
     const std::uint64_t stamp = edge_.stamp();
-    return detail::write_result(::write(fd_.get(), data.data(), data.size()), edge_, stamp);
+    return detail::write_result(::write(fd_.get(), data.data(), data.size()), edge_, data.size(),
+                                stamp);
   }
   Result<std::size_t> write(std::string_view data) noexcept {
     return write(std::as_bytes(std::span(data.data(), data.size())));
@@ -102,9 +109,12 @@ class IoSource : public Source {
   /// `first_iovecs`).
   Result<std::size_t> writev(std::span<const iovec> all_buffers) noexcept {
     const auto buffers = first_iovecs(all_buffers);
+    std::size_t requested = 0;
+    for (const iovec& buffer : buffers) requested += buffer.iov_len;
     const std::uint64_t stamp = edge_.stamp();
     return detail::write_result(
-        ::writev(fd_.get(), buffers.data(), static_cast<int>(buffers.size())), edge_, stamp);
+        ::writev(fd_.get(), buffers.data(), static_cast<int>(buffers.size())), edge_, requested,
+        stamp);
   }
 
  private:

@@ -64,8 +64,9 @@ class Waker;
 /// at most one system call, and none when they end where they began: readable, then
 /// readable|writable, then readable again. A change to the token and interest the kernel already
 /// holds is skipped when the source was found drained by an I/O call begun after the last poll
-/// returned: by libpoll's own reads and writes (a would-block, or a read of a stream or pipe
-/// that returned fewer bytes than asked for), or, for a `SourceFd`, by the caller's own I/O
+/// returned: by libpoll's own reads and writes (a would-block, a read of a stream or pipe that
+/// returned fewer bytes than asked for, or a write of one that took fewer than it was given),
+/// or, for a `SourceFd`, by the caller's own I/O
 /// reported through `drained` on the polling thread. Readiness that came after such a drain is
 /// queued for the next poll already, so the skipped modify could not have added an event; a
 /// source that was not drained is modified, and re-reported. A short read is taken for a drain

@@ -131,13 +131,21 @@ class EdgeLink {
   return static_cast<std::size_t>(rc);
 }
 
-/// For writes and sends.
+/// For writes and sends. With `requested` (a byte stream's write of that many bytes begun at
+/// `stamp`), a short write is a drain: a non-blocking stream takes less than it is given only
+/// when its buffer is full, and room made later is a new edge.
 [[nodiscard]] inline Result<std::size_t> write_result(ssize_t rc, const EdgeLink& edge,
+                                                      std::size_t requested = 0,
                                                       std::uint64_t stamp = 0) noexcept {
   if (rc < 0) [[unlikely]]
     return io_error(Interest::writable, edge, stamp);
-  if (rc > 0 && edge.wants_transfers()) [[unlikely]]
-    edge.rearm(Interest::writable);
+  if (rc > 0 && edge.linked()) [[unlikely]] {
+    if (edge.wants_transfers()) {
+      edge.rearm(Interest::writable);
+    } else if (static_cast<std::size_t>(rc) < requested) {
+      edge.drained(Interest::writable, stamp);
+    }
+  }
   return static_cast<std::size_t>(rc);
 }
 

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <string_view>
 
@@ -25,10 +26,12 @@ class StreamSocket : public Socket {
   using IoSource::readv;
 
   Result<std::size_t> write(std::span<const std::byte> data) noexcept {
-    return write_outcome(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL));
+    const std::uint64_t stamp = edge_link().stamp();
+    return write_outcome(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL), data.size(),
+                         stamp);
   }
   Result<std::size_t> write(std::string_view data) noexcept {
-    return write_outcome(::send(as_raw_fd(), data.data(), data.size(), MSG_NOSIGNAL));
+    return write(std::as_bytes(std::span(data.data(), data.size())));
   }
   /// Gather write from several buffers with one system call (at most `IOV_MAX` of them: see
   /// `IoSource::first_iovecs`).
@@ -37,7 +40,10 @@ class StreamSocket : public Socket {
     msghdr message{};
     message.msg_iov = const_cast<iovec*>(buffers.data());
     message.msg_iovlen = buffers.size();
-    return write_outcome(::sendmsg(as_raw_fd(), &message, MSG_NOSIGNAL));
+    std::size_t requested = 0;
+    for (const iovec& buffer : buffers) requested += buffer.iov_len;
+    const std::uint64_t stamp = edge_link().stamp();
+    return write_outcome(::sendmsg(as_raw_fd(), &message, MSG_NOSIGNAL), requested, stamp);
   }
 
   /// Reads without consuming: the next `read` returns the same bytes.

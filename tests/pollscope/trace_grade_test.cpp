@@ -40,6 +40,20 @@ TEST(TraceGrade, AnExecWithNoImageAfterItIsAnUntracedError) {
   EXPECT_EQ(vforked[0].pid, 11);
 }
 
+// A registration the image never removed is a leak when the image ends; one that executed
+// another program says so (its set may even live on in the new image, which cannot know it).
+TEST(TraceGrade, ALeakOfAnImageThatExecutedAnotherSaysSo) {
+  const auto executed = grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nE 10 1 /bin/y\nI 10 1 /bin/y\n");
+  ASSERT_EQ(executed.size(), 1u);
+  EXPECT_EQ(executed[0].kind, "leaked");
+  EXPECT_EQ(executed[0].severity, Severity::kWarning);
+  EXPECT_NE(executed[0].detail.find("when the process executed /bin/y"), std::string::npos)
+      << executed[0].detail;
+  const auto ended = grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\n");
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_NE(ended[0].detail.find("when the process ended"), std::string::npos) << ended[0].detail;
+}
+
 // N: the number a set was known by closed while a dup of it lives; the set goes on under it.
 TEST(TraceGrade, ASetRenumberedLivesOnUnderItsNewNumber) {
   const auto findings = grade("I 10 1 /bin/x\nC 3\nA 3 5 1 7 0 0\nN 3 6\nZ 6 5 9 1 7 0\nG 6 7 1\n");

@@ -241,8 +241,8 @@ void Grader::exec_starts(const TraceRecord& record) {
 }
 
 void Grader::new_image(const TraceRecord& record) {
-  pending_exec_.reset();                // the executed image announced itself
-  if (process_.pid != 0) finish(true);  // the earlier image executed this one
+  pending_exec_.reset();  // the executed image announced itself
+  if (process_.pid != 0) finish(true, fmt::format("executed {}", record.executable));
   io_uring_said_ = false;
   sets_.clear();
   process_.pid = record.pid;
@@ -250,7 +250,7 @@ void Grader::new_image(const TraceRecord& record) {
   process_.executable = record.executable;
 }
 
-void Grader::finish(bool finished) {
+void Grader::finish(bool finished, std::string_view how) {
   if (pending_exec_) {
     findings_.push_back(
         untraced_finding(pending_exec_->pid, pending_exec_->executable, "executed"));
@@ -263,8 +263,8 @@ void Grader::finish(bool finished) {
       findings_[index].detail += "; its epoll set lived on (still open at exit)";
     for (const auto& [fd, registration] : set.live)
       add("leaked", Severity::kWarning, epoll_fd, fd, registration,
-          fmt::format("fd {} was still registered in epoll fd {} when the process ended", fd,
-                      epoll_fd));
+          fmt::format("fd {} was still registered in epoll fd {} when the process {}", fd, epoll_fd,
+                      how));
     if (!set.shrank && set.live.size() >= kGrowingSize) {
       add("growing", Severity::kError, epoll_fd, -1, Registration{},
           fmt::format("epoll fd {} only grew: {} registrations at the end, none ever removed",

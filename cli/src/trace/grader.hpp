@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -57,7 +58,9 @@ class Grader {
       : symbolizer_(symbolizer), process_(process) {}
 
   void apply(const TraceRecord& record);
-  void finish(bool finished);
+  // `how` the image ended, for a leak's detail: "ended", or "executed PROGRAM" when another
+  // image replaced it.
+  void finish(bool finished, std::string_view how = "ended");
   std::vector<Finding> take() { return std::move(findings_); }
 
  private:

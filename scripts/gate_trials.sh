@@ -129,15 +129,20 @@ echo
 python3 - "$out/trials.tsv" <<'PY'
 import statistics, sys
 rows = [line.rstrip("\n").split("\t") for line in open(sys.argv[1]) if line.strip()]
-print("| case | trials | regressed | inconclusive | by syscall count | by instructions | by timings | throughput ratio (median) | CPU/event ratio (median) | gate wall time (median, max) |")
-print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+# A trial whose ab wrote no comparison (it failed: exit 3 or 4) is counted apart, and left out of
+# the figures.
+print("| case | trials | failed | regressed | inconclusive | by syscall count | by instructions | by timings | throughput ratio (median) | CPU/event ratio (median) | gate wall time (median, max) |")
+print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 timing = ("events_per_second", "cost.cpu_ns_per_event", "latency_ns.p50", "latency_ns.p99")
 for case in dict.fromkeys(r[0] for r in rows):
     mine = [r for r in rows if r[0] == case and len(r) > 4]
-    if not mine: continue
+    failed = sum(1 for r in rows if r[0] == case and r[3] == "failed")
+    if not mine:
+        print("| %s | %d | %d |%s" % (case, failed, failed, " - |" * 8))
+        continue
     seconds = [float(r[4]) for r in mine]
-    print("| %s | %d | %d | %d | %d | %d | %d | %.3f | %.3f | %.0f s, %.0f s |" % (
-        case, len(mine), sum(r[3] == "regressed" for r in mine),
+    print("| %s | %d | %d | %d | %d | %d | %d | %d | %.3f | %.3f | %.0f s, %.0f s |" % (
+        case, len(mine) + failed, failed, sum(r[3] == "regressed" for r in mine),
         sum(r[3] == "inconclusive" for r in mine), sum(r[8] == "regressed" for r in mine),
         sum(r[10] == "regressed" for r in mine),
         sum(any(t in r[11].split(",") for t in timing) for r in mine),

@@ -37,6 +37,7 @@ Result<std::shared_ptr<PollState>> PollState::create(const PollOptions& options)
 
 PollState::PollState(std::shared_ptr<sys::Selector> selector, const PollOptions& options)
     : selector_(std::move(selector)),
+      epoll_changes_(selector_->epoll_changes()),
       links_sources_(selector_->emulates_edges() || selector_->drain_clock() != nullptr),
       id_(next_poll_id()),
       // poll(2) and io_uring list their own tables, not the kernel's: their batches are always
@@ -133,7 +134,7 @@ Result<void> PollState::register_claimed(int fd, FdSlot& slot, Token token, Inte
   }
   // A libpoll source's (it has an edge) may wait for the next poll: it closes its descriptor
   // only after whatever is recorded for it was made.
-  auto registered = selector_->register_fd(fd, token, interest, path, edge != nullptr);
+  auto registered = kernel_register(fd, token, interest, path, edge != nullptr);
   if (!registered) [[unlikely]] {
     tokens_.remove(token.value);
     slot.unlock(kNoOwner);
@@ -209,7 +210,7 @@ Result<void> PollState::reregister_fd(int fd, Token token, Interest interest, sy
     return reregister_waiting(fd, slot, {token, interest, path, drained_at});
   if (token != slot->entry.token) [[unlikely]]
     return reregister_locked(fd, *slot, {token, interest, path, drained_at});
-  auto reregistered = selector_->reregister_fd(fd, token, interest, path, drained_at);
+  auto reregistered = kernel_reregister(fd, token, interest, path, drained_at);
   if (!reregistered) [[unlikely]]
     return failed_on_slot(*slot, reregistered.error());
   slot->entry.interest = interest;
@@ -235,7 +236,7 @@ Result<void> PollState::reregister_locked(int fd, FdSlot& slot,
     slot.unlock(id_);
     return fail(std::make_error_code(std::errc::not_enough_memory));
   }
-  auto reregistered = selector_->reregister_fd(fd, token, interest, path, drained_at);
+  auto reregistered = kernel_reregister(fd, token, interest, path, drained_at);
   if (!reregistered) {
     if (new_token) tokens_.remove(token.value);
     return failed_on_slot(slot, reregistered.error());
@@ -255,7 +256,7 @@ Result<void> PollState::deregister_fd(int fd, bool may_defer) noexcept {
   }
   // A poll under way may hold this registration's last event: its batch is looked up.
   ghosts_.begin_removal();
-  auto deregistered = selector_->deregister_fd(fd, may_defer);
+  auto deregistered = kernel_deregister(fd, may_defer);
   if (!deregistered) [[unlikely]] {
     auto failed = failed_on_slot(*slot, deregistered.error());
     ghosts_.end_removal();
@@ -303,9 +304,19 @@ Result<void> PollState::refuse(int fd) noexcept {
 }
 
 Result<void> PollState::drained(int fd, Interest kinds) noexcept {
+  // With the bit held, as every call on the registration: the selector's entry for `fd` is
+  // written by no other call meanwhile.
   FdSlot* slot = existing_slot_of(fd);
-  if (slot == nullptr || slot->owner() != id_) return Unexpected(Errc::not_registered);
+  if (slot == nullptr || !slot->try_lock_as(id_)) {
+    if (slot == nullptr) return Unexpected(Errc::not_registered);
+    const std::uint64_t owner = slot->lock();
+    if (owner != id_) {
+      slot->unlock(owner);
+      return Unexpected(Errc::not_registered);
+    }
+  }
   selector_->rearm_foreign(fd, kinds);
+  slot->unlock(id_);
   return {};
 }
 

@@ -27,6 +27,7 @@
 #include "libpoll/poll.hpp"
 #include "libpoll/registration_info.hpp"
 #include "sys/handed_out_rings.hpp"
+#include "sys/pending_changes.hpp"
 #include "sys/selector.hpp"
 #include "token_counts.hpp"
 
@@ -159,6 +160,27 @@ class PollState {
   // another call (then this one waits), or the number not registered here.
   [[gnu::noinline]] Result<void> locked_or_refused(int fd, FdSlot* slot) noexcept;
   Result<void> refuse(int fd) noexcept;
+  // The selector's register, reregister and deregister, straight to epoll's change table when
+  // that is the backend (most Polls): one call less on every registry call.
+  Result<void> kernel_register(int fd, Token token, Interest interest, sys::IoPath path,
+                               bool may_defer) noexcept {
+    if (epoll_changes_ != nullptr) [[likely]]
+      return epoll_changes_->add(fd, sys::PendingChanges::state_of(token, interest), may_defer);
+    return selector_->register_fd(fd, token, interest, path, may_defer);
+  }
+  Result<void> kernel_reregister(int fd, Token token, Interest interest, sys::IoPath path,
+                                 std::uint64_t drained_at) noexcept {
+    if (epoll_changes_ == nullptr) [[unlikely]]
+      return selector_->reregister_fd(fd, token, interest, path, drained_at);
+    const auto wanted = sys::PendingChanges::state_of(token, interest);
+    if (path == sys::IoPath::libpoll) return epoll_changes_->change(fd, wanted, drained_at, true);
+    return epoll_changes_->change_foreign(fd, wanted, interest);
+  }
+  Result<void> kernel_deregister(int fd, bool may_defer) noexcept {
+    if (epoll_changes_ != nullptr) [[likely]]
+      return epoll_changes_->remove(fd, may_defer);
+    return selector_->deregister_fd(fd, may_defer);
+  }
   // The slot's registration is gone from the kernel (its fd closed): retire it, free the slot.
   void retire_lost(int fd, FdSlot& slot) noexcept;
   RegistrationInfo retire(int fd, const BookEntry& entry, Retirement reason) noexcept;
@@ -194,6 +216,7 @@ class PollState {
   void attach_files(std::vector<RegistrationInfo>& list) const;
 
   std::shared_ptr<sys::Selector> selector_;
+  sys::PendingChanges* const epoll_changes_;  // selector_'s, when it is epoll's
   const bool links_sources_;  // the selector wants a link from each libpoll source (EdgeLink)
   const std::uint64_t id_;
 

@@ -24,19 +24,6 @@ static_assert(readiness::in == EPOLLIN && readiness::pri == EPOLLPRI &&
               readiness::out == EPOLLOUT && readiness::err == EPOLLERR &&
               readiness::hup == EPOLLHUP && readiness::rdhup == EPOLLRDHUP);
 
-namespace {
-
-// EPOLLRDHUP with readable, so that a peer's half-close is reported as read-closed.
-constexpr InterestBits kEpollBits =
-    interest_bits(EPOLLET, EPOLLIN | EPOLLRDHUP, EPOLLOUT, EPOLLPRI);
-
-KernelState to_state(Token token, Interest interest) noexcept {
-  return KernelState{.events = bits_of(kEpollBits, interest),
-                     .data = static_cast<std::uint64_t>(token.value)};
-}
-
-}  // namespace
-
 Result<std::unique_ptr<EpollSelector>> EpollSelector::create() noexcept {
   auto fd = detail::syscall_int(::epoll_create1(EPOLL_CLOEXEC));
   if (!fd) return Unexpected(fd.error());
@@ -67,12 +54,12 @@ Result<void> EpollSelector::select(Events& events, int timeout_ms) noexcept {
 
 Result<void> EpollSelector::register_fd(int fd, Token token, Interest interest, IoPath /*path*/,
                                         bool may_defer) noexcept {
-  return changes_.add(fd, to_state(token, interest), may_defer);
+  return changes_.add(fd, PendingChanges::state_of(token, interest), may_defer);
 }
 
 Result<void> EpollSelector::reregister_fd(int fd, Token token, Interest interest, IoPath path,
                                           std::uint64_t drained_at) noexcept {
-  const KernelState wanted = to_state(token, interest);
+  const KernelState wanted = PendingChanges::state_of(token, interest);
   if (path == IoPath::libpoll) return changes_.change(fd, wanted, drained_at, true);
   // A foreign descriptor may have been closed behind the book's back, which EPOLL_CTL_MOD would
   // have said at once: its changes are made at once, and a skip asks with a cheaper call.
@@ -112,7 +99,7 @@ bool EpollSelector::holds(int fd) noexcept {
 }
 
 std::uint32_t EpollSelector::mask_for(Interest interest) const noexcept {
-  return to_state(Token{0}, interest).events;
+  return PendingChanges::state_of(Token{0}, interest).events;
 }
 
 Result<std::vector<KernelRegistration>> EpollSelector::registrations() const {

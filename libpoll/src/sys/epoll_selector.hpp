@@ -22,6 +22,7 @@ class EpollSelector final : public Selector {
   Result<void> reregister_fd(int fd, Token token, Interest interest, IoPath path,
                              std::uint64_t drained_at) noexcept override;
   Result<void> deregister_fd(int fd, bool may_defer) noexcept override;
+  [[nodiscard]] PendingChanges* epoll_changes() noexcept override { return &changes_; }
   void flush_recorded() noexcept override { changes_.flush_recorded(); }
   [[nodiscard]] const std::atomic<bool>* removal_lost() const noexcept override {
     return &changes_.removal_lost();

@@ -1,6 +1,7 @@
 #include "sys/pending_changes.hpp"
 
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -32,11 +33,23 @@ Result<void> result_of(int result) noexcept {
 }  // namespace
 
 PendingChanges::PendingChanges(int epoll_fd)
-    : epoll_fd_(epoll_fd), clock_(std::make_shared<std::atomic<std::uint64_t>>(1)) {}
+    : epoll_fd_(epoll_fd), clock_(std::make_shared<std::atomic<std::uint64_t>>(1)) {
+  // Zero pages: only the chunks' pointers that numbers reach are ever touched.
+  void* mapped = ::mmap(nullptr, kChunks * sizeof(Entry*), PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mapped == MAP_FAILED) throw std::bad_alloc();
+  chunks_ = static_cast<Entry**>(mapped);
+}
+
+PendingChanges::~PendingChanges() {
+  for (std::size_t chunk = 0; chunk < kChunks; ++chunk) delete[] chunks_[chunk];
+  ::munmap(chunks_, kChunks * sizeof(Entry*));
+}
 
 ChangeCounts PendingChanges::counts() const noexcept {
-  const std::scoped_lock lock(mutex_);
-  return ChangeCounts{.made = applied_, .skipped = skipped_, .late_failures = late_failures_};
+  return ChangeCounts{.made = applied_.load(std::memory_order_relaxed),
+                      .skipped = skipped_.load(std::memory_order_relaxed),
+                      .late_failures = late_failures_.load(std::memory_order_relaxed)};
 }
 
 void PendingChanges::look_up_poller_ring() noexcept {
@@ -64,16 +77,16 @@ void PendingChanges::flush() noexcept {
 
 void PendingChanges::drop_inherited() noexcept {
   for (const int fd : pending_) {
-    Entry* entry = find(fd);
-    if (entry == nullptr || !entry->pending) continue;
+    Entry* entry = existing(fd);
+    if (entry == nullptr || !entry->pending.load(std::memory_order_relaxed)) continue;
     if (!entry->in_kernel) {
-      *entry = Entry{};  // a register the parent never made
-      continue;
+      entry->forget();  // a register the parent never made
+    } else {
+      entry->wanted = entry->held;
+      entry->wants = true;
+      entry->fresh = false;
     }
-    entry->pending = false;
-    entry->wanted = entry->held;
-    entry->wants = true;
-    entry->fresh = false;
+    entry->set_pending(false);
   }
   pending_.clear();
   recorded_.store(false, std::memory_order_release);
@@ -81,13 +94,12 @@ void PendingChanges::drop_inherited() noexcept {
 }
 
 PendingChanges::Entry* PendingChanges::grown_slot(int fd) noexcept {
-  const auto index = static_cast<std::size_t>(fd);
-  try {
-    entries_.resize(std::max(index + 1, entries_.size() * 2));
-  } catch (const std::bad_alloc&) {
-    return nullptr;  // unknown here: its changes are made at once
-  }
-  return &entries_[index];
+  const auto index = static_cast<std::size_t>(static_cast<unsigned>(fd));
+  if (index >= (kChunks << kChunkBits)) return nullptr;  // unknown here: made at once
+  auto* chunk = new (std::nothrow) Entry[kChunkSize];
+  if (chunk == nullptr) return nullptr;
+  std::atomic_ref<Entry*>(chunks_[index >> kChunkBits]).store(chunk, std::memory_order_release);
+  return chunk + (index & (kChunkSize - 1));
 }
 
 EpollCtl PendingChanges::call_for(int fd, const Entry& entry) const noexcept {
@@ -97,17 +109,17 @@ EpollCtl PendingChanges::call_for(int fd, const Entry& entry) const noexcept {
 }
 
 bool PendingChanges::settle(Entry& entry, const EpollCtl& call) noexcept {
-  if (call.op == EPOLL_CTL_MOD) ++applied_;
+  if (call.op == EPOLL_CTL_MOD) count(applied_);
   if (call.result != 0) {
     // The kernel no longer has (this file, this fd), or never took it: the book still lists
     // it, and the audit finds it missing from the kernel's list. A removal that failed may
     // have left the registration to a duplicate of the file.
     if (call.op == EPOLL_CTL_DEL) removal_lost_.store(true, std::memory_order_release);
-    entry = Entry{};
+    entry.forget();
     return false;
   }
   if (call.op == EPOLL_CTL_DEL || call.op == 0) {
-    entry = Entry{};
+    entry.forget();
   } else {
     entry.held = entry.wanted;
     entry.in_kernel = true;
@@ -118,44 +130,49 @@ bool PendingChanges::settle(Entry& entry, const EpollCtl& call) noexcept {
 
 Result<void> PendingChanges::apply(int fd, Entry& entry) noexcept {
   EpollCtl call = call_for(fd, entry);
-  entry.pending = false;
+  entry.set_pending(false);
   if (call.op != 0) call.result = make_epoll_ctl(epoll_fd_, call);
   settle(entry, call);
   return result_of(call.result);
 }
 
 void PendingChanges::make_recorded(int fd, Entry& entry) noexcept {
-  if (!entry.pending) return;
-  entry.pending = false;
+  if (!entry.pending.load(std::memory_order_relaxed)) return;
+  entry.set_pending(false);
   if (entry.wants && can_skip(entry, entry.wanted, entry.drained_at)) {
-    ++skipped_;
+    count(skipped_);
     return;
   }
-  if (!apply(fd, entry)) ++late_failures_;
+  if (!apply(fd, entry)) count(late_failures_);
 }
 
 void PendingChanges::flush_locked() noexcept {
   batch_.clear();
   for (const int fd : pending_) {
-    Entry* entry = find(fd);
-    // Undone since: deregistered before it was made, or made at once by another thread.
-    if (entry == nullptr || !entry->pending) continue;
-    entry->pending = false;
+    Entry* entry = existing(fd);
+    // Undone since (deregistered before it was made, or made at once by another thread), or
+    // already in the batch (recorded again after being undone).
+    if (entry == nullptr || !entry->pending.load(std::memory_order_relaxed) || entry->batched)
+      continue;
     if (entry->wants && can_skip(*entry, entry->wanted, entry->drained_at)) {
-      ++skipped_;
+      count(skipped_);
+      entry->set_pending(false);
       continue;
     }
     const EpollCtl call = call_for(fd, *entry);
     if (call.op == 0) {
-      *entry = Entry{};
+      entry->forget();
+      entry->set_pending(false);
       continue;
     }
     try {
       batch_.push_back(call);
+      entry->batched = true;
     } catch (const std::bad_alloc&) {
       EpollCtl alone = call;
       alone.result = make_epoll_ctl(epoll_fd_, alone);
-      if (!settle(*entry, alone)) ++late_failures_;
+      if (!settle(*entry, alone)) count(late_failures_);
+      entry->set_pending(false);
     }
   }
   pending_.clear();
@@ -166,8 +183,12 @@ void PendingChanges::flush_locked() noexcept {
       for (EpollCtl& call : batch_) call.result = make_epoll_ctl(epoll_fd_, call);
     }
     // Only a descriptor closed (or its number reused) behind the source's back fails here.
+    // `pending` is cleared last: the entry is its descriptor's call's again once it reads so.
     for (const EpollCtl& call : batch_) {
-      if (!settle(entries_[static_cast<std::size_t>(call.fd)], call)) ++late_failures_;
+      Entry& entry = *existing(call.fd);
+      if (!settle(entry, call)) count(late_failures_);
+      entry.batched = false;
+      entry.set_pending(false);
     }
   }
   // Only now that the kernel has the batch: begin_poll and flush_recorded skip the lock when
@@ -176,53 +197,51 @@ void PendingChanges::flush_locked() noexcept {
   recorded_.store(false, std::memory_order_release);
 }
 
+// ---- register ----------------------------------------------------------------------------------
+
 Result<void> PendingChanges::add(int fd, KernelState state, bool may_defer) noexcept {
-  const std::scoped_lock lock(mutex_);
-  Entry* entry = slot(fd);
-  if (entry == nullptr || entry->pending) [[unlikely]]
-    return add_otherwise(fd, entry, state, may_defer);
-  return add_known(fd, *entry, state, may_defer);
-}
-
-Result<void> PendingChanges::add_otherwise(int fd, Entry* entry, KernelState state,
-                                           bool may_defer) noexcept {
-  if (entry == nullptr) {
-    return result_of(make_epoll_ctl(epoll_fd_, call_of(EPOLL_CTL_ADD, fd, state)));
-  }
-  // A recorded deregister of this source is undone. Anything else recorded cannot be there (the
-  // book asks the selector, which makes recorded changes first, before it registers a number it
-  // holds); it would be made first, as it would have been.
-  if (!entry->wants) return undo_removal(fd, *entry, state, may_defer);
-  make_recorded(fd, *entry);
-  return add_known(fd, *entry, state, may_defer);
-}
-
-inline Result<void> PendingChanges::add_known(int fd, Entry& entry, KernelState state,
-                                              bool may_defer) noexcept {
+  Entry* entry = existing(fd);
+  if (entry == nullptr || entry->is_pending() || (may_defer && on_polling_thread()))
+    return add_locked(fd, state, may_defer);
   // Whatever was in `entry` is stale: the book found its registration gone.
-  if (may_defer && may_record()) {
-    entry = Entry{};
-    entry.wanted = state;
-    entry.known = true;
-    entry.wants = true;
-    entry.fresh = true;
-    if (try_record(fd, entry)) [[likely]]
-      return {};
-  }
+  return add_now(fd, *entry, state);
+}
+
+inline Result<void> PendingChanges::add_now(int fd, Entry& entry, KernelState state) noexcept {
   epoll_event event{};
   event.events = state.events;
   event.data.u64 = state.data;
   if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) [[unlikely]] {
-    entry = Entry{};
+    entry.forget();
     return detail::last_error();
   }
-  entry = Entry{};
-  entry.held = state;
-  entry.wanted = state;
-  entry.known = true;
-  entry.in_kernel = true;
-  entry.wants = true;
+  entry.start(state);
   return {};
+}
+
+Result<void> PendingChanges::add_locked(int fd, KernelState state, bool may_defer) noexcept {
+  const std::scoped_lock lock(mutex_);
+  Entry* entry = slot(fd);
+  if (entry == nullptr) {
+    return result_of(make_epoll_ctl(epoll_fd_, call_of(EPOLL_CTL_ADD, fd, state)));
+  }
+  if (entry->pending.load(std::memory_order_relaxed)) {
+    // A recorded deregister of this source is undone. Anything else recorded cannot be there
+    // (the book asks the selector, which makes recorded changes first, before it registers a
+    // number it holds); it would be made first, as it would have been.
+    if (!entry->wants) return undo_removal(fd, *entry, state, may_defer);
+    make_recorded(fd, *entry);
+  }
+  if (may_defer && may_record()) {
+    entry->forget();
+    entry->wanted = state;
+    entry->known = true;
+    entry->wants = true;
+    entry->fresh = true;
+    if (try_record(fd, *entry)) [[likely]]
+      return {};
+  }
+  return add_now(fd, *entry, state);
 }
 
 bool PendingChanges::grow_pending() noexcept {
@@ -244,25 +263,38 @@ Result<void> PendingChanges::undo_removal(int fd, Entry& entry, KernelState stat
   return apply(fd, entry);
 }
 
+// ---- deregister --------------------------------------------------------------------------------
+
 Result<void> PendingChanges::remove(int fd, bool may_defer) noexcept {
+  Entry* entry = existing(fd);
+  if (entry == nullptr || entry->is_pending() || !entry->known || !entry->in_kernel ||
+      (may_defer && on_polling_thread()))
+    return remove_locked(fd, may_defer);
+  // Nothing of an entry that is not known is read, and the next register sets every field
+  // (Entry::start, or a full forget() before it is recorded).
+  entry->known = false;
+  return remove_now(fd);
+}
+
+Result<void> PendingChanges::remove_locked(int fd, bool may_defer) noexcept {
   const std::scoped_lock lock(mutex_);
   Entry* entry = find(fd);
-  if (entry == nullptr || !entry->in_kernel) [[unlikely]]
-    return remove_otherwise(fd, entry);
+  if (entry == nullptr) return remove_now(fd);
+  if (!entry->in_kernel) {
+    // Its register was recorded and never made: nothing to undo in the kernel.
+    entry->forget();
+    entry->set_pending(false);
+    return {};
+  }
   if (may_defer && may_record() && try_record(fd, *entry)) {
     entry->wants = false;
     entry->fresh = false;
     return {};
   }
-  *entry = Entry{};  // a recorded change dies with its registration: never made on a reused number
+  // A recorded change dies with its registration: never made on a reused number.
+  entry->forget();
+  entry->set_pending(false);
   return remove_now(fd);
-}
-
-Result<void> PendingChanges::remove_otherwise(int fd, Entry* entry) noexcept {
-  if (entry == nullptr) return remove_now(fd);
-  // Its register was recorded and never made: nothing to undo in the kernel.
-  *entry = Entry{};
-  return {};
 }
 
 inline Result<void> PendingChanges::remove_now(int fd) noexcept {
@@ -271,24 +303,93 @@ inline Result<void> PendingChanges::remove_now(int fd) noexcept {
   return detail::syscall_void(::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, &unused));
 }
 
-Result<void> PendingChanges::change_foreign(int fd, KernelState wanted,
-                                            Interest interest) noexcept {
+// ---- reregister --------------------------------------------------------------------------------
+
+Result<void> PendingChanges::change(int fd, KernelState wanted, std::uint64_t drained_at,
+                                    bool may_defer) noexcept {
+  Entry* entry = existing(fd);
+  if (entry == nullptr || entry->is_pending() || !entry->known) [[unlikely]]
+    return change_locked(fd, wanted, drained_at, may_defer);
+  // The common cases, kept lean. Skipped now when the next poll would skip it: the clock that
+  // dates the drain moves only when a poll returns, so recording it would change nothing but
+  // the cost (a churning loop's every event). Otherwise recorded for the next poll (a libpoll
+  // source's, on the polling thread), or made with one EPOLL_CTL_MOD at once.
+  if (can_skip(*entry, wanted, drained_at)) {
+    count(skipped_);
+    return {};
+  }
+  if (may_defer && on_polling_thread()) return change_locked(fd, wanted, drained_at, may_defer);
+  entry->wanted = wanted;
+  return modify_now(fd, *entry);
+}
+
+Result<void> PendingChanges::change_locked(int fd, KernelState wanted, std::uint64_t drained_at,
+                                           bool may_defer) noexcept {
   const std::scoped_lock lock(mutex_);
   Entry* entry = find(fd);
   if (entry == nullptr) {
     return result_of(make_epoll_ctl(epoll_fd_, call_of(EPOLL_CTL_MOD, fd, wanted)));
   }
-  if (entry->pending) [[unlikely]] {
-    make_recorded(fd, *entry);
-    if (!entry->known) return Unexpected(std::errc::no_such_file_or_directory);
-  }
+  if (may_defer && record_change(fd, *entry, wanted, drained_at)) return {};
   entry->wanted = wanted;
-  entry->wants = true;
-  if (can_skip(*entry, wanted,
-               detail::oldest_drain(interest, entry->read_drained, entry->write_drained))) {
-    return skip_foreign(fd, *entry);
+  if (entry->pending.load(std::memory_order_relaxed)) {
+    // Superseded by this change, made now: a recorded register with this change's state, a
+    // recorded modify replaced.
+    entry->set_pending(false);
+    if (!entry->in_kernel || entry->fresh) return apply(fd, *entry);
+  }
+  if (can_skip(*entry, wanted, drained_at)) {
+    count(skipped_);
+    return {};
   }
   return modify_now(fd, *entry);
+}
+
+inline Result<void> PendingChanges::modify_now(int fd, Entry& entry) noexcept {
+  count(applied_);
+  epoll_event event{};
+  event.events = entry.wanted.events;
+  event.data.u64 = entry.wanted.data;
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) != 0) [[unlikely]] {
+    entry.forget();  // the kernel no longer has (this file, this fd)
+    return detail::last_error();
+  }
+  entry.held = entry.wanted;
+  return {};
+}
+
+Result<void> PendingChanges::change_foreign(int fd, KernelState wanted,
+                                            Interest interest) noexcept {
+  Entry* entry = existing(fd);
+  if (entry != nullptr && entry->is_pending()) [[unlikely]]
+    return change_foreign_locked(fd, wanted, interest);
+  if (entry == nullptr || !entry->known) {
+    return result_of(make_epoll_ctl(epoll_fd_, call_of(EPOLL_CTL_MOD, fd, wanted)));
+  }
+  return change_foreign_known(fd, *entry, wanted, interest);
+}
+
+Result<void> PendingChanges::change_foreign_locked(int fd, KernelState wanted,
+                                                   Interest interest) noexcept {
+  const std::scoped_lock lock(mutex_);
+  Entry* entry = find(fd);
+  if (entry == nullptr) {
+    return result_of(make_epoll_ctl(epoll_fd_, call_of(EPOLL_CTL_MOD, fd, wanted)));
+  }
+  make_recorded(fd, *entry);
+  if (!entry->known) return Unexpected(std::errc::no_such_file_or_directory);
+  return change_foreign_known(fd, *entry, wanted, interest);
+}
+
+Result<void> PendingChanges::change_foreign_known(int fd, Entry& entry, KernelState wanted,
+                                                  Interest interest) noexcept {
+  entry.wanted = wanted;
+  entry.wants = true;
+  if (can_skip(entry, wanted,
+               detail::oldest_drain(interest, entry.read_drained, entry.write_drained))) {
+    return skip_foreign(fd, entry);
+  }
+  return modify_now(fd, entry);
 }
 
 // The number may have been closed, or closed and reused, behind the book's back: the kernel
@@ -302,7 +403,7 @@ Result<void> PendingChanges::skip_foreign(int fd, Entry& entry) noexcept {
   const auto device = static_cast<std::uint64_t>(status.st_dev);
   const auto inode = static_cast<std::uint64_t>(status.st_ino);
   if (entry.file_known && entry.file_device == device && entry.file_inode == inode) {
-    ++skipped_;
+    count(skipped_);
     return {};
   }
   auto made = modify_now(fd, entry);
@@ -314,59 +415,8 @@ Result<void> PendingChanges::skip_foreign(int fd, Entry& entry) noexcept {
   return made;
 }
 
-Result<void> PendingChanges::change(int fd, KernelState wanted, std::uint64_t drained_at,
-                                    bool may_defer) noexcept {
-  const std::scoped_lock lock(mutex_);
-  Entry* entry = find(fd);
-  if (entry == nullptr || entry->pending) [[unlikely]]
-    return change_otherwise(fd, entry, wanted, drained_at, may_defer);
-  // The common cases, kept lean. Skipped now when the next poll would skip it: the clock that
-  // dates the drain moves only when a poll returns, so recording it would change nothing but
-  // the cost (a churning loop's every event). Otherwise recorded for the next poll (a libpoll
-  // source's, on the polling thread), or made with one EPOLL_CTL_MOD at once.
-  if (can_skip(*entry, wanted, drained_at)) {
-    ++skipped_;
-    return {};
-  }
-  if (may_defer && record_change(fd, *entry, wanted, drained_at)) return {};
-  entry->wanted = wanted;
-  return modify_now(fd, *entry);
-}
-
-Result<void> PendingChanges::change_otherwise(int fd, Entry* entry, KernelState wanted,
-                                              std::uint64_t drained_at, bool may_defer) noexcept {
-  if (entry == nullptr) {
-    return result_of(make_epoll_ctl(epoll_fd_, call_of(EPOLL_CTL_MOD, fd, wanted)));
-  }
-  if (may_defer && record_change(fd, *entry, wanted, drained_at)) return {};
-  entry->wanted = wanted;
-  if (entry->pending) {
-    // Superseded by this change, made now: a recorded register with this change's state, a
-    // recorded modify replaced.
-    entry->pending = false;
-    if (!entry->in_kernel || entry->fresh) return apply(fd, *entry);
-  }
-  if (can_skip(*entry, wanted, drained_at)) {
-    ++skipped_;
-    return {};
-  }
-  return modify_now(fd, *entry);
-}
-
-inline Result<void> PendingChanges::modify_now(int fd, Entry& entry) noexcept {
-  ++applied_;
-  epoll_event event{};
-  event.events = entry.wanted.events;
-  event.data.u64 = entry.wanted.data;
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) != 0) [[unlikely]] {
-    entry = Entry{};  // the kernel no longer has (this file, this fd)
-    return detail::last_error();
-  }
-  entry.held = entry.wanted;
-  return {};
-}
-
 void PendingChanges::drained(int fd, Interest kind) noexcept {
+  // Under the lock: a flush may be settling this entry, if something is recorded for it.
   const std::scoped_lock lock(mutex_);
   Entry* entry = find(fd);
   // Elsewhere a poll may be under way, and the stamp could postdate events the user has not

@@ -30,6 +30,16 @@
 // whatever was recorded for its descriptor, so that a poll blocked meanwhile sees it (the
 // Waker-free path). The table's lock orders the two: select() names its thread and makes the
 // recorded changes under it.
+//
+// Every call on a descriptor comes from the book with that descriptor's slot bit held
+// (detail::FdSlot), so calls on one descriptor never overlap. The lock is therefore needed only
+// where a change is recorded or one recorded is made: an entry with nothing recorded is written
+// by nobody but the call holding the bit, which works on it without the lock (the common
+// register, reregister and deregister of a source from a thread that is not polling, and every
+// skip). An entry's `pending` flag is set and cleared under the lock, and cleared last, with
+// release order, once the flush has settled the entry.
+
+#include <sys/epoll.h>
 
 #include <atomic>
 #include <cstddef>
@@ -39,7 +49,9 @@
 
 #include "futex_mutex.hpp"
 #include "ghost_gate.hpp"
+#include "libpoll/interest.hpp"
 #include "libpoll/result.hpp"
+#include "libpoll/token.hpp"
 #include "sys/epoll_ctl_ring.hpp"
 #include "sys/selector.hpp"
 
@@ -47,7 +59,17 @@ namespace libpoll::sys {
 
 class PendingChanges {
  public:
-  explicit PendingChanges(int epoll_fd);
+  explicit PendingChanges(int epoll_fd);  // throws std::bad_alloc
+  ~PendingChanges();
+  PendingChanges(const PendingChanges&) = delete;
+  PendingChanges& operator=(const PendingChanges&) = delete;
+
+  // What the kernel is asked to hold for `interest` under `token`: edge-triggered, and
+  // EPOLLRDHUP with readable, so that a peer's half-close is reported as read-closed.
+  [[nodiscard]] static KernelState state_of(Token token, Interest interest) noexcept {
+    return KernelState{.events = bits_of(kEpollBits, interest),
+                       .data = static_cast<std::uint64_t>(token.value)};
+  }
 
   [[nodiscard]] std::shared_ptr<const std::atomic<std::uint64_t>> clock() const noexcept {
     return clock_;
@@ -80,6 +102,8 @@ class PendingChanges {
   // registration, under a token the book has let go.
   [[nodiscard]] const std::atomic<bool>& removal_lost() const noexcept { return removal_lost_; }
 
+  // Every call below on `fd` is made with `fd`'s slot bit held (see the file's comment).
+  //
   // A register of `fd` for `state`, and a deregister. `may_defer`: a libpoll source's, which
   // may wait for the next poll. Errors are the kernel's, from a change made at once; a
   // recorded one that fails later is counted in late failures (and the audit finds it).
@@ -102,6 +126,9 @@ class PendingChanges {
   void drained(int fd, Interest kind) noexcept;
 
  private:
+  static constexpr InterestBits kEpollBits =
+      interest_bits(EPOLLET, EPOLLIN | EPOLLRDHUP, EPOLLOUT, EPOLLPRI);
+
   struct Entry {
     KernelState held;    // what the kernel has, when `in_kernel`
     KernelState wanted;  // what it should have once the recorded change is made, when `wants`
@@ -116,15 +143,59 @@ class PendingChanges {
     bool known = false;      // registered here, and `in_kernel` and `held` are right
     bool in_kernel = false;  // the kernel has the registration
     bool wants = false;      // the registration should be there (false: a deregister waits)
-    bool pending = false;    // a change is recorded
     bool fresh = false;      // the recorded change registers anew: the kernel is asked again
+    bool batched = false;    // in the flush's batch, waiting for the kernel's answer
+    // A change is recorded. Written under the lock only; while it is clear, the entry belongs
+    // to the call that holds its descriptor's slot bit (see the file's comment).
+    std::atomic<bool> pending{false};
+
+    // Everything but `pending` back to nothing known.
+    void forget() noexcept {
+      held = {};
+      wanted = {};
+      drained_at = read_drained = write_drained = file_device = file_inode = 0;
+      file_known = known = in_kernel = wants = fresh = batched = false;
+    }
+    // A registration the kernel has just taken, as `state`: every field is set once.
+    void start(KernelState state) noexcept {
+      held = wanted = state;
+      drained_at = read_drained = write_drained = file_device = file_inode = 0;
+      known = in_kernel = wants = true;
+      file_known = fresh = batched = false;
+    }
+    [[nodiscard]] bool is_pending() const noexcept {
+      return pending.load(std::memory_order_acquire);
+    }
+    void set_pending(bool recorded) noexcept { pending.store(recorded, std::memory_order_release); }
   };
 
-  [[nodiscard]] Entry* find(int fd) noexcept {
-    if (fd < 0 || static_cast<std::size_t>(fd) >= entries_.size()) return nullptr;
-    Entry& entry = entries_[static_cast<std::size_t>(fd)];
-    return entry.known ? &entry : nullptr;
+  // Entries live in chunks that never move, found through a table mapped once from zero pages,
+  // so that the call holding a slot bit reaches its entry without the lock. A chunk is made
+  // under the lock the first time a number in its range is registered.
+  static constexpr std::size_t kChunkBits = 10;
+  static constexpr std::size_t kChunkSize = std::size_t{1} << kChunkBits;
+  static constexpr std::size_t kChunks = std::size_t{1} << 14;
+
+  [[nodiscard]] Entry* existing(int fd) const noexcept {
+    const auto index = static_cast<std::size_t>(static_cast<unsigned>(fd));
+    if (index >= (kChunks << kChunkBits)) [[unlikely]]
+      return nullptr;
+    Entry* chunk =
+        std::atomic_ref<Entry*>(chunks_[index >> kChunkBits]).load(std::memory_order_acquire);
+    return chunk == nullptr ? nullptr : chunk + (index & (kChunkSize - 1));
   }
+  // `fd`'s entry when it is registered here; read under the lock, or by the holder of the bit.
+  [[nodiscard]] Entry* find(int fd) const noexcept {
+    Entry* entry = existing(fd);
+    return entry != nullptr && entry->known ? entry : nullptr;
+  }
+  // `fd`'s entry, made room for (under the lock); nullptr without memory for it.
+  [[nodiscard]] Entry* slot(int fd) noexcept {
+    Entry* entry = existing(fd);
+    return entry != nullptr ? entry : grown_slot(fd);
+  }
+  [[nodiscard]] Entry* grown_slot(int fd) noexcept;
+
   [[nodiscard]] bool current(std::uint64_t drained_at) const noexcept {
     return drained_at != 0 && drained_at == clock_->load(std::memory_order_relaxed);
   }
@@ -136,8 +207,11 @@ class PendingChanges {
                               std::uint64_t drained_at) const noexcept {
     return entry.in_kernel && !entry.fresh && entry.held == wanted && current(drained_at);
   }
-  // Whether a register or deregister may be recorded now: on the polling thread, which has a
-  // ring to make them in one system call.
+  static void count(std::atomic<std::uint64_t>& counter) noexcept {
+    counter.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Whether a register or deregister may be recorded now (under the lock): on the polling
+  // thread, which has a ring to make them in one system call.
   [[nodiscard]] bool may_record() noexcept {
     if (!on_polling_thread()) return false;
     if (poller_ring_generation_ != detail::generation()) [[unlikely]]
@@ -145,16 +219,16 @@ class PendingChanges {
     return poller_ring_ != nullptr;
   }
   void look_up_poller_ring() noexcept;
-  // Marks `entry` as having a recorded change; false, with nothing recorded, without memory for
-  // it (the change is then made at once).
+  // Marks `entry` as having a recorded change (under the lock); false, with nothing recorded,
+  // without memory for it (the change is then made at once).
   bool try_record(int fd, Entry& entry) noexcept {
     if (inherited()) [[unlikely]]
       drop_inherited();
-    if (!entry.pending) {
+    if (!entry.pending.load(std::memory_order_relaxed)) {
       if (pending_.size() == pending_.capacity() && !grow_pending()) [[unlikely]]
         return false;
       pending_.push_back(fd);  // within capacity: cannot throw
-      entry.pending = true;
+      entry.set_pending(true);
     }
     recorded_.store(true, std::memory_order_relaxed);
     return true;
@@ -168,8 +242,8 @@ class PendingChanges {
   }
   // Forgets what the parent recorded: each entry goes back to what the kernel held at the fork.
   [[gnu::noinline]] void drop_inherited() noexcept;
-  // Records a reregister of `entry` to `wanted` for the next poll, when this is the polling
-  // thread; false when it is made at once instead.
+  // Records a reregister of `entry` to `wanted` for the next poll (under the lock), when this is
+  // the polling thread; false when it is made at once instead.
   bool record_change(int fd, Entry& entry, KernelState wanted, std::uint64_t drained_at) noexcept {
     if (!on_polling_thread() || !try_record(fd, entry)) return false;
     entry.wanted = wanted;
@@ -181,35 +255,30 @@ class PendingChanges {
   [[nodiscard]] EpollCtl call_for(int fd, const Entry& entry) const noexcept;
   // Records the result of `call` in `entry`; false if it failed.
   bool settle(Entry& entry, const EpollCtl& call) noexcept;
-  // Makes `entry`'s change now, with its own system call.
+  // Makes `entry`'s recorded change now, with its own system call.
   Result<void> apply(int fd, Entry& entry) noexcept;
   // The same for a registration the kernel holds, to `entry.wanted` (the common reregister).
   [[gnu::always_inline]] inline Result<void> modify_now(int fd, Entry& entry) noexcept;
-  // change(), when `fd` has no entry or has a change recorded.
-  [[gnu::noinline]] Result<void> change_otherwise(int fd, Entry* entry, KernelState wanted,
-                                                  std::uint64_t drained_at,
-                                                  bool may_defer) noexcept;
-  // change_foreign(), when the kernel holds `entry.wanted` already and its user drained it.
-  [[gnu::noinline]] Result<void> skip_foreign(int fd, Entry& entry) noexcept;
-  // remove(), when `fd` has no entry, or its register is still recorded.
-  [[gnu::noinline]] Result<void> remove_otherwise(int fd, Entry* entry) noexcept;
+  // An EPOLL_CTL_ADD made at once, for an entry with nothing recorded.
+  [[gnu::always_inline]] inline Result<void> add_now(int fd, Entry& entry,
+                                                     KernelState state) noexcept;
   // An EPOLL_CTL_DEL made at once.
   [[gnu::always_inline]] inline Result<void> remove_now(int fd) noexcept;
+  // The calls under the lock: something is recorded for `fd`, this call may record, or `fd`
+  // has no entry yet.
+  [[gnu::noinline]] Result<void> add_locked(int fd, KernelState state, bool may_defer) noexcept;
+  [[gnu::noinline]] Result<void> change_locked(int fd, KernelState wanted, std::uint64_t drained_at,
+                                               bool may_defer) noexcept;
+  [[gnu::noinline]] Result<void> remove_locked(int fd, bool may_defer) noexcept;
+  [[gnu::noinline]] Result<void> change_foreign_locked(int fd, KernelState wanted,
+                                                       Interest interest) noexcept;
+  // change_foreign() on a known entry with nothing recorded.
+  Result<void> change_foreign_known(int fd, Entry& entry, KernelState wanted,
+                                    Interest interest) noexcept;
+  // change_foreign(), when the kernel holds `entry.wanted` already and its user drained it.
+  [[gnu::noinline]] Result<void> skip_foreign(int fd, Entry& entry) noexcept;
   // Makes the change recorded for `entry` before a change made at once.
   void make_recorded(int fd, Entry& entry) noexcept;
-  // `fd`'s entry, made room for; nullptr without memory for it.
-  [[nodiscard]] Entry* slot(int fd) noexcept {
-    if (static_cast<std::size_t>(fd) < entries_.size()) [[likely]]
-      return &entries_[static_cast<std::size_t>(fd)];
-    return grown_slot(fd);
-  }
-  [[nodiscard]] Entry* grown_slot(int fd) noexcept;
-  // add(), when `fd` has no entry or has a change recorded.
-  [[gnu::noinline]] Result<void> add_otherwise(int fd, Entry* entry, KernelState state,
-                                               bool may_defer) noexcept;
-  // A register of `fd`, with nothing recorded for it: recorded, or made at once.
-  [[gnu::always_inline]] inline Result<void> add_known(int fd, Entry& entry, KernelState state,
-                                                       bool may_defer) noexcept;
   // A register of `fd` while its deregister is recorded.
   Result<void> undo_removal(int fd, Entry& entry, KernelState state, bool may_defer) noexcept;
   void flush_locked() noexcept;
@@ -217,8 +286,8 @@ class PendingChanges {
 
   const int epoll_fd_;
   std::shared_ptr<std::atomic<std::uint64_t>> clock_;
-  mutable detail::FutexMutex mutex_;  // guards everything below
-  std::vector<Entry> entries_;        // indexed by fd
+  Entry** chunks_ = nullptr;          // kChunks pointers, read through std::atomic_ref
+  mutable detail::FutexMutex mutex_;  // guards everything below, and recording (see above)
   std::vector<int> pending_;          // fds with a recorded change (or one undone since)
   std::vector<EpollCtl> batch_;       // flush's calls, kept for the next
   // The polling thread's ring (EpollCtlRing::of_this_thread), looked up at its first register
@@ -232,9 +301,10 @@ class PendingChanges {
   std::atomic<bool> recorded_{false};  // pending_ is not empty
   // detail::generation() of the process that recorded pending_ (written under the lock).
   std::atomic<std::uint64_t> recorded_in_{detail::generation()};
-  std::uint64_t applied_ = 0;
-  std::uint64_t skipped_ = 0;
-  std::uint64_t late_failures_ = 0;
+  // Counted by calls with or without the lock: this Poll's own, relaxed.
+  std::atomic<std::uint64_t> applied_{0};
+  std::atomic<std::uint64_t> skipped_{0};
+  std::atomic<std::uint64_t> late_failures_{0};
 };
 
 }  // namespace libpoll::sys

@@ -15,23 +15,6 @@
 
 namespace libpoll::sys {
 
-namespace {
-
-EpollCtl call_of(int op, int fd, KernelState state = {}) noexcept {
-  EpollCtl call;
-  call.op = op;
-  call.fd = fd;
-  call.state = state;
-  return call;
-}
-
-Result<void> result_of(int result) noexcept {
-  if (result == 0) return {};
-  return Unexpected(std::error_code(-result, std::system_category()));
-}
-
-}  // namespace
-
 PendingChanges::PendingChanges(int epoll_fd)
     : epoll_fd_(epoll_fd), clock_(std::make_shared<std::atomic<std::uint64_t>>(1)) {
   // Zero pages: only the chunks' pointers that numbers reach are ever touched.
@@ -52,47 +35,6 @@ ChangeCounts PendingChanges::counts() const noexcept {
                       .late_failures = late_failures_.load(std::memory_order_relaxed)};
 }
 
-void PendingChanges::look_up_poller_ring() noexcept {
-  poller_ring_ = EpollCtlRing::of_this_thread();
-  poller_ring_generation_ = detail::generation();
-}
-
-void PendingChanges::begin_poll_locked() noexcept {
-  const std::scoped_lock lock(mutex_);
-  if (inherited()) drop_inherited();
-  if (poller_.load(std::memory_order_relaxed) != this_thread_tag()) {
-    poller_.store(this_thread_tag(), std::memory_order_relaxed);
-    // Looked up at the new poller's first register or deregister: a thread that never makes
-    // one between its polls never opens a ring.
-    poller_ring_generation_ = kNotLookedUp;
-  }
-  if (!pending_.empty()) flush_locked();
-}
-
-void PendingChanges::flush() noexcept {
-  const std::scoped_lock lock(mutex_);
-  if (inherited()) drop_inherited();
-  flush_locked();
-}
-
-void PendingChanges::drop_inherited() noexcept {
-  for (const int fd : pending_) {
-    Entry* entry = existing(fd);
-    if (entry == nullptr || !entry->pending.load(std::memory_order_relaxed)) continue;
-    if (!entry->in_kernel) {
-      entry->forget();  // a register the parent never made
-    } else {
-      entry->wanted = entry->held;
-      entry->wants = true;
-      entry->fresh = false;
-    }
-    entry->set_pending(false);
-  }
-  pending_.clear();
-  recorded_.store(false, std::memory_order_release);
-  recorded_in_.store(detail::generation(), std::memory_order_relaxed);
-}
-
 PendingChanges::Entry* PendingChanges::grown_slot(int fd) noexcept {
   const auto index = static_cast<std::size_t>(static_cast<unsigned>(fd));
   if (index >= (kChunks << kChunkBits)) return nullptr;  // unknown here: made at once
@@ -100,101 +42,6 @@ PendingChanges::Entry* PendingChanges::grown_slot(int fd) noexcept {
   if (chunk == nullptr) return nullptr;
   std::atomic_ref<Entry*>(chunks_[index >> kChunkBits]).store(chunk, std::memory_order_release);
   return chunk + (index & (kChunkSize - 1));
-}
-
-EpollCtl PendingChanges::call_for(int fd, const Entry& entry) const noexcept {
-  if (entry.wants && !entry.in_kernel) return call_of(EPOLL_CTL_ADD, fd, entry.wanted);
-  if (!entry.wants) return call_of(entry.in_kernel ? EPOLL_CTL_DEL : 0, fd);
-  return call_of(EPOLL_CTL_MOD, fd, entry.wanted);
-}
-
-bool PendingChanges::settle(Entry& entry, const EpollCtl& call) noexcept {
-  if (call.op == EPOLL_CTL_MOD) count(applied_);
-  if (call.result != 0) {
-    // The kernel no longer has (this file, this fd), or never took it: the book still lists
-    // it, and the audit finds it missing from the kernel's list. A removal that failed may
-    // have left the registration to a duplicate of the file.
-    if (call.op == EPOLL_CTL_DEL) removal_lost_.store(true, std::memory_order_release);
-    entry.forget();
-    return false;
-  }
-  if (call.op == EPOLL_CTL_DEL || call.op == 0) {
-    entry.forget();
-  } else {
-    entry.held = entry.wanted;
-    entry.in_kernel = true;
-    entry.fresh = false;
-  }
-  return true;
-}
-
-Result<void> PendingChanges::apply(int fd, Entry& entry) noexcept {
-  EpollCtl call = call_for(fd, entry);
-  entry.set_pending(false);
-  if (call.op != 0) call.result = make_epoll_ctl(epoll_fd_, call);
-  settle(entry, call);
-  return result_of(call.result);
-}
-
-void PendingChanges::make_recorded(int fd, Entry& entry) noexcept {
-  if (!entry.pending.load(std::memory_order_relaxed)) return;
-  entry.set_pending(false);
-  if (entry.wants && can_skip(entry, entry.wanted, entry.drained_at)) {
-    count(skipped_);
-    return;
-  }
-  if (!apply(fd, entry)) count(late_failures_);
-}
-
-void PendingChanges::flush_locked() noexcept {
-  batch_.clear();
-  for (const int fd : pending_) {
-    Entry* entry = existing(fd);
-    // Undone since (deregistered before it was made, or made at once by another thread), or
-    // already in the batch (recorded again after being undone).
-    if (entry == nullptr || !entry->pending.load(std::memory_order_relaxed) || entry->batched)
-      continue;
-    if (entry->wants && can_skip(*entry, entry->wanted, entry->drained_at)) {
-      count(skipped_);
-      entry->set_pending(false);
-      continue;
-    }
-    const EpollCtl call = call_for(fd, *entry);
-    if (call.op == 0) {
-      entry->forget();
-      entry->set_pending(false);
-      continue;
-    }
-    try {
-      batch_.push_back(call);
-      entry->batched = true;
-    } catch (const std::bad_alloc&) {
-      EpollCtl alone = call;
-      alone.result = make_epoll_ctl(epoll_fd_, alone);
-      if (!settle(*entry, alone)) count(late_failures_);
-      entry->set_pending(false);
-    }
-  }
-  pending_.clear();
-  if (!batch_.empty()) {
-    if (EpollCtlRing* ring = EpollCtlRing::of_this_thread()) {
-      ring->make(epoll_fd_, batch_);
-    } else {
-      for (EpollCtl& call : batch_) call.result = make_epoll_ctl(epoll_fd_, call);
-    }
-    // Only a descriptor closed (or its number reused) behind the source's back fails here.
-    // `pending` is cleared last: the entry is its descriptor's call's again once it reads so.
-    for (const EpollCtl& call : batch_) {
-      Entry& entry = *existing(call.fd);
-      if (!settle(entry, call)) count(late_failures_);
-      entry.batched = false;
-      entry.set_pending(false);
-    }
-  }
-  // Only now that the kernel has the batch: begin_poll and flush_recorded skip the lock when
-  // they read false, and must not wait in epoll_wait, or close a descriptor, ahead of a change
-  // another thread is still making.
-  recorded_.store(false, std::memory_order_release);
 }
 
 // ---- register ----------------------------------------------------------------------------------

@@ -45,6 +45,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <system_error>
 #include <vector>
 
 #include "futex_mutex.hpp"
@@ -250,6 +251,17 @@ class PendingChanges {
     entry.wants = true;
     entry.drained_at = drained_at;
     return true;
+  }
+  [[nodiscard]] static EpollCtl call_of(int op, int fd, KernelState state = {}) noexcept {
+    EpollCtl call;
+    call.op = op;
+    call.fd = fd;
+    call.state = state;
+    return call;
+  }
+  [[nodiscard]] static Result<void> result_of(int result) noexcept {
+    if (result == 0) return {};
+    return Unexpected(std::error_code(-result, std::system_category()));
   }
   // The epoll_ctl call that takes the kernel from `entry.held` to `entry.wanted`; op 0: none.
   [[nodiscard]] EpollCtl call_for(int fd, const Entry& entry) const noexcept;

@@ -47,9 +47,10 @@ PendingChanges::Entry* PendingChanges::grown_slot(int fd) noexcept {
 // ---- register ----------------------------------------------------------------------------------
 
 Result<void> PendingChanges::add(int fd, KernelState state, bool may_defer) noexcept {
+  // The polling thread records its own sources' registers: to the lock at once.
+  if (may_defer && on_polling_thread()) return add_locked(fd, state, may_defer);
   Entry* entry = existing(fd);
-  if (entry == nullptr || entry->is_pending() || (may_defer && on_polling_thread()))
-    return add_locked(fd, state, may_defer);
+  if (entry == nullptr || entry->is_pending()) return add_locked(fd, state, may_defer);
   // Whatever was in `entry` is stale: the book found its registration gone.
   return add_now(fd, *entry, state);
 }
@@ -113,9 +114,9 @@ Result<void> PendingChanges::undo_removal(int fd, Entry& entry, KernelState stat
 // ---- deregister --------------------------------------------------------------------------------
 
 Result<void> PendingChanges::remove(int fd, bool may_defer) noexcept {
+  if (may_defer && on_polling_thread()) return remove_locked(fd, may_defer);  // recorded
   Entry* entry = existing(fd);
-  if (entry == nullptr || entry->is_pending() || !entry->known || !entry->in_kernel ||
-      (may_defer && on_polling_thread()))
+  if (entry == nullptr || entry->is_pending() || !entry->known || !entry->in_kernel)
     return remove_locked(fd, may_defer);
   // Nothing of an entry that is not known is read, and the next register sets every field
   // (Entry::start, or a full forget() before it is recorded).

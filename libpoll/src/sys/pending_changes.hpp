@@ -145,29 +145,34 @@ class PendingChanges {
     bool in_kernel = false;  // the kernel has the registration
     bool wants = false;      // the registration should be there (false: a deregister waits)
     bool fresh = false;      // the recorded change registers anew: the kernel is asked again
-    bool batched = false;    // in the flush's batch, waiting for the kernel's answer
-    // A change is recorded. Written under the lock only; while it is clear, the entry belongs
-    // to the call that holds its descriptor's slot bit (see the file's comment).
-    std::atomic<bool> pending{false};
+    // Whether a change is recorded (kRecorded; kInBatch while a flush waits for the kernel's
+    // answer to it). Written under the lock only; while it is kNone, the entry belongs to the
+    // call that holds its descriptor's slot bit (see the file's comment).
+    static constexpr std::uint8_t kNone = 0;
+    static constexpr std::uint8_t kRecorded = 1;
+    static constexpr std::uint8_t kInBatch = 2;
+    std::atomic<std::uint8_t> pending{kNone};
 
     // Everything but `pending` back to nothing known.
     void forget() noexcept {
       held = {};
       wanted = {};
       drained_at = read_drained = write_drained = file_device = file_inode = 0;
-      file_known = known = in_kernel = wants = fresh = batched = false;
+      file_known = known = in_kernel = wants = fresh = false;
     }
     // A registration the kernel has just taken, as `state`: every field is set once.
     void start(KernelState state) noexcept {
       held = wanted = state;
       drained_at = read_drained = write_drained = file_device = file_inode = 0;
       known = in_kernel = wants = true;
-      file_known = fresh = batched = false;
+      file_known = fresh = false;
     }
     [[nodiscard]] bool is_pending() const noexcept {
-      return pending.load(std::memory_order_acquire);
+      return pending.load(std::memory_order_acquire) != kNone;
     }
-    void set_pending(bool recorded) noexcept { pending.store(recorded, std::memory_order_release); }
+    void set_pending(bool recorded) noexcept {
+      pending.store(recorded ? kRecorded : kNone, std::memory_order_release);
+    }
   };
 
   // Entries live in chunks that never move, found through a table mapped once from zero pages,

@@ -102,7 +102,7 @@ void PendingChanges::flush_locked() noexcept {
     Entry* entry = existing(fd);
     // Undone since (deregistered before it was made, or made at once by another thread), or
     // already in the batch (recorded again after being undone).
-    if (entry == nullptr || !entry->pending.load(std::memory_order_relaxed) || entry->batched)
+    if (entry == nullptr || entry->pending.load(std::memory_order_relaxed) != Entry::kRecorded)
       continue;
     if (entry->wants && can_skip(*entry, entry->wanted, entry->drained_at)) {
       count(skipped_);
@@ -117,7 +117,7 @@ void PendingChanges::flush_locked() noexcept {
     }
     try {
       batch_.push_back(call);
-      entry->batched = true;
+      entry->pending.store(Entry::kInBatch, std::memory_order_relaxed);
     } catch (const std::bad_alloc&) {
       EpollCtl alone = call;
       alone.result = make_epoll_ctl(epoll_fd_, alone);
@@ -137,7 +137,6 @@ void PendingChanges::flush_locked() noexcept {
     for (const EpollCtl& call : batch_) {
       Entry& entry = *existing(call.fd);
       if (!settle(entry, call)) count(late_failures_);
-      entry.batched = false;
       entry.set_pending(false);
     }
   }

@@ -199,6 +199,58 @@ TEST_P(BatchedRegistrationsTest, OnEpollThePollingThreadsRegistersReachTheKernel
   ASSERT_TRUE(registry().deregister_source(pairs[0].second));
 }
 
+// The polling thread records a deregister; before its next poll another thread registers the
+// same source under a new token. That call finds a change recorded for the descriptor and takes
+// the change table's lock: its register is made at the call (the kernel holds the new token
+// before any poll), and the source is reported under the new token alone.
+TEST_P(BatchedRegistrationsTest, AnotherThreadsRegisterOverARecordedDeregisterIsMadeAtTheCall) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  become_the_polling_thread();
+  ASSERT_TRUE(registry().register_source(local, kFirst, Interest::readable));
+  become_the_polling_thread();  // the register is made
+  ASSERT_TRUE(registry().deregister_source(local));
+  std::thread other(
+      [&] { EXPECT_TRUE(registry().register_source(local, kSecond, Interest::readable)); });
+  other.join();
+  if (GetParam() == Backend::epoll) {
+    auto listed = read_epoll_fdinfo(0, poll().as_raw_fd());
+    ASSERT_TRUE(listed) << listed.error().message();
+    ASSERT_EQ(listed->size(), 1U);
+    EXPECT_EQ(listed->front().data, kSecond.value) << "the register waited for the poll";
+  }
+
+  ASSERT_TRUE(peer.write(bytes("x")));
+  const auto seen = testing::expect_events(poll(), events_, {{kSecond, kReadable}});
+  for (const Event& event : seen) EXPECT_EQ(event.token(), kSecond);
+  EXPECT_EQ(poll().metrics().late_change_failures, 0U);
+  auto report = poll().audit();
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_TRUE(report->clean());
+  ASSERT_TRUE(registry().deregister_source(local));
+}
+
+// The same the other way: the polling thread records a register, and another thread changes
+// the source's interest before the next poll. The change supersedes the recorded register and
+// is made at the call, with the new interest.
+TEST_P(BatchedRegistrationsTest, AnotherThreadsReregisterOverARecordedRegisterIsMadeAtTheCall) {
+  auto [local, peer] = net::UnixStream::pair().value();
+  become_the_polling_thread();
+  ASSERT_TRUE(registry().register_source(local, kFirst, Interest::priority));
+  std::thread other(
+      [&] { EXPECT_TRUE(registry().reregister_source(local, kFirst, Interest::writable)); });
+  other.join();
+  if (GetParam() == Backend::epoll) {
+    EXPECT_EQ(kernel_registrations(), 1U) << "the change waited for the poll";
+  }
+
+  testing::expect_events(poll(), events_, {{kFirst, testing::kWritable}});
+  EXPECT_EQ(poll().metrics().late_change_failures, 0U);
+  auto report = poll().audit();
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_TRUE(report->clean());
+  ASSERT_TRUE(registry().deregister_source(local));
+}
+
 // LIBPOLL_BATCH_CHANGES=0 (what pollscope trace sets, so that its interposer sees each change):
 // every register reaches the kernel at the call. Set in a forked child, whose environment no
 // other thread reads.

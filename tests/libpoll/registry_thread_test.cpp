@@ -26,6 +26,16 @@ using testing::PollTest;
 
 class RegistryThreadTest : public PollTest {};
 
+// Whether the audit of `poll` finds nothing; if it does, its first finding says what.
+::testing::AssertionResult audit_is_clean(const Poll& poll) {
+  auto report = poll.audit();
+  if (!report) return ::testing::AssertionFailure() << "no audit: " << report.error().message();
+  if (report->clean()) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << (report->discrepancies.empty() ? std::string("not clean")
+                                           : to_string(report->discrepancies[0]));
+}
+
 // Another thread registering and deregistering pipes of its own through a registry clone, round
 // after round (at most 20,000), until stopped: changes made at once, never recorded.
 class Churn {
@@ -219,11 +229,7 @@ TEST_P(RegistryThreadTest, CallsOnOneDescriptorFromTwoThreadsTakeTurns) {
   const auto listed = poll().registrations();
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_TRUE(listed[0].token == Token{2} || listed[0].token == Token{3});
-  auto report = poll().audit();
-  ASSERT_TRUE(report) << report.error().message();
-  EXPECT_TRUE(report->clean()) << (report->discrepancies.empty()
-                                       ? std::string()
-                                       : to_string(report->discrepancies[0]));
+  EXPECT_TRUE(audit_is_clean(poll()));
   ASSERT_TRUE(registry().deregister_source(local));
 }
 
@@ -362,11 +368,7 @@ TEST_P(RegistryThreadTest, ADescriptorChangedByThePollerAndAnotherThreadWhileAud
   EXPECT_EQ(failures.load(), 0u);
   ASSERT_TRUE(poll().poll(events_, 0ms));
   EXPECT_EQ(poll().metrics().late_change_failures, 0u);
-  auto report = poll().audit();
-  ASSERT_TRUE(report) << report.error().message();
-  EXPECT_TRUE(report->clean()) << (report->discrepancies.empty()
-                                       ? std::string()
-                                       : to_string(report->discrepancies[0]));
+  EXPECT_TRUE(audit_is_clean(poll()));
   ASSERT_TRUE(registry().deregister_source(local));
 }
 

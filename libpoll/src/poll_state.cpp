@@ -143,7 +143,7 @@ Result<void> PollState::register_claimed(int fd, FdSlot& slot, Token token, Inte
   if (fd > highest_fd_.load(std::memory_order_relaxed)) [[unlikely]]
     note_higher_number(fd);
   slot.unlock(id_);
-  count(registers_);
+  calls_.add(kRegisters);
   if (edge != nullptr && links_sources_) [[unlikely]]
     edge->link(selector_, fd);
   // A registration this Poll lost under the number (a registry call found it closed) is
@@ -215,7 +215,7 @@ Result<void> PollState::reregister_fd(int fd, Token token, Interest interest, sy
     return failed_on_slot(*slot, reregistered.error());
   slot->entry.interest = interest;
   slot->unlock(id_);
-  count(reregisters_);
+  calls_.add(kReregisters);
   return {};
 }
 
@@ -245,7 +245,7 @@ Result<void> PollState::reregister_locked(int fd, FdSlot& slot,
   entry.token = token;
   entry.interest = interest;
   slot.unlock(id_);
-  count(reregisters_);
+  calls_.add(kReregisters);
   return {};
 }
 
@@ -267,7 +267,7 @@ Result<void> PollState::deregister_fd(int fd, bool may_defer) noexcept {
   if (slot->entry.own) [[unlikely]]
     waker_fd_.store(-1, std::memory_order_relaxed);
   slot->unlock(kNoOwner);
-  count(deregisters_);
+  calls_.add(kDeregisters);
   return {};
 }
 

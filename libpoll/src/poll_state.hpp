@@ -29,6 +29,7 @@
 #include "sys/handed_out_rings.hpp"
 #include "sys/pending_changes.hpp"
 #include "sys/selector.hpp"
+#include "thread_counters.hpp"
 #include "token_counts.hpp"
 
 namespace libpoll::detail {
@@ -232,11 +233,11 @@ class PollState {
   mutable std::mutex handler_mutex_;  // guards leak_handler_ alone: handlers run unlocked
   std::optional<LeakHandler> leak_handler_;
 
-  // Written by registry calls, from any thread.
-  alignas(64) std::atomic<std::uint64_t> registers_{0};
-  std::atomic<std::uint64_t> reregisters_{0};
-  std::atomic<std::uint64_t> deregisters_{0};
-  std::atomic<std::uint64_t> failed_operations_{0};
+  // Written by registry calls, from any thread: the successful calls per thread (every call
+  // counts one), the rarer counts with locked adds.
+  enum Call : std::size_t { kRegisters, kReregisters, kDeregisters, kCalls };
+  ThreadCounters<kCalls> calls_;
+  alignas(64) std::atomic<std::uint64_t> failed_operations_{0};
   std::atomic<std::uint64_t> guard_failures_{0};
   std::atomic<std::uint64_t> stale_registrations_{0};
 

@@ -236,9 +236,9 @@ PollMetrics PollState::metrics() const noexcept {
   metrics.polls = load(polls_);
   metrics.events = load(events_);
   metrics.ghost_events = load(ghost_events_);
-  metrics.registers = load(registers_);
-  metrics.reregisters = load(reregisters_);
-  metrics.deregisters = load(deregisters_);
+  metrics.registers = calls_.total(kRegisters);
+  metrics.reregisters = calls_.total(kReregisters);
+  metrics.deregisters = calls_.total(kDeregisters);
   metrics.failed_operations = load(failed_operations_);
   metrics.guard_failures = load(guard_failures_);
   metrics.stale_registrations = load(stale_registrations_);

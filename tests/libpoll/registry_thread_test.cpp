@@ -180,6 +180,12 @@ TEST_P(RegistryThreadTest, ClonesWorkFromThreeThreadsAtOnce) {
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(failures.load(), 0u);
+  // Each thread counted its own calls (thread_counters.hpp): the totals are exact all the same.
+  const PollMetrics metrics = poll().metrics();
+  EXPECT_EQ(metrics.registers, kThreads * kPerThread);
+  EXPECT_EQ(metrics.reregisters, kThreads * kPerThread);
+  EXPECT_EQ(metrics.deregisters, kThreads * kPerThread);
+  EXPECT_EQ(metrics.failed_operations, 0u);
 }
 
 // The polling thread checks each event's token against the book without taking the registry's

@@ -30,8 +30,8 @@ PendingChanges::~PendingChanges() {
 }
 
 ChangeCounts PendingChanges::counts() const noexcept {
-  return ChangeCounts{.made = applied_.load(std::memory_order_relaxed),
-                      .skipped = skipped_.load(std::memory_order_relaxed),
+  return ChangeCounts{.made = changes_.total(kApplied),
+                      .skipped = changes_.total(kSkipped),
                       .late_failures = late_failures_.load(std::memory_order_relaxed)};
 }
 
@@ -163,7 +163,7 @@ Result<void> PendingChanges::change(int fd, KernelState wanted, std::uint64_t dr
   // the cost (a churning loop's every event). Otherwise recorded for the next poll (a libpoll
   // source's, on the polling thread), or made with one EPOLL_CTL_MOD at once.
   if (can_skip(*entry, wanted, drained_at)) {
-    count(skipped_);
+    changes_.add(kSkipped);
     return {};
   }
   if (may_defer && on_polling_thread()) return change_locked(fd, wanted, drained_at, may_defer);
@@ -187,14 +187,14 @@ Result<void> PendingChanges::change_locked(int fd, KernelState wanted, std::uint
     if (!entry->in_kernel || entry->fresh) return apply(fd, *entry);
   }
   if (can_skip(*entry, wanted, drained_at)) {
-    count(skipped_);
+    changes_.add(kSkipped);
     return {};
   }
   return modify_now(fd, *entry);
 }
 
 inline Result<void> PendingChanges::modify_now(int fd, Entry& entry) noexcept {
-  count(applied_);
+  changes_.add(kApplied);
   epoll_event event{};
   event.events = entry.wanted.events;
   event.data.u64 = entry.wanted.data;
@@ -251,7 +251,7 @@ Result<void> PendingChanges::skip_foreign(int fd, Entry& entry) noexcept {
   const auto device = static_cast<std::uint64_t>(status.st_dev);
   const auto inode = static_cast<std::uint64_t>(status.st_ino);
   if (entry.file_known && entry.file_device == device && entry.file_inode == inode) {
-    count(skipped_);
+    changes_.add(kSkipped);
     return {};
   }
   auto made = modify_now(fd, entry);

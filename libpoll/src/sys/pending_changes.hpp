@@ -55,6 +55,7 @@
 #include "libpoll/token.hpp"
 #include "sys/epoll_ctl_ring.hpp"
 #include "sys/selector.hpp"
+#include "thread_counters.hpp"
 
 namespace libpoll::sys {
 
@@ -318,9 +319,10 @@ class PendingChanges {
   std::atomic<bool> recorded_{false};  // pending_ is not empty
   // detail::generation() of the process that recorded pending_ (written under the lock).
   std::atomic<std::uint64_t> recorded_in_{detail::generation()};
-  // Counted by calls with or without the lock: this Poll's own, relaxed.
-  std::atomic<std::uint64_t> applied_{0};
-  std::atomic<std::uint64_t> skipped_{0};
+  // Counted by calls with or without the lock, from any thread: the common ones per thread,
+  // late failures with locked adds.
+  enum Change : std::size_t { kApplied, kSkipped, kChanges };
+  detail::ThreadCounters<kChanges> changes_;
   std::atomic<std::uint64_t> late_failures_{0};
 };
 

@@ -59,7 +59,7 @@ EpollCtl PendingChanges::call_for(int fd, const Entry& entry) const noexcept {
 }
 
 bool PendingChanges::settle(Entry& entry, const EpollCtl& call) noexcept {
-  if (call.op == EPOLL_CTL_MOD) count(applied_);
+  if (call.op == EPOLL_CTL_MOD) changes_.add(kApplied);
   if (call.result != 0) {
     // The kernel no longer has (this file, this fd), or never took it: the book still lists
     // it, and the audit finds it missing from the kernel's list. A removal that failed may
@@ -90,7 +90,7 @@ void PendingChanges::make_recorded(int fd, Entry& entry) noexcept {
   if (!entry.pending.load(std::memory_order_relaxed)) return;
   entry.set_pending(false);
   if (entry.wants && can_skip(entry, entry.wanted, entry.drained_at)) {
-    count(skipped_);
+    changes_.add(kSkipped);
     return;
   }
   if (!apply(fd, entry)) count(late_failures_);
@@ -105,7 +105,7 @@ void PendingChanges::flush_locked() noexcept {
     if (entry == nullptr || entry->pending.load(std::memory_order_relaxed) != Entry::kRecorded)
       continue;
     if (entry->wants && can_skip(*entry, entry->wanted, entry->drained_at)) {
-      count(skipped_);
+      changes_.add(kSkipped);
       entry->set_pending(false);
       continue;
     }

@@ -19,9 +19,20 @@
 // since the last quiet point (every removal begun was done) may have its last event in this
 // batch; a batch whose wait began after a quiet point cannot, as the kernel gave those
 // registrations up before the removals were done.
+//
+// A removal's begin is one locked add on a shared count; its end is counted per thread
+// (`ThreadCounters`: a release store, no locked instruction), which is what a deregister costs
+// here. The polling thread reads the begun count, then sums the done counts. Those sums are read
+// block by block while removals go on, so a sum can equal the begun count read before it while a
+// removal it counted as begun is still under way: only if a removal begun after that read is done
+// and counted instead. That removal's begin happened before its end, which the sum acquired, so
+// the next batch reads a begun count past the quiet point it set and is looked up: a quiet point
+// set that way is never acted on.
 
 #include <atomic>
 #include <cstdint>
+
+#include "thread_counters.hpp"
 
 namespace libpoll::detail {
 
@@ -51,7 +62,7 @@ class GhostGate {
 
   // Registry calls, any thread: a token leaves the book between the two.
   void begin_removal() noexcept { removals_begun_.fetch_add(1, std::memory_order_acq_rel); }
-  void end_removal() noexcept { removals_done_.fetch_add(1, std::memory_order_release); }
+  void end_removal() noexcept { removals_done_.add(0); }
   // A lasting cause (see above).
   void make_possible() noexcept { possible_.store(true, std::memory_order_release); }
 
@@ -68,7 +79,7 @@ class GhostGate {
     if (begun == quiet_at_) [[likely]]
       return false;
     // Later batches wait only after every removal begun so far was done: none of theirs.
-    if (removals_done_.load(std::memory_order_acquire) == begun) quiet_at_ = begun;
+    if (removals_done_.total(0) == begun) quiet_at_ = begun;
     return true;
   }
 
@@ -78,7 +89,7 @@ class GhostGate {
   const std::uint64_t forks_;
   std::uint64_t quiet_at_ = 0;  // the polling thread's alone
   alignas(64) std::atomic<std::uint64_t> removals_begun_{0};
-  std::atomic<std::uint64_t> removals_done_{0};
+  ThreadCounters<1> removals_done_;  // per thread: ending a removal takes no locked instruction
 };
 
 }  // namespace libpoll::detail

@@ -5,7 +5,9 @@
 // after each epoll_ctl in registry_bench's raw loop slowed it by 5% (register) to 11%
 // (reregister), more than all the rest of the book's bookkeeping. So the registry's per-call
 // counts are kept per thread: each thread counts in a block of its own, where it is the only
-// writer (a relaxed load and store), and a reader sums the blocks.
+// writer (a relaxed load and a release store: plain moves on x86), and a reader sums the blocks.
+// A count publishes what its thread did before it: a reader whose total includes it sees that
+// work done (the ghost gate relies on this for its count of finished removals).
 //
 // A thread finds its block through a one-entry thread-local cache keyed by the counters' id. Ids
 // are never reused, so an entry left by counters since destroyed is never matched. On a miss the
@@ -43,20 +45,20 @@ class ThreadCounters {
   void add(std::size_t counter, std::uint64_t by = 1) noexcept {
     Block* block = cache_.id == id_ ? cache_.block : find_or_add();
     if (block == nullptr) [[unlikely]] {
-      shared_[counter].fetch_add(by, std::memory_order_relaxed);
+      shared_[counter].fetch_add(by, std::memory_order_release);
       return;
     }
     std::atomic<std::uint64_t>& count = block->counts[counter];
-    count.store(count.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
+    count.store(count.load(std::memory_order_relaxed) + by, std::memory_order_release);
   }
 
   // Any thread: every count made before this call (in happens-before order), and perhaps some
-  // made during it.
+  // made during it; what a counted thread did before each count it includes happened before.
   [[nodiscard]] std::uint64_t total(std::size_t counter) const noexcept {
-    std::uint64_t sum = shared_[counter].load(std::memory_order_relaxed);
+    std::uint64_t sum = shared_[counter].load(std::memory_order_acquire);
     for (const Block* block = head_.load(std::memory_order_acquire); block != nullptr;
          block = block->next) {
-      sum += block->counts[counter].load(std::memory_order_relaxed);
+      sum += block->counts[counter].load(std::memory_order_acquire);
     }
     return sum;
   }

@@ -20,14 +20,16 @@
 // batch; a batch whose wait began after a quiet point cannot, as the kernel gave those
 // registrations up before the removals were done.
 //
-// A removal's begin is one locked add on a shared count; its end is counted per thread
-// (`ThreadCounters`: a release store, no locked instruction), which is what a deregister costs
-// here. The polling thread reads the begun count, then sums the done counts. Those sums are read
-// block by block while removals go on, so a sum can equal the begun count read before it while a
-// removal it counted as begun is still under way: only if a removal begun after that read is done
-// and counted instead. That removal's begin happened before its end, which the sum acquired, so
-// the next batch reads a begun count past the quiet point it set and is looked up: a quiet point
-// set that way is never acted on.
+// A removal's begin and end are counted per thread (`ThreadCounters`: a release store each, no
+// locked instruction). The polling thread sums the begun counts, then the done counts. Each
+// thread's counts only grow, so a begun sum equal to the quiet point means no thread's begin was
+// seen since. A removal whose begin the check could not see raced the check, as it could race the
+// single locked count this replaces: the check stands for the lookup it skips, made at that
+// moment. The sums are read block by block while removals go on, so a done sum can equal the
+// begun sum read before it while a removal counted as begun is still under way: only if a removal
+// begun after that read is done and counted instead. That removal's begin happened before its
+// end, which the sum acquired, so the next check's begun sum is past the quiet point it set and
+// its batch is looked up: a quiet point set that way is never acted on.
 
 #include <atomic>
 #include <cstdint>
@@ -61,8 +63,12 @@ class GhostGate {
         forks_(forks_seen()) {}
 
   // Registry calls, any thread: a token leaves the book between the two.
-  void begin_removal() noexcept { removals_begun_.fetch_add(1, std::memory_order_acq_rel); }
-  void end_removal() noexcept { removals_done_.add(0); }
+  void begin_removal() noexcept {
+    removals_.add(kBegun);
+    // The removal's system call and its token's leaving stay after its begin (free on x86).
+    std::atomic_thread_fence(std::memory_order_acq_rel);
+  }
+  void end_removal() noexcept { removals_.add(kDone); }
   // A lasting cause (see above).
   void make_possible() noexcept { possible_.store(true, std::memory_order_release); }
 
@@ -75,11 +81,11 @@ class GhostGate {
       make_possible();
       return true;
     }
-    const std::uint64_t begun = removals_begun_.load(std::memory_order_acquire);
+    const std::uint64_t begun = removals_.total(kBegun);
     if (begun == quiet_at_) [[likely]]
       return false;
     // Later batches wait only after every removal begun so far was done: none of theirs.
-    if (removals_done_.total(0) == begun) quiet_at_ = begun;
+    if (removals_.total(kDone) == begun) quiet_at_ = begun;
     return true;
   }
 
@@ -88,8 +94,8 @@ class GhostGate {
   const std::atomic<bool>* removal_lost_;
   const std::uint64_t forks_;
   std::uint64_t quiet_at_ = 0;  // the polling thread's alone
-  alignas(64) std::atomic<std::uint64_t> removals_begun_{0};
-  ThreadCounters<1> removals_done_;  // per thread: ending a removal takes no locked instruction
+  enum Removals : std::size_t { kBegun, kDone, kRemovals };
+  ThreadCounters<kRemovals, GhostGate> removals_;  // per thread: no locked instruction
 };
 
 }  // namespace libpoll::detail

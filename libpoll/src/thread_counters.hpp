@@ -13,7 +13,9 @@
 // are never reused, so an entry left by counters since destroyed is never matched. On a miss the
 // thread walks the blocks, without a lock, and adds one if it has none (one compare-and-swap, once
 // per thread). Blocks live as long as the counters: a cache line for each thread that ever counted
-// here. Without memory for a block, the thread counts in a shared row with locked adds.
+// here. Without memory for a block, the thread counts in a shared row with locked adds. Counters
+// counted on the same paths take different `Tag`s, so that each kind has a cache entry of its own
+// and they do not evict each other's.
 
 #include <array>
 #include <atomic>
@@ -28,7 +30,7 @@ namespace libpoll::detail {
 inline std::atomic<std::uint64_t> next_thread_counters_id{1};
 inline std::atomic<std::uint64_t> next_counting_thread_id{1};
 
-template <std::size_t N>
+template <std::size_t N, typename Tag = void>
 class ThreadCounters {
  public:
   ThreadCounters() noexcept

@@ -14,7 +14,8 @@
 #             this build of libpoll has no poll(2) backend.
 #
 #   peers     peers_bench: libpoll (epoll and io_uring; raw descriptors through SourceFd, and its
-#             own sockets) beside raw epoll, libev, libuv and libevent, interleaved in one
+#             own sockets) beside raw epoll, libev, libuv, libevent and the completion floor (raw
+#             io_uring with multishot recv: no read call per event), interleaved in one
 #             process: dispatch and churn (a reregister on every event) at 100, 1000 and 9984
 #             socket pairs, register/deregister at 9984; ping-pong round-trip p50, in
 #             PEER_PINGPONG_RUNS processes of its own (a trip takes one of two paths about 3 us
@@ -37,7 +38,7 @@
 #   100,1000,9984 pairs, default "200 100 30"), POLL_TIME_LIMIT (seconds per size, default 60);
 #   peers: PEER_ROUNDS (timed rounds per size, default 200), PEER_TRIPS (ping-pong round trips
 #   per process, default 2000), PEER_PINGPONG_RUNS (ping-pong processes, default 15), PEER_IMPLS
-#   (default: all eight).
+#   (default: all nine).
 # Installs what it needs (the build tools, valgrind, libev, libuv, libevent) through
 # scripts/setup.sh.
 # Takes about three minutes on a 2-core machine once built (chain 45 s, registry 10 s,
@@ -280,7 +281,7 @@ fi
 
 if wanted peers; then
   peers="$build/libpoll/bench/peers_bench"
-  peer_impls="${PEER_IMPLS:-raw,libpoll,libpoll-own,libpoll-io_uring,libpoll-io_uring-own,libev,libuv,libevent}"
+  peer_impls="${PEER_IMPLS:-raw,libpoll,libpoll-own,libpoll-io_uring,libpoll-io_uring-own,libev,libuv,libevent,raw-io_uring-recv}"
   echo
   echo "== peers: wall time, ${PEER_ROUNDS:-200} rounds per size and implementation, interleaved"
   "$peers" --impls "$peer_impls" --pairs 100,1000,9984 --rounds "${PEER_ROUNDS:-200}" \
@@ -305,6 +306,7 @@ if wanted peers; then
   for impl in "${impl_list[@]}"; do
     case "$impl" in
       raw) class=RawLoop ;;
+      raw-io_uring-recv) class=UringRecvLoop ;;
       libpoll*) class=LibpollLoop ;;
       libev) class=LibevLoop ;;
       libuv) class=LibuvLoop ;;
@@ -352,7 +354,8 @@ for line in open(sys.argv[2]):
 
 names = {"libpoll": "libpoll", "libpoll-own": "libpoll, own sockets",
          "libpoll-io_uring": "io_uring", "libpoll-io_uring-own": "io_uring, own sockets",
-         "libev": "libev", "libuv": "libuv", "libevent": "libevent"}
+         "libev": "libev", "libuv": "libuv", "libevent": "libevent",
+         "raw-io_uring-recv": "floor: io_uring recv"}
 impls = [i for i in names if any(key[2] == i for key in results)]
 sizes = sorted({key[1] for key in results if key[0] == "dispatch"})
 big = max(sizes)

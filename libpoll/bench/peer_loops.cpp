@@ -363,6 +363,9 @@ std::unique_ptr<Loop> make_libpoll(libpoll::Backend backend, bool own) {
 
 std::unique_ptr<Loop> make_loop(std::string_view name) {
   if (name == "raw") return std::make_unique<RawLoop>();
+#if PEERS_HAVE_URING_RECV
+  if (name == "raw-io_uring-recv") return make_uring_recv_loop();
+#endif
   if (name == "libpoll") return make_libpoll(libpoll::Backend::epoll, false);
   if (name == "libpoll-own") return make_libpoll(libpoll::Backend::epoll, true);
   if (name == "libpoll-io_uring") return make_libpoll(libpoll::Backend::io_uring, false);

@@ -41,9 +41,14 @@ class Loop {
   virtual void serve_echo() = 0;
 };
 
-// "raw", "libpoll", "libpoll-own", "libpoll-io_uring", "libpoll-io_uring-own", "libev", "libuv",
-// "libevent"; nullptr for an unknown name or a backend this build or kernel lacks.
+// "raw", "raw-io_uring-recv", "libpoll", "libpoll-own", "libpoll-io_uring",
+// "libpoll-io_uring-own", "libev", "libuv", "libevent"; nullptr for an unknown name or a backend
+// this build or kernel lacks.
 std::unique_ptr<Loop> make_loop(std::string_view name);
+
+// The completion floor (uring_recv_loop.cpp, built with liburing): nullptr where the kernel
+// refuses its ring.
+std::unique_ptr<Loop> make_uring_recv_loop();
 
 // Reads one source and, in echo mode, answers it; true when it read a stop byte.
 bool drain_one(int fd, bool echo) noexcept;

@@ -1,5 +1,6 @@
 // peers_bench: libpoll against raw epoll, libev, libuv and libevent on the same workloads, in
-// one process, each implementation's rounds interleaved with the others' in blocks:
+// one process, each implementation's rounds interleaved with the others' in blocks; beside them
+// the completion floor (raw-io_uring-recv, uring_recv_loop.cpp), which reads without a read call:
 //   dispatch  write one byte to each of `active` (100) of N socket pairs, run the loop until
 //             every byte was read: ns per event;
 //   churn     the same, with every handled source watched anew (a reregister);
@@ -41,9 +42,15 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::vector<std::string> impls = {
-      "raw",   "libpoll", "libpoll-own", "libpoll-io_uring", "libpoll-io_uring-own",
-      "libev", "libuv",   "libevent"};
+  std::vector<std::string> impls = {"raw",
+                                    "raw-io_uring-recv",
+                                    "libpoll",
+                                    "libpoll-own",
+                                    "libpoll-io_uring",
+                                    "libpoll-io_uring-own",
+                                    "libev",
+                                    "libuv",
+                                    "libevent"};
   std::vector<std::size_t> pairs = {100, 1000, 9984};
   std::size_t rounds = 100;  // timed dispatch/churn rounds per implementation and size
   std::size_t blocks = 4;    // interleaving blocks

@@ -27,19 +27,14 @@ std::uint64_t next_poll_id() noexcept {
 }
 
 std::uint64_t FdSlot::lock() noexcept {
-  std::uint64_t word = word_.load(std::memory_order_relaxed);
+  const auto take = [](std::uint64_t now) { return (now & kBusy) != 0 ? now : now | kBusy; };
   for (;;) {
+    const std::uint64_t before =
+        biased_update(process_writer_bias(), word_, std::memory_order_acquire, take);
+    if ((before & kBusy) == 0) return before >> 1;
     // Another call on this descriptor holds the bit, perhaps across a system call: two threads
     // working on one descriptor at once is rare enough to yield rather than queue.
-    if ((word & kBusy) != 0) {
-      std::this_thread::yield();
-      word = word_.load(std::memory_order_relaxed);
-      continue;
-    }
-    if (word_.compare_exchange_weak(word, word | kBusy, std::memory_order_acquire,
-                                    std::memory_order_relaxed)) {
-      return word >> 1;
-    }
+    std::this_thread::yield();
   }
 }
 

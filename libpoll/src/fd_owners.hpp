@@ -3,7 +3,8 @@
 // Process-wide, one slot per descriptor number: which Poll holds the number, and that Poll's
 // registration of it. Every Poll's book lives in this one table, so that the claim that catches a
 // source registered with two Polls and the book's entry are the same memory: a registry call
-// costs one compare-and-swap on its own slot, and no lock is shared between descriptors.
+// costs one compare-and-swap on its own slot (a plain load and store while one thread makes every
+// registry call: writer_bias.hpp), and no lock is shared between descriptors.
 //
 // A slot's word is its owner's id shifted left once; the low bit is set while a registry call
 // works on the slot (held across its system call, so that calls on one descriptor take turns).
@@ -22,6 +23,7 @@
 #include "libpoll/interest.hpp"
 #include "libpoll/registration_info.hpp"
 #include "libpoll/token.hpp"
+#include "writer_bias.hpp"
 
 namespace libpoll::detail {
 
@@ -49,10 +51,11 @@ class alignas(64) FdSlot {
  public:
   // The bit free and the owner `owner` (kNoOwner: a free slot): take the bit, in one
   // compare-and-swap. The registry's common paths.
+  // Without a locked instruction while one thread makes every registry call (writer_bias.hpp).
   [[nodiscard]] bool try_lock_as(std::uint64_t owner) noexcept {
-    std::uint64_t expected = owner << 1;
-    return word_.compare_exchange_strong(expected, expected | kBusy, std::memory_order_acquire,
-                                         std::memory_order_relaxed);
+    const std::uint64_t free = owner << 1;
+    const auto take = [free](std::uint64_t now) { return now == free ? free | kBusy : now; };
+    return biased_update(process_writer_bias(), word_, std::memory_order_acquire, take) == free;
   }
   // Takes the bit whoever owns the slot, waiting while another call holds it; returns the owner.
   std::uint64_t lock() noexcept;

@@ -34,6 +34,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "fence.hpp"
 #include "thread_counters.hpp"
 
 namespace libpoll::detail {
@@ -66,7 +67,7 @@ class GhostGate {
   void begin_removal() noexcept {
     removals_.add(kBegun);
     // The removal's system call and its token's leaving stay after its begin (free on x86).
-    std::atomic_thread_fence(std::memory_order_acq_rel);
+    fence(std::memory_order_acq_rel);
   }
   void end_removal() noexcept { removals_.add(kDone); }
   // A lasting cause (see above).

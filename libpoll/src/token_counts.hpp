@@ -4,8 +4,9 @@
 // for every event a poll returns, so it must cost next to nothing and never take a lock.
 //
 // Tokens below kDirectLimit (the usual slab indices) are counted in a plain array indexed by the
-// token: a lookup is a compare and an add, and a change is one compare-and-swap, so that
-// registry calls from any thread need no lock. The array is mapped whole, once, from zero pages:
+// token: a lookup is a compare and an add, and a change is one compare-and-swap (a plain load
+// and store while one thread makes every registry call: writer_bias.hpp), so that registry calls
+// from any thread need no lock. The array is mapped whole, once, from zero pages:
 // memory is spent only where tokens are used, and it never moves. Larger tokens go to an
 // open-addressing table (linear probing, power-of-two size, Fibonacci hashing, backward-shift
 // deletion): a multiply, a shift and usually one cache line. Its writers hold `table_mutex_`; the
@@ -27,7 +28,9 @@
 #include <span>
 #include <vector>
 
+#include "fence.hpp"
 #include "libpoll/event.hpp"
+#include "writer_bias.hpp"
 
 namespace libpoll::detail {
 
@@ -55,9 +58,8 @@ class TokenCounts {
   [[nodiscard]] bool add(std::uint64_t token) noexcept {
     if (token < kDirectLimit) [[likely]] {
       auto word = direct(token);
-      auto now = word.load(std::memory_order_relaxed);
-      while (!word.compare_exchange_weak(now, (now + kOne) | kPresent, std::memory_order_relaxed)) {
-      }
+      (void)biased_update(process_writer_bias(), word, std::memory_order_relaxed,
+                          [](std::uint64_t now) { return (now + kOne) | kPresent; });
       return true;
     }
     return add_large(token);
@@ -66,13 +68,12 @@ class TokenCounts {
   void remove(std::uint64_t token) noexcept {
     if (token < kDirectLimit) [[likely]] {
       auto word = direct(token);
-      auto now = word.load(std::memory_order_relaxed);
-      while (now >= kOne) {
-        const auto less = now - kOne;
-        if (word.compare_exchange_weak(now, less >= kOne ? less : 0, std::memory_order_relaxed)) {
-          break;
-        }
-      }
+      (void)biased_update(process_writer_bias(), word, std::memory_order_relaxed,
+                          [](std::uint64_t now) {
+                            if (now < kOne) return now;
+                            const auto less = now - kOne;
+                            return less >= kOne ? less : 0;
+                          });
       return;
     }
     remove_large(token);
@@ -184,7 +185,7 @@ class TokenCounts {
         const std::uint64_t token = event.token().value;
         unknown += token >= kDirectLimit && table.bounded_count(token) == 0;
       }
-      std::atomic_thread_fence(std::memory_order_acquire);
+      fence(std::memory_order_acquire);
       if (version_.load(std::memory_order_relaxed) == before) return unknown;
     }
     std::lock_guard lock(table_mutex_);
@@ -249,7 +250,7 @@ class TokenCounts {
 
   void begin_write() noexcept {
     version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_release);
+    fence(std::memory_order_release);
   }
   void end_write() noexcept {
     version_.store(version_.load(std::memory_order_relaxed) + 1, std::memory_order_release);

@@ -22,6 +22,7 @@
 #include "libpoll/result.hpp"
 #include "libpoll/token.hpp"
 #include "sys/waker_handle.hpp"
+#include "thread_tag.hpp"
 
 namespace libpoll::sys {
 
@@ -40,18 +41,9 @@ struct ChangeCounts {
   std::uint64_t late_failures = 0;
 };
 
-// Tells threads apart without a system call (each thread has its own tag): a backend that
-// records changes made on the polling thread compares the caller's tag with the poller's.
-[[nodiscard]] inline const void* this_thread_tag() noexcept {
-#if defined(__x86_64__) || defined(__aarch64__)
-  // The thread's own control block: one register read, where a thread_local's address costs
-  // the compiler spills around the TLS access on every registry call.
-  return __builtin_thread_pointer();
-#else
-  thread_local const char tag = 0;
-  return &tag;
-#endif
-}
+// A backend that records changes made on the polling thread compares the caller's tag with the
+// poller's.
+using detail::this_thread_tag;
 
 // A backend's native bits for every interest, in a table indexed by the interest's kinds
 // (readable 1, writable 2, priority 4): one load per register and reregister instead of three

@@ -1,0 +1,103 @@
+#pragma once
+
+// Read-modify-writes on the words registry calls share (a descriptor slot's claim bit, a token's
+// count) without a locked instruction while one thread makes all of them. Right after a system
+// call a locked instruction costs the machines this was measured on about 15 ns, and a registry
+// call made one or two (README, "Where a registry call's wall time goes"); most programs make
+// their registry calls from one thread, the one that polls.
+//
+// The first thread that writes claims the bias, and then writes with a plain load and store, each
+// inside a section it marks (`busy_`). A second thread that needs to write revokes the bias for
+// good: it marks it revoking, makes every running thread of the process pass a full memory
+// barrier (membarrier(2), MEMBARRIER_CMD_PRIVATE_EXPEDITED), waits for the owner's section to end,
+// and marks the bias shared; from then on every thread uses locked instructions. This is the
+// asymmetric Dekker of RCU and of folly's hazard pointers: the owner's side is a store, a compiler
+// barrier and a load, and the barrier forced on it stands for the fence it does not pay. Either
+// the owner's section began before that barrier (its mark is then seen, and waited for) or after
+// it (it then sees the revocation and takes the locked path).
+//
+// Where membarrier is refused when the bias would be claimed (an old kernel, seccomp), nobody
+// claims it. One refused later (a sandbox entered since) is replaced by a TLB shootdown, which
+// interrupts every CPU running the process. A forked child, whose one thread may not be the owner,
+// starts shared. Registry calls are not async-signal-safe, so a section is never interrupted by
+// another on the same thread.
+
+#include <atomic>
+#include <cstdint>
+
+#include "thread_tag.hpp"
+
+namespace libpoll::detail {
+
+class WriterBias {
+ public:
+  // Whether the calling thread may make its next read-modify-write with a plain load and store;
+  // if so, it calls end() right after the store. False: it uses a locked instruction.
+  [[nodiscard, gnu::always_inline]] bool begin() noexcept {
+    const void* me = this_thread_tag();
+    if (owner_.load(std::memory_order_relaxed) != me) [[unlikely]]
+      return begin_slow(me);
+    busy_.store(true, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // the revoker's barrier is the fence
+    if (owner_.load(std::memory_order_relaxed) == me) [[likely]]
+      return true;
+    busy_.store(false, std::memory_order_release);
+    return begin_slow(me);
+  }
+  void end() noexcept { busy_.store(false, std::memory_order_release); }
+
+  // Whether the calling thread holds the bias (tests).
+  [[nodiscard]] bool held() const noexcept {
+    return owner_.load(std::memory_order_acquire) == this_thread_tag();
+  }
+  // Whether a second thread has begun to revoke the bias, or revoked it (tests).
+  [[nodiscard]] bool revoked() const noexcept {
+    const void* owner = owner_.load(std::memory_order_acquire);
+    return owner == kRevoking || owner == kShared;
+  }
+  // Every thread uses locked instructions from now on (a forked child's first act).
+  void share() noexcept {
+    owner_.store(kShared, std::memory_order_release);
+    busy_.store(false, std::memory_order_release);
+  }
+
+ private:
+  static inline const void* const kRevoking = reinterpret_cast<const void*>(1);
+  static inline const void* const kShared = reinterpret_cast<const void*>(2);
+
+  // Claims the bias, waits out a revocation, or revokes it.
+  [[gnu::noinline]] bool begin_slow(const void* me) noexcept;
+
+  std::atomic<const void*> owner_{nullptr};  // none yet, a thread's tag, kRevoking or kShared
+  std::atomic<bool> busy_{false};            // the owner is inside a section
+};
+
+// The bias of every slot and token count in the process (constant-initialized: no guard).
+inline constinit WriterBias process_bias{};
+[[nodiscard]] inline WriterBias& process_writer_bias() noexcept {
+  return process_bias;
+}
+
+// A read-modify-write of `word`, plain under the bias: `change` maps the value read to the one
+// to store, or returns it unchanged to store nothing. Returns the value read.
+// `word` is a std::atomic<std::uint64_t> or a std::atomic_ref to one.
+template <typename Word, typename Change>
+[[gnu::always_inline]] inline std::uint64_t biased_update(WriterBias& bias, Word& word,
+                                                          std::memory_order order,
+                                                          Change change) noexcept {
+  if (bias.begin()) [[likely]] {
+    const std::uint64_t now = word.load(std::memory_order_acquire);
+    const std::uint64_t next = change(now);
+    if (next != now) word.store(next, std::memory_order_release);
+    bias.end();
+    return now;
+  }
+  std::uint64_t now = word.load(std::memory_order_relaxed);
+  for (;;) {
+    const std::uint64_t next = change(now);
+    if (next == now || word.compare_exchange_weak(now, next, order, std::memory_order_relaxed))
+      return now;
+  }
+}
+
+}  // namespace libpoll::detail

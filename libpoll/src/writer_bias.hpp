@@ -35,8 +35,10 @@ class WriterBias {
   // if so, it calls end() right after the store. False: it uses a locked instruction.
   [[nodiscard, gnu::always_inline]] bool begin() noexcept {
     const void* me = this_thread_tag();
-    if (owner_.load(std::memory_order_relaxed) != me) [[unlikely]]
-      return begin_slow(me);
+    // Acquire: once shared, the owner's last section happened before this thread's writes.
+    const void* owner = owner_.load(std::memory_order_acquire);
+    if (owner != me) [[unlikely]]
+      return owner == kShared ? false : begin_slow(me);
     busy_.store(true, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);  // the revoker's barrier is the fence
     if (owner_.load(std::memory_order_relaxed) == me) [[likely]]

@@ -50,8 +50,7 @@ struct BookEntry {
 class alignas(64) FdSlot {
  public:
   // The bit free and the owner `owner` (kNoOwner: a free slot): take the bit, in one
-  // compare-and-swap. The registry's common paths.
-  // Without a locked instruction while one thread makes every registry call (writer_bias.hpp).
+  // compare-and-swap (a plain load and store under the writer bias). The registry's common paths.
   [[nodiscard]] bool try_lock_as(std::uint64_t owner) noexcept {
     const std::uint64_t free = owner << 1;
     const auto take = [free](std::uint64_t now) { return now == free ? free | kBusy : now; };

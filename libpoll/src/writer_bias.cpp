@@ -53,16 +53,16 @@ bool child_hook_ready() noexcept {
 
 }  // namespace
 
-bool WriterBias::begin_slow(const void* me) noexcept {
+bool WriterBias::begin_slow(std::uintptr_t me) noexcept {
   for (;;) {
-    const void* owner = owner_.load(std::memory_order_acquire);
+    std::uintptr_t owner = owner_.load(std::memory_order_acquire);
     if (owner == kShared) return false;
     if (owner == me) return begin();
     if (owner == kRevoking) {
       std::this_thread::yield();  // the revoking thread waits out the owner's last section
       continue;
     }
-    if (owner == nullptr) {
+    if (owner == kNobody) {
       // The first writer claims the bias where the barrier that revokes it works.
       const bool claimable = barrier_ready() && child_hook_ready();
       (void)owner_.compare_exchange_strong(owner, claimable ? me : kShared,

@@ -34,9 +34,9 @@ class WriterBias {
   // Whether the calling thread may make its next read-modify-write with a plain load and store;
   // if so, it calls end() right after the store. False: it uses a locked instruction.
   [[nodiscard, gnu::always_inline]] bool begin() noexcept {
-    const void* me = this_thread_tag();
+    const std::uintptr_t me = tag();
     // Acquire: once shared, the owner's last section happened before this thread's writes.
-    const void* owner = owner_.load(std::memory_order_acquire);
+    const std::uintptr_t owner = owner_.load(std::memory_order_acquire);
     if (owner != me) [[unlikely]]
       return owner == kShared ? false : begin_slow(me);
     busy_.store(true, std::memory_order_relaxed);
@@ -50,11 +50,11 @@ class WriterBias {
 
   // Whether the calling thread holds the bias (tests).
   [[nodiscard]] bool held() const noexcept {
-    return owner_.load(std::memory_order_acquire) == this_thread_tag();
+    return owner_.load(std::memory_order_acquire) == tag();
   }
   // Whether a second thread has begun to revoke the bias, or revoked it (tests).
   [[nodiscard]] bool revoked() const noexcept {
-    const void* owner = owner_.load(std::memory_order_acquire);
+    const std::uintptr_t owner = owner_.load(std::memory_order_acquire);
     return owner == kRevoking || owner == kShared;
   }
   // Every thread uses locked instructions from now on (a forked child's first act).
@@ -64,14 +64,19 @@ class WriterBias {
   }
 
  private:
-  static inline const void* const kRevoking = reinterpret_cast<const void*>(1);
-  static inline const void* const kShared = reinterpret_cast<const void*>(2);
+  // Owner values besides a thread's tag (a control block's address, never 0, 1 or 2).
+  static constexpr std::uintptr_t kNobody = 0;
+  static constexpr std::uintptr_t kRevoking = 1;
+  static constexpr std::uintptr_t kShared = 2;
 
+  [[nodiscard]] static std::uintptr_t tag() noexcept {
+    return reinterpret_cast<std::uintptr_t>(this_thread_tag());
+  }
   // Claims the bias, waits out a revocation, or revokes it.
-  [[gnu::noinline]] bool begin_slow(const void* me) noexcept;
+  [[gnu::noinline]] bool begin_slow(std::uintptr_t me) noexcept;
 
-  std::atomic<const void*> owner_{nullptr};  // none yet, a thread's tag, kRevoking or kShared
-  std::atomic<bool> busy_{false};            // the owner is inside a section
+  std::atomic<std::uintptr_t> owner_{kNobody};  // a thread's tag, kNobody, kRevoking or kShared
+  std::atomic<bool> busy_{false};               // the owner is inside a section
 };
 
 // The bias of every slot and token count in the process (constant-initialized: no guard).

@@ -8,26 +8,16 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <thread>
 #include <vector>
 
+#include "support/threads.hpp"
+
 namespace libpoll::detail {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// Spins until `ready` holds or five seconds pass; false on the deadline.
-template <typename Ready>
-bool wait_for(Ready ready) {
-  const auto deadline = Clock::now() + std::chrono::seconds(5);
-  while (!ready()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
+using libpoll::testing::spin_until;
 
 TEST(GhostGateThreadTest, ARemovalUnderWayIsLookedUpWhileOthersComeAndGo) {
   GhostGate gate(false, nullptr);
@@ -54,7 +44,7 @@ TEST(GhostGateThreadTest, ARemovalUnderWayIsLookedUpWhileOthersComeAndGo) {
     for (std::uint64_t i = 1; i <= kHeldRemovals; ++i) {
       gate.begin_removal();
       held.store(i);
-      if (!wait_for([&] { return checked.load() == i; })) {
+      if (!spin_until([&] { return checked.load() == i; })) {
         held_timed_out.store(true);
         gate.end_removal();
         return;
@@ -64,7 +54,7 @@ TEST(GhostGateThreadTest, ARemovalUnderWayIsLookedUpWhileOthersComeAndGo) {
   });
 
   std::uint64_t skipped_while_held = 0;
-  const bool all_checked = wait_for([&] {
+  const bool all_checked = spin_until([&] {
     const std::uint64_t now = held.load();
     if (now != checked.load()) {
       // Removal `now` began before these two batches were checked and ends only after

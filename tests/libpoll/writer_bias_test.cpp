@@ -7,25 +7,15 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <thread>
+
+#include "support/threads.hpp"
 
 namespace libpoll::detail {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-// Spins until `ready` holds or five seconds pass; false on the deadline.
-template <typename Ready>
-bool wait_for(Ready ready) {
-  const auto deadline = Clock::now() + std::chrono::seconds(5);
-  while (!ready()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
+using libpoll::testing::spin_until;
 
 std::uint64_t add_one(WriterBias& bias, std::atomic<std::uint64_t>& word) {
   return biased_update(bias, word, std::memory_order_relaxed,
@@ -57,12 +47,12 @@ TEST(WriterBiasTest, ARevocationWaitsForTheOwnersSectionToEnd) {
     for (int i = 0; i < 100; ++i) add_one(bias, word);  // the bias is this thread's
     (void)biased_update(bias, word, std::memory_order_relaxed, [&](std::uint64_t now) {
       inside.store(true);
-      saw_revocation.store(wait_for([&] { return bias.revoked(); }));
+      saw_revocation.store(spin_until([&] { return bias.revoked(); }));
       return now + 1;
     });
     for (int i = 0; i < 100; ++i) add_one(bias, word);
   });
-  ASSERT_TRUE(wait_for([&] { return inside.load(); }));
+  ASSERT_TRUE(spin_until([&] { return inside.load(); }));
   add_one(bias, word);  // revokes, then adds with a locked instruction
   owner.join();
   EXPECT_TRUE(saw_revocation.load());
@@ -80,7 +70,7 @@ TEST(WriterBiasTest, CountsStayExactWhileManyThreadsJoinTheWriter) {
     started.store(true);
     for (std::uint64_t i = 1; i < kOwnerAdds; ++i) add_one(bias, word);
   });
-  ASSERT_TRUE(wait_for([&] { return started.load(); }));
+  ASSERT_TRUE(spin_until([&] { return started.load(); }));
   std::thread second([&] {
     for (std::uint64_t i = 0; i < kOtherAdds; ++i) add_one(bias, word);
   });

@@ -61,7 +61,8 @@ class UringRecvLoop final : public Loop {
   }
 
   void watch_all(std::vector<bench::StreamPair>& pairs) override {
-    if (!open_ && !open_ring()) std::abort();  // made in make_uring_recv_loop first
+    // Reopened after an echo thread's ring was closed; the kernel gave one in make_uring_recv_loop.
+    if (!open_ && !open_ring()) std::abort();
     fds_.clear();
     for (auto& pair : pairs) fds_.push_back(pair.first.as_raw_fd());
     for (std::size_t i = 0; i < fds_.size(); ++i) arm(i);

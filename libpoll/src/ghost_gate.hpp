@@ -55,6 +55,9 @@ inline std::atomic<std::uint64_t> child_generation{0};
 }
 
 class GhostGate {
+  enum Removals : std::size_t { kBegun, kDone, kRemovals };
+  using Counts = ThreadCounters<kRemovals, GhostGate>;
+
  public:
   // `always`: look every batch up (backends whose listing is their own table).
   // `removal_lost`: the selector's flag for a recorded deregister that failed after its call.
@@ -63,13 +66,24 @@ class GhostGate {
         removal_lost_(removal_lost),
         forks_(forks_seen()) {}
 
-  // Registry calls, any thread: a token leaves the book between the two.
-  void begin_removal() noexcept {
-    removals_.add(kBegun);
+  // Registry calls, any thread: a token leaves the book between the two. The end is counted in
+  // the thread's block that its begin found.
+  class Removal {
+   public:
+    void end() const noexcept { counts_.add(kDone); }
+
+   private:
+    friend class GhostGate;
+    explicit Removal(Counts::Here counts) noexcept : counts_(counts) {}
+    Counts::Here counts_;
+  };
+  [[nodiscard]] Removal begin_removal() noexcept {
+    const Counts::Here counts = removals_.here();
+    counts.add(kBegun);
     // The removal's system call and its token's leaving stay after its begin (free on x86).
     fence(std::memory_order_acq_rel);
+    return Removal(counts);
   }
-  void end_removal() noexcept { removals_.add(kDone); }
   // A lasting cause (see above).
   void make_possible() noexcept { possible_.store(true, std::memory_order_release); }
 
@@ -95,8 +109,7 @@ class GhostGate {
   const std::atomic<bool>* removal_lost_;
   const std::uint64_t forks_;
   std::uint64_t quiet_at_ = 0;  // the polling thread's alone
-  enum Removals : std::size_t { kBegun, kDone, kRemovals };
-  ThreadCounters<kRemovals, GhostGate> removals_;  // per thread: no locked instruction
+  Counts removals_;             // per thread: no locked instruction
 };
 
 }  // namespace libpoll::detail

@@ -48,12 +48,6 @@ void EdgeLink::rearm(Interest kind) const noexcept {
   if (auto selector = owner_.lock()) selector->rearm(fd_, kind);
 }
 
-std::uint64_t EdgeLink::drained_at(Interest interest) const noexcept {
-  if (!clock_) return 0;
-  return oldest_drain(interest, read_drained_.load(std::memory_order_relaxed),
-                      write_drained_.load(std::memory_order_relaxed));
-}
-
 Unexpected io_error(Interest kind, const EdgeLink& edge, std::uint64_t stamp) noexcept {
   const int error = errno;  // before anything below can change it
   if ((error == EAGAIN || error == EWOULDBLOCK) && edge.linked()) {

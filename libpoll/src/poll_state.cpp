@@ -255,15 +255,15 @@ Result<void> PollState::deregister_fd(int fd, bool may_defer) noexcept {
     if (auto locked = locked_or_refused(fd, slot); !locked) return locked;
   }
   // A poll under way may hold this registration's last event: its batch is looked up.
-  ghosts_.begin_removal();
+  const auto removal = ghosts_.begin_removal();
   auto deregistered = kernel_deregister(fd, may_defer);
   if (!deregistered) [[unlikely]] {
     auto failed = failed_on_slot(*slot, deregistered.error());
-    ghosts_.end_removal();
+    removal.end();
     return failed;
   }
   tokens_.remove(slot->entry.token.value);  // after the kernel can no longer deliver it
-  ghosts_.end_removal();
+  removal.end();
   if (slot->entry.own) [[unlikely]]
     waker_fd_.store(-1, std::memory_order_relaxed);
   slot->unlock(kNoOwner);

@@ -256,7 +256,7 @@ TEST_P(CaptureTest, AMovedCaptureKeepsItsHandleAndRegistration) {
 // expression, which takes every packet (other tests' loopback traffic comes too).
 TEST_P(CaptureTest, WithoutAFilterEveryPacketIsTaken) {
   std::string detail;
-  auto capture = Capture::open({.interface = "lo"}, &detail);
+  auto capture = Capture::open({.interface = "lo", .filter = {}}, &detail);
   if (!capture && capture.error() == std::errc::operation_not_permitted) GTEST_SKIP() << detail;
   ASSERT_TRUE(capture) << capture.error().message() << ": " << detail;
   ASSERT_TRUE(registry().register_source(*capture, kCapture, Interest::readable));

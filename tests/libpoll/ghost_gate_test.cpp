@@ -22,22 +22,22 @@ TEST(GhostGateTest, AQuietPollLooksNothingUp) {
 
 TEST(GhostGateTest, ARemovalIsLookedUpUntilABatchWaitedAfterItWasDone) {
   GhostGate gate(false, nullptr);
-  gate.begin_removal();
+  const auto removal = gate.begin_removal();
   EXPECT_TRUE(gate.batch_may_hold_ghosts()) << "the removal is under way";
   EXPECT_TRUE(gate.batch_may_hold_ghosts()) << "still under way";
-  gate.end_removal();
+  removal.end();
   EXPECT_TRUE(gate.batch_may_hold_ghosts()) << "this batch's wait began before it was done";
   EXPECT_FALSE(gate.batch_may_hold_ghosts()) << "a later wait cannot see the registration";
 }
 
 TEST(GhostGateTest, OverlappingRemovalsKeepTheLookUpUntilAllAreDone) {
   GhostGate gate(false, nullptr);
-  gate.begin_removal();
-  gate.begin_removal();
-  gate.end_removal();
+  const auto first = gate.begin_removal();
+  const auto second = gate.begin_removal();
+  first.end();
   EXPECT_TRUE(gate.batch_may_hold_ghosts());
   EXPECT_TRUE(gate.batch_may_hold_ghosts()) << "one removal is still under way";
-  gate.end_removal();
+  second.end();
   EXPECT_TRUE(gate.batch_may_hold_ghosts());
   EXPECT_FALSE(gate.batch_may_hold_ghosts());
 }

@@ -35,21 +35,20 @@ TEST(GhostGateThreadTest, ARemovalUnderWayIsLookedUpWhileOthersComeAndGo) {
   for (int r = 0; r < kFreeRemovers; ++r) {
     removers.emplace_back([&] {
       for (std::uint64_t i = 0; i < kFreeRemovals && !stop.load(); ++i) {
-        gate.begin_removal();
-        gate.end_removal();
+        gate.begin_removal().end();
       }
     });
   }
   std::thread held_remover([&] {
     for (std::uint64_t i = 1; i <= kHeldRemovals; ++i) {
-      gate.begin_removal();
+      const auto removal = gate.begin_removal();
       held.store(i);
       if (!spin_until([&] { return checked.load() == i; })) {
         held_timed_out.store(true);
-        gate.end_removal();
+        removal.end();
         return;
       }
-      gate.end_removal();
+      removal.end();
     }
   });
 

@@ -89,7 +89,12 @@ class EdgeLink {
   }
   /// The poll count at which every kind of `interest` was last found drained (the oldest of
   /// them), or 0 when one never was. Priority data has no drain libpoll can see.
-  [[nodiscard]] std::uint64_t drained_at(Interest interest) const noexcept;
+  /// Inline: every reregister of a libpoll source asks it.
+  [[nodiscard]] std::uint64_t drained_at(Interest interest) const noexcept {
+    if (!clock_) return 0;
+    return oldest_drain(interest, read_drained_.load(std::memory_order_relaxed),
+                        write_drained_.load(std::memory_order_relaxed));
+  }
   /// Whether a transfer on this source is news to the selector (poll(2)'s emulated edges).
   [[nodiscard]] bool wants_transfers() const noexcept { return transfers_; }
 

@@ -131,6 +131,27 @@ callgrind_count() {
   echo "$ir $count"
 }
 
+# Splits a callgrind output's self cost by where it was spent and prints "<book> <selector>
+# <libc> <rest>", each divided by $2: libpoll's book (libpoll::detail: the owner slots, the
+# entries, the token counts, the call counts), its selector (libpoll::sys: on epoll, the change
+# table), the C and C++ runtime (the system calls' stubs, the allocator), and the rest (the
+# registry's layers above the book and the benchmark's own loop).
+self_cost_split() {
+  local file="$1" per="$2"
+  callgrind_annotate --inclusive=no --threshold=100 "$file" 2>/dev/null | awk -v per="$per" '
+    /^ *[0-9,]+ \(/ && !/PROGRAM TOTALS/ {
+      ir = $1; gsub(",", "", ir)
+      place = $0; sub(/^ *[0-9,]+ \( *[0-9.]+%\) +/, "", place)
+      object = place; sub(/^.*\[/, "", object)
+      symbol = place; sub(/^[^:]*:/, "", symbol)
+      if (symbol ~ /^libpoll::detail::/) book += ir
+      else if (symbol ~ /^libpoll::sys::/) selector += ir
+      else if (object ~ /\/lib(c|stdc\+\+)\.so/) runtime += ir
+      else rest += ir
+    }
+    END { printf "%.2f %.2f %.2f %.2f\n", book / per, selector / per, runtime / per, rest / per }'
+}
+
 if wanted chain; then
   echo
   echo "== chain: wall time, $rounds rounds per implementation, interleaved"
@@ -196,6 +217,24 @@ if wanted registry; then
       tee -a "$out/registry-callgrind.txt"
   done
   echo "(difference: instructions per operation that the registration book adds over epoll_ctl)"
+
+  echo
+  echo "== registry: where libpoll's instructions per operation go (callgrind's self cost)"
+  printf '%-22s %10s %10s %10s %10s\n' "operation" "book" "selector" "libc" "rest" |
+    tee -a "$out/registry-callgrind.txt"
+  for phase in register reregister deregister; do
+    read -r book selector runtime rest <<<"$(self_cost_split \
+      "$out/callgrind.registry.$phase.libpoll.out" "${per_op[$phase.ops]}")"
+    printf '%-22s %10s %10s %10s %10s\n' "$phase" "$book" "$selector" "$runtime" "$rest" |
+      tee -a "$out/registry-callgrind.txt"
+  done
+  read -r book selector runtime rest <<<"$(self_cost_split \
+    "$out/callgrind.registry.register.raw.out" "${per_op[register.ops]}")"
+  printf '%-22s %10s %10s %10s %10s\n' "raw epoll_ctl" "$book" "$selector" "$runtime" "$rest" |
+    tee -a "$out/registry-callgrind.txt"
+  echo "(book: libpoll::detail, the owner slots, entries, token and call counts; selector:"
+  echo " libpoll::sys, on epoll the change table; libc: the system call's stub; rest: the"
+  echo " registry's layers and the benchmark's loop)"
 fi
 
 # "<name> <Ir per counted unit>" for one program under callgrind (see callgrind_count).

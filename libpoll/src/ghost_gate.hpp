@@ -3,6 +3,9 @@
 // Whether a batch of events may hold a ghost: an event under a token the book does not hold.
 // The ghost count looks every event's token up, which is most of what the book costs per event;
 // on epoll, a batch can hold a ghost only in the cases below, so the lookup runs only then.
+// io_uring's selector reaps under its lock and takes each event's token from its table, which a
+// removal leaves before its end is counted: the table plays the kernel's list below, and the same
+// gate applies. poll(2)'s batches are always looked up.
 //
 // The kernel delivers an event under a token the book does not hold only if it holds a
 // registration the book does not. That takes one of:

@@ -62,7 +62,7 @@ class GhostGate {
   using Counts = ThreadCounters<kRemovals, GhostGate>;
 
  public:
-  // `always`: look every batch up (backends whose listing is their own table).
+  // `always`: look every batch up (poll(2), see above).
   // `removal_lost`: the selector's flag for a recorded deregister that failed after its call.
   GhostGate(bool always, const std::atomic<bool>* removal_lost) noexcept
       : possible_(always || !fork_hook_installed()),

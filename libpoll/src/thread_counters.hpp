@@ -46,7 +46,8 @@ class ThreadCounters {
   ThreadCounters& operator=(const ThreadCounters&) = delete;
 
   // The calling thread's counts, found once for the several counts of one call (a deregister
-  // counts its removal's begin, its end and itself). Valid on that thread while the counters live.
+  // counts its removal's begin and, after its system call, its end). Valid on that thread while
+  // the counters live.
   class Here {
    public:
     void add(std::size_t counter, std::uint64_t by = 1) const noexcept {

@@ -3,9 +3,10 @@
 // Whether a batch of events may hold a ghost: an event under a token the book does not hold.
 // The ghost count looks every event's token up, which is most of what the book costs per event;
 // on epoll, a batch can hold a ghost only in the cases below, so the lookup runs only then.
-// io_uring's selector reaps under its lock and takes each event's token from its table, which a
-// removal leaves before its end is counted: the table plays the kernel's list below, and the same
-// gate applies. poll(2)'s batches are always looked up.
+// The io_uring and poll(2) selectors build their batches under their lock from their own tables
+// (an entry live, of the generation the result is for) and take each event's token from the
+// entry; a removal takes its entry out under that lock before its end is counted. Their table
+// plays the kernel's list below, and the same gate applies.
 //
 // The kernel delivers an event under a token the book does not hold only if it holds a
 // registration the book does not. That takes one of:
@@ -62,12 +63,9 @@ class GhostGate {
   using Counts = ThreadCounters<kRemovals, GhostGate>;
 
  public:
-  // `always`: look every batch up (poll(2), see above).
   // `removal_lost`: the selector's flag for a recorded deregister that failed after its call.
-  GhostGate(bool always, const std::atomic<bool>* removal_lost) noexcept
-      : possible_(always || !fork_hook_installed()),
-        removal_lost_(removal_lost),
-        forks_(forks_seen()) {}
+  explicit GhostGate(const std::atomic<bool>* removal_lost) noexcept
+      : possible_(!fork_hook_installed()), removal_lost_(removal_lost), forks_(forks_seen()) {}
 
   // Registry calls, any thread: a token leaves the book between the two. The end is counted in
   // the thread's block that its begin found.

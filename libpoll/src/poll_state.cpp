@@ -40,10 +40,7 @@ PollState::PollState(std::shared_ptr<sys::Selector> selector, const PollOptions&
       epoll_changes_(selector_->epoll_changes()),
       links_sources_(selector_->emulates_edges() || selector_->drain_clock() != nullptr),
       id_(next_poll_id()),
-      // io_uring's batch, like epoll's, holds only registrations its table had at the reap
-      // (under the selector's lock, tokens read from the table), so the gate's argument holds
-      // with the table for the kernel's list. poll(2)'s batches are always looked up.
-      ghosts_(selector_->backend() == Backend::poll, selector_->removal_lost()),
+      ghosts_(selector_->removal_lost()),
       measure_blocked_time_(options.measure_blocked_time),
       created_(std::chrono::steady_clock::now()) {}
 

@@ -15,13 +15,13 @@ namespace libpoll::detail {
 namespace {
 
 TEST(GhostGateTest, AQuietPollLooksNothingUp) {
-  GhostGate gate(false, nullptr);
+  GhostGate gate(nullptr);
   EXPECT_FALSE(gate.batch_may_hold_ghosts());
   EXPECT_FALSE(gate.batch_may_hold_ghosts());
 }
 
 TEST(GhostGateTest, ARemovalIsLookedUpUntilABatchWaitedAfterItWasDone) {
-  GhostGate gate(false, nullptr);
+  GhostGate gate(nullptr);
   const auto removal = gate.begin_removal();
   EXPECT_TRUE(gate.batch_may_hold_ghosts()) << "the removal is under way";
   EXPECT_TRUE(gate.batch_may_hold_ghosts()) << "still under way";
@@ -31,7 +31,7 @@ TEST(GhostGateTest, ARemovalIsLookedUpUntilABatchWaitedAfterItWasDone) {
 }
 
 TEST(GhostGateTest, OverlappingRemovalsKeepTheLookUpUntilAllAreDone) {
-  GhostGate gate(false, nullptr);
+  GhostGate gate(nullptr);
   const auto first = gate.begin_removal();
   const auto second = gate.begin_removal();
   first.end();
@@ -43,18 +43,16 @@ TEST(GhostGateTest, OverlappingRemovalsKeepTheLookUpUntilAllAreDone) {
 }
 
 TEST(GhostGateTest, ALastingCauseLooksEveryBatchUp) {
-  GhostGate gate(false, nullptr);
+  GhostGate gate(nullptr);
   gate.make_possible();
   for (int batch = 0; batch < 3; ++batch) EXPECT_TRUE(gate.batch_may_hold_ghosts());
-  GhostGate always(true, nullptr);
-  EXPECT_TRUE(always.batch_may_hold_ghosts());
 }
 
 // A recorded deregister that failed when the next poll made it may have left the kernel the
 // registration, under a token the book let go.
 TEST(GhostGateTest, ARemovalLostAfterItsCallLooksEveryBatchUp) {
   std::atomic<bool> removal_lost{false};
-  GhostGate gate(false, &removal_lost);
+  GhostGate gate(&removal_lost);
   EXPECT_FALSE(gate.batch_may_hold_ghosts());
   removal_lost.store(true);
   for (int batch = 0; batch < 3; ++batch) EXPECT_TRUE(gate.batch_may_hold_ghosts());
@@ -64,7 +62,7 @@ TEST(GhostGateTest, ARemovalLostAfterItsCallLooksEveryBatchUp) {
 // the other's book.
 TEST(GhostGateTest, AForkLooksEveryBatchUpInTheParentAndTheChild) {
   ASSERT_TRUE(fork_hook_installed());
-  GhostGate gate(false, nullptr);
+  GhostGate gate(nullptr);
   ASSERT_FALSE(gate.batch_may_hold_ghosts());
   const std::uint64_t generation_before = generation();
   const pid_t child = ::fork();

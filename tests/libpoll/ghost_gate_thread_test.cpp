@@ -20,7 +20,7 @@ namespace {
 using libpoll::testing::spin_until;
 
 TEST(GhostGateThreadTest, ARemovalUnderWayIsLookedUpWhileOthersComeAndGo) {
-  GhostGate gate(false, nullptr);
+  GhostGate gate(nullptr);
   constexpr int kFreeRemovers = 2;
   constexpr std::uint64_t kFreeRemovals = 20000;
   constexpr std::uint64_t kHeldRemovals = 200;

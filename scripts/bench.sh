@@ -220,18 +220,18 @@ if wanted registry; then
 
   echo
   echo "== registry: where libpoll's instructions per operation go (callgrind's self cost)"
-  printf '%-22s %10s %10s %10s %10s\n' "operation" "book" "selector" "libc" "rest" |
-    tee -a "$out/registry-callgrind.txt"
+  split_row() { # name, then the row's four figures
+    printf '%-22s %10s %10s %10s %10s\n' "$@" | tee -a "$out/registry-callgrind.txt"
+  }
+  split_row "operation" "book" "selector" "libc" "rest"
   for phase in register reregister deregister; do
-    read -r book selector runtime rest <<<"$(self_cost_split \
-      "$out/callgrind.registry.$phase.libpoll.out" "${per_op[$phase.ops]}")"
-    printf '%-22s %10s %10s %10s %10s\n' "$phase" "$book" "$selector" "$runtime" "$rest" |
-      tee -a "$out/registry-callgrind.txt"
+    # shellcheck disable=SC2046 # the four figures, as words
+    split_row "$phase" $(self_cost_split "$out/callgrind.registry.$phase.libpoll.out" \
+      "${per_op[$phase.ops]}")
   done
-  read -r book selector runtime rest <<<"$(self_cost_split \
-    "$out/callgrind.registry.register.raw.out" "${per_op[register.ops]}")"
-  printf '%-22s %10s %10s %10s %10s\n' "raw epoll_ctl" "$book" "$selector" "$runtime" "$rest" |
-    tee -a "$out/registry-callgrind.txt"
+  # shellcheck disable=SC2046
+  split_row "raw epoll_ctl" $(self_cost_split "$out/callgrind.registry.register.raw.out" \
+    "${per_op[register.ops]}")
   echo "(book: libpoll::detail, the owner slots, entries, token and call counts; selector:"
   echo " libpoll::sys, on epoll the change table; libc: the system call's stub; rest: the"
   echo " registry's layers and the benchmark's loop)"

@@ -15,9 +15,11 @@
 #
 #   peers     peers_bench: libpoll (epoll and io_uring; raw descriptors through SourceFd, and its
 #             own sockets) beside raw epoll, libev, libuv, libevent and the completion floor (raw
-#             io_uring with multishot recv: no read call per event), interleaved in one
-#             process: dispatch and churn (a reregister on every event) at 100, 1000 and 9984
-#             socket pairs, register/deregister at 9984; ping-pong round-trip p50, in
+#             io_uring with multishot recv: no read call per event), interleaved in each of
+#             PEER_RUNS processes: dispatch and churn (a reregister on every event) at 100, 1000
+#             and 9984 socket pairs, register/deregister at 9984 (the table gives the median of
+#             the processes' ratios to raw epoll, a second table their interquartile ranges: one
+#             process's ratios move by a few hundredths from the next's); ping-pong round-trip p50, in
 #             PEER_PINGPONG_RUNS processes of its own (a trip takes one of two paths about 3 us
 #             apart, half each, and one process can keep an implementation's p50 on either:
 #             the table gives the median of the processes' paired ratios, p50 and mean, and
@@ -36,13 +38,14 @@
 #   CG_PAIRS (default 1000), CG_ROUNDS (default 20); registry: REG_FDS (default 1000), REG_ROUNDS
 #   (default 200), REG_CG_ROUNDS (default 20); backends: POLL_ROUNDS (timed rounds at
 #   100,1000,9984 pairs, default "200 100 30"), POLL_TIME_LIMIT (seconds per size, default 60);
-#   peers: PEER_ROUNDS (timed rounds per size, default 200), PEER_TRIPS (ping-pong round trips
-#   per process, default 2000), PEER_PINGPONG_RUNS (ping-pong processes, default 15), PEER_IMPLS
+#   peers: PEER_ROUNDS (timed rounds per size, default 200), PEER_RUNS (processes of the
+#   dispatch, churn and register rounds, default 15), PEER_TRIPS (ping-pong round trips per
+#   process, default 2000), PEER_PINGPONG_RUNS (ping-pong processes, default 15), PEER_IMPLS
 #   (default: all nine).
 # Installs what it needs (the build tools, valgrind, libev, libuv, libevent) through
 # scripts/setup.sh.
-# Takes about three minutes on a 2-core machine once built (chain 45 s, registry 10 s,
-# backends 30 s when the poll(2) backend is present, peers 60 s, its 15 ping-pong processes
+# Takes about four minutes on a 2-core machine once built (chain 45 s, registry 10 s,
+# backends 30 s when the poll(2) backend is present, peers 2.5 min, its 15 ping-pong processes
 # included); the build adds about two.
 set -euo pipefail
 
@@ -321,10 +324,16 @@ fi
 if wanted peers; then
   peers="$build/libpoll/bench/peers_bench"
   peer_impls="${PEER_IMPLS:-raw,libpoll,libpoll-own,libpoll-io_uring,libpoll-io_uring-own,libev,libuv,libevent,raw-io_uring-recv}"
+  wall_runs="${PEER_RUNS:-15}"
+  [[ "$wall_runs" =~ ^[1-9][0-9]*$ ]] || die "PEER_RUNS must be a positive count"
   echo
-  echo "== peers: wall time, ${PEER_ROUNDS:-200} rounds per size and implementation, interleaved"
-  "$peers" --impls "$peer_impls" --pairs 100,1000,9984 --rounds "${PEER_ROUNDS:-200}" \
-    --work dispatch,churn,register | tee "$out/peers.txt"
+  echo "== peers: wall time, ${PEER_ROUNDS:-200} rounds per size and implementation, interleaved," \
+    "in each of $wall_runs processes"
+  : >"$out/peers.txt"
+  for ((run = 1; run <= wall_runs; ++run)); do
+    "$peers" --impls "$peer_impls" --pairs 100,1000,9984 --rounds "${PEER_ROUNDS:-200}" \
+      --work dispatch,churn,register | sed "s/^result /run $run /" | tee -a "$out/peers.txt"
+  done
   pingpong_runs="${PEER_PINGPONG_RUNS:-15}"
   [[ "$pingpong_runs" =~ ^[1-9][0-9]*$ ]] || die "PEER_PINGPONG_RUNS must be a positive count"
   echo
@@ -353,7 +362,7 @@ if wanted peers; then
       *) die "no round function known for $impl" ;;
     esac
     # Skipped, as in the timed run, where this build or kernel lacks the implementation.
-    grep -q "^result dispatch [0-9]* $impl " "$out/peers.txt" || continue
+    grep -q "^run 1 dispatch [0-9]* $impl " "$out/peers.txt" || continue
     for work in dispatch churn; do
       ir_per_event="$(per_unit "peers.$work.$impl" \
         "peers::(anonymous namespace)::$class::dispatch_round" events "$peers" --impl "$impl" \
@@ -372,11 +381,18 @@ if wanted peers; then
     <<'PYTHON'
 import json, os, statistics, sys, tempfile
 
-results, instructions, pingpong_runs, raw_pingpong_ns = {}, {}, {}, []
+# Wall time: each process's ratio to the raw loop of the same process, by (work, size,
+# implementation); the table gives their median, the spread table their interquartile range.
+results, wall_ratios, instructions, pingpong_runs, raw_pingpong_ns = {}, {}, {}, {}, []
 for line in open(sys.argv[1]):
     parts = line.split()
-    if len(parts) == 5 and parts[0] == "result":
-        results[(parts[1], int(parts[2]), parts[3])] = float(parts[4])
+    if len(parts) == 6 and parts[0] == "run":
+        results.setdefault(int(parts[1]), {})[(parts[2], int(parts[3]), parts[4])] = float(parts[5])
+for run in results.values():
+    for (work, size, impl), ns in run.items():
+        raw = run.get((work, size, "raw"))
+        if raw:
+            wall_ratios.setdefault((work, size, impl), []).append(ns / raw)
 # Each ping-pong process's paired ratio (the median over its blocks of each block's p50 over
 # raw epoll's in the same block), by implementation.
 for line in open(sys.argv[4]):
@@ -395,14 +411,23 @@ names = {"libpoll": "libpoll", "libpoll-own": "libpoll, own sockets",
          "libpoll-io_uring": "io_uring", "libpoll-io_uring-own": "io_uring, own sockets",
          "libev": "libev", "libuv": "libuv", "libevent": "libevent",
          "raw-io_uring-recv": "floor: io_uring recv"}
-impls = [i for i in names if any(key[2] == i for key in results)]
-sizes = sorted({key[1] for key in results if key[0] == "dispatch"})
+impls = [i for i in names if any(key[2] == i for key in wall_ratios)]
+sizes = sorted({key[1] for key in wall_ratios if key[0] == "dispatch"})
 big = max(sizes)
 
+def quartiles(values):
+    return statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+
 def ratio(work, size, impl):
-    raw = results.get((work, size, "raw"))
-    mine = results.get((work, size, impl))
-    return round(mine / raw, 2) if raw and mine is not None else None
+    runs = wall_ratios.get((work, size, impl))
+    return round(statistics.median(runs), 2) if runs else None
+
+def spread(work, size, impl):
+    runs = wall_ratios.get((work, size, impl))
+    if not runs:
+        return None
+    low, _, high = quartiles(runs)
+    return f"{low:.2f}–{high:.2f}"
 
 def text(value, sign=False):
     if value is None:
@@ -410,12 +435,14 @@ def text(value, sign=False):
     return f"{value:+.0f}" if sign else f"{value:.2f}"
 
 table = {"unit": "ratio to raw epoll, lower is faster", "implementations": impls, "rows": {}}
-rows = []
+rows, spreads = [], []
 for work, label in (("dispatch", "dispatch"), ("churn", "churn: reregister on every event")):
     per = {i: [ratio(work, s, i) for s in sizes] for i in impls}
     table["rows"][work] = {"pairs": sizes, **per}
     rows.append((f"{label}, {' / '.join(f'{s:,}' for s in sizes)} socketpairs",
                  [" / ".join(text(v) for v in per[i]) for i in impls]))
+    spreads.append((rows[-1][0], [" / ".join(spread(work, s, i) or "" for s in sizes)
+                                  for i in impls]))
     raw_ir = instructions.get((work, "raw"))
     if raw_ir:
         extra = {i: (instructions[(work, i)] - raw_ir if (work, i) in instructions else None)
@@ -427,6 +454,9 @@ per = {i: [ratio("register", big, i), ratio("deregister", big, i)] for i in impl
 table["rows"]["register_deregister"] = {"fds": big, **per}
 rows.append((f"register / deregister per fd, {big:,} fds",
              [" / ".join(text(v) for v in per[i]) for i in impls]))
+spreads.append((rows[-1][0], [" / ".join(spread(w, big, i) or "" for w in ("register",
+                                                                           "deregister"))
+                              for i in impls]))
 raw_ir = instructions.get(("register", "raw"))
 if raw_ir:
     extra = {i: (instructions[("register", i)] - raw_ir if ("register", i) in instructions
@@ -446,12 +476,22 @@ for key, label, what in (("pingpong_p50", "pingpong_paired", "p50"),
     rows.append((f"ping-pong round trip {what}, median of {count} processes (their range)",
                  [f"{text(per[i])} ({min(runs[i]):.2f}–{max(runs[i]):.2f})" if runs[i] else ""
                   for i in impls]))
-table["raw_ns"] = {f"{w}/{s}": v for (w, s, i), v in results.items() if i == "raw"}
+table["wall_runs"] = {f"{w}/{s}/{i}": runs for (w, s, i), runs in wall_ratios.items()
+                     if i != "raw"}
+table["raw_ns"] = {f"{w}/{s}": statistics.median(run[(w, s, i)] for run in results.values()
+                                                 if (w, s, i) in run)
+                   for (w, s, i) in wall_ratios if i == "raw"}
 table["raw_ns"]["pingpong_runs"] = raw_pingpong_ns
 
 print("| work | " + " | ".join(names[i] for i in impls) + " |")
 print("|---|" + "---|" * len(impls))
 for label, cells in rows:
+    print(f"| {label} | " + " | ".join(cells) + " |")
+print(f"\nWall-time rows: the median of {len(results)} processes' ratios; their interquartile"
+      " ranges:\n")
+print("| work | " + " | ".join(names[i] for i in impls) + " |")
+print("|---|" + "---|" * len(impls))
+for label, cells in spreads:
     print(f"| {label} | " + " | ".join(cells) + " |")
 if sys.argv[3]:
     target = os.path.abspath(sys.argv[3])

@@ -88,7 +88,10 @@ void run_dispatch(const Options& options, std::vector<bench::StreamPair>& pairs,
   const std::size_t active = std::min<std::size_t>(100, pairs.size());
   std::vector<std::vector<double>> samples(loops.size());
   for (std::size_t block = 0; block < options.blocks; ++block) {
-    for (std::size_t i = 0; i < loops.size(); ++i) {
+    // Each block starts with the next implementation: what ran just before a loop (its caches,
+    // the kernel's slabs) moves its time by a few hundredths, so none always follows the same.
+    for (std::size_t turn = 0; turn < loops.size(); ++turn) {
+      const std::size_t i = (block + turn) % loops.size();
       loops[i]->watch_all(pairs);
       for (std::size_t round = 0; round < 2 + options.rounds / options.blocks; ++round) {
         const auto start = Clock::now();
@@ -113,7 +116,8 @@ void run_register(const Options& options, std::vector<bench::StreamPair>& pairs,
   std::vector<std::vector<double>> removed(loops.size());
   const auto n = static_cast<double>(pairs.size());
   for (std::size_t block = 0; block < options.blocks * 3; ++block) {
-    for (std::size_t i = 0; i < loops.size(); ++i) {
+    for (std::size_t turn = 0; turn < loops.size(); ++turn) {  // rotating, as run_dispatch
+      const std::size_t i = (block + turn) % loops.size();
       // Each with the loop iteration that makes what a loop defers (libev, libuv): a register
       // a loop never makes costs its user nothing, and measures nothing.
       auto start = Clock::now();

@@ -3,7 +3,7 @@
 #   - a normal build: every suite, parameterised suites once per backend;
 #   - the whole test binaries again with each backend forced: LIBPOLL_BACKEND moves every
 #     `automatic` Poll onto it, LIBPOLL_TEST_BACKEND keeps only its instances of the
-#     parameterised suites;
+#     parameterised suites (io_uring's twice: shared rings, and single-issuer ones);
 #   - the libpoll binaries with LIBPOLL_BATCH_CHANGES=0 (no io_uring batch of epoll changes);
 #   - an AddressSanitizer + UndefinedBehaviorSanitizer build of every suite;
 #   - a ThreadSanitizer build of the threaded suites.
@@ -42,7 +42,16 @@ for backend in "${backends[@]}"; do
   for binary in build/tests/libpoll_tests build/tests/libpoll_thread_tests; do
     LIBPOLL_BACKEND=$backend LIBPOLL_TEST_BACKEND=$backend timeout 300 "$binary" --gtest_brief=1
   done
-  [ "$backend" = io_uring ] && continue
+  if [ "$backend" = io_uring ]; then
+    # Again with single-issuer rings, each bound to the thread that first polls it (asked for
+    # with LIBPOLL_IO_URING_SINGLE_ISSUER=1).
+    echo "== the libpoll test binaries forced onto io_uring, LIBPOLL_IO_URING_SINGLE_ISSUER=1"
+    for binary in build/tests/libpoll_tests build/tests/libpoll_thread_tests; do
+      LIBPOLL_IO_URING_SINGLE_ISSUER=1 LIBPOLL_BACKEND=io_uring LIBPOLL_TEST_BACKEND=io_uring \
+        timeout 300 "$binary" --gtest_brief=1
+    done
+    continue
+  fi
   LIBPOLL_BACKEND=$backend ctest --test-dir build "${ctest_args[@]}" -L programs
 done
 # epoll's registers and deregisters without the io_uring batch: each change its own epoll_ctl,

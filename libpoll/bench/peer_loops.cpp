@@ -353,8 +353,10 @@ class LibeventLoop final : public Loop {
   bool echo_ = false;
 };
 
-std::unique_ptr<Loop> make_libpoll(libpoll::Backend backend, bool own) {
-  auto poll = libpoll::Poll::create(backend);
+// `bound`: PollOptions::single_thread (on io_uring, a ring bound to the polling thread).
+std::unique_ptr<Loop> make_libpoll(libpoll::Backend backend, bool own, bool bound = false) {
+  auto poll =
+      libpoll::Poll::create(libpoll::PollOptions{.backend = backend, .single_thread = bound});
   if (!poll) return nullptr;
   return std::make_unique<LibpollLoop>(std::move(*poll), own);
 }
@@ -370,6 +372,11 @@ std::unique_ptr<Loop> make_loop(std::string_view name) {
   if (name == "libpoll-own") return make_libpoll(libpoll::Backend::epoll, true);
   if (name == "libpoll-io_uring") return make_libpoll(libpoll::Backend::io_uring, false);
   if (name == "libpoll-io_uring-own") return make_libpoll(libpoll::Backend::io_uring, true);
+  if (name == "libpoll-io_uring-bound")
+    return make_libpoll(libpoll::Backend::io_uring, false, true);
+  if (name == "libpoll-io_uring-bound-own") {
+    return make_libpoll(libpoll::Backend::io_uring, true, true);
+  }
   if (name == "libev") return std::make_unique<LibevLoop>();
   if (name == "libuv") return std::make_unique<LibuvLoop>();
   if (name == "libevent") return std::make_unique<LibeventLoop>();

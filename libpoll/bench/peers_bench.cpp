@@ -48,6 +48,8 @@ struct Options {
                                     "libpoll-own",
                                     "libpoll-io_uring",
                                     "libpoll-io_uring-own",
+                                    "libpoll-io_uring-bound",
+                                    "libpoll-io_uring-bound-own",
                                     "libev",
                                     "libuv",
                                     "libevent"};

@@ -24,7 +24,7 @@ void fill_entry(BookEntry& entry, Token token, Interest interest, bool own) noex
 }  // namespace
 
 Result<std::shared_ptr<PollState>> PollState::create(const PollOptions& options) noexcept {
-  auto selector = sys::make_selector(options.backend);
+  auto selector = sys::make_selector(options.backend, options.single_thread);
   if (!selector) return Unexpected(selector.error());
   try {
     std::shared_ptr<PollState> state(new PollState(std::move(*selector), options));

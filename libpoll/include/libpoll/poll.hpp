@@ -26,6 +26,15 @@ struct PollOptions {
   /// Measure the time spent blocked in the selector (two clock reads per poll), so that
   /// `PollMetrics::busy_ratio` can be derived.
   bool measure_blocked_time = false;
+  /// This Poll is polled by one thread all its life. On io_uring (Linux 6.1 and later) its first
+  /// poll then moves it to a ring that the polling thread makes and alone may enter
+  /// (`IORING_SETUP_SINGLE_ISSUER`, `IORING_SETUP_DEFER_TASKRUN`), which makes each event
+  /// cheaper. Registry calls from other threads still work, but a deregister from another thread
+  /// lets the file go only at the next poll, and a poll from another thread moves the
+  /// registrations to a new ring, whose old one's closing may end one wait of the old thread, if
+  /// it lives, with `EINTR`. Other backends ignore it. `LIBPOLL_IO_URING_SINGLE_ISSUER=1` in the
+  /// environment sets it for every io_uring Poll.
+  bool single_thread = false;
 };
 
 /// Receives registrations that were never deregistered: the live registrations of a `Poll`

@@ -11,23 +11,31 @@ IdleRings& IdleRings::instance() noexcept {
 
 IdleRings::IdleRings() noexcept : owner_(::getpid()) {}
 
-bool IdleRings::take(io_uring& ring) noexcept {
+bool IdleRings::take(io_uring& ring, const void*& issuer, bool single_issuer,
+                     const void* here) noexcept {
   const std::scoped_lock lock(mutex_);
   // A forked child would share the parent's rings (their queues are shared mappings).
   if (owner_ != ::getpid()) {
-    for (std::size_t i = 0; i < count_; ++i) io_uring_queue_exit(&rings_[i]);
+    for (std::size_t i = 0; i < count_; ++i) io_uring_queue_exit(&rings_[i].ring);
     count_ = 0;
     owner_ = ::getpid();
   }
-  if (count_ == 0) return false;
-  ring = rings_[--count_];
-  return true;
+  for (std::size_t i = count_; i-- > 0;) {
+    const bool kind = (rings_[i].ring.flags & IORING_SETUP_SINGLE_ISSUER) != 0;
+    if (kind != single_issuer || (rings_[i].issuer != nullptr && rings_[i].issuer != here))
+      continue;
+    ring = rings_[i].ring;
+    issuer = rings_[i].issuer;
+    rings_[i] = rings_[--count_];
+    return true;
+  }
+  return false;
 }
 
-bool IdleRings::put(const io_uring& ring) noexcept {
+bool IdleRings::put(const io_uring& ring, const void* issuer) noexcept {
   const std::scoped_lock lock(mutex_);
   if (count_ == rings_.size() || owner_ != ::getpid()) return false;
-  rings_[count_++] = ring;
+  rings_[count_++] = Kept{ring, issuer};
   return true;
 }
 

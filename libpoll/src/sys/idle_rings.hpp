@@ -3,7 +3,8 @@
 // Rings of destroyed io_uring selectors, kept for the next (see ~IoUringSelector): closing a
 // ring interrupts the waits of every thread that entered it, so a process keeps up to eight
 // idle ones. Their requests are all cancelled; a late completion of one is dropped, its
-// generation (process-wide) matching no registration.
+// generation (process-wide) matching no registration. A single-issuer ring bound to a thread
+// goes only to a selector made on that thread (its `issuer`, a thread tag; nullptr: any).
 
 #include <liburing.h>
 #include <sys/types.h>
@@ -17,14 +18,20 @@ namespace libpoll::sys {
 class IdleRings {
  public:
   static IdleRings& instance() noexcept;
-  // An idle ring of this process into `ring`; false when there is none.
-  bool take(io_uring& ring) noexcept;
+  // An idle ring of this process of the kind asked for (`single_issuer`) that the calling thread
+  // (`here`) may enter, into `ring`, and the thread it is bound to into `issuer`; false when
+  // there is none.
+  bool take(io_uring& ring, const void*& issuer, bool single_issuer, const void* here) noexcept;
   // Keeps `ring` for the next selector; false when there is no room (the caller closes it).
-  bool put(const io_uring& ring) noexcept;
+  bool put(const io_uring& ring, const void* issuer) noexcept;
 
  private:
+  struct Kept {
+    io_uring ring;
+    const void* issuer;
+  };
   std::mutex mutex_;
-  std::array<io_uring, 8> rings_{};
+  std::array<Kept, 8> rings_{};
   std::size_t count_ = 0;
   pid_t owner_;
   IdleRings() noexcept;

@@ -33,6 +33,21 @@
 // A registration whose request was dropped so (or that never got one) is listed with an empty
 // mask: the kernel watches nothing for it, and the audit asks whether its file is still open.
 //
+// Bound rings (PollOptions::single_thread, Linux 6.1; LIBPOLL_IO_URING_SINGLE_ISSUER=1 sets it
+// for every io_uring Poll): a Poll starts with a shared ring, and its first select() moves it to a
+// ring that thread makes (IORING_SETUP_SINGLE_ISSUER: only that thread may enter it), whose
+// completion work the kernel runs only in that thread's wait (IORING_SETUP_DEFER_TASKRUN), all
+// at once, rather than at each wake-up of a watched file: about a sixth off an event's cost here
+// (scripts/bench.sh, peers). The thread that polls makes the ring because the kernel's teardown
+// of a ring signals every thread that made or entered it (an epoll_wait of another Poll in it
+// returns EINTR). A deregister from another thread cannot cancel: it records the removal and
+// wakes select(), and the file stays open until select() has made it. A select() from another
+// thread moves the registrations to a ring bound there (each request made again reports its
+// source if still ready) and closes the old one, which may end one interruptible wait of the old
+// thread, if it lives, with EINTR. So bound rings suit a Poll polled by one thread all its life.
+// A bound ring destroyed on its thread is cancelled there and kept idle for that thread's next
+// single-thread Poll; destroyed on another, it is closed.
+//
 // Threads: only select() submits, so that every request belongs to the polling thread (the
 // kernel runs a request's completion work on the thread that submitted it). A change made while
 // select() is blocked is recorded and wakes it through an internal eventfd; select() submits it
@@ -67,7 +82,8 @@ class IoUringSelector final : public Selector {
  public:
   // Fails with Errc::backend_unavailable where the kernel has no usable io_uring (too old,
   // disabled by sysctl kernel.io_uring_disabled, or refused by a seccomp filter).
-  static Result<std::unique_ptr<IoUringSelector>> create() noexcept;
+  // `single_thread`: PollOptions::single_thread, a single-issuer ring where the kernel has one.
+  static Result<std::unique_ptr<IoUringSelector>> create(bool single_thread = false) noexcept;
   ~IoUringSelector() override;
 
   [[nodiscard]] Backend backend() const noexcept override { return Backend::io_uring; }
@@ -135,8 +151,9 @@ class IoUringSelector final : public Selector {
   };
 
   // A selector over `ring`, new or kept from a destroyed selector; closes it on failure.
-  static Result<std::unique_ptr<IoUringSelector>> adopt(const io_uring& ring,
-                                                        bool sync_cancel) noexcept;
+  // `single_thread`: PollOptions::single_thread, or LIBPOLL_IO_URING_SINGLE_ISSUER=1.
+  static Result<std::unique_ptr<IoUringSelector>> adopt(const io_uring& ring, bool sync_cancel,
+                                                        bool single_thread) noexcept;
   IoUringSelector(const io_uring& ring, std::unique_ptr<EventfdWaker> wake, bool sync_cancel)
       : ring_(ring),
         wake_(std::move(wake)),
@@ -192,6 +209,9 @@ class IoUringSelector final : public Selector {
   // Appends to changes_; false when memory ran out.
   [[nodiscard]] bool record(Change change) noexcept;
   void wake_if_blocked() noexcept;
+  // select() of a single-thread Poll on a thread its ring is not bound to: moves the
+  // registrations to a ring bound to this thread.
+  Result<void> take_ring_here() noexcept;
   // select() alone, without the lock: only it touches the ring's queues.
   unsigned publish_queue() noexcept;
   Result<void> submit_and_wait(int timeout_ms) noexcept;
@@ -211,6 +231,11 @@ class IoUringSelector final : public Selector {
   // each way where std::mutex costs about 60 instructions through pthread.
   mutable detail::FutexMutex mutex_;
   io_uring ring_;
+  // PollOptions::single_thread: select() binds the ring to its thread (take_ring_here).
+  bool single_thread_ = false;
+  // The thread the ring is bound to (IORING_SETUP_SINGLE_ISSUER): the only one that may enter
+  // it. nullptr: a shared ring.
+  const void* issuer_ = nullptr;
   std::vector<Entry> entries_;  // indexed by fd
   std::size_t registered_ = 0;
   std::vector<Change> changes_;

@@ -86,7 +86,8 @@ void IoUringSelector::remove_request(const Entry& entry, int fd) noexcept {
   if (entry.kernel_data == 0) return;
   const std::uint64_t target = entry.kernel_data;
   (void)fd;
-  if (sync_cancel_) {
+  // A single-issuer ring takes no call from another thread than the one it is bound to.
+  if (sync_cancel_ && (issuer_ == nullptr || issuer_ == this_thread_tag())) {
     io_uring_sync_cancel_reg cancel{};
     cancel.addr = target;
     cancel.timeout.tv_sec = -1;
@@ -94,6 +95,13 @@ void IoUringSelector::remove_request(const Entry& entry, int fd) noexcept {
     // ENOENT: the request had ended already (its completion is dropped as stale), unless
     // select() is submitting it right now: then a removal follows it in the next batch.
     const int cancelled = io_uring_register_sync_cancel(&ring_, &cancel);
+    if (cancelled == 0 && issuer_ != nullptr) {
+      // The cancelled request lets go of its file in its completion work, which this ring
+      // runs only when entered for completions: enter it now, so the file closes with its
+      // descriptor (its completion is dropped as stale at the next reap).
+      (void)io_uring_enter(static_cast<unsigned>(ring_.ring_fd), 0, 0, IORING_ENTER_GETEVENTS,
+                           nullptr);
+    }
     if (cancelled == 0 || cancelled == -EALREADY) return;
     if (cancelled == -ENOENT && !submitting_) return;
   }

@@ -17,8 +17,8 @@ namespace libpoll::sys {
 namespace {
 
 template <typename Concrete>
-Result<std::shared_ptr<Selector>> make() noexcept {
-  auto selector = Concrete::create();
+Result<std::shared_ptr<Selector>> make(auto... options) noexcept {
+  auto selector = Concrete::create(options...);
   if (!selector) return Unexpected(selector.error());
   return std::shared_ptr<Selector>(std::move(*selector));
 }
@@ -36,18 +36,19 @@ Result<Backend> resolve(Backend backend) noexcept {
 
 }  // namespace
 
-Result<std::shared_ptr<Selector>> make_selector(Backend backend) noexcept {
+Result<std::shared_ptr<Selector>> make_selector(Backend backend, bool single_thread) noexcept {
   auto resolved = resolve(backend);
   if (!resolved) return Unexpected(resolved.error());
   switch (*resolved) {
     case Backend::automatic:
     case Backend::epoll:
+      (void)single_thread;
       return make<EpollSelector>();
     case Backend::poll:
       return make<PollSelector>();
     case Backend::io_uring:
 #if LIBPOLL_HAVE_IO_URING
-      return make<IoUringSelector>();
+      return make<IoUringSelector>(single_thread);
 #else
       return Unexpected(Errc::backend_unavailable);
 #endif

@@ -178,6 +178,8 @@ class Selector {
 };
 
 // `Backend::automatic` is epoll unless the LIBPOLL_BACKEND environment variable names another.
-[[nodiscard]] Result<std::shared_ptr<Selector>> make_selector(Backend backend) noexcept;
+// `single_thread`: PollOptions::single_thread (io_uring binds its ring to the polling thread).
+[[nodiscard]] Result<std::shared_ptr<Selector>> make_selector(Backend backend,
+                                                              bool single_thread = false) noexcept;
 
 }  // namespace libpoll::sys

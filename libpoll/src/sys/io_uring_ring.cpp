@@ -172,7 +172,8 @@ Result<void> IoUringSelector::take_ring_here() noexcept {
   try {
     reserve_changes(registered_);
   } catch (const std::bad_alloc&) {
-    io_uring_queue_exit(&fresh);  // made or kept by this thread, whose own wait this is not
+    // Kept rather than closed: closing a ring this thread made would end its next wait.
+    if (!IdleRings::instance().put(fresh, this_thread_tag())) io_uring_queue_exit(&fresh);
     return Unexpected(std::errc::not_enough_memory);
   }
   // The old ring: a shared one is cancelled and kept idle; one bound to another thread is

@@ -11,8 +11,7 @@ IdleRings& IdleRings::instance() noexcept {
 
 IdleRings::IdleRings() noexcept : owner_(::getpid()) {}
 
-bool IdleRings::take(io_uring& ring, const void*& issuer, bool single_issuer,
-                     const void* here) noexcept {
+bool IdleRings::take(io_uring& ring, bool single_issuer, const void* here) noexcept {
   const std::scoped_lock lock(mutex_);
   // A forked child would share the parent's rings (their queues are shared mappings).
   if (owner_ != ::getpid()) {
@@ -25,7 +24,6 @@ bool IdleRings::take(io_uring& ring, const void*& issuer, bool single_issuer,
     if (kind != single_issuer || (rings_[i].issuer != nullptr && rings_[i].issuer != here))
       continue;
     ring = rings_[i].ring;
-    issuer = rings_[i].issuer;
     rings_[i] = rings_[--count_];
     return true;
   }

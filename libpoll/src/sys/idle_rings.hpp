@@ -19,9 +19,8 @@ class IdleRings {
  public:
   static IdleRings& instance() noexcept;
   // An idle ring of this process of the kind asked for (`single_issuer`) that the calling thread
-  // (`here`) may enter, into `ring`, and the thread it is bound to into `issuer`; false when
-  // there is none.
-  bool take(io_uring& ring, const void*& issuer, bool single_issuer, const void* here) noexcept;
+  // (`here`) may enter, into `ring`; false when there is none.
+  bool take(io_uring& ring, bool single_issuer, const void* here) noexcept;
   // Keeps `ring` for the next selector; false when there is no room (the caller closes it).
   bool put(const io_uring& ring, const void* issuer) noexcept;
 

@@ -88,9 +88,7 @@ Result<std::unique_ptr<IoUringSelector>> IoUringSelector::create(bool single_thr
   // thread is made by that thread, at its first select() (take_ring_here).
   const bool bound = single_thread || single_issuer_forced();
   io_uring ring{};
-  const void* unused = nullptr;
-  if (IdleRings::instance().take(ring, unused, false, this_thread_tag()))
-    return adopt(ring, true, bound);
+  if (IdleRings::instance().take(ring, false, this_thread_tag())) return adopt(ring, true, bound);
   io_uring_params params{};
   // ENOSYS (an old kernel, or a seccomp filter), EPERM (sysctl kernel.io_uring_disabled): not
   // the caller's mistake, but a backend this machine does not offer.
@@ -159,8 +157,7 @@ Result<void> IoUringSelector::take_ring_here() noexcept {
   // A ring bound to this thread: one kept idle from an earlier Poll of it, or a new one made
   // here. Where the kernel has none, the Poll keeps its shared ring.
   io_uring fresh{};
-  const void* kept_for = nullptr;
-  if (!IdleRings::instance().take(fresh, kept_for, true, this_thread_tag())) {
+  if (!IdleRings::instance().take(fresh, true, this_thread_tag())) {
     io_uring_params params{};
     const int made = setup(fresh, params, true);
     if (made == -EINVAL && issuer_ == nullptr) {

@@ -10,7 +10,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "libpoll/libpoll.hpp"
@@ -145,6 +147,65 @@ TEST_F(IoUringBackendTest, EverySourceIsDeliveredWhenCompletionsExceedTheQueue) 
   EXPECT_EQ(seen.size(), kSources);
   for (auto& pair : pairs) ASSERT_TRUE(poll_->registry().deregister_source(pair.first));
 }
+
+// Both kinds of ring (the parameter: PollOptions::single_thread). A ring bound to its thread gets
+// its completions from the work the kernel runs in that thread's wait, a bounded number a pass
+// (20 since Linux 6.13): one poll still reports every source that was ready when it began, as
+// far as `Events` has room, and the rest at the next.
+class IoUringRingTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    if (!testing::io_uring_available())
+      GTEST_SKIP() << "no io_uring backend in this build or kernel";
+    poll_.emplace(
+        Poll::create(PollOptions{.backend = Backend::io_uring, .single_thread = GetParam()})
+            .value());
+  }
+  std::optional<Poll> poll_;
+};
+
+TEST_P(IoUringRingTest, OnePollReportsEveryReadySourceItHasRoomFor) {
+  constexpr std::size_t kSources = 100;
+  std::vector<std::pair<net::UnixStream, net::UnixStream>> pairs;
+  pairs.reserve(kSources);
+  for (std::size_t i = 0; i < kSources; ++i) {
+    pairs.push_back(net::UnixStream::pair().value());
+    ASSERT_TRUE(
+        poll_->registry().register_source(pairs.back().first, Token{i}, Interest::readable));
+  }
+  Events events(256);
+  ASSERT_TRUE(poll_->poll(events, 0ms));  // every request in the kernel, none ready yet
+  ASSERT_TRUE(events.empty());
+  for (auto& pair : pairs) ASSERT_TRUE(pair.second.write("x"));
+
+  ASSERT_TRUE(poll_->poll(events, 5s));
+  std::set<std::size_t> seen;
+  for (const Event& event : events) {
+    EXPECT_TRUE(event.is_readable());
+    seen.insert(event.token().value);
+  }
+  EXPECT_EQ(seen.size(), kSources) << "in one poll of room for 256";
+  EXPECT_EQ(events.size(), kSources) << "each source once";
+
+  // Room for fewer: a full Events, and the rest at the next poll (the sources are still ready,
+  // but edge-triggered: reported once).
+  for (auto& pair : pairs) ASSERT_TRUE(pair.second.write("y"));
+  Events few(30);
+  ASSERT_TRUE(poll_->poll(few, 5s));
+  EXPECT_EQ(few.size(), 30u);
+  std::set<std::size_t> rest;
+  for (const Event& event : few) rest.insert(event.token().value);
+  ASSERT_TRUE(poll_->poll(events, 5s));
+  for (const Event& event : events) rest.insert(event.token().value);
+  EXPECT_EQ(rest.size(), kSources);
+  EXPECT_EQ(few.size() + events.size(), kSources);
+  for (auto& pair : pairs) ASSERT_TRUE(poll_->registry().deregister_source(pair.first));
+}
+
+INSTANTIATE_TEST_SUITE_P(Rings, IoUringRingTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& param) {
+                           return std::string(param.param ? "single_thread" : "shared");
+                         });
 
 }  // namespace
 }  // namespace libpoll

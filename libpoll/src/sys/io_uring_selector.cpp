@@ -73,7 +73,9 @@ Result<void> IoUringSelector::select(Events& events, int timeout_ms) noexcept {
       continue;
     }
     if (!waited) return waited;
-    const std::size_t taken = reap(events);
+    unsigned completions = 0;
+    std::size_t taken = reap(events, completions);
+    if (issuer_ != nullptr) taken = reap_deferred(events, completions);
     clock_->fetch_add(1, std::memory_order_release);  // drains dated before now predate these
     // Nothing taken after a wake-up means an internal wake-up or completions of requests that
     // were replaced meanwhile: wait again, for what is left of the timeout.
@@ -279,8 +281,8 @@ void IoUringSelector::pay_owed(Events& events, std::size_t& count) noexcept {
   }
 }
 
-std::size_t IoUringSelector::reap(Events& events) noexcept {
-  std::size_t count = 0;
+std::size_t IoUringSelector::reap(Events& events, unsigned& completions) noexcept {
+  std::size_t count = events.size();
   pay_owed(events, count);
   // What the kernel had posted when the reap began, read once; later completions wait for the
   // next poll, as epoll_wait's later events do. Those that do not fit are owed.
@@ -294,7 +296,21 @@ std::size_t IoUringSelector::reap(Events& events) noexcept {
   }
   io_uring_cq_advance(&ring_, seen);
   detail::EventsAccess::set_size(events, count);
+  completions = seen;
   return count;
+}
+
+std::size_t IoUringSelector::reap_deferred(Events& events, unsigned completions) noexcept {
+  while (completions >= kDeferredWorkPass && events.size() < events.capacity()) {
+    // Neither submits nor waits; an error (none is expected on the ring's own thread) leaves
+    // the rest for the next poll.
+    if (io_uring_enter2(static_cast<unsigned>(ring_.ring_fd), 0, 0, IORING_ENTER_GETEVENTS, nullptr,
+                        0) < 0) {
+      break;
+    }
+    (void)reap(events, completions);
+  }
+  return events.size();
 }
 
 }  // namespace libpoll::sys

@@ -215,7 +215,15 @@ class IoUringSelector final : public Selector {
   // select() alone, without the lock: only it touches the ring's queues.
   unsigned publish_queue() noexcept;
   Result<void> submit_and_wait(int timeout_ms) noexcept;
-  std::size_t reap(Events& events) noexcept;
+  // Appends to `events` what the completion queue holds; `completions`: how many it held.
+  std::size_t reap(Events& events, unsigned& completions) noexcept;
+  // A ring bound to its thread (IORING_SETUP_DEFER_TASKRUN) posts completions from the work the
+  // kernel runs in that thread's io_uring_enter, since Linux 6.13 at most kDeferredWorkPass items
+  // a pass, the rest left for the next enter. After a reap that found a pass's worth, enters
+  // again without waiting and reaps, while `events` has room: one poll then reports what is
+  // ready, as epoll and a shared ring do, rather than a pass's worth a poll. Returns the events.
+  std::size_t reap_deferred(Events& events, unsigned completions) noexcept;
+  static constexpr unsigned kDeferredWorkPass = 20;  // the kernel's IO_LOCAL_TW_DEFAULT_MAX
   // Keeps `bits` of `entry` (number `fd`) for the next select(); false without memory for it.
   [[nodiscard]] bool owe(int fd, Entry& entry, Mask bits) noexcept;
   // Reports what earlier selects owe, oldest first, as far as `events` has room.

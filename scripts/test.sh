@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds and runs every test:
 #   - a normal build: every suite, parameterised suites once per backend;
-#   - the whole test binaries again with each backend forced: LIBPOLL_BACKEND moves every
-#     `automatic` Poll onto it, LIBPOLL_TEST_BACKEND keeps only its instances of the
-#     parameterised suites (io_uring's twice: shared rings, and single-issuer ones);
+#   - every suite again with each backend forced: LIBPOLL_BACKEND moves every `automatic` Poll
+#     onto it, LIBPOLL_TEST_BACKEND keeps only its instances of libpoll's parameterised suites
+#     (io_uring's twice: shared rings, and single-issuer ones); pollscope's suites and the
+#     programs run under ctest with it;
 #   - the libpoll binaries with LIBPOLL_BATCH_CHANGES=0 (no io_uring batch of epoll changes);
 #   - an AddressSanitizer + UndefinedBehaviorSanitizer build of every suite;
 #   - a ThreadSanitizer build of the threaded suites.
@@ -31,14 +32,13 @@ echo "== normal build"
 scripts/build.sh build -DCMAKE_BUILD_TYPE=Release -DLIBPOLL_BUILD_TESTS=ON
 ctest --test-dir build "${ctest_args[@]}"
 # io_uring too where this build has it and the kernel allows it: its instances are listed then.
-# (The libpoll binaries only: pollscope's scenarios do not offer io_uring yet.)
 if [[ "$(build/tests/libpoll_tests --gtest_list_tests)" == */io_uring* ]]; then
   backends+=(io_uring)
 fi
 for backend in "${backends[@]}"; do
   # The binaries themselves, not ctest: ctest's test names were fixed when the tests were
   # discovered, and would silently skip the instances this variable leaves out.
-  echo "== the whole test binaries, and the programs, forced onto $backend"
+  echo "== the libpoll test binaries forced onto $backend"
   for binary in build/tests/libpoll_tests build/tests/libpoll_thread_tests; do
     LIBPOLL_BACKEND=$backend LIBPOLL_TEST_BACKEND=$backend timeout 300 "$binary" --gtest_brief=1
   done
@@ -50,9 +50,13 @@ for backend in "${backends[@]}"; do
       LIBPOLL_IO_URING_SINGLE_ISSUER=1 LIBPOLL_BACKEND=io_uring LIBPOLL_TEST_BACKEND=io_uring \
         timeout 300 "$binary" --gtest_brief=1
     done
-    continue
   fi
-  LIBPOLL_BACKEND=$backend ctest --test-dir build "${ctest_args[@]}" -L programs
+  # The programs, and pollscope's suites but on epoll (what `automatic` picks, which the normal
+  # run above covered): every `automatic` Poll they make moved onto the backend.
+  labels='programs|pollscope'
+  [ "$backend" = epoll ] && labels=programs
+  echo "== ctest -L '$labels' forced onto $backend"
+  LIBPOLL_BACKEND=$backend ctest --test-dir build "${ctest_args[@]}" -L "$labels"
 done
 # epoll's registers and deregisters without the io_uring batch: each change its own epoll_ctl,
 # as where the kernel has no io_uring (and as pollscope trace runs a libpoll program).

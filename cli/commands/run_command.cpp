@@ -22,6 +22,9 @@ void add_run(CLI::App& app, int& exit_code) {
       ->check(not_empty());
   command->add_option("--backend", *backend, "Override the scenario's backend")
       ->check(CLI::IsMember({"epoll", "poll", "io_uring"}));
+  command->add_flag("--single-thread-polls", request->single_thread_polls,
+                    "Make each poller thread's Poll single-threaded (on io_uring, a ring bound "
+                    "to its thread), whatever the scenario's single_thread_polls says");
   add_memory_budget(*command, request->memory_budget_mib);
   auto capture = std::make_shared<std::string>();
   auto* capture_option =

@@ -319,6 +319,45 @@ TEST(PollscopeRun, BackendIoUringRunsThereOrIsRefusedNamingIt) {
   expect_valid_report(report_path);
 }
 
+// Two poller threads on io_uring, each Poll single-threaded (its ring bound to its thread): asked
+// by the scenario or by the flag, the run delivers every message and the report says so; without
+// either it says false.
+TEST(PollscopeRun, SingleThreadPollsRunOnIoUringAndTheReportSaysSo) {
+  libpoll::PollOptions options;
+  options.backend = libpoll::Backend::io_uring;
+  if (!libpoll::Poll::create(options)) GTEST_SKIP() << "no usable io_uring here";
+  const TempDir scenarios;
+  const TempDir reports;
+  json document = json::parse(tiny_scenario());
+  document["backend"] = "io_uring";
+  document["threads"] = 2;
+  const std::string shared = scenarios.write("shared.json", document.dump());
+  document["single_thread_polls"] = true;
+  const std::string single = scenarios.write("single.json", document.dump());
+
+  const auto run = [&](const std::vector<std::string>& args, const std::string& name) {
+    const std::string report_path = reports / name;
+    std::vector<std::string> command = {"run", "--out", report_path, "-q"};
+    command.insert(command.end(), args.begin(), args.end());
+    const Outcome outcome = pollscope(command);
+    EXPECT_TRUE(exited_with(outcome, 0)) << outcome.err;
+    return parse_report(read_file(report_path));
+  };
+  for (const json& report : {run({single}, "by-scenario.json"),
+                             run({shared, "--single-thread-polls"}, "by-flag.json")}) {
+    EXPECT_EQ(report.at("context").value("backend", ""), "io_uring");
+    EXPECT_TRUE(report.at("context").value("single_thread_polls", false));
+    EXPECT_EQ(report.value("verdict", ""), "pass");
+    EXPECT_EQ(report.at("overall").value("messages", 0u), 300u);
+    EXPECT_EQ(report.at("leaks").value("total", 1u), 0u);
+  }
+  const json plain = run({shared}, "shared.json");
+  EXPECT_FALSE(plain.at("context").value("single_thread_polls", true));
+  EXPECT_EQ(plain.value("verdict", ""), "pass");
+  if (!have_jsonschema()) GTEST_SKIP() << "python3 -c 'import jsonschema' fails: not checked";
+  expect_valid_report(reports / "by-flag.json");
+}
+
 TEST(PollscopeRun, WritesTheReportToStdoutWithoutOut) {
   const TempDir scenarios;
   const std::string scenario = scenarios.write("tiny.json", tiny_scenario());

@@ -561,6 +561,28 @@ TEST(CompareReports, AnotherBackendOrBuildTypeIsAWarning) {
   EXPECT_EQ(to_json(comparison).at("warnings").size(), 2u);
 }
 
+// A report from before single_thread_polls existed ran shared Polls: no warning against false.
+TEST(CompareReports, SingleThreadPollsOnOneSideIsAWarning) {
+  const json single =
+      changed([](json& report) { report["context"]["single_thread_polls"] = true; });
+  const json shared =
+      changed([](json& report) { report["context"]["single_thread_polls"] = false; });
+  json older = sample_report();
+  older["context"].erase("single_thread_polls");
+
+  const ReportComparison comparison = compared(older, single);
+  ASSERT_EQ(comparison.warnings.size(), 1u);
+  EXPECT_EQ(comparison.warnings[0],
+            "the Polls differ: base.json ran shared Polls, cur.json single-thread");
+  EXPECT_TRUE(to_json(comparison).at("current").at("single_thread_polls").get<bool>());
+  EXPECT_TRUE(compared(older, shared).warnings.empty());
+
+  const json garbled = changed([](json& report) { report["context"]["single_thread_polls"] = 1; });
+  const Problem problem = error_of(garbled, sample_report());
+  EXPECT_EQ(problem.path, "/context/single_thread_polls");
+  EXPECT_EQ(problem.reason, "expected a boolean, got an integer");
+}
+
 TEST(CompareReports, AnInterruptedReportOnEitherSideCannotBeCompared) {
   const json interrupted = changed([](json& report) {
     report["interrupted"] = true;

@@ -71,6 +71,7 @@ json full() {
     "name": "full-1_x",
     "description": "every key",
     "backend": "poll",
+    "single_thread_polls": true,
     "events_capacity": 64,
     "workers": 3,
     "sockets": {"kind": "tcp", "count": 40, "active": 30},
@@ -115,6 +116,7 @@ TEST(ScenarioParse, MinimalDocumentGetsTheDefaults) {
   EXPECT_EQ(scenario.name, "minimal");
   EXPECT_EQ(scenario.description, "the least a scenario needs");
   EXPECT_EQ(scenario.backend, libpoll::Backend::automatic);
+  EXPECT_FALSE(scenario.single_thread_polls);
   EXPECT_EQ(scenario.events_capacity, 1024u);
   EXPECT_EQ(scenario.workers, 1u);
   EXPECT_EQ(scenario.sockets.kind, SocketKind::tcp);
@@ -156,6 +158,7 @@ TEST(ScenarioParse, ReadsEveryKey) {
   const Scenario scenario = parsed(full());
   EXPECT_EQ(scenario.name, "full-1_x");
   EXPECT_EQ(scenario.backend, libpoll::Backend::poll);
+  EXPECT_TRUE(scenario.single_thread_polls);
   EXPECT_EQ(scenario.events_capacity, 64u);
   EXPECT_EQ(scenario.workers, 3u);
   EXPECT_EQ(scenario.sockets.count, 40u);
@@ -424,8 +427,8 @@ const ErrorCase kErrorCases[] = {
      "expected an integer, got 1.5"},
     // unknown keys
     {"UnknownTopLevelKey", R"([{"op": "add", "path": "/colour", "value": "red"}])", "/colour",
-     R"(unknown key "colour" (known: format, name, description, backend, events_capacity, )"
-     R"(workers, threads, sockets, phases, faults, thresholds, capture))"},
+     R"(unknown key "colour" (known: format, name, description, backend, single_thread_polls, )"
+     R"(events_capacity, workers, threads, sockets, phases, faults, thresholds, capture))"},
     {"UnknownKeyIsEscapedInThePath", R"([{"op": "add", "path": "/a~1b~0c", "value": 1}])",
      "/a~1b~0c", R"(unknown key "a/b~c")"},
     {"UnknownKeyBeforeMissingOne", R"([{"op": "move", "from": "/name", "path": "/nmae"}])",
@@ -646,6 +649,9 @@ const ErrorCase kErrorCases[] = {
                               "value": {"pattern": "none", "every": 2}}])",
      "/phases/0/toggle/every",
      R"(unknown key "every" (known: pattern, every_events, rate_per_second))"},
+    {"SingleThreadPollsString",
+     R"([{"op": "add", "path": "/single_thread_polls", "value": "yes"}])",
+     "/single_thread_polls", "expected a boolean, got a string"},
     {"LeakCheckString", R"([{"op": "add", "path": "/phases/0/leak_check", "value": "yes"}])",
      "/phases/0/leak_check", "expected a boolean, got a string"},
     {"LeakCheckInteger", R"([{"op": "add", "path": "/phases/0/leak_check", "value": 1}])",

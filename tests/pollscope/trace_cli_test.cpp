@@ -17,6 +17,7 @@
 #include <cstring>
 #include <future>
 #include <set>
+#include <string_view>
 
 #include <gtest/gtest.h>
 
@@ -83,7 +84,12 @@ TEST_F(TraceCli, ShippedExampleHasNoFindings) {
       std::string(options != nullptr ? options : "") + ":verify_asan_link_order=0";
   ::setenv("ASAN_OPTIONS", asan_options.c_str(), 1);
   const auto report = trace({TCP_ECHO, "5"}, 0);
-  EXPECT_EQ(count(report, "total"), 0u) << report.dump(2);
+  // Forced onto io_uring (LIBPOLL_BACKEND), the example watches its sockets through a ring:
+  // trace says, once, that it cannot see into it, and finds nothing else.
+  const char* backend = std::getenv("LIBPOLL_BACKEND");
+  const bool through_ring = backend != nullptr && std::string_view(backend) == "io_uring";
+  EXPECT_EQ(count(report, "total"), through_ring ? 1u : 0u) << report.dump(2);
+  if (through_ring) EXPECT_EQ(only(report, "io_uring").at("severity"), "warning");
 }
 #endif
 

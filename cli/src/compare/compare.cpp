@@ -117,6 +117,7 @@ ReportIdentity identity_of(const json& report, std::string_view file) {
   identity.scenario = context_string(report, "scenario");
   identity.scenario_hash = context_string(report, "scenario_hash");
   identity.backend = context_string(report, "backend");
+  identity.single_thread_polls = context_flag(report, "single_thread_polls");
   identity.build_type = context_string(report, "build_type");
   identity.git_revision = context_string(report, "git_revision");
   identity.start_time = context_string(report, "start_time");
@@ -220,8 +221,8 @@ void add_default_metrics(const json& baseline, const json& current, ReportCompar
   only_in(current.at("phases"), baseline.at("phases"), comparison.current.file, false);
 }
 
-// Who ran what: an error for different scenarios (unless allowed), warnings for other backends
-// or build types.
+// Who ran what: an error for different scenarios (unless allowed), warnings for other backends,
+// Polls (single_thread_polls) or build types.
 std::optional<Problem> identify(const json& baseline, std::string_view baseline_file,
                                 const json& current, std::string_view current_file,
                                 const CompareOptions& options, ReportComparison& comparison) {
@@ -243,6 +244,12 @@ std::optional<Problem> identify(const json& baseline, std::string_view baseline_
     comparison.warnings.push_back(fmt::format("the backends differ: {} ran on {}, {} on {}",
                                               before.file, printable(before.backend), after.file,
                                               printable(after.backend)));
+  }
+  if (before.single_thread_polls != after.single_thread_polls) {
+    const auto polls = [](bool single) { return single ? "single-thread" : "shared"; };
+    comparison.warnings.push_back(fmt::format("the Polls differ: {} ran {} Polls, {} {}",
+                                              before.file, polls(before.single_thread_polls),
+                                              after.file, polls(after.single_thread_polls)));
   }
   if (before.build_type != after.build_type) {
     const auto built = [](const std::string& type) {

@@ -62,6 +62,7 @@ struct ReportIdentity {
   std::string scenario;
   std::string scenario_hash;
   std::string backend;
+  bool single_thread_polls = false;
   std::string build_type;
   std::string git_revision;
   std::string start_time;

@@ -164,6 +164,13 @@ std::optional<Problem> check_structure(const json& report, std::string_view file
       return error;
     }
   }
+  // Optional: reports written before it existed ran without (context_flag).
+  if (report.at("context").contains("single_thread_polls")) {
+    if (auto error = member_problem(report.at("context"), "/context", "single_thread_polls",
+                                    json::value_t::boolean, file)) {
+      return error;
+    }
+  }
   if (auto error = check_blocks(report, "", file)) return error;
   if (auto error = check_thresholds(report, "", file)) return error;
   return check_repetitions(report, file);
@@ -173,6 +180,10 @@ std::optional<Problem> check_structure(const json& report, std::string_view file
 
 std::string context_string(const json& report, const char* key) {
   return report.at("context").at(key).get<std::string>();
+}
+
+bool context_flag(const json& report, const char* key) {
+  return report.at("context").value(key, false);
 }
 
 std::optional<Problem> check_same_scenario(const json& baseline, std::string_view file,

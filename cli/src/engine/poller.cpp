@@ -56,6 +56,8 @@ Poller::Poller(const Scenario& scenario, const RunOptions& options, PollerPart p
   libpoll::PollOptions poll_options;
   poll_options.backend = options.backend.value_or(scenario.backend);
   poll_options.measure_blocked_time = true;
+  // Constructed, run and destroyed on its thread: its Poll is polled by that thread alone.
+  poll_options.single_thread = scenario.single_thread_polls;
   auto poll = libpoll::Poll::create(poll_options);
   if (!poll) {
     throw Failure::environment("creating the Poll (backend " +

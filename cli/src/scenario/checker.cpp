@@ -162,6 +162,13 @@ bool Checker::check(const json& document, Scenario* scenario) {
   if (const auto found = document.find("backend"); found != document.end()) {
     if (!read_enum(*found, "/backend", kBackends, &scenario->backend)) return false;
   }
+  if (const auto found = document.find("single_thread_polls"); found != document.end()) {
+    if (!found->is_boolean()) {
+      return fail("/single_thread_polls",
+                  fmt::format("expected a boolean, got {}", describe(*found)));
+    }
+    scenario->single_thread_polls = found->get<bool>();
+  }
   if (!read_integer_member(document, "", "events_capacity", 1, 1000000,
                            &scenario->events_capacity) ||
       !read_integer_member(document, "", "workers", 1, kMaxWorkers, &scenario->workers) ||

@@ -128,6 +128,9 @@ struct Scenario {
   std::string name;
   std::string description;
   libpoll::Backend backend = libpoll::Backend::automatic;
+  // Each poller thread's Poll made with libpoll::PollOptions::single_thread (each is polled by
+  // that one thread all its life): on io_uring, a ring bound to the thread.
+  bool single_thread_polls = false;
   std::uint32_t events_capacity = 1024;  // 1..1000000
   std::uint32_t workers = 1;             // processes, 1..kMaxWorkers
   std::uint32_t threads = 1;             // poller threads per process, each with its own Poll

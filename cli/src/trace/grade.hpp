@@ -16,7 +16,7 @@
 //            closed_with_registrations: an epoll descriptor closed with live registrations;
 //            leaked: still registered when the process exited or executed another program;
 //            io_uring: the process made or held an io_uring instance, whose IORING_OP_EPOLL_CTL
-//            changes the interposer cannot see.
+//            changes and poll requests the interposer cannot see.
 // A failed epoll_ctl is not a finding: the program saw the error and handled it (libuv answers
 // EEXIST from ADD with MOD).
 

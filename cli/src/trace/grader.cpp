@@ -214,9 +214,11 @@ void Grader::holds_io_uring(int ring) {
   finding.severity = Severity::kWarning;
   finding.pid = process_.pid;
   finding.detail = fmt::format(
-      "the process used an io_uring instance ({}): epoll registrations it makes with "
-      "IORING_OP_EPOLL_CTL are invisible to trace, which sees only epoll_ctl calls, so a leak "
-      "made that way is not found (pollscope inspect PID reads them from the kernel)",
+      "the process used an io_uring instance ({}): what it watches through the ring (epoll "
+      "changes made with IORING_OP_EPOLL_CTL, poll requests such as libpoll's io_uring backend "
+      "makes) is invisible to trace, which sees only epoll_ctl calls, so a leak made that way "
+      "is not found (pollscope inspect PID reads epoll sets from the kernel, not a ring's poll "
+      "requests)",
       ring >= 0 ? fmt::format("fd {}", ring) : std::string("with no descriptor"));
   findings_.push_back(std::move(finding));
 }

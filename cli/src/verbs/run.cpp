@@ -76,7 +76,9 @@ Scenario load(const RunRequest& request) {
                     : parse_scenario(nlohmann::json::parse(default_scenario_text(), nullptr, false),
                                      "(built-in default scenario)", request.memory_budget_mib);
   if (auto* problem = std::get_if<Problem>(&loaded)) throw Failure::invalid_input(*problem);
-  return std::get<Scenario>(std::move(loaded));
+  Scenario scenario = std::get<Scenario>(std::move(loaded));
+  if (request.single_thread_polls) scenario.single_thread_polls = true;
+  return scenario;
 }
 
 // Checked once --capture is applied: a capture's rings count against the budget too.
@@ -252,6 +254,7 @@ std::vector<std::string> single_run_arguments(const RunRequest& request,
   if (request.backend) {
     args.insert(args.end(), {"--backend", std::string(libpoll::to_string(*request.backend))});
   }
+  if (request.single_thread_polls) args.push_back("--single-thread-polls");
   if (request.instructions) args.push_back("--instructions");
   if (request.capture_interface) args.push_back("--capture=" + *request.capture_interface);
   if (request.scenario_path) args.push_back(*request.scenario_path);

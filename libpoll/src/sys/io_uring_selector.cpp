@@ -301,7 +301,12 @@ std::size_t IoUringSelector::reap(Events& events, unsigned& completions) noexcep
 }
 
 std::size_t IoUringSelector::reap_deferred(Events& events, unsigned completions) noexcept {
-  while (completions >= kDeferredWorkPass && events.size() < events.capacity()) {
+  std::size_t before = 0;
+  // Each round adds an event or ends: sources written to without pause, whose completions
+  // merge into events already taken, cannot hold the poll.
+  while (completions >= kDeferredWorkPass && events.size() > before &&
+         events.size() < events.capacity()) {
+    before = events.size();
     // Neither submits nor waits; an error (none is expected on the ring's own thread) leaves
     // the rest for the next poll.
     if (io_uring_enter2(static_cast<unsigned>(ring_.ring_fd), 0, 0, IORING_ENTER_GETEVENTS, nullptr,

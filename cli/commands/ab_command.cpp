@@ -19,6 +19,16 @@ void add_ab(CLI::App& app, int& exit_code) {
   command->add_option("--candidate", request->candidate, "The candidate build's pollscope")
       ->required()
       ->check(not_empty());
+  command
+      ->add_option("--base-arg", request->base_args,
+                   "Give the base's runs this argument too (repeatable): --backend=B or "
+                   "--single-thread-polls; write --base-arg=--single-thread-polls")
+      ->allow_extra_args(false);
+  command
+      ->add_option("--candidate-arg", request->candidate_args,
+                   "The same for the candidate's runs: one build against itself in two "
+                   "configurations")
+      ->allow_extra_args(false);
   command->add_option("scenario", *scenario, "Scenario file (default: the built-in one)")
       ->check(not_empty());
   command->add_option("--rounds", request->rounds, "Runs per side (at least 2)")

@@ -61,14 +61,16 @@ milliseconds run_limit(const Scenario& scenario, bool instructions) {
   return milliseconds(hang_deadline_ms(scenario) * (instructions ? 10 : 2));
 }
 
-// Runs `binary run [SCENARIO] --quiet --out report`, its stdout on ab's stderr, within `limit`;
-// its exit code, or none when it was interrupted: by a stop here (passed on to it) or by its
-// own exit 130. A run past its limit is stopped and fails the gate.
-std::optional<int> run_once(const std::string& binary, const AbRequest& request,
-                            const std::string& report, milliseconds limit,
-                            bool instructions = false) {
+// Runs one side's `BINARY run --quiet --out REPORT [ITS ARGS] [SCENARIO]`, its stdout on ab's
+// stderr, within `limit`; its exit code, or none when it was interrupted: by a stop here
+// (passed on to it) or by its own exit 130. A run past its limit is stopped and fails the gate.
+std::optional<int> run_once(bool base_turn, const AbRequest& request, const std::string& report,
+                            milliseconds limit, bool instructions = false) {
   if (pending_held_signal() != 0) return std::nullopt;
+  const std::string& binary = base_turn ? request.base : request.candidate;
+  const auto& side_args = base_turn ? request.base_args : request.candidate_args;
   std::vector<std::string> args = {"run", "--quiet", "--out", report};
+  args.insert(args.end(), side_args.begin(), side_args.end());
   if (instructions) args.push_back("--instructions");
   if (request.scenario_path) args.push_back(*request.scenario_path);
   const ChildEnd end = run_child(binary, args, ChildControl{true, limit, pending_held_signal});
@@ -122,7 +124,7 @@ Rounds run_rounds(const AbRequest& request, const std::string& directory, millis
       const std::string report =
           fmt::format("{}/{}-{}.json", directory, base_turn ? "base" : "candidate", round);
       const std::string& binary = base_turn ? request.base : request.candidate;
-      const auto code = run_once(binary, request, report, limit);
+      const auto code = run_once(base_turn, request, report, limit);
       if (!code) {
         rounds.interruption = interruption_by(binary);
         return rounds;
@@ -149,7 +151,7 @@ std::vector<std::string> add_instruction_runs(const AbRequest& request,
     const std::string& binary = base_turn ? request.base : request.candidate;
     const std::string report =
         fmt::format("{}/{}-instructions.json", directory, base_turn ? "base" : "candidate");
-    const auto code = run_once(binary, request, report, limit, true);
+    const auto code = run_once(base_turn, request, report, limit, true);
     if (!code) {
       rounds.interruption = interruption_by(binary);
       std::erase_if(rounds.base, [](const GateInput& input) { return input.instructions_only; });
@@ -172,6 +174,27 @@ void check_executable(const std::string& binary, const char* option) {
       ::access(binary.c_str(), X_OK) != 0) {
     throw Failure::invalid_input(Problem{option, "", binary + " is not an executable file"});
   }
+}
+
+// The run options a side may add: those that choose what libpoll runs on. The rest ab sets itself
+// (--out, --quiet, --instructions, the scenario) or would make the sides' runs unlike (--repeat,
+// --baseline, --capture).
+void check_run_arguments(const std::vector<std::string>& args, const char* option) {
+  for (const std::string& arg : args) {
+    const bool backend =
+        arg == "--backend=epoll" || arg == "--backend=poll" || arg == "--backend=io_uring";
+    if (backend || arg == "--single-thread-polls") continue;
+    throw Failure::invalid_input(
+        Problem{fmt::format("{} {}", option, arg), "",
+                "not a run option ab passes on (--backend=epoll|poll|io_uring, "
+                "--single-thread-polls)"});
+  }
+}
+
+// What each side's runs were given beyond ab's own arguments, in the comparison.
+void add_run_arguments(const AbRequest& request, nlohmann::json& document) {
+  if (!request.base_args.empty()) document["base_args"] = request.base_args;
+  if (!request.candidate_args.empty()) document["candidate_args"] = request.candidate_args;
 }
 
 // Checked here, once, with this build's rules and the runs' default memory budget: a scenario
@@ -228,6 +251,7 @@ int write_interrupted(const AbRequest& request, const Scenario& scenario, const 
   }
   comparison.warnings.push_back(what);
   nlohmann::json document = gate_document(comparison, rounds.completed);
+  add_run_arguments(request, document);
   document["interrupted"] = true;
   document["verdict"] = "interrupted";
   write_document(document.dump(2) + "\n", request.out_path, out);
@@ -274,6 +298,8 @@ int ab_command(const AbRequest& request, std::ostream& out, std::ostream& err) {
   const HeldStops held;  // before the temporary directory, which must go however ab ends
   check_executable(request.base, "--base");
   check_executable(request.candidate, "--candidate");
+  check_run_arguments(request.base_args, "--base-arg");
+  check_run_arguments(request.candidate_args, "--candidate-arg");
   if (request.rounds < 2) {
     throw Failure::invalid_input(Problem{"--rounds", "", "needs at least 2 rounds"});
   }
@@ -297,7 +323,9 @@ int ab_command(const AbRequest& request, std::ostream& out, std::ostream& err) {
   if (auto* problem = std::get_if<Problem>(&compared)) throw Failure::invalid_input(*problem);
   auto& comparison = std::get<GateComparison>(compared);
   comparison.warnings.insert(comparison.warnings.end(), warnings.begin(), warnings.end());
-  write_document(gate_document(comparison, request.rounds).dump(2) + "\n", request.out_path, out);
+  nlohmann::json document = gate_document(comparison, request.rounds);
+  add_run_arguments(request, document);
+  write_document(document.dump(2) + "\n", request.out_path, out);
   write_formats(comparison, request.formats);
   if (!request.quiet) err << gate_summary(comparison, "pollscope: ");
   return exit_code_of(comparison.verdict(), request.strict);

@@ -13,8 +13,12 @@
 namespace pollscope {
 
 struct AbRequest {
-  std::string base;                          // the base build's pollscope
-  std::string candidate;                     // the candidate's
+  std::string base;       // the base build's pollscope
+  std::string candidate;  // the candidate's
+  // --base-arg, --candidate-arg: more arguments to that side's `pollscope run`, so that one
+  // build can be judged against itself in two configurations (check_run_arguments).
+  std::vector<std::string> base_args;
+  std::vector<std::string> candidate_args;
   std::optional<std::string> scenario_path;  // none: the built-in default scenario
   int rounds = 10;                           // runs per side
   std::optional<std::string> out_path;       // none: the comparison goes to stdout

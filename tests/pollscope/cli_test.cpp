@@ -335,13 +335,18 @@ TEST(PollscopeRun, SingleThreadPollsRunOnIoUringAndTheReportSaysSo) {
   document["single_thread_polls"] = true;
   const std::string single = scenarios.write("single.json", document.dump());
 
+  // The summary on stderr names the kind of Poll too.
   const auto run = [&](const std::vector<std::string>& args, const std::string& name) {
     const std::string report_path = reports / name;
-    std::vector<std::string> command = {"run", "--out", report_path, "-q"};
+    std::vector<std::string> command = {"run", "--out", report_path};
     command.insert(command.end(), args.begin(), args.end());
     const Outcome outcome = pollscope(command);
     EXPECT_TRUE(exited_with(outcome, 0)) << outcome.err;
-    return parse_report(read_file(report_path));
+    const json report = parse_report(read_file(report_path));
+    EXPECT_EQ(contains(outcome.err, "pollscope: tiny on io_uring, single-thread Polls ("),
+              report.at("context").value("single_thread_polls", false))
+        << outcome.err;
+    return report;
   };
   for (const json& report : {run({single}, "by-scenario.json"),
                              run({shared, "--single-thread-polls"}, "by-flag.json")}) {

@@ -31,6 +31,18 @@ bool hung_up(int fd) {
   return ::poll(&polled, 1, 0) == 1 && (polled.revents & (POLLHUP | POLLRDHUP)) != 0;
 }
 
+// `count` Unix stream pairs, the first end of pair i registered for readable under Token{i}.
+std::vector<std::pair<net::UnixStream, net::UnixStream>> registered_pairs(Poll& poll,
+                                                                          std::size_t count) {
+  std::vector<std::pair<net::UnixStream, net::UnixStream>> pairs;
+  pairs.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    pairs.push_back(net::UnixStream::pair().value());
+    EXPECT_TRUE(poll.registry().register_source(pairs.back().first, Token{i}, Interest::readable));
+  }
+  return pairs;
+}
+
 class IoUringBackendTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -124,13 +136,8 @@ TEST_F(IoUringBackendTest, EverySourceIsDeliveredWhenCompletionsExceedTheQueue) 
   if (limit.rlim_max < 2 * kSources + 64 || !testing::ensure_fd_limit(2 * kSources + 64)) {
     GTEST_SKIP() << "needs " << 2 * kSources + 64 << " descriptors (RLIMIT_NOFILE)";
   }
-  std::vector<std::pair<net::UnixStream, net::UnixStream>> pairs;
-  pairs.reserve(kSources);
-  for (std::size_t i = 0; i < kSources; ++i) {
-    pairs.push_back(net::UnixStream::pair().value());
-    ASSERT_TRUE(
-        poll_->registry().register_source(pairs.back().first, Token{i}, Interest::readable));
-  }
+  auto pairs = registered_pairs(*poll_, kSources);
+  ASSERT_FALSE(HasFailure());
   ASSERT_TRUE(poll_->poll(events_, 0ms));  // every request in the kernel, none ready yet
   for (auto& pair : pairs) ASSERT_TRUE(pair.second.write("x"));
 
@@ -152,27 +159,12 @@ TEST_F(IoUringBackendTest, EverySourceIsDeliveredWhenCompletionsExceedTheQueue) 
 // its completions from the work the kernel runs in that thread's wait, a bounded number a pass
 // (20 since Linux 6.13): one poll still reports every source that was ready when it began, as
 // far as `Events` has room, and the rest at the next.
-class IoUringRingTest : public ::testing::TestWithParam<bool> {
- protected:
-  void SetUp() override {
-    if (!testing::io_uring_available())
-      GTEST_SKIP() << "no io_uring backend in this build or kernel";
-    poll_.emplace(
-        Poll::create(PollOptions{.backend = Backend::io_uring, .single_thread = GetParam()})
-            .value());
-  }
-  std::optional<Poll> poll_;
-};
+class IoUringRingTest : public testing::IoUringRingsTest {};
 
 TEST_P(IoUringRingTest, OnePollReportsEveryReadySourceItHasRoomFor) {
   constexpr std::size_t kSources = 100;
-  std::vector<std::pair<net::UnixStream, net::UnixStream>> pairs;
-  pairs.reserve(kSources);
-  for (std::size_t i = 0; i < kSources; ++i) {
-    pairs.push_back(net::UnixStream::pair().value());
-    ASSERT_TRUE(
-        poll_->registry().register_source(pairs.back().first, Token{i}, Interest::readable));
-  }
+  auto pairs = registered_pairs(*poll_, kSources);
+  ASSERT_FALSE(HasFailure());
   Events events(256);
   ASSERT_TRUE(poll_->poll(events, 0ms));  // every request in the kernel, none ready yet
   ASSERT_TRUE(events.empty());
@@ -202,10 +194,7 @@ TEST_P(IoUringRingTest, OnePollReportsEveryReadySourceItHasRoomFor) {
   for (auto& pair : pairs) ASSERT_TRUE(poll_->registry().deregister_source(pair.first));
 }
 
-INSTANTIATE_TEST_SUITE_P(Rings, IoUringRingTest, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& param) {
-                           return std::string(param.param ? "single_thread" : "shared");
-                         });
+LIBPOLL_INSTANTIATE_FOR_RINGS(IoUringRingTest);
 
 }  // namespace
 }  // namespace libpoll

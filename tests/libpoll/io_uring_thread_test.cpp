@@ -37,17 +37,8 @@ bool hangs_up_within(int fd, std::chrono::milliseconds deadline) {
   return ready == 1 && (polled.revents & (POLLHUP | POLLRDHUP)) != 0;
 }
 
-// The parameter: PollOptions::single_thread.
-class IoUringThreadTest : public ::testing::TestWithParam<bool> {
+class IoUringThreadTest : public testing::IoUringRingsTest {
  protected:
-  void SetUp() override {
-    if (!testing::io_uring_available())
-      GTEST_SKIP() << "no io_uring backend in this build or kernel";
-    poll_.emplace(
-        Poll::create(PollOptions{.backend = Backend::io_uring, .single_thread = GetParam()})
-            .value());
-  }
-  std::optional<Poll> poll_;
   Events events_{64};
 };
 
@@ -151,10 +142,7 @@ TEST_P(IoUringThreadTest, APollMadeOnALaterThreadIsServedWhateverRingItIsHanded)
   EXPECT_TRUE(second.get());
 }
 
-INSTANTIATE_TEST_SUITE_P(Rings, IoUringThreadTest, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& param) {
-                           return std::string(param.param ? "single_thread" : "shared");
-                         });
+LIBPOLL_INSTANTIATE_FOR_RINGS(IoUringThreadTest);
 
 }  // namespace
 }  // namespace libpoll

@@ -29,6 +29,12 @@ std::vector<Backend> test_backends() {
   return all;
 }
 
+void IoUringRingsTest::SetUp() {
+  if (!io_uring_available()) GTEST_SKIP() << "no io_uring backend in this build or kernel";
+  poll_.emplace(
+      Poll::create(PollOptions{.backend = Backend::io_uring, .single_thread = GetParam()}).value());
+}
+
 std::string backend_test_name(const ::testing::TestParamInfo<Backend>& info) {
   return std::string(to_string(info.param));
 }

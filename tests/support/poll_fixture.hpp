@@ -51,6 +51,16 @@ class PollTest : public ::testing::TestWithParam<Backend> {
   std::optional<Poll> poll_;
 };
 
+// One io_uring Poll per test, with each kind of ring: the parameter is PollOptions::single_thread
+// (a shared ring, or one bound to the thread that polls). Skipped where this build or kernel has
+// no io_uring backend.
+class IoUringRingsTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override;
+
+  std::optional<Poll> poll_;
+};
+
 // PollTest with a directory of its own under /tmp for socket files, removed afterwards (and
 // checked gone).
 class PollTestWithDirectory : public PollTest {
@@ -68,6 +78,14 @@ class PollTestWithDirectory : public PollTest {
 };
 
 }  // namespace libpoll::testing
+
+/// Instantiates an IoUringRingsTest-derived suite once per kind of ring ("shared",
+/// "single_thread").
+#define LIBPOLL_INSTANTIATE_FOR_RINGS(Suite)                                               \
+  INSTANTIATE_TEST_SUITE_P(Rings, Suite, ::testing::Bool(),                                \
+                           [](const ::testing::TestParamInfo<bool>& param) {               \
+                             return std::string(param.param ? "single_thread" : "shared"); \
+                           })
 
 /// Instantiates a PollTest-derived suite once per backend.
 #define LIBPOLL_INSTANTIATE_FOR_BACKENDS(Suite)                                      \

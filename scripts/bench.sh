@@ -15,7 +15,7 @@
 #
 #   peers     peers_bench: libpoll (epoll, and io_uring with shared and with bound rings:
 #             PollOptions::single_thread; raw descriptors through SourceFd, and its
-#             own sockets) beside raw epoll, libev, libuv, libevent and the completion floor (raw
+#             own sockets; and its own sockets read ahead: PollOptions::receive_ahead) beside raw epoll, libev, libuv, libevent and the completion floor (raw
 #             io_uring with multishot recv: no read call per event), interleaved in each of
 #             PEER_RUNS processes: dispatch and churn (a reregister on every event) at 100, 1000
 #             and 9984 socket pairs, register/deregister at 9984 (the table gives the median of
@@ -42,7 +42,7 @@
 #   peers: PEER_ROUNDS (timed rounds per size, default 200), PEER_RUNS (processes of the
 #   dispatch, churn and register rounds, default 15), PEER_TRIPS (ping-pong round trips per
 #   process, default 2000), PEER_PINGPONG_RUNS (ping-pong processes, default 15), PEER_IMPLS
-#   (default: all eleven).
+#   (default: all twelve).
 # Installs what it needs (the build tools, valgrind, libev, libuv, libevent) through
 # scripts/setup.sh.
 # Takes about four minutes on a 2-core machine once built (chain 45 s, registry 10 s,
@@ -324,7 +324,7 @@ fi
 
 if wanted peers; then
   peers="$build/libpoll/bench/peers_bench"
-  peer_impls="${PEER_IMPLS:-raw,libpoll,libpoll-own,libpoll-io_uring,libpoll-io_uring-own,libpoll-io_uring-bound,libpoll-io_uring-bound-own,libev,libuv,libevent,raw-io_uring-recv}"
+  peer_impls="${PEER_IMPLS:-raw,libpoll,libpoll-own,libpoll-io_uring,libpoll-io_uring-own,libpoll-io_uring-bound,libpoll-io_uring-bound-own,libpoll-io_uring-ahead-own,libev,libuv,libevent,raw-io_uring-recv}"
   wall_runs="${PEER_RUNS:-15}"
   [[ "$wall_runs" =~ ^[1-9][0-9]*$ ]] || die "PEER_RUNS must be a positive count"
   echo
@@ -412,6 +412,7 @@ names = {"libpoll": "libpoll", "libpoll-own": "libpoll, own sockets",
          "libpoll-io_uring": "io_uring", "libpoll-io_uring-own": "io_uring, own sockets",
          "libpoll-io_uring-bound": "io_uring, bound ring",
          "libpoll-io_uring-bound-own": "io_uring, bound ring, own sockets",
+         "libpoll-io_uring-ahead-own": "io_uring, receive-ahead, own sockets",
          "libev": "libev", "libuv": "libuv", "libevent": "libevent",
          "raw-io_uring-recv": "floor: io_uring recv"}
 impls = [i for i in names if any(key[2] == i for key in wall_ratios)]

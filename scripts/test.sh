@@ -50,6 +50,13 @@ for backend in "${backends[@]}"; do
       LIBPOLL_IO_URING_SINGLE_ISSUER=1 LIBPOLL_BACKEND=io_uring LIBPOLL_TEST_BACKEND=io_uring \
         timeout 300 "$binary" --gtest_brief=1
     done
+    # And with every byte stream read ahead (LIBPOLL_IO_URING_RECEIVE_AHEAD=1): the streams'
+    # reads then take what recv requests received.
+    echo "== the libpoll test binaries forced onto io_uring, LIBPOLL_IO_URING_RECEIVE_AHEAD=1"
+    for binary in build/tests/libpoll_tests build/tests/libpoll_thread_tests; do
+      LIBPOLL_IO_URING_RECEIVE_AHEAD=1 LIBPOLL_BACKEND=io_uring LIBPOLL_TEST_BACKEND=io_uring \
+        timeout 300 "$binary" --gtest_brief=1
+    done
   fi
   # The programs, and pollscope's suites but on epoll (what `automatic` picks, which the normal
   # run above covered): every `automatic` Poll they make moved onto the backend.

@@ -120,12 +120,22 @@ class LibpollLoop final : public Loop {
     for (;;) {
       (void)poll_.poll(events_, std::nullopt);
       for (const libpoll::Event& event : events_) {
-        if (drain_one((*pairs_)[event.token().value].first.as_raw_fd(), true)) return;
+        auto& stream = (*pairs_)[event.token().value].first;
+        if (own_ ? echo_own(stream) : drain_one(stream.as_raw_fd(), true)) return;
       }
     }
   }
 
  private:
+  // drain_one's echo through the stream's own read and write, which a backend may serve
+  // differently from the descriptor's; true when it read the stop byte.
+  bool echo_own(libpoll::net::UnixStream& stream) {
+    const auto got = stream.read(std::span(buffer_));
+    if (!got || *got == 0) return false;
+    if (buffer_[*got - 1] == std::byte{'q'}) return true;
+    (void)stream.write(std::span<const std::byte>(buffer_.data(), *got));
+    return false;
+  }
   // Through libpoll's own sockets: their reads date their drains for the coalesced changes.
   std::size_t own_round(std::size_t expected, bool churn) {
     std::size_t handled = 0;
@@ -353,10 +363,12 @@ class LibeventLoop final : public Loop {
   bool echo_ = false;
 };
 
-// `bound`: PollOptions::single_thread (on io_uring, a ring bound to the polling thread).
-std::unique_ptr<Loop> make_libpoll(libpoll::Backend backend, bool own, bool bound = false) {
-  auto poll =
-      libpoll::Poll::create(libpoll::PollOptions{.backend = backend, .single_thread = bound});
+// `bound`: PollOptions::single_thread (on io_uring, a ring bound to the polling thread);
+// `ahead`: PollOptions::receive_ahead (io_uring reads libpoll's own streams as data arrives).
+std::unique_ptr<Loop> make_libpoll(libpoll::Backend backend, bool own, bool bound = false,
+                                   bool ahead = false) {
+  auto poll = libpoll::Poll::create(
+      libpoll::PollOptions{.backend = backend, .single_thread = bound, .receive_ahead = ahead});
   if (!poll) return nullptr;
   return std::make_unique<LibpollLoop>(std::move(*poll), own);
 }
@@ -376,6 +388,9 @@ std::unique_ptr<Loop> make_loop(std::string_view name) {
     return make_libpoll(libpoll::Backend::io_uring, false, true);
   if (name == "libpoll-io_uring-bound-own") {
     return make_libpoll(libpoll::Backend::io_uring, true, true);
+  }
+  if (name == "libpoll-io_uring-ahead-own") {
+    return make_libpoll(libpoll::Backend::io_uring, true, false, true);
   }
   if (name == "libev") return std::make_unique<LibevLoop>();
   if (name == "libuv") return std::make_unique<LibuvLoop>();

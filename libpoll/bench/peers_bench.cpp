@@ -50,6 +50,7 @@ struct Options {
                                     "libpoll-io_uring-own",
                                     "libpoll-io_uring-bound",
                                     "libpoll-io_uring-bound-own",
+                                    "libpoll-io_uring-ahead-own",
                                     "libev",
                                     "libuv",
                                     "libevent"};

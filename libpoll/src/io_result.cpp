@@ -2,9 +2,11 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <new>
 #include <system_error>
 #include <utility>
 
+#include "received_bytes.hpp"
 #include "sys/selector.hpp"
 
 namespace libpoll::detail {
@@ -21,7 +23,28 @@ EdgeLink& EdgeLink::operator=(EdgeLink&& other) noexcept {
   fd_ = std::exchange(other.fd_, -1);
   transfers_ = std::exchange(other.transfers_, false);
   owner_emulates_edges_ = std::exchange(other.owner_emulates_edges_, false);
+  byte_stream_ = other.byte_stream_;
+  received_ = std::move(other.received_);
   return *this;
+}
+
+std::shared_ptr<ReceivedBytes> EdgeLink::receiver() noexcept {
+  if (!received_) {
+    try {
+      received_ = std::make_shared<ReceivedBytes>();
+    } catch (const std::bad_alloc&) {
+      return nullptr;  // the Poll reads this stream by readiness instead
+    }
+  }
+  return received_;
+}
+
+ssize_t EdgeLink::read_received(int fd, std::span<const iovec> buffers, bool peek) const noexcept {
+  return received_->read(fd, buffers, peek);
+}
+
+int EdgeLink::take_received_error() const noexcept {
+  return received_ ? received_->take_error() : 0;
 }
 
 void EdgeLink::relink(const std::shared_ptr<sys::Selector>& selector) noexcept {

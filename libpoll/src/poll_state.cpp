@@ -24,7 +24,7 @@ void fill_entry(BookEntry& entry, Token token, Interest interest, bool own) noex
 }  // namespace
 
 Result<std::shared_ptr<PollState>> PollState::create(const PollOptions& options) noexcept {
-  auto selector = sys::make_selector(options.backend, options.single_thread);
+  auto selector = sys::make_selector(options.backend, options.single_thread, options.receive_ahead);
   if (!selector) return Unexpected(selector.error());
   try {
     std::shared_ptr<PollState> state(new PollState(std::move(*selector), options));
@@ -39,6 +39,7 @@ PollState::PollState(std::shared_ptr<sys::Selector> selector, const PollOptions&
     : selector_(std::move(selector)),
       epoll_changes_(selector_->epoll_changes()),
       links_sources_(selector_->emulates_edges() || selector_->drain_clock() != nullptr),
+      receives_ahead_(selector_->receives_ahead()),
       id_(next_poll_id()),
       ghosts_(selector_->removal_lost()),
       measure_blocked_time_(options.measure_blocked_time),
@@ -144,6 +145,8 @@ Result<void> PollState::register_claimed(int fd, FdSlot& slot, Token token, Inte
   calls_.add(kRegisters);
   if (edge != nullptr && links_sources_) [[unlikely]]
     edge->link(selector_, fd);
+  if (edge != nullptr && receives_ahead_ && edge->byte_stream()) [[unlikely]]
+    selector_->receive_ahead(fd, edge->receiver());
   // A registration this Poll lost under the number (a registry call found it closed) is
   // replaced by this one, as a stale one found at the claim is.
   if (lost_records_.load(std::memory_order_relaxed) != 0) [[unlikely]]

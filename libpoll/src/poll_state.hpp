@@ -218,7 +218,8 @@ class PollState {
 
   std::shared_ptr<sys::Selector> selector_;
   sys::PendingChanges* const epoll_changes_;  // selector_'s, when it is epoll's
-  const bool links_sources_;  // the selector wants a link from each libpoll source (EdgeLink)
+  const bool links_sources_;   // the selector wants a link from each libpoll source (EdgeLink)
+  const bool receives_ahead_;  // the selector reads byte streams ahead (receive_ahead)
   const std::uint64_t id_;
 
   TokenCounts tokens_;

@@ -246,6 +246,7 @@ PollMetrics PollState::metrics() const noexcept {
   metrics.kernel_changes = changes.made;
   metrics.skipped_changes = changes.skipped;
   metrics.late_change_failures = changes.late_failures;
+  metrics.received_ahead = changes.received;
   for (std::size_t bucket = 0; bucket < events_per_poll_.size(); ++bucket) {
     metrics.events_per_poll[bucket] = load(events_per_poll_[bucket]);
   }

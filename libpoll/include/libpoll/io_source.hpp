@@ -65,13 +65,22 @@ class IoSource : public Source {
     return detail::write_result(rc, edge_, requested, stamp);
   }
   [[nodiscard]] const detail::EdgeLink& edge_link() const noexcept { return edge_; }
+  // For the byte-stream types: a receive-ahead Poll may read this source ahead of its user.
+  void mark_byte_stream() noexcept { edge_.mark_byte_stream(); }
 
   // Reads and writes stamp the selector's poll count first, so that a would-block (or a short
   // read or write: a byte stream held less than was asked for, or took less than it was given)
   // is recorded as a drain that began after the events the user has seen (see Registry,
   // "Reregistering").
+  // A stream read ahead by a receive-ahead Poll (PollOptions::receive_ahead) reads through
+  // what was received first.
   Result<std::size_t> read(std::span<std::byte> buffer) noexcept {
     const std::uint64_t stamp = edge_.stamp();
+    if (edge_.receives_ahead()) [[unlikely]] {
+      const iovec one{buffer.data(), buffer.size()};
+      return detail::read_result(edge_.read_received(fd_.get(), {&one, 1}), edge_, buffer.size(),
+                                 stamp);
+    }
     return detail::read_result(::read(fd_.get(), buffer.data(), buffer.size()), edge_,
                                buffer.size(), stamp);
   }
@@ -102,6 +111,8 @@ class IoSource : public Source {
     std::size_t requested = 0;
     for (const iovec& buffer : buffers) requested += buffer.iov_len;
     const std::uint64_t stamp = edge_.stamp();
+    if (edge_.receives_ahead()) [[unlikely]]
+      return detail::read_result(edge_.read_received(fd_.get(), buffers), edge_, requested, stamp);
     return detail::read_result(::readv(fd_.get(), buffers.data(), static_cast<int>(buffers.size())),
                                edge_, requested, stamp);
   }

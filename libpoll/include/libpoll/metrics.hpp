@@ -38,6 +38,9 @@ struct PollMetrics {
   std::uint64_t kernel_changes = 0;
   std::uint64_t skipped_changes = 0;
   std::uint64_t late_change_failures = 0;
+  /// Completions of receive requests that brought bytes (`PollOptions::receive_ahead`): reads
+  /// the user's loop did not have to make.
+  std::uint64_t received_ahead = 0;
   /// Registrations the book replaced because their descriptor had been closed before
   /// deregister and the number was registered again (each also passed to the leak handler).
   std::uint64_t stale_registrations = 0;

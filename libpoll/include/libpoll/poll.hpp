@@ -35,6 +35,24 @@ struct PollOptions {
   /// it lives, with `EINTR`. Other backends ignore it. `LIBPOLL_IO_URING_SINGLE_ISSUER=1` in the
   /// environment sets it for every io_uring Poll.
   bool single_thread = false;
+  /// On io_uring, read libpoll's byte streams (`TcpStream`, `UnixStream`) ahead of their user:
+  /// each one registered for readable (and not for priority: reading past urgent data would end
+  /// it) gets a multishot receive request, so the kernel copies
+  /// arriving data into buffers this Poll provides, and the stream's `read`, `readv` and `peek`
+  /// take it from there, with no system call per event. Readable events mean what they mean on
+  /// the other backends: bytes to read, the end of the stream, or an error (a reset, a refused
+  /// connection), which the next read (or `take_error`) returns. Read such a stream only through
+  /// those calls: the descriptor's own reads would miss what was received ahead. A stream whose
+  /// unread bytes pass 64 KiB stops being read ahead until they are read (its peer then meets a
+  /// full socket buffer, as it would without this). A deregistered stream keeps the bytes it was
+  /// sent before the deregister, and reads them first; registered again with a receive-ahead
+  /// Poll it is reported readable at once, while another backend reports only new data, so read
+  /// it until would-block before moving it to one. The ring is never bound to a thread
+  /// (`single_thread` is ignored). Where the kernel cannot receive ahead (before Linux 6.0) the
+  /// Poll works by readiness; `PollMetrics::received_ahead` counts what it received. Other
+  /// backends ignore it. `LIBPOLL_IO_URING_RECEIVE_AHEAD=1` in the environment sets it for every
+  /// io_uring Poll.
+  bool receive_ahead = false;
 };
 
 /// Receives registrations that were never deregistered: the live registrations of a `Poll`

@@ -9,6 +9,10 @@
 namespace libpoll::net {
 
 Result<std::size_t> StreamSocket::peek(std::span<std::byte> buffer) noexcept {
+  if (edge_link().receives_ahead()) {  // what was received ahead comes first
+    const iovec one{buffer.data(), buffer.size()};
+    return read_outcome(edge_link().read_received(as_raw_fd(), {&one, 1}, true));
+  }
   return read_outcome(::recv(as_raw_fd(), buffer.data(), buffer.size(), MSG_PEEK));
 }
 

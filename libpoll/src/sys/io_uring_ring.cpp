@@ -36,6 +36,13 @@ bool single_issuer_forced() noexcept {
   return value != nullptr && std::string_view(value) == "1";
 }
 
+// LIBPOLL_IO_URING_RECEIVE_AHEAD=1: every io_uring Poll as if made with
+// PollOptions::receive_ahead.
+bool receive_ahead_forced() noexcept {
+  const char* value = std::getenv("LIBPOLL_IO_URING_RECEIVE_AHEAD");
+  return value != nullptr && std::string_view(value) == "1";
+}
+
 // io_uring_setup: a ring any thread may enter, with the flags that only make it cheaper where
 // the kernel knows them, then without them. `bound`: a single-issuer ring instead (6.1), which
 // only the calling thread may enter (its creator and, so, its issuer), and whose completion work
@@ -82,13 +89,18 @@ bool cancels_synchronously(io_uring& ring) noexcept {
 
 }  // namespace
 
-Result<std::unique_ptr<IoUringSelector>> IoUringSelector::create(bool single_thread) noexcept {
+Result<std::unique_ptr<IoUringSelector>> IoUringSelector::create(bool single_thread,
+                                                                 bool receive_ahead) noexcept {
   // The ring made here is a shared one even for a single-thread Poll: the thread that creates a
   // ring is among those the kernel signals when it is closed, so the ring bound to the polling
-  // thread is made by that thread, at its first select() (take_ring_here).
-  const bool bound = single_thread || single_issuer_forced();
+  // thread is made by that thread, at its first select() (take_ring_here). A receive-ahead
+  // Poll's ring stays shared: its recv requests are cancelled from any thread.
+  const bool ahead = receive_ahead || receive_ahead_forced();
+  const bool bound = !ahead && (single_thread || single_issuer_forced());
   io_uring ring{};
-  if (IdleRings::instance().take(ring, false, this_thread_tag())) return adopt(ring, true, bound);
+  if (IdleRings::instance().take(ring, false, this_thread_tag())) {
+    return adopt(ring, true, bound, ahead);
+  }
   io_uring_params params{};
   // ENOSYS (an old kernel, or a seccomp filter), EPERM (sysctl kernel.io_uring_disabled): not
   // the caller's mistake, but a backend this machine does not offer.
@@ -100,12 +112,13 @@ Result<std::unique_ptr<IoUringSelector>> IoUringSelector::create(bool single_thr
     io_uring_queue_exit(&ring);
     return Unexpected(Errc::backend_unavailable);
   }
-  return adopt(ring, cancels_synchronously(ring), bound);
+  return adopt(ring, cancels_synchronously(ring), bound, ahead);
 }
 
 Result<std::unique_ptr<IoUringSelector>> IoUringSelector::adopt(const io_uring& ring,
                                                                 bool sync_cancel,
-                                                                bool single_thread) noexcept {
+                                                                bool single_thread,
+                                                                bool receive_ahead) noexcept {
   auto wake = EventfdWaker::create();
   if (!wake) {
     io_uring copy = ring;
@@ -123,6 +136,8 @@ Result<std::unique_ptr<IoUringSelector>> IoUringSelector::adopt(const io_uring& 
     io_uring_queue_exit(&copy);
     return Unexpected(std::errc::not_enough_memory);
   }
+  // Receiving ahead rests on synchronous cancels (Linux 6.0): without them, readiness.
+  if (receive_ahead && sync_cancel) (void)selector->provide_buffers();
   return std::unique_ptr<IoUringSelector>(selector);
 }
 
@@ -145,6 +160,11 @@ IoUringSelector::~IoUringSelector() {
   if (issuer_ != nullptr && issuer_ != this_thread_tag()) {
     io_uring_queue_exit(&ring_);
     return;
+  }
+  // Bytes received ahead that no one read yet go to their streams' stores, which outlive this.
+  if (buffers_ != nullptr) {
+    settle_all_receives();
+    release_buffers();
   }
   if (sync_cancel_) {
     cancel_all(ring_);

@@ -27,12 +27,6 @@ using Mask = std::uint32_t;
 constexpr std::uint64_t kWakeData = 0;
 constexpr std::uint64_t kRemovalData = 1;
 
-constexpr Mask kFaults = POLLERR | POLLHUP;
-
-int fd_of(std::uint64_t data) noexcept {
-  return static_cast<int>(data & 0xffffffffU);
-}
-
 std::uint32_t generation_of(std::uint64_t data) noexcept {
   return static_cast<std::uint32_t>(data >> 32);
 }
@@ -55,6 +49,7 @@ Result<void> IoUringSelector::select(Events& events, int timeout_ms) noexcept {
         if (auto taken = take_ring_here(); !taken) return taken;
       }
       poller_ = this_thread_tag();
+      if (!paused_.empty()) resume_paused();
       // With changes left over for want of room, this round only submits and reaps (which
       // makes room), so that they are not held back by a wait; nor is readiness owed.
       queued_all = fill_queue() && !owes();
@@ -104,7 +99,7 @@ unsigned IoUringSelector::publish_queue() noexcept {
 Result<void> IoUringSelector::submit_and_wait(int timeout_ms) noexcept {
   using Clock = std::chrono::steady_clock;
   const unsigned submitting = publish_queue();
-  const bool wait = timeout_ms != 0 && io_uring_cq_ready(&ring_) == 0;
+  const bool wait = timeout_ms != 0 && completions_ready() == 0;
   __kernel_timespec timeout{.tv_sec = timeout_ms / 1000,
                             .tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1'000'000};
   io_uring_getevents_arg argument{};
@@ -113,7 +108,7 @@ Result<void> IoUringSelector::submit_and_wait(int timeout_ms) noexcept {
   const int result = io_uring_enter2(static_cast<unsigned>(ring_.ring_fd), submitting, wait ? 1 : 0,
                                      IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG,
                                      reinterpret_cast<sigset_t*>(&argument), sizeof argument);
-  if (result >= 0 && wait && io_uring_cq_ready(&ring_) == 0) {
+  if (result >= 0 && wait && completions_ready() == 0) {
     // The kernel reports the submissions rather than why the wait ended: the time being up,
     // or a signal, which goes to the caller (as with epoll_wait).
     if (timeout_ms > 0 && Clock::now() - start >= std::chrono::milliseconds(timeout_ms)) return {};
@@ -150,10 +145,20 @@ bool IoUringSelector::fill_queue() noexcept {
     ++done;
   }
   changes_.erase(changes_.begin(), changes_.begin() + static_cast<std::ptrdiff_t>(done));
+  filled_to_ = ring_.sq.sqe_tail;
   return changes_.empty();
 }
 
 bool IoUringSelector::still_wanted(const Change& change) noexcept {
+  if (change.kind == Kind::receive) {
+    Entry* target = live(fd_of(change.data));
+    return target != nullptr && reads_ahead(*target) && target->receive_data == 0 &&
+           names_registered_file(fd_of(change.data), *target);
+  }
+  if (change.kind == Kind::cancel) {
+    const Entry* owner = live(fd_of(change.target));
+    return owner != nullptr && owner->receive_data == change.target;
+  }
   if (change.kind == Kind::remove) {
     // Kept after all: a reregister went back to the request the kernel has (keep_held).
     const Entry* owner = live(fd_of(change.target));
@@ -174,6 +179,24 @@ bool IoUringSelector::still_wanted(const Change& change) noexcept {
 
 void IoUringSelector::prepare(const Change& change, io_uring_sqe* entry) noexcept {
   ++counts_.made;
+  if (change.kind == Kind::receive) {
+    const int fd = fd_of(change.data);
+    Entry& target = entries_[static_cast<std::size_t>(fd)];
+    io_uring_prep_recv_multishot(entry, fd, nullptr, 0, 0);
+    entry->flags |= IOSQE_BUFFER_SELECT;
+    entry->buf_group = kReceiveGroup;
+    const std::uint64_t data = user_data(fd, target.generation) | kReceiveTag;
+    io_uring_sqe_set_data64(entry, data);
+    target.receive_data = data;
+    target.received->set_receiving(true);  // from now on the store is read, not the descriptor
+    return;
+  }
+  if (change.kind == Kind::cancel) {
+    io_uring_prep_cancel64(entry, change.target, 0);
+    io_uring_sqe_set_data64(entry, kRemovalData);
+    entry->flags |= static_cast<std::uint8_t>(skip_success_);
+    return;
+  }
   if (change.kind == Kind::remove) {
     io_uring_prep_poll_remove(entry, change.target);
     io_uring_sqe_set_data64(entry, kRemovalData);
@@ -184,15 +207,18 @@ void IoUringSelector::prepare(const Change& change, io_uring_sqe* entry) noexcep
     return;
   }
   Entry& target = entries_[static_cast<std::size_t>(fd_of(change.data))];
-  io_uring_prep_poll_multishot(entry, fd_of(change.data), request_mask(target.interest));
+  const Mask mask = poll_request_mask(target, target.interest);
+  io_uring_prep_poll_multishot(entry, fd_of(change.data), mask);
   io_uring_sqe_set_data64(entry, change.data);
   target.kernel_data = change.data;
   target.held_data = change.data;
-  target.held_mask = target.interest;
+  target.held_mask = mask;
 }
 
 inline bool IoUringSelector::take(const io_uring_cqe& completion, Events& events,
                                   std::size_t& count) noexcept {
+  if ((completion.user_data & kReceiveTag) != 0) [[unlikely]]
+    return take_received(completion, events, count);
   const bool more = (completion.flags & IORING_CQE_F_MORE) != 0;
   if (completion.user_data == kWakeData) {
     (void)wake_->reset();
@@ -229,14 +255,29 @@ inline bool IoUringSelector::take(const io_uring_cqe& completion, Events& events
     }
   }
   if (bits == 0 || full) return true;
+  emit(*entry, bits, merge, out, count);
+  return true;
+}
+
+inline void IoUringSelector::emit(Entry& entry, Mask bits, bool merge, Event* out,
+                                  std::size_t& count) noexcept {
   if (merge) {
-    out[entry->slot] =
-        detail::EventAccess::make(entry->token, detail::EventAccess::bits(out[entry->slot]) | bits);
-    return true;
+    out[entry.slot] =
+        detail::EventAccess::make(entry.token, detail::EventAccess::bits(out[entry.slot]) | bits);
+    return;
   }
-  entry->batch = batch_;
-  entry->slot = static_cast<std::uint32_t>(count);
-  out[count++] = detail::EventAccess::make(entry->token, bits);
+  entry.batch = batch_;
+  entry.slot = static_cast<std::uint32_t>(count);
+  out[count++] = detail::EventAccess::make(entry.token, bits);
+}
+
+bool IoUringSelector::report(int fd, Entry& entry, Mask bits, Events& events,
+                             std::size_t& count) noexcept {
+  Event* const out = detail::EventsAccess::data(events);
+  const bool merge =
+      entry.batch == batch_ && entry.slot < count && out[entry.slot].token() == entry.token;
+  if (!merge && count == events.capacity()) return owe(fd, entry, bits);
+  emit(entry, bits, merge, out, count);
   return true;
 }
 

@@ -48,6 +48,22 @@
 // A bound ring destroyed on its thread is cancelled there and kept idle for that thread's next
 // single-thread Poll; destroyed on another, it is closed.
 //
+// Receive-ahead Polls (PollOptions::receive_ahead, LIBPOLL_IO_URING_RECEIVE_AHEAD=1): the
+// readable part of a libpoll byte stream's registration is a multishot recv request that takes
+// buffers from a ring of them this selector provides (IORING_OP_RECV, IOSQE_BUFFER_SELECT), and
+// its poll request keeps the rest of the interest. Each completion's bytes are copied into the
+// stream's store (detail::ReceivedBytes), its buffer is handed back at once, and the stream is
+// reported readable; its reads take the bytes from the store. A recv request's user data has
+// kReceiveTag in its low word. Its bytes must reach the store before anything else can read the
+// stream, so every path that ends one (a deregister, a reregister without readable, a register
+// over a stale entry, the selector's end) cancels it synchronously and reaps at once, the
+// readiness reaped for other registrations being owed to the next select(); a cancel that meets
+// select() before the kernel took the request first waits for the kernel to take it. A stream
+// whose store passes ReceivedBytes::kHighWater is paused: its recv request is cancelled and its
+// poll request asks for POLLIN again, until select() finds the store read empty. A stream whose
+// recv the kernel refuses (EINVAL: a kernel before 6.0) is read by readiness for good. Rings
+// are never bound to a thread here: the cancels come from whichever thread deregisters.
+//
 // Threads: only select() submits, so that every request belongs to the polling thread (the
 // kernel runs a request's completion work on the thread that submitted it). A change made while
 // select() is blocked is recorded and wakes it through an internal eventfd; select() submits it
@@ -69,10 +85,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "futex_mutex.hpp"
 #include "ghost_gate.hpp"
+#include "received_bytes.hpp"
 #include "sys/eventfd_waker.hpp"
 #include "sys/selector.hpp"
 
@@ -83,7 +101,9 @@ class IoUringSelector final : public Selector {
   // Fails with Errc::backend_unavailable where the kernel has no usable io_uring (too old,
   // disabled by sysctl kernel.io_uring_disabled, or refused by a seccomp filter).
   // `single_thread`: PollOptions::single_thread, a single-issuer ring where the kernel has one.
-  static Result<std::unique_ptr<IoUringSelector>> create(bool single_thread = false) noexcept;
+  // `receive_ahead`: PollOptions::receive_ahead (the ring then stays shared).
+  static Result<std::unique_ptr<IoUringSelector>> create(bool single_thread = false,
+                                                         bool receive_ahead = false) noexcept;
   ~IoUringSelector() override;
 
   [[nodiscard]] Backend backend() const noexcept override { return Backend::io_uring; }
@@ -104,6 +124,8 @@ class IoUringSelector final : public Selector {
   }
   [[nodiscard]] ChangeCounts change_counts() const noexcept override;
   [[nodiscard]] int native_handle() const noexcept override { return ring_.ring_fd; }
+  [[nodiscard]] bool receives_ahead() const noexcept override { return buffers_ != nullptr; }
+  void receive_ahead(int fd, std::shared_ptr<detail::ReceivedBytes> store) noexcept override;
   Result<std::unique_ptr<WakerHandle>> make_waker() noexcept override;
 
  private:
@@ -114,6 +136,11 @@ class IoUringSelector final : public Selector {
     ino_t inode = 0;
     friend bool operator==(const Identity&, const Identity&) = default;
   };
+
+  // What the readable part of a receive-ahead registration is: a recv request (active); the
+  // poll request, until the store is read empty (paused) or for good (refused: the kernel has
+  // no multishot recv); nothing more, the stream having ended (ended: end of stream or error).
+  enum class Receive : std::uint8_t { active, paused, refused, ended };
 
   struct Entry {
     Token token;
@@ -139,11 +166,18 @@ class IoUringSelector final : public Selector {
     Mask owed = 0;
     std::uint32_t owed_generation = 0;
     bool queued = false;
+    // Receive-ahead: the stream's store (nullptr: not read ahead), the user data of its recv
+    // request in the kernel (0: none), and what its readable part is.
+    std::shared_ptr<detail::ReceivedBytes> received{};
+    std::uint64_t receive_data = 0;
+    Receive receive = Receive::active;
   };
 
   // A change waiting for the next select(): a new request for `data` (fd, generation), or the
   // removal of the request with user data `target`.
-  enum class Kind : std::uint8_t { add, remove };
+  // `receive`: a recv request for `data` (receive-ahead); `cancel`: the cancel of the recv
+  // request with user data `target`, from within a reap.
+  enum class Kind : std::uint8_t { add, remove, receive, cancel };
   struct Change {
     Kind kind;
     std::uint64_t data;
@@ -153,21 +187,45 @@ class IoUringSelector final : public Selector {
   // A selector over `ring`, new or kept from a destroyed selector; closes it on failure.
   // `single_thread`: PollOptions::single_thread, or LIBPOLL_IO_URING_SINGLE_ISSUER=1.
   static Result<std::unique_ptr<IoUringSelector>> adopt(const io_uring& ring, bool sync_cancel,
-                                                        bool single_thread) noexcept;
+                                                        bool single_thread,
+                                                        bool receive_ahead = false) noexcept;
   IoUringSelector(const io_uring& ring, std::unique_ptr<EventfdWaker> wake, bool sync_cancel)
       : ring_(ring),
         wake_(std::move(wake)),
         sync_cancel_(sync_cancel),
         skip_success_((ring.features & IORING_FEAT_CQE_SKIP) != 0 ? IOSQE_CQE_SKIP_SUCCESS : 0) {}
 
+  // A registration's generation: process-wide, never 0.
+  static std::uint32_t next_generation() noexcept;
   static std::uint64_t user_data(int fd, std::uint32_t generation) noexcept {
     return std::uint64_t{generation} << 32 | static_cast<std::uint32_t>(fd);
   }
+  // The low word is the number, but for the bit that marks a recv request (kReceiveTag).
+  static int fd_of(std::uint64_t data) noexcept { return static_cast<int>(data & 0x7fffffffU); }
   // io_poll_wake filters wake-ups without EPOLLPRI (`~IO_ASYNC_POLL_COMMON`): a socket's urgent
   // data reaches a POLLPRI request through POLLRDBAND, also in its key (sock_def_readable).
   static Mask request_mask(Mask interest) noexcept {
     return (interest & POLLPRI) != 0 ? interest | POLLRDBAND : interest;
   }
+  // Whether `entry`'s readable part is a recv request, with `interest` (its own by default).
+  // Not with priority: a read ahead would read past urgent data, which ends it (the kernel
+  // clears it once the stream is read beyond its mark) before its event could be seen.
+  static bool reads_ahead(const Entry& entry, Mask interest) noexcept {
+    return entry.received != nullptr && entry.receive == Receive::active &&
+           (interest & (POLLIN | POLLPRI)) == POLLIN;
+  }
+  static bool reads_ahead(const Entry& entry) noexcept {
+    return reads_ahead(entry, entry.interest);
+  }
+  // The mask of `entry`'s poll request for `interest`: without what its recv request reports.
+  static Mask poll_request_mask(const Entry& entry, Mask interest) noexcept {
+    return request_mask(reads_ahead(entry, interest) ? interest & ~kReceived : interest);
+  }
+  static constexpr Mask kReceived = POLLIN | POLLRDHUP;
+  static constexpr Mask kFaults = POLLERR | POLLHUP;  // reported whatever the interest
+  static constexpr std::uint64_t kReceiveTag = std::uint64_t{1} << 31;
+  static constexpr std::uint16_t kReceiveGroup = 0;  // the buffer group of the recv requests
+
   // A completion carries the wake-up's key, which names EPOLLPRI at each socket arrival, not the
   // file's state: POLLPRI is asked of the file, as epoll does.
   static Mask confirm_priority(int fd, Mask bits) noexcept {
@@ -212,7 +270,13 @@ class IoUringSelector final : public Selector {
   // select() of a single-thread Poll on a thread its ring is not bound to: moves the
   // registrations to a ring bound to this thread.
   Result<void> take_ring_here() noexcept;
-  // select() alone, without the lock: only it touches the ring's queues.
+  // io_uring_cq_ready, for select() without the lock: a deregister of a stream read ahead
+  // reaps (under the lock) meanwhile, so the queue's head is read as the atomic it then is.
+  [[nodiscard]] unsigned completions_ready() const noexcept {
+    return std::atomic_ref<unsigned>(*ring_.cq.ktail).load(std::memory_order_acquire) -
+           std::atomic_ref<unsigned>(*ring_.cq.khead).load(std::memory_order_relaxed);
+  }
+  // select() alone, without the lock: only it touches the ring's submission queue.
   unsigned publish_queue() noexcept;
   Result<void> submit_and_wait(int timeout_ms) noexcept;
   // Appends to `events` what the completion queue holds; `completions`: how many it held.
@@ -234,6 +298,32 @@ class IoUringSelector final : public Selector {
   // caller, which runs it for every completion.
   [[gnu::always_inline]] inline bool take(const io_uring_cqe& completion, Events& events,
                                           std::size_t& count) noexcept;
+  // `bits` of `entry` (number `fd`) into `events`: merged into its event of this batch, added,
+  // or owed when `events` is full; false when there is no memory to owe them.
+  bool report(int fd, Entry& entry, Mask bits, Events& events, std::size_t& count) noexcept;
+  // `bits` into `entry`'s event of this batch (`merge`) or a new one at out[count].
+  [[gnu::always_inline]] inline void emit(Entry& entry, Mask bits, bool merge, Event* out,
+                                          std::size_t& count) noexcept;
+
+  // ---- receive-ahead (io_uring_receive.cpp), all with mutex_ held ----
+  struct Buffers;
+  // The ring of receive buffers, registered with the ring; false where the kernel has none.
+  [[nodiscard]] bool provide_buffers() noexcept;
+  void release_buffers() noexcept;
+  // A recv request's completion: its bytes into the store, its buffer back, the stream's event.
+  bool take_received(const io_uring_cqe& completion, Events& events, std::size_t& count) noexcept;
+  // Records a recv request for `entry` when it reads ahead and has none.
+  void arm_receive(int fd, Entry& entry) noexcept;
+  // Records a new poll request for `entry` (its mask changed with its receive state).
+  void replace_poll_request(int fd, Entry& entry) noexcept;
+  // Ends `fd`'s recv request, if any, and reaps, so that its bytes are in the store.
+  void settle_receive(std::unique_lock<detail::FutexMutex>& lock, int fd) noexcept;
+  // Reaps what the completion queue holds outside select(): readiness is owed to the next one.
+  void reap_to_owed() noexcept;
+  // select(): paused streams whose stores were read empty read ahead again.
+  void resume_paused() noexcept;
+  // The selector's end: every recv request cancelled, its bytes in its store.
+  void settle_all_receives() noexcept;
 
   // Every registry call and every select() take it: the futex lock costs an atomic instruction
   // each way where std::mutex costs about 60 instructions through pthread.
@@ -268,6 +358,16 @@ class IoUringSelector final : public Selector {
   // hook, creator_ is compared with getpid() (a system call) instead.
   const bool fork_hooked_ = detail::fork_hook_installed();
   const std::uint64_t generation_ = detail::generation();
+  // Receive-ahead: the buffers (nullptr: not a receive-ahead selector), the paused streams,
+  // an empty Events for reaps outside select(), and how far the submission queue was filled
+  // (a cancel waits until the kernel has taken that far).
+  struct DropBuffers {
+    void operator()(Buffers* buffers) const noexcept;
+  };
+  std::unique_ptr<Buffers, DropBuffers> buffers_;
+  std::vector<int> paused_;
+  Events no_events_{0};
+  unsigned filled_to_ = 0;
 };
 
 }  // namespace libpoll::sys

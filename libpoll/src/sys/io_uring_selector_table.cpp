@@ -36,14 +36,6 @@ struct Named {
   mode_t mode = 0;
 };
 
-// Process-wide, so that a completion left over in a reused ring matches no registration.
-std::uint32_t next_generation() noexcept {
-  static std::atomic<std::uint32_t> last{0};
-  std::uint32_t generation = last.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (generation == 0) generation = last.fetch_add(1, std::memory_order_relaxed) + 1;
-  return generation;
-}
-
 Named name_of(int fd) noexcept {
   struct stat status {};
   if (::fstat(fd, &status) != 0) return Named{.error = detail::last_error().error()};
@@ -52,6 +44,14 @@ Named name_of(int fd) noexcept {
 }
 
 }  // namespace
+
+// Process-wide, so that a completion left over in a reused ring matches no registration.
+std::uint32_t IoUringSelector::next_generation() noexcept {
+  static std::atomic<std::uint32_t> last{0};
+  std::uint32_t generation = last.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (generation == 0) generation = last.fetch_add(1, std::memory_order_relaxed) + 1;
+  return generation;
+}
 
 bool IoUringSelector::names_registered_file(int fd, const Entry& entry) noexcept {
   const Named named = name_of(fd);
@@ -121,7 +121,7 @@ Result<void> IoUringSelector::register_fd(int fd, Token token, Interest interest
   const Identity identity{named.device, named.inode};
   const int access_mode = access_mode_of(fd, named.mode);
 
-  const std::scoped_lock lock(mutex_);
+  std::unique_lock lock(mutex_);
   try {
     if (static_cast<std::size_t>(fd) >= entries_.size()) {
       entries_.resize(static_cast<std::size_t>(fd) + 1);
@@ -130,11 +130,16 @@ Result<void> IoUringSelector::register_fd(int fd, Token token, Interest interest
   } catch (const std::bad_alloc&) {
     return Unexpected(std::errc::not_enough_memory);
   }
+  if (entries_[static_cast<std::size_t>(fd)].generation != 0) {
+    if (entries_[static_cast<std::size_t>(fd)].identity == identity) {
+      return Unexpected(std::errc::file_exists);
+    }
+    // A different file under a registered number: the old one was closed without deregister.
+    // Its requests (which kept it open) end, and the new registration replaces it.
+    settle_receive(lock, fd);
+  }
   Entry& entry = entries_[static_cast<std::size_t>(fd)];
   if (entry.generation != 0) {
-    if (entry.identity == identity) return Unexpected(std::errc::file_exists);
-    // A different file under a registered number: the old one was closed without deregister.
-    // Its request (which kept it open) ends, and the new registration replaces it.
     remove_request(entry, fd);
   } else {
     ++registered_;
@@ -155,9 +160,14 @@ Result<void> IoUringSelector::reregister_fd(int fd, Token token, Interest intere
   // A libpoll source's descriptor is open, and names its file, while the source lives.
   const bool own = path == IoPath::libpoll;
   const Named named = own ? Named{} : name_of(fd);
-  const std::scoped_lock lock(mutex_);
+  std::unique_lock lock(mutex_);
   Entry* entry = live(fd);
   if (entry == nullptr) return Unexpected(std::errc::no_such_file_or_directory);
+  // A stream read ahead that is no longer to be read: its recv request ends, its bytes kept.
+  if (entry->receive_data != 0 && !reads_ahead(*entry, poll_bits(interest))) {
+    settle_receive(lock, fd);
+    entry = live(fd);
+  }
   // As epoll answers: a closed number is EBADF, a number now naming another file ENOENT. Either
   // way the registration is gone.
   if (!own && (named.error || entry->identity != Identity{named.device, named.inode})) {
@@ -168,7 +178,10 @@ Result<void> IoUringSelector::reregister_fd(int fd, Token token, Interest intere
     return Unexpected(std::errc::no_such_file_or_directory);
   }
   if (!own) drained_at = detail::oldest_drain(interest, entry->read_drained, entry->write_drained);
-  if (keep_held(*entry, token, poll_bits(interest), drained_at)) return {};
+  if (keep_held(*entry, token, poll_bits(interest), drained_at)) {
+    arm_receive(fd, *entry);
+    return {};
+  }
   try {
     reserve_changes(2);
   } catch (const std::bad_alloc&) {
@@ -183,6 +196,13 @@ Result<void> IoUringSelector::reregister_fd(int fd, Token token, Interest intere
   if (entry->kernel_data != 0) (void)record(Change{Kind::remove, 0, entry->kernel_data});
   entry->kernel_data = 0;
   (void)record(Change{Kind::add, user_data(fd, entry->generation)});
+  if (entry->received != nullptr) {
+    // As the new poll request reports a ready source, bytes waiting in the store are reported.
+    arm_receive(fd, *entry);
+    if ((entry->interest & POLLIN) != 0 && entry->received->pending()) {
+      (void)owe(fd, *entry, POLLIN);
+    }
+  }
   wake_if_blocked();
   return {};
 }
@@ -193,7 +213,10 @@ bool IoUringSelector::keep_held(Entry& entry, Token token, Mask mask,
   // so the new request's re-report would add nothing.
   const bool drained_since_reap =
       drained_at != 0 && drained_at == clock_->load(std::memory_order_relaxed);
-  if (entry.held_data == 0 || entry.held_mask != mask || !drained_since_reap) return false;
+  if (entry.held_data == 0 || entry.held_mask != poll_request_mask(entry, mask) ||
+      !drained_since_reap) {
+    return false;
+  }
   entry.token = token;
   entry.interest = mask;
   entry.generation = static_cast<std::uint32_t>(entry.held_data >> 32);  // see user_data()
@@ -218,9 +241,15 @@ ChangeCounts IoUringSelector::change_counts() const noexcept {
 }
 
 Result<void> IoUringSelector::deregister_fd(int fd, bool may_defer) noexcept {
-  const std::scoped_lock lock(mutex_);
+  std::unique_lock lock(mutex_);
   Entry* entry = live(fd);
   if (entry == nullptr) return Unexpected(std::errc::no_such_file_or_directory);
+  // The bytes of a stream read ahead stay in its store, read first by its next reads.
+  if (entry->receive_data != 0) {
+    settle_receive(lock, fd);
+    entry = live(fd);
+  }
+  entry->received = nullptr;
   // A libpoll source's descriptor names its file until the source closes it, after this call;
   // once its request is in the kernel, nothing needs asking. A foreign descriptor may have
   // been closed or reused, and a request still queued may have been refused at the submission.

@@ -36,19 +36,21 @@ Result<Backend> resolve(Backend backend) noexcept {
 
 }  // namespace
 
-Result<std::shared_ptr<Selector>> make_selector(Backend backend, bool single_thread) noexcept {
+Result<std::shared_ptr<Selector>> make_selector(Backend backend, bool single_thread,
+                                                bool receive_ahead) noexcept {
   auto resolved = resolve(backend);
   if (!resolved) return Unexpected(resolved.error());
   switch (*resolved) {
     case Backend::automatic:
     case Backend::epoll:
       (void)single_thread;
+      (void)receive_ahead;
       return make<EpollSelector>();
     case Backend::poll:
       return make<PollSelector>();
     case Backend::io_uring:
 #if LIBPOLL_HAVE_IO_URING
-      return make<IoUringSelector>(single_thread);
+      return make<IoUringSelector>(single_thread, receive_ahead);
 #else
       return Unexpected(Errc::backend_unavailable);
 #endif

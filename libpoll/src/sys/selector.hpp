@@ -24,6 +24,10 @@
 #include "sys/waker_handle.hpp"
 #include "thread_tag.hpp"
 
+namespace libpoll::detail {
+class ReceivedBytes;
+}
+
 namespace libpoll::sys {
 
 // Who performs a registered source's reads and writes. When libpoll does (IoSource and every
@@ -39,6 +43,7 @@ struct ChangeCounts {
   std::uint64_t made = 0;
   std::uint64_t skipped = 0;
   std::uint64_t late_failures = 0;
+  std::uint64_t received = 0;  // receive completions that brought bytes (io_uring)
 };
 
 // A backend that records changes made on the polling thread compares the caller's tag with the
@@ -170,6 +175,15 @@ class Selector {
   }
   [[nodiscard]] virtual ChangeCounts change_counts() const noexcept { return {}; }
 
+  // Whether this selector reads byte streams ahead of their user (PollOptions::receive_ahead).
+  [[nodiscard]] virtual bool receives_ahead() const noexcept { return false; }
+  // `fd`, just registered by a libpoll byte stream, is read ahead into `store` (the stream's,
+  // which may hold bytes from an earlier registration: the stream is then reported readable).
+  virtual void receive_ahead(int fd, std::shared_ptr<detail::ReceivedBytes> store) noexcept {
+    (void)fd;
+    (void)store;
+  }
+
   // The selector's own descriptor (the epoll fd), or -1 when it has none.
   [[nodiscard]] virtual int native_handle() const noexcept = 0;
 
@@ -178,8 +192,10 @@ class Selector {
 };
 
 // `Backend::automatic` is epoll unless the LIBPOLL_BACKEND environment variable names another.
-// `single_thread`: PollOptions::single_thread (io_uring binds its ring to the polling thread).
+// `single_thread`: PollOptions::single_thread (io_uring binds its ring to the polling thread);
+// `receive_ahead`: PollOptions::receive_ahead (io_uring reads byte streams ahead).
 [[nodiscard]] Result<std::shared_ptr<Selector>> make_selector(Backend backend,
-                                                              bool single_thread = false) noexcept;
+                                                              bool single_thread = false,
+                                                              bool receive_ahead = false) noexcept;
 
 }  // namespace libpoll::sys

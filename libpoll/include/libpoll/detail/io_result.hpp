@@ -9,11 +9,13 @@
 // process-wide state is ever touched.
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <system_error>
 
 #include "libpoll/interest.hpp"
@@ -24,6 +26,8 @@ class Selector;
 }
 
 namespace libpoll::detail {
+
+class ReceivedBytes;
 
 /// The oldest of the drain stamps (poll counts) of the kinds in `interest`: when all of them
 /// were last found drained; 0 when one never was. Priority data has no drain libpoll can see.
@@ -98,6 +102,22 @@ class EdgeLink {
   /// Whether a transfer on this source is news to the selector (poll(2)'s emulated edges).
   [[nodiscard]] bool wants_transfers() const noexcept { return transfers_; }
 
+  /// The source is a connected byte stream, which a receive-ahead Poll may read ahead of the
+  /// user (`PollOptions::receive_ahead`).
+  void mark_byte_stream() noexcept { byte_stream_ = true; }
+  [[nodiscard]] bool byte_stream() const noexcept { return byte_stream_; }
+  /// The bytes a receive-ahead Poll took from the descriptor for this source, once one has:
+  /// the source's reads come from there first. Kept across a deregister, with what it holds.
+  [[nodiscard]] bool receives_ahead() const noexcept { return received_ != nullptr; }
+  /// The store, made on first use; nullptr without memory for it.
+  [[nodiscard]] std::shared_ptr<ReceivedBytes> receiver() noexcept;
+  /// A read (or, with `peek`, a peek) of `fd` through the store (see received_bytes.hpp):
+  /// what read(2) would return, errno set on -1.
+  [[nodiscard]] ssize_t read_received(int fd, std::span<const iovec> buffers,
+                                      bool peek = false) const noexcept;
+  /// The error a receive ahead met (the kernel cleared it from the socket), cleared; 0: none.
+  [[nodiscard]] int take_received_error() const noexcept;
+
  private:
   // Takes the references of a selector other than the last one.
   void relink(const std::shared_ptr<sys::Selector>& selector) noexcept;
@@ -110,6 +130,8 @@ class EdgeLink {
   int fd_ = -1;  // as registered, so that the hot path need not keep the source's at hand
   bool transfers_ = false;
   bool owner_emulates_edges_ = false;  // owner_'s emulates_edges(), asked once per selector
+  bool byte_stream_ = false;
+  std::shared_ptr<ReceivedBytes> received_;  // shared with the selector's entry
 };
 
 /// errno as an error; on would-block, also re-arms `kind` through `edge` and records the drain

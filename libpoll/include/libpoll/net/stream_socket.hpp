@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <utility>
 
 #include "libpoll/net/shutdown.hpp"
 #include "libpoll/net/socket.hpp"
@@ -55,7 +56,7 @@ class StreamSocket : public Socket {
   [[nodiscard]] Result<SocketAddr> peer_addr() const noexcept;
 
  protected:
-  using Socket::Socket;
+  explicit StreamSocket(OwnedFd fd) noexcept : Socket(std::move(fd)) { mark_byte_stream(); }
 };
 
 }  // namespace libpoll::net

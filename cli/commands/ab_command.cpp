@@ -21,8 +21,9 @@ void add_ab(CLI::App& app, int& exit_code) {
       ->check(not_empty());
   command
       ->add_option("--base-arg", request->base_args,
-                   "Give the base's runs this argument too (repeatable): --backend=B or "
-                   "--single-thread-polls; write --base-arg=--single-thread-polls")
+                   "Give the base's runs this argument too (repeatable): --backend=B, "
+                   "--single-thread-polls or --receive-ahead; write "
+                   "--base-arg=--single-thread-polls")
       ->allow_extra_args(false);
   command
       ->add_option("--candidate-arg", request->candidate_args,

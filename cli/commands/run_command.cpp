@@ -25,6 +25,9 @@ void add_run(CLI::App& app, int& exit_code) {
   command->add_flag("--single-thread-polls", request->single_thread_polls,
                     "Make each poller thread's Poll single-threaded (on io_uring, a ring bound "
                     "to its thread), whatever the scenario's single_thread_polls says");
+  command->add_flag("--receive-ahead", request->receive_ahead,
+                    "Make each poller thread's Poll receive ahead (on io_uring, streams read by "
+                    "the kernel as data arrives), whatever the scenario's receive_ahead says");
   add_memory_budget(*command, request->memory_budget_mib);
   auto capture = std::make_shared<std::string>();
   auto* capture_option =

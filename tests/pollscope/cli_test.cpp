@@ -363,6 +363,44 @@ TEST(PollscopeRun, SingleThreadPollsRunOnIoUringAndTheReportSaysSo) {
   expect_valid_report(reports / "by-flag.json");
 }
 
+// Receive-ahead on io_uring: asked by the scenario or by the flag, every message arrives, the
+// report says so, and its summary line names it; without either the report says false.
+TEST(PollscopeRun, ReceiveAheadRunsOnIoUringAndTheReportSaysSo) {
+  libpoll::PollOptions options;
+  options.backend = libpoll::Backend::io_uring;
+  if (!libpoll::Poll::create(options)) GTEST_SKIP() << "no usable io_uring here";
+  const TempDir scenarios;
+  const TempDir reports;
+  json document = json::parse(tiny_scenario());
+  document["backend"] = "io_uring";
+  document["sockets"]["kind"] = "unix";
+  const std::string plain = scenarios.write("plain.json", document.dump());
+  document["receive_ahead"] = true;
+  const std::string ahead = scenarios.write("ahead.json", document.dump());
+
+  const auto run = [&](const std::vector<std::string>& args, const std::string& name) {
+    const std::string report_path = reports / name;
+    std::vector<std::string> command = {"run", "--out", report_path};
+    command.insert(command.end(), args.begin(), args.end());
+    const Outcome outcome = pollscope(command);
+    EXPECT_TRUE(exited_with(outcome, 0)) << outcome.err;
+    return std::make_pair(parse_report(read_file(report_path)), outcome.err);
+  };
+  for (const auto& [report, summary] :
+       {run({ahead}, "by-scenario.json"), run({plain, "--receive-ahead"}, "by-flag.json")}) {
+    EXPECT_TRUE(report.at("context").value("receive_ahead", false));
+    EXPECT_TRUE(contains(summary, "on io_uring, receive-ahead (")) << summary;
+    EXPECT_EQ(report.value("verdict", ""), "pass");
+    EXPECT_EQ(report.at("overall").value("messages", 0u), 300u);
+    EXPECT_EQ(report.at("leaks").value("total", 1u), 0u);
+  }
+  const json readiness = run({plain}, "plain.json").first;
+  EXPECT_FALSE(readiness.at("context").value("receive_ahead", true));
+  EXPECT_EQ(readiness.value("verdict", ""), "pass");
+  if (!have_jsonschema()) GTEST_SKIP() << "python3 -c 'import jsonschema' fails: not checked";
+  expect_valid_report(reports / "by-flag.json");
+}
+
 TEST(PollscopeRun, WritesTheReportToStdoutWithoutOut) {
   const TempDir scenarios;
   const std::string scenario = scenarios.write("tiny.json", tiny_scenario());

@@ -583,6 +583,26 @@ TEST(CompareReports, SingleThreadPollsOnOneSideIsAWarning) {
   EXPECT_EQ(problem.reason, "expected a boolean, got an integer");
 }
 
+// Likewise receive_ahead: absent is false; a difference is a warning; not a boolean, an error.
+TEST(CompareReports, ReceiveAheadOnOneSideIsAWarning) {
+  const json ahead = changed([](json& report) { report["context"]["receive_ahead"] = true; });
+  json older = sample_report();
+  older["context"].erase("receive_ahead");
+
+  const ReportComparison comparison = compared(older, ahead);
+  ASSERT_EQ(comparison.warnings.size(), 1u);
+  EXPECT_EQ(comparison.warnings[0],
+            "the reads differ: base.json's streams were read by readiness, cur.json's received "
+            "ahead");
+  EXPECT_TRUE(to_json(comparison).at("current").at("receive_ahead").get<bool>());
+  EXPECT_TRUE(compared(older, sample_report()).warnings.empty());
+
+  const json garbled = changed([](json& report) { report["context"]["receive_ahead"] = "yes"; });
+  const Problem problem = error_of(garbled, sample_report());
+  EXPECT_EQ(problem.path, "/context/receive_ahead");
+  EXPECT_EQ(problem.reason, "expected a boolean, got a string");
+}
+
 TEST(CompareReports, AnInterruptedReportOnEitherSideCannotBeCompared) {
   const json interrupted = changed([](json& report) {
     report["interrupted"] = true;

@@ -197,13 +197,15 @@ std::string python(const std::string& code, const std::string& path) {
 // which their reports and the comparison show.
 TEST_F(PollscopeGate, AbGivesEachSideItsOwnRunArguments) {
   const Outcome outcome =
-      ab("", 2, {"--candidate-arg=--backend=poll", "--candidate-arg=--single-thread-polls"});
+      ab("", 2,
+         {"--candidate-arg=--backend=poll", "--candidate-arg=--single-thread-polls",
+          "--candidate-arg=--receive-ahead"});
   // poll(2) makes other system calls per event than epoll: the gate may call that a regression.
   ASSERT_TRUE(exited_with(outcome, 0) || exited_with(outcome, 1)) << outcome.err;
   const json comparison = read_json(dir_ / "ab.json");
   EXPECT_FALSE(comparison.contains("base_args"));
   EXPECT_EQ(comparison.at("candidate_args"),
-            json::array({"--backend=poll", "--single-thread-polls"}));
+            json::array({"--backend=poll", "--single-thread-polls", "--receive-ahead"}));
   for (const char* side : {"base", "candidate"}) {
     for (int round = 0; round < 2; ++round) {
       const json context =
@@ -212,6 +214,7 @@ TEST_F(PollscopeGate, AbGivesEachSideItsOwnRunArguments) {
       const bool candidate = std::string_view(side) == "candidate";
       EXPECT_EQ(context.value("backend", ""), candidate ? "poll" : "epoll") << side << round;
       EXPECT_EQ(context.value("single_thread_polls", !candidate), candidate) << side << round;
+      EXPECT_EQ(context.value("receive_ahead", !candidate), candidate) << side << round;
     }
   }
   expect_valid_against(kComparisonSchema, dir_ / "ab.json");

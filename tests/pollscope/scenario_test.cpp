@@ -72,6 +72,7 @@ json full() {
     "description": "every key",
     "backend": "poll",
     "single_thread_polls": true,
+    "receive_ahead": true,
     "events_capacity": 64,
     "workers": 3,
     "sockets": {"kind": "tcp", "count": 40, "active": 30},
@@ -117,6 +118,7 @@ TEST(ScenarioParse, MinimalDocumentGetsTheDefaults) {
   EXPECT_EQ(scenario.description, "the least a scenario needs");
   EXPECT_EQ(scenario.backend, libpoll::Backend::automatic);
   EXPECT_FALSE(scenario.single_thread_polls);
+  EXPECT_FALSE(scenario.receive_ahead);
   EXPECT_EQ(scenario.events_capacity, 1024u);
   EXPECT_EQ(scenario.workers, 1u);
   EXPECT_EQ(scenario.sockets.kind, SocketKind::tcp);
@@ -159,6 +161,7 @@ TEST(ScenarioParse, ReadsEveryKey) {
   EXPECT_EQ(scenario.name, "full-1_x");
   EXPECT_EQ(scenario.backend, libpoll::Backend::poll);
   EXPECT_TRUE(scenario.single_thread_polls);
+  EXPECT_TRUE(scenario.receive_ahead);
   EXPECT_EQ(scenario.events_capacity, 64u);
   EXPECT_EQ(scenario.workers, 3u);
   EXPECT_EQ(scenario.sockets.count, 40u);
@@ -428,7 +431,8 @@ const ErrorCase kErrorCases[] = {
     // unknown keys
     {"UnknownTopLevelKey", R"([{"op": "add", "path": "/colour", "value": "red"}])", "/colour",
      R"(unknown key "colour" (known: format, name, description, backend, single_thread_polls, )"
-     R"(events_capacity, workers, threads, sockets, phases, faults, thresholds, capture))"},
+     R"(receive_ahead, events_capacity, workers, threads, sockets, phases, faults, thresholds, )"
+     R"(capture))"},
     {"UnknownKeyIsEscapedInThePath", R"([{"op": "add", "path": "/a~1b~0c", "value": 1}])",
      "/a~1b~0c", R"(unknown key "a/b~c")"},
     {"UnknownKeyBeforeMissingOne", R"([{"op": "move", "from": "/name", "path": "/nmae"}])",
@@ -652,6 +656,8 @@ const ErrorCase kErrorCases[] = {
     {"SingleThreadPollsString",
      R"([{"op": "add", "path": "/single_thread_polls", "value": "yes"}])",
      "/single_thread_polls", "expected a boolean, got a string"},
+    {"ReceiveAheadNumber", R"([{"op": "add", "path": "/receive_ahead", "value": 1}])",
+     "/receive_ahead", "expected a boolean, got an integer"},
     {"LeakCheckString", R"([{"op": "add", "path": "/phases/0/leak_check", "value": "yes"}])",
      "/phases/0/leak_check", "expected a boolean, got a string"},
     {"LeakCheckInteger", R"([{"op": "add", "path": "/phases/0/leak_check", "value": 1}])",

@@ -118,6 +118,7 @@ ReportIdentity identity_of(const json& report, std::string_view file) {
   identity.scenario_hash = context_string(report, "scenario_hash");
   identity.backend = context_string(report, "backend");
   identity.single_thread_polls = context_flag(report, "single_thread_polls");
+  identity.receive_ahead = context_flag(report, "receive_ahead");
   identity.build_type = context_string(report, "build_type");
   identity.git_revision = context_string(report, "git_revision");
   identity.start_time = context_string(report, "start_time");
@@ -222,7 +223,7 @@ void add_default_metrics(const json& baseline, const json& current, ReportCompar
 }
 
 // Who ran what: an error for different scenarios (unless allowed), warnings for other backends,
-// Polls (single_thread_polls) or build types.
+// Polls (single_thread_polls, receive_ahead) or build types.
 std::optional<Problem> identify(const json& baseline, std::string_view baseline_file,
                                 const json& current, std::string_view current_file,
                                 const CompareOptions& options, ReportComparison& comparison) {
@@ -250,6 +251,12 @@ std::optional<Problem> identify(const json& baseline, std::string_view baseline_
     comparison.warnings.push_back(fmt::format("the Polls differ: {} ran {} Polls, {} {}",
                                               before.file, polls(before.single_thread_polls),
                                               after.file, polls(after.single_thread_polls)));
+  }
+  if (before.receive_ahead != after.receive_ahead) {
+    const auto reads = [](bool ahead) { return ahead ? "received ahead" : "read by readiness"; };
+    comparison.warnings.push_back(fmt::format("the reads differ: {}'s streams were {}, {}'s {}",
+                                              before.file, reads(before.receive_ahead), after.file,
+                                              reads(after.receive_ahead)));
   }
   if (before.build_type != after.build_type) {
     const auto built = [](const std::string& type) {

@@ -63,6 +63,7 @@ struct ReportIdentity {
   std::string scenario_hash;
   std::string backend;
   bool single_thread_polls = false;
+  bool receive_ahead = false;
   std::string build_type;
   std::string git_revision;
   std::string start_time;

@@ -35,6 +35,7 @@ json identity_json(const ReportIdentity& identity) {
           {"scenario_hash", identity.scenario_hash},
           {"backend", identity.backend},
           {"single_thread_polls", identity.single_thread_polls},
+          {"receive_ahead", identity.receive_ahead},
           {"build_type", identity.build_type},
           {"git_revision", identity.git_revision},
           {"start_time", identity.start_time}};

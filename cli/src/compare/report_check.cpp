@@ -164,10 +164,11 @@ std::optional<Problem> check_structure(const json& report, std::string_view file
       return error;
     }
   }
-  // Optional: reports written before it existed ran without (context_flag).
-  if (report.at("context").contains("single_thread_polls")) {
-    if (auto error = member_problem(report.at("context"), "/context", "single_thread_polls",
-                                    json::value_t::boolean, file)) {
+  // Optional: reports written before they existed ran without (context_flag).
+  for (const char* flag : {"single_thread_polls", "receive_ahead"}) {
+    if (!report.at("context").contains(flag)) continue;
+    if (auto error =
+            member_problem(report.at("context"), "/context", flag, json::value_t::boolean, file)) {
       return error;
     }
   }

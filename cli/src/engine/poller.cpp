@@ -58,6 +58,7 @@ Poller::Poller(const Scenario& scenario, const RunOptions& options, PollerPart p
   poll_options.measure_blocked_time = true;
   // Constructed, run and destroyed on its thread: its Poll is polled by that thread alone.
   poll_options.single_thread = scenario.single_thread_polls;
+  poll_options.receive_ahead = scenario.receive_ahead;
   auto poll = libpoll::Poll::create(poll_options);
   if (!poll) {
     throw Failure::environment("creating the Poll (backend " +

@@ -99,6 +99,7 @@ nlohmann::json context_block(const Scenario& scenario, const RunOutcome& outcome
   context["libpoll_version"] = libpoll::version;
   context["backend"] = outcome.backend;
   context["single_thread_polls"] = scenario.single_thread_polls;
+  context["receive_ahead"] = scenario.receive_ahead;
   context["clock"] = outcome.clock;
   context["peer"] = std::string(to_string(scenario.sockets.peer));
   context["workers"] = scenario.workers;

@@ -63,9 +63,10 @@ std::string summary_line(const nlohmann::json& report, SummaryLine line) {
 std::string human_summary(const nlohmann::json& report, std::string_view before_verdict) {
   const auto& context = report.at("context");
   std::string text = fmt::format(
-      "pollscope: {} on {}{} ({} worker(s))\n", context.at("scenario").get<std::string>(),
+      "pollscope: {} on {}{}{} ({} worker(s))\n", context.at("scenario").get<std::string>(),
       context.at("backend").get<std::string>(),
       context.value("single_thread_polls", false) ? ", single-thread Polls" : "",
+      context.value("receive_ahead", false) ? ", receive-ahead" : "",
       context.at("workers").get<int>());
   for (const auto& [line, label] : kLines) {
     text += fmt::format("  {}: {}\n", label, summary_line(report, line));

@@ -169,6 +169,12 @@ bool Checker::check(const json& document, Scenario* scenario) {
     }
     scenario->single_thread_polls = found->get<bool>();
   }
+  if (const auto found = document.find("receive_ahead"); found != document.end()) {
+    if (!found->is_boolean()) {
+      return fail("/receive_ahead", fmt::format("expected a boolean, got {}", describe(*found)));
+    }
+    scenario->receive_ahead = found->get<bool>();
+  }
   if (!read_integer_member(document, "", "events_capacity", 1, 1000000,
                            &scenario->events_capacity) ||
       !read_integer_member(document, "", "workers", 1, kMaxWorkers, &scenario->workers) ||

@@ -38,10 +38,20 @@ inline constexpr std::uint32_t kMaxUdpPayload = 65507;  // 65535 - 8 (UDP header
 inline constexpr std::size_t kMaxPhases = 16;
 inline constexpr std::size_t kMaxIdentifier = 64;
 
-inline constexpr std::array<std::string_view, 13> kTopKeys = {
-    "format",          "name",       "description", "backend", "single_thread_polls",
-    "events_capacity", "workers",    "threads",     "sockets", "phases",
-    "faults",          "thresholds", "capture"};
+inline constexpr std::array<std::string_view, 14> kTopKeys = {"format",
+                                                              "name",
+                                                              "description",
+                                                              "backend",
+                                                              "single_thread_polls",
+                                                              "receive_ahead",
+                                                              "events_capacity",
+                                                              "workers",
+                                                              "threads",
+                                                              "sockets",
+                                                              "phases",
+                                                              "faults",
+                                                              "thresholds",
+                                                              "capture"};
 inline constexpr std::array<std::string_view, 1> kCaptureKeys = {"interface"};
 inline constexpr std::array<std::string_view, 4> kSocketsKeys = {"kind", "count", "active", "peer"};
 inline constexpr std::array<std::string_view, 7> kPhaseKeys = {

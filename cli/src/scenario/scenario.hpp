@@ -131,6 +131,9 @@ struct Scenario {
   // Each poller thread's Poll made with libpoll::PollOptions::single_thread (each is polled by
   // that one thread all its life): on io_uring, a ring bound to the thread.
   bool single_thread_polls = false;
+  // Each poller thread's Poll made with libpoll::PollOptions::receive_ahead: on io_uring its
+  // streams are read by the kernel as data arrives, and their reads take the bytes received.
+  bool receive_ahead = false;
   std::uint32_t events_capacity = 1024;  // 1..1000000
   std::uint32_t workers = 1;             // processes, 1..kMaxWorkers
   std::uint32_t threads = 1;             // poller threads per process, each with its own Poll

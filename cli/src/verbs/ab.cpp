@@ -183,11 +183,11 @@ void check_run_arguments(const std::vector<std::string>& args, const char* optio
   for (const std::string& arg : args) {
     const bool backend =
         arg == "--backend=epoll" || arg == "--backend=poll" || arg == "--backend=io_uring";
-    if (backend || arg == "--single-thread-polls") continue;
+    if (backend || arg == "--single-thread-polls" || arg == "--receive-ahead") continue;
     throw Failure::invalid_input(
         Problem{fmt::format("{} {}", option, arg), "",
                 "not a run option ab passes on (--backend=epoll|poll|io_uring, "
-                "--single-thread-polls)"});
+                "--single-thread-polls, --receive-ahead)"});
   }
 }
 

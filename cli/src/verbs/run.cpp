@@ -78,6 +78,7 @@ Scenario load(const RunRequest& request) {
   if (auto* problem = std::get_if<Problem>(&loaded)) throw Failure::invalid_input(*problem);
   Scenario scenario = std::get<Scenario>(std::move(loaded));
   if (request.single_thread_polls) scenario.single_thread_polls = true;
+  if (request.receive_ahead) scenario.receive_ahead = true;
   return scenario;
 }
 
@@ -255,6 +256,7 @@ std::vector<std::string> single_run_arguments(const RunRequest& request,
     args.insert(args.end(), {"--backend", std::string(libpoll::to_string(*request.backend))});
   }
   if (request.single_thread_polls) args.push_back("--single-thread-polls");
+  if (request.receive_ahead) args.push_back("--receive-ahead");
   if (request.instructions) args.push_back("--instructions");
   if (request.capture_interface) args.push_back("--capture=" + *request.capture_interface);
   if (request.scenario_path) args.push_back(*request.scenario_path);

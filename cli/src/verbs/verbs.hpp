@@ -23,6 +23,7 @@ struct RunRequest {
   std::optional<std::string> out_path;       // none: the report goes to stdout
   std::optional<libpoll::Backend> backend;
   bool single_thread_polls = false;  // --single-thread-polls: turns the scenario's on
+  bool receive_ahead = false;        // --receive-ahead: turns the scenario's on
   bool quiet = false;
   std::optional<std::string> baseline_path;  // compare the report with this one (--baseline)
   CompareOptions compare;                    // how, when there is a baseline

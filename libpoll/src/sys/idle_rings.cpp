@@ -11,7 +11,8 @@ IdleRings& IdleRings::instance() noexcept {
 
 IdleRings::IdleRings() noexcept : owner_(::getpid()) {}
 
-bool IdleRings::take(io_uring& ring, bool single_issuer, const void* here) noexcept {
+bool IdleRings::take(io_uring& ring, bool single_issuer, const void* here,
+                     bool cooperative) noexcept {
   const std::scoped_lock lock(mutex_);
   // A forked child would share the parent's rings (their queues are shared mappings).
   if (owner_ != ::getpid()) {
@@ -20,9 +21,13 @@ bool IdleRings::take(io_uring& ring, bool single_issuer, const void* here) noexc
     owner_ = ::getpid();
   }
   for (std::size_t i = count_; i-- > 0;) {
-    const bool kind = (rings_[i].ring.flags & IORING_SETUP_SINGLE_ISSUER) != 0;
-    if (kind != single_issuer || (rings_[i].issuer != nullptr && rings_[i].issuer != here))
+    const unsigned flags = rings_[i].ring.flags;
+    const bool kind = (flags & IORING_SETUP_SINGLE_ISSUER) != 0;
+    const bool cooperates = (flags & IORING_SETUP_COOP_TASKRUN) != 0;
+    if (kind != single_issuer || (!kind && cooperates != cooperative) ||
+        (rings_[i].issuer != nullptr && rings_[i].issuer != here)) {
       continue;
+    }
     ring = rings_[i].ring;
     rings_[i] = rings_[--count_];
     return true;

@@ -18,9 +18,10 @@ namespace libpoll::sys {
 class IdleRings {
  public:
   static IdleRings& instance() noexcept;
-  // An idle ring of this process of the kind asked for (`single_issuer`) that the calling thread
-  // (`here`) may enter, into `ring`; false when there is none.
-  bool take(io_uring& ring, bool single_issuer, const void* here) noexcept;
+  // An idle ring of this process of the kind asked for (`single_issuer`; `cooperative`: made
+  // with IORING_SETUP_COOP_TASKRUN) that the calling thread (`here`) may enter, into `ring`;
+  // false when there is none.
+  bool take(io_uring& ring, bool single_issuer, const void* here, bool cooperative = true) noexcept;
   // Keeps `ring` for the next selector; false when there is no room (the caller closes it).
   bool put(const io_uring& ring, const void* issuer) noexcept;
 

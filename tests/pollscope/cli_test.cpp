@@ -319,6 +319,17 @@ TEST(PollscopeRun, BackendIoUringRunsThereOrIsRefusedNamingIt) {
   expect_valid_report(report_path);
 }
 
+// `pollscope run ARGS --out REPORT_PATH`, which must succeed: its report, and its stderr (the
+// summary line).
+std::pair<json, std::string> run_with_report(const std::string& report_path,
+                                             const std::vector<std::string>& args) {
+  std::vector<std::string> command = {"run", "--out", report_path};
+  command.insert(command.end(), args.begin(), args.end());
+  const Outcome outcome = pollscope(command);
+  EXPECT_TRUE(exited_with(outcome, 0)) << outcome.err;
+  return {parse_report(read_file(report_path)), outcome.err};
+}
+
 // Two poller threads on io_uring, each Poll single-threaded (its ring bound to its thread): asked
 // by the scenario or by the flag, the run delivers every message and the report says so; without
 // either it says false.
@@ -337,15 +348,10 @@ TEST(PollscopeRun, SingleThreadPollsRunOnIoUringAndTheReportSaysSo) {
 
   // The summary on stderr names the kind of Poll too.
   const auto run = [&](const std::vector<std::string>& args, const std::string& name) {
-    const std::string report_path = reports / name;
-    std::vector<std::string> command = {"run", "--out", report_path};
-    command.insert(command.end(), args.begin(), args.end());
-    const Outcome outcome = pollscope(command);
-    EXPECT_TRUE(exited_with(outcome, 0)) << outcome.err;
-    const json report = parse_report(read_file(report_path));
-    EXPECT_EQ(contains(outcome.err, "pollscope: tiny on io_uring, single-thread Polls ("),
+    const auto [report, summary] = run_with_report(reports / name, args);
+    EXPECT_EQ(contains(summary, "pollscope: tiny on io_uring, single-thread Polls ("),
               report.at("context").value("single_thread_polls", false))
-        << outcome.err;
+        << summary;
     return report;
   };
   for (const json& report : {run({single}, "by-scenario.json"),
@@ -379,12 +385,7 @@ TEST(PollscopeRun, ReceiveAheadRunsOnIoUringAndTheReportSaysSo) {
   const std::string ahead = scenarios.write("ahead.json", document.dump());
 
   const auto run = [&](const std::vector<std::string>& args, const std::string& name) {
-    const std::string report_path = reports / name;
-    std::vector<std::string> command = {"run", "--out", report_path};
-    command.insert(command.end(), args.begin(), args.end());
-    const Outcome outcome = pollscope(command);
-    EXPECT_TRUE(exited_with(outcome, 0)) << outcome.err;
-    return std::make_pair(parse_report(read_file(report_path)), outcome.err);
+    return run_with_report(reports / name, args);
   };
   for (const auto& [report, summary] :
        {run({ahead}, "by-scenario.json"), run({plain, "--receive-ahead"}, "by-flag.json")}) {

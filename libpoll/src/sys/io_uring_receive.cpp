@@ -215,19 +215,4 @@ void IoUringSelector::resume_paused() noexcept {
   });
 }
 
-void IoUringSelector::settle_all_receives() noexcept {
-  io_uring_sync_cancel_reg cancel{};
-  cancel.flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
-  cancel.timeout.tv_sec = -1;
-  cancel.timeout.tv_nsec = -1;
-  (void)io_uring_register_sync_cancel(&ring_, &cancel);
-  (void)io_uring_enter(static_cast<unsigned>(ring_.ring_fd), 0, 0, IORING_ENTER_GETEVENTS, nullptr);
-  reap_to_owed();
-  for (Entry& entry : entries_) {
-    if (entry.received == nullptr || entry.receive_data == 0) continue;
-    entry.receive_data = 0;
-    entry.received->set_receiving(false);
-  }
-}
-
 }  // namespace libpoll::sys

@@ -71,15 +71,19 @@ int setup(io_uring& ring, io_uring_params& params, bool bound = false,
 }
 
 // Cancels every request of `ring` and runs their completion work here (which lets go of their
-// files), dropping their completions: what a ring kept idle needs. Only from a thread that may
-// enter it.
-void cancel_all(io_uring& ring) noexcept {
+// files): their completions wait in the queue. Only from a thread that may enter it.
+void end_all_requests(io_uring& ring) noexcept {
   io_uring_sync_cancel_reg cancel{};
   cancel.flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
   cancel.timeout.tv_sec = -1;
   cancel.timeout.tv_nsec = -1;
   (void)io_uring_register_sync_cancel(&ring, &cancel);
   (void)io_uring_enter(static_cast<unsigned>(ring.ring_fd), 0, 0, IORING_ENTER_GETEVENTS, nullptr);
+}
+
+// The same, dropping their completions: what a ring kept idle needs.
+void cancel_all(io_uring& ring) noexcept {
+  end_all_requests(ring);
   io_uring_cq_advance(&ring, io_uring_cq_ready(&ring));
 }
 
@@ -177,6 +181,16 @@ IoUringSelector::~IoUringSelector() {
     if (IdleRings::instance().put(ring_, issuer_)) return;
   }
   io_uring_queue_exit(&ring_);
+}
+
+void IoUringSelector::settle_all_receives() noexcept {
+  end_all_requests(ring_);
+  reap_to_owed();  // the recv requests' last bytes into their stores
+  for (Entry& entry : entries_) {
+    if (entry.received == nullptr || entry.receive_data == 0) continue;
+    entry.receive_data = 0;  // no last completion: nothing left in flight for the store
+    entry.received->set_receiving(false);
+  }
 }
 
 Result<void> IoUringSelector::take_ring_here() noexcept {

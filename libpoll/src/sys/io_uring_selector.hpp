@@ -322,7 +322,8 @@ class IoUringSelector final : public Selector {
   void reap_to_owed() noexcept;
   // select(): paused streams whose stores were read empty read ahead again.
   void resume_paused() noexcept;
-  // The selector's end: every recv request cancelled, its bytes in its store.
+  // The selector's end (io_uring_ring.cpp): every recv request cancelled, its bytes in its
+  // store.
   void settle_all_receives() noexcept;
 
   // Every registry call and every select() take it: the futex lock costs an atomic instruction

@@ -8,7 +8,8 @@
 #                event per poll (--active 1).
 #   registry  registry_bench, Registry calls against bare epoll_ctl at 1000 descriptors:
 #             1. wall time: median ns per register, reregister, deregister, register+deregister;
-#             2. callgrind: user-space instructions per operation of each kind.
+#             2. callgrind: user-space instructions per operation of each kind, where they go, and
+#                what the book costs (against a build with it compiled out, in $BUILD_DIR-bookless).
 #   backends  chain_bench --compare libpoll,libpoll-poll: libpoll's poll(2) backend against its
 #             epoll backend, ns per event at 100, 1000 and 9984 pairs. Skipped, with a note, when
 #             this build of libpoll has no poll(2) backend.
@@ -239,6 +240,30 @@ if wanted registry; then
   echo "(book: libpoll::detail, the owner slots, entries, token and call counts; selector:"
   echo " libpoll::sys, on epoll the change table; libc: the system call's stub; rest: the"
   echo " registry's layers and the benchmark's loop)"
+
+  # What the book costs: the same calls on a build with the book compiled out
+  # (LIBPOLL_BENCH_WITHOUT_BOOK), whose registry calls go straight to the selector.
+  bookless="$build-bookless"
+  echo
+  echo "== registry: what the book costs (user-space instructions per operation, with the book"
+  echo "   and with it compiled out; the bookless registry_bench is built in $bookless)"
+  cmake -S "$root" -B "$bookless" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLIBPOLL_BUILD_TESTS=OFF \
+    -DLIBPOLL_BUILD_EXAMPLES=OFF -DLIBPOLL_BUILD_POLLSCOPE=OFF -DLIBPOLL_BUILD_BENCH=ON \
+    -DLIBPOLL_BENCH_WITHOUT_BOOK=ON >/dev/null 2>&1 || die "configuring $bookless failed"
+  cmake --build "$bookless" --target registry_bench >/dev/null || die "building $bookless failed"
+  printf '%-22s %14s %16s %12s\n' "operation" "libpoll Ir/op" "no book Ir/op" "book" |
+    tee -a "$out/registry-callgrind.txt"
+  for phase in register reregister deregister; do
+    result="$(callgrind_count "registry.$phase.bookless" "registry_bench::run_libpoll_${phase}" \
+      operations "$bookless/libpoll/bench/registry_bench" --impl libpoll --fds "$reg_fds" \
+      --rounds "$reg_cg_rounds")"
+    read -r ir ops <<<"$result"
+    awk -v name="$phase" -v with="${per_op[$phase.libpoll]}" -v ir="$ir" -v ops="$ops" 'BEGIN {
+      printf "%-22s %14.2f %16.2f %+12.2f\n", name, with, ir / ops, with - ir / ops }' |
+      tee -a "$out/registry-callgrind.txt"
+  done
+  echo "(book: what the owner slots, the entries, the token and call counts and the checks that"
+  echo " need them add to each call, its frame included)"
 fi
 
 # "<name> <Ir per counted unit>" for one program under callgrind (see callgrind_count).

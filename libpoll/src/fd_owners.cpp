@@ -22,8 +22,8 @@ LivePolls& live_polls() {
 }  // namespace
 
 std::uint64_t next_poll_id() noexcept {
-  static std::atomic<std::uint64_t> next{1};
-  return next.fetch_add(1, std::memory_order_relaxed);
+  static std::atomic<std::uint64_t> next{2};  // even: the slot word's low bit is its busy bit
+  return next.fetch_add(2, std::memory_order_relaxed);
 }
 
 std::uint64_t FdSlot::lock() noexcept {
@@ -31,7 +31,7 @@ std::uint64_t FdSlot::lock() noexcept {
   for (;;) {
     const std::uint64_t before =
         biased_update(process_writer_bias(), word_, std::memory_order_acquire, take);
-    if ((before & kBusy) == 0) return before >> 1;
+    if ((before & kBusy) == 0) return before;
     // Another call on this descriptor holds the bit, perhaps across a system call: two threads
     // working on one descriptor at once is rare enough to yield rather than queue.
     std::this_thread::yield();
@@ -51,6 +51,12 @@ FdSlot* create_slot(int fd) noexcept {
     for (int i = 0; i < (1 << kSlotChunkBits); ++i) fresh[i].set_number(first + i);
     if (published.compare_exchange_strong(chunk, fresh, std::memory_order_acq_rel)) {
       chunk = fresh;
+      const int last = first + (1 << kSlotChunkBits) - 1;
+      int highest = highest_slot_number.load(std::memory_order_relaxed);
+      while (last > highest &&
+             !highest_slot_number.compare_exchange_weak(highest, last, std::memory_order_release,
+                                                        std::memory_order_relaxed)) {
+      }
     } else {
       delete[] fresh;  // another thread published one first; `chunk` now holds it
     }

@@ -24,9 +24,11 @@
 // batch; a batch whose wait began after a quiet point cannot, as the kernel gave those
 // registrations up before the removals were done.
 //
-// A removal's begin and end are counted per thread (`ThreadCounters`: a release store each, no
-// locked instruction). The polling thread sums the begun counts, then the done counts. Each
-// thread's counts only grow, so a begun sum equal to the quiet point means no thread's begin was
+// A removal's begin and end are counted in the Poll's registry counts (`RegistryCounts`: a
+// release store each, in the writer-bias owner's row or the thread's own block, no locked
+// instruction); it is done when its token left the book (a deregister) or its call failed. The
+// polling thread sums the begun counts, then the done counts. Each row's and block's counts only
+// grow, so a begun sum equal to the quiet point means no thread's begin was
 // seen since. A removal whose begin the check could not see raced the check, as it could race the
 // single locked count this replaces: the check stands for the lookup it skips, made at that
 // moment. The sums are read block by block while removals go on, so a done sum can equal the
@@ -39,7 +41,7 @@
 #include <cstdint>
 
 #include "fence.hpp"
-#include "thread_counters.hpp"
+#include "registry_counts.hpp"
 
 namespace libpoll::detail {
 
@@ -59,31 +61,21 @@ inline std::atomic<std::uint64_t> child_generation{0};
 }
 
 class GhostGate {
-  enum Removals : std::size_t { kBegun, kDone, kRemovals };
-  using Counts = ThreadCounters<kRemovals, GhostGate>;
-
  public:
   // `removal_lost`: the selector's flag for a recorded deregister that failed after its call.
-  explicit GhostGate(const std::atomic<bool>* removal_lost) noexcept
-      : possible_(!fork_hook_installed()), removal_lost_(removal_lost), forks_(forks_seen()) {}
+  // `counts`: where removals are counted (the Poll's registry counts), which outlive the gate.
+  GhostGate(const std::atomic<bool>* removal_lost, RegistryCounts& counts) noexcept
+      : possible_(!fork_hook_installed()),
+        removal_lost_(removal_lost),
+        forks_(forks_seen()),
+        removals_(counts) {}
 
-  // Registry calls, any thread: a token leaves the book between the two. The end is counted in
-  // the thread's block that its begin found.
-  class Removal {
-   public:
-    void end() const noexcept { counts_.add(kDone); }
-
-   private:
-    friend class GhostGate;
-    explicit Removal(Counts::Here counts) noexcept : counts_(counts) {}
-    Counts::Here counts_;
-  };
-  [[nodiscard]] Removal begin_removal() noexcept {
-    const Counts::Here counts = removals_.here();
-    counts.add(kBegun);
+  // Registry calls, any thread, count each removal in `counts`: kRemovalsBegun before its
+  // system call, followed by a fence (begin_fence), then kDeregisters once its token left the
+  // book, or kRemovalsFailed.
+  static void begin_fence() noexcept {
     // The removal's system call and its token's leaving stay after its begin (free on x86).
     fence(std::memory_order_acq_rel);
-    return Removal(counts);
   }
   // A lasting cause (see above).
   void make_possible() noexcept { possible_.store(true, std::memory_order_release); }
@@ -97,11 +89,12 @@ class GhostGate {
       make_possible();
       return true;
     }
-    const std::uint64_t begun = removals_.total(kBegun);
+    const std::uint64_t begun = removals_.total(kRemovalsBegun);
     if (begun == quiet_at_) [[likely]]
       return false;
     // Later batches wait only after every removal begun so far was done: none of theirs.
-    if (removals_.total(kDone) == begun) quiet_at_ = begun;
+    const std::uint64_t done = removals_.total(kDeregisters) + removals_.total(kRemovalsFailed);
+    if (done == begun) quiet_at_ = begun;
     return true;
   }
 
@@ -110,7 +103,7 @@ class GhostGate {
   const std::atomic<bool>* removal_lost_;
   const std::uint64_t forks_;
   std::uint64_t quiet_at_ = 0;  // the polling thread's alone
-  Counts removals_;             // per thread: no locked instruction
+  RegistryCounts& removals_;    // no locked instruction
 };
 
 }  // namespace libpoll::detail

@@ -3,25 +3,9 @@
 #include <bit>
 #include <new>
 
-#include "libpoll/detail/registration_site.hpp"
 #include "libpoll/error.hpp"
 
 namespace libpoll::detail {
-
-namespace {
-
-// Fills a slot's entry in place: the slot is already claimed, so nothing is copied twice. The
-// file's identity is not looked up here: that would double a register's system calls. The
-// selector keeps it where it needs it (poll(2), io_uring), and epoll's kernel lists it.
-void fill_entry(BookEntry& entry, Token token, Interest interest, bool own) noexcept {
-  entry.token = token;
-  entry.interest = interest;
-  entry.own = own;
-  entry.site =
-      current_registration_site != nullptr ? *current_registration_site : std::source_location();
-}
-
-}  // namespace
 
 Result<std::shared_ptr<PollState>> PollState::create(const PollOptions& options) noexcept {
   auto selector = sys::make_selector(options.backend, options.single_thread, options.receive_ahead);
@@ -41,20 +25,13 @@ PollState::PollState(std::shared_ptr<sys::Selector> selector, const PollOptions&
       links_sources_(selector_->emulates_edges() || selector_->drain_clock() != nullptr),
       receives_ahead_(selector_->receives_ahead()),
       id_(next_poll_id()),
-      ghosts_(selector_->removal_lost()),
+      ghosts_(selector_->removal_lost(), counts_),
       measure_blocked_time_(options.measure_blocked_time),
       created_(std::chrono::steady_clock::now()) {}
 
 PollState::~PollState() {
   for_each_owned([](int, FdSlot& slot) { slot.unlock(kNoOwner); });
   remove_live_poll(id_);
-}
-
-void PollState::note_higher_number(int fd) noexcept {
-  int highest = highest_fd_.load(std::memory_order_relaxed);
-  while (fd > highest &&
-         !highest_fd_.compare_exchange_weak(highest, fd, std::memory_order_relaxed)) {
-  }
 }
 
 RegistrationInfo PollState::retire(int fd, const BookEntry& entry, Retirement reason) noexcept {
@@ -109,115 +86,44 @@ void PollState::retire_lost(int fd, FdSlot& slot) noexcept {
   slot.unlock(kNoOwner);
 }
 
-Result<void> PollState::register_waker_fd(int fd, Token token) noexcept {
-  int none = -1;
-  if (!waker_fd_.compare_exchange_strong(none, fd, std::memory_order_relaxed)) {
-    return fail(Errc::waker_exists);
-  }
-  auto registered =
-      register_slot(fd, token, Interest::readable, true, sys::IoPath::libpoll, nullptr);
-  if (!registered) waker_fd_.store(-1, std::memory_order_relaxed);
-  return registered;
-}
-
 bool PollState::has_waker() const noexcept {
   return waker_fd_.load(std::memory_order_relaxed) >= 0;
-}
-
-Result<void> PollState::register_claimed(int fd, FdSlot& slot, Token token, Interest interest,
-                                         bool own, sys::IoPath path, EdgeLink* edge) noexcept {
-  fill_entry(slot.entry, token, interest, own);
-  if (!tokens_.add(token.value)) [[unlikely]] {  // before the kernel can deliver an event under it
-    slot.unlock(kNoOwner);
-    return fail(std::make_error_code(std::errc::not_enough_memory));
-  }
-  // A libpoll source's (it has an edge) may wait for the next poll: it closes its descriptor
-  // only after whatever is recorded for it was made.
-  auto registered = kernel_register(fd, token, interest, path, edge != nullptr);
-  if (!registered) [[unlikely]] {
-    tokens_.remove(token.value);
-    slot.unlock(kNoOwner);
-    return fail(registered.error());
-  }
-  if (fd > highest_fd_.load(std::memory_order_relaxed)) [[unlikely]]
-    note_higher_number(fd);
-  slot.unlock(id_);
-  calls_.add(kRegisters);
-  if (edge != nullptr && links_sources_) [[unlikely]]
-    edge->link(selector_, fd);
-  if (edge != nullptr && receives_ahead_ && edge->byte_stream()) [[unlikely]]
-    selector_->receive_ahead(fd, edge->receiver());
-  // A registration this Poll lost under the number (a registry call found it closed) is
-  // replaced by this one, as a stale one found at the claim is.
-  if (lost_records_.load(std::memory_order_relaxed) != 0) [[unlikely]]
-    replace_lost(fd);
-  return {};
-}
-
-Result<void> PollState::register_slot(int fd, Token token, Interest interest, bool own,
-                                      sys::IoPath path, EdgeLink* edge) noexcept {
-  if (sys::handed_out_rings::any()) [[unlikely]] {
-    if (sys::handed_out_rings::names_one(fd)) return fail(Errc::nested_io_uring_poll);
-  }
-  FdSlot* slot = slot_of(fd);
-  if (slot == nullptr || !slot->try_lock_as(kNoOwner)) [[unlikely]]
-    return register_contested(fd, slot, token, interest, own, path, edge);
-  return register_claimed(fd, *slot, token, interest, own, path, edge);
-}
-
-Result<void> PollState::register_contested(int fd, FdSlot* slot, Token token, Interest interest,
-                                           bool own, sys::IoPath path, EdgeLink* edge) noexcept {
-  if (slot == nullptr) {
-    return fail(fd < 0 ? std::make_error_code(std::errc::bad_file_descriptor)
-                       : std::make_error_code(std::errc::value_too_large));
-  }
-  std::optional<Lost> lost;
-  if (auto taken = take_slot(fd, *slot, lost); !taken) return taken;
-  auto registered = register_claimed(fd, *slot, token, interest, own, path, edge);
-  if (lost) (lost->owner != nullptr ? *lost->owner : *this).report_lost(lost->info);
-  return registered;
-}
-
-Result<void> PollState::take_slot(int fd, FdSlot& slot, std::optional<Lost>& lost) noexcept {
-  const std::uint64_t owner = slot.lock();
-  if (owner == kNoOwner) return {};
-  if (owner == id_) {
-    if (selector_->holds(fd)) {
-      slot.unlock(owner);
-      return fail(Errc::already_registered);
-    }
-    // The book's entry is stale: its file was closed, and the number reused, without a
-    // deregister. Report it once and make room for the new registration.
-    lost = Lost{nullptr, retire(fd, slot.entry, Retirement::replaced)};
-    (void)selector_->deregister_fd(fd, false);
-    return {};
-  }
-  // Another Poll claims this number. Either it really holds the file now at `fd` (misuse), or
-  // its registration is stale: the fd was closed without deregister and the number reused.
-  auto other = find_live_poll(owner);
-  if (other && other->holds(fd)) {
-    slot.unlock(owner);
-    return fail(Errc::registered_with_another_poll);
-  }
-  if (other) lost = Lost{other, other->retire_taken(fd, slot.entry)};
-  return {};
 }
 
 // The common case: this Poll holds the number, no other call is on it, the token stays.
 Result<void> PollState::reregister_fd(int fd, Token token, Interest interest, sys::IoPath path,
                                       std::uint64_t drained_at) noexcept {
+  if constexpr (kWithoutBook) return kernel_reregister(fd, token, interest, path, drained_at);
   FdSlot* slot = existing_slot_of(fd);
-  if (slot == nullptr || !slot->try_lock_as(id_)) [[unlikely]]
+  WriterBias& bias = process_writer_bias();
+  if (slot == nullptr || !bias.begin_if_owner()) [[unlikely]]
+    return reregister_unbiased(fd, slot, {token, interest, path, drained_at});
+  // The claim and the call's count in one section of the bias, as a register's.
+  const bool locked = slot->try_lock_in_section(id_);
+  const bool same_token = locked && token == slot->entry.token;
+  if (same_token) counts_.add_in_section(kReregisters);
+  bias.end();
+  if (!locked) [[unlikely]]
     return reregister_waiting(fd, slot, {token, interest, path, drained_at});
-  if (token != slot->entry.token) [[unlikely]]
+  if (!same_token) [[unlikely]]
     return reregister_locked(fd, *slot, {token, interest, path, drained_at});
   auto reregistered = kernel_reregister(fd, token, interest, path, drained_at);
   if (!reregistered) [[unlikely]]
-    return failed_on_slot(*slot, reregistered.error());
+    return reregister_refused(*slot, reregistered.error());
   slot->entry.interest = interest;
   slot->unlock(id_);
-  calls_.add(kReregisters);
   return {};
+}
+
+Result<void> PollState::reregister_unbiased(int fd, FdSlot* slot,
+                                            const Reregistration& change) noexcept {
+  if (slot == nullptr || !slot->try_lock_as(id_)) return reregister_waiting(fd, slot, change);
+  return reregister_locked(fd, *slot, change);
+}
+
+Result<void> PollState::reregister_refused(FdSlot& slot, std::error_code error) noexcept {
+  count_refused(refused_reregisters_);
+  return failed_on_slot(slot, error);
 }
 
 Result<void> PollState::reregister_waiting(int fd, FdSlot* slot,
@@ -246,30 +152,76 @@ Result<void> PollState::reregister_locked(int fd, FdSlot& slot,
   entry.token = token;
   entry.interest = interest;
   slot.unlock(id_);
-  calls_.add(kReregisters);
+  counts_.add(kReregisters);
   return {};
 }
 
 Result<void> PollState::deregister_fd(int fd, bool may_defer) noexcept {
+  if constexpr (kWithoutBook) return kernel_deregister(fd, may_defer);
+  // A poll under way may hold this registration's last event: the removal is counted as begun
+  // before its token leaves the book and its system call is made, for the ghost gate
+  // (ghost_gate.hpp), and as done after the call.
   FdSlot* slot = existing_slot_of(fd);
-  if (slot == nullptr || !slot->try_lock_as(id_)) [[unlikely]] {
+  WriterBias& bias = process_writer_bias();
+  if (slot != nullptr && bias.begin_if_owner()) [[likely]] {
+    // The common deregister: the claim, the removal's begin and the token's leaving in one
+    // section of the bias. The token leaves before the kernel's registration does: an event a
+    // poll on another thread takes meanwhile is counted as a ghost, as one taken just before
+    // the call already was.
+    if (slot->try_lock_in_section(id_)) [[likely]] {
+      counts_.add_in_section(kRemovalsBegun);
+      const std::uint64_t token = slot->entry.token.value;
+      if (token < TokenCounts::kDirectLimit) [[likely]] {
+        tokens_.remove_in_section(token);
+        bias.end();
+        return deregister_begun(fd, *slot, may_defer, true, true);
+      }
+      bias.end();
+      return deregister_large_token(fd, *slot, may_defer);
+    }
+    bias.end();
+  }
+  return deregister_unbiased(fd, slot, may_defer);
+}
+
+Result<void> PollState::deregister_large_token(int fd, FdSlot& slot, bool may_defer) noexcept {
+  return deregister_begun(fd, slot, may_defer, false, true);
+}
+
+Result<void> PollState::deregister_unbiased(int fd, FdSlot* slot, bool may_defer) noexcept {
+  if (slot == nullptr || !slot->try_lock_as(id_)) {
     if (auto locked = locked_or_refused(fd, slot); !locked) return locked;
   }
-  // A poll under way may hold this registration's last event: its batch is looked up.
-  const auto removal = ghosts_.begin_removal();
+  counts_.add(kRemovalsBegun);
+  return deregister_begun(fd, *slot, may_defer, false, false);
+}
+
+Result<void> PollState::deregister_begun(int fd, FdSlot& slot, bool may_defer, bool token_left,
+                                         bool bias_owner) noexcept {
+  GhostGate::begin_fence();
   auto deregistered = kernel_deregister(fd, may_defer);
-  if (!deregistered) [[unlikely]] {
-    auto failed = failed_on_slot(*slot, deregistered.error());
-    removal.end();
-    return failed;
+  if (!deregistered) [[unlikely]]
+    return deregister_refused(slot, deregistered.error(), token_left);
+  // The kernel can no longer deliver the token: it leaves now if it has not, and the removal
+  // is done, counted as this call.
+  if (!token_left) tokens_.remove(slot.entry.token.value);
+  if (bias_owner) {
+    counts_.add_in_section(kDeregisters);
+  } else {
+    counts_.add(kDeregisters);
   }
-  tokens_.remove(slot->entry.token.value);  // after the kernel can no longer deliver it
-  removal.end();
-  if (slot->entry.own) [[unlikely]]
+  if (slot.entry.own) [[unlikely]]
     waker_fd_.store(-1, std::memory_order_relaxed);
-  slot->unlock(kNoOwner);
-  calls_.add(kDeregisters);
+  slot.unlock(kNoOwner);
   return {};
+}
+
+Result<void> PollState::deregister_refused(FdSlot& slot, std::error_code error,
+                                           bool token_left) noexcept {
+  if (token_left) (void)tokens_.add(slot.entry.token.value);  // the book as it was
+  auto failed = failed_on_slot(slot, error);
+  counts_.add(kRemovalsFailed);
+  return failed;
 }
 
 Result<void> PollState::failed_on_slot(FdSlot& slot, std::error_code error) noexcept {

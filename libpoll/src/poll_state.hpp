@@ -26,13 +26,22 @@
 #include "libpoll/metrics.hpp"
 #include "libpoll/poll.hpp"
 #include "libpoll/registration_info.hpp"
+#include "registry_counts.hpp"
 #include "sys/handed_out_rings.hpp"
 #include "sys/pending_changes.hpp"
 #include "sys/selector.hpp"
-#include "thread_counters.hpp"
 #include "token_counts.hpp"
 
 namespace libpoll::detail {
+
+// registry_bench's measure of what the book costs (scripts/bench.sh): built with
+// LIBPOLL_BENCH_WITHOUT_BOOK, each registry call goes straight to the selector, as in a library
+// without a book; nothing else is fit to run on such a build.
+#if defined(LIBPOLL_BENCH_WITHOUT_BOOK)
+inline constexpr bool kWithoutBook = true;
+#else
+inline constexpr bool kWithoutBook = false;
+#endif
 
 class PollState {
  public:
@@ -58,7 +67,7 @@ class PollState {
   // `edge`: where a libpoll source wants the link to an edge-emulating selector (IoSource).
   Result<void> register_fd(int fd, Token token, Interest interest, sys::IoPath path,
                            EdgeLink* edge = nullptr) noexcept {
-    return register_slot(fd, token, interest, false, path, edge);
+    return register_slot(fd, token, interest, path, edge);
   }
   // The Poll's own Waker: one per Poll, kept out of registrations() and the leak reports.
   Result<void> register_waker_fd(int fd, Token token) noexcept;
@@ -120,6 +129,11 @@ class PollState {
   static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t by = 1) noexcept {
     counter.store(counter.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
   }
+  // A call counted with its claim that the selector then refused is counted back: release, so
+  // that a reader that sees it (metrics(), which reads these first) sees the count it undoes.
+  static void count_refused(std::atomic<std::uint64_t>& counter) noexcept {
+    counter.fetch_add(1, std::memory_order_release);
+  }
   Result<void> fail(std::error_code error) noexcept {
     count(failed_operations_);
     return Unexpected(error);
@@ -128,14 +142,27 @@ class PollState {
   // The registry's calls are split: a short common path that inlines nothing rare, and the
   // rest in functions of their own, so that the common path keeps few values alive across its
   // system call.
-  Result<void> register_slot(int fd, Token token, Interest interest, bool own, sys::IoPath path,
+  Result<void> register_slot(int fd, Token token, Interest interest, sys::IoPath path,
                              EdgeLink* edge) noexcept;
-  // The number was free and is claimed: the bit is held. Inlined into its two callers, so that
-  // a register makes one call into the book, not two.
+  // The number was free and is claimed: the bit is held. Inlined into its callers, so that a
+  // register makes one call into the book, not two. register_counted: the token is counted too.
   [[gnu::always_inline]] inline Result<void> register_claimed(int fd, FdSlot& slot, Token token,
                                                               Interest interest, bool own,
                                                               sys::IoPath path,
                                                               EdgeLink* edge) noexcept;
+  // `counted`: the call was counted with the claim (in a section of the writer bias).
+  [[gnu::always_inline]] inline Result<void> register_counted(int fd, FdSlot& slot, Token token,
+                                                              Interest interest, bool own,
+                                                              sys::IoPath path, EdgeLink* edge,
+                                                              bool counted) noexcept;
+  // Everything but the common register: without the writer bias, a token beyond TokenCounts'
+  // array, a number whose chunk of slots is not made yet, io_uring rings handed out, or the
+  // Poll's own Waker (`own`). The claim with a compare-and-swap, counts per thread.
+  [[gnu::noinline]] Result<void> register_unbiased(int fd, Token token, Interest interest, bool own,
+                                                   sys::IoPath path, EdgeLink* edge) noexcept;
+  // The selector refused the register: the slot is free again, the token uncounted.
+  [[gnu::noinline]] Result<void> register_refused(FdSlot& slot, std::error_code error,
+                                                  bool counted) noexcept;
   // The slot is owned, busy, or out of reach.
   [[gnu::noinline]] Result<void> register_contested(int fd, FdSlot* slot, Token token,
                                                     Interest interest, bool own, sys::IoPath path,
@@ -152,9 +179,29 @@ class PollState {
   };
   [[gnu::noinline]] Result<void> reregister_waiting(int fd, FdSlot* slot,
                                                     const Reregistration& change) noexcept;
+  // Without the writer bias: the bit taken with a compare-and-swap, or waited for.
+  [[gnu::noinline]] Result<void> reregister_unbiased(int fd, FdSlot* slot,
+                                                     const Reregistration& change) noexcept;
+  // The selector refused a reregister counted with its claim.
+  [[gnu::noinline]] Result<void> reregister_refused(FdSlot& slot, std::error_code error) noexcept;
   // The bit held: the general case, a new token included.
   [[gnu::noinline]] Result<void> reregister_locked(int fd, FdSlot& slot,
                                                    const Reregistration& change) noexcept;
+  // A deregister whose slot bit is held and whose removal is counted as begun. `token_left`:
+  // the token's count was taken already; `bias_owner`: this thread owns the writer bias's row.
+  // Inlined into the common path, whose frame then holds only what the call needs after the
+  // system call; the rarer paths call it from functions of their own.
+  [[gnu::always_inline]] inline Result<void> deregister_begun(int fd, FdSlot& slot, bool may_defer,
+                                                              bool token_left,
+                                                              bool bias_owner) noexcept;
+  // The bias held, and a token beyond TokenCounts' array.
+  [[gnu::noinline]] Result<void> deregister_large_token(int fd, FdSlot& slot,
+                                                        bool may_defer) noexcept;
+  // Without the bias: the bit taken with a compare-and-swap (or waited for), counts per thread.
+  [[gnu::noinline]] Result<void> deregister_unbiased(int fd, FdSlot* slot, bool may_defer) noexcept;
+  // The selector refused the deregister: the book goes back to what it held.
+  [[gnu::noinline]] Result<void> deregister_refused(FdSlot& slot, std::error_code error,
+                                                    bool token_left) noexcept;
   // The selector refused a call on a slot whose bit is held.
   [[gnu::noinline]] Result<void> failed_on_slot(FdSlot& slot, std::error_code error) noexcept;
   // Reregister and deregister of a slot this Poll does not hold at once: the bit held by
@@ -189,7 +236,6 @@ class PollState {
   // reported once to the leak handler and counted as stale, as a registration replaced at the
   // claim is. No lock held.
   [[gnu::noinline]] void replace_lost(int fd) noexcept;
-  void note_higher_number(int fd) noexcept;
   // Calls `visit(fd, slot)` with the bit held for every slot this Poll owns; `visit` clears it.
   // Numbers for which `skip(fd)` holds are passed over (their bits are the caller's).
   template <typename Visit, typename Skip>
@@ -223,8 +269,11 @@ class PollState {
   const std::uint64_t id_;
 
   TokenCounts tokens_;
-  GhostGate ghosts_;                 // whether a batch's tokens need looking up
-  std::atomic<int> highest_fd_{-1};  // the highest number this Poll ever held: scans end there
+  // Written by registry calls, from any thread: the successful calls and the ghost gate's
+  // removals (every call counts, with no locked instruction), the rarer counts below with
+  // locked adds.
+  RegistryCounts counts_;
+  GhostGate ghosts_;  // whether a batch's tokens need looking up
   std::atomic<int> waker_fd_{-1};
 
   mutable std::mutex retired_mutex_;  // guards retired_ alone
@@ -234,13 +283,11 @@ class PollState {
   mutable std::mutex handler_mutex_;  // guards leak_handler_ alone: handlers run unlocked
   std::optional<LeakHandler> leak_handler_;
 
-  // Written by registry calls, from any thread: the successful calls per thread (every call
-  // counts one), the rarer counts with locked adds.
-  enum Call : std::size_t { kRegisters, kReregisters, kDeregisters, kCalls };
-  ThreadCounters<kCalls> calls_;
   alignas(64) std::atomic<std::uint64_t> failed_operations_{0};
   std::atomic<std::uint64_t> guard_failures_{0};
   std::atomic<std::uint64_t> stale_registrations_{0};
+  std::atomic<std::uint64_t> refused_registers_{0};  // counted back (count_refused)
+  std::atomic<std::uint64_t> refused_reregisters_{0};
 
   // Written by the polling thread alone.
   alignas(64) std::atomic<std::uint64_t> polls_{0};
@@ -255,7 +302,8 @@ class PollState {
 
 template <typename Visit, typename Skip>
 void PollState::for_each_owned(Visit&& visit, Skip&& skip) const {
-  const int highest = highest_fd_.load(std::memory_order_acquire);
+  // Every slot made so far: a number this Poll holds had its slot made before its register.
+  const int highest = highest_slot_number.load(std::memory_order_acquire);
   for (int fd = 0; fd <= highest; ++fd) {
     FdSlot* slot = existing_slot_of(fd);
     if (slot == nullptr) {

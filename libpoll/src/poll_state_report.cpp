@@ -236,9 +236,12 @@ PollMetrics PollState::metrics() const noexcept {
   metrics.polls = load(polls_);
   metrics.events = load(events_);
   metrics.ghost_events = load(ghost_events_);
-  metrics.registers = calls_.total(kRegisters);
-  metrics.reregisters = calls_.total(kReregisters);
-  metrics.deregisters = calls_.total(kDeregisters);
+  // The calls counted back first: each one's count is then in the totals read after it.
+  const auto refused_registers = refused_registers_.load(std::memory_order_acquire);
+  const auto refused_reregisters = refused_reregisters_.load(std::memory_order_acquire);
+  metrics.registers = counts_.total(kRegisters) - refused_registers;
+  metrics.reregisters = counts_.total(kReregisters) - refused_reregisters;
+  metrics.deregisters = counts_.total(kDeregisters);
   metrics.failed_operations = load(failed_operations_);
   metrics.guard_failures = load(guard_failures_);
   metrics.stale_registrations = load(stale_registrations_);

@@ -55,28 +55,35 @@ class TokenCounts {
 
   // Writers: any thread. False, with nothing changed, only for a large token whose table could
   // not grow for want of memory.
-  [[nodiscard]] bool add(std::uint64_t token) noexcept {
+  // add() and remove() are inlined into the registry's calls: a call frame would cost as much as
+  // the count itself.
+  [[nodiscard, gnu::always_inline]] bool add(std::uint64_t token) noexcept {
     if (token < kDirectLimit) [[likely]] {
       auto word = direct(token);
-      (void)biased_update(process_writer_bias(), word, std::memory_order_relaxed,
-                          [](std::uint64_t now) { return (now + kOne) | kPresent; });
+      (void)biased_update(process_writer_bias(), word, std::memory_order_relaxed, add_one);
       return true;
     }
     return add_large(token);
   }
+  // add() of a token below kDirectLimit, with a plain load and store inside a writer-bias section
+  // the caller holds: a register claims its slot and counts its token in one section.
+  [[gnu::always_inline]] void add_in_section(std::uint64_t token) noexcept {
+    auto word = direct(token);
+    word.store(add_one(word.load(std::memory_order_acquire)), std::memory_order_release);
+  }
 
-  void remove(std::uint64_t token) noexcept {
+  [[gnu::always_inline]] void remove(std::uint64_t token) noexcept {
     if (token < kDirectLimit) [[likely]] {
       auto word = direct(token);
-      (void)biased_update(process_writer_bias(), word, std::memory_order_relaxed,
-                          [](std::uint64_t now) {
-                            if (now < kOne) return now;
-                            const auto less = now - kOne;
-                            return less >= kOne ? less : 0;
-                          });
+      (void)biased_update(process_writer_bias(), word, std::memory_order_relaxed, remove_one);
       return;
     }
     remove_large(token);
+  }
+  // remove() of a token below kDirectLimit, inside a writer-bias section the caller holds.
+  [[gnu::always_inline]] void remove_in_section(std::uint64_t token) noexcept {
+    auto word = direct(token);
+    word.store(remove_one(word.load(std::memory_order_acquire)), std::memory_order_release);
   }
 
   // The table's writers, out of the common path.
@@ -169,6 +176,13 @@ class TokenCounts {
   // zero.
   static constexpr std::uint64_t kOne = std::uint64_t{1} << 32;
   static constexpr std::uint64_t kPresent = 1;
+  static constexpr std::uint64_t add_one(std::uint64_t now) noexcept {
+    return (now + kOne) | kPresent;
+  }
+  // A count of one (or none) leaves the word zero: absent.
+  static constexpr std::uint64_t remove_one(std::uint64_t now) noexcept {
+    return now >= 2 * kOne ? now - kOne : 0;
+  }
   static constexpr std::size_t kDirectBytes = kDirectLimit * sizeof(std::uint64_t);
 
   [[nodiscard]] std::atomic_ref<std::uint64_t> direct(std::uint64_t token) const noexcept {

@@ -47,6 +47,21 @@ class WriterBias {
     return begin_slow(me);
   }
   void end() noexcept { busy_.store(false, std::memory_order_release); }
+  // begin() for the thread that holds the bias already, which makes no call: false for any other
+  // thread, and when a revocation is under way, whose caller then takes its path through
+  // begin() (which claims the bias, or waits the revocation out). With no call on the way, a
+  // registry call's common path keeps its arguments in the registers they came in.
+  [[nodiscard, gnu::always_inline]] bool begin_if_owner() noexcept {
+    const std::uintptr_t me = tag();
+    if (owner_.load(std::memory_order_acquire) != me) [[unlikely]]
+      return false;
+    busy_.store(true, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // as in begin()
+    if (owner_.load(std::memory_order_relaxed) == me) [[likely]]
+      return true;
+    busy_.store(false, std::memory_order_release);
+    return false;
+  }
 
   // Whether the calling thread holds the bias (tests).
   [[nodiscard]] bool held() const noexcept {

@@ -20,7 +20,8 @@ namespace {
 using libpoll::testing::spin_until;
 
 TEST(GhostGateThreadTest, ARemovalUnderWayIsLookedUpWhileOthersComeAndGo) {
-  GhostGate gate(nullptr);
+  RegistryCounts counts;
+  GhostGate gate(nullptr, counts);
   constexpr int kFreeRemovers = 2;
   constexpr std::uint64_t kFreeRemovals = 20000;
   constexpr std::uint64_t kHeldRemovals = 200;
@@ -35,20 +36,21 @@ TEST(GhostGateThreadTest, ARemovalUnderWayIsLookedUpWhileOthersComeAndGo) {
   for (int r = 0; r < kFreeRemovers; ++r) {
     removers.emplace_back([&] {
       for (std::uint64_t i = 0; i < kFreeRemovals && !stop.load(); ++i) {
-        gate.begin_removal().end();
+        counts.add(kRemovalsBegun);
+        counts.add(kDeregisters);
       }
     });
   }
   std::thread held_remover([&] {
     for (std::uint64_t i = 1; i <= kHeldRemovals; ++i) {
-      const auto removal = gate.begin_removal();
+      counts.add(kRemovalsBegun);
       held.store(i);
       if (!spin_until([&] { return checked.load() == i; })) {
         held_timed_out.store(true);
-        removal.end();
+        counts.add(kDeregisters);
         return;
       }
-      removal.end();
+      counts.add(kDeregisters);
     }
   });
 

@@ -116,6 +116,30 @@ TEST_P(MetricsTest, MisuseCountsAsAFailedOperationAndNothingElse) {
   ASSERT_TRUE(registry().deregister_source(receiver));
 }
 
+// A register (and, where the kernel answers at the call, a reregister) that the kernel refuses
+// counts as a failed operation only: the common path counts the call before the kernel answers
+// and counts it back.
+TEST_P(MetricsTest, ACallTheKernelRefusesCountsOnlyAsFailed) {
+  auto [sender, receiver] = net::pipe().value();
+  ASSERT_TRUE(registry().register_source(receiver, kFirst, Interest::readable));
+  const int closed = ::dup(sender.as_raw_fd());
+  ASSERT_GE(closed, 0);
+  ASSERT_EQ(::close(closed), 0);
+  EXPECT_FALSE(registry().register_source(SourceFd(closed), kSecond, Interest::readable));
+  EXPECT_EQ(counters(poll().metrics()), (Counters{.registers = 1, .failed_operations = 1}));
+
+  if (GetParam() == Backend::epoll) {
+    // A registered descriptor closed behind the book: the kernel refuses its modify.
+    const int duplicate = ::dup(sender.as_raw_fd());
+    ASSERT_GE(duplicate, 0);
+    ASSERT_TRUE(registry().register_source(SourceFd(duplicate), kThird, Interest::writable));
+    ASSERT_EQ(::close(duplicate), 0);
+    EXPECT_FALSE(registry().reregister_source(SourceFd(duplicate), kThird, Interest::readable));
+    EXPECT_EQ(counters(poll().metrics()), (Counters{.registers = 2, .failed_operations = 2}));
+  }
+  ASSERT_TRUE(registry().deregister_source(receiver));
+}
+
 TEST_P(MetricsTest, CountsPollsEventsAndTheEventsPerPollBucket) {
   auto [sender1, receiver1] = net::pipe().value();
   auto [sender2, receiver2] = net::pipe().value();

@@ -1,7 +1,10 @@
 // ThreadCounters, the registry's per-call counts: every thread counts in a block of its own, and
-// a total is the sum of the blocks. Run under ThreadSanitizer with the other threaded suites.
+// a total is the sum of the blocks. RegistryCounts adds the writer-bias owner's row. Run under
+// ThreadSanitizer with the other threaded suites.
 
 #include "thread_counters.hpp"
+
+#include "registry_counts.hpp"
 
 #include <gtest/gtest.h>
 
@@ -87,6 +90,46 @@ TEST(ThreadCountersTest, CountsOfThreadsThatExitedStay) {
   }
   counters.add(kSecond);
   EXPECT_EQ(counters.total(kSecond), 22u);
+}
+
+// One thread counts in the row (as the bias owner does, inside its sections) while others count
+// in their blocks: totals include both, and a reader never sees one go down.
+TEST(RegistryCountsTest, TotalsAreTheRowAndEveryThreadsBlock) {
+  RegistryCounts counts;
+  constexpr std::size_t kThreads = 2;
+  constexpr std::uint64_t kAdds = 100000;
+  std::atomic<bool> go{false};
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    std::uint64_t last = 0;
+    while (!done.load()) {
+      const std::uint64_t now = counts.total(kRegisters);
+      EXPECT_GE(now, last);
+      last = now;
+    }
+  });
+  std::thread row_writer([&] {
+    while (!go.load()) std::this_thread::yield();
+    for (std::uint64_t i = 0; i < kAdds; ++i) counts.add_in_section(kRegisters);
+  });
+  std::vector<std::thread> threads;
+  for (std::size_t t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      while (!go.load()) std::this_thread::yield();
+      for (std::uint64_t i = 0; i < kAdds; ++i) {
+        counts.add(kRegisters);
+        counts.add(kDeregisters);
+      }
+    });
+  }
+  go = true;
+  row_writer.join();
+  for (auto& thread : threads) thread.join();
+  done = true;
+  reader.join();
+  EXPECT_EQ(counts.total(kRegisters), (kThreads + 1) * kAdds);
+  EXPECT_EQ(counts.total(kDeregisters), kThreads * kAdds);
+  EXPECT_EQ(counts.total(kReregisters), 0U);
 }
 
 }  // namespace

@@ -21,7 +21,9 @@ struct PollMetrics {
   /// without deregister whose file lives on (dup, fork), or a deregister racing the poll.
   std::uint64_t ghost_events = 0;
 
-  /// Successful registry operations by kind (epoll's add, modify and delete).
+  /// Successful registry operations by kind (epoll's add, modify and delete). A register or
+  /// reregister under way on another thread may be counted before the kernel answers it; one the
+  /// kernel refuses is counted back.
   std::uint64_t registers = 0;
   std::uint64_t reregisters = 0;
   std::uint64_t deregisters = 0;

@@ -22,6 +22,7 @@
 /// aborts, as no exception may leave the library.
 
 #include <cerrno>
+#include <cstdint>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -121,13 +122,15 @@ class [[nodiscard]] Result<void> {
     if (!has_value()) detail::bad_result_access(error());
   }
   [[nodiscard]] std::error_code error() const noexcept {
-    return has_value() ? std::error_code{} : std::error_code(code_, *category_);
+    return has_value() ? std::error_code{} : std::error_code(static_cast<int>(code_), *category_);
   }
 
  private:
   // Success is a null category rather than an empty std::error_code, whose constructor calls
   // std::system_category(): a successful call then costs no function call on the hot path.
-  int code_ = 0;
+  // The code fills its register whole: with no padding to carry, a success is two zeroed
+  // registers.
+  std::int64_t code_ = 0;
   const std::error_category* category_ = nullptr;
 };
 

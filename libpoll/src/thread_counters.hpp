@@ -45,32 +45,16 @@ class ThreadCounters {
   ThreadCounters(const ThreadCounters&) = delete;
   ThreadCounters& operator=(const ThreadCounters&) = delete;
 
-  // The calling thread's counts, found once for the several counts of one call (a deregister
-  // counts its removal's begin and, after its system call, its end). Valid on that thread while
-  // the counters live.
-  class Here {
-   public:
-    void add(std::size_t counter, std::uint64_t by = 1) const noexcept {
-      if (block_ == nullptr) [[unlikely]] {
-        counters_->shared_[counter].fetch_add(by, std::memory_order_release);
-        return;
-      }
-      std::atomic<std::uint64_t>& count = block_->counts[counter];
-      count.store(count.load(std::memory_order_relaxed) + by, std::memory_order_release);
-    }
-
-   private:
-    friend class ThreadCounters;
-    Here(ThreadCounters* counters, Block* block) noexcept : counters_(counters), block_(block) {}
-    ThreadCounters* counters_;
-    Block* block_;  // nullptr: no memory for one; counts go to the shared row
-  };
-
   // Any thread.
-  [[nodiscard]] Here here() noexcept {
-    return Here(this, cache_.id == id_ ? cache_.block : find_or_add());
+  void add(std::size_t counter, std::uint64_t by = 1) noexcept {
+    Block* block = cache_.id == id_ ? cache_.block : find_or_add();
+    if (block == nullptr) [[unlikely]] {  // no memory for one: the shared row
+      shared_[counter].fetch_add(by, std::memory_order_release);
+      return;
+    }
+    std::atomic<std::uint64_t>& count = block->counts[counter];
+    count.store(count.load(std::memory_order_relaxed) + by, std::memory_order_release);
   }
-  void add(std::size_t counter, std::uint64_t by = 1) noexcept { here().add(counter, by); }
 
   // Any thread: every count made before this call (in happens-before order), and perhaps some
   // made during it; what a counted thread did before each count it includes happened before.

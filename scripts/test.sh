@@ -60,10 +60,13 @@ for backend in "${backends[@]}"; do
   fi
   # The programs, and pollscope's suites but on epoll (what `automatic` picks, which the normal
   # run above covered): every `automatic` Poll they make moved onto the backend.
+  # Not trace's suites on programs that never run libpoll (C, Python, libuv): the backend moves
+  # nothing in them (TraceLibpollProgram, the shipped example, runs).
   labels='programs|pollscope'
   [ "$backend" = epoll ] && labels=programs
   echo "== ctest -L '$labels' forced onto $backend"
-  LIBPOLL_BACKEND=$backend ctest --test-dir build "${ctest_args[@]}" -L "$labels"
+  LIBPOLL_BACKEND=$backend ctest --test-dir build "${ctest_args[@]}" -L "$labels" \
+    -E '^(TraceCli|TraceEscapes)\.'
 done
 # epoll's registers and deregisters without the io_uring batch: each change its own epoll_ctl,
 # as where the kernel has no io_uring (and as pollscope trace runs a libpoll program).
@@ -95,10 +98,10 @@ echo "== ThreadSanitizer (threaded suites, and pollscope's poller threads)"
 export TSAN_OPTIONS="suppressions=$root/tests/tsan.supp history_size=7 ${TSAN_OPTIONS:-}"
 cmake -S . -B build-tsan -G Ninja -DLIBPOLL_BUILD_TESTS=ON -DLIBPOLL_BUILD_BENCH=OFF \
   -DLIBPOLL_BUILD_EXAMPLES=OFF "${sanitizer_build[@]}" -DLIBPOLL_SANITIZE=thread >/dev/null
-cmake --build build-tsan --target libpoll_thread_tests pollscope_tests
+cmake --build build-tsan --target libpoll_thread_tests pollscope_engine_tests
 ctest --test-dir build-tsan "${ctest_args[@]}" -L threaded
 # The engine's threads share only the process (the fd claim table, the clock, the stop flag):
 # its tests with several poller threads, a peer thread, wake-ups from another thread, and a test
 # thread playing the far side of a pair (ScriptedPeerTest), on both backends.
-timeout 300 build-tsan/tests/pollscope/pollscope_tests --gtest_brief=1 \
+timeout 300 build-tsan/tests/pollscope/pollscope_engine_tests --gtest_brief=1 \
   --gtest_filter='*EngineTest.*Thread*:*PeerPlacementTest.*thread:*WakeupTest.*:*ScriptedPeerTest.*'

@@ -17,7 +17,9 @@
 // The two implementations use different descriptors: N socket pairs, raw takes the first end of
 // each and libpoll the second, so that neither's registrations share a kernel object with the
 // other's (each end is its own file, with its own wait queue). Rounds alternate (raw, libpoll,
-// libpoll, raw, ...) so that machine noise hits both alike.
+// libpoll, raw, ...) so that machine noise hits both alike. `--impl twin` puts a second raw loop
+// in libpoll's place, on the second ends and an epoll descriptor of its own: the A/A check that
+// the two sides cost the same when they do the same (its paired ratios should be 1.00).
 //
 // The phase functions (run_raw_register, run_raw_reregister, run_raw_deregister and the same for
 // libpoll) are never inlined and never cloned, so that
@@ -59,7 +61,7 @@ namespace registry_bench {
 
 using bench::StreamPair;
 
-enum class Impl { both, raw, libpoll };
+enum class Impl { both, raw, libpoll, twin };
 
 struct Options {
   std::vector<std::size_t> fds{1000};
@@ -224,6 +226,10 @@ class Fixture {
     if (raw_.epoll_fd < 0) bench::throw_error("epoll_create1", bench::last_errno());
     raw_.fds.reserve(n);
     for (const StreamPair& pair : pairs_) raw_.fds.push_back(pair.first.as_raw_fd());
+    twin_.epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (twin_.epoll_fd < 0) bench::throw_error("epoll_create1", bench::last_errno());
+    twin_.fds.reserve(n);
+    for (const StreamPair& pair : pairs_) twin_.fds.push_back(pair.second.as_raw_fd());
     // Backend::epoll, not automatic: LIBPOLL_BACKEND in the environment must not change what
     // is measured.
     auto poll = libpoll::Poll::create(libpoll::Backend::epoll);
@@ -236,6 +242,7 @@ class Fixture {
 
   RawSide& raw() noexcept { return raw_; }
   LibpollSide& libpoll() noexcept { return *libpoll_; }
+  RawSide& twin() noexcept { return twin_; }
 
   // Undoes what a failed round left registered and closes everything, reporting failures.
   void close() {
@@ -243,9 +250,11 @@ class Fixture {
       if (auto error = libpoll_->close()) bench::throw_error("deregister_source", error);
       libpoll_.reset();
     }
-    if (raw_.epoll_fd >= 0) {
-      ::close(raw_.epoll_fd);
-      raw_.epoll_fd = -1;
+    for (RawSide* side : {&raw_, &twin_}) {
+      if (side->epoll_fd >= 0) {
+        ::close(side->epoll_fd);
+        side->epoll_fd = -1;
+      }
     }
     pairs_.clear();
   }
@@ -253,6 +262,7 @@ class Fixture {
  private:
   std::vector<StreamPair> pairs_;
   RawSide raw_;
+  RawSide twin_;  // the second ends under raw epoll: --impl twin
   std::optional<LibpollSide> libpoll_;
 };
 
@@ -347,7 +357,11 @@ Measurement measure(std::size_t n, const Options& options, const rlimit& limit, 
       raw = timed_round(fixture.raw(), kRawPhases, n, raw_totals, "raw", round);
     };
     const auto do_libpoll = [&] {
-      lp = timed_round(fixture.libpoll(), kLibpollPhases, n, libpoll_totals, "libpoll", round);
+      if (options.impl == Impl::twin) {
+        lp = timed_round(fixture.twin(), kRawPhases, n, libpoll_totals, "twin", round);
+      } else {
+        lp = timed_round(fixture.libpoll(), kLibpollPhases, n, libpoll_totals, "libpoll", round);
+      }
     };
     // Alternate which goes first, so that neither always runs on the other's warm caches.
     if (round % 2 == 0) {
@@ -371,7 +385,7 @@ Measurement measure(std::size_t n, const Options& options, const rlimit& limit, 
 
   // The book must agree with what the phases reported: every operation counted, none failed
   // (unless it was compiled out, for scripts/bench.sh's measure of what it costs).
-  if (run_libpoll && !kWithoutBook) {
+  if (options.impl != Impl::twin && run_libpoll && !kWithoutBook) {
     const libpoll::PollMetrics metrics = fixture.libpoll().poll.metrics();
     const std::uint64_t expected =
         static_cast<std::uint64_t>(n) * (options.warmup + options.rounds);
@@ -408,6 +422,8 @@ const char* impl_name(Impl impl) {
       return "raw";
     case Impl::libpoll:
       return "libpoll";
+    case Impl::twin:
+      return "twin";
   }
   return "?";
 }
@@ -419,13 +435,15 @@ constexpr std::array<const char*, kPhases> kLibpollFunctions{
 
 void print_table(const Options& options, const std::vector<Measurement>& results,
                  const Totals& raw_totals, const Totals& libpoll_totals) {
+  const bool twin = options.impl == Impl::twin;
   std::printf(
-      "registry_bench: impl %s (libpoll on epoll), %zu timed rounds (+%zu warm-up) per "
+      "registry_bench: impl %s (%s), %zu timed rounds (+%zu warm-up) per "
       "implementation, rounds interleaved; median ns per operation; paired = median of "
-      "per-round libpoll/raw\n",
-      impl_name(options.impl), options.rounds, options.warmup);
-  std::printf("%7s  %-20s %11s %14s %12s %8s\n", "fds", "operation", "raw ns/op", "libpoll ns/op",
-              "libpoll/raw", "paired");
+      "per-round %s/raw\n",
+      impl_name(options.impl), twin ? "raw epoll against raw epoll" : "libpoll on epoll",
+      options.rounds, options.warmup, twin ? "twin" : "libpoll");
+  std::printf("%7s  %-20s %11s %14s %12s %8s\n", "fds", "operation", "raw ns/op",
+              twin ? "twin ns/op" : "libpoll ns/op", twin ? "twin/raw" : "libpoll/raw", "paired");
   const bool raw = options.impl != Impl::libpoll;
   const bool lp = options.impl != Impl::raw;
   const auto cell = [](bool present, double value, int width, const char* format) {
@@ -453,7 +471,7 @@ void print_table(const Options& options, const std::vector<Measurement>& results
     }
   };
   if (raw) totals(kRawFunctions, raw_totals);
-  if (lp) totals(kLibpollFunctions, libpoll_totals);
+  if (lp && !twin) totals(kLibpollFunctions, libpoll_totals);
 }
 
 void print_summary_json(const char* name, const bench::Summary& s, bool last) {
@@ -467,6 +485,8 @@ void print_json(const Options& options, const std::vector<Measurement>& results,
                 const Totals& raw_totals, const Totals& libpoll_totals) {
   const bool raw = options.impl != Impl::libpoll;
   const bool lp = options.impl != Impl::raw;
+  const bool twin = options.impl == Impl::twin;
+  const char* second = twin ? "twin" : "libpoll";  // what the second side is
   std::printf("{\n  \"impl\": \"%s\",\n  \"backend\": \"epoll\",\n  \"rounds\": %zu,\n",
               impl_name(options.impl), options.rounds);
   std::printf("  \"warmup\": %zu,\n  \"results\": [\n", options.warmup);
@@ -476,12 +496,12 @@ void print_json(const Options& options, const std::vector<Measurement>& results,
     for (std::size_t row = 0; row < kRows; ++row) {
       std::printf("      \"%s\": {\n", kRowNames[row]);
       if (raw && lp) {
-        std::printf("        \"ratio_libpoll_over_raw\": %.4f,\n",
+        std::printf("        \"ratio_%s_over_raw\": %.4f,\n", second,
                     m.libpoll[row].median / m.raw[row].median);
         std::printf("        \"paired_ratio_median\": %.4f,\n", m.paired_ratio[row]);
       }
       if (raw) print_summary_json("raw", m.raw[row], !lp);
-      if (lp) print_summary_json("libpoll", m.libpoll[row], true);
+      if (lp) print_summary_json(second, m.libpoll[row], true);
       std::printf("      }%s\n", row + 1 == kRows ? "" : ",");
     }
     std::printf("    }%s\n", i + 1 == results.size() ? "" : ",");
@@ -496,7 +516,7 @@ void print_json(const Options& options, const std::vector<Measurement>& results,
     }
   };
   if (raw) add(kRawFunctions, raw_totals);
-  if (lp) add(kLibpollFunctions, libpoll_totals);
+  if (lp && !twin) add(kLibpollFunctions, libpoll_totals);
   for (std::size_t i = 0; i < lines.size(); ++i) {
     std::printf("%s%s\n", lines[i].c_str(), i + 1 == lines.size() ? "" : ",");
   }
@@ -510,7 +530,8 @@ constexpr std::string_view kUsage =
     "  --fds N[,N...]     descriptors per implementation; repeatable (default 1000)\n"
     "  --rounds R         timed rounds per implementation (default 200)\n"
     "  --warmup K         untimed rounds first (default 5)\n"
-    "  --impl both|raw|libpoll   (default both)\n"
+    "  --impl both|raw|libpoll|twin   (default both; twin: raw against a second raw loop,\n"
+    "                     the A/A check of the two sides)\n"
     "  --json             print JSON instead of the table\n"
     "A round registers all N descriptors, reregisters them (readable -> readable|writable),\n"
     "then deregisters them; each phase is timed on its own.\n";
@@ -537,8 +558,10 @@ Options parse_options(int argc, char** argv) {
         options.impl = Impl::raw;
       } else if (impl == "libpoll") {
         options.impl = Impl::libpoll;
+      } else if (impl == "twin") {
+        options.impl = Impl::twin;
       } else {
-        throw std::runtime_error("--impl must be both, raw or libpoll");
+        throw std::runtime_error("--impl must be both, raw, libpoll or twin");
       }
     } else if (args.is_switch("--json")) {
       options.json = true;

@@ -428,6 +428,11 @@ const char* impl_name(Impl impl) {
   return "?";
 }
 
+// What runs beside raw: libpoll, or raw's twin for the A/A check.
+const char* second_side(Impl impl) {
+  return impl == Impl::twin ? "twin" : "libpoll";
+}
+
 constexpr std::array<const char*, kPhases> kRawFunctions{"run_raw_register", "run_raw_reregister",
                                                          "run_raw_deregister"};
 constexpr std::array<const char*, kPhases> kLibpollFunctions{
@@ -436,14 +441,15 @@ constexpr std::array<const char*, kPhases> kLibpollFunctions{
 void print_table(const Options& options, const std::vector<Measurement>& results,
                  const Totals& raw_totals, const Totals& libpoll_totals) {
   const bool twin = options.impl == Impl::twin;
+  const std::string second = second_side(options.impl);
   std::printf(
       "registry_bench: impl %s (%s), %zu timed rounds (+%zu warm-up) per "
       "implementation, rounds interleaved; median ns per operation; paired = median of "
       "per-round %s/raw\n",
       impl_name(options.impl), twin ? "raw epoll against raw epoll" : "libpoll on epoll",
-      options.rounds, options.warmup, twin ? "twin" : "libpoll");
+      options.rounds, options.warmup, second.c_str());
   std::printf("%7s  %-20s %11s %14s %12s %8s\n", "fds", "operation", "raw ns/op",
-              twin ? "twin ns/op" : "libpoll ns/op", twin ? "twin/raw" : "libpoll/raw", "paired");
+              (second + " ns/op").c_str(), (second + "/raw").c_str(), "paired");
   const bool raw = options.impl != Impl::libpoll;
   const bool lp = options.impl != Impl::raw;
   const auto cell = [](bool present, double value, int width, const char* format) {
@@ -486,7 +492,7 @@ void print_json(const Options& options, const std::vector<Measurement>& results,
   const bool raw = options.impl != Impl::libpoll;
   const bool lp = options.impl != Impl::raw;
   const bool twin = options.impl == Impl::twin;
-  const char* second = twin ? "twin" : "libpoll";  // what the second side is
+  const char* second = second_side(options.impl);
   std::printf("{\n  \"impl\": \"%s\",\n  \"backend\": \"epoll\",\n  \"rounds\": %zu,\n",
               impl_name(options.impl), options.rounds);
   std::printf("  \"warmup\": %zu,\n  \"results\": [\n", options.warmup);
